@@ -1,0 +1,1 @@
+"""Thin job entry points: one module per pipeline, each with ``main(argv) -> int``."""

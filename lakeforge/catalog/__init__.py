@@ -1,0 +1,1 @@
+"""Catalog interface and its backends (spark_sql, glue_api)."""

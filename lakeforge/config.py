@@ -1,0 +1,339 @@
+"""Typed, frozen configuration loaded from YAML in conf/, validated on load.
+
+Two kinds of file:
+
+* ``conf/envs/<env>.yaml`` -> :class:`EnvConfig`: where Spark, the lake and the catalog are.
+* ``conf/jobs/<job>.yaml`` -> the job's own frozen dataclass (each job declares one).
+
+Every key is checked against the dataclass: an unknown key, a wrong type or a missing required
+value raises :class:`~lakeforge.errors.ConfigError` naming the key and the file. Command-line
+overrides (``--input.path raw/x``) are applied before validation, so they are checked the same way.
+
+Example::
+
+    env = load_env("local")
+    cfg = load_config(CsvToParquetConfig, "conf/jobs/csv_to_parquet.yaml",
+                      overrides={"output.table": "sales_v2"})
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, Union
+
+import yaml
+
+from lakeforge.errors import ConfigError
+
+T = TypeVar("T")
+
+ENV_KINDS = ("local", "standalone", "emr", "glue")
+_MISSING = dataclasses.MISSING
+
+
+# --------------------------------------------------------------------------- env config
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """How to get a SparkSession. ``master`` None means getOrCreate on the cluster's Spark."""
+
+    master: str | None = None
+    metastore: Literal["derby", "glue", "none"] = "derby"
+    conf: dict[str, str] = field(default_factory=dict)
+    jars: list[str] = field(default_factory=list)
+    log_level: Literal["ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"] = "WARN"
+    driver_memory: str | None = None
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """Where the lake lives: a local folder or ``s3://bucket/prefix``; zones may be relocated."""
+
+    root: str = "./.lake"
+    zones: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """Which catalog backend registers tables and the default database."""
+
+    backend: Literal["spark_sql", "glue_api"] = "spark_sql"
+    database: str = "lakeforge"
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """AWS client settings and server-side encryption passed through to EMRFS / Glue / S3."""
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    sse: Literal["none", "SSE-S3", "SSE-KMS"] = "none"
+    kms_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """One environment: conf/envs/<name>.yaml."""
+
+    name: str
+    kind: Literal["local", "standalone", "emr", "glue"]
+    spark: SparkSettings = field(default_factory=SparkSettings)
+    lake: LakeSettings = field(default_factory=LakeSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    source: str = ""
+
+
+# --------------------------------------------------------------------------- locating files
+
+
+def conf_dir() -> Path:
+    """The conf/ folder: ``$LAKEFORGE_CONF_DIR``, else ./conf, else the one beside the package."""
+    explicit = os.environ.get("LAKEFORGE_CONF_DIR")
+    if explicit:
+        return Path(explicit)
+    cwd_conf = Path.cwd() / "conf"
+    if (cwd_conf / "envs").is_dir():
+        return cwd_conf
+    return Path(__file__).resolve().parent.parent / "conf"
+
+
+def available_envs() -> list[str]:
+    """Names of the env files in conf/envs."""
+    folder = conf_dir() / "envs"
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping from a local file or ``s3://`` URI; errors name the file."""
+    text: str
+    where = str(path)
+    if where.startswith("s3://"):
+        from lakeforge.aws import read_s3_text  # boto3 only when a config lives on S3
+
+        text = read_s3_text(where)
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {where} does not exist; pass an existing --config path")
+        text = p.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def parse_override_value(text: str) -> Any:
+    """Parse a command-line value as a YAML scalar/list (``3`` -> int, ``[a,b]`` -> list)."""
+    try:
+        return yaml.safe_load(text) if text != "" else ""
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted-key overrides set (``a.b.c`` -> data[a][b][c])."""
+    out = _deep_copy(data)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = {}
+                node[part] = child
+            elif not isinstance(child, dict):
+                raise ConfigError(
+                    f"override --{dotted}: '{part}' is a value, not a section; "
+                    f"use --{'.'.join(parts[: parts.index(part) + 1])} VALUE"
+                )
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def from_mapping(cls: type[T], data: Mapping[str, Any], source: str, prefix: str = "") -> T:
+    """Build the frozen dataclass ``cls`` from ``data``, checking every key and type.
+
+    Raises ConfigError naming the dotted key and ``source`` (the file) on the first problem.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{source}: '{prefix or '<top>'}' must be a mapping, got {type(data).__name__}"
+        )
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        key = _join(prefix, str(unknown[0]))
+        raise ConfigError(
+            f"{source}: unknown key '{key}'; allowed keys here: {sorted(fields)}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = _join(prefix, name)
+        if name in data:
+            kwargs[name] = _coerce(data[name], hints[name], key, source)
+        elif f.default is _MISSING and f.default_factory is _MISSING:
+            raise ConfigError(f"{source}: missing required key '{key}'")
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{source}: {prefix or cls.__name__}: {exc}") from exc
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key, source)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[-1] if errors else f"{source}: '{key}' has a bad value")
+    if value is None:
+        raise ConfigError(f"{source}: '{key}' must not be null (expected {_type_name(tp)})")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{source}: '{key}' is {value!r}; allowed values: {list(args)}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return from_mapping(tp, value, source, key)  # type: ignore[arg-type]
+    if origin in (list, tuple) or tp in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(
+                f"{source}: '{key}' must be a list, got {type(value).__name__} {value!r}"
+            )
+        item = args[0] if args else Any
+        items = [_coerce(v, item, f"{key}[{i}]", source) for i, v in enumerate(value)]
+        return tuple(items) if (origin is tuple or tp is tuple) else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"{source}: '{key}' must be a mapping, got {type(value).__name__} {value!r}"
+            )
+        vt = args[1] if len(args) == 2 else Any
+        return {str(k): _coerce(v, vt, f"{key}.{k}", source) for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: '{key}' must be true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
+    if tp is str:
+        # Spark conf values are strings; YAML turns `4` into int, which is what the user meant.
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        raise ConfigError(f"{source}: '{key}' must be a string, got {type(value).__name__}")
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"{source}: '{key}' has type {type(value).__name__}, expected {_type_name(tp)}")
+
+
+def load_config(
+    cls: type[T],
+    path: str | Path | None,
+    overrides: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> T:
+    """Load the job config ``cls`` from ``path`` (may be None: defaults only) plus overrides."""
+    data: dict[str, Any] = dict(defaults or {})
+    source = str(path) if path else "<defaults>"
+    if path:
+        data.update(read_yaml(path))
+    if overrides:
+        data = apply_overrides(data, overrides)
+        source = f"{source} (with command-line overrides)"
+    return from_mapping(cls, data, source)
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> EnvConfig:
+    """Load an environment by name (conf/envs/<name>.yaml) or by path to a YAML file."""
+    looks_like_path = name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path
+    if looks_like_path:
+        path = name_or_path
+    else:
+        if not _ENV_NAME.match(name_or_path):
+            raise ConfigError(f"env name {name_or_path!r} is not valid; use e.g. --env local")
+        candidate = conf_dir() / "envs" / f"{name_or_path}.yaml"
+        if not candidate.is_file():
+            raise ConfigError(
+                f"unknown env '{name_or_path}': no file {candidate}; "
+                f"choose one of {available_envs()} or pass --env path/to/env.yaml"
+            )
+        path = str(candidate)
+    data = read_yaml(path)
+    data.setdefault("name", Path(str(path)).stem)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    env = from_mapping(EnvConfig, data, str(path))
+    return dataclasses.replace(env, source=str(path))
+
+
+def to_dict(obj: Any) -> Any:
+    """A plain-dict view of a config dataclass (for logging and reports)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj

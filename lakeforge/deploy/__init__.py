@@ -1,0 +1,1 @@
+"""boto3 code behind scripts/ and Airflow: EMR, Glue, Step Functions."""

@@ -1,0 +1,200 @@
+"""The job contract shared by every ``jobs/<name>.py``.
+
+A job module defines a frozen config dataclass and a ``run(ctx) -> int`` body, and exposes::
+
+    def main(argv: list[str] | None = None) -> int:
+        return run_job("csv_to_parquet", CsvToParquetConfig, run, argv)
+
+It then runs unchanged as ``python -m jobs.<name>``, ``lakeforge run <name>``, ``spark-submit
+jobs/<name>.py`` and as an AWS Glue job. Arguments follow Glue's contract (``--JOB_NAME name
+--config conf/jobs/x.yaml --env local --key value``): ``--KEY value`` pairs other than the known
+ones become dotted config overrides, and the arguments Glue itself passes (``--TempDir``,
+``--job-bookmark-option``, ``--enable-...``) are kept aside, not treated as config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from lakeforge.config import EnvConfig, conf_dir, load_config, load_env, parse_override_value
+from lakeforge.errors import ConfigError, LakeforgeError
+from lakeforge.paths import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+
+# Arguments the Glue runtime passes to every job script; never config overrides.
+GLUE_RESERVED = {
+    "TempDir", "job-bookmark-option", "job-language", "enable-glue-datacatalog",
+    "enable-metrics", "enable-continuous-cloudwatch-log", "enable-spark-ui",
+    "spark-event-logs-path", "enable-job-insights", "enable-observability-metrics",
+    "extra-py-files", "extra-jars", "extra-files", "additional-python-modules",
+    "python-modules-installer-option", "user-jars-first", "conf", "debug", "mode",
+    "redshift-tmp-dir", "continuation-option", "enable-auto-scaling", "JOB_ID", "JOB_RUN_ID",
+    "SECURITY_CONFIGURATION", "encryption-type", "job-type", "datalake-formats",
+    "enable-s3-parquet-optimized-committer", "enable-rename-algorithm-v2",
+    "enable-continuous-log-filter", "continuous-log-logGroup", "continuous-log-logStreamPrefix",
+    "continuous-log-conversionPattern", "scriptLocation", "WORKFLOW_NAME", "WORKFLOW_RUN_ID",
+}
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    """Parsed job arguments."""
+
+    job_name: str
+    env: str
+    config: str | None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    env_overrides: Mapping[str, Any] = field(default_factory=dict)
+    glue_args: Mapping[str, str] = field(default_factory=dict)
+    log_level: str = "INFO"
+
+
+def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
+    """Parse Glue-style ``--KEY value`` arguments.
+
+    Known keys: ``--JOB_NAME``, ``--env`` (default ``$LAKEFORGE_ENV`` or ``local``), ``--config``
+    (default ``conf/jobs/<job>.yaml`` when it exists), ``--log-level``. ``--env.<key> v`` overrides
+    the env config; any other ``--a.b v`` overrides the job config. ``--key=value`` also works.
+    """
+    values: dict[str, str] = {}
+    order: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        token = items[i]
+        if not token.startswith("--") or token == "--":
+            raise ConfigError(
+                f"unexpected argument {token!r}: job arguments are --KEY value pairs "
+                "(e.g. --env local --config conf/jobs/x.yaml)"
+            )
+        key = token[2:]
+        if "=" in key:
+            key, _, value = key.partition("=")
+        else:
+            if i + 1 >= len(items) or (items[i + 1].startswith("--") and items[i + 1] != "--"):
+                # Glue flags such as --enable-glue-datacatalog may come without a value.
+                if key in GLUE_RESERVED:
+                    values[key] = "true"
+                    order.append(key)
+                    i += 1
+                    continue
+                raise ConfigError(f"argument --{key} needs a value: --{key} VALUE")
+            value = items[i + 1]
+            i += 1
+        values[key] = value
+        order.append(key)
+        i += 1
+
+    job_name = values.pop("JOB_NAME", default_job_name)
+    env = values.pop("env", os.environ.get("LAKEFORGE_ENV", "local"))
+    config = values.pop("config", None)
+    log_level = values.pop("log-level", "INFO").upper()
+    glue_args = {k: values.pop(k) for k in list(values) if k in GLUE_RESERVED}
+    env_overrides = {
+        k[len("env."):]: parse_override_value(values.pop(k)) for k in list(values)
+        if k.startswith("env.")
+    }
+    overrides = {k.replace("-", "_"): parse_override_value(v) for k, v in values.items()}
+    if config is None:
+        candidate = conf_dir() / "jobs" / f"{default_job_name}.yaml"
+        config = str(candidate) if candidate.is_file() else None
+    return JobArgs(job_name, env, config, overrides, env_overrides, glue_args, log_level)
+
+
+@dataclass
+class JobContext(Generic[C]):
+    """What a job body receives: its config, env, lake, session and arguments."""
+
+    name: str
+    config: C
+    env: EnvConfig
+    lake: Lake
+    spark: SparkSession
+    args: JobArgs
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Jobs and the CLI own logging handlers; libraries only log."""
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def run_job(
+    default_name: str,
+    config_cls: type[C],
+    body: Callable[[JobContext[C]], int],
+    argv: Sequence[str] | None = None,
+    *,
+    session_conf: Mapping[str, str] | None = None,
+) -> int:
+    """Parse args, load config, build the session, run ``body``, stop; return the exit code.
+
+    A :class:`~lakeforge.errors.LakeforgeError` (bad config, missing input, ...) is printed as one
+    line ``error: ...`` and gives exit code 2; any other exception propagates with its traceback.
+    """
+    from lakeforge.session import build_session
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parse_job_args(argv, default_name)
+        configure_logging(args.log_level)
+        config = load_config(config_cls, args.config, args.overrides)
+        env = load_env(args.env, args.env_overrides)
+        lake = Lake.from_env(env)
+        _check_config(config)
+    except LakeforgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    started = time.monotonic()
+    spark = None
+    try:
+        spark = build_session(env, f"lakeforge-{args.job_name}", extra_conf=session_conf,
+                              lake=lake)
+        ctx = JobContext(args.job_name, config, env, lake, spark, args)
+        code = body(ctx)
+        log.info("job %s finished with code %s in %.1fs", args.job_name, code,
+                 time.monotonic() - started)
+        return code
+    except LakeforgeError as exc:
+        log.debug("job failed", exc_info=True)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if spark is not None and env.kind in ("local", "standalone"):
+            # On EMR and Glue the platform owns the session's lifetime.
+            spark.stop()
+
+
+def _check_config(config: Any) -> None:
+    validate = getattr(config, "validate", None)
+    if callable(validate):
+        validate()
+
+
+def job_modules() -> list[str]:
+    """Names of the runnable jobs (modules in jobs/ that define ``main``)."""
+    import jobs
+
+    folder = Path(jobs.__file__).parent
+    return sorted(
+        p.stem for p in folder.glob("*.py")
+        if not p.stem.startswith("_") and "def main(" in p.read_text(encoding="utf-8")
+    )

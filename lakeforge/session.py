@@ -1,0 +1,194 @@
+"""The one place a SparkSession is built, for an environment from conf/envs/*.yaml.
+
+* ``local``: ``local[*]`` (or the env's master), an embedded Hive metastore on Derby whose
+  database, warehouse and derby.log live under the lake's metadata zone, UTC everywhere, and
+  defaults sized for a small machine.
+* ``standalone``: ``spark://host:port``; same embedded metastore as local, on a shared folder.
+* ``emr`` / ``glue``: getOrCreate on the cluster's Spark, with the Glue Data Catalog as the Hive
+  metastore.
+
+Extra jars (Splink's similarity jar) are added from local files only: nothing is downloaded, and
+``spark.jars.packages`` is refused, because Maven is not reachable from every place a job runs.
+
+Only jobs, the CLI and test fixtures call :func:`build_session`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lakeforge.config import EnvConfig
+from lakeforge.errors import ConfigError
+from lakeforge.paths import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+GLUE_METASTORE_FACTORY = (
+    "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory"
+)
+
+# Defaults for a 2-core laptop or CI machine; every one can be overridden in the env's spark.conf.
+SMALL_MACHINE_DEFAULTS: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.default.parallelism": "4",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.enabled": "true",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.parquet.compression.codec": "snappy",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+}
+
+# Settings that hold on every environment (Athena and SageMaker read these files).
+COMMON_DEFAULTS: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.legacy.parquet.nanosAsLong": "false",
+}
+
+
+def metastore_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
+    """Spark conf for the env's metastore: Derby under the lake's metadata zone, or Glue."""
+    if env.spark.metastore == "none":
+        return {"spark.sql.catalogImplementation": "in-memory"}
+    if env.spark.metastore == "glue":
+        return {
+            "spark.sql.catalogImplementation": "hive",
+            "spark.hadoop.hive.metastore.client.factory.class": GLUE_METASTORE_FACTORY,
+        }
+    if lake.is_remote:
+        raise ConfigError(
+            f"{env.source}: spark.metastore 'derby' needs a local lake root, got {lake.root}; "
+            "use metastore: glue for s3:// lakes"
+        )
+    meta = Path(lake.zone("metadata"))
+    meta.mkdir(parents=True, exist_ok=True)
+    warehouse = meta / "warehouse"
+    db = meta / "metastore_db"
+    return {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(warehouse),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={db};create=true",
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        # derby.log goes next to the database, not into the current directory.
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={meta} -Duser.timezone=UTC"
+        + _log4j_option(),
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+
+
+def _log4j_option() -> str:
+    """Point local JVMs at conf/log4j2.properties (quiet Hive/Derby chatter) when it exists."""
+    from lakeforge.config import conf_dir
+
+    props = conf_dir() / "log4j2.properties"
+    return f" -Dlog4j.configurationFile=file:{props.resolve()}" if props.is_file() else ""
+
+
+def validate_jars(jars: list[str] | tuple[str, ...], source: str = "spark.jars") -> list[str]:
+    """Local jar files only: a URL or a Maven coordinate is refused with a clear message."""
+    out = []
+    for jar in jars:
+        if jar.startswith(("http://", "https://")) or (":" in jar and not jar.startswith(("/", "s3://", "file:"))):
+            raise ConfigError(
+                f"{source}: {jar!r} is not a local jar file; jars are never downloaded "
+                "(no Maven access). Point to a .jar on disk or on S3."
+            )
+        if not jar.startswith("s3://"):
+            path = Path(jar[len("file:"):] if jar.startswith("file:") else jar)
+            if not path.is_file():
+                raise ConfigError(f"{source}: jar file {path} does not exist")
+            jar = str(path.resolve())
+        out.append(jar)
+    return out
+
+
+def session_conf(
+    env: EnvConfig,
+    lake: Lake,
+    extra_conf: Mapping[str, str] | None = None,
+    extra_jars: list[str] | None = None,
+) -> dict[str, str]:
+    """The full Spark conf :func:`build_session` sets, computed without starting Spark."""
+    conf: dict[str, str] = dict(COMMON_DEFAULTS)
+    if env.kind in ("local", "standalone"):
+        conf.update(SMALL_MACHINE_DEFAULTS)
+        conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
+    conf.update(metastore_conf(env, lake))
+    if env.aws.sse != "none" and env.kind in ("emr", "glue"):
+        conf["spark.hadoop.fs.s3.enableServerSideEncryption"] = "true"
+        if env.aws.sse == "SSE-KMS":
+            if not env.aws.kms_key_id:
+                raise ConfigError(f"{env.source}: aws.sse SSE-KMS needs aws.kms_key_id")
+            conf["spark.hadoop.fs.s3.serverSideEncryption.kms.keyId"] = env.aws.kms_key_id
+    if env.spark.driver_memory:
+        conf["spark.driver.memory"] = env.spark.driver_memory
+    conf.update(env.spark.conf)
+    conf.update(extra_conf or {})
+    if "spark.jars.packages" in conf:
+        raise ConfigError(
+            f"{env.source}: spark.jars.packages is not supported: jars cannot be downloaded "
+            "(no Maven access). List local jar files under spark.jars instead."
+        )
+    jars = validate_jars(list(env.spark.jars) + list(extra_jars or []), f"{env.source}: spark.jars")
+    if conf.get("spark.jars"):
+        jars = validate_jars(conf["spark.jars"].split(","), "spark.conf spark.jars") + jars
+    if jars:
+        conf["spark.jars"] = ",".join(dict.fromkeys(jars))
+    return conf
+
+
+def build_session(
+    env: EnvConfig,
+    app_name: str = "lakeforge",
+    *,
+    extra_conf: Mapping[str, str] | None = None,
+    extra_jars: list[str] | None = None,
+    lake: Lake | None = None,
+) -> SparkSession:
+    """Build (or, on EMR/Glue, get) the SparkSession for ``env``.
+
+    Example::
+
+        spark = build_session(load_env("local"), "csv_to_parquet")
+    """
+    from pyspark.sql import SparkSession
+
+    lake = lake or Lake.from_env(env)
+    if env.kind in ("local", "standalone"):
+        # Bind to loopback: a laptop's or CI's hostname may resolve to an unroutable address.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    conf = session_conf(env, lake, extra_conf, extra_jars)
+    builder = SparkSession.builder.appName(app_name)
+    master = env.spark.master
+    if env.kind in ("local", "standalone"):
+        if not master:
+            master = "local[*]" if env.kind == "local" else None
+        if env.kind == "standalone" and not (master or "").startswith("spark://"):
+            raise ConfigError(
+                f"{env.source}: env kind 'standalone' needs spark.master spark://host:port, "
+                f"got {master!r}"
+            )
+    if master and env.kind not in ("emr", "glue"):
+        builder = builder.master(master)
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    if conf.get("spark.sql.catalogImplementation") == "hive":
+        builder = builder.enableHiveSupport()
+    log.info("starting Spark for env %s (%s), master %s", env.name, env.kind, master or "cluster")
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(env.spark.log_level)
+    return spark

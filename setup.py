@@ -1,0 +1,39 @@
+"""Lakeforge: distributed Spark ETL and feature engineering on AWS, testable on a laptop."""
+
+from __future__ import annotations
+
+from setuptools import find_packages, setup
+
+# pyspark is an extra, not a requirement: EMR and Glue bring their own Spark.
+SPARK = ["pyspark[sql,ml]>=3.5,<3.6", "numpy>=1.24,<2", "pandas>=1.5,<3", "pyarrow>=12,<26"]
+AWS = ["boto3>=1.28,<2"]
+MATCH = ["splink>=4.0.6,<6"]
+DEV = SPARK + AWS + MATCH + [
+    "chispa>=0.10,<1",
+    "pytest>=7.4,<10",
+    "pytest-timeout>=2.2,<3",
+    "moto[server]>=5.0,<6",
+    "duckdb>=1.0,<3",
+    "recordlinkage>=0.16,<0.17",
+    "ruff>=0.5,<1",
+    "mypy>=1.8,<2",
+    "types-PyYAML>=6,<7",
+]
+
+setup(
+    name="lakeforge",
+    version="0.1.0",
+    description="Spark ETL, Glue-style transforms, Deequ-compatible quality and features on AWS",
+    python_requires=">=3.10",
+    packages=find_packages(include=["lakeforge*", "transforms*", "quality*", "jobs*"]),
+    package_data={"lakeforge": ["py.typed"]},
+    install_requires=["PyYAML>=6,<7"],
+    extras_require={
+        "spark": SPARK,
+        "aws": AWS,
+        "match": MATCH,
+        "airflow": ["apache-airflow-providers-amazon>=8,<10"],
+        "dev": DEV,
+    },
+    entry_points={"console_scripts": ["lakeforge=lakeforge.cli:main"]},
+)

@@ -1,0 +1,61 @@
+"""One session-scoped SparkSession for the whole suite (local[2], 2 shuffle partitions, UI off,
+AQE on), built by lakeforge.session from the ``local`` env with its lake in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ["LAKEFORGE_CONF_DIR"] = str(REPO / "conf")
+
+TEST_SPARK_CONF: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "2",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.driver.memory": "2g",
+    "spark.sql.warehouse.dir": "",  # replaced below with the temp lake's warehouse
+}
+
+
+@pytest.fixture(scope="session")
+def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The lake root the session's metastore lives under (a temp folder for the whole run)."""
+    return tmp_path_factory.mktemp("lake")
+
+
+@pytest.fixture(scope="session")
+def spark(lake_root: Path) -> Iterator[object]:
+    """The suite's single SparkSession (Hive metastore on Derby under ``lake_root``)."""
+    import dataclasses
+
+    from lakeforge.config import load_env
+    from lakeforge.paths import Lake
+    from lakeforge.session import build_session
+
+    env = load_env("local")
+    env = dataclasses.replace(
+        env,
+        spark=dataclasses.replace(env.spark, master="local[2]", driver_memory="2g"),
+    )
+    lake = Lake.from_settings(str(lake_root), allow_env_override=False)
+    conf = {k: v for k, v in TEST_SPARK_CONF.items() if v}
+    session = build_session(env, "lakeforge-tests", extra_conf=conf, lake=lake)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> object:
+    """A fresh, empty lake for one test (zones under tmp_path)."""
+    from lakeforge.paths import Lake
+
+    return Lake.from_settings(str(tmp_path / "lake"), allow_env_override=False)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def test_session_has_test_settings_and_hive_under_lake(spark, lake_root: Path) -> None:
+    conf = spark.conf
+    assert conf.get("spark.sql.shuffle.partitions") == "2"
+    assert conf.get("spark.ui.enabled") == "false"
+    assert conf.get("spark.sql.adaptive.enabled") == "true"
+    assert conf.get("spark.sql.session.timeZone") == "UTC"
+    assert conf.get("spark.sql.catalogImplementation") == "hive"
+    assert spark.sparkContext.master == "local[2]"
+    spark.sql("CREATE DATABASE IF NOT EXISTS smoke_db")
+    assert "smoke_db" in [d.name for d in spark.catalog.listDatabases()]
+    assert (lake_root / "metadata" / "metastore_db").is_dir()
+    assert (lake_root / "metadata" / "derby.log").is_file()
