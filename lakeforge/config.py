@@ -51,6 +51,9 @@ class SparkSettings:
     jars: list[str] = field(default_factory=list)
     log_level: Literal["ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF"] = "WARN"
     driver_memory: str | None = None
+    # Add Splink's similarity-function jar (shipped inside the splink wheel) when splink is
+    # installed; on EMR/Glue the jar travels with the deployment (--jars / --extra-jars).
+    splink_jar: bool = True
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,18 @@ def _log4j_option() -> str:
     return f" -Dlog4j.configurationFile=file:{props.resolve()}" if props.is_file() else ""
 
 
+def splink_jar_path() -> str | None:
+    """The Spark 3 similarity-function jar inside the installed splink wheel, if any."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("splink")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "internals/files/spark_jars"
+    jars = sorted(folder.glob("scala-udf-similarity-*_spark3.x.jar"))
+    return str(jars[-1]) if jars else None
+
+
 def validate_jars(jars: list[str] | tuple[str, ...], source: str = "spark.jars") -> list[str]:
     """Local jar files only: a URL or a Maven coordinate is refused with a clear message."""
     out = []
@@ -143,7 +155,13 @@ def session_conf(
             f"{env.source}: spark.jars.packages is not supported: jars cannot be downloaded "
             "(no Maven access). List local jar files under spark.jars instead."
         )
-    jars = validate_jars(list(env.spark.jars) + list(extra_jars or []), f"{env.source}: spark.jars")
+    auto: list[str] = []
+    if env.spark.splink_jar and env.kind in ("local", "standalone"):
+        found = splink_jar_path()
+        auto = [found] if found else []
+    jars = validate_jars(
+        list(env.spark.jars) + list(extra_jars or []) + auto, f"{env.source}: spark.jars"
+    )
     if conf.get("spark.jars"):
         jars = validate_jars(conf["spark.jars"].split(","), "spark.conf spark.jars") + jars
     if jars:

@@ -15,3 +15,14 @@ def test_session_has_test_settings_and_hive_under_lake(spark, lake_root: Path) -
     assert "smoke_db" in [d.name for d in spark.catalog.listDatabases()]
     assert (lake_root / "metadata" / "metastore_db").is_dir()
     assert (lake_root / "metadata" / "derby.log").is_file()
+
+
+def test_splink_similarity_jar_is_on_the_session(spark) -> None:
+    from lakeforge.session import splink_jar_path
+
+    jar = splink_jar_path()
+    assert jar is not None and jar.endswith("_spark3.x.jar")
+    assert jar in spark.conf.get("spark.jars")
+    # The jar's classes load in the driver JVM: its Jaro-Winkler UDF can be registered.
+    spark.udf.registerJavaFunction("jaro_winkler_test", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity")
+    assert spark.sql("SELECT jaro_winkler_test('martha', 'marhta') AS s").first()["s"] > 0.9
