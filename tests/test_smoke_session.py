@@ -24,5 +24,9 @@ def test_splink_similarity_jar_is_on_the_session(spark) -> None:
     assert jar is not None and jar.endswith("_spark3.x.jar")
     assert jar in spark.conf.get("spark.jars")
     # The jar's classes load in the driver JVM: its Jaro-Winkler UDF can be registered.
-    spark.udf.registerJavaFunction("jaro_winkler_test", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity")
+    from pyspark.sql.types import DoubleType
+
+    spark.udf.registerJavaFunction(
+        "jaro_winkler_test", "uk.gov.moj.dash.linkage.JaroWinklerSimilarity", DoubleType()
+    )
     assert spark.sql("SELECT jaro_winkler_test('martha', 'marhta') AS s").first()["s"] > 0.9
