@@ -1,0 +1,413 @@
+"""What travels to a cluster: the project wheel, the ``--py-files`` zip, jars, entry script, conf.
+
+``scripts/build_artifacts.sh`` builds the wheel with ``pip wheel --no-deps`` and then calls
+``python -m lakeforge.deploy.artifacts build`` which writes into dist/:
+
+* ``lakeforge_pyfiles.zip`` - the packages lakeforge, transforms, quality and jobs, plus conf/
+  (so a job finds its quality suites on a cluster, see :func:`ensure_conf_dir`);
+* ``jars/scala-udf-similarity-<v>_spark3.x.jar`` - Splink's similarity functions, copied from the
+  installed splink wheel (nothing is downloaded);
+* ``glue_entry.py`` and ``bootstrap.sh`` - the Glue/EMR entry script and the EMR bootstrap action;
+* ``manifest.json`` - file names, sizes and SHA-256 digests; :func:`load_artifacts` checks them so
+  a half-built or edited dist/ is never uploaded.
+
+The zip is deterministic (sorted entries, fixed timestamps): the same sources give the same bytes.
+
+Example::
+
+    artifacts = load_artifacts("dist")
+    layout = S3Layout.from_uri("s3://my-bucket/lakeforge-deploy", version="0.1.0")
+    uploaded = upload_artifacts(s3_client, artifacts, layout, conf_root=conf_dir())
+    uploaded.pyfiles   # s3://my-bucket/lakeforge-deploy/0.1.0/lakeforge_pyfiles.zip
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lakeforge.deploy import DeployError, MissingArtifactError
+
+log = logging.getLogger(__name__)
+
+PACKAGES = ("lakeforge", "transforms", "quality", "jobs")
+PYFILES_ZIP = "lakeforge_pyfiles.zip"
+MANIFEST = "manifest.json"
+ENTRY_SCRIPT = "glue_entry.py"
+BOOTSTRAP_SCRIPT = "bootstrap.sh"
+CONF_SUFFIXES = (".yaml", ".yml", ".properties", ".json")
+_PACKAGE_DATA_SUFFIXES = (".py", ".typed", ".yaml", ".yml", ".json", ".sql", ".html", ".jinja")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _package_files(root: Path, package: str) -> list[Path]:
+    folder = root / package
+    if not (folder / "__init__.py").is_file():
+        raise MissingArtifactError(
+            f"package {package!r} not found at {folder} (no __init__.py); run the build from the "
+            "repository root or pass --source REPO"
+        )
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in _PACKAGE_DATA_SUFFIXES
+    )
+
+
+def _conf_files(conf_root: Path) -> list[Path]:
+    if not conf_root.is_dir():
+        return []
+    return sorted(
+        p for p in conf_root.rglob("*")
+        if p.is_file() and p.suffix in CONF_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def build_pyfiles_zip(source_root: str | Path, dest: str | Path,
+                      packages: Sequence[str] = PACKAGES) -> list[str]:
+    """Write the ``--py-files`` zip of ``packages`` and conf/ under ``source_root``; return names.
+
+    Entries are sorted and stamped 1980-01-01 so the zip's digest only changes with the sources.
+    """
+    root = Path(source_root).resolve()
+    files: list[tuple[Path, str]] = []
+    for package in packages:
+        files += [(p, p.relative_to(root).as_posix()) for p in _package_files(root, package)]
+    files += [(p, p.relative_to(root).as_posix()) for p in _conf_files(root / "conf")]
+    out = Path(dest)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for path, name in sorted(files, key=lambda item: item[1]):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+    tmp.replace(out)
+    names = [name for _, name in sorted(files, key=lambda item: item[1])]
+    log.info("wrote %s (%d files)", out, len(names))
+    return names
+
+
+def splink_jar() -> Path:
+    """Splink's Spark 3 similarity jar from the installed splink wheel."""
+    from lakeforge.session import splink_jar_path
+
+    found = splink_jar_path()
+    if not found:
+        raise MissingArtifactError(
+            "Splink's Spark 3 jar (splink/internals/files/spark_jars/"
+            "scala-udf-similarity-*_spark3.x.jar) was not found: install the match extra "
+            "(pip install -e '.[match]') before building artifacts"
+        )
+    return Path(found)
+
+
+def splink_version() -> str | None:
+    """The installed splink version (pinned in Glue's --additional-python-modules)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("splink")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build(source_root: str | Path, dist: str | Path, wheel: str | Path) -> Path:
+    """Assemble dist/ around an already built ``wheel``; return the manifest's path."""
+    from lakeforge import __version__
+
+    root = Path(source_root).resolve()
+    out = Path(dist).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    wheel_path = Path(wheel).resolve()
+    if not wheel_path.is_file() or wheel_path.suffix != ".whl":
+        raise MissingArtifactError(f"wheel {wheel_path} does not exist or is not a .whl file")
+    if wheel_path.parent != out:
+        shutil.copy2(wheel_path, out / wheel_path.name)
+        wheel_path = out / wheel_path.name
+
+    build_pyfiles_zip(root, out / PYFILES_ZIP)
+    jars_dir = out / "jars"
+    jars_dir.mkdir(exist_ok=True)
+    jar_src = splink_jar()
+    shutil.copy2(jar_src, jars_dir / jar_src.name)
+    for src, name in ((root / "scripts" / "glue_entry.py", ENTRY_SCRIPT),
+                      (root / "emr" / "bootstrap.sh", BOOTSTRAP_SCRIPT)):
+        if not src.is_file():
+            raise MissingArtifactError(f"{src} is missing; it is part of every deployment")
+        shutil.copy2(src, out / name)
+
+    files = {
+        "wheel": wheel_path.name,
+        "pyfiles": PYFILES_ZIP,
+        "entry": ENTRY_SCRIPT,
+        "bootstrap": BOOTSTRAP_SCRIPT,
+    }
+    jars = [f"jars/{jar_src.name}"]
+    manifest = {
+        "version": __version__,
+        "splink_version": splink_version(),
+        "files": files,
+        "jars": jars,
+        "sha256": {name: _sha256(out / name) for name in [*files.values(), *jars]},
+    }
+    path = out / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """The checked contents of a dist/ folder."""
+
+    dist: Path
+    version: str
+    wheel: Path
+    pyfiles: Path
+    entry: Path
+    bootstrap: Path
+    jars: tuple[Path, ...]
+    splink_version: str | None = None
+
+
+def load_artifacts(dist: str | Path = "dist") -> Artifacts:
+    """Read dist/manifest.json and check every listed file exists with the recorded digest."""
+    folder = Path(dist).resolve()
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise MissingArtifactError(
+            f"{manifest_path} not found: build the artifacts first with "
+            "`bash scripts/build_artifacts.sh` (or pass --dist DIR)"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        files: dict[str, str] = manifest["files"]
+        jars: list[str] = manifest["jars"]
+        digests: dict[str, str] = manifest["sha256"]
+        version = str(manifest["version"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DeployError(f"{manifest_path} is not a valid manifest ({exc}); rebuild") from exc
+    problems = []
+    for name in [*files.values(), *jars]:
+        path = folder / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif _sha256(path) != digests.get(name):
+            problems.append(f"{name} changed after the build")
+    if problems:
+        raise MissingArtifactError(
+            f"{folder}: {'; '.join(problems)}; rebuild with `bash scripts/build_artifacts.sh`"
+        )
+    return Artifacts(
+        dist=folder,
+        version=version,
+        wheel=folder / files["wheel"],
+        pyfiles=folder / files["pyfiles"],
+        entry=folder / files["entry"],
+        bootstrap=folder / files["bootstrap"],
+        jars=tuple(folder / j for j in jars),
+        splink_version=manifest.get("splink_version"),
+    )
+
+
+# --------------------------------------------------------------------------- S3 layout + upload
+
+
+@dataclass(frozen=True)
+class S3Layout:
+    """Where one version's artifacts and config live: ``s3://bucket/prefix/<version>/...``."""
+
+    bucket: str
+    prefix: str
+
+    @classmethod
+    def from_uri(cls, uri: str, version: str) -> S3Layout:
+        from lakeforge.aws import split_s3_uri
+
+        try:
+            bucket, key = split_s3_uri(uri)
+        except ValueError as exc:
+            raise DeployError(f"artifacts location {uri!r} must be s3://bucket/prefix") from exc
+        if not bucket:
+            raise DeployError(f"artifacts location {uri!r} has no bucket")
+        parts = [p for p in key.strip("/").split("/") if p] + [version]
+        if any(p in (".", "..") for p in parts):
+            raise DeployError(f"artifacts location {uri!r} may not contain '.' or '..'")
+        return cls(bucket=bucket, prefix="/".join(parts))
+
+    def key(self, *parts: str) -> str:
+        return "/".join([self.prefix, *parts])
+
+    def uri(self, *parts: str) -> str:
+        return f"s3://{self.bucket}/{self.key(*parts)}"
+
+
+@dataclass(frozen=True)
+class UploadedArtifacts:
+    """S3 URIs of one uploaded deployment."""
+
+    layout: S3Layout
+    wheel: str
+    pyfiles: str
+    entry: str
+    bootstrap: str
+    jars: tuple[str, ...]
+    conf: tuple[str, ...] = field(default_factory=tuple)
+    splink_version: str | None = None
+
+    def conf_uri(self, relative: str) -> str:
+        """URI of a file uploaded from conf/, e.g. ``conf_uri("envs/emr.yaml")``."""
+        uri = self.layout.uri("conf", relative)
+        if uri not in self.conf:
+            raise DeployError(
+                f"conf/{relative} was not uploaded (uploaded: "
+                f"{[u.rsplit('/conf/', 1)[-1] for u in self.conf]}); create it in conf/"
+            )
+        return uri
+
+    def env_uri(self, env: str) -> str:
+        return self.conf_uri(f"envs/{env}.yaml")
+
+    def job_config_uri(self, job: str) -> str:
+        return self.conf_uri(f"jobs/{job}.yaml")
+
+
+def sse_extra_args(sse: str, kms_key_id: str | None = None) -> dict[str, str]:
+    """``put_object`` / ``upload_file`` arguments for the env's server-side encryption."""
+    if sse == "SSE-S3":
+        return {"ServerSideEncryption": "AES256"}
+    if sse == "SSE-KMS":
+        if not kms_key_id:
+            raise DeployError("aws.sse SSE-KMS needs aws.kms_key_id in the env config")
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+    return {}
+
+
+def upload_artifacts(
+    s3: Any,
+    artifacts: Artifacts,
+    layout: S3Layout,
+    *,
+    conf_root: str | Path | None = None,
+    extra_args: dict[str, str] | None = None,
+) -> UploadedArtifacts:
+    """Upload dist/ (and conf/ when given) under ``layout``; return the S3 URIs."""
+    extra = dict(extra_args or {})
+
+    def put(path: Path, *key_parts: str) -> str:
+        key = layout.key(*key_parts)
+        log.info("uploading %s to s3://%s/%s", path, layout.bucket, key)
+        s3.upload_file(str(path), layout.bucket, key, ExtraArgs=extra or None)
+        return layout.uri(*key_parts)
+
+    wheel = put(artifacts.wheel, artifacts.wheel.name)
+    pyfiles = put(artifacts.pyfiles, artifacts.pyfiles.name)
+    entry = put(artifacts.entry, artifacts.entry.name)
+    bootstrap = put(artifacts.bootstrap, artifacts.bootstrap.name)
+    jars = tuple(put(j, "jars", j.name) for j in artifacts.jars)
+    conf: list[str] = []
+    if conf_root is not None:
+        root = Path(conf_root)
+        files = _conf_files(root)
+        if not files:
+            raise MissingArtifactError(f"conf folder {root} holds no config files to upload")
+        conf = [put(p, "conf", *p.relative_to(root).parts) for p in files]
+    return UploadedArtifacts(layout, wheel, pyfiles, entry, bootstrap, jars, tuple(conf),
+                             artifacts.splink_version)
+
+
+# --------------------------------------------------------------------------- on the cluster
+
+
+def ensure_conf_dir(environ: dict[str, str] | None = None) -> Path | None:
+    """Make conf/ findable when lakeforge runs from the ``--py-files`` zip.
+
+    :func:`lakeforge.config.conf_dir` looks at ``$LAKEFORGE_CONF_DIR``, ./conf, then the folder
+    beside the package - which inside a zip is not a real folder. When neither of the first two
+    holds a conf and lakeforge was imported from a zip, conf/ is extracted from that zip to a
+    temporary folder and ``$LAKEFORGE_CONF_DIR`` is set. Returns the folder set, else None.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("LAKEFORGE_CONF_DIR") or (Path.cwd() / "conf" / "envs").is_dir():
+        return None
+    archive = _containing_zip(Path(__file__))
+    if archive is None:
+        return None
+    target = Path(tempfile.mkdtemp(prefix="lakeforge-conf-"))
+    with zipfile.ZipFile(archive) as zf:
+        members = [m for m in zf.namelist() if m.startswith("conf/") and not m.endswith("/")]
+        if not members:
+            return None
+        for member in members:
+            zf.extract(member, target)
+    conf = target / "conf"
+    env["LAKEFORGE_CONF_DIR"] = str(conf)
+    log.info("extracted conf/ from %s to %s", archive, conf)
+    return conf
+
+
+def _containing_zip(path: Path) -> Path | None:
+    for parent in path.parents:
+        if parent.suffix == ".zip" and parent.is_file():
+            return parent
+    return None
+
+
+def zip_members(path: str | Path) -> list[str]:
+    """Names in a zip (used by tests and ``lakeforge deploy`` to show what ships)."""
+    with zipfile.ZipFile(path) as zf:
+        return zf.namelist()
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    """``python -m lakeforge.deploy.artifacts build --source . --dist dist --wheel W.whl``."""
+    parser = argparse.ArgumentParser(prog="python -m lakeforge.deploy.artifacts")
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="assemble dist/ around a built wheel")
+    b.add_argument("--source", default=".", help="repository root (default: .)")
+    b.add_argument("--dist", default="dist", help="output folder (default: dist)")
+    b.add_argument("--wheel", required=True, help="the wheel built by pip wheel --no-deps")
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        manifest = build(args.source, args.dist, args.wheel)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    for name in [*data["files"].values(), *data["jars"]]:
+        size = (manifest.parent / name).stat().st_size
+        print(f"{manifest.parent / name}  ({size:,} bytes)")
+    print(f"{manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,365 @@
+"""Run a Lakeforge job on Amazon EMR: a ``spark-submit`` step through command-runner.jar.
+
+Two ways:
+
+* an existing cluster (``--cluster-id j-...``): the step is added with ``ActionOnFailure``
+  CONTINUE, so a failed job leaves the cluster up for the next one;
+* a transient cluster (``--create-cluster``): ``run_job_flow`` with the step, the bootstrap action
+  (emr/bootstrap.sh: Python 3.11 + the project wheel), emr/configurations.json (Glue Data Catalog
+  as the Hive metastore, PYSPARK_PYTHON) and ``KeepJobFlowAliveWhenNoSteps=False``: the cluster
+  terminates itself when the step ends.
+
+The step runs ``spark-submit --deploy-mode cluster --py-files <zip> --jars <splink jar>
+<glue_entry.py> --JOB_NAME j --lakeforge_job j --env s3://.../envs/emr.yaml --config s3://...``.
+
+Example::
+
+    step = spark_submit_step(uploaded, job="customer_propensity", env="emr")
+    step_id = add_step(emr_client, "j-1ABC", step)
+    wait_for_step(emr_client, "j-1ABC", step_id)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from lakeforge.deploy import DeployError, RemoteRunFailedError, RemoteRunTimeoutError
+from lakeforge.deploy.artifacts import UploadedArtifacts
+
+log = logging.getLogger(__name__)
+
+COMMAND_RUNNER = "command-runner.jar"
+DEFAULT_RELEASE = "emr-7.5.0"
+STEP_DONE = "COMPLETED"
+STEP_FAILED = ("FAILED", "CANCELLED", "INTERRUPTED")
+CLUSTER_GONE = ("TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS")
+_RELEASE = re.compile(r"^emr-7\.\d+\.\d+$")
+_CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """What one ``spark-submit`` step runs."""
+
+    job: str
+    env: str = "emr"
+    deploy_mode: Literal["cluster", "client"] = "cluster"
+    action_on_failure: Literal["CONTINUE", "CANCEL_AND_WAIT", "TERMINATE_CLUSTER"] = "CONTINUE"
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
+    job_args: Sequence[str] = ()
+    name: str | None = None
+
+    def validate(self) -> None:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.job):
+            raise DeployError(f"job {self.job!r} is not a module name in jobs/")
+        bad = [k for k in self.spark_conf if not _CONF_KEY.match(k)]
+        if bad:
+            raise DeployError(f"spark conf keys {bad} must look like spark.section.name")
+        if "spark.jars.packages" in self.spark_conf:
+            raise DeployError("spark.jars.packages is not supported: jars travel in --jars")
+        odd = [a for a in self.job_args[::2] if not str(a).startswith("--")]
+        if odd or len(self.job_args) % 2:
+            raise DeployError(
+                f"job arguments must be --KEY value pairs, got {list(self.job_args)}"
+            )
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """A transient cluster for ``--create-cluster``."""
+
+    name: str = "lakeforge"
+    release_label: str = DEFAULT_RELEASE
+    log_uri: str | None = None
+    service_role: str = "EMR_DefaultRole"
+    instance_profile: str = "EMR_EC2_DefaultRole"
+    master_instance_type: str = "m5.xlarge"
+    core_instance_type: str = "m5.xlarge"
+    core_instance_count: int = 2
+    subnet_id: str | None = None
+    python: str = "python3.11"
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not _RELEASE.match(self.release_label):
+            raise DeployError(
+                f"release label {self.release_label!r} is not supported: use emr-7.x.y "
+                f"(Spark 3.5, Amazon Linux 2023), e.g. {DEFAULT_RELEASE}"
+            )
+        if self.core_instance_count < 1:
+            raise DeployError("core instance count must be at least 1")
+        if self.log_uri is not None and not self.log_uri.startswith("s3://"):
+            raise DeployError(f"log URI {self.log_uri!r} must be an s3:// location")
+
+
+# --------------------------------------------------------------------------- requests
+
+
+def spark_submit_args(uploaded: UploadedArtifacts, settings: StepSettings) -> list[str]:
+    """The command-runner.jar arguments of the step."""
+    settings.validate()
+    args = ["spark-submit", "--deploy-mode", settings.deploy_mode, "--py-files", uploaded.pyfiles]
+    if uploaded.jars:
+        args += ["--jars", ",".join(uploaded.jars)]
+    for key, value in sorted(settings.spark_conf.items()):
+        args += ["--conf", f"{key}={value}"]
+    args += [
+        uploaded.entry,
+        "--JOB_NAME", settings.job,
+        "--lakeforge_job", settings.job,
+        "--env", _env_uri(uploaded, settings.env),
+    ]
+    config = _job_config_uri(uploaded, settings.job)
+    if config:
+        args += ["--config", config]
+    return args + [str(a) for a in settings.job_args]
+
+
+def _env_uri(uploaded: UploadedArtifacts, env: str) -> str:
+    if env.startswith("s3://"):
+        return env
+    return uploaded.env_uri(env)
+
+
+def _job_config_uri(uploaded: UploadedArtifacts, job: str) -> str | None:
+    uri = uploaded.layout.uri("conf", "jobs", f"{job}.yaml")
+    return uri if uri in uploaded.conf else None
+
+
+def spark_submit_step(uploaded: UploadedArtifacts, settings: StepSettings) -> dict[str, Any]:
+    """An ``add_job_flow_steps`` / ``run_job_flow`` step dict."""
+    return {
+        "Name": settings.name or f"lakeforge {settings.job}",
+        "ActionOnFailure": settings.action_on_failure,
+        "HadoopJarStep": {"Jar": COMMAND_RUNNER, "Args": spark_submit_args(uploaded, settings)},
+    }
+
+
+def default_configurations_path() -> Path:
+    """emr/configurations.json in the working directory, else beside the package."""
+    cwd = Path.cwd() / "emr" / "configurations.json"
+    if cwd.is_file():
+        return cwd
+    return Path(__file__).resolve().parents[2] / "emr" / "configurations.json"
+
+
+def load_configurations(path: str | Path | None = None) -> list[dict[str, Any]]:
+    """EMR configuration classifications from a JSON file (a list of objects)."""
+    source = Path(path) if path else default_configurations_path()
+    if not source.is_file():
+        raise DeployError(f"EMR configurations file {source} does not exist")
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DeployError(f"{source}: not valid JSON: {exc}") from exc
+    if not isinstance(data, list) or not all(
+        isinstance(c, dict) and "Classification" in c for c in data
+    ):
+        raise DeployError(f"{source}: must be a JSON list of {{'Classification': ...}} objects")
+    return data
+
+
+def bootstrap_action(uploaded: UploadedArtifacts, python: str = "python3.11") -> dict[str, Any]:
+    """The bootstrap action that installs Python and the project wheel on every node."""
+    args = ["--wheel", uploaded.wheel, "--python", python]
+    if uploaded.splink_version:
+        args += ["--splink-version", uploaded.splink_version]
+    return {
+        "Name": "lakeforge python environment",
+        "ScriptBootstrapAction": {"Path": uploaded.bootstrap, "Args": args},
+    }
+
+
+def run_job_flow_request(
+    cluster: ClusterSettings,
+    uploaded: UploadedArtifacts,
+    steps: Sequence[Mapping[str, Any]],
+    configurations: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    """``run_job_flow`` arguments for a transient cluster that ends when its steps end."""
+    cluster.validate()
+    if not steps:
+        raise DeployError("a transient cluster needs at least one step")
+    python_path = f"/usr/bin/{cluster.python}"
+    configs = [_with_python(c, python_path) for c in configurations]
+    instances: dict[str, Any] = {
+        "InstanceGroups": [
+            {"Name": "primary", "InstanceRole": "MASTER", "Market": "ON_DEMAND",
+             "InstanceType": cluster.master_instance_type, "InstanceCount": 1},
+            {"Name": "core", "InstanceRole": "CORE", "Market": "ON_DEMAND",
+             "InstanceType": cluster.core_instance_type,
+             "InstanceCount": cluster.core_instance_count},
+        ],
+        "KeepJobFlowAliveWhenNoSteps": False,
+        "TerminationProtected": False,
+    }
+    if cluster.subnet_id:
+        instances["Ec2SubnetId"] = cluster.subnet_id
+    request: dict[str, Any] = {
+        "Name": cluster.name,
+        "ReleaseLabel": cluster.release_label,
+        "Applications": [{"Name": "Hadoop"}, {"Name": "Spark"}],
+        "Instances": instances,
+        "Steps": [dict(s) for s in steps],
+        "BootstrapActions": [bootstrap_action(uploaded, cluster.python)],
+        "Configurations": configs,
+        "JobFlowRole": cluster.instance_profile,
+        "ServiceRole": cluster.service_role,
+        "VisibleToAllUsers": True,
+        "Tags": [{"Key": k, "Value": v} for k, v in
+                 sorted({"lakeforge:version": uploaded.layout.prefix.rsplit("/", 1)[-1],
+                         **cluster.tags}.items())],
+    }
+    if cluster.log_uri:
+        request["LogUri"] = cluster.log_uri
+    return request
+
+
+def _with_python(config: Mapping[str, Any], python_path: str) -> dict[str, Any]:
+    """Point every PYSPARK_PYTHON-like setting at the bootstrap's interpreter."""
+    out = dict(config)
+    if "Properties" in out:
+        out["Properties"] = {
+            k: (python_path if ("PYSPARK" in k.upper() or k.startswith("spark.pyspark."))
+                and v.startswith("/usr/bin/python") else v)
+            for k, v in out["Properties"].items()
+        }
+    if "Configurations" in out:
+        out["Configurations"] = [_with_python(c, python_path) for c in out["Configurations"]]
+    return out
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def check_cluster_usable(emr: Any, cluster_id: str) -> str:
+    """Return the cluster's state; a terminated or terminating cluster is a DeployError."""
+    try:
+        state = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
+    except emr.exceptions.InvalidRequestException as exc:
+        raise DeployError(f"EMR cluster {cluster_id} not found: {exc}") from exc
+    if state in CLUSTER_GONE:
+        raise DeployError(
+            f"EMR cluster {cluster_id} is {state}; steps cannot be added. Start a new one "
+            "with --create-cluster or pass a running cluster's id"
+        )
+    return str(state)
+
+
+def add_step(emr: Any, cluster_id: str, step: Mapping[str, Any]) -> str:
+    """Add ``step`` to a running cluster; return the step id."""
+    check_cluster_usable(emr, cluster_id)
+    response = emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[dict(step)])
+    step_id = str(response["StepIds"][0])
+    log.info("added step %s to cluster %s", step_id, cluster_id)
+    return step_id
+
+
+def create_cluster(emr: Any, request: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """Start a transient cluster; return its id and its step ids in submission order."""
+    cluster_id = str(emr.run_job_flow(**request)["JobFlowId"])
+    steps = emr.list_steps(ClusterId=cluster_id)["Steps"]
+    # list_steps returns the newest first.
+    step_ids = [str(s["Id"]) for s in reversed(steps)]
+    log.info("started transient cluster %s with steps %s", cluster_id, step_ids)
+    return cluster_id, step_ids
+
+
+def wait_for_step(
+    emr: Any,
+    cluster_id: str,
+    step_id: str,
+    *,
+    poll_seconds: float = 30.0,
+    timeout_seconds: float = 6 * 3600,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Poll ``describe_step`` until the step ends; return its final Status.
+
+    COMPLETED returns; FAILED, CANCELLED and INTERRUPTED raise RemoteRunFailedError with EMR's
+    failure reason and log file; no end within ``timeout_seconds`` raises RemoteRunTimeoutError.
+    """
+    deadline = clock() + timeout_seconds
+    last = None
+    while True:
+        status = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"]
+        state = status["State"]
+        if state != last:
+            log.info("step %s on %s: %s", step_id, cluster_id, state)
+            last = state
+        if state == STEP_DONE:
+            return dict(status)
+        if state in STEP_FAILED:
+            details = status.get("FailureDetails") or {}
+            reason = status.get("StateChangeReason", {}).get("Message", "")
+            raise RemoteRunFailedError(
+                f"EMR step {step_id} on cluster {cluster_id} ended {state}: "
+                f"{details.get('Reason') or reason or 'no reason given'}"
+                + (f" - {details['Message']}" if details.get("Message") else "")
+                + (f" (logs: {details['LogFile']})" if details.get("LogFile") else "")
+            )
+        if clock() >= deadline:
+            raise RemoteRunTimeoutError(
+                f"EMR step {step_id} on cluster {cluster_id} still {state} after "
+                f"{timeout_seconds:.0f}s; it keeps running - check it in the EMR console"
+            )
+        sleep(poll_seconds)
+
+
+@dataclass(frozen=True)
+class EmrSubmission:
+    """What :func:`submit` did."""
+
+    cluster_id: str
+    step_id: str
+    step: dict[str, Any]
+    created_cluster: bool
+    final_status: dict[str, Any] | None = None
+
+
+def submit(
+    emr: Any,
+    uploaded: UploadedArtifacts,
+    step_settings: StepSettings,
+    *,
+    cluster_id: str | None = None,
+    cluster: ClusterSettings | None = None,
+    configurations: Sequence[Mapping[str, Any]] | None = None,
+    wait: bool = False,
+    poll_seconds: float = 30.0,
+    timeout_seconds: float = 6 * 3600,
+) -> EmrSubmission:
+    """Add the job's step to ``cluster_id``, or start a transient ``cluster`` running it."""
+    if (cluster_id is None) == (cluster is None):
+        raise DeployError("give exactly one of --cluster-id or --create-cluster")
+    if cluster is not None:
+        settings = step_settings
+        if settings.action_on_failure == "CONTINUE":
+            # Nothing else will run on a transient cluster: stop it as soon as the step fails.
+            from dataclasses import replace
+
+            settings = replace(settings, action_on_failure="TERMINATE_CLUSTER")
+        step = spark_submit_step(uploaded, settings)
+        request = run_job_flow_request(
+            cluster, uploaded, [step],
+            configurations if configurations is not None else load_configurations(),
+        )
+        new_id, step_ids = create_cluster(emr, request)
+        cid, sid, created = new_id, step_ids[-1], True
+    else:
+        assert cluster_id is not None
+        step = spark_submit_step(uploaded, step_settings)
+        cid, sid, created = cluster_id, add_step(emr, cluster_id, step), False
+    status = None
+    if wait:
+        status = wait_for_step(emr, cid, sid, poll_seconds=poll_seconds,
+                               timeout_seconds=timeout_seconds)
+    return EmrSubmission(cid, sid, step, created, status)

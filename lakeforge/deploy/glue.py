@@ -1,0 +1,227 @@
+"""Run a Lakeforge job as an AWS Glue 5.0 job (Spark 3.5, Python 3.11).
+
+The Glue job's script is scripts/glue_entry.py (uploaded); its DefaultArguments carry:
+
+* ``--lakeforge_job``, ``--env``, ``--config``: what the entry script dispatches to;
+* ``--extra-py-files``: the lakeforge zip; ``--extra-jars``: Splink's similarity jar;
+* ``--additional-python-modules``: the splink version the artifacts were built with (and
+  PyYAML), installed by Glue with pip;
+* ``--job-bookmark-option``: passed through to the job (Lakeforge's bookmarks honour it);
+* ``--enable-glue-datacatalog``: Glue Data Catalog as the Hive metastore.
+
+:func:`deploy_job` creates the job or, when it exists, updates it in place (``update_job``
+replaces the whole definition, so nothing from an older deployment lingers).
+
+Example::
+
+    definition = job_definition(uploaded, GlueJobSettings(job="customer_propensity",
+                                role_arn="arn:aws:iam::123456789012:role/lakeforge-glue"))
+    deploy_job(glue_client, definition)
+    run_id = start_run(glue_client, definition["Name"])
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lakeforge.deploy import DeployError, RemoteRunFailedError, RemoteRunTimeoutError
+from lakeforge.deploy.artifacts import UploadedArtifacts
+
+log = logging.getLogger(__name__)
+
+GLUE_VERSION = "5.0"
+RUN_DONE = "SUCCEEDED"
+RUN_FAILED = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
+BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_GLUE_JOB_NAME = re.compile(r"^[\w .:/=+@-]{1,255}$")
+
+
+@dataclass(frozen=True)
+class GlueJobSettings:
+    """One Glue job for one module in jobs/."""
+
+    job: str
+    role_arn: str
+    name: str | None = None
+    env: str = "glue"
+    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X", "G.025X"] = "G.1X"
+    number_of_workers: int = 2
+    timeout_minutes: int = 120
+    max_retries: int = 0
+    max_concurrent_runs: int = 1
+    bookmark_option: str = "job-bookmark-enable"
+    temp_dir: str | None = None
+    extra_python_modules: tuple[str, ...] = ()
+    arguments: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def glue_name(self) -> str:
+        return self.name or f"lakeforge-{self.job.replace('_', '-')}"
+
+    def validate(self) -> None:
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.job):
+            raise DeployError(f"job {self.job!r} is not a module name in jobs/")
+        if not _GLUE_JOB_NAME.match(self.glue_name):
+            raise DeployError(f"Glue job name {self.glue_name!r} is not valid")
+        if not _ROLE_ARN.match(self.role_arn):
+            raise DeployError(
+                f"role {self.role_arn!r} is not an IAM role ARN "
+                "(arn:aws:iam::<account>:role/<name>); create one from `lakeforge deploy iam`"
+            )
+        if self.bookmark_option not in BOOKMARK_OPTIONS:
+            raise DeployError(
+                f"bookmark option {self.bookmark_option!r}; allowed: {list(BOOKMARK_OPTIONS)}"
+            )
+        if self.number_of_workers < 2:
+            raise DeployError("Glue Spark jobs need at least 2 workers")
+        if self.temp_dir is not None and not self.temp_dir.startswith("s3://"):
+            raise DeployError(f"temp dir {self.temp_dir!r} must be an s3:// location")
+        clash = sorted(k for k in self.arguments if k.lstrip("-") in _MANAGED)
+        if clash:
+            raise DeployError(
+                f"arguments {clash} are set by lakeforge deploy glue; use its options instead"
+            )
+        bad = sorted(k for k in self.arguments if not k.startswith("--"))
+        if bad:
+            raise DeployError(f"Glue job arguments must start with '--', got {bad}")
+
+
+_MANAGED = {
+    "lakeforge_job", "env", "config", "extra-py-files", "extra-jars",
+    "additional-python-modules", "job-bookmark-option", "enable-glue-datacatalog",
+    "job-language", "TempDir",
+}
+
+
+def python_modules(uploaded: UploadedArtifacts, extra: tuple[str, ...] = ()) -> str:
+    """``--additional-python-modules``: the exact splink version the jar came from, PyYAML."""
+    modules = ["PyYAML>=6,<7"]
+    if uploaded.splink_version:
+        modules.append(f"splink=={uploaded.splink_version}")
+    modules += list(extra)
+    commas = [m for m in modules if "," in m]
+    if commas:
+        raise DeployError(
+            f"--additional-python-modules is comma separated; {commas} contain commas: "
+            "pin with == or a single bound"
+        )
+    return ",".join(modules)
+
+
+def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) -> dict[str, str]:
+    """The Glue job's DefaultArguments."""
+    env_uri = settings.env if settings.env.startswith("s3://") else uploaded.env_uri(settings.env)
+    args = {
+        "--job-language": "python",
+        "--lakeforge_job": settings.job,
+        "--env": env_uri,
+        "--extra-py-files": uploaded.pyfiles,
+        "--additional-python-modules": python_modules(uploaded, settings.extra_python_modules),
+        "--job-bookmark-option": settings.bookmark_option,
+        "--enable-glue-datacatalog": "true",
+        "--enable-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--TempDir": settings.temp_dir or uploaded.layout.uri("tmp"),
+    }
+    config = uploaded.layout.uri("conf", "jobs", f"{settings.job}.yaml")
+    if config in uploaded.conf:
+        args["--config"] = config
+    if uploaded.jars:
+        args["--extra-jars"] = ",".join(uploaded.jars)
+    args.update(settings.arguments)
+    return args
+
+
+def job_definition(uploaded: UploadedArtifacts, settings: GlueJobSettings) -> dict[str, Any]:
+    """``create_job`` arguments (``update_job`` takes the same minus Name)."""
+    settings.validate()
+    return {
+        "Name": settings.glue_name,
+        "Description": f"Lakeforge job {settings.job} ({uploaded.layout.uri()})",
+        "Role": settings.role_arn,
+        "ExecutionProperty": {"MaxConcurrentRuns": settings.max_concurrent_runs},
+        "Command": {"Name": "glueetl", "ScriptLocation": uploaded.entry, "PythonVersion": "3"},
+        "DefaultArguments": default_arguments(uploaded, settings),
+        "MaxRetries": settings.max_retries,
+        "Timeout": settings.timeout_minutes,
+        "GlueVersion": GLUE_VERSION,
+        "WorkerType": settings.worker_type,
+        "NumberOfWorkers": settings.number_of_workers,
+        "Tags": {"lakeforge:job": settings.job, **settings.tags},
+    }
+
+
+def job_exists(glue: Any, name: str) -> bool:
+    try:
+        glue.get_job(JobName=name)
+    except glue.exceptions.EntityNotFoundException:
+        return False
+    return True
+
+
+def deploy_job(glue: Any, definition: Mapping[str, Any]) -> Literal["created", "updated"]:
+    """Create the Glue job, or update it in place when a job of that name exists."""
+    name = definition["Name"]
+    if job_exists(glue, name):
+        update = {k: v for k, v in definition.items() if k not in ("Name", "Tags")}
+        glue.update_job(JobName=name, JobUpdate=update)
+        log.info("updated Glue job %s", name)
+        return "updated"
+    glue.create_job(**definition)
+    log.info("created Glue job %s", name)
+    return "created"
+
+
+def start_run(glue: Any, name: str, arguments: Mapping[str, str] | None = None) -> str:
+    """Start a run (``arguments`` override DefaultArguments for this run); return its id."""
+    bad = sorted(k for k in (arguments or {}) if not k.startswith("--"))
+    if bad:
+        raise DeployError(f"run arguments must start with '--', got {bad}")
+    response = glue.start_job_run(JobName=name, Arguments=dict(arguments or {}))
+    run_id = str(response["JobRunId"])
+    log.info("started Glue job %s run %s", name, run_id)
+    return run_id
+
+
+def wait_for_run(
+    glue: Any,
+    name: str,
+    run_id: str,
+    *,
+    poll_seconds: float = 30.0,
+    timeout_seconds: float = 6 * 3600,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any]:
+    """Poll ``get_job_run`` until the run ends; return the JobRun.
+
+    SUCCEEDED returns; FAILED, ERROR, TIMEOUT, STOPPED and EXPIRED raise RemoteRunFailedError
+    carrying Glue's ErrorMessage; no end within ``timeout_seconds`` raises RemoteRunTimeoutError.
+    """
+    deadline = clock() + timeout_seconds
+    last = None
+    while True:
+        run = glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
+        state = run["JobRunState"]
+        if state != last:
+            log.info("Glue job %s run %s: %s", name, run_id, state)
+            last = state
+        if state == RUN_DONE:
+            return dict(run)
+        if state in RUN_FAILED:
+            raise RemoteRunFailedError(
+                f"Glue job {name} run {run_id} ended {state}: "
+                f"{run.get('ErrorMessage') or 'no error message'}"
+            )
+        if clock() >= deadline:
+            raise RemoteRunTimeoutError(
+                f"Glue job {name} run {run_id} still {state} after {timeout_seconds:.0f}s"
+            )
+        sleep(poll_seconds)

@@ -1,0 +1,329 @@
+"""Least-privilege IAM policy documents for the Glue job role, the EMR instance profile and the
+Step Functions role, generated from the env's lake zones and the deployment's locations.
+
+What each policy allows, and nothing else:
+
+* S3: read the raw zone and the artifacts prefix; read, write and delete in the other zones
+  (curated, features, quarantine, bookmarks, metadata), the Glue temp dir and the EMR log
+  prefix. ``s3:ListBucket`` only with an ``s3:prefix`` condition naming those prefixes.
+* Glue Data Catalog: the configured database(s), their tables, partitions and functions, plus
+  read-only ``GetDatabase`` on ``default`` (the Hive metastore client asks for it at start-up).
+* Glue job role only: CloudWatch Logs under ``/aws-glue/`` and ``cloudwatch:PutMetricData``
+  restricted to the ``Glue`` namespace (that action has no resource-level permissions).
+* KMS: ``Decrypt``/``GenerateDataKey`` on the env's key when the lake uses SSE-KMS.
+* Step Functions role: start/poll/stop the named Glue jobs and publish to the named topic.
+
+Example::
+
+    scope = scope_from_env(env, account_id="123456789012",
+                           artifacts_uri="s3://my-bucket/lakeforge-deploy")
+    json.dumps(glue_job_policy(scope), indent=2)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lakeforge.aws import split_s3_uri
+from lakeforge.deploy import DeployError
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_ZONES = ("raw",)
+S3_READ = ["s3:GetObject", "s3:GetObjectVersion"]
+S3_WRITE = ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts"]
+GLUE_CATALOG_READ = [
+    "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables",
+    "glue:GetTableVersion", "glue:GetTableVersions", "glue:GetPartition", "glue:GetPartitions",
+    "glue:BatchGetPartition", "glue:GetUserDefinedFunction", "glue:GetUserDefinedFunctions",
+]
+GLUE_CATALOG_WRITE = [
+    "glue:CreateDatabase", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
+    "glue:CreatePartition", "glue:BatchCreatePartition", "glue:UpdatePartition",
+    "glue:BatchUpdatePartition", "glue:DeletePartition", "glue:BatchDeletePartition",
+]
+TRUSTED_SERVICES = {
+    "glue": "glue.amazonaws.com",
+    "emr_ec2": "ec2.amazonaws.com",
+    "stepfunctions": "states.amazonaws.com",
+}
+
+
+@dataclass(frozen=True)
+class AccessScope:
+    """Everything a job may touch: S3 prefixes (as s3:// URIs), databases, account, key."""
+
+    account_id: str
+    region: str
+    read_prefixes: tuple[str, ...]
+    write_prefixes: tuple[str, ...]
+    databases: tuple[str, ...]
+    kms_key_arn: str | None = None
+    partition: str = "aws"
+
+    def validate(self) -> None:
+        if not (self.account_id.isdigit() and len(self.account_id) == 12):
+            raise DeployError(f"account id {self.account_id!r} must be 12 digits")
+        if not self.databases:
+            raise DeployError("at least one Glue database is needed")
+        for uri in (*self.read_prefixes, *self.write_prefixes):
+            _bucket_and_prefix(uri)
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account_id}:{resource}"
+
+
+def _bucket_and_prefix(uri: str) -> tuple[str, str]:
+    try:
+        bucket, key = split_s3_uri(uri)
+    except ValueError as exc:
+        raise DeployError(
+            f"{uri!r} is not an s3:// location; IAM policies are generated for S3 lakes "
+            "(use an env whose lake.root is s3://bucket/prefix)"
+        ) from exc
+    prefix = key.strip("/")
+    if not bucket or any(p in (".", "..") for p in prefix.split("/")) or "*" in uri:
+        raise DeployError(f"{uri!r} is not a plain s3://bucket/prefix location")
+    return bucket, prefix
+
+
+def scope_from_env(
+    env: Any,
+    *,
+    account_id: str,
+    artifacts_uri: str,
+    region: str | None = None,
+    extra_write: Sequence[str] = (),
+    databases: Sequence[str] = (),
+) -> AccessScope:
+    """The scope of a job running in ``env`` (an EnvConfig) with artifacts at ``artifacts_uri``.
+
+    ``extra_write`` adds prefixes such as the EMR log URI or the Glue temp dir.
+    """
+    from lakeforge.paths import Lake
+
+    lake = Lake.from_env(env)
+    if not lake.is_remote:
+        raise DeployError(
+            f"env {env.name}: lake root {lake.root} is not on S3; IAM policies need an "
+            "s3:// lake (e.g. --env emr or --env glue)"
+        )
+    read = [artifacts_uri] + [lake.zone(z) for z in READ_ONLY_ZONES]
+    write = [uri for zone, uri in lake.zones.items() if zone not in READ_ONLY_ZONES]
+    write += list(extra_write)
+    region_name = region or env.aws.region or env.catalog.region
+    if not region_name:
+        raise DeployError(f"env {env.name}: set aws.region (or pass --region)")
+    key = None
+    if env.aws.sse == "SSE-KMS":
+        if not env.aws.kms_key_id:
+            raise DeployError(f"env {env.name}: aws.sse SSE-KMS needs aws.kms_key_id")
+        key = env.aws.kms_key_id
+        if not key.startswith("arn:"):
+            key = f"arn:aws:kms:{region_name}:{account_id}:key/{key}"
+    scope = AccessScope(
+        account_id=account_id,
+        region=region_name,
+        read_prefixes=tuple(dict.fromkeys(read)),
+        write_prefixes=tuple(dict.fromkeys(write)),
+        databases=tuple(dict.fromkeys(list(databases) or [env.catalog.database])),
+        kms_key_arn=key,
+    )
+    scope.validate()
+    return scope
+
+
+# --------------------------------------------------------------------------- statements
+
+
+def _object_arns(uris: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for uri in uris:
+        bucket, prefix = _bucket_and_prefix(uri)
+        out += [f"arn:aws:s3:::{bucket}/{prefix}/*" if prefix else f"arn:aws:s3:::{bucket}/*"]
+    return sorted(set(out))
+
+
+def _list_statements(uris: Iterable[str]) -> list[dict[str, Any]]:
+    by_bucket: dict[str, set[str]] = {}
+    for uri in uris:
+        bucket, prefix = _bucket_and_prefix(uri)
+        prefixes = by_bucket.setdefault(bucket, set())
+        if prefix:
+            prefixes.update({prefix, f"{prefix}/*"})
+        else:
+            prefixes.add("*")
+    return [
+        {
+            "Sid": f"List{_sid(bucket)}",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": f"arn:aws:s3:::{bucket}",
+            "Condition": {"StringLike": {"s3:prefix": sorted(prefixes)}},
+        }
+        for bucket, prefixes in sorted(by_bucket.items())
+    ]
+
+
+def _sid(text: str) -> str:
+    return "".join(part.capitalize() for part in
+                   "".join(c if c.isalnum() else " " for c in text).split())
+
+
+def _s3_statements(scope: AccessScope) -> list[dict[str, Any]]:
+    statements = _list_statements([*scope.read_prefixes, *scope.write_prefixes])
+    statements.append({
+        "Sid": "ReadLakeAndArtifacts", "Effect": "Allow", "Action": S3_READ,
+        "Resource": _object_arns([*scope.read_prefixes, *scope.write_prefixes]),
+    })
+    statements.append({
+        "Sid": "WriteLakeZones", "Effect": "Allow", "Action": S3_WRITE,
+        "Resource": _object_arns(scope.write_prefixes),
+    })
+    return statements
+
+
+def _catalog_statements(scope: AccessScope) -> list[dict[str, Any]]:
+    catalog = scope.arn("glue", "catalog")
+    dbs = [scope.arn("glue", f"database/{db}") for db in scope.databases]
+    tables = [scope.arn("glue", f"table/{db}/*") for db in scope.databases]
+    functions = [scope.arn("glue", f"userDefinedFunction/{db}/*") for db in scope.databases]
+    return [
+        {"Sid": "CatalogRead", "Effect": "Allow", "Action": GLUE_CATALOG_READ,
+         "Resource": [catalog, *dbs, *tables, *functions]},
+        {"Sid": "CatalogWrite", "Effect": "Allow", "Action": GLUE_CATALOG_WRITE,
+         "Resource": [catalog, *dbs, *tables]},
+        # The Hive metastore client looks up the default database when it starts.
+        {"Sid": "CatalogDefaultDatabase", "Effect": "Allow", "Action": ["glue:GetDatabase"],
+         "Resource": [catalog, scope.arn("glue", "database/default")]},
+    ]
+
+
+def _kms_statements(scope: AccessScope) -> list[dict[str, Any]]:
+    if not scope.kms_key_arn:
+        return []
+    return [{"Sid": "LakeKmsKey", "Effect": "Allow",
+             "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+             "Resource": scope.kms_key_arn}]
+
+
+def _document(statements: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def glue_job_policy(scope: AccessScope) -> dict[str, Any]:
+    """Inline policy for the Glue job's role."""
+    scope.validate()
+    log_group = scope.arn("logs", "log-group:/aws-glue/*")
+    return _document(
+        _s3_statements(scope) + _catalog_statements(scope) + _kms_statements(scope) + [
+            {"Sid": "GlueJobLogs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                        "logs:AssociateKmsKey"],
+             "Resource": [log_group, f"{log_group}:log-stream:*"]},
+            # PutMetricData has no resource-level permissions; the namespace condition limits it.
+            {"Sid": "GlueJobMetrics", "Effect": "Allow", "Action": ["cloudwatch:PutMetricData"],
+             "Resource": "*",
+             "Condition": {"StringEquals": {"cloudwatch:namespace": "Glue"}}},
+        ]
+    )
+
+
+def emr_instance_profile_policy(scope: AccessScope) -> dict[str, Any]:
+    """Inline policy for the EMR cluster's EC2 instance profile role (EMRFS + Glue catalog)."""
+    scope.validate()
+    return _document(_s3_statements(scope) + _catalog_statements(scope) + _kms_statements(scope))
+
+
+def step_functions_policy(
+    *, account_id: str, region: str, glue_jobs: Sequence[str], topic_arn: str,
+) -> dict[str, Any]:
+    """Policy for the state machine's role: the named Glue jobs and the SNS topic only."""
+    if not glue_jobs:
+        raise DeployError("the state machine role needs at least one Glue job name")
+    if ":sns:" not in topic_arn:
+        raise DeployError(f"{topic_arn!r} is not an SNS topic ARN")
+    jobs = [f"arn:aws:glue:{region}:{account_id}:job/{name}" for name in glue_jobs]
+    return _document([
+        {"Sid": "RunGlueJobs", "Effect": "Allow",
+         "Action": ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns",
+                    "glue:BatchStopJobRun"],
+         "Resource": sorted(set(jobs))},
+        {"Sid": "PublishResults", "Effect": "Allow", "Action": ["sns:Publish"],
+         "Resource": topic_arn},
+    ])
+
+
+def trust_policy(principal: str) -> dict[str, Any]:
+    """The assume-role policy for ``glue``, ``emr_ec2`` or ``stepfunctions``."""
+    if principal not in TRUSTED_SERVICES:
+        raise DeployError(f"unknown principal {principal!r}; one of {sorted(TRUSTED_SERVICES)}")
+    return _document([{"Effect": "Allow", "Action": "sts:AssumeRole",
+                       "Principal": {"Service": TRUSTED_SERVICES[principal]}}])
+
+
+# --------------------------------------------------------------------------- inspection
+
+
+def policy_resources(policy: Mapping[str, Any]) -> list[str]:
+    """Every Resource named in ``policy`` (for reviews and tests)."""
+    out: list[str] = []
+    for statement in policy["Statement"]:
+        resource = statement.get("Resource", [])
+        out += [resource] if isinstance(resource, str) else list(resource)
+    return out
+
+
+def listed_prefixes(policy: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Bucket -> the ``s3:prefix`` values ListBucket is allowed for."""
+    out: dict[str, list[str]] = {}
+    for statement in policy["Statement"]:
+        if "s3:ListBucket" in statement.get("Action", []):
+            bucket = str(statement["Resource"]).rsplit(":", 1)[-1]
+            out[bucket] = list(statement["Condition"]["StringLike"]["s3:prefix"])
+    return out
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def apply_role(
+    iam: Any,
+    role_name: str,
+    principal: str,
+    policy: Mapping[str, Any],
+    *,
+    policy_name: str = "lakeforge",
+    instance_profile: bool = False,
+) -> str:
+    """Create the role if missing, (re)write its inline policy; return the role ARN.
+
+    With ``instance_profile`` an instance profile of the same name holding the role is made too
+    (what EMR's ``JobFlowRole`` names).
+    """
+    try:
+        arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(
+            RoleName=role_name,
+            AssumeRolePolicyDocument=json.dumps(trust_policy(principal)),
+            Description=f"Lakeforge {principal} role",
+        )["Role"]["Arn"]
+        log.info("created role %s", arn)
+    iam.put_role_policy(RoleName=role_name, PolicyName=policy_name,
+                        PolicyDocument=json.dumps(policy))
+    if instance_profile:
+        try:
+            profile = iam.get_instance_profile(InstanceProfileName=role_name)["InstanceProfile"]
+        except iam.exceptions.NoSuchEntityException:
+            profile = iam.create_instance_profile(InstanceProfileName=role_name)[
+                "InstanceProfile"]
+        if role_name not in [r["RoleName"] for r in profile.get("Roles", [])]:
+            iam.add_role_to_instance_profile(InstanceProfileName=role_name, RoleName=role_name)
+    return str(arn)

@@ -1,0 +1,355 @@
+"""The Step Functions state machine: run the Glue job -> quality gate -> publish.
+
+States (Amazon States Language)::
+
+    RunJob        glue:startJobRun.sync   the Lakeforge Glue job (waits for the run to end)
+    QualityGate   glue:startJobRun.sync   the Glue job that runs the quality suite
+    Publish       sns:publish             tells subscribers the run's results are published
+    Succeeded     Succeed
+    NotifyFailure sns:publish             every Catch lands here with the error and cause
+    Failed        Fail
+
+Each Glue task retries Glue's transient errors (throttling, concurrent-run limit, internal
+errors) with exponential backoff; the job run itself is retried ``job_retries`` times (Lakeforge's
+publish is exactly-once, so a rerun is safe); a failed quality gate is never retried.
+
+:func:`validate_definition` checks the structure itself (every Next/Default/Catch target exists,
+every state is reachable, a terminal state is reachable from every state, Retry/Catch are well
+formed) so a definition is checked without AWS; :func:`aws_validate` asks AWS as well.
+
+Example::
+
+    definition = build_definition(PipelineSettings(glue_job="lakeforge-customer-propensity",
+                                  quality_job="lakeforge-quality", topic_arn=topic))
+    validate_definition(definition)
+    arn = deploy_state_machine(sfn_client, "lakeforge-pipeline", definition, role_arn)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lakeforge.deploy import DeployError
+
+log = logging.getLogger(__name__)
+
+GLUE_SYNC = "arn:aws:states:::glue:startJobRun.sync"
+SNS_PUBLISH = "arn:aws:states:::sns:publish"
+GLUE_TRANSIENT_ERRORS = [
+    "Glue.ConcurrentRunsExceededException",
+    "Glue.ThrottlingException",
+    "Glue.InternalServiceException",
+    "Glue.OperationTimeoutException",
+]
+TERMINAL_TYPES = ("Succeed", "Fail")
+STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+
+
+class InvalidStateMachineError(DeployError):
+    """A state machine definition is structurally wrong; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("state machine definition is invalid: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Names the state machine needs."""
+
+    glue_job: str
+    quality_job: str
+    topic_arn: str
+    job_arguments: Mapping[str, str] = field(default_factory=dict)
+    quality_arguments: Mapping[str, str] = field(default_factory=dict)
+    job_retries: int = 1
+    transient_retries: int = 3
+
+    def validate(self) -> None:
+        if not self.glue_job or not self.quality_job:
+            raise DeployError("the state machine needs the Glue job and the quality job names")
+        if not self.topic_arn.startswith("arn:aws") or ":sns:" not in self.topic_arn:
+            raise DeployError(f"topic {self.topic_arn!r} is not an SNS topic ARN")
+        for what, args in (("job", self.job_arguments), ("quality", self.quality_arguments)):
+            bad = sorted(k for k in args if not k.startswith("--"))
+            if bad:
+                raise DeployError(f"{what} arguments must start with '--', got {bad}")
+        if self.job_retries < 0 or self.transient_retries < 0:
+            raise DeployError("retry counts must be >= 0")
+
+
+def _glue_task(job: str, arguments: Mapping[str, str], next_state: str, result_key: str,
+               job_retries: int, transient_retries: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"JobName": job}
+    if arguments:
+        params["Arguments"] = dict(arguments)
+    retry: list[dict[str, Any]] = []
+    if transient_retries:
+        retry.append({"ErrorEquals": list(GLUE_TRANSIENT_ERRORS), "IntervalSeconds": 30,
+                      "MaxAttempts": transient_retries, "BackoffRate": 2.0})
+    if job_retries:
+        retry.append({"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 120,
+                      "MaxAttempts": job_retries, "BackoffRate": 2.0})
+    task: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": GLUE_SYNC,
+        "Parameters": params,
+        "ResultSelector": {
+            "JobName.$": "$.JobName",
+            "JobRunId.$": "$.Id",
+            "JobRunState.$": "$.JobRunState",
+            "ExecutionTime.$": "$.ExecutionTime",
+        },
+        "ResultPath": f"$.results.{result_key}",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                   "Next": "NotifyFailure"}],
+        "Next": next_state,
+    }
+    if retry:
+        task["Retry"] = retry
+    return task
+
+
+def build_definition(settings: PipelineSettings) -> dict[str, Any]:
+    """The state machine definition (a dict; ``json.dumps`` it for AWS)."""
+    settings.validate()
+    return {
+        "Comment": "Lakeforge: run the Glue job, gate on data quality, publish the results",
+        "StartAt": "RunJob",
+        "States": {
+            "RunJob": _glue_task(settings.glue_job, settings.job_arguments, "QualityGate",
+                                 "job", settings.job_retries, settings.transient_retries),
+            # A failing quality gate is a verdict on the data, not a fault: never retried.
+            "QualityGate": _glue_task(settings.quality_job, settings.quality_arguments, "Publish",
+                                      "quality", 0, settings.transient_retries),
+            "Publish": {
+                "Type": "Task",
+                "Resource": SNS_PUBLISH,
+                "Parameters": {
+                    "TopicArn": settings.topic_arn,
+                    "Subject": "Lakeforge run published",
+                    "Message.$": "States.JsonToString($.results)",
+                    "MessageAttributes": {
+                        "execution": {"DataType": "String",
+                                      "StringValue.$": "$$.Execution.Name"},
+                    },
+                },
+                "ResultPath": "$.published",
+                "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 10,
+                           "MaxAttempts": 3, "BackoffRate": 2.0}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                           "Next": "NotifyFailure"}],
+                "Next": "Succeeded",
+            },
+            "Succeeded": {"Type": "Succeed"},
+            "NotifyFailure": {
+                "Type": "Task",
+                "Resource": SNS_PUBLISH,
+                "Parameters": {
+                    "TopicArn": settings.topic_arn,
+                    "Subject": "Lakeforge run failed",
+                    "Message.$": "States.Format('Execution {} failed: {} {}', "
+                                 "$$.Execution.Name, $.error.Error, $.error.Cause)",
+                },
+                "ResultPath": "$.notified",
+                "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 10,
+                           "MaxAttempts": 3, "BackoffRate": 2.0}],
+                # Even if the notification fails, the execution must still end as failed.
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.notify_error",
+                           "Next": "Failed"}],
+                "Next": "Failed",
+            },
+            "Failed": {"Type": "Fail", "Error": "LakeforgePipelineFailed",
+                       "Cause": "a stage failed; see the NotifyFailure input for the cause"},
+        },
+    }
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _targets(state: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(where, target state name) for every transition out of ``state``."""
+    out: list[tuple[str, str]] = []
+    if "Next" in state:
+        out.append(("Next", state["Next"]))
+    if "Default" in state:
+        out.append(("Default", state["Default"]))
+    for i, choice in enumerate(state.get("Choices") or []):
+        if isinstance(choice, Mapping) and "Next" in choice:
+            out.append((f"Choices[{i}].Next", choice["Next"]))
+    for i, catch in enumerate(state.get("Catch") or []):
+        if isinstance(catch, Mapping) and "Next" in catch:
+            out.append((f"Catch[{i}].Next", catch["Next"]))
+    return out
+
+
+def _check_error_list(name: str, field_name: str, entries: Any, problems: list[str]) -> None:
+    if not isinstance(entries, list) or not entries:
+        problems.append(f"state {name}: {field_name} must be a non-empty list")
+        return
+    for i, entry in enumerate(entries):
+        where = f"state {name}: {field_name}[{i}]"
+        errors = entry.get("ErrorEquals") if isinstance(entry, Mapping) else None
+        if not isinstance(errors, list) or not errors:
+            problems.append(f"{where} needs a non-empty ErrorEquals list")
+            continue
+        if "States.ALL" in errors and (len(errors) > 1 or i != len(entries) - 1):
+            problems.append(f"{where}: States.ALL must be alone and in the last entry")
+        if field_name == "Retry":
+            attempts = entry.get("MaxAttempts", 3)
+            backoff = entry.get("BackoffRate", 2.0)
+            if not isinstance(attempts, int) or attempts < 0:
+                problems.append(f"{where}: MaxAttempts must be an integer >= 0")
+            if not isinstance(backoff, (int, float)) or backoff < 1.0:
+                problems.append(f"{where}: BackoffRate must be >= 1.0")
+        if field_name == "Catch" and "Next" not in entry:
+            problems.append(f"{where} has no Next")
+
+
+def _machine_problems(machine: Mapping[str, Any], label: str) -> list[str]:
+    problems: list[str] = []
+    states = machine.get("States")
+    start = machine.get("StartAt")
+    if not isinstance(states, Mapping) or not states:
+        return [f"{label}: States must be a non-empty mapping"]
+    if start not in states:
+        problems.append(f"{label}: StartAt {start!r} is not a state")
+    for name, state in states.items():
+        if not isinstance(state, Mapping):
+            problems.append(f"{label}: state {name} must be an object")
+            continue
+        kind = state.get("Type")
+        if kind not in STATE_TYPES:
+            problems.append(f"{label}: state {name} has unknown Type {kind!r}")
+            continue
+        for where, target in _targets(state):
+            if target not in states:
+                problems.append(f"{label}: state {name} {where} -> {target!r} does not exist")
+        if kind in TERMINAL_TYPES:
+            if "Next" in state or "End" in state:
+                problems.append(f"{label}: {kind} state {name} may not have Next or End")
+        elif kind == "Choice":
+            if not state.get("Choices"):
+                problems.append(f"{label}: Choice state {name} has no Choices")
+        else:
+            has_next, has_end = "Next" in state, state.get("End") is True
+            if has_next == has_end:
+                problems.append(f"{label}: state {name} needs exactly one of Next or End: true")
+        if kind == "Task" and not str(state.get("Resource", "")).startswith("arn:"):
+            problems.append(f"{label}: Task state {name} needs a Resource ARN")
+        for field_name in ("Retry", "Catch"):
+            if field_name in state:
+                _check_error_list(name, field_name, state[field_name], problems)
+        for i, branch in enumerate(state.get("Branches") or []):
+            problems += _machine_problems(branch, f"{label}/{name}.Branches[{i}]")
+        inner = state.get("ItemProcessor") or state.get("Iterator")
+        if isinstance(inner, Mapping):
+            problems += _machine_problems(inner, f"{label}/{name}.ItemProcessor")
+    if problems or start not in states:
+        return problems
+
+    def successors(n: str) -> list[str]:
+        return [t for _, t in _targets(states[n]) if t in states]
+
+    reachable: list[str] = []
+    todo = [start]
+    while todo:
+        current = todo.pop()
+        if current in reachable:
+            continue
+        reachable.append(current)
+        todo += successors(current)
+    for name in states:
+        if name not in reachable:
+            problems.append(f"{label}: state {name} is unreachable from StartAt {start}")
+
+    def is_terminal(n: str) -> bool:
+        s = states[n]
+        return s.get("Type") in TERMINAL_TYPES or s.get("End") is True
+
+    ends = {n for n in states if is_terminal(n)}
+    if not ends & set(reachable):
+        problems.append(f"{label}: no terminal state (Succeed, Fail or End: true) is reachable")
+        return problems
+    # Walk backwards from the terminal states: a state that cannot reach one loops forever.
+    can_finish = set(ends)
+    changed = True
+    while changed:
+        changed = False
+        for n in reachable:
+            if n not in can_finish and any(t in can_finish for t in successors(n)):
+                can_finish.add(n)
+                changed = True
+    stuck = [n for n in reachable if n not in can_finish]
+    if stuck:
+        problems.append(f"{label}: states {stuck} can never reach a terminal state")
+    return problems
+
+
+def definition_problems(definition: Mapping[str, Any]) -> list[str]:
+    """Every structural problem found in ``definition`` (empty when it is sound)."""
+    return _machine_problems(definition, "definition")
+
+
+def validate_definition(definition: Mapping[str, Any]) -> None:
+    """Raise InvalidStateMachineError listing every structural problem."""
+    problems = definition_problems(definition)
+    if problems:
+        raise InvalidStateMachineError(problems)
+
+
+def aws_validate(sfn: Any, definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Ask AWS (``ValidateStateMachineDefinition``); ERROR diagnostics raise, others return."""
+    response = sfn.validate_state_machine_definition(
+        definition=json.dumps(definition), type="STANDARD"
+    )
+    diagnostics = list(response.get("diagnostics") or [])
+    errors = [d for d in diagnostics if d.get("severity") == "ERROR"]
+    if response.get("result") != "OK" or errors:
+        raise InvalidStateMachineError(
+            [f"{d.get('code')}: {d.get('message')} at {d.get('location')}" for d in errors]
+            or [f"AWS validation result {response.get('result')}"]
+        )
+    return diagnostics
+
+
+# --------------------------------------------------------------------------- deploying
+
+
+def find_state_machine(sfn: Any, name: str) -> str | None:
+    """The ARN of the state machine called ``name``, if any."""
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return str(machine["stateMachineArn"])
+    return None
+
+
+def deploy_state_machine(
+    sfn: Any,
+    name: str,
+    definition: Mapping[str, Any],
+    role_arn: str,
+    *,
+    tags: Mapping[str, str] | None = None,
+) -> tuple[str, Literal["created", "updated"]]:
+    """Validate, then create the state machine or update the one of that name; return its ARN."""
+    validate_definition(definition)
+    body = json.dumps(definition, indent=2)
+    existing = find_state_machine(sfn, name)
+    if existing:
+        sfn.update_state_machine(stateMachineArn=existing, definition=body, roleArn=role_arn)
+        log.info("updated state machine %s", existing)
+        return existing, "updated"
+    response = sfn.create_state_machine(
+        name=name, definition=body, roleArn=role_arn, type="STANDARD",
+        tags=[{"key": k, "value": v} for k, v in sorted((tags or {}).items())],
+    )
+    arn = str(response["stateMachineArn"])
+    log.info("created state machine %s", arn)
+    return arn, "created"
