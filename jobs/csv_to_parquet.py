@@ -17,10 +17,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
+from lakeforge.config import EnvConfig
 from lakeforge.errors import ConfigError
 from lakeforge.io import require_input_path
 from lakeforge.job import JobContext, run_job
-from lakeforge.paths import validate_identifier
+from lakeforge.paths import Lake, validate_identifier
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,11 @@ class CsvToParquetConfig:
             )
         if not 0.0 <= self.max_bad_row_fraction <= 1.0:
             raise ConfigError("max_bad_row_fraction must be between 0 and 1")
+
+
+def check_inputs(cfg: CsvToParquetConfig, env: EnvConfig, lake: Lake) -> None:
+    """Fail before Spark starts when the input folder is missing or empty."""
+    require_input_path(lake.resolve("raw", cfg.input.path), "input.path")
 
 
 def run(ctx: JobContext[CsvToParquetConfig]) -> int:
@@ -198,7 +204,7 @@ def register_parquet_table(spark, database, table, schema, location, partition_b
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_job("csv_to_parquet", CsvToParquetConfig, run, argv)
+    return run_job("csv_to_parquet", CsvToParquetConfig, run, argv, preflight=check_inputs)
 
 
 if __name__ == "__main__":

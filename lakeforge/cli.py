@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from lakeforge import __version__
 from lakeforge.errors import LakeforgeError
-from lakeforge.job import configure_logging
+from lakeforge.job import configure_logging, one_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except LakeforgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
 
 

@@ -143,12 +143,18 @@ def run_job(
     argv: Sequence[str] | None = None,
     *,
     session_conf: Mapping[str, str] | None = None,
+    preflight: Callable[[C, EnvConfig, Lake], None] | None = None,
 ) -> int:
     """Parse args, load config, build the session, run ``body``, stop; return the exit code.
 
-    A :class:`~lakeforge.errors.LakeforgeError` (bad config, missing input, ...) is printed as one
+    ``preflight(config, env, lake)`` runs before Spark starts (check inputs exist, ...), so a
+    wrong path fails in a second, not after the JVM is up. A
+    :class:`~lakeforge.errors.LakeforgeError` (bad config, missing input, ...) is printed as one
     line ``error: ...`` and gives exit code 2; any other exception propagates with its traceback.
+    A session that was already active (tests, Glue, notebooks) is reused and not stopped.
     """
+    from pyspark.sql import SparkSession
+
     from lakeforge.session import build_session
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -159,12 +165,15 @@ def run_job(
         env = load_env(args.env, args.env_overrides)
         lake = Lake.from_env(env)
         _check_config(config)
+        if preflight is not None:
+            preflight(config, env, lake)
     except LakeforgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
 
     started = time.monotonic()
     spark = None
+    owns_session = SparkSession.getActiveSession() is None and env.kind in ("local", "standalone")
     try:
         spark = build_session(env, f"lakeforge-{args.job_name}", extra_conf=session_conf,
                               lake=lake)
@@ -175,12 +184,17 @@ def run_job(
         return code
     except LakeforgeError as exc:
         log.debug("job failed", exc_info=True)
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     finally:
-        if spark is not None and env.kind in ("local", "standalone"):
-            # On EMR and Glue the platform owns the session's lifetime.
+        if spark is not None and owns_session:
+            # On EMR and Glue (and in tests) someone else owns the session's lifetime.
             spark.stop()
+
+
+def one_line(message: str) -> str:
+    """Collapse a message to one line for ``error: ...`` output."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
 def _check_config(config: Any) -> None:

@@ -185,6 +185,12 @@ def build_session(
     """
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        # Whoever started this session owns it (a test fixture, Glue, a notebook): reuse it
+        # unchanged rather than overwrite its settings.
+        log.info("reusing the active SparkSession (master %s)", active.sparkContext.master)
+        return active
     lake = lake or Lake.from_env(env)
     if env.kind in ("local", "standalone"):
         # Bind to loopback: a laptop's or CI's hostname may resolve to an unroutable address.
@@ -195,18 +201,28 @@ def build_session(
     if env.kind in ("local", "standalone"):
         if not master:
             master = "local[*]" if env.kind == "local" else None
-        if env.kind == "standalone" and not (master or "").startswith("spark://"):
+        if (env.kind == "standalone" and not (master or "").startswith("spark://")
+                and "PYSPARK_GATEWAY_PORT" not in os.environ):
             raise ConfigError(
                 f"{env.source}: env kind 'standalone' needs spark.master spark://host:port, "
                 f"got {master!r}"
             )
-    if master and env.kind not in ("emr", "glue"):
+    # Under spark-submit, its --master wins over the env file (the JVM is already configured).
+    launched_by_submit = "PYSPARK_GATEWAY_PORT" in os.environ
+    if master and env.kind not in ("emr", "glue") and not launched_by_submit:
         builder = builder.master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)
     if conf.get("spark.sql.catalogImplementation") == "hive":
         builder = builder.enableHiveSupport()
-    log.info("starting Spark for env %s (%s), master %s", env.name, env.kind, master or "cluster")
+    log.info("starting Spark for env %s (%s), master %s", env.name, env.kind,
+             "from spark-submit" if launched_by_submit else (master or "cluster"))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(env.spark.log_level)
+    if env.spark.metastore == "derby":
+        # Under spark-submit the driver JVM started before our extraJavaOptions; the Hive client
+        # is created lazily, so setting the property now still keeps derby.log under the lake.
+        jvm = spark.sparkContext._jvm
+        assert jvm is not None
+        jvm.java.lang.System.setProperty("derby.system.home", lake.zone("metadata"))
     return spark
