@@ -280,6 +280,31 @@ class UploadedArtifacts:
     conf: tuple[str, ...] = field(default_factory=tuple)
     splink_version: str | None = None
 
+    @classmethod
+    def at(
+        cls,
+        layout: S3Layout,
+        *,
+        version: str,
+        jar_names: Sequence[str],
+        conf_files: Sequence[str],
+        splink_version: str | None = None,
+    ) -> UploadedArtifacts:
+        """The URIs an earlier ``lakeforge deploy`` upload left under ``layout`` (no AWS call).
+
+        Orchestrators (the Airflow DAG) build steps from this without dist/ at hand.
+        """
+        return cls(
+            layout=layout,
+            wheel=layout.uri(f"lakeforge-{version}-py3-none-any.whl"),
+            pyfiles=layout.uri(PYFILES_ZIP),
+            entry=layout.uri(ENTRY_SCRIPT),
+            bootstrap=layout.uri(BOOTSTRAP_SCRIPT),
+            jars=tuple(layout.uri("jars", name) for name in jar_names),
+            conf=tuple(layout.uri("conf", *f.split("/")) for f in conf_files),
+            splink_version=splink_version,
+        )
+
     def conf_uri(self, relative: str) -> str:
         """URI of a file uploaded from conf/, e.g. ``conf_uri("envs/emr.yaml")``."""
         uri = self.layout.uri("conf", relative)
