@@ -71,7 +71,8 @@ class CsvToParquetConfig:
         missing = [c for c in self.output.partition_by if c not in self.columns]
         if missing:
             raise ConfigError(
-                f"output.partition_by: {missing} not among the declared columns {list(self.columns)}"
+                f"output.partition_by: {missing} not among the declared columns "
+                f"{list(self.columns)}"
             )
         if not 0.0 <= self.max_bad_row_fraction <= 1.0:
             raise ConfigError("max_bad_row_fraction must be between 0 and 1")
@@ -124,8 +125,8 @@ def run(ctx: JobContext[CsvToParquetConfig]) -> int:
         F.col("_corrupt_record").isNotNull(),
         F.lit(f"malformed CSV line: expected {len(cfg.columns)} fields"),
     ).otherwise(F.concat_ws("; ", *problems))
-    checked = raw.select("*", *[c.alias(f"__typed_{n}") for c, n in zip(typed_cols, cfg.columns)],
-                         reason.alias("_reason")).cache()
+    typed = [c.alias(f"__typed_{n}") for c, n in zip(typed_cols, cfg.columns, strict=True)]
+    checked = raw.select("*", *typed, reason.alias("_reason")).cache()
 
     bad = checked.where(F.col("_reason") != "")
     good = checked.where(F.col("_reason") == "").select(
@@ -187,7 +188,9 @@ def run(ctx: JobContext[CsvToParquetConfig]) -> int:
 def register_parquet_table(spark, database, table, schema, location, partition_by) -> None:  # type: ignore[no-untyped-def]
     """Register an external Parquet table over ``location`` and discover its partitions."""
     cols = ", ".join(
-        f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields if f.name not in partition_by
+        f"`{f.name}` {f.dataType.simpleString()}"
+        for f in schema.fields
+        if f.name not in partition_by
     )
     parts = ", ".join(
         f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields if f.name in partition_by

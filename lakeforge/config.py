@@ -140,7 +140,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: top level must be a mapping of keys, got {type(data).__name__}")
+        raise ConfigError(
+            f"{where}: top level must be a mapping of keys, got {type(data).__name__}"
+        )
     return data
 
 
@@ -288,7 +290,9 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
         raise ConfigError(f"{source}: '{key}' must be a string, got {type(value).__name__}")
     if isinstance(tp, type) and isinstance(value, tp):
         return value
-    raise ConfigError(f"{source}: '{key}' has type {type(value).__name__}, expected {_type_name(tp)}")
+    raise ConfigError(
+        f"{source}: '{key}' has type {type(value).__name__}, expected {_type_name(tp)}"
+    )
 
 
 def load_config(

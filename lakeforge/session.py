@@ -114,7 +114,8 @@ def validate_jars(jars: list[str] | tuple[str, ...], source: str = "spark.jars")
     """Local jar files only: a URL or a Maven coordinate is refused with a clear message."""
     out = []
     for jar in jars:
-        if jar.startswith(("http://", "https://")) or (":" in jar and not jar.startswith(("/", "s3://", "file:"))):
+        local_or_s3 = jar.startswith(("/", "s3://", "file:"))
+        if jar.startswith(("http://", "https://")) or (":" in jar and not local_or_s3):
             raise ConfigError(
                 f"{source}: {jar!r} is not a local jar file; jars are never downloaded "
                 "(no Maven access). Point to a .jar on disk or on S3."

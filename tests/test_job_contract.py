@@ -50,7 +50,8 @@ def _one_error_line(err: str) -> str:
 
 def test_wrong_config_key_is_one_line_naming_key_and_file(tmp_path: Path, capsys) -> None:
     cfg = tmp_path / "bad.yaml"
-    text = (REPO / "conf/jobs/csv_to_parquet.yaml").read_text().replace("partition_by", "partiton_by")
+    text = (REPO / "conf/jobs/csv_to_parquet.yaml").read_text()
+    text = text.replace("partition_by", "partiton_by")
     cfg.write_text(text)
     assert csv_to_parquet.main(["--env", "local", "--config", str(cfg)]) == 2
     line = _one_error_line(capsys.readouterr().err)
