@@ -59,3 +59,233 @@ def write_sales_csv(
                 writer.writerow(row)
                 written += 1
     return {"good": written - bad_written, "bad": bad_written, "total": written}
+
+
+# --------------------------------------------------------------------------- bank marketing
+
+FIRST_NAMES = [
+    "james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david",
+    "elizabeth", "william", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah",
+    "charles", "karen", "christopher", "lisa", "daniel", "nancy", "matthew", "betty", "anthony",
+    "sandra", "mark", "margaret", "donald", "ashley", "steven", "kimberly", "andrew", "emily",
+    "paul", "donna", "joshua", "michelle", "kenneth", "carol", "kevin", "amanda", "brian",
+    "melissa", "george", "deborah", "timothy", "stephanie", "ronald", "rebecca", "jason", "sharon",
+]
+LAST_NAMES = [
+    "smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "rodriguez",
+    "martinez", "hernandez", "lopez", "gonzalez", "wilson", "anderson", "thomas", "taylor",
+    "moore", "jackson", "martin", "lee", "perez", "thompson", "white", "harris", "sanchez",
+    "clark", "ramirez", "lewis", "robinson", "walker", "young", "allen", "king", "wright",
+    "scott", "torres", "nguyen", "hill", "flores", "green", "adams", "nelson", "baker", "hall",
+    "rivera", "campbell", "mitchell", "carter", "roberts", "okafor", "kowalski", "fernandes",
+]
+JOBS = ["admin.", "blue-collar", "entrepreneur", "housemaid", "management", "retired",
+        "self-employed", "services", "student", "technician", "unemployed", "unknown"]
+MARITAL = ["divorced", "married", "single", "unknown"]
+EDUCATION = ["basic.4y", "basic.6y", "basic.9y", "high.school", "illiterate",
+             "professional.course", "university.degree", "unknown"]
+POUTCOME = ["failure", "nonexistent", "success"]
+DAYS = ["mon", "tue", "wed", "thu", "fri"]
+MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+CUSTOMER_HEADER = [
+    "customer_id", "first_name", "last_name", "date_of_birth", "email", "phone", "postcode",
+    "job", "marital", "education", "default", "housing", "loan", "fax_number",
+]
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    if len(text) < 3:
+        return text
+    i = rng.randrange(1, len(text) - 1)
+    kind = rng.randrange(3)
+    if kind == 0:  # transpose
+        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
+    if kind == 1:  # drop a letter
+        return text[:i] + text[i + 1 :]
+    return text[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + text[i + 1 :]
+
+
+def write_bank_marketing(
+    lake_root: str | Path,
+    *,
+    customers: int = 2000,
+    seed: int = 42,
+    duplicate_rate: float = 0.15,
+    contacts_per_customer: float = 2.5,
+    days: int = 12,
+    start: date = date(2024, 5, 1),
+) -> dict[str, object]:
+    """Write the bank-marketing raw zone under ``<lake_root>/raw`` (deterministic for a seed).
+
+    * ``raw/customers/customers-*.csv``: one row per source record; ``duplicate_rate`` of the
+      entities appear again with typos, swapped names, missing values and a new customer_id;
+      ``fax_number`` is null everywhere; a few malformed lines.
+    * ``raw/contacts/dt=YYYY-MM-DD/part-*.json``: campaign contacts as JSON lines, one folder
+      per day; the last day adds an extra column (``channel``); a few malformed lines.
+    * ``raw/indicators/indicators-YYYY.csv``: monthly economic indicators.
+    * ``metadata/ground_truth/customers_entities.csv``: customer_id -> true entity id, kept
+      out of the raw zone so the crawler never sees it.
+
+    Returns counts of what was written.
+    """
+    rng = random.Random(seed)
+    root = Path(lake_root)
+    raw = root / "raw"
+    cust_dir, contact_dir, ind_dir = raw / "customers", raw / "contacts", raw / "indicators"
+    truth_dir = root / "metadata" / "ground_truth"
+    for d in (cust_dir, contact_dir, ind_dir, truth_dir):
+        d.mkdir(parents=True, exist_ok=True)
+
+    entities = []
+    for e in range(customers):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        dob = date(1940, 1, 1) + timedelta(days=rng.randrange(0, 365 * 62))
+        entities.append({
+            "entity": e,
+            "first_name": first,
+            "last_name": last,
+            "date_of_birth": dob.isoformat(),
+            "email": f"{first}.{last}{rng.randrange(1, 999)}@example.com",
+            "phone": f"07{rng.randrange(100000000, 999999999)}",
+            "postcode": f"{rng.choice('ABCDEFGHKLMNPRSTW')}{rng.choice('ABCDEFGHKLMNPRSTW')}"
+                        f"{rng.randrange(1, 30)} {rng.randrange(1, 10)}"
+                        f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}",
+            "job": rng.choice(JOBS),
+            "marital": rng.choice(MARITAL),
+            "education": rng.choice(EDUCATION),
+            "default": rng.choices(["no", "unknown", "yes"], [80, 19, 1])[0],
+            "housing": rng.choice(["no", "yes", "unknown"]),
+            "loan": rng.choices(["no", "yes", "unknown"], [75, 20, 5])[0],
+        })
+
+    records: list[dict[str, object]] = []
+    next_id = 100000
+    for ent in entities:
+        records.append({**ent, "customer_id": f"K{next_id}"})
+        next_id += 1
+        if rng.random() < duplicate_rate:
+            dup: dict[str, object] = {**ent, "customer_id": f"K{next_id}"}
+            next_id += 1
+            for _ in range(rng.randint(1, 2)):
+                change = rng.randrange(5)
+                if change == 0:
+                    dup["first_name"] = _typo(rng, str(dup["first_name"]))
+                elif change == 1:
+                    dup["last_name"] = _typo(rng, str(dup["last_name"]))
+                elif change == 2:
+                    dup["first_name"], dup["last_name"] = dup["last_name"], dup["first_name"]
+                elif change == 3:
+                    dup[rng.choice(["email", "phone", "postcode"])] = None
+                else:
+                    dup["email"] = str(dup["email"]).upper()
+            records.append(dup)
+    rng.shuffle(records)
+
+    n_files = 3
+    malformed_customers = 0
+    for f in range(n_files):
+        chunk = records[f::n_files]
+        with open(cust_dir / f"customers-{f:03d}.csv", "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(CUSTOMER_HEADER)
+            for i, rec in enumerate(chunk):
+                writer.writerow(["" if rec.get(c) is None else rec[c] for c in CUSTOMER_HEADER
+                                 if c != "fax_number"] + [""])
+                if i == len(chunk) // 2:
+                    fh.write('K999999,"unterminated,quote\n')  # malformed line
+                    malformed_customers += 1
+    with open(truth_dir / "customers_entities.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["customer_id", "entity_id"])
+        for rec in sorted(records, key=lambda r: str(r["customer_id"])):
+            writer.writerow([rec["customer_id"], rec["entity"]])
+
+    # Monthly indicators for every month the contacts touch.
+    indicators = {}
+    month = date(start.year, 1, 1)
+    with open(ind_dir / f"indicators-{start.year}.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["month", "emp_var_rate", "cons_price_idx", "cons_conf_idx", "euribor3m",
+                         "nr_employed"])
+        for m in range(12):
+            key = date(month.year, m + 1, 1).strftime("%Y-%m")
+            row = [round(rng.uniform(-3.4, 1.4), 1), round(rng.uniform(92.2, 94.8), 3),
+                   round(rng.uniform(-50.8, -26.9), 1), round(rng.uniform(0.6, 5.0), 3),
+                   round(rng.uniform(4963.6, 5228.1), 1)]
+            indicators[key] = row
+            writer.writerow([key, *row])
+
+    # Contacts: JSON lines per day; the outcome depends on the features, so a model can learn.
+    import json
+    import math
+
+    n_contacts = int(len(records) * contacts_per_customer)
+    by_day: dict[int, list[dict[str, object]]] = {d: [] for d in range(days)}
+    for c in range(n_contacts):
+        rec = rng.choice(records)
+        d = rng.randrange(days)
+        day = start + timedelta(days=d)
+        duration = int(rng.expovariate(1 / 250))
+        campaign = rng.randint(1, 8)
+        poutcome = rng.choices(POUTCOME, [10, 86, 4])[0]
+        pdays = 999 if poutcome == "nonexistent" else rng.randint(0, 27)
+        euribor = indicators[day.strftime("%Y-%m")][3]
+        score = (-3.2 + duration / 300 - 0.15 * campaign + (2.0 if poutcome == "success" else 0)
+                 - 0.3 * float(euribor) + (0.6 if rec["job"] in ("student", "retired") else 0))
+        y = "yes" if rng.random() < 1 / (1 + math.exp(-score)) else "no"
+        by_day[d].append({
+            "contact_id": f"T{c:08d}", "customer_id": rec["customer_id"],
+            "contact_date": day.isoformat(), "month": MONTHS[day.month - 1],
+            "day_of_week": DAYS[day.weekday() % 5], "duration": duration, "campaign": campaign,
+            "pdays": pdays, "previous": 0 if poutcome == "nonexistent" else rng.randint(1, 5),
+            "poutcome": poutcome, "y": y,
+        })
+    malformed_contacts = 0
+    for d, rows in by_day.items():
+        day = start + timedelta(days=d)
+        folder = contact_dir / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "part-00000.json", "w", encoding="utf-8") as fh:
+            for i, row in enumerate(rows):
+                if d == days - 1:
+                    row = {**row, "channel": rng.choice(["cellular", "telephone"])}
+                fh.write(json.dumps(row) + "\n")
+                if d == 2 and i == 3:
+                    fh.write('{"contact_id": "TBROKEN", "customer_id": \n')
+                    malformed_contacts += 1
+    return {
+        "customer_records": len(records),
+        "entities": customers,
+        "contacts": n_contacts,
+        "contact_days": days,
+        "malformed_customer_lines": malformed_customers,
+        "malformed_contact_lines": malformed_contacts,
+    }
+
+
+def add_contact_days(lake_root: str | Path, *, first_day: date, days: int, seed: int = 7,
+                     per_day: int = 200) -> list[str]:
+    """Add late contact partitions (new ``dt=`` folders) for incremental runs; returns them."""
+    import json
+
+    rng = random.Random(seed)
+    truth = Path(lake_root) / "metadata" / "ground_truth" / "customers_entities.csv"
+    ids = [row["customer_id"] for row in csv.DictReader(truth.open(encoding="utf-8"))]
+    added = []
+    for d in range(days):
+        day = first_day + timedelta(days=d)
+        folder = Path(lake_root) / "raw" / "contacts" / f"dt={day.isoformat()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "part-00000.json", "w", encoding="utf-8") as fh:
+            for i in range(per_day):
+                fh.write(json.dumps({
+                    "contact_id": f"L{day.strftime('%Y%m%d')}{i:05d}",
+                    "customer_id": rng.choice(ids), "contact_date": day.isoformat(),
+                    "month": MONTHS[day.month - 1], "day_of_week": DAYS[day.weekday() % 5],
+                    "duration": int(rng.expovariate(1 / 250)), "campaign": rng.randint(1, 8),
+                    "pdays": 999, "previous": 0, "poutcome": "nonexistent",
+                    "y": rng.choice(["no"] * 8 + ["yes"]),
+                }) + "\n")
+        added.append(str(folder))
+    return added
