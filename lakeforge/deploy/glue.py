@@ -102,7 +102,7 @@ _MANAGED = {
 
 def python_modules(uploaded: UploadedArtifacts, extra: tuple[str, ...] = ()) -> str:
     """``--additional-python-modules``: the exact splink version the jar came from, PyYAML."""
-    modules = ["PyYAML>=6,<7"]
+    modules = ["PyYAML>=6"]
     if uploaded.splink_version:
         modules.append(f"splink=={uploaded.splink_version}")
     modules += list(extra)
