@@ -1,0 +1,390 @@
+"""transforms.features: YAML spec, pyspark.ml pipeline, versions, split and SageMaker outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import functions as F
+
+from lakeforge.errors import ConfigError, MissingColumnsError
+from transforms.features import (
+    FeatureInputError,
+    SplitSpec,
+    build_feature_manifest,
+    feature_names,
+    feature_spec_from_mapping,
+    fit_feature_pipeline,
+    list_feature_model_versions,
+    load_feature_model,
+    load_feature_spec,
+    save_feature_model,
+    to_sagemaker_frame,
+    with_split,
+    write_feature_manifest,
+    write_sagemaker_csv,
+    write_sagemaker_parquet,
+)
+
+SCHEMA = (
+    "customer_id string, age double, income double, visits int, spend double, "
+    "plan string, signup date, churned int"
+)
+ROWS = [
+    ("c1", 30.0, 1000.0, 10, 50.0, "basic", date(2023, 1, 15), 0),
+    ("c2", None, 2000.0, 0, 20.0, "pro", date(2023, 6, 1), 1),
+    ("c3", 50.0, None, 5, 25.0, "basic", date(2024, 2, 29), 0),
+    ("c4", 40.0, 4000.0, 4, None, None, date(2022, 12, 31), 1),
+    ("c5", 20.0, 500.0, 2, 10.0, "pro", date(2023, 3, 3), 0),
+    ("c6", 60.0, 8000.0, 8, 80.0, "basic", date(2021, 7, 4), 1),
+]
+
+SPEC_YAML = """
+features:
+  name: churn
+  label: churned
+  entity_key: [customer_id]
+  handle_invalid: keep
+  split: {train: 0.6, validation: 0.2, test: 0.2, seed: 11}
+  steps:
+    - {kind: impute, columns: [age, income], strategy: median}
+    - {kind: log, columns: [income_imputed]}
+    - {kind: ratio, name: spend_per_visit, numerator: spend, denominator: visits}
+    - {kind: date_parts, column: signup, parts: [year, month, dayofweek]}
+    - {kind: scale, method: minmax, columns: [age_imputed, income_imputed_log], output: scaled}
+    - {kind: one_hot, columns: [plan]}
+    - {kind: quantile_bins, columns: [visits], buckets: 2}
+    - {kind: buckets, columns: [spend], splits: [-.inf, 25.0, .inf]}
+    - {kind: interaction, name: visits_x_plan, columns: [visits, plan_onehot]}
+"""
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Path:
+    path = tmp_path / "churn.yaml"
+    path.write_text(SPEC_YAML)
+    return path
+
+
+@pytest.fixture
+def spec(spec_file: Path):
+    return load_feature_spec(str(spec_file))
+
+
+@pytest.fixture
+def data(spark):
+    return spark.createDataFrame(ROWS, SCHEMA)
+
+
+def _features(df, col="features"):
+    return {
+        r["customer_id"]: [None if math.isnan(v) else v for v in r["f"]]
+        for r in df.select("customer_id", vector_to_array(col).alias("f")).collect()
+    }
+
+
+# --------------------------------------------------------------------------- spec
+
+
+def test_spec_loads_steps_in_order_and_leaf_features(spec):
+    assert spec.step_kinds == (
+        "impute", "log", "ratio", "date_parts", "scale", "one_hot", "quantile_bins", "buckets",
+        "interaction",
+    )
+    # plan_onehot feeds the interaction but is not consumed otherwise -> it is no leaf.
+    assert spec.feature_columns() == [
+        "spend_per_visit", "signup_year", "signup_month", "signup_dayofweek", "scaled",
+        "visits_qbin", "spend_bucket", "visits_x_plan",
+    ]
+    assert spec.split == SplitSpec(train=0.6, validation=0.2, test=0.2, seed=11)
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"steps": [{"kind": "explode"}]}, "'features.steps[0].kind' is 'explode'"),
+        ({"steps": [{"kind": "log", "cols": ["a"]}]}, "unknown key 'features.steps[0].cols'"),
+        ({"steps": [{"kind": "log", "columns": []}]}, "features.steps[0]' needs at least one"),
+        (
+            {"steps": [{"kind": "buckets", "columns": ["a"], "splits": [0, 2, 1]}]},
+            "strictly increasing",
+        ),
+        (
+            {"steps": [{"kind": "log", "columns": ["a"]}, {"kind": "log", "columns": ["a"]}]},
+            "produces column 'a_log', already produced by features.steps[0]",
+        ),
+        ({"split": {"train": 0.5, "validation": 0.2, "test": 0.2}}, "sum to 1"),
+        ({"split": {"method": "random"}}, "'features.split.method' is 'random'"),
+        ({"entity_key": []}, "entity_key"),
+        ({"steps": [{"kind": "date_parts", "column": "d", "parts": ["decade"]}]}, "decade"),
+    ],
+)
+def test_spec_rejects_bad_config_naming_the_key(tmp_path, patch, message):
+    data = yaml.safe_load(SPEC_YAML)["features"]
+    data.update(patch)
+    with pytest.raises(ConfigError, match="churn.yaml") as err:
+        feature_spec_from_mapping(data, str(tmp_path / "churn.yaml"))
+    assert message in str(err.value)
+
+
+def test_pipeline_rejects_missing_input_and_clashing_output(spark, spec, data):
+    with pytest.raises(MissingColumnsError, match=r"\['spend'\].*features.steps\[2\] \(ratio\)"):
+        fit_feature_pipeline(data.drop("spend"), spec)
+    with pytest.raises(ConfigError, match="scaled"):
+        fit_feature_pipeline(data.withColumn("scaled", F.lit(1.0)), spec)
+
+
+# --------------------------------------------------------------------------- pipeline values
+
+
+def test_each_stage_computes_the_expected_values(spark, spec, data):
+    model = fit_feature_pipeline(data, spec)
+    out = model.transform(data)
+    rows = {r["customer_id"]: r for r in out.collect()}
+    # Imputer median of age [20, 30, 40, 50, 60] -> 40; income median of 5 values -> 2000.
+    assert rows["c2"]["age_imputed"] == 40.0
+    assert rows["c3"]["income_imputed"] == 2000.0
+    assert rows["c1"]["income_imputed_log"] == pytest.approx(math.log1p(1000.0))
+    assert rows["c1"]["spend_per_visit"] == 5.0
+    assert rows["c2"]["spend_per_visit"] is None  # zero visits -> null, not an error
+    assert rows["c4"]["spend_per_visit"] is None  # null spend
+    assert (rows["c3"]["signup_year"], rows["c3"]["signup_month"]) == (2024.0, 2.0)
+    assert rows["c1"]["signup_dayofweek"] == 1.0  # 2023-01-15 was a Sunday
+    scaled = {k: list(r["scaled"]) for k, r in rows.items()}
+    assert scaled["c5"][0] == 0.0 and scaled["c6"][0] == 1.0  # min-max on age
+    assert all(0.0 <= v <= 1.0 for vals in scaled.values() for v in vals)
+    assert rows["c1"]["spend_bucket"] == 1.0 and rows["c5"]["spend_bucket"] == 0.0
+    assert rows["c4"]["spend_bucket"] is None  # null stays null (NaN would get the extra bucket)
+    assert {r["visits_qbin"] for r in rows.values()} == {0.0, 1.0}
+    names = feature_names(out.schema, spec)
+    assert names[:4] == ["spend_per_visit", "signup_year", "signup_month", "signup_dayofweek"]
+    assert names[4:6] == ["scaled_age_imputed", "scaled_income_imputed_log"]
+    assert names[-3:] == [
+        "visits_x_plan_visits_plan_onehot_basic",
+        "visits_x_plan_visits_plan_onehot_pro",
+        "visits_x_plan_visits_plan_onehot___unknown",
+    ]
+    assert len(names) == len(_features(out)["c1"])
+
+
+def test_unseen_and_null_categories_go_to_the_unknown_slot(spark, data):
+    spec = feature_spec_from_mapping(
+        {"name": "p", "label": "churned", "entity_key": ["customer_id"],
+         "steps": [{"kind": "one_hot", "columns": ["plan"]}]},
+        "inline",
+    )
+    model = fit_feature_pipeline(data.filter("plan IS NOT NULL"), spec)
+    new = spark.createDataFrame(
+        [("n1", "basic"), ("n2", "enterprise"), ("n3", None), ("n4", "pro")],
+        "customer_id string, plan string",
+    )
+    out = model.transform(new)
+    assert feature_names(out.schema, spec) == [
+        "plan_onehot_basic", "plan_onehot_pro", "plan_onehot___unknown"
+    ]
+    assert _features(out) == {
+        "n1": [1.0, 0.0, 0.0],
+        "n2": [0.0, 0.0, 1.0],
+        "n3": [0.0, 0.0, 1.0],
+        "n4": [0.0, 1.0, 0.0],
+    }
+
+
+def test_null_feature_fails_loudly_with_handle_invalid_error(spark, data):
+    spec = feature_spec_from_mapping(
+        {"name": "r", "label": "churned", "entity_key": ["customer_id"],
+         "steps": [{"kind": "ratio", "name": "spv", "numerator": "spend",
+                    "denominator": "visits"}]},
+        "inline",
+    )
+    out = fit_feature_pipeline(data, spec).transform(data)
+    with pytest.raises(Exception, match="(?i)null|NaN"):
+        out.select("features").collect()
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def test_saved_pipeline_reloads_and_gives_identical_output(spark, spec, data, lake):
+    train = data.filter(F.col("customer_id").isin("c1", "c2", "c3", "c4"))
+    model = fit_feature_pipeline(train, spec)
+    ref = save_feature_model(model, spec, lake=lake, version="1")
+    save_feature_model(model, spec, lake=lake, version="2")
+    assert list_feature_model_versions(lake, "churn") == ["1", "2"]
+    assert json.loads(Path(ref.spec_uri).read_text())["features"] == spec.feature_columns()
+
+    loaded, loaded_ref = load_feature_model(lake=lake, name="churn", version="1")
+    assert loaded_ref == ref
+    # Rows the pipeline never saw (c5, c6) included: same vectors to the last bit.
+    assert _features(loaded.transform(data)) == _features(model.transform(data))
+    assert load_feature_model(lake=lake, name="churn")[1].version == "2"
+
+    with pytest.raises(ConfigError, match="immutable"):
+        save_feature_model(model, spec, lake=lake, version="1")
+    with pytest.raises(ConfigError, match=r"no version '9'; have \['1', '2'\]"):
+        load_feature_model(lake=lake, name="churn", version="9")
+    with pytest.raises(ConfigError, match="no saved feature pipeline"):
+        load_feature_model(lake=lake, name="other")
+
+
+# --------------------------------------------------------------------------- split
+
+
+@pytest.fixture
+def population(spark):
+    """400 entities, 25% positive, plus a null-label stratum of 9."""
+    return spark.range(409).select(
+        F.format_string("k%05d", "id").alias("customer_id"),
+        F.when(F.col("id") >= 400, None).when(F.col("id") % 4 == 0, 1).otherwise(0)
+        .alias("churned"),
+    )
+
+
+def _assignments(df):
+    return {r["customer_id"]: r["split"] for r in df.select("customer_id", "split").collect()}
+
+
+def test_stratified_split_is_deterministic_and_exact_per_stratum(spark, population):
+    split = SplitSpec(train=0.7, validation=0.15, test=0.15, seed=3)
+    first = with_split(population, key=["customer_id"], split=split, stratify_by="churned")
+    shuffled = population.repartition(3, "churned").orderBy(F.rand(5))
+    second = with_split(shuffled, key=["customer_id"], split=split, stratify_by="churned")
+    assert _assignments(first) == _assignments(second)
+    assert first.count() == 409  # nothing dropped, nulls included
+    counts = {
+        (r["churned"], r["split"]): r["count"]
+        for r in first.groupBy("churned", "split").count().collect()
+    }
+    for label, n in ((1, 100), (0, 300), (None, 9)):
+        assert abs(counts.get((label, "train"), 0) - 0.7 * n) <= 1
+        assert abs(counts.get((label, "validation"), 0) - 0.15 * n) <= 1
+        assert sum(counts.get((label, s), 0) for s in ("train", "validation", "test")) == n
+    other_seed = with_split(population, key=["customer_id"], split=SplitSpec(seed=4),
+                            stratify_by="churned")
+    assert _assignments(other_seed) != _assignments(first)
+
+
+def test_hash_split_keeps_each_key_in_its_split_when_data_grows(spark, population):
+    split = SplitSpec(method="hash", seed=3)
+    small = _assignments(with_split(population.limit(100), key=["customer_id"], split=split,
+                                    stratify_by="churned"))
+    full = _assignments(with_split(population, key=["customer_id"], split=split,
+                                   stratify_by="churned"))
+    assert all(full[k] == v for k, v in small.items())
+    share = sum(v == "train" for v in full.values()) / len(full)
+    assert 0.6 < share < 0.8
+
+
+def test_split_without_validation_and_bad_input(spark, population):
+    split = SplitSpec(train=0.8, validation=0.0, test=0.2)
+    out = with_split(population, key=["customer_id"], split=split, stratify_by="churned")
+    assert {r["split"] for r in out.select("split").distinct().collect()} == {"train", "test"}
+    with pytest.raises(MissingColumnsError, match="customer"):
+        with_split(population, key=["customer"], split=split)
+    with pytest.raises(ConfigError, match="'split' already exists"):
+        with_split(out, key=["customer_id"], split=split)
+
+
+# --------------------------------------------------------------------------- SageMaker outputs
+
+
+def _read_csv_rows(folder: str) -> list[list[str]]:
+    rows: list[list[str]] = []
+    for part in sorted(Path(folder).glob("part-*.csv")):
+        with part.open() as fh:
+            rows.extend(csv.reader(fh))
+    return rows
+
+
+def test_sagemaker_csv_parquet_and_manifest_match(spark, spec, data, lake):
+    model = fit_feature_pipeline(data, spec)
+    out = model.transform(data)
+    names = feature_names(out.schema, spec)
+    csv_dir = lake.path("features", "churn", "train_csv")
+    pq_dir = lake.path("features", "churn", "train_parquet")
+    write_sagemaker_csv(out, csv_dir, label="churned", lake=lake, feature_names=names)
+    write_sagemaker_parquet(out, pq_dir, label="churned", lake=lake, feature_names=names)
+    manifest = build_feature_manifest(
+        out, spec, version="1", files={"csv": csv_dir, "parquet": pq_dir}
+    )
+    manifest_uri = lake.path("features", "churn", "manifest.json")
+    write_feature_manifest(manifest, manifest_uri, lake=lake)
+    manifest = json.loads(Path(manifest_uri).read_text())
+
+    # CSV: no header, label first, numeric only, one field per manifest column.
+    assert not list(Path(csv_dir).glob("_SUCCESS"))
+    rows = _read_csv_rows(csv_dir)
+    assert len(rows) == len(ROWS)
+    assert all(len(r) == len(manifest["columns"]) for r in rows)
+    for r in rows:
+        for value in r:
+            assert value == "" or math.isfinite(float(value))
+    expected = {c: float(ch) for (c, *_rest, ch) in ROWS}
+    assert sorted(float(r[0]) for r in rows) == sorted(expected.values())
+
+    # Parquet: label + one double column per feature, in manifest order, no vectors.
+    table = pq.read_table(pq_dir)
+    assert table.schema.names == manifest["columns"]
+    assert {str(t) for t in table.schema.types} == {"double"}
+    def key(row):
+        return [(v is None, v or 0.0) for v in row]
+
+    by_csv = sorted(([None if v == "" else float(v) for v in r] for r in rows), key=key)
+    by_pq = sorted(
+        (list(r) for r in zip(*[table.column(c).to_pylist() for c in manifest["columns"]],
+                              strict=True)),
+        key=key,
+    )
+    assert by_csv == by_pq
+
+    # Manifest statistics agree with the file contents.
+    assert manifest["label"] == {"name": "churned", "index": 0}
+    assert [f["name"] for f in manifest["features"]] == names == manifest["columns"][1:]
+    for feat in manifest["features"]:
+        values = [v for v in table.column(feat["name"]).to_pylist() if v is not None]
+        assert feat["statistics"]["count"] == len(values)
+        assert feat["statistics"]["nulls"] == len(ROWS) - len(values)
+        assert feat["statistics"]["min"] == min(values)
+        assert feat["statistics"]["mean"] == pytest.approx(sum(values) / len(values))
+    by_name = {f["name"]: f for f in manifest["features"]}
+    assert by_name["spend_per_visit"]["statistics"]["nulls"] == 2
+    assert by_name["scaled_age_imputed"]["source_column"] == "scaled"
+    assert by_name["scaled_age_imputed"]["source_stage"] == "scale"
+    assert by_name["visits_x_plan_visits_plan_onehot_pro"]["source_stage"] == "interaction"
+
+
+def test_sagemaker_writers_reject_bad_labels_and_paths(spark, spec, data, lake, tmp_path):
+    out = fit_feature_pipeline(data, spec).transform(data)
+    names = feature_names(out.schema, spec)
+    target = lake.path("features", "x")
+    with pytest.raises(FeatureInputError, match="'churned' has null values"):
+        write_sagemaker_csv(out.withColumn("churned", F.when(F.col("churned") == 1, 1)),
+                            target, label="churned", lake=lake, feature_names=names)
+    with pytest.raises(FeatureInputError, match="'plan' is string"):
+        to_sagemaker_frame(out, label="plan", feature_names=names)
+    with pytest.raises(FeatureInputError, match="2 feature names"):
+        to_sagemaker_frame(out, label="churned", feature_names=names[:2])
+    with pytest.raises(ConfigError, match="outside the lake"):
+        write_sagemaker_parquet(out, str(tmp_path / "elsewhere"), label="churned", lake=lake,
+                                feature_names=names)
+    assert not Path(target).exists()
+
+
+def test_empty_training_data_gives_a_manifest_with_zero_rows(spark, data):
+    spec = feature_spec_from_mapping(
+        {"name": "e", "label": "churned", "entity_key": ["customer_id"],
+         "steps": [{"kind": "log", "columns": ["spend"]}], "handle_invalid": "keep"},
+        "inline",
+    )
+    model = fit_feature_pipeline(data, spec)
+    manifest = build_feature_manifest(model.transform(data.limit(0)), spec, version="v")
+    assert manifest["training_rows"] == 0
+    assert manifest["features"][0]["statistics"]["count"] == 0
+    assert manifest["features"][0]["statistics"]["mean"] is None
