@@ -1,0 +1,191 @@
+"""Job bookmarks with AWS Glue's semantics: what each job has already processed.
+
+Per job and ``transformation_ctx`` the bookmark records the files (path, size, modified time)
+that were processed, and by which run. A run asks :meth:`JobBookmarks.select` for the files of
+a source it has not processed yet, stages them, and the bookmark advances only when
+:meth:`JobBookmarks.commit` is called, after the publish has committed: a run that dies
+before that leaves the bookmark where it was, so a rerun processes the same files again.
+
+Options, as Glue's ``--job-bookmark-option``:
+
+* ``job-bookmark-enable``: process new (or changed) files, advance on commit.
+* ``job-bookmark-disable``: process everything, never advance.
+* ``job-bookmark-pause``: process what is new since the last commit (or the files committed by
+  the runs after ``from_run`` up to and including ``to_run``), but do not advance.
+
+``reset`` forgets everything (Glue's ResetJobBookmark). The state lives in a
+:class:`~lakeforge.state.StateStore`: a folder in the lake's bookmarks zone by default, an S3
+prefix with conditional writes, or a DynamoDB table.
+
+Example::
+
+    marks = JobBookmarks(store_for(lake.zone("bookmarks")), "customer_propensity")
+    new = marks.select("contacts", list_data_files(lake.path("raw", "contacts")))
+    ...  # read new files, publish
+    marks.commit(run_id)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakeforge.errors import ConfigError
+from lakeforge.state import StateStore, Versioned
+
+log = logging.getLogger(__name__)
+
+ENABLE = "job-bookmark-enable"
+DISABLE = "job-bookmark-disable"
+PAUSE = "job-bookmark-pause"
+OPTIONS = (ENABLE, DISABLE, PAUSE)
+
+
+@dataclass(frozen=True, order=True)
+class FileEntry:
+    """One input object as listed: its URI, size in bytes and modification time (ms)."""
+
+    path: str
+    size: int
+    mtime_ms: int
+
+
+@dataclass
+class _Staged:
+    files: dict[str, list[FileEntry]] = field(default_factory=dict)
+
+
+class JobBookmarks:
+    """The bookmark of one job; select -> process -> publish -> commit."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        job_name: str,
+        *,
+        option: str = ENABLE,
+        from_run: str | None = None,
+        to_run: str | None = None,
+    ) -> None:
+        if option not in OPTIONS:
+            raise ConfigError(f"bookmark option {option!r} is not one of {list(OPTIONS)}")
+        if (from_run or to_run) and option != PAUSE:
+            raise ConfigError(
+                "job-bookmark-from / job-bookmark-to need --job-bookmark-option job-bookmark-pause"
+            )
+        self.store = store
+        self.job_name = job_name
+        self.option = option
+        self.from_run = from_run
+        self.to_run = to_run
+        self._staged = _Staged()
+        self._loaded = store.get(self.key)
+
+    @property
+    def key(self) -> str:
+        return f"jobs/{self.job_name}"
+
+    def _doc(self) -> dict[str, Any]:
+        return self._loaded.doc if self._loaded else {"job": self.job_name, "contexts": {},
+                                                       "runs": []}
+
+    def processed(self, ctx: str) -> dict[str, FileEntry]:
+        """Files the bookmark holds as processed for ``ctx``."""
+        files = self._doc()["contexts"].get(ctx, {}).get("files", {})
+        return {p: FileEntry(p, v["size"], v["mtime_ms"]) for p, v in files.items()}
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Committed runs, oldest first: ``{"run_id", "committed_at", "contexts": {...}}``."""
+        return list(self._doc()["runs"])
+
+    def select(self, ctx: str, files: Iterable[FileEntry]) -> list[FileEntry]:
+        """The files of source ``ctx`` this run should process; they are staged for commit."""
+        listed = sorted(files)
+        if self.option == DISABLE:
+            chosen = listed
+        elif self.option == PAUSE and (self.from_run or self.to_run):
+            chosen = self._files_in_run_range(ctx, listed)
+        else:
+            done = self.processed(ctx)
+            chosen = [
+                f for f in listed
+                if f.path not in done or (done[f.path].size, done[f.path].mtime_ms)
+                != (f.size, f.mtime_ms)
+            ]
+        self._staged.files[ctx] = chosen
+        log.info("bookmark %s/%s (%s): %d of %d files to process", self.job_name, ctx,
+                 self.option, len(chosen), len(listed))
+        return chosen
+
+    def _files_in_run_range(self, ctx: str, listed: Sequence[FileEntry]) -> list[FileEntry]:
+        ids = [r["run_id"] for r in self.runs()]
+        for name, rid in (("job-bookmark-from", self.from_run), ("job-bookmark-to", self.to_run)):
+            if rid is not None and rid not in ids:
+                raise ConfigError(f"{name} {rid!r} is not a committed run of {self.job_name}; "
+                                  f"committed runs: {ids}")
+        start = ids.index(self.from_run) + 1 if self.from_run else 0
+        end = ids.index(self.to_run) + 1 if self.to_run else len(ids)
+        wanted = set(ids[start:end])
+        files = self._doc()["contexts"].get(ctx, {}).get("files", {})
+        paths = {p for p, v in files.items() if v.get("run_id") in wanted}
+        return [f for f in listed if f.path in paths]
+
+    def commit(self, run_id: str) -> bool:
+        """Advance the bookmark with the staged files (enable only); True if it advanced."""
+        if self.option != ENABLE:
+            log.info("bookmark %s not advanced (option %s)", self.job_name, self.option)
+            return False
+        doc = self._doc()
+        doc = {"job": self.job_name, "contexts": {k: {"files": dict(v.get("files", {}))}
+                                                  for k, v in doc["contexts"].items()},
+               "runs": list(doc["runs"])}
+        counts = {}
+        for ctx, files in self._staged.files.items():
+            entry = doc["contexts"].setdefault(ctx, {"files": {}})
+            for f in files:
+                entry["files"][f.path] = {"size": f.size, "mtime_ms": f.mtime_ms,
+                                          "run_id": run_id}
+            counts[ctx] = len(files)
+        doc["runs"].append({"run_id": run_id, "committed_at": time.time(), "contexts": counts})
+        version = self.store.put(self.key, doc, self._loaded.version if self._loaded else None)
+        self._loaded = Versioned(doc, version)
+        self._staged = _Staged()
+        return True
+
+    def reset(self) -> None:
+        """Forget everything this job processed (the next run processes all files)."""
+        self.store.delete(self.key)
+        self._loaded = None
+        self._staged = _Staged()
+
+
+def list_data_files(uri: str, *, filesystem: Any = None) -> list[FileEntry]:
+    """List data files under ``uri`` (recursively) with size and mtime, skipping hidden and
+    bookkeeping objects (``_SUCCESS``, ``.crc``, ``_temporary/``, ``.``-prefixed names)."""
+    import pyarrow.fs as pafs
+
+    if filesystem is None:
+        filesystem, root = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+    else:
+        root = uri.split("://", 1)[-1]
+    try:
+        infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=True,
+                                                           allow_not_found=True))
+    except OSError as exc:
+        raise ConfigError(f"cannot list {uri}: {exc}") from exc
+    scheme = uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") \
+        else ""
+    out = []
+    for info in infos:
+        if info.type != pafs.FileType.File:
+            continue
+        rel = info.path[len(root):].lstrip("/")
+        parts = rel.split("/")
+        if any(p.startswith((".", "_")) and "=" not in p for p in parts) or rel.endswith(".crc"):
+            continue
+        mtime = int(info.mtime.timestamp() * 1000) if info.mtime else 0
+        out.append(FileEntry(f"{scheme}{info.path}", int(info.size or 0), mtime))
+    return sorted(out)

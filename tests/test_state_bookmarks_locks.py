@@ -1,0 +1,176 @@
+"""Compare-and-swap state stores (local, S3 on moto, DynamoDB on moto), Glue-semantics job
+bookmarks and the publish lock."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakeforge.bookmarks import DISABLE, ENABLE, PAUSE, FileEntry, JobBookmarks, list_data_files
+from lakeforge.errors import ConfigError
+from lakeforge.locks import JobLock, LockHeldError
+from lakeforge.state import (
+    ConcurrentUpdateError,
+    DynamoDBStateStore,
+    LocalStateStore,
+    S3StateStore,
+    StateStore,
+    store_for,
+)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(params=["local", "s3", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> StateStore:
+    if request.param == "local":
+        return LocalStateStore(tmp_path / "bookmarks")
+    endpoint = request.getfixturevalue("moto_endpoint")
+    from lakeforge.aws import client
+
+    name = f"t{abs(hash(request.node.name)) % 10**8}"
+    if request.param == "s3":
+        s3 = client("s3", region="us-east-1", endpoint_url=endpoint)
+        s3.create_bucket(Bucket=name)
+        return store_for(f"s3://{name}/lake/bookmarks", region="us-east-1",
+                         endpoint_url=endpoint)
+    ddb = client("dynamodb", region="us-east-1", endpoint_url=endpoint)
+    DynamoDBStateStore.create_table(ddb, name)
+    return store_for(f"dynamodb://{name}", region="us-east-1", endpoint_url=endpoint)
+
+
+@pytest.mark.aws
+def test_compare_and_swap(store: StateStore) -> None:
+    assert store.get("jobs/a") is None
+    v1 = store.put("jobs/a", {"n": 1}, None)
+    with pytest.raises(ConcurrentUpdateError):
+        store.put("jobs/a", {"n": 2}, None)  # must not exist
+    v2 = store.put("jobs/a", {"n": 2}, v1)
+    with pytest.raises(ConcurrentUpdateError):
+        store.put("jobs/a", {"n": 3}, v1)  # stale version
+    got = store.get("jobs/a")
+    assert got is not None and got.doc == {"n": 2} and got.version == v2
+    assert store.keys("jobs/") == ["jobs/a"]
+    assert store.delete("jobs/a") is True and store.get("jobs/a") is None
+    assert store.delete("jobs/a") is False
+    with pytest.raises(ConfigError):
+        store.get("../escape") if isinstance(store, LocalStateStore) else store.put(
+            "a/../b", {}, None)
+
+
+def test_store_for_rejects_unknown_scheme() -> None:
+    with pytest.raises(ConfigError, match="dynamodb://TABLE"):
+        store_for("gs://bucket/x")
+    assert isinstance(store_for("s3://b/p", endpoint_url="http://127.0.0.1:1"), S3StateStore)
+
+
+def _files(*specs: tuple[str, int, int]) -> list[FileEntry]:
+    return [FileEntry(p, s, m) for p, s, m in specs]
+
+
+@pytest.mark.aws
+def test_bookmark_processes_only_new_and_changed_files(store: StateStore) -> None:
+    first = _files(("raw/c/dt=1/a.json", 10, 1), ("raw/c/dt=2/a.json", 20, 1))
+    marks = JobBookmarks(store, "job1")
+    assert marks.select("contacts", first) == first
+    # Not committed (the run died before publish): the next run sees the same files.
+    assert JobBookmarks(store, "job1").select("contacts", first) == first
+    assert marks.commit("run-1") is True
+    second = first + _files(("raw/c/dt=3/a.json", 5, 2))
+    marks2 = JobBookmarks(store, "job1")
+    assert marks2.select("contacts", second) == second[2:]
+    # A file rewritten in place (new size or mtime) is processed again.
+    changed = [FileEntry("raw/c/dt=1/a.json", 11, 3), *second[1:]]
+    assert JobBookmarks(store, "job1").select("contacts", changed) == [changed[0], changed[2]]
+    # Contexts are independent.
+    assert JobBookmarks(store, "job1").select("customers", first) == first
+    assert marks2.commit("run-2")
+    assert [r["run_id"] for r in JobBookmarks(store, "job1").runs()] == ["run-1", "run-2"]
+
+
+def test_bookmark_options_disable_pause_range_and_reset(tmp_path: Path) -> None:
+    store = LocalStateStore(tmp_path)
+    a, b, c = _files(("a", 1, 1), ("b", 1, 1), ("c", 1, 1))
+    m = JobBookmarks(store, "j")
+    m.select("s", [a])
+    m.commit("r1")
+    m = JobBookmarks(store, "j")
+    m.select("s", [a, b])
+    m.commit("r2")
+    m = JobBookmarks(store, "j")
+    m.select("s", [a, b, c])
+    m.commit("r3")
+    everything = [a, b, c]
+    assert JobBookmarks(store, "j", option=DISABLE).select("s", everything) == everything
+    assert JobBookmarks(store, "j", option=DISABLE).commit("x") is False
+    d = FileEntry("d", 1, 1)
+    paused = JobBookmarks(store, "j", option=PAUSE)
+    assert paused.select("s", [*everything, d]) == [d]
+    assert paused.commit("r4") is False
+    assert JobBookmarks(store, "j").select("s", [*everything, d]) == [d]  # pause did not advance
+    ranged = JobBookmarks(store, "j", option=PAUSE, from_run="r1", to_run="r2")
+    assert ranged.select("s", everything) == [b]
+    assert JobBookmarks(store, "j", option=PAUSE, from_run="r1").select("s", everything) == [b, c]
+    with pytest.raises(ConfigError, match="not a committed run"):
+        JobBookmarks(store, "j", option=PAUSE, from_run="nope").select("s", everything)
+    with pytest.raises(ConfigError, match="job-bookmark-pause"):
+        JobBookmarks(store, "j", option=ENABLE, from_run="r1")
+    with pytest.raises(ConfigError, match="not one of"):
+        JobBookmarks(store, "j", option="job-bookmark-sometimes")
+    JobBookmarks(store, "j").reset()
+    assert JobBookmarks(store, "j").select("s", everything) == everything
+
+
+def test_concurrent_commits_do_not_lose_updates(tmp_path: Path) -> None:
+    store = LocalStateStore(tmp_path)
+    one, two = JobBookmarks(store, "j"), JobBookmarks(store, "j")
+    one.select("s", _files(("a", 1, 1)))
+    two.select("s", _files(("b", 1, 1)))
+    one.commit("r1")
+    with pytest.raises(ConcurrentUpdateError):
+        two.commit("r2")
+
+
+def test_list_data_files_skips_bookkeeping(tmp_path: Path) -> None:
+    root = tmp_path / "contacts"
+    for rel in ["dt=1/a.json", "dt=1/_SUCCESS", "dt=1/.a.json.crc", "_temporary/0/x.json",
+                "dt=2/b.json", ".hidden/c.json"]:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("{}\n")
+    found = list_data_files(str(root))
+    assert [Path(f.path).relative_to(root).as_posix() for f in found] == ["dt=1/a.json",
+                                                                          "dt=2/b.json"]
+    assert all(f.size == 3 and f.mtime_ms > 0 for f in found)
+    assert list_data_files(str(tmp_path / "missing")) == []
+
+
+@pytest.mark.aws
+def test_lock_fails_fast_and_stale_lock_expires(store: StateStore) -> None:
+    first = JobLock(store, "lakeforge.customers", ttl_seconds=60, owner="run-A").acquire()
+    with pytest.raises(LockHeldError, match="held by run-A"):
+        JobLock(store, "lakeforge.customers", owner="run-B").acquire()
+    first.release()
+    with JobLock(store, "lakeforge.customers", owner="run-B"):
+        pass
+    JobLock(store, "lakeforge.customers", ttl_seconds=0.01, owner="dead-run").acquire()
+    time.sleep(0.05)
+    taken = JobLock(store, "lakeforge.customers", owner="run-C").acquire()
+    assert store.get(taken.key).doc["owner"] == "run-C"  # type: ignore[union-attr]
+    taken.release()
+    assert store.get(taken.key) is None
