@@ -9,10 +9,28 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from lakeforge.errors import LakeforgeError
+
 DataFormat = Literal["parquet", "csv", "json"]
+PartitionValues = tuple[str | None, ...]
+
+
+class CatalogError(LakeforgeError, RuntimeError):
+    """A catalog call failed (the message names the database, table and backend)."""
+
+
+class TableNotFoundError(CatalogError, LookupError):
+    """The table does not exist in the catalog."""
+
+    def __init__(self, database: str, table: str, backend: str = "") -> None:
+        where = f" ({backend})" if backend else ""
+        super().__init__(
+            f"table {database}.{table} does not exist in the catalog{where}; crawl or publish "
+            "it first, or check the database and table names"
+        )
 
 
 @dataclass(frozen=True)
@@ -36,6 +54,8 @@ class TableSpec:
     csv_delimiter: str = ","
     csv_header: bool = True
     parameters: Mapping[str, str] = field(default_factory=dict)
+    csv_quoted: bool = False
+    """Quoted CSV fields: OpenCSVSerde (every column is read as a string)."""
 
     @property
     def qualified_name(self) -> str:
@@ -74,7 +94,11 @@ class Catalog(ABC):
         """Add partitions (existing ones are updated to the new location); returns how many."""
 
     @abstractmethod
-    def get_partitions(self, database: str, table: str) -> list[Partition]: ...
+    def get_partitions(
+        self, database: str, table: str, expression: str | None = None
+    ) -> list[Partition]:
+        """All partitions, or those matching a Glue/Athena-style ``expression`` on the partition
+        keys (``"dt >= '2024-01-02' AND country = 'GB'"``)."""
 
     @abstractmethod
     def drop_partitions(
@@ -87,3 +111,39 @@ class Catalog(ABC):
     ) -> None:
         """Point existing or new partitions at new folders in as close to one step as the
         backend allows (atomic publish switches versions this way)."""
+
+    # ------------------------------------------------------------------ provided by the base class
+
+    backend_name: str = "catalog"
+
+    def database_exists(self, database: str) -> bool:
+        """True when the database exists (backends override with a cheaper call)."""
+        try:
+            self.list_tables(database)
+        except CatalogError:
+            return False
+        return True
+
+    def list_partition_values(self, database: str, table: str) -> list[PartitionValues]:
+        """The values of every registered partition (backends override with a cheaper call than
+        :meth:`get_partitions` when they have one; the incremental crawl uses this)."""
+        return [p.values for p in self.get_partitions(database, table)]
+
+    def set_table_parameters(
+        self, database: str, table: str, parameters: Mapping[str, str]
+    ) -> None:
+        """Merge ``parameters`` into the table's properties."""
+        spec = self.get_table(database, table)
+        if spec is None:
+            raise TableNotFoundError(database, table, self.backend_name)
+        merged = {**dict(spec.parameters), **dict(parameters)}
+        self.create_or_update_table(replace(spec, parameters=merged))
+
+    def show_create_table(self, database: str, table: str) -> str:
+        """The Athena ``CREATE EXTERNAL TABLE`` statement for a registered table."""
+        from lakeforge.catalog.athena_ddl import create_table_ddl
+
+        spec = self.get_table(database, table)
+        if spec is None:
+            raise TableNotFoundError(database, table, self.backend_name)
+        return create_table_ddl(spec)

@@ -1,0 +1,200 @@
+"""Athena's view of a table: SerDe and formats per data format, the ``CREATE EXTERNAL TABLE``
+statement, and partition projection properties.
+
+Both backends take their storage descriptors from here, so a table registered through Spark SQL
+and one registered through the Glue API are described identically.
+
+Example::
+
+    print(create_table_ddl(spec))
+    spec = replace(spec, parameters={**spec.parameters,
+                                     **projection_properties(spec, {"dt": date_projection(...)})})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lakeforge.catalog.base import TableSpec
+
+PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
+OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+OPENX_JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
+TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+
+
+@dataclass(frozen=True)
+class StorageFormat:
+    """SerDe library, its parameters and the Hadoop input/output formats of a table."""
+
+    serde: str
+    input_format: str
+    output_format: str
+    serde_parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+def storage_format(spec: TableSpec) -> StorageFormat:
+    """The SerDe Athena (and Glue's crawler) uses for the spec's format."""
+    if spec.format == "parquet":
+        return StorageFormat(PARQUET_SERDE, PARQUET_INPUT, PARQUET_OUTPUT,
+                             {"serialization.format": "1"})
+    if spec.format == "json":
+        return StorageFormat(OPENX_JSON_SERDE, TEXT_INPUT, TEXT_OUTPUT,
+                             {"paths": ",".join(c.name for c in spec.columns)})
+    if spec.format == "csv":
+        if spec.csv_quoted:
+            return StorageFormat(OPEN_CSV_SERDE, TEXT_INPUT, TEXT_OUTPUT,
+                                 {"separatorChar": spec.csv_delimiter, "quoteChar": '"',
+                                  "escapeChar": "\\"})
+        return StorageFormat(LAZY_SIMPLE_SERDE, TEXT_INPUT, TEXT_OUTPUT,
+                             {"field.delim": spec.csv_delimiter,
+                              "serialization.format": spec.csv_delimiter})
+    raise ValueError(f"table {spec.qualified_name}: unknown format {spec.format!r}")
+
+
+def crawler_table_parameters(spec: TableSpec) -> dict[str, str]:
+    """The table properties Glue's crawler sets (classification, compressionType, delimiter,
+    header skip): Athena and the backends' ``get_table`` read the format back from them."""
+    params = {
+        "EXTERNAL": "TRUE",
+        "classification": spec.format,
+        "compressionType": spec.compression or "none",
+        "typeOfData": "file",
+    }
+    if spec.format == "csv":
+        params["delimiter"] = spec.csv_delimiter
+        params["areColumnsQuoted"] = "true" if spec.csv_quoted else "false"
+        if spec.csv_header:
+            params["skip.header.line.count"] = "1"
+    return {**params, **dict(spec.parameters)}
+
+
+def quote_identifier(name: str) -> str:
+    """Backtick-quote an identifier (backticks inside are doubled)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_string(value: str) -> str:
+    """A single-quoted SQL string literal (Hive/Athena escaping)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def create_table_ddl(spec: TableSpec, *, if_not_exists: bool = False) -> str:
+    """The Athena ``CREATE EXTERNAL TABLE`` statement for ``spec``.
+
+    Example::
+
+        create_table_ddl(TableSpec("db", "sales", [Column("id", "bigint")], "s3://b/sales"))
+    """
+    fmt = storage_format(spec)
+    cols = ",\n".join(f"  {quote_identifier(c.name)} {c.type}" + _comment(c.comment)
+                      for c in spec.columns)
+    lines = [
+        "CREATE EXTERNAL TABLE " + ("IF NOT EXISTS " if if_not_exists else "")
+        + f"{quote_identifier(spec.database)}.{quote_identifier(spec.name)} (",
+        cols,
+        ")",
+    ]
+    if spec.partition_keys:
+        keys = ", ".join(f"{quote_identifier(k.name)} {k.type}" + _comment(k.comment)
+                         for k in spec.partition_keys)
+        lines.append(f"PARTITIONED BY ({keys})")
+    lines.append(f"ROW FORMAT SERDE {quote_string(fmt.serde)}")
+    if fmt.serde_parameters:
+        props = ",\n".join(f"  {quote_string(k)}={quote_string(v)}"
+                           for k, v in fmt.serde_parameters.items())
+        lines.append(f"WITH SERDEPROPERTIES (\n{props})")
+    lines.append(f"STORED AS INPUTFORMAT {quote_string(fmt.input_format)}")
+    lines.append(f"OUTPUTFORMAT {quote_string(fmt.output_format)}")
+    lines.append(f"LOCATION {quote_string(spec.location)}")
+    params = {k: v for k, v in crawler_table_parameters(spec).items() if k != "EXTERNAL"}
+    if params:
+        props = ",\n".join(f"  {quote_string(k)}={quote_string(v)}"
+                           for k, v in sorted(params.items()))
+        lines.append(f"TBLPROPERTIES (\n{props})")
+    return "\n".join(lines)
+
+
+def _comment(comment: str | None) -> str:
+    return f" COMMENT {quote_string(comment)}" if comment else ""
+
+
+# --------------------------------------------------------------------------- partition projection
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One partition key's projection (Athena's ``projection.<key>.*`` properties)."""
+
+    type: str  # integer | date | enum | injected
+    range: str | None = None
+    values: tuple[str, ...] = ()
+    format: str | None = None
+    interval: str | None = None
+    interval_unit: str | None = None
+    digits: int | None = None
+
+
+def integer_projection(low: int, high: int, digits: int | None = None) -> Projection:
+    if low > high:
+        raise ValueError(f"integer projection range {low},{high}: low must not exceed high")
+    return Projection("integer", range=f"{low},{high}", digits=digits)
+
+
+def date_projection(start: str, end: str = "NOW", fmt: str = "yyyy-MM-dd",
+                    interval: int = 1, unit: str = "DAYS") -> Projection:
+    return Projection("date", range=f"{start},{end}", format=fmt, interval=str(interval),
+                      interval_unit=unit)
+
+
+def enum_projection(values: tuple[str, ...] | list[str]) -> Projection:
+    vals = tuple(values)
+    if not vals:
+        raise ValueError("enum projection needs at least one value")
+    bad = [v for v in vals if "," in v]
+    if bad:
+        raise ValueError(f"enum projection values may not contain ',': {bad}")
+    return Projection("enum", values=vals)
+
+
+def projection_properties(spec: TableSpec, projections: Mapping[str, Projection],
+                          location_template: str | None = None) -> dict[str, str]:
+    """Athena partition projection table properties for ``spec``'s partition keys.
+
+    Every partition key needs a projection; the storage template defaults to Hive-style folders
+    (``<location>/dt=${dt}``).
+    """
+    keys = [k.name for k in spec.partition_keys]
+    missing = [k for k in keys if k not in projections]
+    unknown = [k for k in projections if k not in keys]
+    if missing or unknown:
+        raise ValueError(
+            f"table {spec.qualified_name}: partition projection needs exactly the partition keys "
+            f"{keys}; missing {missing}, not partition keys {unknown}"
+        )
+    props = {"projection.enabled": "true"}
+    for key in keys:
+        p = projections[key]
+        props[f"projection.{key}.type"] = p.type
+        if p.range is not None:
+            props[f"projection.{key}.range"] = p.range
+        if p.values:
+            props[f"projection.{key}.values"] = ",".join(p.values)
+        if p.format is not None:
+            props[f"projection.{key}.format"] = p.format
+        if p.interval is not None:
+            props[f"projection.{key}.interval"] = p.interval
+        if p.interval_unit is not None:
+            props[f"projection.{key}.interval.unit"] = p.interval_unit
+        if p.digits is not None:
+            props[f"projection.{key}.digits"] = str(p.digits)
+    template = location_template or (
+        spec.location.rstrip("/") + "/" + "/".join(f"{k}=${{{k}}}" for k in keys)
+    )
+    props["storage.location.template"] = template
+    return props

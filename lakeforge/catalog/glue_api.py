@@ -1,0 +1,330 @@
+"""Catalog backend on the AWS Glue Data Catalog API (boto3).
+
+Tables are ``EXTERNAL_TABLE`` with the storage descriptor Athena expects (same SerDes as the
+Spark SQL backend, from :mod:`lakeforge.catalog.athena_ddl`). Partitions are created with
+``batch_create_partition`` in batches of 100 (Glue's limit), updated with
+``batch_update_partition`` and deleted with ``batch_delete_partition`` in batches of 25.
+
+Example::
+
+    catalog = GlueApiCatalog(region="eu-west-1")
+    catalog.create_or_update_table(spec)
+    catalog.get_partitions("lake", "sales", expression="dt >= '2024-01-02'")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from lakeforge.catalog.athena_ddl import crawler_table_parameters, storage_format
+from lakeforge.catalog.base import (
+    Catalog,
+    CatalogError,
+    Column,
+    Partition,
+    TableNotFoundError,
+    TableSpec,
+)
+from lakeforge.paths import validate_identifier
+
+log = logging.getLogger(__name__)
+
+CREATE_BATCH = 100  # batch_create_partition / batch_update_partition limit
+DELETE_BATCH = 25  # batch_delete_partition limit
+
+
+class GlueApiCatalog(Catalog):
+    """Register tables and partitions through boto3's Glue client."""
+
+    backend_name = "glue_api"
+
+    def __init__(self, client: Any | None = None, *, region: str | None = None,
+                 endpoint_url: str | None = None, catalog_id: str | None = None) -> None:
+        if client is None:
+            from lakeforge.aws import client as aws_client
+
+            client = aws_client("glue", region=region, endpoint_url=endpoint_url)
+        self.glue = client
+        self.catalog_id = catalog_id
+
+    # ------------------------------------------------------------------ helpers
+
+    def _kw(self, **kwargs: Any) -> dict[str, Any]:
+        if self.catalog_id:
+            kwargs["CatalogId"] = self.catalog_id
+        return kwargs
+
+    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(**self._kw(**kwargs))
+        except self.glue.exceptions.EntityNotFoundException:
+            raise
+        except Exception as exc:  # botocore ClientError, connection errors
+            raise CatalogError(f"glue_api: {what} failed: {exc}") from exc
+
+    def _storage_descriptor(self, spec: TableSpec, location: str | None = None) -> dict[str, Any]:
+        fmt = storage_format(spec)
+        return {
+            "Columns": [_column(c) for c in spec.columns],
+            "Location": location or spec.location,
+            "InputFormat": fmt.input_format,
+            "OutputFormat": fmt.output_format,
+            "Compressed": bool(spec.compression and spec.format != "parquet"),
+            "SerdeInfo": {"SerializationLibrary": fmt.serde,
+                          "Parameters": dict(fmt.serde_parameters)},
+            "Parameters": {k: v for k, v in crawler_table_parameters(spec).items()
+                           if k in ("classification", "compressionType", "delimiter",
+                                    "typeOfData")},
+        }
+
+    def _table_input(self, spec: TableSpec) -> dict[str, Any]:
+        return {
+            "Name": spec.name,
+            "TableType": "EXTERNAL_TABLE",
+            "StorageDescriptor": self._storage_descriptor(spec),
+            "PartitionKeys": [_column(k) for k in spec.partition_keys],
+            "Parameters": crawler_table_parameters(spec),
+        }
+
+    # ------------------------------------------------------------------ databases and tables
+
+    def create_database(self, database: str, location: str | None = None) -> None:
+        validate_identifier(database, "database name")
+        if self.database_exists(database):
+            return
+        db_input: dict[str, Any] = {"Name": database}
+        if location:
+            db_input["LocationUri"] = location
+        try:
+            self.glue.create_database(**self._kw(DatabaseInput=db_input))
+        except self.glue.exceptions.AlreadyExistsException:
+            pass
+        except Exception as exc:
+            raise CatalogError(f"glue_api: create_database {database} failed: {exc}") from exc
+
+    def database_exists(self, database: str) -> bool:
+        try:
+            self.glue.get_database(**self._kw(Name=database))
+        except self.glue.exceptions.EntityNotFoundException:
+            return False
+        return True
+
+    def list_tables(self, database: str) -> list[str]:
+        names: list[str] = []
+        try:
+            for page in self.glue.get_paginator("get_tables").paginate(
+                **self._kw(DatabaseName=database)
+            ):
+                names.extend(t["Name"] for t in page["TableList"])
+        except self.glue.exceptions.EntityNotFoundException as exc:
+            raise CatalogError(f"glue_api: database {database} does not exist") from exc
+        return sorted(names)
+
+    def get_table(self, database: str, table: str) -> TableSpec | None:
+        try:
+            t = self.glue.get_table(**self._kw(DatabaseName=database, Name=table))["Table"]
+        except self.glue.exceptions.EntityNotFoundException:
+            return None
+        sd = t.get("StorageDescriptor", {})
+        params = dict(t.get("Parameters", {}))
+        serde = sd.get("SerdeInfo", {})
+        lib = serde.get("SerializationLibrary", "")
+        serde_params = serde.get("Parameters", {})
+        fmt = params.get("classification") or (
+            "parquet" if "parquet" in lib.lower() else "json" if "json" in lib.lower() else "csv"
+        )
+        compression = params.get("compressionType")
+        params.pop("EXTERNAL", None)
+        return TableSpec(
+            database=database,
+            name=table,
+            columns=[Column(c["Name"], c["Type"], c.get("Comment")) for c in sd.get("Columns", [])],
+            location=sd.get("Location", ""),
+            partition_keys=[Column(c["Name"], c["Type"], c.get("Comment"))
+                            for c in t.get("PartitionKeys", [])],
+            format=fmt,
+            compression=None if compression in (None, "none") else compression,
+            csv_delimiter=params.get("delimiter") or serde_params.get("field.delim")
+            or serde_params.get("separatorChar") or ",",
+            csv_header=params.get("skip.header.line.count") == "1",
+            parameters={k: v for k, v in params.items()},
+            csv_quoted="OpenCSVSerde" in lib,
+        )
+
+    def create_or_update_table(self, spec: TableSpec) -> None:
+        validate_identifier(spec.database, "database name")
+        validate_identifier(spec.name, "table name")
+        table_input = self._table_input(spec)
+        try:
+            self.glue.get_table(**self._kw(DatabaseName=spec.database, Name=spec.name))
+            exists = True
+        except self.glue.exceptions.EntityNotFoundException:
+            exists = False
+        if exists:
+            self._call(f"update_table {spec.qualified_name}", self.glue.update_table,
+                       DatabaseName=spec.database, TableInput=table_input)
+        else:
+            self._call(f"create_table {spec.qualified_name}", self.glue.create_table,
+                       DatabaseName=spec.database, TableInput=table_input)
+        log.info("%s table %s at %s", "updated" if exists else "created", spec.qualified_name,
+                 spec.location)
+
+    def drop_table(self, database: str, table: str) -> None:
+        with contextlib.suppress(self.glue.exceptions.EntityNotFoundException):
+            self.glue.delete_table(**self._kw(DatabaseName=database, Name=table))
+
+    # ------------------------------------------------------------------ partitions
+
+    def _require_table(self, database: str, table: str) -> TableSpec:
+        spec = self.get_table(database, table)
+        if spec is None:
+            raise TableNotFoundError(database, table, self.backend_name)
+        return spec
+
+    def _partition_input(self, spec: TableSpec, p: Partition) -> dict[str, Any]:
+        if len(p.values) != len(spec.partition_keys):
+            raise ValueError(
+                f"partition values {p.values} do not match the partition keys "
+                f"{[k.name for k in spec.partition_keys]} of {spec.qualified_name}"
+            )
+        # Glue stores values as strings; Hive's default-partition name stands for null.
+        values = ["__HIVE_DEFAULT_PARTITION__" if v is None else v for v in p.values]
+        return {
+            "Values": values,
+            "StorageDescriptor": self._storage_descriptor(spec, p.location),
+            "Parameters": dict(p.parameters),
+        }
+
+    def get_partitions(
+        self, database: str, table: str, expression: str | None = None
+    ) -> list[Partition]:
+        self._require_table(database, table)
+        kwargs: dict[str, Any] = {"DatabaseName": database, "TableName": table}
+        if expression:
+            kwargs["Expression"] = expression
+        out: list[Partition] = []
+        try:
+            for page in self.glue.get_paginator("get_partitions").paginate(**self._kw(**kwargs)):
+                for p in page["Partitions"]:
+                    values = tuple(None if v == "__HIVE_DEFAULT_PARTITION__" else v
+                                   for v in p["Values"])
+                    out.append(Partition(values, p.get("StorageDescriptor", {}).get("Location", ""),
+                                         dict(p.get("Parameters", {}))))
+        except self.glue.exceptions.EntityNotFoundException as exc:
+            raise TableNotFoundError(database, table, self.backend_name) from exc
+        except Exception as exc:
+            if expression and "InvalidInput" in str(exc):
+                raise ValueError(f"partition expression {expression!r} on {database}.{table} is "
+                                 f"not valid: {exc}") from exc
+            raise CatalogError(f"glue_api: get_partitions {database}.{table} failed: {exc}") \
+                from exc
+        return out
+
+    def add_partitions(self, database: str, table: str, partitions: Sequence[Partition]) -> int:
+        """``batch_create_partition`` in batches of 100; partitions that already exist are
+        updated to the new location with ``batch_update_partition``."""
+        spec = self._require_table(database, table)
+        if partitions and not spec.partition_keys:
+            raise ValueError(f"table {database}.{table} has no partition keys; cannot add "
+                             f"{len(partitions)} partition(s)")
+        inputs = [self._partition_input(spec, p) for p in partitions]
+        existing: list[Partition] = []
+        created = 0
+        for start in range(0, len(inputs), CREATE_BATCH):
+            batch = inputs[start:start + CREATE_BATCH]
+            resp = self._call(f"batch_create_partition {database}.{table}",
+                              self.glue.batch_create_partition, DatabaseName=database,
+                              TableName=table, PartitionInputList=batch)
+            errors = resp.get("Errors", [])
+            failed: list[str] = []
+            for err in errors:
+                code = err.get("ErrorDetail", {}).get("ErrorCode", "")
+                vals = tuple(err.get("PartitionValues", []))
+                if code == "AlreadyExistsException":
+                    match = next(p for p, i in zip(partitions[start:start + CREATE_BATCH], batch,
+                                                   strict=True)
+                                 if tuple(i["Values"]) == vals)
+                    existing.append(match)
+                else:
+                    failed.append(f"{list(vals)}: {code} "
+                                  f"{err.get('ErrorDetail', {}).get('ErrorMessage', '')}")
+            if failed:
+                raise CatalogError(f"glue_api: batch_create_partition {database}.{table} failed "
+                                   f"for {len(failed)} partition(s): {failed[:5]}")
+            created += len(batch) - len(errors)
+        if existing:
+            self._update(spec, existing)
+        log.info("table %s.%s: %d partitions created, %d updated", database, table, created,
+                 len(existing))
+        return created + len(existing)
+
+    def _update(self, spec: TableSpec, partitions: Sequence[Partition]) -> None:
+        for start in range(0, len(partitions), CREATE_BATCH):
+            batch = partitions[start:start + CREATE_BATCH]
+            entries = []
+            for p in batch:
+                pin = self._partition_input(spec, p)
+                entries.append({"PartitionValueList": pin["Values"], "PartitionInput": pin})
+            resp = self._call(f"batch_update_partition {spec.qualified_name}",
+                              self.glue.batch_update_partition, DatabaseName=spec.database,
+                              TableName=spec.name, Entries=entries)
+            if resp.get("Errors"):
+                raise CatalogError(f"glue_api: batch_update_partition {spec.qualified_name} "
+                                   f"failed: {resp['Errors'][:5]}")
+
+    def drop_partitions(
+        self, database: str, table: str, values: Sequence[tuple[str | None, ...]]
+    ) -> int:
+        self._require_table(database, table)
+        dropped = 0
+        for start in range(0, len(values), DELETE_BATCH):
+            batch = [{"Values": ["__HIVE_DEFAULT_PARTITION__" if v is None else v for v in vals]}
+                     for vals in values[start:start + DELETE_BATCH]]
+            resp = self._call(f"batch_delete_partition {database}.{table}",
+                              self.glue.batch_delete_partition, DatabaseName=database,
+                              TableName=table, PartitionsToDelete=batch)
+            missing = [e for e in resp.get("Errors", [])
+                       if e.get("ErrorDetail", {}).get("ErrorCode") == "EntityNotFoundException"]
+            others = [e for e in resp.get("Errors", []) if e not in missing]
+            if others:
+                raise CatalogError(f"glue_api: batch_delete_partition {database}.{table} "
+                                   f"failed: {others[:5]}")
+            dropped += len(batch) - len(missing)
+        return dropped
+
+    def set_partition_locations(
+        self, database: str, table: str, partitions: Sequence[Partition]
+    ) -> None:
+        """Existing partitions are re-pointed with ``batch_update_partition`` (100 per call),
+        missing ones created; each call is atomic in Glue, the whole set is not."""
+        spec = self._require_table(database, table)
+        wanted = {tuple(p.values): p for p in partitions}
+        present = set()
+        keys = list(wanted)
+        for start in range(0, len(keys), CREATE_BATCH):
+            chunk = keys[start:start + CREATE_BATCH]
+            resp = self._call(
+                f"batch_get_partition {database}.{table}", self.glue.batch_get_partition,
+                DatabaseName=database, TableName=table,
+                PartitionsToGet=[{"Values": ["__HIVE_DEFAULT_PARTITION__" if v is None else v
+                                             for v in k]} for k in chunk],
+            )
+            for p in resp.get("Partitions", []):
+                present.add(tuple(None if v == "__HIVE_DEFAULT_PARTITION__" else v
+                                  for v in p["Values"]))
+        to_update = [p for k, p in wanted.items() if k in present]
+        to_create = [p for k, p in wanted.items() if k not in present]
+        if to_update:
+            self._update(spec, to_update)
+        if to_create:
+            self.add_partitions(database, table, to_create)
+
+
+def _column(c: Column) -> dict[str, Any]:
+    out: dict[str, Any] = {"Name": c.name, "Type": c.type}
+    if c.comment:
+        out["Comment"] = c.comment
+    return out

@@ -1,0 +1,449 @@
+"""Catalog backend that speaks Spark SQL DDL to the session's metastore.
+
+Locally that is the embedded Hive metastore (Derby); on EMR and Glue it is the Glue Data Catalog
+acting as the Hive metastore, so the same statements register tables Athena reads. Tables are
+``CREATE EXTERNAL TABLE`` with Athena's SerDes (see :mod:`lakeforge.catalog.athena_ddl`), except
+JSON when the OpenX JSON SerDe is not on the classpath (the pyspark wheel lacks it): JSON tables
+are then Spark data source tables (``USING json``) that Spark reads but Athena does not.
+
+Partitions are added with one ``ALTER TABLE ... ADD PARTITION (...) LOCATION ... PARTITION ...``
+statement per batch. Spark cannot change a Hive column's type in place, so a widened type is
+applied by dropping and re-creating the EXTERNAL table and re-adding its partitions (no data is
+touched).
+
+Example::
+
+    catalog = SparkSqlCatalog(spark)
+    catalog.create_or_update_table(spec)
+    part = Partition(("2024-01-01",), "/lake/sales/dt=2024-01-01")
+    catalog.add_partitions("lake", "sales", [part])
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from lakeforge.catalog.athena_ddl import (
+    OPENX_JSON_SERDE,
+    crawler_table_parameters,
+    create_table_ddl,
+    quote_identifier,
+    quote_string,
+)
+from lakeforge.catalog.base import (
+    Catalog,
+    CatalogError,
+    Column,
+    Partition,
+    PartitionValues,
+    TableNotFoundError,
+    TableSpec,
+)
+from lakeforge.paths import (
+    HIVE_DEFAULT_PARTITION,
+    unescape_partition_value,
+    validate_identifier,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 200
+# Table properties Hive/Spark manage themselves; never copied back into a TableSpec.
+_SYSTEM_PROPERTIES = {
+    "EXTERNAL", "transient_lastDdlTime", "numFiles", "totalSize", "numRows", "rawDataSize",
+    "COLUMN_STATS_ACCURATE", "last_modified_by", "last_modified_time", "numFilesErasureCoded",
+    "bucketing_version",
+}
+
+
+class SparkSqlCatalog(Catalog):
+    """Register tables and partitions with Spark SQL DDL on ``spark``'s metastore."""
+
+    backend_name = "spark_sql"
+
+    def __init__(self, spark: SparkSession, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 json_serde_available: bool | None = None) -> None:
+        if spark.conf.get("spark.sql.catalogImplementation", "in-memory") != "hive":
+            log.warning("spark_sql catalog on a session without Hive support: tables live only "
+                        "as long as the session")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.spark = spark
+        self.batch_size = batch_size
+        self._json_serde = json_serde_available
+
+    # ------------------------------------------------------------------ helpers
+
+    def _sql(self, statement: str) -> Any:
+        log.debug("spark_sql: %s", statement[:500])
+        try:
+            return self.spark.sql(statement)
+        except Exception as exc:  # AnalysisException, ParseException, Py4JJavaError
+            raise CatalogError(f"spark_sql: {statement.splitlines()[0][:200]} ... failed: "
+                               f"{_first_line(exc)}") from exc
+
+    @staticmethod
+    def _name(database: str, table: str) -> str:
+        validate_identifier(database, "database name")
+        validate_identifier(table, "table name")
+        return f"{quote_identifier(database)}.{quote_identifier(table)}"
+
+    def json_serde_available(self) -> bool:
+        """Whether Athena's OpenX JSON SerDe class can be loaded by the session's JVM."""
+        if self._json_serde is None:
+            try:
+                jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
+                jvm.java.lang.Class.forName(OPENX_JSON_SERDE)
+                self._json_serde = True
+            except Exception:
+                self._json_serde = False
+        return bool(self._json_serde)
+
+    def _external_catalog(self) -> Any:
+        return self.spark._jsparkSession.sharedState().externalCatalog()  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ databases and tables
+
+    def create_database(self, database: str, location: str | None = None) -> None:
+        validate_identifier(database, "database name")
+        where = f" LOCATION {quote_string(location)}" if location else ""
+        self._sql(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}{where}")
+
+    def database_exists(self, database: str) -> bool:
+        return bool(self.spark.catalog.databaseExists(database))
+
+    def list_tables(self, database: str) -> list[str]:
+        if not self.database_exists(database):
+            raise CatalogError(f"spark_sql: database {database} does not exist")
+        rows = self._sql(f"SHOW TABLES IN {quote_identifier(database)}").collect()
+        return sorted(r["tableName"] for r in rows if not r["isTemporary"])
+
+    def _table_exists(self, database: str, table: str) -> bool:
+        return bool(self.database_exists(database)
+                    and self.spark.catalog.tableExists(f"{database}.{table}"))
+
+    def get_table(self, database: str, table: str) -> TableSpec | None:
+        if not self._table_exists(database, table):
+            return None
+        name = self._name(database, table)
+        props = {r["key"]: r["value"]
+                 for r in self._sql(f"SHOW TBLPROPERTIES {name}").collect()}
+        info: dict[str, str] = {}
+        columns: list[Column] = []
+        keys: list[Column] = []
+        section = "columns"
+        for r in self._sql(f"DESCRIBE TABLE EXTENDED {name}").collect():
+            col, dtype, comment = r["col_name"], r["data_type"], r["comment"]
+            if col.startswith("# Partition Information"):
+                section = "partition"
+                continue
+            if col.startswith("# Detailed Table Information"):
+                section = "detail"
+                continue
+            if col.startswith("#") or not col.strip():
+                continue
+            if section == "columns":
+                columns.append(Column(col, dtype, comment or None))
+            elif section == "partition":
+                keys.append(Column(col, dtype, comment or None))
+            else:
+                info[col] = dtype
+        key_names = {k.name for k in keys}
+        columns = [c for c in columns if c.name not in key_names]
+        serde = info.get("Serde Library", "")
+        provider = info.get("Provider", "hive").lower()
+        fmt = props.get("classification") or (
+            "parquet" if "parquet" in serde.lower() or provider == "parquet"
+            else "json" if "json" in serde.lower() or provider == "json" else "csv"
+        )
+        storage = _parse_storage_properties(info.get("Storage Properties", ""))
+        delimiter = props.get("delimiter") or storage.get("field.delim") or storage.get(
+            "separatorChar") or ","
+        compression = props.get("compressionType")
+        params = {k: v for k, v in props.items()
+                  if k not in _SYSTEM_PROPERTIES and not k.startswith("spark.sql.")}
+        return TableSpec(
+            database=database,
+            name=table,
+            columns=columns,
+            location=_strip_file_scheme(info.get("Location", "")),
+            partition_keys=keys,
+            format=fmt,  # type: ignore[arg-type]
+            compression=None if compression in (None, "none") else compression,
+            csv_delimiter=delimiter,
+            csv_header=props.get("skip.header.line.count") == "1",
+            parameters=params,
+            csv_quoted="OpenCSVSerde" in serde,
+        )
+
+    def _create_ddl(self, spec: TableSpec) -> str:
+        if spec.format == "json" and not self.json_serde_available():
+            log.warning("table %s: the OpenX JSON SerDe is not on this Spark's classpath; "
+                        "registering a Spark data source table (USING json) instead",
+                        spec.qualified_name)
+            cols = ", ".join(f"{quote_identifier(c.name)} {c.type}"
+                             for c in [*spec.columns, *spec.partition_keys])
+            parts = ", ".join(quote_identifier(k.name) for k in spec.partition_keys)
+            params = crawler_table_parameters(spec)
+            params.pop("EXTERNAL", None)
+            props = ", ".join(f"{quote_string(k)}={quote_string(v)}"
+                              for k, v in sorted(params.items()))
+            return (f"CREATE TABLE {self._name(spec.database, spec.name)} ({cols}) USING json "
+                    + (f"PARTITIONED BY ({parts}) " if parts else "")
+                    + f"LOCATION {quote_string(spec.location)} TBLPROPERTIES ({props})")
+        return create_table_ddl(spec)
+
+    def create_or_update_table(self, spec: TableSpec) -> None:
+        name = self._name(spec.database, spec.name)
+        existing = self.get_table(spec.database, spec.name)
+        if existing is None:
+            self._sql(self._create_ddl(spec))
+            log.info("created table %s at %s", spec.qualified_name, spec.location)
+            return
+        old_cols = [(c.name.lower(), c.type) for c in existing.columns]
+        new_cols = [(c.name.lower(), c.type) for c in spec.columns]
+        same_layout = (
+            [(k.name.lower(), k.type) for k in existing.partition_keys]
+            == [(k.name.lower(), k.type) for k in spec.partition_keys]
+            and existing.format == spec.format
+            and existing.csv_quoted == spec.csv_quoted
+            and existing.csv_delimiter == spec.csv_delimiter
+            and _same_location(existing.location, spec.location)
+        )
+        if same_layout and new_cols[: len(old_cols)] == old_cols:
+            added = spec.columns[len(old_cols):]
+            if added:
+                cols = ", ".join(f"{quote_identifier(c.name)} {c.type}" for c in added)
+                self._sql(f"ALTER TABLE {name} ADD COLUMNS ({cols})")
+                log.info("table %s: added columns %s", spec.qualified_name,
+                         [c.name for c in added])
+            wanted = {k: v for k, v in crawler_table_parameters(spec).items() if k != "EXTERNAL"}
+            have = dict(existing.parameters)
+            changed = {k: v for k, v in wanted.items() if have.get(k) != v}
+            if changed:
+                props = ", ".join(f"{quote_string(k)}={quote_string(v)}"
+                                  for k, v in sorted(changed.items()))
+                self._sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({props})")
+            removed = [k for k in have if k not in wanted and k not in _SYSTEM_PROPERTIES]
+            if removed:
+                keys = ", ".join(quote_string(k) for k in removed)
+                self._sql(f"ALTER TABLE {name} UNSET TBLPROPERTIES IF EXISTS ({keys})")
+            return
+        # A type change, a dropped column or a new layout: Spark cannot alter these in place.
+        # The table is EXTERNAL, so dropping it leaves the data; its partitions are re-added.
+        partitions = self.get_partitions(spec.database, spec.name) if same_layout else []
+        log.info("table %s: re-creating (schema or layout change); %d partitions kept",
+                 spec.qualified_name, len(partitions))
+        self._sql(f"DROP TABLE {name}")
+        self._sql(self._create_ddl(spec))
+        if partitions:
+            self.add_partitions(spec.database, spec.name, partitions)
+
+    def drop_table(self, database: str, table: str) -> None:
+        self._sql(f"DROP TABLE IF EXISTS {self._name(database, table)}")
+
+    # ------------------------------------------------------------------ partitions
+
+    def _require_table(self, database: str, table: str) -> TableSpec:
+        spec = self.get_table(database, table)
+        if spec is None:
+            raise TableNotFoundError(database, table, self.backend_name)
+        return spec
+
+    def _spec_clause(self, keys: Sequence[Column], values: PartitionValues) -> str:
+        if len(values) != len(keys):
+            raise ValueError(
+                f"partition values {values} do not match the partition keys "
+                f"{[k.name for k in keys]}"
+            )
+        parts = []
+        for key, value in zip(keys, values, strict=True):
+            literal = quote_string(HIVE_DEFAULT_PARTITION if value is None else value)
+            parts.append(f"{quote_identifier(key.name)}={literal}")
+        return "PARTITION (" + ", ".join(parts) + ")"
+
+    def list_partition_values(self, database: str, table: str) -> list[PartitionValues]:
+        """Partition values from ``SHOW PARTITIONS`` (names only: much cheaper than locations)."""
+        spec = self._require_table(database, table)
+        if not spec.partition_keys:
+            return []
+        rows = self._sql(f"SHOW PARTITIONS {self._name(database, table)}").collect()
+        out = []
+        for r in rows:
+            pieces = r[0].split("/")
+            out.append(tuple(unescape_partition_value(p.partition("=")[2]) for p in pieces))
+        return out
+
+    def get_partitions(
+        self, database: str, table: str, expression: str | None = None
+    ) -> list[Partition]:
+        spec = self._require_table(database, table)
+        if not spec.partition_keys:
+            return []
+        jcat = self._external_catalog()
+        jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
+        seq = jcat.listPartitions(database, table, jvm.scala.Option.empty())
+        keys = [k.name.lower() for k in spec.partition_keys]
+        partitions = _parse_catalog_partitions(seq.mkString("\u0000"), keys)
+        if expression:
+            partitions = self._filter(partitions, spec, expression)
+        return partitions
+
+    def _filter(self, partitions: list[Partition], spec: TableSpec,
+                expression: str) -> list[Partition]:
+        """Evaluate a partition predicate with Spark SQL's own expression semantics."""
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        names = [k.name.lower() for k in spec.partition_keys]
+        schema = StructType([StructField(n, StringType()) for n in names]
+                            + [StructField("__location", StringType())])
+        rows = [(*p.values, p.location) for p in partitions]
+        df = self.spark.createDataFrame(rows, schema)
+        casts = [f"CAST({quote_identifier(k.name.lower())} AS {k.type}) AS "
+                 f"{quote_identifier(k.name.lower())}" for k in spec.partition_keys]
+        try:
+            kept = {r["__location"] for r in
+                    df.selectExpr(*casts, "__location").where(expression).collect()}
+        except Exception as exc:
+            raise ValueError(f"partition expression {expression!r} on {spec.qualified_name} "
+                             f"(keys {names}) is not valid: {_first_line(exc)}") from exc
+        return [p for p in partitions if p.location in kept]
+
+    def add_partitions(self, database: str, table: str, partitions: Sequence[Partition]) -> int:
+        spec = self._require_table(database, table)
+        if not partitions:
+            return 0
+        if not spec.partition_keys:
+            raise ValueError(f"table {database}.{table} has no partition keys; cannot add "
+                             f"{len(partitions)} partition(s)")
+        existing = set(self.list_partition_values(database, table))
+        new = [p for p in partitions if tuple(p.values) not in existing]
+        old = [p for p in partitions if tuple(p.values) in existing]
+        name = self._name(database, table)
+        for start in range(0, len(new), self.batch_size):
+            batch = new[start:start + self.batch_size]
+            clauses = " ".join(
+                f"{self._spec_clause(spec.partition_keys, p.values)} "
+                f"LOCATION {quote_string(p.location)}" for p in batch
+            )
+            self._sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {clauses}")
+        for p in old:
+            self._sql(f"ALTER TABLE {name} {self._spec_clause(spec.partition_keys, p.values)} "
+                      f"SET LOCATION {quote_string(p.location)}")
+        log.info("table %s.%s: %d partitions added, %d re-pointed", database, table,
+                 len(new), len(old))
+        return len(new) + len(old)
+
+    def drop_partitions(
+        self, database: str, table: str, values: Sequence[tuple[str | None, ...]]
+    ) -> int:
+        spec = self._require_table(database, table)
+        existing = set(self.list_partition_values(database, table))
+        present = [tuple(v) for v in values if tuple(v) in existing]
+        name = self._name(database, table)
+        for start in range(0, len(present), self.batch_size):
+            batch = present[start:start + self.batch_size]
+            clauses = ", ".join(self._spec_clause(spec.partition_keys, v) for v in batch)
+            self._sql(f"ALTER TABLE {name} DROP IF EXISTS {clauses}")
+        return len(present)
+
+    def set_partition_locations(
+        self, database: str, table: str, partitions: Sequence[Partition]
+    ) -> None:
+        """Re-point existing partitions (one ``SET LOCATION`` each) and add new ones (batched).
+
+        Each statement is atomic in the metastore; the set as a whole is not.
+        """
+        self.add_partitions(database, table, partitions)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _strip_file_scheme(location: str) -> str:
+    if location.startswith("file://"):
+        return location[len("file://"):]
+    if location.startswith("file:"):
+        return location[len("file:"):]
+    return location
+
+
+def _same_location(a: str, b: str) -> bool:
+    return _strip_file_scheme(a).rstrip("/") == _strip_file_scheme(b).rstrip("/")
+
+
+def _parse_storage_properties(text: str) -> dict[str, str]:
+    """``[field.delim=,, serialization.format=,]`` -> dict (values may contain ', ')."""
+    body = text.strip()
+    if body.startswith("[") and body.endswith("]"):
+        body = body[1:-1]
+    out: dict[str, str] = {}
+    for m in re.finditer(r"(?:^|, )([A-Za-z_.]+)=(.*?)(?=, [A-Za-z_.]+=|$)", body):
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def _parse_catalog_partitions(text: str, keys: list[str]) -> list[Partition]:
+    """Parse ``CatalogTablePartition.toString`` blocks (joined by NUL) into Partitions.
+
+    One JVM call returns every partition, which is far cheaper than a py4j call per field.
+    Values are split on the known key names, so a value never needs escaping.
+    """
+    out: list[Partition] = []
+    if not text:
+        return out
+    for block in text.split("\u0000"):
+        values_text = _field(block, "Partition Values")
+        location = _field(block, "Location")
+        if values_text is None or location is None:
+            raise CatalogError(f"spark_sql: cannot read partition description {block[:200]!r}")
+        inner = values_text[1:-1] if values_text.startswith("[") else values_text
+        by_key = _split_spec(inner, keys)
+        if by_key is None:
+            raise CatalogError(f"spark_sql: unexpected partition values {values_text!r} "
+                               f"for keys {keys}")
+        values = [None if by_key[k] == HIVE_DEFAULT_PARTITION else by_key[k] for k in keys]
+        out.append(Partition(tuple(values), _strip_file_scheme(location)))
+    return out
+
+
+def _split_spec(text: str, keys: list[str]) -> dict[str, str] | None:
+    """``dt=2024-01-01, country=GB`` -> values by key (keys in any order: Scala maps of more
+    than four entries do not keep insertion order)."""
+    starts: list[tuple[int, str]] = []
+    for key in keys:
+        if text.startswith(f"{key}="):
+            starts.append((0, key))
+            continue
+        idx = text.find(f", {key}=")
+        if idx < 0:
+            return None
+        starts.append((idx + 2, key))
+    starts.sort()
+    out: dict[str, str] = {}
+    for i, (pos, key) in enumerate(starts):
+        end = starts[i + 1][0] - 2 if i + 1 < len(starts) else len(text)
+        out[key] = text[pos + len(key) + 1:end]
+    return out
+
+
+def _field(block: str, name: str) -> str | None:
+    marker = f"\n\t{name}: "
+    start = block.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = block.find("\n\t", start)
+    value = block[start:] if end < 0 else block[start:end]
+    return value[:-1] if value.endswith(")") and end < 0 else value
