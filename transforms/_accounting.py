@@ -141,7 +141,11 @@ class ErrorLedger:
 
     def pending(self) -> list[str]:
         """Stages whose frame has not been through an action yet."""
-        return [t.stage for t in self._tracked if not _completed(t.observation)]
+        waiting = [t for t in self._tracked if not _completed(t.observation)]
+        if waiting and _drain_listener_bus():
+            # Metrics arrive through Spark's listener bus, a moment after the action returns.
+            waiting = [t for t in waiting if not _completed(t.observation)]
+        return [t.stage for t in waiting]
 
     def results(self, *, allow_pending: bool = False) -> list[StageErrors]:
         """Counts per stage, in tracking order. Never blocks: raises ErrorCountsNotReady for
@@ -181,3 +185,18 @@ class ErrorLedger:
 def _completed(observation: Observation) -> bool:
     jo = observation._jo  # set by DataFrame.observe; its future completes after the action
     return jo is not None and bool(jo.future().isCompleted())
+
+
+def _drain_listener_bus(timeout_ms: int = 10_000) -> bool:
+    """Wait until Spark has delivered queued listener events (observed metrics among them)."""
+    from pyspark import SparkContext
+
+    sc = SparkContext._active_spark_context
+    if sc is None:
+        return False
+    try:
+        sc._jsc.sc().listenerBus().waitUntilEmpty(timeout_ms)
+    except Exception:  # a Spark without this internal API: report what is known now
+        log.debug("could not wait for the Spark listener bus", exc_info=True)
+        return False
+    return True

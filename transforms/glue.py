@@ -614,6 +614,10 @@ def drop_null_fields(df: DataFrame, null_values: Sequence[Any] | None = None) ->
     Runs exactly one aggregation (one Spark action; AQE may split it into two jobs) whatever the
     number of columns; NullType columns are dropped without looking at data.
     """
+    for value in null_values or ():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise GlueTransformError(f"drop_null_fields: null_values must be strings or numbers "
+                                     f"(as in Glue Studio), got {value!r}")
     checks: list[tuple[Path, Column]] = []
     absent: list[Path] = []
     for path, dtype in leaf_paths(df.schema):
