@@ -129,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: glue_entry: no job {job!r}; available jobs: {available_jobs()}",
               file=sys.stderr)
         return 2
+    # One line in the driver log saying which code runs: the zip's, not a stale install.
+    print(f"glue_entry: running jobs.{job} from {module.__file__}", file=sys.stderr)
     return int(module.main(forwarded))
 
 
