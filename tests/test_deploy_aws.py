@@ -704,3 +704,14 @@ def test_deploy_iam_writes_and_applies_roles_in_moto(aws, tmp_path, capsys):
                 "--apply") == 0
     names = [r["RoleName"] for r in c.list_roles()["Roles"]]
     assert names.count("lakeforge-glue-job") == 1
+
+
+def test_committed_state_machine_definition_is_current_and_valid():
+    """orchestration/stepfunctions/lakeforge-pipeline.asl.json is what
+    `lakeforge deploy stepfunctions --dry-run` writes for the documented example topic."""
+    committed = json.loads(
+        (REPO / "orchestration/stepfunctions/lakeforge-pipeline.asl.json").read_text())
+    assert committed == sfn.build_definition(sfn.PipelineSettings(
+        glue_job="lakeforge-customer-propensity", quality_job="lakeforge-quality-gate",
+        topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:lakeforge-runs"))
+    assert sfn.definition_problems(committed) == []
