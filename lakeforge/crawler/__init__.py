@@ -1,0 +1,42 @@
+"""Glue-crawler semantics: list, classify, infer schemas, group tables, find partitions, and
+register them through a catalog backend.
+
+Example::
+
+    from lakeforge.crawler import crawl
+    from lakeforge.catalog import get_catalog
+
+    report = crawl(["/lake/raw/sales"], database="raw", catalog=get_catalog("spark_sql", spark))
+    print(report.to_json())
+"""
+
+from lakeforge.crawler.classify import FileSchema, UnreadableObject, classify
+from lakeforge.crawler.crawl import (
+    DELETE_BEHAVIORS,
+    DEPRECATED_PROPERTY,
+    RECRAWL_POLICIES,
+    SCHEMA_CHANGE_POLICIES,
+    CrawlReport,
+    DeleteBehavior,
+    RecrawlPolicy,
+    SchemaChangePolicy,
+    TableReport,
+    crawl,
+)
+from lakeforge.crawler.grouping import (
+    MAX_SCHEMAS,
+    SIMILARITY_THRESHOLD,
+    Folder,
+    Skipped,
+    TablePlan,
+    plan_tables,
+)
+from lakeforge.crawler.listing import Root, list_objects, resolve_root
+
+__all__ = [
+    "DELETE_BEHAVIORS", "DEPRECATED_PROPERTY", "MAX_SCHEMAS", "RECRAWL_POLICIES",
+    "SCHEMA_CHANGE_POLICIES", "SIMILARITY_THRESHOLD", "CrawlReport", "DeleteBehavior",
+    "FileSchema", "Folder", "RecrawlPolicy", "Root", "SchemaChangePolicy", "Skipped",
+    "TablePlan", "TableReport", "UnreadableObject", "classify", "crawl", "list_objects",
+    "plan_tables", "resolve_root",
+]

@@ -1,0 +1,292 @@
+"""Classify one object and infer its schema, as Glue's built-in classifiers do.
+
+* Parquet (``PAR1`` magic): the schema comes from the footer only; no row is read.
+* Text (optionally gzip or bz2, recognised by their magic bytes): a sample of the first
+  1,000 records or 1 MB (whichever comes first, Glue's sample) is read.
+  JSON lines when every sampled line is a JSON object; otherwise CSV when one delimiter
+  (``,`` ``\\t`` ``|`` ``;`` ``\\x01``) splits every sampled line into the same number (>= 2) of
+  fields. The header is detected as Glue does: the first row is a header when all its values
+  are distinct non-empty strings and some later row has a non-string value in a column.
+  Otherwise columns are ``col0, col1, ...``.
+
+Anything else raises :class:`UnreadableObject` with the reason the report shows.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import gzip
+import io
+import json
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from lakeforge.crawler.hive_types import NULL_TYPE, TypeConflict, from_arrow, widen
+from lakeforge.crawler.listing import ListedObject
+
+SAMPLE_BYTES = 1024 * 1024
+SAMPLE_RECORDS = 1000
+DELIMITERS = (",", "\t", "|", ";", "\x01")
+HeaderMode = Literal["detect", "present", "absent"]
+
+_INT = re.compile(r"^[+-]?\d+$")
+_FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
+_BAD_NAME = re.compile(r"[^a-z0-9_]")
+
+
+class UnreadableObject(Exception):
+    """The object is not a readable data file; ``str(exc)`` is the reason for the report."""
+
+
+@dataclass(frozen=True)
+class FileSchema:
+    """What one data file is: format, compression, columns (name, Hive type), CSV options."""
+
+    format: Literal["parquet", "csv", "json"]
+    compression: str | None
+    columns: tuple[tuple[str, str], ...]
+    csv_delimiter: str = ","
+    csv_header: bool = False
+    csv_quoted: bool = False
+
+    @property
+    def layout(self) -> tuple[object, ...]:
+        """What must be equal for files to share a table (Glue: format and compression;
+        for CSV also the SerDe options). Parquet's codec is internal to each file, so it
+        never splits a table."""
+        if self.format == "parquet":
+            return ("parquet",)
+        if self.format == "json":
+            return ("json", self.compression)
+        return ("csv", self.compression, self.csv_delimiter, self.csv_header, self.csv_quoted)
+
+
+def classify(fs: pafs.FileSystem, obj: ListedObject, *, csv_header: HeaderMode = "detect",
+             sample_bytes: int = SAMPLE_BYTES,
+             sample_records: int = SAMPLE_RECORDS) -> FileSchema:
+    """Classify one non-empty object; raises :class:`UnreadableObject` with a reason."""
+    try:
+        with fs.open_input_file(obj.path) as f:
+            head = f.read(4)
+            if head == b"PAR1" or obj.name.endswith(".parquet"):
+                return _parquet(f, head)
+        return _text(fs, obj, csv_header, sample_bytes, sample_records)
+    except UnreadableObject:
+        raise
+    except OSError as exc:
+        raise UnreadableObject(f"cannot read: {exc}") from exc
+
+
+def _parquet(f: object, head: bytes) -> FileSchema:
+    if head != b"PAR1":
+        raise UnreadableObject("named .parquet but not a Parquet file (no PAR1 magic bytes)")
+    try:
+        md = pq.read_metadata(f)
+    except Exception as exc:  # ArrowInvalid, OSError from a truncated or corrupt footer
+        raise UnreadableObject(f"corrupt Parquet footer: {exc}") from exc
+    try:
+        columns = tuple((fld.name, from_arrow(fld.type)) for fld in md.schema.to_arrow_schema())
+    except TypeConflict as exc:
+        raise UnreadableObject(f"Parquet schema not supported: {exc}") from exc
+    codec = None
+    if md.num_row_groups and md.num_columns:
+        codec = str(md.row_group(0).column(0).compression).lower()
+        codec = None if codec in ("uncompressed", "none") else codec
+    return FileSchema("parquet", codec, columns)
+
+
+def _open_text(fs: pafs.FileSystem, obj: ListedObject) -> tuple[io.BufferedIOBase, str | None]:
+    raw = fs.open_input_stream(obj.path, compression=None)
+    magic = raw.read(4)
+    raw.close()
+    raw = fs.open_input_stream(obj.path, compression=None)
+    if magic[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw), "gzip"  # type: ignore[arg-type]
+    if magic[:3] == b"BZh":
+        return bz2.BZ2File(raw), "bz2"  # type: ignore[arg-type]
+    if magic == b"\x28\xb5\x2f\xfd":
+        raw.close()
+        raise UnreadableObject("zstd-compressed text is not readable by Athena's text SerDes")
+    if obj.name.endswith(".snappy") or magic == b"\xff\x06\x00\x00":
+        raw.close()
+        raise UnreadableObject("snappy-compressed text files cannot be sampled (use Parquet, "
+                               "gzip or bz2); Hadoop's snappy framing has no Python reader here")
+    return raw, None  # type: ignore[return-value]
+
+
+def _sample_lines(stream: io.BufferedIOBase, sample_bytes: int,
+                  sample_records: int) -> list[str]:
+    try:
+        data = stream.read(sample_bytes + 1)
+    except (OSError, EOFError, ValueError) as exc:
+        raise UnreadableObject(f"corrupt compressed stream: {exc}") from exc
+    finally:
+        stream.close()
+    truncated = len(data) > sample_bytes
+    if truncated:
+        data = data[:sample_bytes]
+        cut = data.rfind(b"\n")
+        data = data[:cut] if cut > 0 else data
+    if b"\x00" in data:
+        raise UnreadableObject("binary content: not Parquet, CSV or JSON lines")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UnreadableObject(f"not UTF-8 text (byte {exc.start}): not Parquet, CSV or JSON "
+                               "lines") from exc
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[:sample_records]
+
+
+def _text(fs: pafs.FileSystem, obj: ListedObject, header_mode: HeaderMode, sample_bytes: int,
+          sample_records: int) -> FileSchema:
+    stream, compression = _open_text(fs, obj)
+    lines = _sample_lines(stream, sample_bytes, sample_records)
+    if not lines:
+        raise UnreadableObject("no records (only blank lines)" if compression is None
+                               else f"no records after {compression} decompression")
+    if lines[0].lstrip().startswith("{"):
+        return _json(lines, compression)
+    return _csv(lines, compression, header_mode)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def json_type(value: object) -> str:
+    if value is None:
+        return NULL_TYPE
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "bigint" if -(2**63) <= value < 2**63 else "double"
+    if isinstance(value, float):
+        return "double"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        elem = NULL_TYPE
+        for v in value:
+            elem = widen(elem, json_type(v), "text")
+        return f"array<{elem}>"
+    if isinstance(value, dict):
+        return "struct<" + ",".join(f"{k}:{json_type(v)}" for k, v in value.items()) + ">"
+    return "string"
+
+
+def _json(lines: list[str], compression: str | None) -> FileSchema:
+    types: dict[str, str] = {}
+    for n, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UnreadableObject(f"line {n} is not valid JSON ({exc.msg}); JSON files must "
+                                   "hold one object per line") from exc
+        if not isinstance(record, dict):
+            raise UnreadableObject(f"line {n} is a JSON {type(record).__name__}, not an object")
+        for key, value in record.items():
+            t = json_type(value)
+            try:
+                types[key] = widen(types[key], t, "text") if key in types else t
+            except TypeConflict as exc:
+                raise UnreadableObject(f"field {key!r} changes shape between records: "
+                                       f"{exc}") from exc
+    if not types:
+        raise UnreadableObject("JSON records have no fields")
+    return FileSchema("json", compression, tuple(types.items()))
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def text_value_type(value: str) -> str:
+    """The type Glue's CSV classifier gives one value (empty -> unknown)."""
+    v = value.strip()
+    if v == "":
+        return NULL_TYPE
+    if v.lower() in ("true", "false"):
+        return "boolean"
+    if _INT.match(v):
+        return "bigint" if -(2**63) <= int(v) < 2**63 else "double"
+    if _FLOAT.match(v):
+        return "double"
+    if _TIMESTAMP.match(v):
+        return "timestamp"
+    if _DATE.match(v):
+        return "date"
+    return "string"
+
+
+def _split(lines: list[str], delimiter: str) -> list[list[str]] | None:
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter, quotechar='"', strict=True))
+    except csv.Error:
+        return None
+    widths = {len(r) for r in rows}
+    if len(widths) != 1 or widths.pop() < 2:
+        return None
+    return rows
+
+
+def _column_name(raw: str, index: int, seen: set[str]) -> str:
+    name = _BAD_NAME.sub("_", raw.strip().lower()).strip("_") or f"col{index}"
+    if name[0].isdigit():
+        name = f"_{name}"
+    base, n = name, 1
+    while name in seen:
+        n += 1
+        name = f"{base}_{n}"
+    seen.add(name)
+    return name
+
+
+def _csv(lines: list[str], compression: str | None, header_mode: HeaderMode) -> FileSchema:
+    best: tuple[str, list[list[str]]] | None = None
+    for d in DELIMITERS:
+        rows = _split(lines, d)
+        if rows is not None and (best is None or len(rows[0]) > len(best[1][0])):
+            best = (d, rows)
+    if best is None:
+        raise UnreadableObject(
+            "unrecognised format: not Parquet, not JSON lines, and no delimiter "
+            f"({', '.join(repr(d) for d in DELIMITERS)}) splits every sampled line into the "
+            "same number (at least 2) of fields"
+        )
+    delimiter, rows = best
+    quoted = any(re.search(rf'(^|{re.escape(delimiter)})"', ln) for ln in lines)
+    first, rest = rows[0], rows[1:]
+    width = len(first)
+    col_types = [NULL_TYPE] * width
+    for row in rest:
+        for i, value in enumerate(row):
+            col_types[i] = widen(col_types[i], text_value_type(value), "text")
+    if header_mode == "present":
+        header = True
+    elif header_mode == "absent":
+        header = False
+    else:
+        first_types = [text_value_type(v) for v in first]
+        header = (
+            bool(rest)
+            and all(t == "string" for t in first_types)
+            and len({v.strip() for v in first}) == width
+            and any(t not in ("string", NULL_TYPE) for t in col_types)
+        )
+    if not header:
+        for i, value in enumerate(first):
+            col_types[i] = widen(col_types[i], text_value_type(value), "text")
+    seen: set[str] = set()
+    names = ([_column_name(v, i, seen) for i, v in enumerate(first)] if header
+             else [f"col{i}" for i in range(width)])
+    if quoted:
+        # OpenCSVSerde hands every value over as a string, whatever the declared type.
+        col_types = ["string"] * width
+    return FileSchema("csv", compression, tuple(zip(names, col_types, strict=True)),
+                      csv_delimiter=delimiter, csv_header=header, csv_quoted=quoted)

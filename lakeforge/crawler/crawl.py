@@ -1,0 +1,667 @@
+"""The crawl: list, classify, group, then register through a :class:`~lakeforge.catalog.Catalog`
+with Glue's policies, and report what was registered and what was skipped.
+
+Policies (Glue's names):
+
+* ``schema_change_policy``: ``UPDATE_IN_DATABASE`` (merge new columns and widened types into the
+  table) or ``LOG`` (keep the catalog's schema; differences are logged and reported).
+* ``delete_behavior`` for registered partitions or tables whose folders no longer hold data:
+  ``LOG`` (report only), ``DELETE_FROM_DATABASE`` (drop them) or ``DEPRECATE_IN_DATABASE``
+  (tables get the ``DEPRECATED_BY_CRAWLER`` property; partitions are reported).
+* ``recrawl_policy``: ``CRAWL_EVERYTHING`` reads every folder; ``CRAWL_NEW_FOLDERS_ONLY`` still
+  lists the include paths but reads only folders that are not registered partitions of an
+  existing table (their schema is checked against the table's).
+
+A folder is registered only when every non-empty data object in it is readable and fits the
+table: a corrupt, unreadable or unknown object keeps its whole folder out (a reader would fail
+on it), and both the object and the folder appear in the report's ``skipped`` list.
+
+Example::
+
+    report = crawl(["/lake/raw/sales"], database="raw", catalog=get_catalog(env, spark))
+    report.to_json()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import pyarrow.fs as pafs
+
+from lakeforge.catalog.athena_ddl import (
+    Projection,
+    date_projection,
+    enum_projection,
+    integer_projection,
+    projection_properties,
+)
+from lakeforge.catalog.base import Catalog, Column, Partition, TableSpec
+from lakeforge.crawler.classify import (
+    SAMPLE_BYTES,
+    SAMPLE_RECORDS,
+    FileSchema,
+    HeaderMode,
+    UnreadableObject,
+    classify,
+)
+from lakeforge.crawler.grouping import (
+    Folder,
+    Skipped,
+    TablePlan,
+    make_table,
+    merge_columns,
+    plan_tables,
+    unique_name,
+)
+from lakeforge.crawler.hive_types import TypeConflict, finalize
+from lakeforge.crawler.listing import ListedObject, Root, list_objects, resolve_root
+from lakeforge.errors import ConfigError
+from lakeforge.paths import escape_partition_value, validate_identifier
+
+log = logging.getLogger(__name__)
+
+RecrawlPolicy = Literal["CRAWL_EVERYTHING", "CRAWL_NEW_FOLDERS_ONLY"]
+SchemaChangePolicy = Literal["UPDATE_IN_DATABASE", "LOG"]
+DeleteBehavior = Literal["LOG", "DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE"]
+Progress = Callable[[str, int, "int | None"], None]
+
+RECRAWL_POLICIES = ("CRAWL_EVERYTHING", "CRAWL_NEW_FOLDERS_ONLY")
+SCHEMA_CHANGE_POLICIES = ("UPDATE_IN_DATABASE", "LOG")
+DELETE_BEHAVIORS = ("LOG", "DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE")
+DEPRECATED_PROPERTY = "DEPRECATED_BY_CRAWLER"
+_INT = re.compile(r"^-?\d+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class TableReport:
+    """One table the crawl registered or checked."""
+
+    name: str
+    location: str
+    format: str
+    columns: list[tuple[str, str]]
+    partition_keys: list[str]
+    partitions_added: int = 0
+    partitions_already_present: int = 0
+    compression: str | None = None
+    created: bool = False
+    schema_changes: list[str] = field(default_factory=list)
+    partitions_missing: list[tuple[str | None, ...]] = field(default_factory=list)
+    partitions_deleted: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "location": self.location,
+            "format": self.format,
+            "compression": self.compression,
+            "columns": [{"name": n, "type": t} for n, t in self.columns],
+            "partition_keys": list(self.partition_keys),
+            "partitions_added": self.partitions_added,
+            "partitions_already_present": self.partitions_already_present,
+            "created": self.created,
+            "schema_changes": list(self.schema_changes),
+            "partitions_missing": [list(v) for v in self.partitions_missing],
+            "partitions_deleted": self.partitions_deleted,
+        }
+
+
+@dataclass
+class CrawlReport:
+    """What a crawl found: tables, skipped objects/folders (with reasons) and counts."""
+
+    database: str
+    tables: list[TableReport] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    objects_listed: int = 0
+    objects_ignored: int = 0
+    objects_excluded: int = 0
+    objects_read: int = 0
+    tables_missing: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def table(self, name: str) -> TableReport:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(f"no table {name!r} in the crawl report; tables: "
+                       f"{[t.name for t in self.tables]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "tables": [t.to_dict() for t in self.tables],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "objects_listed": self.objects_listed,
+            "objects_ignored": self.objects_ignored,
+            "objects_excluded": self.objects_excluded,
+            "objects_read": self.objects_read,
+            "tables_missing": list(self.tables_missing),
+            "seconds": round(self.seconds, 3),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _norm(location: str) -> str:
+    loc = location
+    for prefix in ("file://", "file:"):
+        if loc.startswith(prefix):
+            loc = loc[len(prefix):]
+            break
+    loc = re.sub(r"^s3[an]://", "s3://", loc)
+    return loc.rstrip("/")
+
+
+def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{what} {value!r} is not valid; use one of {list(allowed)}")
+
+
+def crawl(
+    paths: Sequence[str] | str,
+    *,
+    database: str,
+    catalog: Catalog,
+    table_prefix: str = "",
+    recrawl_policy: RecrawlPolicy = "CRAWL_EVERYTHING",
+    schema_change_policy: SchemaChangePolicy = "UPDATE_IN_DATABASE",
+    delete_behavior: DeleteBehavior = "LOG",
+    table_level: int | None = None,
+    exclude: Sequence[str] = (),
+    csv_header: HeaderMode = "detect",
+    partition_projection: bool = False,
+    sample_bytes: int = SAMPLE_BYTES,
+    sample_records: int = SAMPLE_RECORDS,
+    max_workers: int = 16,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    filesystem: pafs.FileSystem | None = None,
+    progress: Progress | None = None,
+) -> CrawlReport:
+    """Crawl ``paths`` (local folders or ``s3://`` URIs) and register tables in ``database``.
+
+    Tables are named after their folder (``table_prefix`` + name; a clash gets a short hash
+    of the location appended, as in Glue). Returns the :class:`CrawlReport`.
+
+    Example::
+
+        report = crawl("/lake/raw", database="raw", catalog=SparkSqlCatalog(spark),
+                       recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    """
+    started = time.perf_counter()
+    include = [paths] if isinstance(paths, str) else list(paths)
+    if not include:
+        raise ConfigError("crawl needs at least one include path")
+    validate_identifier(database, "database name")
+    if table_prefix and not re.fullmatch(r"[a-z0-9_]*", table_prefix):
+        raise ConfigError(f"table prefix {table_prefix!r} may only hold lower-case letters, "
+                          "digits and '_'")
+    _check_choice(recrawl_policy, RECRAWL_POLICIES, "recrawl_policy")
+    _check_choice(schema_change_policy, SCHEMA_CHANGE_POLICIES, "schema_change_policy")
+    _check_choice(delete_behavior, DELETE_BEHAVIORS, "delete_behavior")
+    if csv_header not in ("detect", "present", "absent"):
+        raise ConfigError(f"csv_header {csv_header!r} is not valid; use detect, present or absent")
+    roots = [resolve_root(p, endpoint_url=endpoint_url, region=region, filesystem=filesystem)
+             for p in include]
+    report = CrawlReport(database)
+    catalog.create_database(database)
+    existing = _existing_tables(catalog, database, roots)
+    taken = set(catalog.list_tables(database))
+    ctx = _Context(catalog, database, table_prefix, schema_change_policy, delete_behavior,
+                   partition_projection, report, taken)
+    for root in roots:
+        objects, ignored, excluded = list_objects(
+            root, exclude=exclude,
+            progress=(lambda n: progress("objects listed", n, None)) if progress else None,
+        )
+        report.objects_listed += len(objects) + ignored + excluded
+        report.objects_ignored += ignored
+        report.objects_excluded += excluded
+        by_folder: dict[tuple[str, ...], list[ListedObject]] = defaultdict(list)
+        for obj in objects:
+            if obj.size == 0:
+                report.skipped.append(Skipped(root.uri_of(obj.path), "empty file (0 bytes)"))
+            else:
+                by_folder[obj.rel_dir].append(obj)
+        present_dirs = {o.rel_dir for o in objects}
+        root_existing = [s for s in existing
+                         if _under(_norm(s.location), _norm(root.uri)) is not None]
+        known: dict[str, _Existing] = {}
+        for spec in root_existing:
+            rel = _under(_norm(spec.location), _norm(root.uri))
+            assert rel is not None
+            known[_norm(spec.location)] = _Existing(spec, rel)
+        to_read: dict[tuple[str, ...], list[ListedObject]] = {}
+        incremental_targets: dict[tuple[str, ...], _Existing] = {}
+        for rel, objs in by_folder.items():
+            target = _owner(rel, known.values())
+            if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY" and target is not None:
+                values = target.values_of(rel)
+                if values is None:
+                    report.skipped.append(Skipped(
+                        root.uri_of("/".join([root.base, *rel])),
+                        f"folder not registered: its path does not match the partition keys "
+                        f"{[k.name for k in target.spec.partition_keys]} of table "
+                        f"{target.spec.qualified_name}"))
+                    continue
+                if values in target.registered(catalog):
+                    target.seen.add(values)
+                    continue
+                incremental_targets[rel] = target
+            to_read[rel] = objs
+        folders = _read_folders(root, to_read, report, csv_header=csv_header,
+                                sample_bytes=sample_bytes, sample_records=sample_records,
+                                max_workers=max_workers, progress=progress)
+        # Registered tables anchor the grouping: their folders stay theirs, so a crawl never
+        # folds an existing table into a new parent table when its siblings disappear.
+        fresh: list[Folder] = []
+        anchored: dict[tuple[str, ...], list[Folder]] = defaultdict(list)
+        for f in folders:
+            if f.rel in incremental_targets:
+                continue
+            owner = _owner(f.rel, known.values())
+            if owner is not None:
+                anchored[owner.rel].append(f)
+            else:
+                fresh.append(f)
+        plans, skipped = plan_tables(root, fresh, table_level=table_level)
+        for rel in sorted(anchored):
+            plan = make_table(root, rel, anchored[rel], skipped)
+            if plan is not None:
+                plans.append(plan)
+        report.skipped.extend(skipped)
+        handled: set[str] = set()
+        for plan in plans:
+            match = known.get(_norm(plan.location))
+            ctx.apply_plan(plan, match.spec if match else None, present_dirs)
+            handled.add(_norm(plan.location))
+        if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY":
+            new_by_table: dict[str, list[Folder]] = defaultdict(list)
+            for f in folders:
+                if f.rel in incremental_targets:
+                    new_by_table[_norm(incremental_targets[f.rel].spec.location)].append(f)
+            for loc, target in known.items():
+                if loc in handled:
+                    continue
+                ctx.apply_incremental(root, target, new_by_table.get(loc, []), present_dirs)
+                handled.add(loc)
+        for loc, target in known.items():
+            if loc not in handled:
+                ctx.check_gone(target, root, present_dirs)
+    report.seconds = time.perf_counter() - started
+    log.info("crawl of %s: %d tables, %d skipped, %.2fs", include, len(report.tables),
+             len(report.skipped), report.seconds)
+    return report
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _under(path: str, root: str) -> tuple[str, ...] | None:
+    """Folders of ``path`` below ``root`` (``()`` for root itself), None when outside."""
+    if path == root:
+        return ()
+    if path.startswith(root + "/"):
+        return tuple(path[len(root) + 1:].split("/"))
+    return None
+
+
+def _existing_tables(catalog: Catalog, database: str, roots: Sequence[Root]) -> list[TableSpec]:
+    out = []
+    for name in catalog.list_tables(database):
+        spec = catalog.get_table(database, name)
+        if spec is None:
+            continue
+        loc = _norm(spec.location)
+        if any(_under(loc, _norm(r.uri)) is not None for r in roots):
+            out.append(spec)
+    return out
+
+
+@dataclass
+class _Existing:
+    spec: TableSpec
+    rel: tuple[str, ...]
+    seen: set[tuple[str | None, ...]] = field(default_factory=set)
+    _registered: set[tuple[str | None, ...]] | None = None
+
+    def registered(self, catalog: Catalog) -> set[tuple[str | None, ...]]:
+        if self._registered is None:
+            self._registered = set(catalog.list_partition_values(self.spec.database,
+                                                                 self.spec.name))
+        return self._registered
+
+    def values_of(self, rel: tuple[str, ...]) -> tuple[str | None, ...] | None:
+        """Partition values of a folder under this table, None if the path does not fit."""
+        from lakeforge.paths import unescape_partition_value
+
+        below = rel[len(self.rel):]
+        keys = [k.name for k in self.spec.partition_keys]
+        if len(below) != len(keys):
+            return None
+        values: list[str | None] = []
+        for i, (name, key) in enumerate(zip(below, keys, strict=True)):
+            if key == f"partition_{i}":
+                values.append(name)
+            elif "=" in name and name.partition("=")[0].lower() == key.lower():
+                values.append(unescape_partition_value(name.partition("=")[2]))
+            else:
+                return None
+        return tuple(values)
+
+
+def _owner(rel: tuple[str, ...], tables: Any) -> _Existing | None:
+    best = None
+    for t in tables:
+        if rel[: len(t.rel)] == t.rel and (best is None or len(t.rel) > len(best.rel)):
+            best = t
+    return best
+
+
+def _read_folders(root: Root, to_read: dict[tuple[str, ...], list[ListedObject]],
+                  report: CrawlReport, *, csv_header: HeaderMode, sample_bytes: int,
+                  sample_records: int, max_workers: int,
+                  progress: Progress | None) -> list[Folder]:
+    """Classify every object of the folders to read (in parallel) and merge per folder."""
+    jobs = [obj for rel in sorted(to_read) for obj in to_read[rel]]
+
+    def one(obj: ListedObject) -> FileSchema | str:
+        try:
+            return classify(root.fs, obj, csv_header=csv_header, sample_bytes=sample_bytes,
+                            sample_records=sample_records)
+        except UnreadableObject as exc:
+            return str(exc)
+
+    results: list[FileSchema | str] = []
+    workers = max(1, min(max_workers, len(jobs)))
+    if workers == 1:
+        results = [one(o) for o in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for n, r in enumerate(pool.map(one, jobs, chunksize=64), 1):
+                results.append(r)
+                if progress is not None and n % 500 == 0:
+                    progress("objects read", n, len(jobs))
+    if progress is not None:
+        progress("objects read", len(jobs), len(jobs))
+    report.objects_read += len(jobs)
+    by_obj = dict(zip((o.path for o in jobs), results, strict=True))
+    folders: list[Folder] = []
+    for rel in sorted(to_read):
+        objs = to_read[rel]
+        uri = root.uri_of("/".join([root.base, *rel]))
+        bad = [(o, by_obj[o.path]) for o in objs if isinstance(by_obj[o.path], str)]
+        for o, reason in bad:
+            report.skipped.append(Skipped(root.uri_of(o.path), str(reason)))
+        if bad:
+            report.skipped.append(Skipped(uri, f"folder not registered: {len(bad)} unreadable "
+                                               "object(s) inside (see their entries); readers "
+                                               "of the folder would fail on them"))
+            continue
+        schemas = [by_obj[o.path] for o in objs]
+        merged = _merge_folder(schemas)  # type: ignore[arg-type]
+        if isinstance(merged, str):
+            report.skipped.append(Skipped(uri, f"folder not registered: {merged}"))
+            continue
+        folders.append(Folder(rel, uri, objs, merged))
+    return folders
+
+
+def _merge_folder(schemas: Sequence[FileSchema]) -> FileSchema | str:
+    first = schemas[0]
+    layouts = {s.layout for s in schemas}
+    if len(layouts) > 1:
+        return f"its files mix formats or options: {sorted(str(x) for x in layouts)}"
+    columns = list(first.columns)
+    for s in schemas[1:]:
+        if tuple(s.columns) == tuple(first.columns):
+            continue
+        try:
+            columns = merge_columns(columns, s.columns, first.format)
+        except TypeConflict as exc:
+            return f"files inside it disagree: {exc}"
+    return replace(first, columns=tuple(columns))
+
+
+@dataclass
+class _Context:
+    catalog: Catalog
+    database: str
+    prefix: str
+    schema_policy: SchemaChangePolicy
+    delete_behavior: DeleteBehavior
+    projection: bool
+    report: CrawlReport
+    taken: set[str]
+
+    def _spec(self, plan: TablePlan, name: str, columns: list[tuple[str, str]],
+              parameters: dict[str, str]) -> TableSpec:
+        s = plan.schema
+        return TableSpec(
+            database=self.database,
+            name=name,
+            columns=[Column(n, t) for n, t in columns],
+            location=plan.location,
+            partition_keys=[Column(k, "string") for k in plan.partition_keys],
+            format=s.format,
+            compression=s.compression if s.format != "parquet" else None,
+            csv_delimiter=s.csv_delimiter,
+            csv_header=s.csv_header,
+            csv_quoted=s.csv_quoted,
+            parameters=parameters,
+        )
+
+    def apply_plan(self, plan: TablePlan, existing: TableSpec | None,
+                   present_dirs: set[tuple[str, ...]]) -> None:
+        if existing is None:
+            name = unique_name(self.prefix + plan.base_name, plan.location, self.taken)
+            self.taken.add(name)
+        else:
+            name = existing.name
+        params = {"UPDATED_BY_CRAWLER": "lakeforge",
+                  "lastCrawled": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        tr = TableReport(name, plan.location, plan.schema.format, plan.columns,
+                         plan.partition_keys, compression=plan.schema.compression,
+                         created=existing is None)
+        columns = plan.columns
+        if existing is not None:
+            params = {**{k: v for k, v in existing.parameters.items()
+                         if k != DEPRECATED_PROPERTY}, **params}
+            columns, changes, ok = self._reconcile(existing, plan, tr)
+            if not ok:
+                return
+            tr.schema_changes = changes
+            tr.columns = columns
+        if self.projection and plan.partition_keys:
+            params.update(self._projection(plan))
+        spec = self._spec(plan, name, columns, params)
+        self.catalog.create_or_update_table(spec)
+        self._register_partitions(spec, plan, tr, existing is not None, present_dirs)
+        self.report.tables.append(tr)
+
+    def _reconcile(self, existing: TableSpec, plan: TablePlan,
+                   tr: TableReport) -> tuple[list[tuple[str, str]], list[str], bool]:
+        """Columns to register for an existing table, the changes, and whether to go on."""
+        old = [(c.name, c.type) for c in existing.columns]
+        keys_old = [k.name.lower() for k in existing.partition_keys]
+        if keys_old != [k.lower() for k in plan.partition_keys] and self.schema_policy == "LOG":
+            self.report.skipped.append(Skipped(
+                plan.location, f"table {existing.qualified_name} not updated: its partition keys "
+                f"are {keys_old} but the folders now give {plan.partition_keys} "
+                "(schema_change_policy LOG)"))
+            return old, [], False
+        try:
+            merged = merge_columns(old, plan.columns, plan.schema.format)
+        except TypeConflict:
+            merged = list(plan.columns)
+        merged = [(n, finalize(t)) for n, t in merged]
+        changes = _describe_changes(old, merged)
+        if not changes:
+            return old, [], True
+        if self.schema_policy == "LOG":
+            log.warning("table %s: schema differs from the files (not applied, policy LOG): %s",
+                        existing.qualified_name, changes)
+            return old, [f"not applied (LOG): {c}" for c in changes], True
+        log.info("table %s: schema updated: %s", existing.qualified_name, changes)
+        return merged, changes, True
+
+    def _register_partitions(self, spec: TableSpec, plan: TablePlan, tr: TableReport,
+                             existed: bool, present_dirs: set[tuple[str, ...]]) -> None:
+        if not plan.partition_keys:
+            return
+        registered = (set(self.catalog.list_partition_values(spec.database, spec.name))
+                      if existed else set())
+        new = [Partition(values, folder.uri) for values, folder in plan.partitions
+               if values not in registered]
+        tr.partitions_already_present = len(plan.partitions) - len(new)
+        if new:
+            self.catalog.add_partitions(spec.database, spec.name, new)
+        tr.partitions_added = len(new)
+        if existed:
+            listed = {_values_for(plan.rel, d, spec) for d in present_dirs
+                      if d[: len(plan.rel)] == plan.rel}
+            self._handle_missing(spec, tr, [v for v in registered if v not in listed])
+
+    def _handle_missing(self, spec: TableSpec, tr: TableReport,
+                        missing: list[tuple[str | None, ...]]) -> None:
+        if not missing:
+            return
+        tr.partitions_missing = sorted(missing, key=lambda v: [x or "" for x in v])
+        if self.delete_behavior == "DELETE_FROM_DATABASE":
+            tr.partitions_deleted = self.catalog.drop_partitions(spec.database, spec.name,
+                                                                 missing)
+        else:
+            log.warning("table %s: %d registered partition(s) have no data any more "
+                        "(delete_behavior %s)", spec.qualified_name, len(missing),
+                        self.delete_behavior)
+
+    def apply_incremental(self, root: Root, target: _Existing, new_folders: list[Folder],
+                          present_dirs: set[tuple[str, ...]]) -> None:
+        spec = target.spec
+        if not any(d[: len(target.rel)] == target.rel for d in present_dirs):
+            self.check_gone(target, root, present_dirs)
+            return
+        tr = TableReport(spec.name, spec.location, spec.format,
+                         [(c.name, c.type) for c in spec.columns],
+                         [k.name for k in spec.partition_keys], compression=spec.compression)
+        columns = [(c.name, c.type) for c in spec.columns]
+        kept: list[Folder] = []
+        for f in new_folders:
+            if f.schema.format != spec.format or (
+                f.schema.format == "csv" and (f.schema.csv_delimiter, f.schema.csv_header,
+                                              f.schema.csv_quoted)
+                != (spec.csv_delimiter, spec.csv_header, spec.csv_quoted)
+            ) or (f.schema.format != "parquet" and f.schema.compression != spec.compression):
+                self.report.skipped.append(Skipped(
+                    f.uri, f"folder not registered: its files ({f.schema.format}, "
+                    f"{f.schema.compression or 'uncompressed'}) do not match table "
+                    f"{spec.qualified_name} ({spec.format}, {spec.compression or 'uncompressed'})"))
+                continue
+            try:
+                candidate = merge_columns(columns, f.schema.columns, spec.format)
+            except TypeConflict as exc:
+                self.report.skipped.append(Skipped(
+                    f.uri, f"incompatible schema, folder not registered: {exc}; "
+                    f"table {spec.qualified_name}"))
+                continue
+            columns = candidate
+            kept.append(f)
+        columns = [(n, finalize(t)) for n, t in columns]
+        changes = _describe_changes([(c.name, c.type) for c in spec.columns], columns)
+        if changes:
+            if self.schema_policy == "UPDATE_IN_DATABASE":
+                spec = replace(spec, columns=[Column(n, t) for n, t in columns])
+                self.catalog.create_or_update_table(spec)
+                tr.schema_changes = changes
+                tr.columns = columns
+            else:
+                tr.schema_changes = [f"not applied (LOG): {c}" for c in changes]
+        new = []
+        for f in kept:
+            values = target.values_of(f.rel)
+            assert values is not None
+            new.append(Partition(values, f.uri))
+        if new:
+            self.catalog.add_partitions(spec.database, spec.name, new)
+        tr.partitions_added = len(new)
+        tr.partitions_already_present = len(target.seen)
+        registered = target.registered(self.catalog)
+        listed = {target.values_of(d) for d in present_dirs if d[: len(target.rel)] == target.rel}
+        self._handle_missing(spec, tr, [v for v in registered if v not in listed])
+        self.report.tables.append(tr)
+
+    def check_gone(self, target: _Existing, root: Root, present_dirs: set[tuple[str, ...]]) -> None:
+        """A registered table under the include path whose folder holds no data any more."""
+        if any(d[: len(target.rel)] == target.rel for d in present_dirs):
+            return
+        spec = target.spec
+        self.report.tables_missing.append(spec.name)
+        if self.delete_behavior == "DELETE_FROM_DATABASE":
+            self.catalog.drop_table(spec.database, spec.name)
+            log.warning("table %s dropped: no data under %s", spec.qualified_name, spec.location)
+        elif self.delete_behavior == "DEPRECATE_IN_DATABASE":
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            self.catalog.set_table_parameters(spec.database, spec.name,
+                                              {DEPRECATED_PROPERTY: stamp})
+            log.warning("table %s deprecated: no data under %s", spec.qualified_name,
+                        spec.location)
+        else:
+            log.warning("table %s has no data under %s (delete_behavior LOG)",
+                        spec.qualified_name, spec.location)
+
+    def _projection(self, plan: TablePlan) -> dict[str, str]:
+        """Athena partition projection from the discovered values of each key."""
+        projections: dict[str, Projection] = {}
+        for i, key in enumerate(plan.partition_keys):
+            values = sorted({v[i] for v, _ in plan.partitions if v[i] is not None})
+            if values and all(_INT.match(v) for v in values):
+                ints = [int(v) for v in values]
+                widths = {len(v) for v in values}
+                digits = widths.pop() if len(widths) == 1 and values[0].startswith("0") else None
+                projections[key] = integer_projection(min(ints), max(ints), digits)
+            elif values and all(_DATE.match(v) for v in values):
+                projections[key] = date_projection(values[0])
+            else:
+                projections[key] = enum_projection(values)
+        hive = [k != f"partition_{i}" for i, k in enumerate(plan.partition_keys)]
+        template = plan.location.rstrip("/") + "/" + "/".join(
+            f"{k}=${{{k}}}" if h else f"${{{k}}}" for k, h in zip(plan.partition_keys, hive,
+                                                                  strict=True))
+        probe = TableSpec(self.database, "probe", [], plan.location,
+                          [Column(k, "string") for k in plan.partition_keys])
+        return projection_properties(probe, projections, template)
+
+
+def _values_for(table_rel: tuple[str, ...], rel: tuple[str, ...],
+                spec: TableSpec) -> tuple[str | None, ...] | None:
+    return _Existing(spec, table_rel).values_of(rel)
+
+
+def _describe_changes(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> list[str]:
+    before = {n.lower(): t for n, t in old}
+    out = []
+    for n, t in new:
+        if n.lower() not in before:
+            out.append(f"added column {n} {t}")
+        elif before[n.lower()] != t:
+            out.append(f"column {n}: {before[n.lower()]} -> {t}")
+    after = {n.lower() for n, _ in new}
+    out.extend(f"column {n} no longer in the files" for n, _ in old if n.lower() not in after)
+    return out
+
+
+def partition_folder(keys: Sequence[str], values: Sequence[str | None]) -> str:
+    """The Hive-style folder fragment for partition values (for docs and tests)."""
+    return "/".join(f"{k}={escape_partition_value(v)}" for k, v in zip(keys, values, strict=True))

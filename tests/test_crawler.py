@@ -1,0 +1,387 @@
+"""Crawler semantics end to end against the Glue API backend on a moto server (no Spark)."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import json
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakeforge.catalog.glue_api import GlueApiCatalog
+from lakeforge.crawler import crawl, plan_tables
+from lakeforge.errors import ConfigError, InputPathError
+
+pytestmark = pytest.mark.aws
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        mp.setenv("AWS_SESSION_TOKEN", "testing")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.delenv("AWS_PROFILE", raising=False)
+        port = _free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def glue(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> GlueApiCatalog:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return GlueApiCatalog(region="us-east-1", endpoint_url=moto_endpoint)
+
+
+@pytest.fixture
+def db() -> str:
+    return f"db_{uuid.uuid4().hex[:10]}"
+
+
+def write_parquet(path: Path, table: pa.Table) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+def sales(n: int = 3, *, extra: dict[str, pa.Array] | None = None) -> pa.Table:
+    cols = {
+        "id": pa.array(list(range(n)), pa.int64()),
+        "amount": pa.array([1.5] * (n - 1) + [None], pa.float64()),
+        "customer": pa.array(["a"] * (n - 1) + [None], pa.string()),
+        "qty": pa.array([1] * n, pa.int32()),
+    }
+    cols.update(extra or {})
+    return pa.table(cols)
+
+
+def columns(report_table: object) -> dict[str, str]:
+    return dict(report_table.columns)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- partitions
+
+
+def test_hive_partitions_nested_levels(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    root = tmp_path / "sales"
+    for dt in ("2024-01-01", "2024-01-02"):
+        for country in ("GB", "FR"):
+            write_parquet(root / f"dt={dt}" / f"country={country}" / "part-0.parquet", sales())
+    (root / "_SUCCESS").write_text("")
+    (root / "dt=2024-01-01" / "country=GB" / ".part-0.parquet.crc").write_bytes(b"xx")
+    report = crawl([str(root)], database=db, catalog=glue)
+    t = report.table("sales")
+    assert t.partition_keys == ["dt", "country"]
+    assert t.partitions_added == 4 and t.partitions_already_present == 0
+    assert columns(t) == {"id": "bigint", "amount": "double", "customer": "string", "qty": "int"}
+    assert report.objects_ignored == 2 and report.skipped == []
+    parts = glue.get_partitions(db, "sales", expression="dt = '2024-01-02' AND country = 'FR'")
+    assert [p.values for p in parts] == [("2024-01-02", "FR")]
+    assert parts[0].location == str(root / "dt=2024-01-02" / "country=FR")
+
+
+def test_unnamed_partitions_become_partition_n(tmp_path: Path, glue: GlueApiCatalog,
+                                               db: str) -> None:
+    root = tmp_path / "logs"
+    for y, m in (("2023", "12"), ("2024", "01"), ("2024", "02")):
+        write_parquet(root / y / m / "data.parquet", sales())
+    report = crawl(str(root), database=db, catalog=glue, table_prefix="raw_")
+    t = report.table("raw_logs")
+    assert t.partition_keys == ["partition_0", "partition_1"]
+    values = sorted(p.values for p in glue.get_partitions(db, "raw_logs"))
+    assert values == [("2023", "12"), ("2024", "01"), ("2024", "02")]
+
+
+def test_hive_null_partition_value(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    root = tmp_path / "t"
+    write_parquet(root / "k=a" / "p.parquet", sales())
+    write_parquet(root / "k=__HIVE_DEFAULT_PARTITION__" / "p.parquet", sales())
+    crawl(str(root), database=db, catalog=glue)
+    assert {p.values for p in glue.get_partitions(db, "t")} == {("a",), (None,)}
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_mixed_formats_under_one_root(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    root = tmp_path / "raw"
+    write_parquet(root / "orders" / "dt=1" / "a.parquet", sales())
+    (root / "customers").mkdir(parents=True)
+    (root / "customers" / "c.csv").write_text("id|name|score\n1|ann|2.5\n2|bob|\n")
+    (root / "events" / "dt=1").mkdir(parents=True)
+    lines = [json.dumps({"id": i, "kind": "x", "payload": {"n": i, "tags": ["a"]}, "gone": None})
+             for i in range(5)]
+    with gzip.open(root / "events" / "dt=1" / "e.json.gz", "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    report = crawl(str(root), database=db, catalog=glue)
+    by_name = {t.name: t for t in report.tables}
+    assert set(by_name) == {"orders", "customers", "events"}
+    assert by_name["orders"].format == "parquet"
+    cust = by_name["customers"]
+    assert cust.format == "csv" and cust.partition_keys == []
+    assert columns(cust) == {"id": "bigint", "name": "string", "score": "double"}
+    spec = glue.get_table(db, "customers")
+    assert spec is not None and spec.csv_delimiter == "|" and spec.csv_header
+    ev = by_name["events"]
+    assert (ev.format, ev.compression) == ("json", "gzip")
+    assert columns(ev) == {"id": "bigint", "kind": "string",
+                           "payload": "struct<n:bigint,tags:array<string>>", "gone": "string"}
+    ddl = glue.show_create_table(db, "events")
+    assert "org.openx.data.jsonserde.JsonSerDe" in ddl and "'compressionType'='gzip'" in ddl
+
+
+def test_csv_without_header_and_bz2(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    root = tmp_path / "noheader"
+    root.mkdir()
+    (root / "a.csv").write_text("1,alice,2024-01-01\n2,bob,2024-01-02\n3,,\n")
+    report = crawl(str(root), database=db, catalog=glue)
+    t = report.table("noheader")
+    assert columns(t) == {"col0": "bigint", "col1": "string", "col2": "date"}
+    spec = glue.get_table(db, "noheader")
+    assert spec is not None and not spec.csv_header
+
+    root2 = tmp_path / "zipped"
+    root2.mkdir()
+    (root2 / "a.csv.bz2").write_bytes(bz2.compress(b"id,name\n1,x\n2,y\n"))
+    t2 = crawl(str(root2), database=db, catalog=glue).table("zipped")
+    assert (t2.compression, columns(t2)) == ("bz2", {"id": "bigint", "name": "string"})
+
+
+def test_all_string_csv_has_no_header_as_in_glue(tmp_path: Path, glue: GlueApiCatalog,
+                                                  db: str) -> None:
+    root = tmp_path / "names"
+    root.mkdir()
+    (root / "n.csv").write_text("first,last\nann,lee\nbob,ray\n")
+    assert columns(crawl(str(root), database=db, catalog=glue).table("names")) == {
+        "col0": "string", "col1": "string"}
+    forced = crawl(str(root), database=db + "x", catalog=glue, csv_header="present")
+    assert columns(forced.table("names")) == {"first": "string", "last": "string"}
+
+
+def test_all_null_columns(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    root = tmp_path / "nulls"
+    write_parquet(root / "p.parquet", pa.table({"id": pa.array([1, 2], pa.int64()),
+                                                "nothing": pa.array([None, None], pa.null())}))
+    t = crawl(str(root), database=db, catalog=glue).table("nulls")
+    assert columns(t) == {"id": "bigint", "nothing": "string"}
+    csv_root = tmp_path / "nullcsv"
+    csv_root.mkdir()
+    (csv_root / "a.csv").write_text("id,empty\n1,\n2,\n")
+    t2 = crawl(str(csv_root), database=db, catalog=glue).table("nullcsv")
+    assert columns(t2) == {"id": "bigint", "empty": "string"}
+
+
+# --------------------------------------------------------------------------- skipped objects
+
+
+def test_empty_and_corrupt_files_are_reported(tmp_path: Path, glue: GlueApiCatalog,
+                                              db: str) -> None:
+    root = tmp_path / "t"
+    write_parquet(root / "dt=1" / "a.parquet", sales())
+    (root / "dt=1" / "empty.parquet").write_bytes(b"")
+    write_parquet(root / "dt=2" / "a.parquet", sales())
+    good = (root / "dt=2" / "a.parquet").read_bytes()
+    (root / "dt=3").mkdir()
+    (root / "dt=3" / "broken.parquet").write_bytes(good[:-8] + b"\xff\xff\x00\x00PAR1")
+    (root / "dt=4").mkdir()
+    (root / "dt=4" / "README.md").write_text("just words\n")
+    report = crawl(str(root), database=db, catalog=glue)
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons[str(root / "dt=1" / "empty.parquet")] == "empty file (0 bytes)"
+    assert "corrupt Parquet footer" in reasons[str(root / "dt=3" / "broken.parquet")]
+    assert "unreadable" in reasons[str(root / "dt=3")]
+    assert "unrecognised format" in reasons[str(root / "dt=4" / "README.md")]
+    assert sorted(p.values for p in glue.get_partitions(db, "t")) == [("1",), ("2",)]
+
+
+def test_missing_include_path_and_bad_policy(tmp_path: Path, glue: GlueApiCatalog,
+                                             db: str) -> None:
+    with pytest.raises(InputPathError, match="does not exist"):
+        crawl(str(tmp_path / "nope"), database=db, catalog=glue)
+    with pytest.raises(ConfigError, match="recrawl_policy"):
+        crawl(str(tmp_path), database=db, catalog=glue, recrawl_policy="SOMETIMES")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- schema drift
+
+
+def test_schema_drift_added_column_merged_and_type_change_reported(
+    tmp_path: Path, glue: GlueApiCatalog, db: str
+) -> None:
+    root = tmp_path / "drift"
+    write_parquet(root / "dt=1" / "a.parquet", sales())
+    write_parquet(root / "dt=2" / "a.parquet", sales())
+    write_parquet(root / "dt=3" / "a.parquet", sales(extra={"channel": pa.array(["web"] * 3)}))
+    write_parquet(root / "dt=4" / "a.parquet",
+                  sales(extra={"qty": pa.array([1, 2, 3], pa.int64())}))
+    write_parquet(root / "dt=5" / "a.parquet",
+                  sales(extra={"amount": pa.array(["1.5", "x", None], pa.string())}))
+    report = crawl(str(root), database=db, catalog=glue)
+    t = report.table("drift")
+    assert columns(t) == {"id": "bigint", "amount": "double", "customer": "string",
+                          "qty": "bigint", "channel": "string"}
+    assert sorted(p.values for p in glue.get_partitions(db, "drift")) == [
+        ("1",), ("2",), ("3",), ("4",)]
+    [skip] = report.skipped
+    assert skip.path == str(root / "dt=5")
+    assert "incompatible schema" in skip.reason and "'amount'" in skip.reason
+
+
+def test_dissimilar_folders_become_separate_tables(tmp_path: Path, glue: GlueApiCatalog,
+                                                   db: str) -> None:
+    root = tmp_path / "lake"
+    write_parquet(root / "orders" / "o.parquet", sales())
+    write_parquet(root / "users" / "u.parquet",
+                  pa.table({"user": pa.array(["x"]), "email": pa.array(["e"])}))
+    report = crawl(str(root), database=db, catalog=glue)
+    assert sorted(t.name for t in report.tables) == ["orders", "users"]
+    assert all(t.partition_keys == [] for t in report.tables)
+
+
+def test_similar_folders_are_partitions_unless_table_level(tmp_path: Path,
+                                                           glue: GlueApiCatalog,
+                                                           db: str) -> None:
+    root = tmp_path / "lake"
+    write_parquet(root / "eu" / "x.parquet", sales())
+    write_parquet(root / "us" / "x.parquet", sales())
+    report = crawl(str(root), database=db, catalog=glue)
+    assert [(t.name, t.partition_keys) for t in report.tables] == [("lake", ["partition_0"])]
+    report2 = crawl(str(root), database=db + "b", catalog=glue, table_level=2)
+    assert sorted(t.name for t in report2.tables) == ["eu", "us"]
+
+
+def test_more_than_five_schemas_split_tables(tmp_path: Path) -> None:
+    from lakeforge.crawler.classify import FileSchema
+    from lakeforge.crawler.grouping import Folder
+    from lakeforge.crawler.listing import resolve_root
+
+    root = resolve_root(str(tmp_path))
+    base = [("a", "int"), ("b", "int"), ("c", "int"), ("d", "int"), ("e", "int"),
+            ("f", "int"), ("g", "int"), ("h", "int"), ("i", "int"), ("j", "int")]
+    folders = [Folder((f"p{i}",), f"{tmp_path}/p{i}", [],
+                      FileSchema("parquet", None, tuple([*base, (f"x{i}", "int")])))
+               for i in range(6)]
+    plans, _ = plan_tables(root, folders)
+    assert len(plans) == 6
+    plans5, _ = plan_tables(root, folders[:5])
+    assert len(plans5) == 1 and len(plans5[0].columns) == 15
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def test_incremental_recrawl_reads_only_new_folders(tmp_path: Path, glue: GlueApiCatalog,
+                                                    db: str) -> None:
+    root = tmp_path / "events"
+    for d in range(3):
+        write_parquet(root / f"dt={d}" / "a.parquet", sales())
+    first = crawl(str(root), database=db, catalog=glue)
+    assert first.table("events").partitions_added == 3
+    # A registered folder that is now unreadable proves old folders are not read again.
+    (root / "dt=0" / "a.parquet").write_bytes(b"PAR1 garbage")
+    for d in (3, 4):
+        write_parquet(root / f"dt={d}" / "a.parquet", sales(extra={"note": pa.array(["n"] * 3)}))
+    second = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    t = second.table("events")
+    assert (t.partitions_added, t.partitions_already_present) == (2, 3)
+    assert second.objects_read == 2 and second.skipped == []
+    assert "added column note string" in t.schema_changes
+    assert [c.name for c in glue.get_table(db, "events").columns][-1] == "note"  # type: ignore[union-attr]
+    assert len(glue.get_partitions(db, "events")) == 5
+    third = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    assert third.table("events").partitions_added == 0 and third.objects_read == 0
+
+
+def test_schema_change_policy_log_keeps_catalog_schema(tmp_path: Path, glue: GlueApiCatalog,
+                                                       db: str) -> None:
+    root = tmp_path / "t"
+    write_parquet(root / "dt=1" / "a.parquet", sales())
+    crawl(str(root), database=db, catalog=glue)
+    write_parquet(root / "dt=2" / "a.parquet", sales(extra={"extra": pa.array([1, 2, 3])}))
+    report = crawl(str(root), database=db, catalog=glue, schema_change_policy="LOG")
+    t = report.table("t")
+    assert t.schema_changes == ["not applied (LOG): added column extra bigint"]
+    assert t.partitions_added == 1 and t.partitions_already_present == 1
+    assert "extra" not in [c.name for c in glue.get_table(db, "t").columns]  # type: ignore[union-attr]
+
+
+def test_delete_behaviors(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    import shutil
+
+    root = tmp_path / "lake"
+    for d in range(3):
+        write_parquet(root / "t" / f"dt={d}" / "a.parquet", sales())
+    write_parquet(root / "gone" / "a.parquet",
+                  pa.table({"z": pa.array([1]), "y": pa.array(["q"])}))
+    crawl(str(root), database=db, catalog=glue)
+    shutil.rmtree(root / "t" / "dt=1")
+    shutil.rmtree(root / "gone")
+    logged = crawl(str(root), database=db, catalog=glue)
+    assert logged.table("t").partitions_missing == [("1",)]
+    assert logged.tables_missing == ["gone"] and len(glue.get_partitions(db, "t")) == 3
+    deleted = crawl(str(root), database=db, catalog=glue, delete_behavior="DEPRECATE_IN_DATABASE")
+    assert deleted.tables_missing == ["gone"]
+    assert "DEPRECATED_BY_CRAWLER" in glue.get_table(db, "gone").parameters  # type: ignore[union-attr]
+    crawl(str(root), database=db, catalog=glue, delete_behavior="DELETE_FROM_DATABASE")
+    assert sorted(p.values for p in glue.get_partitions(db, "t")) == [("0",), ("2",)]
+    assert glue.get_table(db, "gone") is None
+
+
+def test_partition_projection_properties(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    root = tmp_path / "p"
+    for dt in ("2024-01-01", "2024-01-03"):
+        for h in ("01", "02"):
+            write_parquet(root / f"dt={dt}" / f"hour={h}" / "a.parquet", sales())
+    crawl(str(root), database=db, catalog=glue, partition_projection=True)
+    params = glue.get_table(db, "p").parameters  # type: ignore[union-attr]
+    assert params["projection.enabled"] == "true"
+    assert params["projection.dt.type"] == "date"
+    assert params["projection.dt.range"] == "2024-01-01,NOW"
+    assert (params["projection.hour.type"], params["projection.hour.range"]) == ("integer", "1,2")
+    assert params["projection.hour.digits"] == "2"
+    assert params["storage.location.template"] == f"{root}/dt=${{dt}}/hour=${{hour}}"
+
+
+# --------------------------------------------------------------------------- S3 (moto)
+
+
+def test_crawl_s3_through_moto(moto_endpoint: str, glue: GlueApiCatalog, db: str,
+                               tmp_path: Path) -> None:
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    local = write_parquet(tmp_path / "x.parquet", sales())
+    for dt in ("2024-01-01", "2024-01-02"):
+        s3.put_object(Bucket=bucket, Key=f"raw/sales/dt={dt}/part-0.parquet",
+                      Body=local.read_bytes())
+    s3.put_object(Bucket=bucket, Key="raw/sales/_SUCCESS", Body=b"")
+    s3.put_object(Bucket=bucket, Key="raw/sales/dt=2024-01-02/empty.parquet", Body=b"")
+    report = crawl([f"s3://{bucket}/raw/sales"], database=db, catalog=glue,
+                   endpoint_url=moto_endpoint)
+    t = report.table("sales")
+    assert t.location == f"s3://{bucket}/raw/sales" and t.partitions_added == 2
+    assert [s.reason for s in report.skipped] == ["empty file (0 bytes)"]
+    [p] = glue.get_partitions(db, "sales", expression="dt > '2024-01-01'")
+    assert p.location == f"s3://{bucket}/raw/sales/dt=2024-01-02"
