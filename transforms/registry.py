@@ -11,7 +11,8 @@ A step is a mapping with ``name`` (Glue's class name, ``ApplyMapping``, or the f
 :func:`run_steps` applies them in order. A step that returns a collection (SplitFields,
 SplitRows, Relationalize) must be followed by ``{name: SelectFromCollection, key: ...}`` unless
 it is the last step. ``Join`` names its other frame with ``frame2: <name>`` looked up in
-``frames``. Steps that count rejected values get the job's ``ledger`` unless they set their own.
+``frames``; Relationalize's root table name (Glue's ``name``) is ``root_table_name`` in a step.
+Steps that count rejected values get the job's ``ledger`` unless they set their own.
 Every step is checked against its transform's signature before any is applied.
 """
 
@@ -69,6 +70,9 @@ def _prepare(step: Mapping[str, Any], index: int, frames: Mapping[str, Any],
     cls = get_transform(step["name"])
     kwargs = {k: v for k, v in step.items() if k != "name"}
     where = f"step #{index} ({cls.name()})"
+    if cls.name() == "Relationalize" and "root_table_name" in kwargs:
+        # "name" is taken by the step's transform name; Glue's root table name goes here.
+        kwargs["name"] = kwargs.pop("root_table_name")
     if cls.name() == "Join":
         other = kwargs.get("frame2")
         if not isinstance(other, str) or other not in frames:
