@@ -245,6 +245,21 @@ def test_deploy_emr_create_cluster_is_transient_with_bootstrap_and_glue_catalog(
         "--config", f"s3://{BUCKET}/deploy/0.1.0/conf/jobs/csv_to_parquet.yaml"]
 
 
+def test_deploy_emr_keep_alive_cluster_stays_up_and_continues_on_failure(aws, dist, conf_root,
+                                                                         capsys):
+    code = _cli("deploy", "emr", "--create-cluster", "--keep-alive", "--job", "csv_to_parquet",
+                *_common(aws, dist, conf_root))
+    assert code == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    c = client("emr", region=REGION, endpoint_url=aws)
+    assert c.describe_cluster(ClusterId=out["cluster_id"])["Cluster"]["AutoTerminate"] is False
+    step = c.describe_step(ClusterId=out["cluster_id"], StepId=out["step_id"])["Step"]
+    assert step["ActionOnFailure"] == "CONTINUE"
+    assert _cli("deploy", "emr", "--cluster-id", out["cluster_id"], "--keep-alive",
+                *_common(aws, dist, conf_root)) == 2
+    assert "--keep-alive applies to --create-cluster only" in capsys.readouterr().err
+
+
 def test_deploy_emr_refuses_a_terminated_cluster(aws, dist, conf_root, capsys):
     cluster_id = _running_cluster(aws)
     client("emr", region=REGION, endpoint_url=aws).terminate_job_flows(JobFlowIds=[cluster_id])

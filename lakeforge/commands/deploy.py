@@ -68,6 +68,9 @@ def _emr_parser(targets: argparse._SubParsersAction) -> None:
     where.add_argument("--cluster-id", help="add the step to this running cluster")
     where.add_argument("--create-cluster", action="store_true",
                        help="start a transient cluster that terminates after the step")
+    p.add_argument("--keep-alive", action="store_true",
+                   help="with --create-cluster: keep the cluster up after the step (for later "
+                        "--cluster-id steps; terminate it yourself)")
     p.add_argument("--release-label", default=None, help="EMR release (default emr-7.5.0)")
     p.add_argument("--log-uri", help="s3:// prefix for cluster logs")
     p.add_argument("--service-role", default="EMR_DefaultRole")
@@ -228,13 +231,15 @@ def _deploy_emr(args: argparse.Namespace) -> int:
     step.validate()
     cluster = None
     configurations = None
+    if args.keep_alive and not args.create_cluster:
+        raise ConfigError("--keep-alive applies to --create-cluster only")
     if args.create_cluster:
         cluster = emr.ClusterSettings(
             release_label=args.release_label or emr.DEFAULT_RELEASE, log_uri=args.log_uri,
             service_role=args.service_role, instance_profile=args.instance_profile,
             master_instance_type=args.instance_type, core_instance_type=args.instance_type,
             core_instance_count=args.core_count, subnet_id=args.subnet_id,
-            tags={"lakeforge:job": args.job},
+            keep_alive=args.keep_alive, tags={"lakeforge:job": args.job},
         )
         cluster.validate()
         configurations = emr.load_configurations(args.configurations)

@@ -73,7 +73,7 @@ class StepSettings:
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """A transient cluster for ``--create-cluster``."""
+    """A cluster for ``--create-cluster``: transient unless ``keep_alive``."""
 
     name: str = "lakeforge"
     release_label: str = DEFAULT_RELEASE
@@ -85,6 +85,7 @@ class ClusterSettings:
     core_instance_count: int = 2
     subnet_id: str | None = None
     python: str = "python3.11"
+    keep_alive: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
@@ -197,7 +198,8 @@ def run_job_flow_request(
              "InstanceType": cluster.core_instance_type,
              "InstanceCount": cluster.core_instance_count},
         ],
-        "KeepJobFlowAliveWhenNoSteps": False,
+        # Transient by default: the cluster terminates itself when its steps end.
+        "KeepJobFlowAliveWhenNoSteps": cluster.keep_alive,
         "TerminationProtected": False,
     }
     if cluster.subnet_id:
@@ -342,7 +344,7 @@ def submit(
         raise DeployError("give exactly one of --cluster-id or --create-cluster")
     if cluster is not None:
         settings = step_settings
-        if settings.action_on_failure == "CONTINUE":
+        if settings.action_on_failure == "CONTINUE" and not cluster.keep_alive:
             # Nothing else will run on a transient cluster: stop it as soon as the step fails.
             from dataclasses import replace
 
