@@ -1,0 +1,1371 @@
+"""Deequ's analyzers, computed natively in PySpark, plus AnalysisRunner and AnalyzerContext.
+
+Every analyzer is a small immutable value (equal analyzers are computed once). It says how it is
+computed, and the engine (:mod:`quality.engine`) plans all analyzers of a run together:
+
+* *scan* analyzers (Size, Completeness, Compliance, PatternMatch, Mean, Sum, Minimum, Maximum,
+  StandardDeviation, Variance, Skewness, Kurtosis, ApproxCountDistinct, ApproxQuantile(s),
+  ExactQuantile, MinLength, MaxLength, Correlation, DataType, ZerosCount, Range,
+  InterquartileRange) contribute aggregate expressions to one shared aggregation;
+* *grouping* analyzers (Uniqueness, Distinctness, UniqueValueRatio, CountDistinct, Entropy,
+  DuplicateRowCount, Histogram, HistogramBinned) contribute a grouping set; all grouping sets are
+  counted by one ``GROUP BY ... GROUPING SETS`` and summarised in the same job;
+* MutualInformation needs marginal frequencies and runs its own query; ColumnCount reads the
+  schema only.
+
+Semantics follow Deequ: population standard deviation and variance, excess kurtosis, a ``where``
+turns filtered rows into NULL for the aggregate (so Completeness over zero selected rows is NaN
+and Mean is an "Empty state" failure), grouping analyzers ignore rows whose grouping columns are
+all NULL, Histogram counts NULL as ``NullValue``.
+
+Example::
+
+    ctx = (AnalysisRunner(spark).onData(df)
+           .addAnalyzer(Size()).addAnalyzer(Completeness("email")).run())
+    AnalyzerContext.successMetricsAsDataFrame(spark, ctx).show()
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from quality._format import Some, case_class, java_double, scala
+from quality.metrics import (
+    Distribution,
+    DistributionValue,
+    DoubleMetric,
+    EmptyStateException,
+    Entity,
+    HistogramMetric,
+    IllegalAnalyzerParameterException,
+    KeyedDoubleMetric,
+    Metric,
+    MetricCalculationException,
+    NoColumnsSpecifiedException,
+    NoSuchColumnException,
+    NumberOfSpecifiedColumnsException,
+    WrongColumnTypeException,
+    iter_flat_success,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+NULL_FIELD_REPLACEMENT = "NullValue"
+MAXIMUM_ALLOWED_DETAIL_BINS = 1000
+DOUBLE_MAX = 1.7976931348623157e308
+DOUBLE_MIN = -DOUBLE_MAX
+
+_NUMERIC_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.FloatType,
+                  T.DoubleType, T.DecimalType)
+
+
+# --------------------------------------------------------------------------- options
+
+
+class NullBehavior(str, Enum):
+    """How row-level results (and MinLength/MaxLength) treat NULL values."""
+
+    Ignore = "Ignore"
+    EmptyString = "EmptyString"
+    Fail = "Fail"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class FilteredRowOutcome(str, Enum):
+    """Row-level outcome of rows excluded by a ``where`` filter."""
+
+    NULL = "NULL"
+    TRUE = "TRUE"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class AnalyzerOptions:
+    """Deequ's ``AnalyzerOptions(nullBehavior, filteredRow)``."""
+
+    nullBehavior: NullBehavior = NullBehavior.Ignore
+    filteredRow: FilteredRowOutcome = FilteredRowOutcome.TRUE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nullBehavior", NullBehavior(self.nullBehavior))
+        object.__setattr__(self, "filteredRow", FilteredRowOutcome(self.filteredRow))
+
+    def __str__(self) -> str:
+        return f"AnalyzerOptions({self.nullBehavior},{self.filteredRow})"
+
+
+def _opt(value: Any) -> Any:
+    return None if value is None else Some(value)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sel(column: Column, where: str | None) -> Column:
+    """Deequ's conditionalSelection: the value where the filter holds, else NULL."""
+    return F.when(F.expr(where), column) if where else column
+
+
+def conditional_count(where: str | None) -> Column:
+    """Deequ's conditionalCount: rows passing the filter (all rows without one)."""
+    return F.sum(F.expr(where).cast("long")) if where else F.count(F.lit(1))
+
+
+def col(name: str) -> Column:
+    """A column reference that survives dots and spaces in the name."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _field_type(schema: T.StructType, column: str) -> T.DataType:
+    return schema[column].dataType
+
+
+def scala_type_name(dtype: T.DataType) -> str:
+    """Spark's Scala name of a type: ``StringType``, ``DecimalType(10,2)``."""
+    if isinstance(dtype, T.DecimalType):
+        return f"DecimalType({dtype.precision},{dtype.scale})"
+    if isinstance(dtype, (T.StructType, T.ArrayType, T.MapType)):
+        return dtype.simpleString()
+    return type(dtype).__name__
+
+
+def has_column(column: str) -> Callable[[T.StructType], None]:
+    def check(schema: T.StructType) -> None:
+        if column not in schema.fieldNames():
+            raise NoSuchColumnException(f"Input data does not include column {column}!")
+    return check
+
+
+def is_numeric(column: str) -> Callable[[T.StructType], None]:
+    def check(schema: T.StructType) -> None:
+        dtype = _field_type(schema, column)
+        if not isinstance(dtype, _NUMERIC_TYPES):
+            raise WrongColumnTypeException(
+                f"Expected type of column {column} to be one of (ByteType,ShortType,IntegerType,"
+                f"LongType,FloatType,DoubleType,DecimalType), but found "
+                f"{scala_type_name(dtype)} instead!"
+            )
+    return check
+
+
+def is_string(column: str) -> Callable[[T.StructType], None]:
+    def check(schema: T.StructType) -> None:
+        dtype = _field_type(schema, column)
+        if not isinstance(dtype, T.StringType):
+            raise WrongColumnTypeException(
+                f"Expected type of column {column} to be StringType, but found "
+                f"{scala_type_name(dtype)} instead!"
+            )
+    return check
+
+
+def is_not_nested(column: str) -> Callable[[T.StructType], None]:
+    def check(schema: T.StructType) -> None:
+        dtype = _field_type(schema, column)
+        if isinstance(dtype, (T.StructType, T.MapType, T.ArrayType)):
+            raise WrongColumnTypeException(
+                f"Unsupported nested column type of column {column}: {scala_type_name(dtype)}!"
+            )
+    return check
+
+
+def at_least_one(columns: Sequence[str]) -> Callable[[T.StructType], None]:
+    def check(_: T.StructType) -> None:
+        if not columns:
+            raise NoColumnsSpecifiedException("At least one column needs to be specified!")
+    return check
+
+
+def exactly_n_columns(columns: Sequence[str], n: int) -> Callable[[T.StructType], None]:
+    def check(_: T.StructType) -> None:
+        if len(columns) != n:
+            raise NumberOfSpecifiedColumnsException(
+                f"{n} columns have to be specified! Currently, columns contains only "
+                f"{len(columns)} column(s): {','.join(columns)}!"
+            )
+    return check
+
+
+def _param_check(ok: bool, message: str) -> Callable[[T.StructType], None]:
+    def check(_: T.StructType) -> None:
+        if not ok:
+            raise IllegalAnalyzerParameterException(message)
+    return check
+
+
+def _as_list(columns: str | Iterable[str]) -> tuple[str, ...]:
+    return (columns,) if isinstance(columns, str) else tuple(columns)
+
+
+# --------------------------------------------------------------------------- base classes
+
+
+class Analyzer:
+    """Base of all analyzers. Subclasses set ``_fields`` (their Deequ constructor arguments)."""
+
+    metric_name: str = ""
+    kind: str = "scan"  # scan | group | direct | meta
+
+    def _fields(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(_hashable(f) for f in self._fields())
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+    def __repr__(self) -> str:
+        return case_class(type(self).__name__, self._fields())
+
+    __str__ = __repr__
+
+    # ---- identity of the produced metric
+    @property
+    def instance(self) -> str:
+        return getattr(self, "column", "*")
+
+    @property
+    def entity(self) -> Entity:
+        return Entity.Column
+
+    @property
+    def where(self) -> str | None:
+        return getattr(self, "_where", None)
+
+    def columns_referenced(self) -> tuple[str, ...]:
+        column = getattr(self, "column", None)
+        return (column,) if column else ()
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return []
+
+    def sql_expressions(self) -> list[str]:
+        """SQL snippets (filters, predicates) validated against the schema before running."""
+        return [self.where] if self.where else []
+
+    # ---- metric construction
+    def to_success(self, value: Any) -> Metric:
+        return DoubleMetric(self.entity, self.metric_name, self.instance, float(value))
+
+    def to_failure(self, exc: Exception) -> Metric:
+        return DoubleMetric(self.entity, self.metric_name, self.instance, None, exc)
+
+    def empty_failure(self) -> Metric:
+        return self.to_failure(
+            EmptyStateException(f"Empty state for analyzer {self}, all input values were NULL.")
+        )
+
+    # ---- scan protocol
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        raise NotImplementedError(f"{type(self).__name__} is not scan-shareable")
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        raise NotImplementedError
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, Some):
+        return ("Some", _hashable(value.value))
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    return value
+
+
+class _ColumnAnalyzer(Analyzer):
+    """Single-column scan analyzer with an optional where."""
+
+    numeric_only = False
+
+    def __init__(self, column: str, where: str | None = None) -> None:
+        self.column = column
+        self._where = where
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, _opt(self._where))
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        out = [has_column(self.column)]
+        if self.numeric_only:
+            out.append(is_numeric(self.column))
+        return out
+
+    def value(self) -> Column:
+        return sel(col(self.column), self._where)
+
+
+class _SingleAggregate(_ColumnAnalyzer):
+    """Analyzers whose state is a single nullable aggregate value."""
+
+    def aggregate(self) -> Column:
+        raise NotImplementedError
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        return [((type(self).__name__, self._key()), self.aggregate())]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        (value,) = values
+        if value is None:
+            return self.empty_failure()
+        return self.to_success(float(value))
+
+
+# --------------------------------------------------------------------------- scan analyzers
+
+
+class Size(Analyzer):
+    """Number of rows (passing ``where``)."""
+
+    metric_name = "Size"
+
+    def __init__(self, where: str | None = None) -> None:
+        self._where = where
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (_opt(self._where),)
+
+    @property
+    def instance(self) -> str:
+        return "*"
+
+    @property
+    def entity(self) -> Entity:
+        return Entity.Dataset
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        return [(("count", self._where), conditional_count(self._where))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        (count,) = values
+        return self.empty_failure() if count is None else self.to_success(float(count))
+
+
+class ColumnCount(Analyzer):
+    """Number of columns of the data (read from the schema: no Spark job)."""
+
+    metric_name = "ColumnCount"
+    kind = "meta"
+
+    def __init__(self, where: str | None = None) -> None:
+        self._where = where
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (_opt(self._where),)
+
+    @property
+    def instance(self) -> str:
+        return "*"
+
+    @property
+    def entity(self) -> Entity:
+        return Entity.Dataset
+
+    def compute_from_schema(self, schema: T.StructType) -> Metric:
+        return self.to_success(float(len(schema.fields)))
+
+
+class Completeness(_ColumnAnalyzer):
+    """Fraction of non-null values (of the rows passing ``where``)."""
+
+    metric_name = "Completeness"
+
+    def __init__(self, column: str, where: str | None = None,
+                 analyzerOptions: AnalyzerOptions | None = None) -> None:
+        super().__init__(column, where)
+        self.analyzerOptions = analyzerOptions
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, _opt(self._where), _opt(self.analyzerOptions))
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return [has_column(self.column), is_not_nested(self.column)]
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        matches = F.sum(self.value().isNotNull().cast("int"))
+        return [(("completeness", self.column, self._where), matches),
+                (("count", self._where), conditional_count(self._where))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        return _ratio_metric(self, values)
+
+
+def _ratio_metric(analyzer: Analyzer, values: list[Any]) -> Metric:
+    matches, count = values
+    if matches is None or count is None:
+        return analyzer.empty_failure()
+    return analyzer.to_success(float("nan") if count == 0 else matches / count)
+
+
+class Compliance(Analyzer):
+    """Fraction of rows satisfying a SQL predicate (Deequ ``Compliance``)."""
+
+    metric_name = "Compliance"
+
+    def __init__(self, instance: str, predicate: str, where: str | None = None,
+                 columns: Sequence[str] | None = None,
+                 analyzerOptions: AnalyzerOptions | None = None) -> None:
+        self._instance = instance
+        self.predicate = predicate
+        self._where = where
+        self.columns = list(columns or [])
+        self.analyzerOptions = analyzerOptions
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self._instance, self.predicate, _opt(self._where), self.columns,
+                _opt(self.analyzerOptions))
+
+    @property
+    def instance(self) -> str:
+        return self._instance
+
+    def columns_referenced(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return [has_column(c) for c in self.columns]
+
+    def sql_expressions(self) -> list[str]:
+        return [self.predicate] + super().sql_expressions()
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        matches = F.sum(sel(F.expr(self.predicate), self._where).cast("int"))
+        return [(("compliance", self.predicate, self._where), matches),
+                (("count", self._where), conditional_count(self._where))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        return _ratio_metric(self, values)
+
+
+class PatternMatch(_ColumnAnalyzer):
+    """Fraction of values matching a regex (NULL counts as not matching)."""
+
+    metric_name = "PatternMatch"
+
+    def __init__(self, column: str, pattern: str | re.Pattern[str], where: str | None = None,
+                 analyzerOptions: AnalyzerOptions | None = None) -> None:
+        super().__init__(column, where)
+        self.pattern = pattern.pattern if isinstance(pattern, re.Pattern) else str(pattern)
+        self.analyzerOptions = analyzerOptions
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, self.pattern, _opt(self._where), _opt(self.analyzerOptions))
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return [has_column(self.column), is_string(self.column)]
+
+    def match_expression(self) -> Column:
+        extracted = F.regexp_extract(col(self.column), self.pattern, 0)
+        return F.when(extracted != F.lit(""), 1).otherwise(0)
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        matches = F.sum(sel(self.match_expression(), self._where).cast("int"))
+        return [(("pattern", self.column, self.pattern, self._where), matches),
+                (("count", self._where), conditional_count(self._where))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        return _ratio_metric(self, values)
+
+
+class Mean(_SingleAggregate):
+    metric_name = "Mean"
+    numeric_only = True
+
+    def aggregate(self) -> Column:
+        return F.avg(self.value().cast("double"))
+
+
+class Sum(_SingleAggregate):
+    metric_name = "Sum"
+    numeric_only = True
+
+    def aggregate(self) -> Column:
+        return F.sum(self.value().cast("double"))
+
+
+class StandardDeviation(_SingleAggregate):
+    """Population standard deviation (Deequ divides by n, not n - 1)."""
+
+    metric_name = "StandardDeviation"
+    numeric_only = True
+
+    def aggregate(self) -> Column:
+        return F.stddev_pop(self.value().cast("double"))
+
+
+class Variance(_SingleAggregate):
+    """Population variance."""
+
+    metric_name = "Variance"
+    numeric_only = True
+
+    def aggregate(self) -> Column:
+        return F.var_pop(self.value().cast("double"))
+
+
+class Skewness(_SingleAggregate):
+    """Population skewness (g1)."""
+
+    metric_name = "Skewness"
+    numeric_only = True
+
+    def aggregate(self) -> Column:
+        return F.skewness(self.value().cast("double"))
+
+
+class Kurtosis(_SingleAggregate):
+    """Excess kurtosis (normal distribution = 0)."""
+
+    metric_name = "Kurtosis"
+    numeric_only = True
+
+    def aggregate(self) -> Column:
+        return F.kurtosis(self.value().cast("double"))
+
+
+class ApproxCountDistinct(_SingleAggregate):
+    """HyperLogLog++ estimate of the number of distinct non-null values."""
+
+    metric_name = "ApproxCountDistinct"
+
+    def aggregate(self) -> Column:
+        return F.approx_count_distinct(self.value())
+
+
+class ZerosCount(_SingleAggregate):
+    """Number of values equal to zero."""
+
+    metric_name = "ZerosCount"
+    numeric_only = True
+
+    def aggregate(self) -> Column:
+        return F.sum(F.when(self.value() == 0, 1).otherwise(0)).cast("long")
+
+
+class _MinMax(_ColumnAnalyzer):
+    numeric_only = True
+    function: Callable[[Column], Column] = F.min
+
+    def __init__(self, column: str, where: str | None = None,
+                 analyzerOptions: AnalyzerOptions | None = None) -> None:
+        super().__init__(column, where)
+        self.analyzerOptions = analyzerOptions
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, _opt(self._where), _opt(self.analyzerOptions))
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        fn = type(self).function
+        return [((type(self).__name__, self.column, self._where),
+                 fn(self.value().cast("double")))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        (value,) = values
+        return self.empty_failure() if value is None else self.to_success(float(value))
+
+
+class Minimum(_MinMax):
+    metric_name = "Minimum"
+    function = staticmethod(F.min)  # type: ignore[assignment]
+
+
+class Maximum(_MinMax):
+    metric_name = "Maximum"
+    function = staticmethod(F.max)  # type: ignore[assignment]
+
+
+class _Length(_MinMax):
+    numeric_only = False
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return [has_column(self.column), is_string(self.column)]
+
+    def length_expression(self) -> Column:
+        raw = col(self.column)
+        behavior = (self.analyzerOptions or AnalyzerOptions()).nullBehavior
+        if behavior == NullBehavior.EmptyString:
+            length = F.length(F.coalesce(raw, F.lit(""))).cast("double")
+        elif behavior == NullBehavior.Fail:
+            extreme = DOUBLE_MAX if isinstance(self, MaxLength) else DOUBLE_MIN
+            length = F.when(raw.isNull(), F.lit(extreme)).otherwise(F.length(raw).cast("double"))
+        else:
+            length = F.length(raw).cast("double")
+        return sel(length, self._where)
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        fn = type(self).function
+        return [((type(self).__name__, self.column, self._where, str(self.analyzerOptions)),
+                 fn(self.length_expression()))]
+
+
+class MaxLength(_Length):
+    metric_name = "MaxLength"
+    function = staticmethod(F.max)  # type: ignore[assignment]
+
+
+class MinLength(_Length):
+    metric_name = "MinLength"
+    function = staticmethod(F.min)  # type: ignore[assignment]
+
+
+class Range(_ColumnAnalyzer):
+    """Maximum minus minimum."""
+
+    metric_name = "Range"
+    numeric_only = True
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        v = self.value().cast("double")
+        return [(("Minimum", self.column, self._where), F.min(v)),
+                (("Maximum", self.column, self._where), F.max(v))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        low, high = values
+        if low is None or high is None:
+            return self.empty_failure()
+        return self.to_success(float(high) - float(low))
+
+
+class ExactQuantile(_ColumnAnalyzer):
+    """Exact (interpolated) quantile, Spark's ``percentile``."""
+
+    metric_name = "ExactQuantile"
+    numeric_only = True
+
+    def __init__(self, column: str, quantile: float, where: str | None = None) -> None:
+        super().__init__(column, where)
+        self.quantile = float(quantile)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, self.quantile, _opt(self._where))
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return super().preconditions() + [_param_check(
+            0.0 <= self.quantile <= 1.0,
+            "Quantile parameter must be in the closed interval [0, 1]. "
+            f"Currently, the value is: {java_double(self.quantile)}!")]
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        expr = F.percentile(self.value().cast("double"), F.lit(self.quantile))
+        return [(("percentile", self.column, self._where, self.quantile), expr)]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        (value,) = values
+        return self.empty_failure() if value is None else self.to_success(float(value))
+
+
+class InterquartileRange(_ColumnAnalyzer):
+    """Exact Q3 - Q1."""
+
+    metric_name = "InterquartileRange"
+    numeric_only = True
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        v = self.value().cast("double")
+        return [(("percentile", self.column, self._where, 0.25), F.percentile(v, F.lit(0.25))),
+                (("percentile", self.column, self._where, 0.75), F.percentile(v, F.lit(0.75)))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        q1, q3 = values
+        if q1 is None or q3 is None:
+            return self.empty_failure()
+        return self.to_success(float(q3) - float(q1))
+
+
+def _quantile_checks(quantiles: Sequence[float], relative_error: float
+                     ) -> list[Callable[..., None]]:
+    checks = [_param_check(0.0 <= q <= 1.0,
+                           "Quantile parameter must be in the closed interval [0, 1]. "
+                           f"Currently, the value is: {java_double(q)}!") for q in quantiles]
+    checks.append(_param_check(0.0 <= relative_error <= 1.0,
+                               "Relative error parameter must be in the closed interval [0, 1]. "
+                               f"Currently, the value is: {java_double(relative_error)}!"))
+    return checks
+
+
+def _accuracy(relative_error: float) -> int:
+    return max(1, int(round(1.0 / relative_error))) if relative_error > 0 else 1_000_000
+
+
+class ApproxQuantile(_ColumnAnalyzer):
+    """Approximate quantile (Spark's ``percentile_approx`` with accuracy 1 / relativeError)."""
+
+    metric_name = "ApproxQuantile"
+    numeric_only = True
+
+    def __init__(self, column: str, quantile: float, relativeError: float = 0.01,
+                 where: str | None = None) -> None:
+        super().__init__(column, where)
+        self.quantile = float(quantile)
+        self.relativeError = float(relativeError)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, self.quantile, self.relativeError, _opt(self._where))
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return super().preconditions() + _quantile_checks([self.quantile], self.relativeError)
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        expr = F.percentile_approx(self.value().cast("double"), self.quantile,
+                                   _accuracy(self.relativeError))
+        return [(("approx_quantile", self.column, self._where, self.quantile,
+                  self.relativeError), expr)]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        (value,) = values
+        return self.empty_failure() if value is None else self.to_success(float(value))
+
+
+class ApproxQuantiles(_ColumnAnalyzer):
+    """Several approximate quantiles at once (a KeyedDoubleMetric keyed by quantile)."""
+
+    metric_name = "ApproxQuantiles"
+    numeric_only = True
+
+    def __init__(self, column: str, quantiles: Sequence[float], relativeError: float = 0.01,
+                 where: str | None = None) -> None:
+        super().__init__(column, where)
+        self.quantiles = [float(q) for q in quantiles]
+        self.relativeError = float(relativeError)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, self.quantiles, self.relativeError)
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return super().preconditions() + _quantile_checks(self.quantiles, self.relativeError)
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        v = self.value().cast("double")
+        return [(("approx_quantile", self.column, self._where, q, self.relativeError),
+                 F.percentile_approx(v, q, _accuracy(self.relativeError)))
+                for q in self.quantiles]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        if any(v is None for v in values):
+            return self.to_failure(EmptyStateException(
+                f"Empty state for analyzer {self}, all input values were NULL."))
+        return KeyedDoubleMetric(Entity.Column, self.metric_name, self.column,
+                                 {java_double(q): float(v)
+                                  for q, v in zip(self.quantiles, values, strict=True)})
+
+    def to_failure(self, exc: Exception) -> Metric:
+        return KeyedDoubleMetric(Entity.Column, self.metric_name, self.column, None, exc)
+
+
+class Correlation(Analyzer):
+    """Pearson correlation of two numeric columns."""
+
+    metric_name = "Correlation"
+
+    def __init__(self, firstColumn: str, secondColumn: str, where: str | None = None) -> None:
+        self.firstColumn = firstColumn
+        self.secondColumn = secondColumn
+        self._where = where
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.firstColumn, self.secondColumn, _opt(self._where))
+
+    @property
+    def instance(self) -> str:
+        return f"{self.firstColumn},{self.secondColumn}"
+
+    @property
+    def entity(self) -> Entity:
+        return Entity.Multicolumn
+
+    def columns_referenced(self) -> tuple[str, ...]:
+        return (self.firstColumn, self.secondColumn)
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return [has_column(self.firstColumn), is_numeric(self.firstColumn),
+                has_column(self.secondColumn), is_numeric(self.secondColumn)]
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        a = sel(col(self.firstColumn), self._where).cast("double")
+        b = sel(col(self.secondColumn), self._where).cast("double")
+        return [(("corr", self.firstColumn, self.secondColumn, self._where), F.corr(a, b))]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        (value,) = values
+        return self.empty_failure() if value is None else self.to_success(float(value))
+
+
+class DataTypeInstances(str, Enum):
+    """The data types Deequ's DataType analyzer tells apart."""
+
+    Unknown = "Unknown"
+    Fractional = "Fractional"
+    Integral = "Integral"
+    Boolean = "Boolean"
+    String = "String"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+FRACTIONAL_PATTERN = r"^(-|\+)? ?\d+((\.\d+)|((\.\d+)?[eE](-|\+)?\d+))$"
+INTEGRAL_PATTERN = r"^(-|\+)? ?\d+$"
+BOOLEAN_PATTERN = r"^(true|false)$"
+
+
+def data_type_of(value: Column) -> Column:
+    """The DataTypeInstances name of each (string) value."""
+    return (F.when(value.isNull(), F.lit("Unknown"))
+            .when(value.rlike(FRACTIONAL_PATTERN), F.lit("Fractional"))
+            .when(value.rlike(INTEGRAL_PATTERN), F.lit("Integral"))
+            .when(value.rlike(BOOLEAN_PATTERN), F.lit("Boolean"))
+            .otherwise(F.lit("String")))
+
+
+class DataType(_ColumnAnalyzer):
+    """Distribution of inferred data types of the values (as strings)."""
+
+    metric_name = "Histogram"
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return [has_column(self.column), is_not_nested(self.column)]
+
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        kind = data_type_of(self.value().cast("string"))
+        return [(("datatype", self.column, self._where, t.value),
+                 F.sum(F.when(kind == t.value, 1).otherwise(0)).cast("long"))
+                for t in DataTypeInstances]
+
+    def from_scan(self, values: list[Any]) -> Metric:
+        counts = [int(v or 0) for v in values]
+        total = sum(counts)
+        dist = Distribution(
+            {t.value: DistributionValue(c, (c / total) if total else float("nan"))
+             for t, c in zip(DataTypeInstances, counts, strict=True)},
+            len(DataTypeInstances),
+        )
+        return HistogramMetric(Entity.Column, "Histogram", self.column, dist)
+
+    def to_failure(self, exc: Exception) -> Metric:
+        return HistogramMetric(Entity.Column, "Histogram", self.column, None, exc)
+
+
+# --------------------------------------------------------------------------- grouping analyzers
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One grouping set: the columns (or a derived key) and the filter of a grouping analyzer."""
+
+    columns: tuple[str, ...]
+    where: str | None
+    histogram: bool = False
+    binning: Any = None  # a callable Column -> Column for Histogram(binningUdf=...)
+    edges: tuple[float, ...] | None = None
+    sum_column: str | None = None
+
+
+class _FrequencyAnalyzer(Analyzer):
+    """Analyzers computed from the frequencies of (non all-null) groups."""
+
+    kind = "group"
+    has_options = False
+
+    def __init__(self, columns: str | Iterable[str], where: str | None = None,
+                 analyzerOptions: AnalyzerOptions | None = None) -> None:
+        self.columns = list(_as_list(columns))
+        self._where = where
+        self.analyzerOptions = analyzerOptions
+
+    def _fields(self) -> tuple[Any, ...]:
+        if self.has_options:
+            return (self.columns, _opt(self._where), _opt(self.analyzerOptions))
+        return (self.columns, _opt(self._where))
+
+    @property
+    def instance(self) -> str:
+        return ",".join(self.columns)
+
+    @property
+    def entity(self) -> Entity:
+        return Entity.Column if len(self.columns) == 1 else Entity.Multicolumn
+
+    def columns_referenced(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        out: list[Callable[[T.StructType], None]] = [at_least_one(self.columns)]
+        out += [has_column(c) for c in self.columns]
+        out += [is_not_nested(c) for c in self.columns]
+        return out
+
+    def group_spec(self) -> GroupSpec:
+        return GroupSpec(tuple(self.columns), self._where)
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        raise NotImplementedError
+
+
+class Uniqueness(_FrequencyAnalyzer):
+    """Fraction of rows whose value (combination) occurs exactly once."""
+
+    metric_name = "Uniqueness"
+    has_options = True
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        n = stats["n"]
+        return self.empty_failure() if not n else self.to_success(stats["unique"] / n)
+
+
+class Distinctness(_FrequencyAnalyzer):
+    """Distinct values (combinations) divided by the number of rows."""
+
+    metric_name = "Distinctness"
+
+    def __init__(self, columns: str | Iterable[str], where: str | None = None) -> None:
+        super().__init__(columns, where)
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        n = stats["n"]
+        return self.empty_failure() if not n else self.to_success(stats["groups"] / n)
+
+
+class UniqueValueRatio(_FrequencyAnalyzer):
+    """Values occurring exactly once divided by the number of distinct values."""
+
+    metric_name = "UniqueValueRatio"
+    has_options = True
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        groups = stats["groups"]
+        return self.empty_failure() if not groups else self.to_success(stats["unique"] / groups)
+
+
+class CountDistinct(_FrequencyAnalyzer):
+    """Exact number of distinct values (combinations); 0 on no rows."""
+
+    metric_name = "CountDistinct"
+
+    def __init__(self, columns: str | Iterable[str]) -> None:
+        super().__init__(columns, None)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.columns,)
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        return self.to_success(float(stats["groups"] or 0))
+
+
+class Entropy(_FrequencyAnalyzer):
+    """Shannon entropy (natural log) of the value distribution."""
+
+    metric_name = "Entropy"
+
+    def __init__(self, column: str, where: str | None = None) -> None:
+        super().__init__([column], where)
+        self.column = column
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, _opt(self._where))
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        import math
+
+        n = stats["n"]
+        if not n:
+            return self.empty_failure()
+        return self.to_success(math.log(n) - stats["clnc"] / n)
+
+
+class DuplicateRowCount(_FrequencyAnalyzer):
+    """Rows whose value combination occurs more than once (all columns when none given)."""
+
+    metric_name = "DuplicateRowCount"
+    has_options = True
+
+    def __init__(self, columns: str | Iterable[str] = (), where: str | None = None,
+                 analyzerOptions: AnalyzerOptions | None = None) -> None:
+        super().__init__(columns, where, analyzerOptions)
+
+    @property
+    def instance(self) -> str:
+        return ",".join(self.columns) if self.columns else "*"
+
+    @property
+    def entity(self) -> Entity:
+        if not self.columns:
+            return Entity.Dataset
+        return super().entity
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return super().preconditions()[1:] if not self.columns else super().preconditions()
+
+    def resolved(self, schema: T.StructType) -> DuplicateRowCount:
+        if self.columns:
+            return self
+        return DuplicateRowCount(schema.fieldNames(), self._where, self.analyzerOptions)
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        return self.to_success(float(stats["dup"] or 0))
+
+
+class Histogram(Analyzer):
+    """Value distribution of a column; NULL is counted as ``NullValue``.
+
+    ``binningUdf`` is a function ``Column -> Column`` applied before counting (a Python lambda
+    over column expressions, not a UDF:
+    e.g. ``lambda c: F.when(c > 10, "big").otherwise("small")``).
+    ``Histogram.Sum(col)`` / ``Histogram.Count`` give Deequ's aggregate functions.
+    """
+
+    metric_name = "Histogram"
+    kind = "group"
+
+    class Count:
+        """Count rows per bin (the default)."""
+
+        def __repr__(self) -> str:
+            return "Count"
+
+    @dataclass(frozen=True)
+    class Sum:
+        """Sum ``column`` per bin instead of counting rows."""
+
+        column: str
+
+        def __repr__(self) -> str:
+            return f"Sum({self.column})"
+
+    def __init__(self, column: str, binningUdf: Callable[[Column], Column] | None = None,
+                 maxDetailBins: int | None = None, where: str | None = None,
+                 computeFrequenciesAsRatio: bool = True,
+                 aggregateFunction: Any = None) -> None:
+        self.column = column
+        self.binningUdf = binningUdf
+        self.maxDetailBins = MAXIMUM_ALLOWED_DETAIL_BINS if maxDetailBins is None else int(
+            maxDetailBins)
+        self._where = where
+        self.computeFrequenciesAsRatio = computeFrequenciesAsRatio
+        self.aggregateFunction = aggregateFunction or Histogram.Count()
+
+    def _fields(self) -> tuple[Any, ...]:
+        udf = None if self.binningUdf is None else Some("<function1>")
+        return (self.column, udf, self.maxDetailBins, _opt(self._where),
+                self.computeFrequenciesAsRatio, repr(self.aggregateFunction))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.column, id(self.binningUdf) if self.binningUdf else None,
+                self.maxDetailBins, self._where, self.computeFrequenciesAsRatio,
+                repr(self.aggregateFunction))
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        out = [has_column(self.column), is_not_nested(self.column),
+               _param_check(self.maxDetailBins <= MAXIMUM_ALLOWED_DETAIL_BINS,
+                            f"Cannot return histogram values for more than "
+                            f"{MAXIMUM_ALLOWED_DETAIL_BINS} values")]
+        if isinstance(self.aggregateFunction, Histogram.Sum):
+            out += [has_column(self.aggregateFunction.column),
+                    is_numeric(self.aggregateFunction.column)]
+        return out
+
+    def group_spec(self) -> GroupSpec:
+        return GroupSpec((self.column,), self._where, histogram=True, binning=self.binningUdf,
+                         sum_column=self.sum_column())
+
+    def sum_column(self) -> str | None:
+        agg = self.aggregateFunction
+        return agg.column if isinstance(agg, Histogram.Sum) else None
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        rows: list[tuple[str, float]] = stats["rows"]
+        total = stats["n"] or 0
+        if self.sum_column() is not None:
+            total = sum(v for _, v in rows)
+        top = sorted(rows, key=lambda kv: (-kv[1], kv[0]))[: self.maxDetailBins]
+        values = {}
+        for key, count in top:
+            ratio = (count / total) if (self.computeFrequenciesAsRatio and total) else (
+                float(count) if not self.computeFrequenciesAsRatio else float("nan"))
+            values[key] = DistributionValue(int(count), ratio)
+        return HistogramMetric(Entity.Column, "Histogram", self.column,
+                               Distribution(values, len(rows)))
+
+    def to_failure(self, exc: Exception) -> Metric:
+        return HistogramMetric(Entity.Column, "Histogram", self.column, None, exc)
+
+
+class HistogramBinned(Analyzer):
+    """Numeric histogram over ``customEdges`` or ``binCount`` equal-width bins from min to max.
+
+    Bins are ``[lo, hi)``; the last bin includes its upper edge. NULLs are ``NullValue``.
+    """
+
+    metric_name = "Histogram"
+    kind = "group"
+
+    def __init__(self, column: str, binCount: int | None = None,
+                 customEdges: Sequence[float] | None = None, where: str | None = None) -> None:
+        self.column = column
+        self.binCount = binCount
+        self.customEdges = None if customEdges is None else [float(e) for e in customEdges]
+        self._where = where
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.column, _opt(self.binCount), _opt(self.customEdges), _opt(self._where))
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        edges = self.customEdges
+        return [
+            has_column(self.column), is_numeric(self.column),
+            _param_check((self.binCount is None) != (edges is None),
+                         "Exactly one of binCount and customEdges must be given!"),
+            _param_check(self.binCount is None or self.binCount >= 1,
+                         f"binCount must be at least 1, got {self.binCount}!"),
+            _param_check(edges is None or (len(edges) >= 2 and edges == sorted(set(edges))),
+                         "customEdges must hold at least two strictly increasing values!"),
+        ]
+
+    def needs_bounds(self) -> bool:
+        return self.customEdges is None
+
+    def group_spec(self, edges: Sequence[float] | None = None) -> GroupSpec:
+        use = tuple(edges if edges is not None else (self.customEdges or ()))
+        return GroupSpec((self.column,), self._where, histogram=True, edges=use)
+
+    def bin_labels(self, edges: Sequence[float]) -> list[str]:
+        labels = []
+        for i in range(len(edges) - 1):
+            close = "]" if i == len(edges) - 2 else ")"
+            labels.append(f"[{java_double(edges[i])}, {java_double(edges[i + 1])}{close}")
+        return labels
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        rows: list[tuple[str, float]] = stats["rows"]
+        total = stats["n"] or 0
+        counts = dict(rows)
+        labels = self.bin_labels(stats["edges"]) if stats.get("edges") else []
+        ordered = labels + [k for k in counts if k not in labels]
+        values = {k: DistributionValue(int(counts.get(k, 0)),
+                                       counts.get(k, 0) / total if total else float("nan"))
+                  for k in ordered}
+        return HistogramMetric(Entity.Column, "Histogram", self.column,
+                               Distribution(values, len(values)))
+
+    def to_failure(self, exc: Exception) -> Metric:
+        return HistogramMetric(Entity.Column, "Histogram", self.column, None, exc)
+
+
+def binned_key(column: Column, edges: Sequence[float], labels: Sequence[str]) -> Column:
+    """The bin label of a numeric value for ``edges`` (NULL -> NullValue, outside -> NULL)."""
+    value = column.cast("double")
+    expr = F.when(value.isNull(), F.lit(NULL_FIELD_REPLACEMENT))
+    last = len(edges) - 2
+    for i in range(len(edges) - 1):
+        upper_ok = value <= edges[i + 1] if i == last else value < edges[i + 1]
+        expr = expr.when((value >= edges[i]) & upper_ok, F.lit(labels[i]))
+    return expr.otherwise(F.lit("OutOfRange"))
+
+
+class MutualInformation(_FrequencyAnalyzer):
+    """Mutual information (natural log) of two columns, from joint and marginal frequencies."""
+
+    metric_name = "MutualInformation"
+    kind = "direct"
+
+    def __init__(self, columns: Sequence[str], where: str | None = None) -> None:
+        super().__init__(columns, where)
+
+    @property
+    def entity(self) -> Entity:
+        return Entity.Multicolumn
+
+    def preconditions(self) -> list[Callable[[T.StructType], None]]:
+        return [exactly_n_columns(self.columns, 2)] + super().preconditions()
+
+    def compute(self, df: DataFrame) -> Metric:
+        a, b = self.columns
+        data = df.select(col(a).alias("a"), col(b).alias("b"),
+                         (F.expr(self._where) if self._where else F.lit(True)).alias("w"))
+        joint = (data.where(F.coalesce(F.col("w"), F.lit(False)))
+                 .where(F.col("a").isNotNull() | F.col("b").isNotNull())
+                 .groupBy("a", "b").agg(F.count(F.lit(1)).alias("c")))
+        total = F.sum("c").over(_whole())
+        ma = joint.groupBy("a").agg(F.sum("c").alias("ca"))
+        mb = joint.groupBy("b").agg(F.sum("c").alias("cb"))
+        parts = (joint.withColumn("n", total).join(ma, "a").join(mb, "b")
+                 .select((F.col("c") / F.col("n")
+                          * F.log((F.col("c") / F.col("n"))
+                                  / ((F.col("ca") / F.col("n")) * (F.col("cb") / F.col("n")))))
+                         .alias("part")))
+        (row,) = parts.agg(F.sum("part").alias("mi")).collect()
+        return self.empty_failure() if row["mi"] is None else self.to_success(float(row["mi"]))
+
+
+def _whole() -> Any:
+    from pyspark.sql import Window
+
+    return Window.partitionBy()
+
+
+# --------------------------------------------------------------------------- analyzer context
+
+
+class AnalyzerContext:
+    """The metrics of a run: ``metricMap`` analyzer -> metric (Deequ ``AnalyzerContext``)."""
+
+    def __init__(self, metricMap: Mapping[Analyzer, Metric] | None = None) -> None:
+        self.metricMap: dict[Analyzer, Metric] = dict(metricMap or {})
+
+    def __add__(self, other: AnalyzerContext) -> AnalyzerContext:
+        return AnalyzerContext({**self.metricMap, **other.metricMap})
+
+    def allMetrics(self) -> list[Metric]:
+        return list(self.metricMap.values())
+
+    def metric(self, analyzer: Analyzer) -> Metric | None:
+        return self.metricMap.get(analyzer)
+
+    def success_metrics(self, forAnalyzers: Sequence[Analyzer] | None = None
+                        ) -> list[dict[str, Any]]:
+        """Flattened successful metrics as dicts: entity, instance, name, value."""
+        chosen = [m for a, m in self.metricMap.items()
+                  if forAnalyzers is None or a in set(forAnalyzers)]
+        return [{"entity": m.entity.value, "instance": m.instance, "name": m.name,
+                 "value": float(m.value)} for m in iter_flat_success(chosen)]
+
+    @staticmethod
+    def successMetricsAsDataFrame(spark: SparkSession, analyzerContext: AnalyzerContext,
+                                  forAnalyzers: Sequence[Analyzer] | None = None,
+                                  pandas: bool = False) -> Any:
+        """Columns ``entity, instance, name, value`` (Deequ's names and order)."""
+        rows = analyzerContext.success_metrics(forAnalyzers)
+        df = spark.createDataFrame(
+            [(r["entity"], r["instance"], r["name"], r["value"]) for r in rows],
+            schema=METRICS_SCHEMA,
+        )
+        return df.toPandas() if pandas else df
+
+    @staticmethod
+    def successMetricsAsJson(spark: SparkSession | None, analyzerContext: AnalyzerContext,
+                             forAnalyzers: Sequence[Analyzer] | None = None
+                             ) -> list[dict[str, Any]]:
+        """The same rows as a list of dicts (PyDeequ returns the parsed JSON)."""
+        return analyzerContext.success_metrics(forAnalyzers)
+
+    def __repr__(self) -> str:
+        return f"AnalyzerContext({self.metricMap!r})"
+
+
+METRICS_SCHEMA = T.StructType([
+    T.StructField("entity", T.StringType(), False),
+    T.StructField("instance", T.StringType(), False),
+    T.StructField("name", T.StringType(), False),
+    T.StructField("value", T.DoubleType(), True),
+])
+
+
+# --------------------------------------------------------------------------- runner
+
+
+class AnalysisRunBuilder:
+    """``AnalysisRunner(spark).onData(df).addAnalyzer(a)...run()``."""
+
+    def __init__(self, spark: SparkSession, df: DataFrame) -> None:
+        self._spark = spark
+        self._df = df
+        self._analyzers: list[Analyzer] = []
+        self._repository: Any = None
+        self._reuse_key: Any = None
+        self._fail_if_missing = False
+        self._save_key: Any = None
+
+    def addAnalyzer(self, analyzer: Analyzer) -> AnalysisRunBuilder:
+        if not isinstance(analyzer, Analyzer):
+            raise TypeError(f"addAnalyzer expects an Analyzer, got {type(analyzer).__name__}")
+        self._analyzers.append(analyzer)
+        return self
+
+    def addAnalyzers(self, analyzers: Iterable[Analyzer]) -> AnalysisRunBuilder:
+        for a in analyzers:
+            self.addAnalyzer(a)
+        return self
+
+    addRequiredAnalyzer = addAnalyzer
+    addRequiredAnalyzers = addAnalyzers
+
+    def useRepository(self, repository: Any) -> AnalysisRunBuilder:
+        self._repository = repository
+        return self
+
+    def reuseExistingResultsForKey(self, resultKey: Any,
+                                   failIfResultsForReusingMissing: bool = False
+                                   ) -> AnalysisRunBuilder:
+        self._reuse_key = resultKey
+        self._fail_if_missing = failIfResultsForReusingMissing
+        return self
+
+    def saveOrAppendResult(self, resultKey: Any) -> AnalysisRunBuilder:
+        self._save_key = resultKey
+        return self
+
+    def run(self) -> AnalyzerContext:
+        from quality.engine import compute_metrics
+
+        reused: dict[Analyzer, Metric] = {}
+        if self._reuse_key is not None and self._repository is not None:
+            previous = self._repository.loadByKey(self._reuse_key)
+            if previous is not None:
+                reused = {a: m for a, m in previous.metricMap.items() if a in self._analyzers}
+            if self._fail_if_missing and set(reused) != set(self._analyzers):
+                raise ValueError(
+                    f"reuseExistingResultsForKey: no stored results for every analyzer under "
+                    f"{self._reuse_key}; missing "
+                    f"{[str(a) for a in self._analyzers if a not in reused]}")
+        todo = [a for a in self._analyzers if a not in reused]
+        context = AnalyzerContext({**reused, **compute_metrics(self._df, todo)})
+        if self._save_key is not None and self._repository is not None:
+            self._repository.save(self._save_key, context)
+        return context
+
+
+class AnalysisRunner:
+    """Entry point: ``AnalysisRunner(spark).onData(df)``."""
+
+    def __init__(self, spark_session: SparkSession) -> None:
+        self._spark = spark_session
+
+    def onData(self, df: DataFrame) -> AnalysisRunBuilder:
+        return AnalysisRunBuilder(self._spark, df)
+
+    on_data = onData
+
+
+__all__ = [
+    "Analyzer", "AnalyzerContext", "AnalysisRunner", "AnalysisRunBuilder", "AnalyzerOptions",
+    "ApproxCountDistinct", "ApproxQuantile", "ApproxQuantiles", "ColumnCount", "Completeness",
+    "Compliance", "Correlation", "CountDistinct", "DataType", "DataTypeInstances", "Distinctness",
+    "DuplicateRowCount", "Entropy", "ExactQuantile", "FilteredRowOutcome", "GroupSpec",
+    "Histogram", "HistogramBinned", "InterquartileRange", "Kurtosis", "MaxLength", "Maximum",
+    "Mean", "MetricCalculationException", "MinLength", "Minimum", "MutualInformation",
+    "NullBehavior", "PatternMatch", "Range", "Size", "Skewness", "StandardDeviation", "Sum",
+    "UniqueValueRatio", "Uniqueness", "Variance", "ZerosCount", "scala",
+]
