@@ -257,7 +257,7 @@ def _machine_problems(machine: Mapping[str, Any], label: str) -> list[str]:
         return [t for _, t in _targets(states[n]) if t in states]
 
     reachable: list[str] = []
-    todo = [start]
+    todo: list[str] = [str(start)]
     while todo:
         current = todo.pop()
         if current in reachable:
