@@ -380,7 +380,7 @@ def test_deploy_glue_creates_a_glue5_job_and_runs_it(aws, dist, conf_root, capsy
         "--enable-glue-datacatalog": "true",
         "--enable-metrics": "true",
         "--enable-continuous-cloudwatch-log": "true",
-        "--TempDir": f"{base}/tmp",
+        "--TempDir": f"s3://{BUCKET}/deploy/tmp",
         "--output.table": "propensity_v2",
     }
     runs = client("glue", region=REGION, endpoint_url=aws).get_job_runs(
@@ -673,6 +673,25 @@ def test_glue_job_policy_limits_the_unscoped_metric_action_and_adds_kms():
     logs = next(s for s in policy["Statement"] if s["Sid"] == "GlueJobLogs")["Resource"]
     assert all(r.startswith(f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws-glue/")
                for r in logs)
+
+
+def test_glue_job_role_may_write_the_glue_temp_dir_and_read_everything_the_job_names(
+        aws, dist, conf_root, tmp_path, capsys):
+    uploaded = _uploaded(aws, dist, conf_root)
+    definition = glue.job_definition(uploaded, glue.GlueJobSettings(job="csv_to_parquet",
+                                                                    role_arn=ROLE_ARN))
+    assert _cli("deploy", "iam", "--env", "glue", "--account-id", ACCOUNT, "--region", REGION,
+                "--artifacts", f"s3://{BUCKET}/deploy", "--output-dir", str(tmp_path)) == 0
+    capsys.readouterr()
+    policy = json.loads((tmp_path / "glue-job-policy.json").read_text())
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    temp = definition["DefaultArguments"]["--TempDir"][len("s3://"):]
+    assert f"arn:aws:s3:::{temp}/*" in statements["WriteLakeZones"]["Resource"]
+    readable = statements["ReadLakeAndArtifacts"]["Resource"]
+    for key in ("--extra-py-files", "--extra-jars", "--env", "--config"):
+        uri = definition["DefaultArguments"][key][len("s3://"):]
+        assert any(r.endswith("/*") and uri.startswith(r[len("arn:aws:s3:::"):-1])
+                   for r in readable), key
 
 
 def test_iam_refuses_local_lakes_and_bad_locations():

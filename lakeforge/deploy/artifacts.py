@@ -263,6 +263,11 @@ class S3Layout:
     def key(self, *parts: str) -> str:
         return "/".join([self.prefix, *parts])
 
+    def base_uri(self, *parts: str) -> str:
+        """A URI beside the versions (``s3://bucket/prefix/tmp``), shared by all of them."""
+        base = self.prefix.rsplit("/", 1)[0] if "/" in self.prefix else ""
+        return f"s3://{self.bucket}/" + "/".join(p for p in [base, *parts] if p)
+
     def uri(self, *parts: str) -> str:
         return f"s3://{self.bucket}/{self.key(*parts)}"
 

@@ -115,6 +115,11 @@ def python_modules(uploaded: UploadedArtifacts, extra: tuple[str, ...] = ()) -> 
     return ",".join(modules)
 
 
+def default_temp_dir(uploaded: UploadedArtifacts) -> str:
+    """``s3://<artifacts>/tmp``: beside the versions, where the Glue job role may write."""
+    return uploaded.layout.base_uri("tmp")
+
+
 def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) -> dict[str, str]:
     """The Glue job's DefaultArguments."""
     env_uri = settings.env if settings.env.startswith("s3://") else uploaded.env_uri(settings.env)
@@ -128,7 +133,7 @@ def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) ->
         "--enable-glue-datacatalog": "true",
         "--enable-metrics": "true",
         "--enable-continuous-cloudwatch-log": "true",
-        "--TempDir": settings.temp_dir or uploaded.layout.uri("tmp"),
+        "--TempDir": settings.temp_dir or default_temp_dir(uploaded),
     }
     config = uploaded.layout.uri("conf", "jobs", f"{settings.job}.yaml")
     if config in uploaded.conf:
