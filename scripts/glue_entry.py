@@ -70,7 +70,9 @@ def resolve_options(argv: Sequence[str]) -> dict[str, str]:
             f"glue_entry: missing argument(s) {['--' + n for n in missing]}; add them to the "
             "Glue job's DefaultArguments (lakeforge deploy glue does)"
         )
-    return dict(getResolvedOptions(list(argv), names))
+    # Glue's parser also returns its own keys (job_bookmark_option, TempDir, JOB_RUN_ID...).
+    resolved = getResolvedOptions(list(argv), names)
+    return {name: resolved[name] for name in names}
 
 
 def passthrough(argv: Sequence[str]) -> list[str]:
