@@ -266,6 +266,7 @@ def test_deploy_emr_refuses_a_terminated_cluster(aws, dist, conf_root, capsys):
     code = _cli("deploy", "emr", "--cluster-id", cluster_id, *_common(aws, dist, conf_root))
     assert code == 2
     assert f"EMR cluster {cluster_id} is TERMINATED" in capsys.readouterr().err
+    assert _keys(aws) == []
 
 
 def test_wait_for_step_times_out_while_moto_keeps_the_step_running(aws, dist, conf_root):
@@ -749,3 +750,10 @@ def test_committed_state_machine_definition_is_current_and_valid():
         glue_job="lakeforge-customer-propensity", quality_job="lakeforge-quality-gate",
         topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:lakeforge-runs"))
     assert sfn.definition_problems(committed) == []
+
+
+def test_deploy_emr_names_an_unknown_cluster(aws, dist, conf_root, capsys):
+    code = _cli("deploy", "emr", "--cluster-id", "j-DOESNOTEXIST", *_common(aws, dist, conf_root))
+    assert code == 2
+    assert "EMR cluster j-DOESNOTEXIST not found" in capsys.readouterr().err
+    assert _keys(aws) == []  # nothing uploaded for a step that cannot run

@@ -243,9 +243,12 @@ def _deploy_emr(args: argparse.Namespace) -> int:
         )
         cluster.validate()
         configurations = emr.load_configurations(args.configurations)
+    emr_client = _client("emr", args, env)
+    if args.cluster_id:
+        emr.check_cluster_usable(emr_client, args.cluster_id)  # before uploading anything
     uploaded = _upload(args, env)
     submission = emr.submit(
-        _client("emr", args, env), uploaded, step, cluster_id=args.cluster_id, cluster=cluster,
+        emr_client, uploaded, step, cluster_id=args.cluster_id, cluster=cluster,
         configurations=configurations, wait=args.wait, poll_seconds=args.poll_seconds,
         timeout_seconds=args.timeout,
     )
