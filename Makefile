@@ -42,7 +42,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not cluster" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check lakeforge transforms quality jobs scripts tests benchmarks
+	$(VENV)/bin/ruff check lakeforge transforms quality jobs scripts tests benchmarks orchestration
 	$(VENV)/bin/mypy lakeforge transforms quality jobs
 
 artifacts: $(STAMP)

@@ -32,7 +32,7 @@ setup(
         "spark": SPARK,
         "aws": AWS,
         "match": MATCH,
-        "airflow": ["apache-airflow-providers-amazon>=8,<10"],
+        "airflow": ["apache-airflow>=2.9,<4", "apache-airflow-providers-amazon>=8.20,<10"],
         "dev": DEV,
     },
     entry_points={"console_scripts": ["lakeforge=lakeforge.cli:main"]},
