@@ -1,13 +1,53 @@
 """Atomic, partitioned Parquet publish for Athena, with catalog registration.
 
-(work in progress: storage helpers first)
+Layout of a published table (``lake.table_uri(zone, table, database)``)::
+
+    <table>/_versions/<version>/<key>=<value>/part-*.snappy.parquet   immutable, one per run
+    <table>/_versions/<old version>/_SUPERSEDED                         when nothing points to it
+    <table>/_athena_ddl.sql                                             CREATE TABLE + partitions
+
+Readers find data through the catalog's partition locations only; a publish writes a whole new
+version first and then switches the partitions it touched in one catalog call, so no reader ever
+sees a half-written partition. The storage helpers (pyarrow file systems, local or S3) are used by
+transforms.features too.
+
+Example::
+
+    result = publish_partitioned(df, database="sales", table="orders", partition_by=["dt"],
+                                 mode="overwrite_partitions", catalog=catalog, lake=lake)
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Literal
 
+import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import VectorUDT
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
+from pyspark.sql import types as T  # noqa: N812
+
+from lakeforge.catalog.athena_ddl import (
+    Projection,
+    create_table_ddl,
+    projection_properties,
+    quote_identifier,
+    quote_string,
+)
+from lakeforge.catalog.base import Catalog, Partition, TableSpec
+from lakeforge.catalog.base import Column as BaseColumn
+from lakeforge.errors import ConfigError, LakeforgeError, SchemaMismatchError
+from lakeforge.paths import Lake, join_uri, partition_path, validate_identifier
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +112,591 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
         and not i.base_name.startswith(("_", "."))
         and i.base_name.endswith(suffix)
     )
+
+
+# --------------------------------------------------------------------------- Athena-safe schema
+
+VERSIONS_DIR = "_versions"
+SUPERSEDED_MARKER = "_SUPERSEDED"
+DDL_FILE = "_athena_ddl.sql"
+DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
+PublishMode = Literal["overwrite", "overwrite_partitions", "append"]
+PUBLISH_MODES: tuple[str, ...] = ("overwrite", "overwrite_partitions", "append")
+PARTITION_TYPES = (T.StringType, T.ByteType, T.ShortType, T.IntegerType, T.LongType,
+                   T.BooleanType, T.DateType)
+_ATHENA_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class AthenaSchemaError(SchemaMismatchError):
+    """Columns Athena cannot read; the message lists every offending column and what to do."""
+
+    def __init__(self, problems: Sequence[str], where: str) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{where}: schema not Athena-safe: " + "; ".join(self.problems))
+
+
+class PublishError(LakeforgeError, RuntimeError):
+    """A publish could not complete; the catalog still points at the previous version."""
+
+
+def _athena_type(dt: T.DataType, where: str, problems: list[str], top: bool) -> T.DataType:
+    """The Athena-readable equivalent of ``dt`` (struct names lower-cased, NTZ -> timestamp,
+    top-level vectors -> array<double>); unreadable types are added to ``problems``."""
+    if isinstance(dt, VectorUDT):
+        if top:
+            return T.ArrayType(T.DoubleType(), containsNull=False)
+        problems.append(f"{where}: ml vector nested in a complex type; convert it first "
+                        "(pyspark.ml.functions.vector_to_array)")
+        return dt
+    if isinstance(dt, T.UserDefinedType):
+        problems.append(f"{where}: user-defined type {dt.simpleString()} has no Athena type")
+        return dt
+    if isinstance(dt, T.NullType):
+        problems.append(f"{where}: type void (all-null literal); cast it to a concrete type")
+        return dt
+    if isinstance(dt, (T.DayTimeIntervalType, T.YearMonthIntervalType)) or (
+        dt.typeName() == "interval"
+    ):
+        problems.append(f"{where}: interval type {dt.simpleString()} is not supported by Athena; "
+                        "store it as a number of seconds/months")
+        return dt
+    if isinstance(dt, T.TimestampNTZType):
+        return T.TimestampType()
+    if isinstance(dt, T.ArrayType):
+        return T.ArrayType(_athena_type(dt.elementType, f"{where}[]", problems, False),
+                           dt.containsNull)
+    if isinstance(dt, T.MapType):
+        if not isinstance(dt.keyType, T.AtomicType):
+            problems.append(f"{where}: map key type {dt.keyType.simpleString()} must be a "
+                            "primitive type")
+        return T.MapType(_athena_type(dt.keyType, f"{where}.key", problems, False),
+                         _athena_type(dt.valueType, f"{where}.value", problems, False),
+                         dt.valueContainsNull)
+    if isinstance(dt, T.StructType):
+        fields = []
+        seen: set[str] = set()
+        for f in dt.fields:
+            name = f.name.lower()
+            if not _ATHENA_NAME.match(name):
+                problems.append(f"{where}.{f.name}: field name must be letters, digits and '_'")
+            if name in seen:
+                problems.append(f"{where}.{f.name}: two fields named {name!r} once lower-cased")
+            seen.add(name)
+            fields.append(T.StructField(
+                name, _athena_type(f.dataType, f"{where}.{f.name}", problems, False), f.nullable
+            ))
+        return T.StructType(fields)
+    return dt
+
+
+def athena_type_string(dt: T.DataType) -> str:
+    """The Hive/Athena type string of an (already Athena-safe) Spark type."""
+    return dt.simpleString()
+
+
+def to_athena_schema(
+    df: DataFrame, *, partition_by: Sequence[str] = (), convert_vectors: bool = True
+) -> DataFrame:
+    """Lower-case column and field names, timestamp_ntz -> timestamp, ml vectors ->
+    array<double> (when ``convert_vectors``); lazy.
+
+    Raises :class:`AthenaSchemaError` listing every column Athena could not read (invalid names,
+    names equal once lower-cased, void/interval/UDT types, maps with complex keys, vectors inside
+    complex types) and partition columns that are not string/integer/boolean/date.
+    """
+    problems: list[str] = []
+    exprs: list[Column] = []
+    seen: dict[str, str] = {}
+    for f in df.schema.fields:
+        name = f.name.lower()
+        if not _ATHENA_NAME.match(name):
+            problems.append(f"{f.name}: column names must be letters, digits and '_' "
+                            "(rename it)")
+        if name in seen:
+            problems.append(f"{f.name}: same name as {seen[name]} once lower-cased")
+        seen[name] = f.name
+        if isinstance(f.dataType, VectorUDT) and not convert_vectors:
+            problems.append(f"{f.name}: ml vector; pass convert_vectors=True or convert it")
+        target = _athena_type(f.dataType, f.name, problems, True)
+        col = F.col(f"`{f.name}`")
+        if isinstance(f.dataType, VectorUDT):
+            col = vector_to_array(col, "float64")
+        elif target != f.dataType:
+            col = col.cast(target)
+        exprs.append(col.alias(name))
+    lowered = {f.name.lower(): f.dataType for f in df.schema.fields}
+    for key in partition_by:
+        if key.lower() not in lowered:
+            problems.append(f"{key}: partition column not in the data "
+                            f"(columns: {sorted(lowered)})")
+        elif not isinstance(lowered[key.lower()], PARTITION_TYPES):
+            problems.append(f"{key}: partition column of type "
+                            f"{lowered[key.lower()].simpleString()}; use string, an integer, "
+                            "boolean or date (e.g. derive a date from a timestamp)")
+    if len(partition_by) >= len(df.columns) and not problems:
+        problems.append("every column is a partition column; a table needs a data column")
+    if problems:
+        raise AthenaSchemaError(problems, "to_athena_schema")
+    return df.select(*exprs)
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+@dataclass(frozen=True)
+class PartitionStats:
+    """Rows of one partition and the files it is written as."""
+
+    values: tuple[Any, ...]
+    rows: int
+    files: int
+
+
+def estimate_parquet_bytes_per_row(
+    df: DataFrame, *, total_rows: int, sample_rows: int = 20_000, seed: int = 7
+) -> float:
+    """Snappy Parquet bytes per row, measured by writing a sample of ``df`` with pyarrow."""
+    if total_rows <= 0:
+        return 0.0
+    fraction = min(1.0, sample_rows / total_rows)
+    sample = df.sample(fraction=fraction, seed=seed) if fraction < 1.0 else df
+    pdf = sample.limit(sample_rows).toPandas()
+    if len(pdf) == 0:
+        pdf = df.limit(min(sample_rows, 1000)).toPandas()
+    if len(pdf) == 0:
+        return 0.0
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pandas(pdf, preserve_index=False), sink, compression="snappy")
+    return sink.getvalue().size / len(pdf)
+
+
+def plan_files(
+    counts: Sequence[tuple[tuple[Any, ...], int]], bytes_per_row: float, target_file_bytes: int
+) -> tuple[list[PartitionStats], int]:
+    """Files per partition (ceil of estimated bytes / target, at least 1) and rows per file."""
+    rows_per_file = max(1, int(target_file_bytes // max(bytes_per_row, 1e-9)))
+    stats = [
+        PartitionStats(values, rows, max(1, math.ceil(rows / rows_per_file)))
+        for values, rows in counts
+    ]
+    return stats, rows_per_file
+
+
+def _distribute(df: DataFrame, partition_by: Sequence[str], stats: Sequence[PartitionStats],
+                spark: SparkSession) -> DataFrame:
+    """Shuffle so each partition's rows go to ``files`` tasks: one file per task and partition."""
+    total = sum(s.files for s in stats)
+    if all(s.files == 1 for s in stats):
+        return df.repartition(max(total, 1), *partition_by)
+    key_schema = T.StructType(
+        [df.schema[c] for c in partition_by] + [T.StructField("__files", T.IntegerType())]
+    )
+    plan = spark.createDataFrame([(*s.values, s.files) for s in stats], key_schema)
+    hashable = [c for c in df.columns if not isinstance(df.schema[c].dataType, T.MapType)]
+    joined = df.join(F.broadcast(plan), list(partition_by), "inner")
+    slot = F.pmod(F.xxhash64(*[F.col(c) for c in hashable]), F.col("__files"))
+    return (
+        joined.withColumn("__slot", slot)
+        .repartition(total, *partition_by, "__slot")
+        .drop("__slot", "__files")
+        .select(*df.columns)
+    )
+
+
+# --------------------------------------------------------------------------- the publish
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What a publish has written and is about to switch to (given to ``before_switch``)."""
+
+    database: str
+    table: str
+    mode: str
+    version: str
+    version_uri: str
+    table_uri: str
+    partitions: tuple[Partition, ...]
+    stale_partitions: tuple[tuple[str | None, ...], ...]
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """The outcome of :func:`publish_partitioned`."""
+
+    plan: PublishPlan
+    rows: int
+    partition_stats: tuple[PartitionStats, ...]
+    rows_per_file: int
+    bytes_per_row: float
+    files_per_partition: Mapping[str, int]
+    ddl_uri: str
+    superseded_versions: tuple[str, ...]
+    removed_versions: tuple[str, ...]
+
+    @property
+    def version(self) -> str:
+        return self.plan.version
+
+
+def new_version_id(run_id: str | None = None) -> str:
+    """A sortable, unique version folder name: UTC time to the microsecond plus a run id."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    suffix = run_id or secrets.token_hex(4)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", suffix):
+        raise ConfigError(f"run_id {run_id!r}: use letters, digits, '_', '.', '-'")
+    return f"{stamp}_{suffix}"
+
+
+def _partition_text(value: Any) -> str | None:
+    """How a partition value is written in the catalog (as Spark/Hive name its folder)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def publish_partitioned(
+    df: DataFrame,
+    *,
+    database: str,
+    table: str,
+    partition_by: Sequence[str],
+    catalog: Catalog,
+    lake: Lake,
+    mode: PublishMode = "overwrite_partitions",
+    zone: str = "curated",
+    target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES,
+    retention: timedelta = timedelta(hours=24),
+    projection: Mapping[str, Projection] | None = None,
+    convert_vectors: bool = True,
+    run_id: str | None = None,
+    allow_empty: bool = False,
+    table_parameters: Mapping[str, str] | None = None,
+    before_switch: Callable[[PublishPlan], None] | None = None,
+) -> PublishResult:
+    """Publish ``df`` as partitioned, snappy Parquet for Athena, atomically.
+
+    1. The schema is made Athena-safe (:func:`to_athena_schema`).
+    2. Rows per partition are counted and the Parquet bytes per row estimated from a sample, so
+       each partition is written as ``ceil(bytes / target_file_bytes)`` files (~128 MB each).
+    3. Everything is written under a new, immutable ``<table>/_versions/<version>/`` folder.
+    4. Only then is the catalog switched: the table is created/updated and the touched
+       partitions are pointed at the new folders with one ``set_partition_locations`` call.
+       A failure or a kill before this step leaves readers on the previous version.
+    5. Versions no partition points to any more are marked superseded and deleted once they
+       have been superseded for longer than ``retention`` (readers mid-query keep their files).
+
+    Modes: ``overwrite`` replaces the whole table (partitions absent from ``df`` are dropped
+    right after the switch); ``overwrite_partitions`` replaces only the partitions in ``df``;
+    ``append`` adds ``df``'s rows to its partitions (their current rows are rewritten into the
+    new version together with the new ones, which also compacts them).
+
+    ``projection`` (key -> :class:`~lakeforge.catalog.athena_ddl.Projection`) enables Athena
+    partition projection; Athena then finds partitions from one location template, so each
+    version must hold the whole table: projection needs ``mode='overwrite'``.
+
+    One writer per table at a time (like Hive); the input is read twice (counting, writing), so
+    cache it when it is expensive to compute.
+
+    Example::
+
+        publish_partitioned(df, database="sales", table="orders", partition_by=["dt"],
+                            catalog=SparkSqlCatalog(spark), lake=lake)
+    """
+    validate_identifier(database, "database name")
+    validate_identifier(table, "table name")
+    if mode not in PUBLISH_MODES:
+        raise ConfigError(f"publish mode {mode!r}; allowed modes: {list(PUBLISH_MODES)}")
+    if not partition_by:
+        raise ConfigError("publish_partitioned needs at least one partition_by column")
+    if target_file_bytes < 1024:
+        raise ConfigError(f"target_file_bytes {target_file_bytes} is below 1 KiB")
+    if projection and mode != "overwrite":
+        raise ConfigError(
+            f"partition projection on {database}.{table} needs mode='overwrite': Athena resolves "
+            "every partition from one location template, so each version must hold every "
+            f"partition (got mode={mode!r})"
+        )
+    keys = [k.lower() for k in partition_by]
+    for k in keys:
+        validate_identifier(k, "partition column")
+    spark = df.sparkSession
+    safe = to_athena_schema(df, partition_by=keys, convert_vectors=convert_vectors)
+    data_cols = [c for c in safe.columns if c not in keys]
+    safe = safe.select(*data_cols, *keys)
+    table_uri = lake.require_inside(lake.table_uri(zone, table, database), "table location")
+
+    existing = catalog.get_table(database, table)
+    columns = [BaseColumn(c, athena_type_string(safe.schema[c].dataType)) for c in data_cols]
+    part_cols = [BaseColumn(k, athena_type_string(safe.schema[k].dataType)) for k in keys]
+    current: list[Partition] = []
+    if existing is not None:
+        _check_compatible(existing, table_uri, columns, part_cols, mode)
+        current = catalog.get_partitions(database, table)
+
+    counts_rows = safe.groupBy(*keys).count().collect()
+    counts = [(tuple(r[k] for k in keys), int(r["count"])) for r in counts_rows]
+    null_parts = [k for i, k in enumerate(keys) if any(v[i] is None for v, _ in counts)]
+    if null_parts:
+        raise AthenaSchemaError(
+            [f"{k}: null partition values; fill them (e.g. 'unknown') before publishing"
+             for k in null_parts],
+            f"publish {database}.{table}",
+        )
+    if not counts and mode == "overwrite" and not allow_empty:
+        raise PublishError(
+            f"publish {database}.{table}: the input is empty and mode='overwrite' would empty "
+            "the table; pass allow_empty=True if that is intended"
+        )
+
+    new_values = {tuple(_partition_text(v) for v in values) for values, _ in counts}
+    frame = safe
+    if mode == "append":
+        frame = _with_current_rows(spark, safe, keys, current, new_values)
+        counts_rows = frame.groupBy(*keys).count().collect()
+        counts = [(tuple(r[k] for k in keys), int(r["count"])) for r in counts_rows]
+    total_rows = sum(n for _, n in counts)
+    bytes_per_row = estimate_parquet_bytes_per_row(frame.select(*data_cols),
+                                                    total_rows=total_rows)
+    stats, rows_per_file = plan_files(counts, bytes_per_row, target_file_bytes)
+
+    version = new_version_id(run_id)
+    version_uri = lake.require_inside(join_uri(table_uri, VERSIONS_DIR, version), "publish")
+    if counts:
+        log.info("publishing %s.%s: %d rows, %d partitions, %d files, version %s", database,
+                 table, total_rows, len(stats), sum(s.files for s in stats), version)
+        (
+            _distribute(frame, keys, stats, spark)
+            .write.mode("errorifexists")
+            .partitionBy(*keys)
+            .option("compression", "snappy")
+            .option("maxRecordsPerFile", rows_per_file)
+            .parquet(version_uri)
+        )
+    partitions = tuple(
+        Partition(
+            values=tuple(_partition_text(v) for v in s.values),
+            location=partition_path(version_uri, dict(zip(keys, s.values, strict=True))),
+        )
+        for s in stats
+    )
+    missing = [p.location for p in partitions if not uri_exists(p.location)]
+    if missing:
+        raise PublishError(
+            f"publish {database}.{table}: partition folders {missing[:5]} were not written "
+            f"under {version_uri}; the catalog was not changed"
+        )
+    stale: tuple[tuple[str | None, ...], ...] = ()
+    if mode == "overwrite":
+        stale = tuple(p.values for p in current if tuple(p.values) not in new_values)
+    plan = PublishPlan(database, table, mode, version, version_uri, table_uri, partitions, stale)
+    if before_switch is not None:
+        before_switch(plan)
+
+    # ---- the switch: nothing above touched the catalog
+    spec = TableSpec(
+        database=database,
+        name=table,
+        columns=columns,
+        location=table_uri,
+        partition_keys=part_cols,
+        format="parquet",
+        compression="snappy",
+        parameters=_table_parameters(table_uri, version_uri, keys, columns, part_cols,
+                                     projection, table_parameters),
+    )
+    if existing is None and not catalog.database_exists(database):
+        catalog.create_database(database)
+    catalog.create_or_update_table(spec)
+    if partitions:
+        catalog.set_partition_locations(database, table, list(partitions))
+    if stale:
+        catalog.drop_partitions(database, table, list(stale))
+    log.info("switched %s.%s to version %s (%d partitions, %d dropped)", database, table,
+             version, len(partitions), len(stale))
+
+    ddl_uri = join_uri(table_uri, DDL_FILE)
+    write_text(ddl_uri, athena_ddl(spec, catalog.get_partitions(database, table),
+                                   with_partitions=not projection))
+    superseded, removed = expire_versions(
+        catalog, database=database, table=table, table_uri=table_uri, retention=retention,
+        keep=(version,),
+    )
+    return PublishResult(
+        plan=plan,
+        rows=total_rows,
+        partition_stats=tuple(stats),
+        rows_per_file=rows_per_file,
+        bytes_per_row=bytes_per_row,
+        files_per_partition={
+            p.location: len(list_files(p.location, ".parquet")) for p in partitions
+        },
+        ddl_uri=ddl_uri,
+        superseded_versions=superseded,
+        removed_versions=removed,
+    )
+
+
+def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[BaseColumn],
+                      part_cols: Sequence[BaseColumn], mode: str) -> None:
+    where = f"publish {existing.qualified_name}"
+    if _norm(existing.location) != _norm(table_uri):
+        raise SchemaMismatchError(
+            f"{where}: the catalog table lives at {existing.location}, not {table_uri}; "
+            "publish to another table name or drop the old table"
+        )
+    have = [(c.name.lower(), c.type.lower()) for c in existing.partition_keys]
+    want = [(c.name, c.type) for c in part_cols]
+    if have != want:
+        raise SchemaMismatchError(
+            f"{where}: partition keys {want} differ from the table's {have}; partition keys "
+            "cannot change"
+        )
+    if mode == "overwrite":
+        return
+    have_cols = {c.name.lower(): c.type.lower() for c in existing.columns}
+    want_cols = {c.name: c.type for c in columns}
+    if have_cols != want_cols:
+        diff = sorted(
+            f"{n}: table {have_cols.get(n)} vs data {want_cols.get(n)}"
+            for n in set(have_cols) | set(want_cols)
+            if have_cols.get(n) != want_cols.get(n)
+        )
+        raise SchemaMismatchError(
+            f"{where}: mode={mode!r} keeps the other partitions, so the columns must match the "
+            f"table's: {diff}; use mode='overwrite' to change the schema"
+        )
+
+
+def _with_current_rows(spark: SparkSession, new: DataFrame, keys: Sequence[str],
+                       current: Sequence[Partition],
+                       touched: set[tuple[str | None, ...]]) -> DataFrame:
+    """``new`` plus the rows the catalog's current versions of the touched partitions hold."""
+    data_schema = T.StructType([f for f in new.schema.fields if f.name not in keys])
+    out = new
+    for part in current:
+        if tuple(part.values) not in touched:
+            continue
+        old = spark.read.schema(data_schema).parquet(part.location)
+        for key, value in zip(keys, part.values, strict=True):
+            old = old.withColumn(key, F.lit(value).cast(new.schema[key].dataType))
+        out = out.unionByName(old.select(*new.columns))
+    return out
+
+
+def _table_parameters(table_uri: str, version_uri: str, keys: Sequence[str],
+                      columns: Sequence[BaseColumn], part_cols: Sequence[BaseColumn],
+                      projection: Mapping[str, Projection] | None,
+                      extra: Mapping[str, str] | None) -> dict[str, str]:
+    params = {
+        "parquet.compression": "SNAPPY",
+        "lakeforge.version": version_uri.rsplit("/", 1)[-1],
+        **dict(extra or {}),
+    }
+    if projection:
+        probe = TableSpec("d", "t", list(columns), version_uri, list(part_cols))
+        params.update(projection_properties(probe, projection))
+    return params
+
+
+def athena_ddl(spec: TableSpec, partitions: Sequence[Partition], *,
+               with_partitions: bool = True) -> str:
+    """The Athena statements that recreate the table as published: CREATE EXTERNAL TABLE plus one
+    ``ALTER TABLE ... ADD PARTITION ... LOCATION`` per partition (none with projection)."""
+    parts = [create_table_ddl(spec, if_not_exists=True) + ";"]
+    if with_partitions and partitions:
+        names = [k.name for k in spec.partition_keys]
+        lines = [
+            f"ALTER TABLE {quote_identifier(spec.database)}.{quote_identifier(spec.name)} "
+            "ADD IF NOT EXISTS"
+        ]
+        for p in sorted(partitions, key=lambda p: tuple(v or "" for v in p.values)):
+            values = ", ".join(
+                f"{quote_identifier(n)}={quote_string(v) if v is not None else 'NULL'}"
+                for n, v in zip(names, p.values, strict=True)
+            )
+            lines.append(f"  PARTITION ({values}) LOCATION {quote_string(_norm(p.location))}")
+        parts.append("\n".join(lines) + ";")
+    return "\n\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def _norm(uri: str) -> str:
+    """Compare locations the catalog returns (file:/x, s3a://b/x) with lake URIs."""
+    if uri.startswith("file://"):
+        uri = uri[len("file://"):]
+    elif uri.startswith("file:"):
+        uri = uri[len("file:"):]
+    if uri.startswith(("s3a://", "s3n://")):
+        uri = "s3://" + uri.split("://", 1)[1]
+    return uri.rstrip("/")
+
+
+def version_of(location: str, table_uri: str) -> str | None:
+    """The version folder a partition location points into (None when outside ``_versions``)."""
+    prefix = _norm(join_uri(table_uri, VERSIONS_DIR)) + "/"
+    loc = _norm(location)
+    if not loc.startswith(prefix):
+        return None
+    return loc[len(prefix):].split("/", 1)[0]
+
+
+def expire_versions(
+    catalog: Catalog,
+    *,
+    database: str,
+    table: str,
+    table_uri: str,
+    retention: timedelta,
+    keep: Sequence[str] = (),
+    now: datetime | None = None,
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Mark versions nothing points to as superseded; delete those superseded > ``retention``.
+
+    A version is referenced when a catalog partition (or the table's projection template) points
+    into it. Versions left by a failed publish are never referenced, so they expire the same way.
+    Returns (versions newly marked superseded, versions deleted).
+    """
+    now = now or datetime.now(timezone.utc)
+    referenced = set(keep)
+    for part in catalog.get_partitions(database, table):
+        v = version_of(part.location, table_uri)
+        if v:
+            referenced.add(v)
+    spec = catalog.get_table(database, table)
+    template = (spec.parameters.get("storage.location.template") if spec else None) or ""
+    if template:
+        v = version_of(template, table_uri)
+        if v:
+            referenced.add(v)
+    versions_uri = join_uri(table_uri, VERSIONS_DIR)
+    marked: list[str] = []
+    removed: list[str] = []
+    for name in list_subdirs(versions_uri):
+        folder = join_uri(versions_uri, name)
+        marker = join_uri(folder, SUPERSEDED_MARKER)
+        if name in referenced:
+            continue
+        if not uri_exists(marker):
+            write_text(marker, now.isoformat())
+            marked.append(name)
+            since = now
+        else:
+            since = datetime.fromisoformat(read_text(marker).strip())
+        if now - since >= retention:
+            delete_dir(folder)
+            removed.append(name)
+            log.info("removed version %s of %s.%s (superseded %s)", name, database, table, since)
+    return tuple(marked), tuple(removed)
+
+
+def delete_dir(uri: str) -> None:
+    """Delete a folder and everything under it (local or S3)."""
+    fs, path = _fs(uri)
+    fs.delete_dir(path)

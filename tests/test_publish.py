@@ -1,0 +1,379 @@
+"""lakeforge.publish: Athena-safe schema, file sizing, atomic versioned publish, retention.
+
+DuckDB reading the catalog's partition locations with hive partitioning stands in for Athena.
+"""
+
+from __future__ import annotations
+
+import glob
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakeforge.catalog.athena_ddl import date_projection
+from lakeforge.catalog.spark_sql import SparkSqlCatalog
+from lakeforge.errors import ConfigError, SchemaMismatchError
+from lakeforge.publish import (
+    SUPERSEDED_MARKER,
+    VERSIONS_DIR,
+    AthenaSchemaError,
+    PublishError,
+    expire_versions,
+    publish_partitioned,
+    to_athena_schema,
+    version_of,
+)
+
+SCHEMA = (
+    "ID bigint, Amount decimal(10,2), score double, name string, ok boolean, "
+    "ts timestamp, tags array<string>, attrs map<string,int>, "
+    "Info struct<Code:string, level:int>, dt date, country string"
+)
+ROWS = [
+    (1, Decimal("10.50"), 0.5, "a", True, datetime(2024, 1, 1, 10, 0), ["x"], {"k": 1},
+     ("A", 1), date(2024, 1, 1), "GB"),
+    (2, Decimal("20.00"), None, None, False, datetime(2024, 1, 1, 23, 59, 59), [], {},
+     ("B", None), date(2024, 1, 1), "FR"),
+    (3, None, 1.5, "c", None, None, None, None, None, date(2024, 1, 2), "GB"),
+    (4, Decimal("-1.25"), -2.0, "d'quote", True, datetime(2024, 1, 2, 0, 0, 1), ["y", None],
+     {"z": None}, ("D", 4), date(2024, 1, 2), "a/b=c"),
+]
+DUCK_TYPES = {"date": "DATE", "string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER",
+              "boolean": "BOOLEAN"}
+
+
+@pytest.fixture
+def catalog(spark):
+    return SparkSqlCatalog(spark)
+
+
+@pytest.fixture
+def db(spark):
+    name = f"pub_{uuid.uuid4().hex[:10]}"
+    yield name
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def sales(spark):
+    return spark.createDataFrame(ROWS, SCHEMA)
+
+
+def _files(catalog, db, table, where=None):
+    parts = catalog.get_partitions(db, table)
+    out = []
+    for p in parts:
+        out += sorted(glob.glob(f"{p.location}/*.parquet"))
+    return out
+
+
+def duck(catalog, db, table, sql="SELECT * FROM t"):
+    """Read the table as Athena would: only the catalog's partition locations, hive-style."""
+    spec = catalog.get_table(db, table)
+    files = _files(catalog, db, table)
+    con = duckdb.connect()
+    if not files:
+        return con, []
+    types = {k.name: DUCK_TYPES[k.type] for k in spec.partition_keys}
+    file_list = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    type_map = ", ".join(f"'{k}': '{v}'" for k, v in types.items())
+    con.execute(
+        f"CREATE VIEW t AS SELECT * FROM read_parquet([{file_list}], hive_partitioning=true, "
+        f"hive_types={{{type_map}}})"
+    )
+    return con, con.sql(sql).fetchall()
+
+
+def _ids(catalog, db, table):
+    return sorted(r[0] for r in duck(catalog, db, table, "SELECT id FROM t")[1])
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_to_athena_schema_converts_names_vectors_and_ntz(spark):
+    schema = T.StructType([
+        T.StructField("Id", T.IntegerType()), T.StructField("Vec", VectorUDT()),
+        T.StructField("T", T.TimestampNTZType()),
+        T.StructField("S", T.StructType([T.StructField("InnerName", T.StringType()),
+                                         T.StructField("b", T.IntegerType())])),
+    ])
+    df = spark.createDataFrame(
+        [(1, Vectors.dense([1.0, 2.0]), datetime(2024, 1, 1, 12), ("x", 1))], schema
+    )
+    out = to_athena_schema(df, partition_by=["id"])
+    assert [f.name for f in out.schema] == ["id", "vec", "t", "s"]
+    assert [f.dataType.simpleString() for f in out.schema] == [
+        "int", "array<double>", "timestamp", "struct<innername:string,b:int>"
+    ]
+    row = out.first()
+    assert row["vec"] == [1.0, 2.0] and row["t"] == datetime(2024, 1, 1, 12)
+
+
+def test_to_athena_schema_lists_every_offending_column(spark):
+    df = spark.range(1).select(
+        F.lit(None).alias("nothing"),
+        F.lit(1).alias("A"), F.lit(2).alias("a"),
+        F.lit(3).alias("bad name"),
+        F.expr("INTERVAL '1' DAY").alias("gap"),
+        F.create_map(F.struct(F.lit(1).alias("k")), F.lit(1)).alias("m"),
+        F.lit(1.5).alias("part"),
+    )
+    with pytest.raises(AthenaSchemaError) as err:
+        to_athena_schema(df, partition_by=["part", "missing"])
+    problems = "\n".join(err.value.problems)
+    for fragment in ("nothing: type void", "a: same name as A", "bad name: column names",
+                     "gap: interval", "m: map key type struct", "part: partition column of type "
+                     "double", "missing: partition column not in the data"):
+        assert fragment in problems
+    vec = spark.createDataFrame(
+        [(Vectors.dense([1.0]), 1)],
+        T.StructType([T.StructField("v", VectorUDT()), T.StructField("p", T.IntegerType())]),
+    )
+    with pytest.raises(AthenaSchemaError, match="v: ml vector"):
+        to_athena_schema(vec, partition_by=["p"], convert_vectors=False)
+
+
+# --------------------------------------------------------------------------- publish + DuckDB
+
+
+def test_published_table_reads_in_duckdb_with_same_rows_types_and_pruning(
+    spark, sales, catalog, db, lake
+):
+    result = publish_partitioned(sales, database=db, table="sales", partition_by=["dt", "country"],
+                                 catalog=catalog, lake=lake)
+    spec = catalog.get_table(db, "sales")
+    assert [c.name for c in spec.columns] == [
+        "id", "amount", "score", "name", "ok", "ts", "tags", "attrs", "info"
+    ]
+    assert [(k.name, k.type) for k in spec.partition_keys] == [("dt", "date"),
+                                                                ("country", "string")]
+    assert spec.location == lake.table_uri("curated", "sales", db)
+    assert all(version_of(p.location, spec.location) == result.version
+               for p in catalog.get_partitions(db, "sales"))
+    assert result.rows == 4 and len(result.partition_stats) == 4
+
+    con, rows = duck(catalog, db, "sales",
+                     "SELECT id, amount, score, name, ok, ts, tags, attrs, info, dt, country "
+                     "FROM t ORDER BY id")
+    expected = [
+        (r[0], r[1], r[2], r[3], r[4], r[5] and r[5].replace(tzinfo=timezone.utc), r[6],
+         None if r[7] is None else r[7], None if r[8] is None else {"code": r[8][0],
+                                                                      "level": r[8][1]},
+         r[9], r[10])
+        for r in ROWS
+    ]
+    assert rows == expected
+    types = dict(con.sql("DESCRIBE t").fetchall() and
+                 [(r[0], r[1]) for r in con.sql("DESCRIBE t").fetchall()])
+    assert types == {
+        "id": "BIGINT", "amount": "DECIMAL(10,2)", "score": "DOUBLE", "name": "VARCHAR",
+        "ok": "BOOLEAN", "ts": "TIMESTAMP WITH TIME ZONE", "tags": "VARCHAR[]",
+        "attrs": "MAP(VARCHAR, INTEGER)", "info": "STRUCT(code VARCHAR, \"level\" INTEGER)",
+        "dt": "DATE", "country": "VARCHAR",
+    }
+    # Spark reads the same table through the catalog.
+    assert sorted(r["id"] for r in spark.table(f"{db}.sales").collect()) == [1, 2, 3, 4]
+
+    # Partition pruning: corrupt the last partition's file (DuckDB binds the schema from the
+    # first file); queries filtered to other partitions never open it, an unfiltered one does.
+    files = _files(catalog, db, "sales")
+    first_dt, first_country = (p for p in Path(files[0]).parts[-3:-1])
+    victim = files[-1]
+    assert first_country not in victim
+    Path(victim).write_bytes(b"not parquet")
+    country = first_country.split("=", 1)[1]
+    dt = first_dt.split("=", 1)[1]
+    got = con.sql(f"SELECT id FROM t WHERE country = '{country}' AND dt = DATE '{dt}'").fetchall()
+    assert got and all(
+        r[10] == country and r[9] == date.fromisoformat(dt)
+        for r in ROWS if r[0] in {g[0] for g in got}
+    )
+    with pytest.raises(duckdb.Error):
+        con.sql("SELECT count(*) FROM t").fetchall()
+
+
+def test_ddl_written_next_to_the_data(spark, sales, catalog, db, lake):
+    result = publish_partitioned(sales, database=db, table="sales", partition_by=["dt", "country"],
+                                 catalog=catalog, lake=lake)
+    ddl = Path(result.ddl_uri).read_text()
+    assert Path(result.ddl_uri).parent == Path(lake.table_uri("curated", "sales", db))
+    assert f"CREATE EXTERNAL TABLE IF NOT EXISTS `{db}`.`sales`" in ddl
+    assert "PARTITIONED BY (`dt` date, `country` string)" in ddl
+    assert "STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.parquet" in ddl
+    assert "'parquet.compression'='SNAPPY'" in ddl
+    for p in catalog.get_partitions(db, "sales"):
+        assert f"LOCATION '{p.location}'" in ddl
+    assert ddl.count("PARTITION (`dt`=") == 4
+
+
+# --------------------------------------------------------------------------- modes and versions
+
+
+def _batch(spark, ids, dt, country="GB"):
+    return spark.createDataFrame([(i, float(i), dt, country) for i in ids],
+                                 "id bigint, v double, dt string, country string")
+
+
+def test_modes_versions_and_retention(spark, catalog, db, lake):
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    first = publish_partitioned(
+        _batch(spark, [1, 2], "d1").unionByName(_batch(spark, [3], "d2")), mode="overwrite", **kw
+    )
+    assert _ids(catalog, db, "t") == [1, 2, 3]
+    d2_location = {p.values: p.location for p in catalog.get_partitions(db, "t")}[("d2",)]
+
+    # overwrite_partitions: d1 replaced, d2 untouched (same folder of the first version).
+    second = publish_partitioned(_batch(spark, [10], "d1"), mode="overwrite_partitions", **kw)
+    locations = {p.values: p.location for p in catalog.get_partitions(db, "t")}
+    assert locations[("d2",)] == d2_location
+    assert version_of(locations[("d1",)], first.plan.table_uri) == second.version
+    assert _ids(catalog, db, "t") == [3, 10]
+    assert second.superseded_versions == ()  # the first version still holds d2
+
+    # append: d1 gets more rows, d3 is new; current d1 rows are carried into the new version.
+    third = publish_partitioned(
+        _batch(spark, [11], "d1").unionByName(_batch(spark, [12], "d3")), mode="append", **kw
+    )
+    assert _ids(catalog, db, "t") == [3, 10, 11, 12]
+    assert second.version in third.superseded_versions  # nothing points at it any more
+    versions = Path(first.plan.table_uri, VERSIONS_DIR)
+    assert (versions / second.version / SUPERSEDED_MARKER).is_file()
+
+    # overwrite: partitions absent from the input are dropped; retention 0 removes old versions.
+    fourth = publish_partitioned(_batch(spark, [20], "d9"), mode="overwrite",
+                                 retention=timedelta(0), **kw)
+    assert [p.values for p in catalog.get_partitions(db, "t")] == [("d9",)]
+    assert _ids(catalog, db, "t") == [20]
+    assert set(fourth.removed_versions) == {first.version, second.version, third.version}
+    assert sorted(p.name for p in versions.iterdir()) == [fourth.version]
+
+
+def test_retention_keeps_superseded_versions_until_they_expire(spark, catalog, db, lake):
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    old = publish_partitioned(_batch(spark, [1], "d1"), **kw)
+    new = publish_partitioned(_batch(spark, [2], "d1"), retention=timedelta(hours=1), **kw)
+    assert new.superseded_versions == (old.version,) and new.removed_versions == ()
+    table_uri = new.plan.table_uri
+    later = datetime.now().astimezone() + timedelta(minutes=59)
+    assert expire_versions(catalog, database=db, table="t", table_uri=table_uri,
+                           retention=timedelta(hours=1), now=later) == ((), ())
+    later = datetime.now().astimezone() + timedelta(hours=2)
+    assert expire_versions(catalog, database=db, table="t", table_uri=table_uri,
+                           retention=timedelta(hours=1), now=later) == ((), (old.version,))
+    assert _ids(catalog, db, "t") == [2]
+
+
+def test_failure_before_switch_leaves_previous_version(spark, catalog, db, lake):
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    publish_partitioned(_batch(spark, [1, 2], "d1").unionByName(_batch(spark, [3], "d2")), **kw)
+    before = duck(catalog, db, "t", "SELECT * FROM t ORDER BY id")[1]
+    seen = {}
+
+    def crash(plan):
+        seen["plan"] = plan
+        raise RuntimeError("injected failure after the data files were written")
+
+    with pytest.raises(RuntimeError, match="injected"):
+        publish_partitioned(_batch(spark, [7], "d1").unionByName(_batch(spark, [8], "d3")),
+                            mode="overwrite", before_switch=crash, **kw)
+    plan = seen["plan"]
+    assert all(glob.glob(f"{p.location}/*.parquet") for p in plan.partitions)  # data written
+    assert plan.stale_partitions == (("d2",),)
+    assert duck(catalog, db, "t", "SELECT * FROM t ORDER BY id")[1] == before
+    assert sorted(r["id"] for r in spark.table(f"{db}.t").collect()) == [1, 2, 3]
+    # The orphaned version is picked up by the next publish's retention.
+    nxt = publish_partitioned(_batch(spark, [9], "d1"), retention=timedelta(0), **kw)
+    assert plan.version in nxt.removed_versions
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+def test_files_are_sized_by_estimated_bytes_per_partition(spark, catalog, db, lake):
+    df = spark.range(30_000).select(
+        F.col("id"), F.sha2(F.col("id").cast("string"), 256).alias("payload"),
+        F.when(F.col("id") < 24_000, "big").otherwise("small").alias("p"),
+    )
+    result = publish_partitioned(df, database=db, table="sized", partition_by=["p"],
+                                 catalog=catalog, lake=lake, target_file_bytes=256 * 1024)
+    stats = {s.values: s for s in result.partition_stats}
+    assert stats[("big",)].rows == 24_000 and stats[("small",)].rows == 6_000
+    assert stats[("big",)].files > stats[("small",)].files >= 1
+    for p in catalog.get_partitions(db, "sized"):
+        files = glob.glob(f"{p.location}/*.parquet")
+        planned = stats[(p.values[0],)].files
+        assert 1 <= len(files) <= planned + 1
+        assert max(Path(f).stat().st_size for f in files) < 2 * 256 * 1024
+    # With the default 128 MB target the same data is one file per partition, however many
+    # shuffle partitions the input had.
+    default = publish_partitioned(df.repartition(7), database=db, table="one",
+                                  partition_by=["p"], catalog=catalog, lake=lake)
+    assert sorted(default.files_per_partition.values()) == [1, 1]
+    assert _ids(catalog, db, "sized") == list(range(30_000))
+
+
+# --------------------------------------------------------------------------- rejected input
+
+
+def test_bad_input_is_rejected_before_anything_is_written(spark, catalog, db, lake, tmp_path):
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    with pytest.raises(AthenaSchemaError, match="dt: null partition values"):
+        publish_partitioned(_batch(spark, [1], None), **kw)
+    with pytest.raises(PublishError, match="input is empty"):
+        publish_partitioned(_batch(spark, [1], "d1").limit(0), mode="overwrite", **kw)
+    with pytest.raises(ConfigError, match="publish mode 'upsert'"):
+        publish_partitioned(_batch(spark, [1], "d1"), mode="upsert", **kw)
+    with pytest.raises(ConfigError, match="needs mode='overwrite'"):
+        publish_partitioned(_batch(spark, [1], "d1"), mode="append",
+                            projection={"dt": date_projection("2024-01-01")}, **kw)
+    assert catalog.get_table(db, "t") is None
+    assert not Path(lake.table_uri("curated", "t", db)).exists()
+
+    publish_partitioned(_batch(spark, [1], "d1"), **kw)
+    wider = _batch(spark, [2], "d2").withColumn("v", F.col("v").cast("string"))
+    with pytest.raises(SchemaMismatchError, match=r"v: table double vs data string"):
+        publish_partitioned(wider, mode="append", **kw)
+    with pytest.raises(SchemaMismatchError, match="partition keys"):
+        publish_partitioned(_batch(spark, [2], "d2"), database=db, table="t",
+                            partition_by=["country"], catalog=catalog, lake=lake)
+    # mode='overwrite' may change the schema: every partition is rewritten.
+    publish_partitioned(wider, mode="overwrite", **kw)
+    assert [(c.name, c.type) for c in catalog.get_table(db, "t").columns] == [
+        ("id", "bigint"), ("v", "string"), ("country", "string")
+    ]
+    assert _ids(catalog, db, "t") == [2]
+
+
+@pytest.fixture
+def no_sql_variable_substitution(spark):
+    """spark_sql's DDL passes through Spark's ${var} substitution, which blanks the projection
+    template's ${dt}; until the backend escapes it, switch substitution off for the test."""
+    before = spark.conf.get("spark.sql.variable.substitute")
+    spark.conf.set("spark.sql.variable.substitute", "false")
+    yield
+    spark.conf.set("spark.sql.variable.substitute", before)
+
+
+def test_partition_projection_points_the_template_at_the_current_version(
+    spark, catalog, db, lake, no_sql_variable_substitution
+):
+    kw = {"database": db, "table": "p", "partition_by": ["dt"], "catalog": catalog, "lake": lake,
+          "mode": "overwrite", "projection": {"dt": date_projection("2024-01-01")}}
+    df = spark.createDataFrame([(1, date(2024, 1, 1)), (2, date(2024, 1, 2))], "id int, dt date")
+    first = publish_partitioned(df, **kw)
+    second = publish_partitioned(df, retention=timedelta(0), **kw)
+    params = catalog.get_table(db, "p").parameters
+    assert params["projection.enabled"] == "true"
+    assert params["projection.dt.type"] == "date"
+    assert params["storage.location.template"] == f"{second.plan.version_uri}/dt=${{dt}}"
+    assert first.version in second.removed_versions
+    ddl = Path(second.ddl_uri).read_text()
+    assert "'projection.enabled'='true'" in ddl and "ADD IF NOT EXISTS" not in ddl
