@@ -3,8 +3,10 @@
 Locally that is the embedded Hive metastore (Derby); on EMR and Glue it is the Glue Data Catalog
 acting as the Hive metastore, so the same statements register tables Athena reads. Tables are
 ``CREATE EXTERNAL TABLE`` with Athena's SerDes (see :mod:`lakeforge.catalog.athena_ddl`), except
-JSON when the OpenX JSON SerDe is not on the classpath (the pyspark wheel lacks it): JSON tables
-are then Spark data source tables (``USING json``) that Spark reads but Athena does not.
+where Spark's Hive reader would mis-read the files: CSV with a header row (Spark ignores
+``skip.header.line.count``) and JSON when the OpenX JSON SerDe is not on the classpath (the
+pyspark wheel lacks it). Those become Spark data source tables (``USING csv|json``) that Spark
+reads correctly but Athena does not: register them with the glue_api backend for Athena.
 
 Partitions are added with one ``ALTER TABLE ... ADD PARTITION (...) LOCATION ... PARTITION ...``
 statement per batch. Spark cannot change a Hive column's type in place, so a widened type is
@@ -182,22 +184,40 @@ class SparkSqlCatalog(Catalog):
             csv_quoted="OpenCSVSerde" in serde,
         )
 
+    def uses_datasource_table(self, spec: TableSpec) -> bool:
+        """True when Spark could not read the Hive SerDe table correctly: CSV with a header
+        (Spark's Hive reader ignores ``skip.header.line.count``) and JSON without the OpenX
+        SerDe on the classpath. Such tables are Spark data source tables instead."""
+        if spec.format == "csv":
+            return spec.csv_header
+        if spec.format == "json":
+            return not self.json_serde_available()
+        return False
+
     def _create_ddl(self, spec: TableSpec) -> str:
-        if spec.format == "json" and not self.json_serde_available():
-            log.warning("table %s: the OpenX JSON SerDe is not on this Spark's classpath; "
-                        "registering a Spark data source table (USING json) instead",
-                        spec.qualified_name)
-            cols = ", ".join(f"{quote_identifier(c.name)} {c.type}"
-                             for c in [*spec.columns, *spec.partition_keys])
-            parts = ", ".join(quote_identifier(k.name) for k in spec.partition_keys)
-            params = crawler_table_parameters(spec)
-            params.pop("EXTERNAL", None)
-            props = ", ".join(f"{quote_string(k)}={quote_string(v)}"
-                              for k, v in sorted(params.items()))
-            return (f"CREATE TABLE {self._name(spec.database, spec.name)} ({cols}) USING json "
-                    + (f"PARTITIONED BY ({parts}) " if parts else "")
-                    + f"LOCATION {quote_string(spec.location)} TBLPROPERTIES ({props})")
-        return create_table_ddl(spec)
+        if not self.uses_datasource_table(spec):
+            return create_table_ddl(spec)
+        log.warning("table %s: registered as a Spark data source table (USING %s) because "
+                    "Spark's Hive reader would mis-read it; Athena cannot read this "
+                    "registration (use the glue_api backend for Athena)", spec.qualified_name,
+                    spec.format)
+        cols = ", ".join(f"{quote_identifier(c.name)} {c.type}"
+                         for c in [*spec.columns, *spec.partition_keys])
+        parts = ", ".join(quote_identifier(k.name) for k in spec.partition_keys)
+        options = {"path": spec.location}
+        if spec.format == "csv":
+            options.update({"header": "true" if spec.csv_header else "false",
+                            "sep": spec.csv_delimiter, "quote": '"', "escape": '"',
+                            "mode": "PERMISSIVE"})
+        opts = ", ".join(f"{quote_string(k)} {quote_string(v)}" for k, v in options.items())
+        params = crawler_table_parameters(spec)
+        params.pop("EXTERNAL", None)
+        props = ", ".join(f"{quote_string(k)}={quote_string(v)}"
+                          for k, v in sorted(params.items()))
+        return (f"CREATE TABLE {self._name(spec.database, spec.name)} ({cols}) "
+                f"USING {spec.format} OPTIONS ({opts}) "
+                + (f"PARTITIONED BY ({parts}) " if parts else "")
+                + f"TBLPROPERTIES ({props})")
 
     def create_or_update_table(self, spec: TableSpec) -> None:
         name = self._name(spec.database, spec.name)

@@ -57,12 +57,13 @@ from lakeforge.crawler.grouping import (
     Folder,
     Skipped,
     TablePlan,
+    finalize_columns,
     make_table,
     merge_columns,
     plan_tables,
     unique_name,
 )
-from lakeforge.crawler.hive_types import TypeConflict, finalize
+from lakeforge.crawler.hive_types import TypeConflict
 from lakeforge.crawler.listing import ListedObject, Root, list_objects, resolve_root
 from lakeforge.errors import ConfigError
 from lakeforge.paths import escape_partition_value, validate_identifier
@@ -98,6 +99,7 @@ class TableReport:
     schema_changes: list[str] = field(default_factory=list)
     partitions_missing: list[tuple[str | None, ...]] = field(default_factory=list)
     partitions_deleted: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +115,7 @@ class TableReport:
             "schema_changes": list(self.schema_changes),
             "partitions_missing": [list(v) for v in self.partitions_missing],
             "partitions_deleted": self.partitions_deleted,
+            "notes": list(self.notes),
         }
 
 
@@ -474,7 +477,7 @@ class _Context:
                   "lastCrawled": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         tr = TableReport(name, plan.location, plan.schema.format, plan.columns,
                          plan.partition_keys, compression=plan.schema.compression,
-                         created=existing is None)
+                         created=existing is None, notes=list(plan.notes))
         columns = plan.columns
         if existing is not None:
             params = {**{k: v for k, v in existing.parameters.items()
@@ -506,7 +509,7 @@ class _Context:
             merged = merge_columns(old, plan.columns, plan.schema.format)
         except TypeConflict:
             merged = list(plan.columns)
-        merged = [(n, finalize(t)) for n, t in merged]
+        merged, _ = finalize_columns(merged, plan.schema.format)
         changes = _describe_changes(old, merged)
         if not changes:
             return old, [], True
@@ -578,7 +581,7 @@ class _Context:
                 continue
             columns = candidate
             kept.append(f)
-        columns = [(n, finalize(t)) for n, t in columns]
+        columns, tr.notes = finalize_columns(columns, spec.format)
         changes = _describe_changes([(c.name, c.type) for c in spec.columns], columns)
         if changes:
             if self.schema_policy == "UPDATE_IN_DATABASE":

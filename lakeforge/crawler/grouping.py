@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lakeforge.crawler.classify import FileSchema
-from lakeforge.crawler.hive_types import TypeConflict, finalize, widen
+from lakeforge.crawler.hive_types import NULL_TYPE, TypeConflict, finalize, widen
 from lakeforge.crawler.listing import ListedObject, Root
 from lakeforge.paths import unescape_partition_value
 
@@ -68,6 +68,24 @@ class TablePlan:
     columns: list[tuple[str, str]]
     partition_keys: list[str]
     partitions: list[tuple[tuple[str | None, ...], Folder]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def finalize_columns(columns: Sequence[tuple[str, str]],
+                     fmt: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Declared types for merged columns, and notes on what was left out.
+
+    Text formats declare an all-null column ``string``; a Parquet column of the null type in
+    every file has no type any reader accepts, so it is not registered (and noted).
+    """
+    out, notes = [], []
+    for name, t in columns:
+        if fmt == "parquet" and t == NULL_TYPE:
+            notes.append(f"column {name} not registered: Parquet's null type in every file "
+                         "(no values, and no type Spark can read it as)")
+            continue
+        out.append((name, finalize(t)))
+    return out, notes
 
 
 def sanitize_name(raw: str) -> str:
@@ -203,7 +221,7 @@ def make_table(root: Root, node: tuple[str, ...], folders: Sequence[Folder],
                                           f"table {location}"))
             continue
         kept.append(f)
-    columns = [(n, finalize(t)) for n, t in columns]
+    columns, notes = finalize_columns(columns, fmt)
     keys = _partition_keys(node, kept, depth)
     clash = sorted({k for k in keys} & {n.lower() for n, _ in columns})
     if clash:
@@ -212,9 +230,8 @@ def make_table(root: Root, node: tuple[str, ...], folders: Sequence[Folder],
                                           "partition folder keys and columns inside the files"))
         return None
     hive = [k != f"partition_{i}" for i, k in enumerate(keys)]
-    base = sanitize_name(node[-1].partition("=")[0] if node and "=" in node[-1] else
-                         (node[-1] if node else root.name))
-    plan = TablePlan(root, node, base, location, ordered[0].schema, columns, keys)
+    base = sanitize_name(node[-1] if node else root.name)
+    plan = TablePlan(root, node, base, location, ordered[0].schema, columns, keys, notes=notes)
     kept.sort(key=lambda f: f.rel)
     plan.partitions = [(_values(node, f, keys, hive), f) for f in kept] if keys else []
     if not keys and len(kept) != 1:

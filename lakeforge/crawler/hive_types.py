@@ -1,13 +1,17 @@
 """Hive/Athena type strings: from Arrow types, parsed, and widened when schemas merge.
 
-``NULL_TYPE`` (``void``) stands for a column that held only nulls in what was read; it widens to
-any type and is declared ``string`` when nothing better is known.
+``NULL_TYPE`` (``void``) stands for a column that held only nulls in what was read. In text
+formats it widens to any type and is declared ``string`` when nothing better is known. In
+Parquet it is the file's own type (Arrow's null type, stored as INT32) which Spark can read as
+nothing else, so it merges only with itself; a column that is ``void`` in every file is not
+registered at all (readers return nothing useful for it) and the crawl report says so.
 
 Two widening modes:
 
-* ``binary`` (Parquet): only what a Parquet reader can do without rewriting files - smaller to
-  larger integers, float to double, decimal to a wider decimal of the same scale, and the same
-  inside arrays, maps and structs (structs take the union of their fields).
+* ``binary`` (Parquet): only what every reader (Spark 3.5's vectorized reader included) can do
+  without rewriting files: structs take the union of their fields (also inside arrays and
+  maps). Spark 3.5 cannot read an INT32 column as
+  ``bigint`` or a FLOAT as ``double``, so integer, float and decimal changes are conflicts.
 * ``text`` (CSV, JSON): values are text, so two different scalar types widen to ``string``.
 """
 
@@ -126,10 +130,12 @@ def widen(a: str, b: str, mode: WidenMode) -> str:
     a, b = a.strip().lower(), b.strip().lower()
     if a == b:
         return a
-    if a == NULL_TYPE:
-        return b
-    if b == NULL_TYPE:
-        return a
+    if NULL_TYPE in (a, b):
+        if mode == "binary":
+            other = b if a == NULL_TYPE else a
+            raise TypeConflict(f"a column of Parquet's null type (stored as INT32) cannot be "
+                               f"read as {other} by Spark")
+        return b if a == NULL_TYPE else a
     ka, kb = _kind(a), _kind(b)
     if ka == kb == "struct":
         fields = dict(struct_fields(a))
@@ -152,27 +158,24 @@ def widen(a: str, b: str, mode: WidenMode) -> str:
         if mode == "text" and ka not in complex_kinds and kb not in complex_kinds:
             return "string"
         raise TypeConflict(f"{a} and {b} cannot be merged")
+    if mode == "binary":
+        raise TypeConflict(f"{a} and {b} cannot be merged without rewriting the files (Spark "
+                           "reads a Parquet column only as its own type)")
     if ka in _INTEGERS and kb in _INTEGERS:
         return _INTEGERS[max(_INTEGERS.index(ka), _INTEGERS.index(kb))]
     if {ka, kb} == {"float", "double"}:
         return "double"
     if ka == kb == "decimal":
         (pa_, sa), (pb, sb) = _decimal(a), _decimal(b)
-        if sa == sb:
-            return f"decimal({max(pa_, pb)},{sa})"
-        if mode == "text":
-            scale = max(sa, sb)
-            digits = max(pa_ - sa, pb - sb)
-            return f"decimal({min(38, digits + scale)},{scale})"
-        raise TypeConflict(f"{a} and {b} have different scales")
-    if mode == "text":
-        numeric = set(_INTEGERS) | {"float", "double"}
-        if ka in numeric and kb in numeric:
-            return "double"
-        if {ka, kb} == {"date", "timestamp"}:
-            return "timestamp"
-        return "string"
-    raise TypeConflict(f"{a} and {b} cannot be merged without rewriting the files")
+        scale = max(sa, sb)
+        digits = max(pa_ - sa, pb - sb)
+        return f"decimal({min(38, digits + scale)},{scale})"
+    numeric = set(_INTEGERS) | {"float", "double"}
+    if ka in numeric and kb in numeric:
+        return "double"
+    if {ka, kb} == {"date", "timestamp"}:
+        return "timestamp"
+    return "string"
 
 
 def finalize(t: str) -> str:
