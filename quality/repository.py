@@ -1,0 +1,413 @@
+"""Metrics repositories: ``InMemoryMetricsRepository`` and ``FileSystemMetricsRepository``.
+
+The file repository writes Deequ's JSON format (``AnalysisResultSerde``): a list of
+``{"resultKey": {"dataSetDate": <ms>, "tags": {...}}, "analyzerContext": {"metricMap": [
+{"analyzer": {"analyzerName": "Completeness", "column": "a"}, "metric": {"metricName":
+"DoubleMetric", "entity": "Column", "instance": "a", "name": "Completeness", "value": 1.0}}]}}``,
+so a repository written by Deequ can be read here and the other way round. Paths may be local or
+any URI pyarrow's file systems understand (``s3://bucket/metrics.json``).
+
+Example::
+
+    repo = FileSystemMetricsRepository(spark, "/lake/metadata/quality/orders.json")
+    key = ResultKey(spark, ResultKey.current_milli_time(), {"table": "orders"})
+    VerificationSuite(spark).onData(df).addCheck(check).useRepository(repo) \\
+        .saveOrAppendResult(key).run()
+    repo.load().withTagValues({"table": "orders"}).getSuccessMetricsAsJson()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from quality import analyzers as A
+from quality.analyzers import Analyzer, AnalyzerContext
+from quality.metrics import iter_flat_success, metric_from_json
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+
+class ResultKey:
+    """When (``dataSetDate``, epoch milliseconds) and for what (``tags``) metrics were computed.
+
+    ``ResultKey(spark, date, tags)`` (PyDeequ) and ``ResultKey(date, tags)`` (Deequ) both work;
+    the date defaults to now.
+    """
+
+    def __init__(self, *args: Any, dataSetDate: int | None = None,
+                 tags: Mapping[str, str] | None = None) -> None:
+        rest = list(args)
+        if rest and not isinstance(rest[0], (int, float)) and rest[0] is not None \
+                and not isinstance(rest[0], Mapping):
+            rest.pop(0)  # the SparkSession of PyDeequ's signature
+        if rest:
+            dataSetDate = rest.pop(0) if dataSetDate is None else dataSetDate
+        if rest:
+            tags = rest.pop(0) if tags is None else tags
+        self.dataSetDate = int(dataSetDate if dataSetDate is not None else
+                               ResultKey.current_milli_time())
+        self.tags: dict[str, str] = {str(k): str(v) for k, v in (tags or {}).items()}
+
+    @staticmethod
+    def current_milli_time() -> int:
+        return int(time.time() * 1000)
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ResultKey) and self.dataSetDate == other.dataSetDate
+                and self.tags == other.tags)
+
+    def __hash__(self) -> int:
+        return hash((self.dataSetDate, tuple(sorted(self.tags.items()))))
+
+    def __repr__(self) -> str:
+        return f"ResultKey({self.dataSetDate},{self.tags})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"dataSetDate": self.dataSetDate, "tags": dict(self.tags)}
+
+
+@dataclass
+class AnalysisResult:
+    """A ResultKey and the AnalyzerContext stored under it."""
+
+    resultKey: ResultKey
+    analyzerContext: AnalyzerContext = field(default_factory=AnalyzerContext)
+
+
+# --------------------------------------------------------------------------- analyzer serde
+
+
+def analyzer_to_json(analyzer: Analyzer) -> dict[str, Any] | None:
+    """Deequ's serialized form of an analyzer; None for ones Deequ cannot store either
+    (histograms with a binning function)."""
+    name = type(analyzer).__name__
+    out: dict[str, Any] = {"analyzerName": name}
+    if isinstance(analyzer, A.Histogram):
+        if analyzer.binningUdf is not None:
+            return None
+        out.update(column=analyzer.column, maxDetailBins=analyzer.maxDetailBins)
+        agg = analyzer.sum_column()
+        if agg:
+            out["aggregateFunction"] = {"function": "sum", "column": agg}
+    elif isinstance(analyzer, A.Compliance):
+        out.update(instance=analyzer.instance, predicate=analyzer.predicate)
+        if analyzer.columns:
+            out["columns"] = list(analyzer.columns)
+    elif isinstance(analyzer, A.PatternMatch):
+        out.update(column=analyzer.column, pattern=analyzer.pattern)
+    elif isinstance(analyzer, A.ApproxQuantiles):
+        out.update(column=analyzer.column, relativeError=analyzer.relativeError,
+                   quantiles=",".join(str(q) for q in analyzer.quantiles))
+    elif isinstance(analyzer, A.ApproxQuantile):
+        out.update(column=analyzer.column, quantile=analyzer.quantile,
+                   relativeError=analyzer.relativeError)
+    elif isinstance(analyzer, A.ExactQuantile):
+        out.update(column=analyzer.column, quantile=analyzer.quantile)
+    elif isinstance(analyzer, A.Correlation):
+        out.update(firstColumn=analyzer.firstColumn, secondColumn=analyzer.secondColumn)
+    elif isinstance(analyzer, A.HistogramBinned):
+        out.update(column=analyzer.column)
+        if analyzer.binCount is not None:
+            out["binCount"] = analyzer.binCount
+        if analyzer.customEdges is not None:
+            out["customEdges"] = list(analyzer.customEdges)
+    elif isinstance(analyzer, A.Entropy):
+        out["column"] = analyzer.column
+    elif isinstance(analyzer, A._FrequencyAnalyzer):
+        out["columns"] = list(analyzer.columns)
+    elif isinstance(analyzer, (A.Size, A.ColumnCount)):
+        pass
+    elif hasattr(analyzer, "column"):
+        out["column"] = analyzer.column  # type: ignore[attr-defined]
+    else:
+        return None
+    if analyzer.where:
+        out["where"] = analyzer.where
+    options = getattr(analyzer, "analyzerOptions", None)
+    if options is not None:
+        out["analyzerOptions"] = {"nullBehavior": options.nullBehavior.value,
+                                  "filteredRow": options.filteredRow.value}
+    return out
+
+
+def analyzer_from_json(data: Mapping[str, Any]) -> Analyzer:
+    """Rebuild an analyzer from its serialized form (Deequ's field names)."""
+    name = data.get("analyzerName")
+    where = data.get("where")
+    raw_options = data.get("analyzerOptions")
+    options = (A.AnalyzerOptions(raw_options["nullBehavior"], raw_options["filteredRow"])
+               if raw_options else None)
+    column = data.get("column")
+    simple = {"Mean": A.Mean, "Sum": A.Sum, "StandardDeviation": A.StandardDeviation,
+              "Variance": A.Variance, "Skewness": A.Skewness, "Kurtosis": A.Kurtosis,
+              "ApproxCountDistinct": A.ApproxCountDistinct, "ZerosCount": A.ZerosCount,
+              "Range": A.Range, "InterquartileRange": A.InterquartileRange,
+              "DataType": A.DataType, "Entropy": A.Entropy}
+    with_options = {"Completeness": A.Completeness, "Minimum": A.Minimum,
+                    "Maximum": A.Maximum, "MaxLength": A.MaxLength, "MinLength": A.MinLength}
+    if name == "Size":
+        return A.Size(where)
+    if name == "ColumnCount":
+        return A.ColumnCount(where)
+    if name in simple:
+        return simple[name](column, where)
+    if name in with_options:
+        return with_options[name](column, where, options)
+    if name == "Compliance":
+        return A.Compliance(data["instance"], data["predicate"], where, data.get("columns"),
+                            options)
+    if name == "PatternMatch":
+        return A.PatternMatch(column, data["pattern"], where, options)
+    if name in ("Uniqueness", "UniqueValueRatio", "DuplicateRowCount"):
+        cls = {"Uniqueness": A.Uniqueness, "UniqueValueRatio": A.UniqueValueRatio,
+               "DuplicateRowCount": A.DuplicateRowCount}[name]
+        return cls(data.get("columns", []), where, options)
+    if name == "Distinctness":
+        return A.Distinctness(data["columns"], where)
+    if name == "MutualInformation":
+        return A.MutualInformation(data["columns"], where)
+    if name == "CountDistinct":
+        return A.CountDistinct(data["columns"])
+    if name == "Histogram":
+        agg = data.get("aggregateFunction")
+        function = A.Histogram.Sum(agg["column"]) if agg else None
+        return A.Histogram(column, None, data.get("maxDetailBins"), where,
+                           aggregateFunction=function)
+    if name == "HistogramBinned":
+        return A.HistogramBinned(column, data.get("binCount"), data.get("customEdges"), where)
+    if name == "ApproxQuantile":
+        return A.ApproxQuantile(column, data["quantile"], data.get("relativeError", 0.01), where)
+    if name == "ApproxQuantiles":
+        quantiles = [float(q) for q in str(data["quantiles"]).split(",")]
+        return A.ApproxQuantiles(column, quantiles, data.get("relativeError", 0.01))
+    if name == "ExactQuantile":
+        return A.ExactQuantile(column, data["quantile"], where)
+    if name == "Correlation":
+        return A.Correlation(data["firstColumn"], data["secondColumn"], where)
+    raise ValueError(f"unknown analyzerName {name!r} in stored analyzer {dict(data)}")
+
+
+def results_to_json(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
+    out = []
+    for result in results:
+        entries = []
+        for analyzer, metric in result.analyzerContext.metricMap.items():
+            if not metric.is_success:
+                continue  # Deequ stores successful metrics only
+            serialized = analyzer_to_json(analyzer)
+            if serialized is None:
+                log.warning("analyzer %s cannot be stored in a repository; skipped", analyzer)
+                continue
+            entries.append({"analyzer": serialized, "metric": metric.to_json_dict()})
+        out.append({"resultKey": result.resultKey.to_json(),
+                    "analyzerContext": {"metricMap": entries}})
+    return out
+
+
+def results_from_json(data: Sequence[Mapping[str, Any]]) -> list[AnalysisResult]:
+    out = []
+    for item in data:
+        key = item["resultKey"]
+        metrics = {analyzer_from_json(e["analyzer"]): metric_from_json(e["metric"])
+                   for e in item["analyzerContext"]["metricMap"]}
+        out.append(AnalysisResult(ResultKey(int(key["dataSetDate"]), key.get("tags") or {}),
+                                  AnalyzerContext(metrics)))
+    return out
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class MetricsRepository:
+    """Base: ``save``, ``loadByKey`` and ``load()`` (a query builder)."""
+
+    def __init__(self, spark_session: SparkSession | None = None) -> None:
+        self._spark = spark_session
+
+    def _all(self) -> list[AnalysisResult]:
+        raise NotImplementedError
+
+    def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None:
+        raise NotImplementedError
+
+    def loadByKey(self, resultKey: ResultKey) -> AnalyzerContext | None:
+        for result in self._all():
+            if result.resultKey == resultKey:
+                return result.analyzerContext
+        return None
+
+    def load(self) -> MetricsRepositoryMultipleResultsLoader:
+        return MetricsRepositoryMultipleResultsLoader(self._all, self._spark)
+
+
+class InMemoryMetricsRepository(MetricsRepository):
+    """Keeps results in memory (one per ResultKey; a save replaces the key's result)."""
+
+    def __init__(self, spark_session: SparkSession | None = None) -> None:
+        super().__init__(spark_session)
+        self._results: dict[ResultKey, AnalysisResult] = {}
+        self._lock = threading.Lock()
+
+    def _all(self) -> list[AnalysisResult]:
+        with self._lock:
+            return list(self._results.values())
+
+    def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None:
+        successful = {a: m for a, m in analyzerContext.metricMap.items() if m.is_success}
+        with self._lock:
+            self._results[resultKey] = AnalysisResult(resultKey, AnalyzerContext(successful))
+
+
+class FileSystemMetricsRepository(MetricsRepository):
+    """One JSON file in Deequ's format; ``saveOrAppendResult`` appends (replacing the key)."""
+
+    def __init__(self, spark_session: SparkSession | None = None, path: str | None = None) -> None:
+        super().__init__(spark_session)
+        if not path:
+            path = FileSystemMetricsRepository.helper_metrics_file(spark_session)
+        self.path = str(path)
+
+    @staticmethod
+    def helper_metrics_file(spark_session: SparkSession | None = None,
+                            filename: str = "metrics.json") -> str:
+        """A fresh file path in the temp folder (PyDeequ's helper)."""
+        return os.path.join(tempfile.mkdtemp(prefix="quality-metrics-"), filename)
+
+    def _fs(self) -> tuple[Any, str]:
+        from pyarrow import fs
+
+        if "://" in self.path and not self.path.startswith("file://"):
+            return fs.FileSystem.from_uri(self.path)
+        local = self.path[len("file://"):] if self.path.startswith("file://") else self.path
+        return fs.LocalFileSystem(), os.path.abspath(local)
+
+    def _all(self) -> list[AnalysisResult]:
+        from pyarrow import fs
+
+        filesystem, path = self._fs()
+        if filesystem.get_file_info(path).type == fs.FileType.NotFound:
+            return []
+        with filesystem.open_input_stream(path) as handle:
+            text = handle.read().decode("utf-8")
+        if not text.strip():
+            return []
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"metrics repository {self.path} is not valid JSON: {exc}") from exc
+        return results_from_json(data)
+
+    def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None:
+        results = [r for r in self._all() if r.resultKey != resultKey]
+        results.append(AnalysisResult(resultKey, analyzerContext))
+        payload = json.dumps(results_to_json(results)).encode("utf-8")
+        filesystem, path = self._fs()
+        parent = os.path.dirname(path)
+        if parent:
+            filesystem.create_dir(parent, recursive=True)
+        temporary = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
+        with filesystem.open_output_stream(temporary) as handle:
+            handle.write(payload)
+        filesystem.move(temporary, path)  # readers never see a half-written file
+
+
+class MetricsRepositoryMultipleResultsLoader:
+    """``repo.load().withTagValues(...).forAnalyzers(...).after(t).before(t).get()``."""
+
+    def __init__(self, source: Any, spark: SparkSession | None) -> None:
+        self._source = source
+        self._spark = spark
+        self._tags: dict[str, str] = {}
+        self._analyzers: list[Analyzer] | None = None
+        self._after: int | None = None
+        self._before: int | None = None
+
+    def withTagValues(self, tagValues: Mapping[str, str]) -> MetricsRepositoryMultipleResultsLoader:
+        self._tags = {str(k): str(v) for k, v in tagValues.items()}
+        return self
+
+    def forAnalyzers(self, analyzers: Sequence[Analyzer]) -> MetricsRepositoryMultipleResultsLoader:
+        self._analyzers = list(analyzers)
+        return self
+
+    def after(self, dateTime: int) -> MetricsRepositoryMultipleResultsLoader:
+        self._after = int(dateTime)
+        return self
+
+    def before(self, dateTime: int) -> MetricsRepositoryMultipleResultsLoader:
+        self._before = int(dateTime)
+        return self
+
+    def get(self) -> list[AnalysisResult]:
+        out = []
+        for result in self._source():
+            key = result.resultKey
+            if any(key.tags.get(k) != v for k, v in self._tags.items()):
+                continue
+            if self._after is not None and key.dataSetDate < self._after:
+                continue
+            if self._before is not None and key.dataSetDate > self._before:
+                continue
+            metrics = result.analyzerContext.metricMap
+            if self._analyzers is not None:
+                metrics = {a: m for a, m in metrics.items() if a in self._analyzers}
+            out.append(AnalysisResult(key, AnalyzerContext(metrics)))
+        return sorted(out, key=lambda r: r.resultKey.dataSetDate)
+
+    def _rows(self, withTags: Sequence[str] | None) -> list[dict[str, Any]]:
+        rows = []
+        for result in self.get():
+            for metric in iter_flat_success(result.analyzerContext.metricMap.values()):
+                row: dict[str, Any] = {"entity": metric.entity.value, "instance": metric.instance,
+                                       "name": metric.name, "value": float(metric.value),
+                                       "dataset_date": result.resultKey.dataSetDate}
+                tags = result.resultKey.tags
+                for tag in (withTags if withTags is not None else sorted(tags)):
+                    row[tag] = tags.get(tag)
+                rows.append(row)
+        return rows
+
+    def getSuccessMetricsAsJson(self, withTags: Sequence[str] | None = None
+                                ) -> list[dict[str, Any]]:
+        """``entity, instance, name, value, dataset_date`` and the tag values of each metric."""
+        return self._rows(withTags)
+
+    def getSuccessMetricsAsDataFrame(self, spark: SparkSession | None = None,
+                                     withTags: Sequence[str] | None = None,
+                                     pandas: bool = False) -> DataFrame | Any:
+        from pyspark.sql import types as T
+
+        session = spark or self._spark
+        if session is None:
+            raise ValueError("getSuccessMetricsAsDataFrame needs a SparkSession: pass it here "
+                             "or to the repository")
+        rows = self._rows(withTags)
+        tag_names = list(withTags) if withTags is not None else sorted(
+            {k for r in rows for k in r} - {"entity", "instance", "name", "value",
+                                            "dataset_date"})
+        schema = T.StructType([
+            T.StructField("entity", T.StringType()), T.StructField("instance", T.StringType()),
+            T.StructField("name", T.StringType()), T.StructField("value", T.DoubleType()),
+            T.StructField("dataset_date", T.LongType()),
+            *[T.StructField(t, T.StringType()) for t in tag_names]])
+        df = session.createDataFrame(
+            [tuple(r.get(f.name) for f in schema.fields) for r in rows], schema)
+        return df.toPandas() if pandas else df
+
+
+__all__ = [
+    "AnalysisResult", "FileSystemMetricsRepository", "InMemoryMetricsRepository",
+    "MetricsRepository", "MetricsRepositoryMultipleResultsLoader", "ResultKey",
+    "analyzer_from_json", "analyzer_to_json",
+]

@@ -1,0 +1,187 @@
+"""Repositories (Deequ's JSON format), ResultKey queries, anomaly strategies and anomaly checks."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import types as T
+
+from quality import Check, CheckLevel, CheckStatus, ConstraintStatus, VerificationSuite
+from quality.analyzers import (
+    AnalysisRunner,
+    ApproxQuantiles,
+    Completeness,
+    Histogram,
+    Mean,
+    Size,
+    Uniqueness,
+)
+from quality.anomaly_detection import (
+    AbsoluteChangeStrategy,
+    Anomaly,
+    BatchNormalStrategy,
+    HoltWinters,
+    MetricInterval,
+    OnlineNormalStrategy,
+    RelativeRateOfChangeStrategy,
+    SeriesSeasonality,
+    SimpleThresholdStrategy,
+)
+from quality.repository import FileSystemMetricsRepository, InMemoryMetricsRepository, ResultKey
+
+SCHEMA = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("s", T.StringType())])
+
+
+def frame(spark: Any, n: int) -> Any:
+    return spark.createDataFrame([(i, None if i % 3 == 0 else f"v{i % 2}") for i in range(n)],
+                                 SCHEMA)
+
+
+def test_file_repository_writes_deequ_json_and_reads_it_back(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "metrics" / "repo.json"
+    repo = FileSystemMetricsRepository(spark, str(path))
+    analyzers = [Size(), Completeness("s"), Uniqueness(["id"]), Histogram("s"),
+                 ApproxQuantiles("id", [0.5]), Mean("s")]  # Mean(s) fails: not stored
+    key = ResultKey(spark, 1_700_000_000_000, {"table": "t"})
+    AnalysisRunner(spark).onData(frame(spark, 6)).addAnalyzers(analyzers) \
+        .useRepository(repo).saveOrAppendResult(key).run()
+
+    stored = json.loads(path.read_text())
+    assert stored[0]["resultKey"] == {"dataSetDate": 1_700_000_000_000, "tags": {"table": "t"}}
+    entries = stored[0]["analyzerContext"]["metricMap"]
+    assert entries[0] == {"analyzer": {"analyzerName": "Size"},
+                          "metric": {"metricName": "DoubleMetric", "entity": "Dataset",
+                                     "instance": "*", "name": "Size", "value": 6.0}}
+    assert entries[2]["analyzer"] == {"analyzerName": "Uniqueness", "columns": ["id"]}
+    assert entries[3]["metric"]["metricName"] == "HistogramMetric"
+    assert len(entries) == 5
+
+    again = FileSystemMetricsRepository(spark, str(path))
+    context = again.loadByKey(key)
+    assert context is not None and context.metric(Completeness("s")).value == 4 / 6
+    assert context.metric(Histogram("s")).value.absolutes == {"v1": 2, "v0": 2, "NullValue": 2}
+    rows = again.load().withTagValues({"table": "t"}).forAnalyzers([Size()]) \
+        .getSuccessMetricsAsJson()
+    assert rows == [{"entity": "Dataset", "instance": "*", "name": "Size", "value": 6.0,
+                     "dataset_date": 1_700_000_000_000, "table": "t"}]
+    assert again.load().withTagValues({"table": "other"}).get() == []
+    frame_df = again.load().getSuccessMetricsAsDataFrame(spark)
+    assert frame_df.columns == ["entity", "instance", "name", "value", "dataset_date", "table"]
+
+
+def test_repository_rejects_corrupt_file(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        FileSystemMetricsRepository(spark, str(path)).load().get()
+
+
+def test_in_memory_repository_after_before(spark: Any) -> None:
+    repo = InMemoryMetricsRepository(spark)
+    for day, n in ((1, 3), (2, 4), (3, 5)):
+        AnalysisRunner(spark).onData(frame(spark, n)).addAnalyzer(Size()).useRepository(repo) \
+            .saveOrAppendResult(ResultKey(day * 1000, {})).run()
+    sizes = [r["value"] for r in repo.load().after(2000).getSuccessMetricsAsJson()]
+    assert sizes == [4.0, 5.0]
+    assert [r["value"] for r in repo.load().before(1500).getSuccessMetricsAsJson()] == [3.0]
+
+
+def test_anomaly_check_uses_history(spark: Any) -> None:
+    repo = InMemoryMetricsRepository(spark)
+    for day, n in enumerate((10, 11, 10, 12)):
+        AnalysisRunner(spark).onData(frame(spark, n)).addAnalyzer(Size()).useRepository(repo) \
+            .saveOrAppendResult(ResultKey(day, {"t": "x"})).run()
+    strategy = RelativeRateOfChangeStrategy(maxRateIncrease=1.5)
+    ok = (VerificationSuite(spark).onData(frame(spark, 13)).useRepository(repo)
+          .addAnomalyCheck(strategy, Size()).saveOrAppendResult(ResultKey(10, {"t": "x"})).run())
+    assert ok.status == CheckStatus.Success
+    bad = (VerificationSuite(spark).onData(frame(spark, 40)).useRepository(repo)
+           .addAnomalyCheck(strategy, Size()).run())
+    assert bad.status == CheckStatus.Warning
+    (check_result,) = bad.checkResults.values()
+    assert check_result.check.description == "Anomaly check for Size(None)"
+    (cr,) = check_result.constraintResults
+    assert str(cr.constraint) == "AnomalyConstraint(Size(None))"
+    assert cr.message == "Value: 40.0 does not meet the constraint requirement!"
+
+
+def test_anomaly_check_without_history_fails(spark: Any) -> None:
+    repo = InMemoryMetricsRepository(spark)
+    result = (VerificationSuite(spark).onData(frame(spark, 3)).useRepository(repo)
+              .addAnomalyCheck(AbsoluteChangeStrategy(-1, 1), Size()).run())
+    (cr,) = next(iter(result.checkResults.values())).constraintResults
+    assert cr.status == ConstraintStatus.Failure
+    assert cr.message == ("Can't execute the assertion: requirement failed: There have to be "
+                          "previous results in the MetricsRepository!!")
+    with pytest.raises(ValueError, match="useRepository"):
+        VerificationSuite(spark).onData(frame(spark, 3)).addAnomalyCheck(
+            AbsoluteChangeStrategy(-1, 1), Size())
+
+
+def test_simple_threshold() -> None:
+    found = SimpleThresholdStrategy(upperBound=1.0).detect([-1.0, 2.0, 0.5, 3.0])
+    assert [i for i, _ in found] == [1, 3]
+    assert found[0][1] == Anomaly(2.0, 1.0, "[SimpleThresholdStrategy]: Value 2.0 is not in "
+                                  "bounds [-Infinity, 1.0]")
+    assert SimpleThresholdStrategy(-1, 1).detect([5.0, 5.0], (1, 2))[0][0] == 1
+    with pytest.raises(ValueError, match="lower bound must be smaller"):
+        SimpleThresholdStrategy(2.0, 1.0)
+
+
+def test_absolute_and_relative_change() -> None:
+    series = [1.0, 2.0, 3.0, 10.0, 11.0]
+    assert [i for i, _ in AbsoluteChangeStrategy(-2.0, 2.0).detect(series)] == [3]
+    assert [i for i, _ in AbsoluteChangeStrategy(-2.0, 2.0, order=2).detect(series)] == [3, 4]
+    assert [i for i, _ in AbsoluteChangeStrategy(-2.0, 2.0).detect(series, (4, 5))] == []
+    assert [i for i, _ in RelativeRateOfChangeStrategy(0.5, 2.0).detect(series)] == [3]
+    assert [i for i, _ in RelativeRateOfChangeStrategy(maxRateDecrease=0.9).detect(
+        [10.0, 5.0, 5.0])] == [1]
+    with pytest.raises(ValueError, match="At least one of the two limits"):
+        AbsoluteChangeStrategy()
+    with pytest.raises(ValueError, match="maximal rate of increase"):
+        AbsoluteChangeStrategy(3.0, 1.0)
+    with pytest.raises(ValueError, match="cannot be negative"):
+        RelativeRateOfChangeStrategy(0.5, 2.0, order=-1)
+    with pytest.raises(ValueError, match="start of the interval"):
+        AbsoluteChangeStrategy(-1.0, 1.0).detect(series, (3, 1))
+
+
+def test_online_and_batch_normal() -> None:
+    # Deequ's online strategy folds the current value into mean and variance before testing it,
+    # so an outlier needs enough history to stand out by 3 standard deviations.
+    series = [10.0 + (0.5 if i % 2 else -0.5) for i in range(30)] + [100.0, 10.0]
+    online = OnlineNormalStrategy(ignoreStartPercentage=0.2).detect(series)
+    assert [i for i, _ in online] == [30]
+    assert OnlineNormalStrategy().detect(series, (31, 32)) == []
+    batch = BatchNormalStrategy().detect(series, (30, 32))
+    assert [i for i, _ in batch] == [30]
+    assert BatchNormalStrategy(includeInterval=True).detect([1.0, 1.0, 1.0], (2, 3)) == []
+    with pytest.raises(ValueError, match="smaller than zero"):
+        OnlineNormalStrategy(lowerDeviationFactor=-1.0)
+    with pytest.raises(ValueError, match="interval \\[0, 1\\]"):
+        OnlineNormalStrategy(ignoreStartPercentage=2.0)
+    with pytest.raises(ValueError, match="not enough data points"):
+        BatchNormalStrategy().detect([1.0, 2.0], (0, 2))
+
+
+def test_holt_winters_flags_a_break_in_a_weekly_pattern() -> None:
+    week = [100.0, 120.0, 130.0, 125.0, 140.0, 60.0, 50.0]
+    history = [v + 0.5 * i for i, v in enumerate(week * 4)]
+    normal = history + [week[0] + 14.0]
+    strategy = HoltWinters(MetricInterval.Daily, SeriesSeasonality.Weekly)
+    assert strategy.detect(normal, (28, 29)) == []
+    broken = history + [400.0]
+    (found,) = strategy.detect(broken, (28, 29))
+    assert found[0] == 28 and found[1].value == 400.0 and not math.isnan(found[1].confidence)
+    with pytest.raises(ValueError, match="two full cycles"):
+        strategy.detect(history[:10] + [1.0], (10, 11))
+
+
+def test_failing_check_result_is_error_level(spark: Any) -> None:
+    check = Check(spark, CheckLevel.Error, "e").hasSize(lambda n: n > 100)
+    result = VerificationSuite(spark).onData(frame(spark, 3)).addCheck(check).run()
+    assert result.status == CheckStatus.Error
