@@ -1,0 +1,88 @@
+# ruff: noqa: F811 - pytest fixtures imported from test_crawler are parameters here
+"""``lakeforge crawl``: report JSON, summary, progress only on a terminal (Glue on moto)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakeforge.cli import main
+from tests.test_crawler import db, glue, moto_endpoint  # noqa: F401 - shared moto fixtures
+
+pytestmark = pytest.mark.aws
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _lake(tmp_path: Path) -> Path:
+    root = tmp_path / "raw"
+    for dt in ("1", "2"):
+        (root / "sales" / f"dt={dt}").mkdir(parents=True)
+        pq.write_table(pa.table({"id": pa.array([1, None], pa.int64()), "v": ["a", None]}),
+                       root / "sales" / f"dt={dt}" / "p.parquet")
+    (root / "sales" / "dt=2" / "empty.parquet").write_bytes(b"")
+    (root / "sales" / "dt=3").mkdir()
+    (root / "sales" / "dt=3" / "bad.parquet").write_bytes(b"PAR1")
+    return root
+
+
+def test_cli_writes_report_json(tmp_path: Path, moto_endpoint: str, db: str,
+                                glue: object, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _lake(tmp_path)
+    out = tmp_path / "out" / "report.json"
+    code = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+                 "--endpoint-url", moto_endpoint, "--region", "us-east-1",
+                 "--table-prefix", "raw_", "--report-json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    [table] = report["tables"]
+    assert {k: table[k] for k in ("name", "location", "format", "partitions_added",
+                                  "partitions_already_present")} == {
+        "name": "raw_sales", "location": str(root / "sales"), "format": "parquet",
+        "partitions_added": 2, "partitions_already_present": 0}
+    assert table["columns"] == [{"name": "id", "type": "bigint"}, {"name": "v", "type": "string"}]
+    assert table["partition_keys"] == ["dt"]
+    skipped = {s["path"]: s["reason"] for s in report["skipped"]}
+    assert skipped[str(root / "sales" / "dt=2" / "empty.parquet")] == "empty file (0 bytes)"
+    assert "corrupt Parquet footer" in skipped[str(root / "sales" / "dt=3" / "bad.parquet")]
+    assert str(root / "sales" / "dt=3") in skipped
+    captured = capsys.readouterr()
+    assert f"{db}.raw_sales: parquet" in captured.out
+    assert "\r" not in captured.err  # not a terminal: no progress
+
+    again = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+                  "--endpoint-url", moto_endpoint, "--table-prefix", "raw_",
+                  "--recrawl", "new-folders-only", "--report-json", "-"])
+    assert again == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["tables"][0]["partitions_already_present"] == 2
+    assert second["tables"][0]["partitions_added"] == 0
+
+
+def test_cli_progress_on_terminal(tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _lake(tmp_path)
+    tty = _Tty()
+    monkeypatch.setattr("sys.stderr", tty)
+    assert main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+                 "--endpoint-url", moto_endpoint]) == 0
+    text = tty.getvalue()
+    assert "\robjects listed: 7 " in text and "\robjects read: 3/3 " in text
+
+
+def test_cli_errors(tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["crawl", str(tmp_path / "missing"), "--database", db, "--catalog", "glue",
+                 "--endpoint-url", moto_endpoint])
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["crawl", str(tmp_path), "--catalog", "glue"])  # --database is required
