@@ -377,3 +377,92 @@ def test_partition_projection_points_the_template_at_the_current_version(
     assert first.version in second.removed_versions
     ddl = Path(second.ddl_uri).read_text()
     assert "'projection.enabled'='true'" in ddl and "ADD IF NOT EXISTS" not in ddl
+
+
+# --------------------------------------------------------------------------- SIGKILL mid-publish
+
+WORKER = r'''
+import dataclasses, json, sys, time
+from pathlib import Path
+from lakeforge.catalog.spark_sql import SparkSqlCatalog
+from lakeforge.config import load_env
+from lakeforge.paths import Lake
+from lakeforge.publish import publish_partitioned
+from lakeforge.session import build_session
+
+step, root = sys.argv[1], sys.argv[2]
+env = load_env("local")
+env = dataclasses.replace(env, spark=dataclasses.replace(env.spark, master="local[1]",
+                                                         driver_memory="1g"))
+lake = Lake.from_settings(root, allow_env_override=False)
+spark = build_session(env, "publish-kill-" + step, lake=lake,
+                      extra_conf={"spark.sql.shuffle.partitions": "2"})
+catalog = SparkSqlCatalog(spark)
+kw = dict(database="killdb", table="t", partition_by=["dt"], catalog=catalog, lake=lake)
+
+def rows(ids, dt):
+    return spark.createDataFrame([(i, f"v{i}", dt) for i in ids], "id bigint, v string, dt string")
+
+if step == "first":
+    publish_partitioned(rows([1, 2], "d1").unionByName(rows([3], "d2")), mode="overwrite", **kw)
+elif step == "second":
+    def hang(plan):
+        Path(root, "ready.json").write_text(json.dumps(
+            {"version_uri": plan.version_uri, "locations": [p.location for p in plan.partitions]}))
+        time.sleep(600)
+    publish_partitioned(rows([7, 8], "d1").unionByName(rows([9], "d3")), mode="overwrite",
+                        before_switch=hang, **kw)
+else:
+    out = {"rows": sorted([r["id"], r["v"], r["dt"]] for r in spark.table("killdb.t").collect()),
+           "locations": [p.location for p in catalog.get_partitions("killdb", "t")]}
+    print("RESULT" + json.dumps(out))
+spark.stop()
+'''
+
+
+@pytest.mark.slow
+def test_sigkill_after_data_written_before_switch_keeps_previous_version(tmp_path):
+    """Slow: three Spark JVMs in subprocesses (publish, publish killed with SIGKILL, read)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    root = tmp_path / "lake"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+    def run(step):
+        done = subprocess.run([sys.executable, str(script), step, str(root)], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    run("first")
+    before = json.loads(run("read").split("RESULT", 1)[1])
+    assert before["rows"] == [[1, "v1", "d1"], [2, "v2", "d1"], [3, "v3", "d2"]]
+
+    proc = subprocess.Popen([sys.executable, str(script), "second", str(root)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ready = root / "ready.json"
+    deadline = time.monotonic() + 300
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert ready.exists(), "the second publish never reached the switch"
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+
+    plan = json.loads(ready.read_text())
+    assert all(glob.glob(f"{loc}/*.parquet") for loc in plan["locations"])  # files were written
+    after = json.loads(run("read").split("RESULT", 1)[1])
+    assert after == before
+    # DuckDB (Athena's stand-in) over the catalog's locations sees exactly the first version.
+    files = [f for loc in after["locations"] for f in sorted(glob.glob(f"{loc}/*.parquet"))]
+    got = duckdb.sql(
+        "SELECT id, v, dt FROM read_parquet([" + ", ".join(f"'{f}'" for f in files)
+        + "], hive_partitioning=true) ORDER BY id"
+    ).fetchall()
+    assert [list(r) for r in got] == before["rows"]
