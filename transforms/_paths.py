@@ -8,6 +8,7 @@ array" (Glue's notation in ResolveChoice specs, e.g. ``myList[].price``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -174,7 +175,11 @@ def _rebuild(col: Column, dtype: DataType, rest: Path, fn: LeafFn) -> Column | N
         probe = _rebuild(F.lit(None).cast(element_type), element_type, rest[1:], fn)
         if probe is None:
             return None  # every element loses its last field: the array goes too
-        return F.transform(col, lambda e: _rebuild(e, element_type, rest[1:], fn))
+
+        def element(e: Column) -> Column:
+            return cast(Column, _rebuild(e, element_type, rest[1:], fn))  # not None: probed
+
+        return F.transform(col, element)
     assert isinstance(dtype, StructType)
     child_type = dtype[seg].dataType
     new_child = _rebuild(col.getField(seg), child_type, rest[1:], fn)

@@ -657,6 +657,7 @@ def _present_at(col: Column, dtype: DataType, rest: Path, null_values: Sequence[
 def _is_null_value(col: Column, dtype: DataType, null_values: Sequence[Any] | None) -> Column:
     if not null_values:
         return F.lit(False)
+    matches: list[Any]
     if isinstance(dtype, StringType):
         matches = [v for v in null_values if isinstance(v, str)]
     elif isinstance(dtype, IntegralType):
@@ -1072,6 +1073,7 @@ def _unbox_schema(with_schema: StructType | str | None, where: str) -> StructTyp
     if isinstance(with_schema, StructType):
         return with_schema
     text = with_schema.strip()
+    dtype: DataType
     try:
         if text.startswith("{"):
             dtype = StructType.fromJson(json.loads(text))
@@ -1241,8 +1243,10 @@ def _as_dataframe(frame: Any, arg: str = "frame") -> tuple[DataFrame, Callable[[
         return frame, lambda result, name: result
     glue = _dynamic_frame_types()
     if glue is not None and isinstance(frame, glue[0]):
-        dynamic_frame, collection = glue
-        glue_ctx = frame.glue_ctx
+        dynamic_frame: Any = glue[0]
+        collection: Any = glue[1]
+        dyf: Any = frame
+        glue_ctx = dyf.glue_ctx
 
         def back(result: Any, name: str) -> Any:
             if isinstance(result, DataFrame):
@@ -1250,7 +1254,7 @@ def _as_dataframe(frame: Any, arg: str = "frame") -> tuple[DataFrame, Callable[[
             return collection({k: dynamic_frame.fromDF(v, glue_ctx, k)
                                for k, v in result.items()}, glue_ctx)
 
-        return frame.toDF(), back
+        return dyf.toDF(), back
     raise TypeError(f"{arg} must be a pyspark DataFrame"
                     + (" or an awsglue DynamicFrame" if glue is not None else "")
                     + f", got {type(frame).__name__}")
@@ -1487,7 +1491,8 @@ class SelectFromCollection(GlueTransform):
             return dfc[key]
         glue = _dynamic_frame_types()
         if glue is not None and isinstance(dfc, glue[1]):
-            return dfc.select(key)
+            collection: Any = dfc
+            return collection.select(key)
         raise TypeError(f"SelectFromCollection: dfc must be a dict of frames or a "
                         f"DynamicFrameCollection, got {type(dfc).__name__}")
 
