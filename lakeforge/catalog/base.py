@@ -129,6 +129,12 @@ class Catalog(ABC):
         :meth:`get_partitions` when they have one; the incremental crawl uses this)."""
         return [p.values for p in self.get_partitions(database, table)]
 
+    def add_new_partitions(self, spec: TableSpec, partitions: Sequence[Partition]) -> int:
+        """Add partitions the caller knows are not registered yet (the crawler has just listed
+        them), skipping the backend's existence check; any that do exist are left as they are.
+        Returns how many were sent."""
+        return self.add_partitions(spec.database, spec.name, partitions)
+
     def set_table_parameters(
         self, database: str, table: str, parameters: Mapping[str, str]
     ) -> None:

@@ -261,6 +261,21 @@ class GlueApiCatalog(Catalog):
                  len(existing))
         return created + len(existing)
 
+    def add_new_partitions(self, spec: TableSpec, partitions: Sequence[Partition]) -> int:
+        """``batch_create_partition`` in batches of 100; ones that already exist are kept."""
+        inputs = [self._partition_input(spec, p) for p in partitions]
+        for start in range(0, len(inputs), CREATE_BATCH):
+            resp = self._call(f"batch_create_partition {spec.qualified_name}",
+                              self.glue.batch_create_partition, DatabaseName=spec.database,
+                              TableName=spec.name,
+                              PartitionInputList=inputs[start:start + CREATE_BATCH])
+            failed = [e for e in resp.get("Errors", [])
+                      if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
+            if failed:
+                raise CatalogError(f"glue_api: batch_create_partition {spec.qualified_name} "
+                                   f"failed for {len(failed)} partition(s): {failed[:5]}")
+        return len(partitions)
+
     def _update(self, spec: TableSpec, partitions: Sequence[Partition]) -> None:
         for start in range(0, len(partitions), CREATE_BATCH):
             batch = partitions[start:start + CREATE_BATCH]

@@ -346,19 +346,31 @@ class SparkSqlCatalog(Catalog):
         new = [p for p in partitions if tuple(p.values) not in existing]
         old = [p for p in partitions if tuple(p.values) in existing]
         name = self._name(database, table)
-        for start in range(0, len(new), self.batch_size):
-            batch = new[start:start + self.batch_size]
-            clauses = " ".join(
-                f"{self._spec_clause(spec.partition_keys, p.values)} "
-                f"LOCATION {quote_string(p.location)}" for p in batch
-            )
-            self._sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {clauses}")
+        self._add_batched(spec, new)
         for p in old:
             self._sql(f"ALTER TABLE {name} {self._spec_clause(spec.partition_keys, p.values)} "
                       f"SET LOCATION {quote_string(p.location)}")
         log.info("table %s.%s: %d partitions added, %d re-pointed", database, table,
                  len(new), len(old))
         return len(new) + len(old)
+
+    def _add_batched(self, spec: TableSpec, partitions: Sequence[Partition]) -> None:
+        name = self._name(spec.database, spec.name)
+        for start in range(0, len(partitions), self.batch_size):
+            batch = partitions[start:start + self.batch_size]
+            clauses = " ".join(
+                f"{self._spec_clause(spec.partition_keys, p.values)} "
+                f"LOCATION {quote_string(p.location)}" for p in batch
+            )
+            self._sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {clauses}")
+
+    def add_new_partitions(self, spec: TableSpec, partitions: Sequence[Partition]) -> int:
+        """One ``ALTER TABLE ... ADD IF NOT EXISTS`` with many PARTITION clauses per batch."""
+        if partitions and not spec.partition_keys:
+            raise ValueError(f"table {spec.qualified_name} has no partition keys; cannot add "
+                             f"{len(partitions)} partition(s)")
+        self._add_batched(spec, partitions)
+        return len(partitions)
 
     def drop_partitions(
         self, database: str, table: str, values: Sequence[tuple[str | None, ...]]

@@ -530,7 +530,7 @@ class _Context:
                if values not in registered]
         tr.partitions_already_present = len(plan.partitions) - len(new)
         if new:
-            self.catalog.add_partitions(spec.database, spec.name, new)
+            self.catalog.add_new_partitions(spec, new)
         tr.partitions_added = len(new)
         if existed:
             listed = {_values_for(plan.rel, d, spec) for d in present_dirs
@@ -597,7 +597,7 @@ class _Context:
             assert values is not None
             new.append(Partition(values, f.uri))
         if new:
-            self.catalog.add_partitions(spec.database, spec.name, new)
+            self.catalog.add_new_partitions(spec, new)
         tr.partitions_added = len(new)
         tr.partitions_already_present = len(target.seen)
         registered = target.registered(self.catalog)
