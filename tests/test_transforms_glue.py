@@ -554,9 +554,12 @@ def test_unbox_json_in_place_counts_unparseable(spark) -> None:
     assert out.schema["payload"].dataType.simpleString() == "struct<raw:struct<a:int,b:string>>"
     assert rows(out) == [(1, ((1, "x"),)), (2, (None,)), (3, (None,)), (4, None)]
     assert ledger.results()[0].error_records == 1
-    csv = spark.createDataFrame([("1;x",), ("2;y",)], "line string")
-    parsed = unbox(csv, "line", "csv", with_schema="n INT, s STRING", separator=";")
-    assert rows(parsed) == [((1, "x"),), ((2, "y"),)]
+    csv = spark.createDataFrame([("1;x",), ("2;y",), ("oops;z",)], "line string")
+    csv_ledger = ErrorLedger()
+    parsed = unbox(csv, "line", "csv", with_schema="n INT, s STRING", separator=";",
+                   ledger=csv_ledger)
+    assert rows(parsed) == [((1, "x"),), ((2, "y"),), (None,)]
+    assert csv_ledger.results()[0].error_records == 1
     with pytest.raises(SchemaRequiredError, match="with_schema"):
         unbox(csv, "line")
     with pytest.raises(GlueTransformError, match="not a string"):
