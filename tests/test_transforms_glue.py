@@ -558,7 +558,7 @@ def test_unbox_json_in_place_counts_unparseable(spark) -> None:
     csv_ledger = ErrorLedger()
     parsed = unbox(csv, "line", "csv", with_schema="n INT, s STRING", separator=";",
                    ledger=csv_ledger)
-    assert rows(parsed) == [((1, "x"),), ((2, "y"),), (None,)]
+    assert rows(parsed) == [(None,), ((1, "x"),), ((2, "y"),)]
     assert csv_ledger.results()[0].error_records == 1
     with pytest.raises(SchemaRequiredError, match="with_schema"):
         unbox(csv, "line")
