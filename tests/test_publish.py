@@ -466,3 +466,57 @@ def test_sigkill_after_data_written_before_switch_keeps_previous_version(tmp_pat
         + "], hive_partitioning=true) ORDER BY id"
     ).fetchall()
     assert [list(r) for r in got] == before["rows"]
+
+
+# --------------------------------------------------------------------------- glue_api backend
+
+
+@pytest.fixture(scope="module")
+def glue_endpoint():
+    """A moto server on 127.0.0.1 with a free port, for the Glue Data Catalog API."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_DEFAULT_REGION")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "eu-west-1"})
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.mark.aws
+def test_publish_registers_in_glue_and_switches_versions(spark, lake, glue_endpoint):
+    import boto3
+
+    from lakeforge.catalog.glue_api import GlueApiCatalog
+
+    glue = boto3.client("glue", endpoint_url=glue_endpoint, region_name="eu-west-1")
+    catalog = GlueApiCatalog(glue)
+    kw = {"database": "gluedb", "table": "t", "partition_by": ["dt"], "catalog": catalog,
+          "lake": lake}
+    first = publish_partitioned(
+        _batch(spark, [1, 2], "d1").unionByName(_batch(spark, [3], "d2")), **kw
+    )
+    table = glue.get_table(DatabaseName="gluedb", Name="t")["Table"]
+    assert table["TableType"] == "EXTERNAL_TABLE"
+    assert [c["Name"] for c in table["PartitionKeys"]] == ["dt"]
+    assert "ParquetHiveSerDe" in table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    assert _ids(catalog, "gluedb", "t") == [1, 2, 3]
+
+    second = publish_partitioned(_batch(spark, [5], "d2"), retention=timedelta(0), **kw)
+    parts = {tuple(p["Values"]): p["StorageDescriptor"]["Location"]
+             for p in glue.get_partitions(DatabaseName="gluedb", TableName="t")["Partitions"]}
+    assert version_of(parts[("d1",)], first.plan.table_uri) == first.version
+    assert version_of(parts[("d2",)], first.plan.table_uri) == second.version
+    assert _ids(catalog, "gluedb", "t") == [1, 2, 5]
+    assert second.removed_versions == ()  # d1 still lives in the first version
