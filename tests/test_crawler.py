@@ -319,6 +319,17 @@ def test_incremental_recrawl_reads_only_new_folders(tmp_path: Path, glue: GlueAp
     assert third.table("events").partitions_added == 0 and third.objects_read == 0
 
 
+def test_incremental_recrawl_of_unpartitioned_table(tmp_path: Path, glue: GlueApiCatalog,
+                                                    db: str) -> None:
+    root = tmp_path / "flat"
+    write_parquet(root / "a.parquet", sales())
+    crawl(str(root), database=db, catalog=glue)
+    write_parquet(root / "b.parquet", sales())
+    report = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    t = report.table("flat")
+    assert (t.partitions_added, report.objects_read, report.skipped) == (0, 0, [])
+
+
 def test_schema_change_policy_log_keeps_catalog_schema(tmp_path: Path, glue: GlueApiCatalog,
                                                        db: str) -> None:
     root = tmp_path / "t"

@@ -251,6 +251,8 @@ def crawl(
         for rel, objs in by_folder.items():
             target = _owner(rel, known.values())
             if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY" and target is not None:
+                if not target.spec.partition_keys:
+                    continue  # an unpartitioned table's folder is registered by the table
                 values = target.values_of(rel)
                 if values is None:
                     report.skipped.append(Skipped(
