@@ -1,0 +1,451 @@
+"""``ConstraintSuggestionRunner`` with Deequ's rules and rule sets.
+
+Rules look at a column profile and the number of records: ``shouldBeApplied(profile,
+numRecords)`` and ``candidate(profile, numRecords)`` -> ConstraintSuggestion whose
+``codeForConstraint`` is Deequ's Scala snippet (``.isComplete("id")``). Rule sets:
+``Rules.DEFAULT``, ``Rules.STRING``, ``Rules.NUMERICAL``, ``Rules.COMMON``, ``Rules.EXTENDED``;
+PyDeequ's
+``DEFAULT()`` style works too.
+
+Example::
+
+    result = (ConstraintSuggestionRunner(spark).onData(df)
+              .addConstraintRule(DEFAULT()).run())
+    result["constraint_suggestions"]   # PyDeequ's JSON shape
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+from quality._format import java_double
+from quality.profiles import (
+    ColumnProfilerRunner,
+    ColumnProfiles,
+    NumericColumnProfile,
+    StandardColumnProfile,
+    StringColumnProfile,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass(frozen=True)
+class ConfidenceInterval:
+    lowerBound: float
+    upperBound: float
+
+
+def _z(confidence: float) -> float:
+    return NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+
+
+def _validate(pHat: float, confidence: float) -> None:
+    if not 0.0 <= pHat <= 1.0:
+        raise ValueError("pHat must be between 0.0 and 1.0")
+    if not 0.0 <= confidence <= 1.0:
+        raise ValueError("confidence must be between 0.0 and 1.0")
+
+
+class WaldIntervalStrategy:
+    """Normal approximation interval p +- z sqrt(p(1-p)/n), clamped to [0, 1]."""
+
+    def calculateTargetConfidenceInterval(self, pHat: float, numRecords: int,
+                                          confidence: float = 0.95) -> ConfidenceInterval:
+        _validate(pHat, confidence)
+        half = _z(confidence) * math.sqrt(pHat * (1 - pHat) / numRecords)
+        return ConfidenceInterval(max(0.0, pHat - half), min(1.0, pHat + half))
+
+
+class WilsonScoreIntervalStrategy:
+    """Wilson score interval (better than Wald near 0 and 1 and for small n)."""
+
+    def calculateTargetConfidenceInterval(self, pHat: float, numRecords: int,
+                                          confidence: float = 0.95) -> ConfidenceInterval:
+        _validate(pHat, confidence)
+        z, n = _z(confidence), float(numRecords)
+        denominator = 1 + z * z / n
+        center = (pHat + z * z / (2 * n)) / denominator
+        half = z / denominator * math.sqrt(pHat * (1 - pHat) / n + z * z / (4 * n * n))
+        return ConfidenceInterval(max(0.0, center - half), min(1.0, center + half))
+
+
+@dataclass(frozen=True)
+class ConstraintSuggestion:
+    constraint_name: str
+    column_name: str
+    current_value: str
+    description: str
+    suggesting_rule: str
+    rule_description: str
+    codeForConstraint: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"constraint_name": self.constraint_name, "column_name": self.column_name,
+                "current_value": self.current_value, "description": self.description,
+                "suggesting_rule": self.suggesting_rule,
+                "rule_description": self.rule_description,
+                "code_for_constraint": self.codeForConstraint}
+
+
+def _has_histogram_of_categories(profile: StandardColumnProfile) -> bool:
+    return profile.histogram is not None and profile.dataType in ("String", "Boolean",
+                                                                  "Integral")
+
+
+def _quoted(values: Iterable[str]) -> str:
+    return ", ".join('"' + v.replace('"', '\\"') + '"' for v in values)
+
+
+class ConstraintRule:
+    """Base of the rules: ``shouldBeApplied`` and ``candidate``."""
+
+    ruleDescription = ""
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        raise NotImplementedError
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        raise NotImplementedError
+
+    def _suggest(self, profile: StandardColumnProfile, name: str, current: str,
+                 description: str, code: str) -> ConstraintSuggestion:
+        return ConstraintSuggestion(name, profile.column, current, description,
+                                    f"{type(self).__name__}()", self.ruleDescription, code)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class CompleteIfCompleteRule(ConstraintRule):
+    ruleDescription = "If a column is complete in the sample, we suggest a NOT NULL constraint"
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        return profile.completeness == 1.0
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        return self._suggest(profile, f"CompletenessConstraint(Completeness({c},None,None))",
+                             "Completeness: 1.0", f"'{c}' is not null", f'.isComplete("{c}")')
+
+
+class RetainCompletenessRule(ConstraintRule):
+    ruleDescription = ("If a column is incomplete in the sample, we model its completeness as a "
+                       "binomial variable, estimate a confidence interval and use this to "
+                       "define a lower bound for the completeness")
+
+    def __init__(self, minCompleteness: float = 0.2, maxCompleteness: float = 1.0,
+                 intervalStrategy: Any = None) -> None:
+        self.minCompleteness = minCompleteness
+        self.maxCompleteness = maxCompleteness
+        self.intervalStrategy = intervalStrategy or WilsonScoreIntervalStrategy()
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        value = profile.completeness
+        return value is not None and self.minCompleteness < value < self.maxCompleteness
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        interval = self.intervalStrategy.calculateTargetConfidenceInterval(
+            float(profile.completeness), numRecords)
+        target = math.floor(interval.lowerBound * 100) / 100
+        bound = java_double(target)
+        missing = int(round(100 - target * 100))
+        return self._suggest(
+            profile, f"CompletenessConstraint(Completeness({c},None,None))",
+            f"Completeness: {java_double(float(profile.completeness))}",
+            f"'{c}' has less than {missing}% missing values",
+            f'.hasCompleteness("{c}", _ >= {bound}, Some("It should be above {bound}!"))')
+
+
+class RetainTypeRule(ConstraintRule):
+    ruleDescription = "If we detect a non-string type, we suggest a type constraint"
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        return profile.isDataTypeInferred and profile.dataType in ("Integral", "Fractional",
+                                                                   "Boolean")
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c, t = profile.column, profile.dataType
+        return self._suggest(profile, f"AnalysisBasedConstraint(DataType({c},None))",
+                             f"DataType: {t}", f"'{c}' has type {t}",
+                             f'.hasDataType("{c}", ConstrainableDataTypes.{t})')
+
+
+class CategoricalRangeRule(ConstraintRule):
+    ruleDescription = ("If we see a categorical range for a column, we suggest an IS IN (...) "
+                       "constraint")
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        if not _has_histogram_of_categories(profile):
+            return False
+        values = profile.histogram.values  # type: ignore[union-attr]
+        if not values:
+            return False
+        unique = sum(1 for v in values.values() if v.absolute == 1)
+        return unique / len(values) <= 0.1
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        items = sorted(((k, v.absolute) for k, v in profile.histogram.values.items()  # type: ignore[union-attr]
+                        if k != "NullValue"), key=lambda kv: (-kv[1], kv[0]))
+        names = [k for k, _ in items]
+        listed = ",".join(names)
+        return self._suggest(
+            profile, f"ComplianceConstraint(Compliance('{c}' has value range {listed}))",
+            "Compliance: 1", f"'{c}' has value range {', '.join(repr(n) for n in names)}",
+            f'.isContainedIn("{c}", Array({_quoted(names)}))')
+
+
+class FractionalCategoricalRangeRule(ConstraintRule):
+    ruleDescription = ("If we see a categorical range for most values in a column, we suggest "
+                       "an IS IN (...) constraint that should hold for most values")
+
+    def __init__(self, targetDataCoverageFraction: float = 0.9) -> None:
+        self.targetDataCoverageFraction = targetDataCoverageFraction
+
+    def _top(self, profile: StandardColumnProfile) -> tuple[list[str], float]:
+        items = sorted(((k, v.ratio) for k, v in profile.histogram.values.items()  # type: ignore[union-attr]
+                        if k != "NullValue"), key=lambda kv: (-kv[1], kv[0]))
+        chosen, coverage = [], 0.0
+        for key, ratio in items:
+            if coverage >= self.targetDataCoverageFraction:
+                break
+            chosen.append(key)
+            coverage += ratio
+        return chosen, coverage
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        if not _has_histogram_of_categories(profile):
+            return False
+        chosen, coverage = self._top(profile)
+        categories = [k for k in profile.histogram.values if k != "NullValue"]  # type: ignore[union-attr]
+        return (coverage >= self.targetDataCoverageFraction and 0 < len(chosen)
+                < len(categories))
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        chosen, coverage = self._top(profile)
+        bound = java_double(math.floor(coverage * 100) / 100)
+        return self._suggest(
+            profile, f"ComplianceConstraint(Compliance('{c}' has value range {','.join(chosen)} "
+            f"for at least {bound} of values))", f"Compliance: {java_double(coverage)}",
+            f"'{c}' has value range {', '.join(repr(n) for n in chosen)} for at least "
+            f"{int(round(coverage * 100))}% of values",
+            f'.isContainedIn("{c}", Array({_quoted(chosen)}), _ >= {bound}, '
+            f'Some("It should be above {bound}!"))')
+
+
+class NonNegativeNumbersRule(ConstraintRule):
+    ruleDescription = ("If we see only non-negative numbers in a column, we suggest a "
+                       "corresponding constraint")
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        return isinstance(profile, NumericColumnProfile) and profile.minimum is not None \
+            and profile.minimum >= 0.0
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        return self._suggest(
+            profile, f"ComplianceConstraint(Compliance('{c}' has no negative values))",
+            f"Minimum: {java_double(float(profile.minimum))}",  # type: ignore[attr-defined]
+            f"'{c}' has no negative values", f'.isNonNegative("{c}")')
+
+
+class UniqueIfApproximatelyUniqueRule(ConstraintRule):
+    ruleDescription = ("If the ratio of approximate num distinct values in a column is close to "
+                       "the number of records (within the error of the HLL sketch), we suggest "
+                       "a UNIQUE constraint")
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        if numRecords == 0:
+            return False
+        distinctness = profile.approximateNumDistinctValues / numRecords
+        return profile.completeness == 1.0 and abs(1.0 - distinctness) <= 0.08
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        return self._suggest(profile, f"UniquenessConstraint(Uniqueness(List({c}),None,None))",
+                             f"ApproxDistinctness: "
+                             f"{java_double(profile.approximateNumDistinctValues / numRecords)}",
+                             f"'{c}' is unique", f'.isUnique("{c}")')
+
+
+class _NumericBoundRule(ConstraintRule):
+    field = ""
+    method = ""
+    comparison = ""
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        return isinstance(profile, NumericColumnProfile) and getattr(profile, self.field) \
+            is not None
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        value = java_double(float(getattr(profile, self.field)))
+        return self._suggest(profile, f"{self.method}({c})", f"{self.field}: {value}",
+                             f"'{c}' {self.method} {self.comparison} {value}",
+                             f'.{self.method}("{c}", _ {self.comparison} {value})')
+
+
+class HasMin(_NumericBoundRule):
+    ruleDescription = "The minimum of a numeric column should not fall below the observed one"
+    field, method, comparison = "minimum", "hasMin", ">="
+
+
+class HasMax(_NumericBoundRule):
+    ruleDescription = "The maximum of a numeric column should not exceed the observed one"
+    field, method, comparison = "maximum", "hasMax", "<="
+
+
+class HasMean(_NumericBoundRule):
+    ruleDescription = "The mean of a numeric column should stay at the observed one"
+    field, method, comparison = "mean", "hasMean", "=="
+
+
+class HasStandardDeviation(_NumericBoundRule):
+    ruleDescription = "The standard deviation of a numeric column should stay at the observed one"
+    field, method, comparison = "stdDev", "hasStandardDeviation", "=="
+
+
+class _LengthRule(ConstraintRule):
+    field = ""
+    method = ""
+    comparison = ""
+
+    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
+        return isinstance(profile, StringColumnProfile) and getattr(profile, self.field) \
+            is not None
+
+    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
+        c = profile.column
+        value = java_double(float(getattr(profile, self.field)))
+        return self._suggest(profile, f"{self.method}({c})", f"{self.field}: {value}",
+                             f"'{c}' {self.method} {self.comparison} {value}",
+                             f'.{self.method}("{c}", _ {self.comparison} {value})')
+
+
+class HasMinLength(_LengthRule):
+    ruleDescription = "The minimum length of a string column should not fall below the observed"
+    field, method, comparison = "minLength", "hasMinLength", ">="
+
+
+class HasMaxLength(_LengthRule):
+    ruleDescription = "The maximum length of a string column should not exceed the observed"
+    field, method, comparison = "maxLength", "hasMaxLength", "<="
+
+
+class Rules:
+    """Deequ's rule sets."""
+
+    DEFAULT: list[ConstraintRule] = [CompleteIfCompleteRule(), RetainCompletenessRule(),
+                                     RetainTypeRule(), CategoricalRangeRule(),
+                                     FractionalCategoricalRangeRule(), NonNegativeNumbersRule()]
+    STRING: list[ConstraintRule] = [HasMinLength(), HasMaxLength()]
+    NUMERICAL: list[ConstraintRule] = [HasMin(), HasMax(), HasMean(), HasStandardDeviation()]
+    COMMON: list[ConstraintRule] = [UniqueIfApproximatelyUniqueRule()]
+    EXTENDED: list[ConstraintRule] = DEFAULT + NUMERICAL + STRING + COMMON
+
+
+class _RuleSet:
+    rules: list[ConstraintRule] = []
+
+    def __iter__(self) -> Any:
+        return iter(self.rules)
+
+
+class DEFAULT(_RuleSet):
+    rules = Rules.DEFAULT
+
+
+class STRING(_RuleSet):
+    rules = Rules.STRING
+
+
+class NUMERICAL(_RuleSet):
+    rules = Rules.NUMERICAL
+
+
+class COMMON(_RuleSet):
+    rules = Rules.COMMON
+
+
+class EXTENDED(_RuleSet):
+    rules = Rules.EXTENDED
+
+
+@dataclass
+class ConstraintSuggestionResult:
+    columnProfiles: dict[str, StandardColumnProfile]
+    numRecordsUsedForProfiling: int
+    constraintSuggestions: dict[str, list[ConstraintSuggestion]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"constraint_suggestions": [s.to_json() for suggestions in
+                                           self.constraintSuggestions.values()
+                                           for s in suggestions]}
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_json()[key]
+
+
+class ConstraintSuggestionRunBuilder:
+    def __init__(self, spark: SparkSession, df: DataFrame) -> None:
+        self._spark = spark
+        self._df = df
+        self._rules: list[ConstraintRule] = []
+        self._columns: list[str] | None = None
+
+    def addConstraintRule(self, rule: ConstraintRule | _RuleSet | Iterable[ConstraintRule]
+                          ) -> ConstraintSuggestionRunBuilder:
+        if isinstance(rule, ConstraintRule):
+            self._rules.append(rule)
+        else:
+            self._rules.extend(rule)
+        return self
+
+    addConstraintRules = addConstraintRule
+
+    def restrictToColumns(self, columns: Iterable[str]) -> ConstraintSuggestionRunBuilder:
+        self._columns = list(columns)
+        return self
+
+    def run(self) -> ConstraintSuggestionResult:
+        if not self._rules:
+            raise ValueError("add at least one rule, e.g. .addConstraintRule(DEFAULT())")
+        builder = ColumnProfilerRunner(self._spark).onData(self._df)
+        if self._columns:
+            builder = builder.restrictToColumns(self._columns)
+        profiles: ColumnProfiles = builder.run()
+        suggestions: dict[str, list[ConstraintSuggestion]] = {}
+        for column, profile in profiles.profiles.items():
+            for rule in self._rules:
+                if rule.shouldBeApplied(profile, profiles.numRecords):
+                    suggestions.setdefault(column, []).append(
+                        rule.candidate(profile, profiles.numRecords))
+        return ConstraintSuggestionResult(profiles.profiles, profiles.numRecords, suggestions)
+
+
+class ConstraintSuggestionRunner:
+    """Entry point: ``ConstraintSuggestionRunner(spark).onData(df)``."""
+
+    def __init__(self, spark_session: SparkSession) -> None:
+        self._spark = spark_session
+
+    def onData(self, df: DataFrame) -> ConstraintSuggestionRunBuilder:
+        return ConstraintSuggestionRunBuilder(self._spark, df)
+
+
+__all__ = [
+    "COMMON", "DEFAULT", "EXTENDED", "NUMERICAL", "STRING", "CategoricalRangeRule",
+    "CompleteIfCompleteRule", "ConfidenceInterval", "ConstraintRule", "ConstraintSuggestion",
+    "ConstraintSuggestionResult", "ConstraintSuggestionRunner", "FractionalCategoricalRangeRule",
+    "HasMax", "HasMaxLength", "HasMean", "HasMin", "HasMinLength", "HasStandardDeviation",
+    "NonNegativeNumbersRule", "RetainCompletenessRule", "RetainTypeRule", "Rules",
+    "UniqueIfApproximatelyUniqueRule", "WaldIntervalStrategy", "WilsonScoreIntervalStrategy",
+]
