@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
@@ -67,6 +67,7 @@ class ColumnProfile:
     share_digits: float
     share_words: float
     avg_tokens: float
+    top20_share: float = 0.0
 
     @property
     def null_fraction(self) -> float:
@@ -147,6 +148,31 @@ def profile_columns(df: DataFrame, columns: Sequence[str], rows: int) -> dict[st
             share_words=frac("w"),
             avg_tokens=float(row[f"tok{i}"] or 0.0),
         )
+    return _with_top_value_shares(sample, out)
+
+
+def _with_top_value_shares(
+    sample: DataFrame, profiles: dict[str, ColumnProfile]
+) -> dict[str, ColumnProfile]:
+    """Share of non-null values covered by the 20 commonest ones (categorical columns with a
+    few typos still have most rows on a handful of values)."""
+    names = [n for n, p in profiles.items() if p.non_null and p.distinct_ratio < 0.05]
+    if not names:
+        return profiles
+    pairs = F.explode(F.array(*[
+        F.struct(F.lit(i).alias("c"), clean_string(F.col(f"`{n}`")).alias("v"))
+        for i, n in enumerate(names)
+    ])).alias("x")
+    counts = sample.select(pairs).select("x.c", "x.v").dropna().groupBy("c", "v").count()
+    ranked = counts.withColumn(
+        "r", F.row_number().over(Window.partitionBy("c").orderBy(F.desc("count")))
+    )
+    top = ranked.filter("r <= 20").groupBy("c").agg(F.sum("count").alias("top")).collect()
+    out = dict(profiles)
+    for r in top:
+        name = names[int(r["c"])]
+        p = profiles[name]
+        out[name] = replace(p, top20_share=float(r["top"]) / p.non_null)
     return out
 
 
@@ -174,7 +200,7 @@ def infer_kind(profile: ColumnProfile, field_type: T.DataType) -> tuple[ColumnKi
     hint = _hinted_kind(p.name)
     numeric = isinstance(field_type, T.NumericType)
     integral = isinstance(field_type, (T.IntegerType, T.LongType, T.ShortType, T.ByteType))
-    low_cardinality = p.distinct <= 20 or p.distinct_ratio < 0.002
+    low_cardinality = p.distinct <= 20 or p.distinct_ratio < 0.002 or p.top20_share >= 0.9
     if hint == "email" and p.share_email >= 0.5:
         return "email", "name says email, values look like e-mail addresses"
     if hint == "phone" and p.share_phone >= 0.7:
@@ -357,15 +383,33 @@ _BLOCKABLE: dict[ColumnKind, int] = {
 
 def count_block_pairs(df: DataFrame, expressions: Sequence[str]) -> int:
     """Pairs an equality block on ``expressions`` generates: sum over blocks of n(n-1)/2."""
-    keys = [F.expr(e).alias(f"k{i}") for i, e in enumerate(expressions)]
-    grouped = (
-        df.select(*keys)
-        .dropna()
-        .groupBy(*[f"k{i}" for i in range(len(expressions))])
-        .count()
+    return count_many_block_pairs(df, [tuple(expressions)])[tuple(expressions)]
+
+
+def count_many_block_pairs(
+    df: DataFrame, candidates: Sequence[tuple[str, ...]]
+) -> dict[tuple[str, ...], int]:
+    """Block pairs of several candidate rules in one Spark job (rows exploded per candidate)."""
+    if not candidates:
+        return {}
+    keyed = F.explode(F.array(*[
+        F.struct(
+            F.lit(i).alias("rule"),
+            F.when(
+                F.greatest(*[F.expr(e).isNull() for e in cand], F.lit(False)), F.lit(None)
+            ).otherwise(F.concat_ws("\u0001", *[F.expr(e).cast("string") for e in cand]))
+            .alias("key"),
+        )
+        for i, cand in enumerate(candidates)
+    ])).alias("k")
+    counted = (
+        df.select(keyed).select("k.rule", "k.key").dropna()
+        .groupBy("rule", "key").count()
+        .groupBy("rule").agg(F.sum(F.col("count") * (F.col("count") - 1) / 2).alias("p"))
+        .collect()
     )
-    row = grouped.agg(F.sum(F.col("count") * (F.col("count") - 1) / 2).alias("p")).first()
-    return int(row["p"] or 0) if row else 0
+    found = {int(r["rule"]): int(r["p"] or 0) for r in counted}
+    return {cand: found.get(i, 0) for i, cand in enumerate(candidates)}
 
 
 def propose_blocking_rules(
@@ -389,8 +433,9 @@ def propose_blocking_rules(
     )
     singles: list[BlockingCandidate] = []
     too_big: list[str] = []
+    single_pairs = count_many_block_pairs(df, [(p.name,) for p in order])
     for plan in order:
-        pairs = count_block_pairs(df, [plan.name])
+        pairs = single_pairs[(plan.name,)]
         log.info("blocking candidate %s: %d pairs", plan.name, pairs)
         if pairs <= per_rule_cap:
             singles.append(BlockingCandidate((plan.name,), pairs))
@@ -398,14 +443,11 @@ def propose_blocking_rules(
             too_big.append(plan.name)
     combos: list[BlockingCandidate] = []
     partners = too_big + [p.name for p in order if p.kind == "categorical"]
-    for i, a in enumerate(too_big):
-        for b in partners[i + 1 :]:
-            if b == a:
-                continue
-            pairs = count_block_pairs(df, [a, b])
-            log.info("blocking candidate %s+%s: %d pairs", a, b, pairs)
-            if pairs <= per_rule_cap:
-                combos.append(BlockingCandidate((a, b), pairs))
+    wanted = [(a, b) for i, a in enumerate(too_big) for b in partners[i + 1 :] if b != a]
+    for (a, b), pairs in count_many_block_pairs(df, wanted).items():
+        log.info("blocking candidate %s+%s: %d pairs", a, b, pairs)
+        if pairs <= per_rule_cap:
+            combos.append(BlockingCandidate((a, b), pairs))
     chosen: list[BlockingCandidate] = []
     total = 0
     for cand in singles + sorted(combos, key=lambda c: c.pairs):

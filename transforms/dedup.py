@@ -115,8 +115,7 @@ def splink_jar_path() -> str:
 
 
 def _functions_registered(spark: SparkSession) -> bool:
-    names = {f.name for f in spark.catalog.listFunctions() if f.name in _SIMILARITY_FUNCTIONS}
-    return set(_SIMILARITY_FUNCTIONS) <= names
+    return all(spark.catalog.functionExists(name) for name in _SIMILARITY_FUNCTIONS)
 
 
 def ensure_similarity_functions(spark: SparkSession) -> None:
@@ -513,7 +512,7 @@ def _train(
     """u by random sampling, lambda and m by EM, m from labeled matches; returns notes."""
     notes: list[str] = []
     all_pairs = frame_rows * (frame_rows - 1) / 2
-    max_pairs = float(min(max(all_pairs, 1.0), 5e6))
+    max_pairs = float(min(max(all_pairs, 1.0), 1e6))
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     for rule in em_rules:
         try:

@@ -1,0 +1,346 @@
+"""transforms.dedup: FindMatches-like matching on Splink's Spark backend (tiny inline data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F  # noqa: N812
+
+from lakeforge.errors import MissingColumnsError
+from transforms.dedup import (
+    MATCH_CONFIDENCE_SCORE,
+    MATCH_ID,
+    DedupInputError,
+    DuplicatePrimaryKeyError,
+    LabelsFormatError,
+    MatchModel,
+    MatchModelError,
+    NullPrimaryKeyError,
+    ensure_similarity_functions,
+    evaluate_matches,
+    find_incremental_matches,
+    find_matches,
+    find_matches_detailed,
+    labels_to_pairs,
+    splink_jar_path,
+    tradeoff_to_threshold,
+    train_match_model,
+)
+
+SCHEMA = (
+    "person_id string, first_name string, last_name string, date_of_birth string, "
+    "postcode string, email string, entity string"
+)
+
+# Entities a-h each appear 2-3 times with a typo, swapped names or missing fields; the
+# fillers (f01..) are distinct people that let u be estimated from random pairs.
+PEOPLE = [
+    ("a1", "john", "smith", "1980-01-02", "sw1a 1aa", "john.smith@mail.com", "a"),
+    ("a2", "jonh", "smith", "1980-01-02", "sw1a 1aa", "john.smith@mail.com", "a"),
+    ("a3", "john", "smyth", "1980-01-02", None, "john.smith@mail.com", "a"),
+    ("b1", "mary", "jones", "1975-06-30", "ec1v 9hx", "mary.j@post.org", "b"),
+    ("b2", "jones", "mary", "1975-06-30", "ec1v 9hx", "mary.j@post.org", "b"),
+    ("c1", "ahmed", "khan", "1991-11-12", "m1 4bt", "akhan@web.net", "c"),
+    ("c2", "ahmed", "khan", None, "m1 4bt", None, "c"),
+    ("c3", "ahmad", "khan", "1991-11-21", "m1 4bt", "akhan@web.net", "c"),
+    ("d1", "sofia", "garcia", "2001-03-04", "b1 1bb", "sofia.g@mail.com", "d"),
+    ("d2", "sophia", "garcia", "2001-03-04", "b1 1bb", "sofia.g@mail.com", "d"),
+    ("e1", "li", "wei", "1969-09-09", "ls1 4ap", "li.wei@corp.cn", "e"),
+    ("e2", "li", "wei", "1969-09-09", "ls1 4ap", None, "e"),
+    ("g1", "peter", "brown", "1988-12-01", "g2 3ab", "pbrown@mail.com", "g"),
+    ("g2", "peter", "browne", "1988-12-01", "g2 3ab", "pbrown@mail.com", "g"),
+    ("h1", "anna", "novak", "1999-07-15", "cf10 1aa", "anna.novak@mail.com", "h"),
+    ("h2", "anna", "novak", "1999-07-15", "cf10 1aa", "anna.novak@mail.com", "h"),
+    ("f01", "oliver", "taylor", "1983-04-05", "l1 8jq", "otaylor@mail.com", "f01"),
+    ("f02", "emma", "wilson", "1990-02-14", "ne1 7ru", "emma.w@mail.com", "f02"),
+    ("f03", "noah", "davies", "1972-08-21", "s1 2hh", "ndavies@post.org", "f03"),
+    ("f04", "ava", "evans", "1965-10-10", "bs1 5tr", "ava.evans@web.net", "f04"),
+    ("f05", "liam", "thomas", "1995-05-05", "nr1 3jq", "liam.t@mail.com", "f05"),
+    ("f06", "isla", "roberts", "1987-01-30", "ox1 2jd", "isla.r@corp.cn", "f06"),
+    ("f07", "jack", "walker", "1979-03-17", "cb2 1tn", "jwalker@mail.com", "f07"),
+    ("f08", "mia", "wright", "2003-12-24", "ex4 4qj", "mia.wright@post.org", "f08"),
+    ("f09", "harry", "green", "1958-06-06", "pl1 1ef", "hgreen@web.net", "f09"),
+    ("f10", "grace", "hall", "1993-09-19", "yo1 7hh", "grace.hall@mail.com", "f10"),
+    ("f11", "george", "wood", "1970-11-11", "hu1 1aa", "gwood@mail.com", "f11"),
+    ("f12", "lily", "clarke", "1984-02-28", "le1 6zg", "lily.c@post.org", "f12"),
+    ("f13", "jacob", "lewis", "1977-07-07", "ct1 2ee", "jlewis@web.net", "f13"),
+    ("f14", "ella", "scott", "1998-08-08", "ip1 1dj", "ella.s@mail.com", "f14"),
+    ("f15", "ethan", "morris", "1962-04-22", "dh1 3le", "emorris@corp.cn", "f15"),
+    ("f16", "amelia", "cook", "1989-10-31", "ba1 1lz", "amelia.cook@mail.com", "f16"),
+]
+COMPARED = ["first_name", "last_name", "date_of_birth", "postcode", "email"]
+
+
+@pytest.fixture(scope="module")
+def people(spark) -> DataFrame:
+    return spark.createDataFrame(PEOPLE, SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def model(people: DataFrame) -> MatchModel:
+    """One small trained model shared by the Splink tests (3 EM iterations)."""
+    return train_match_model(people, primary_key="person_id", columns=COMPARED,
+                             max_em_iterations=3)
+
+
+def _groups(df: DataFrame, key: str = "person_id") -> dict[str, object]:
+    return {r[key]: r[MATCH_ID] for r in df.select(key, MATCH_ID).collect()}
+
+
+# -- no Splink run needed ---------------------------------------------------------------------
+
+
+def test_splink_jar_is_a_local_file_and_functions_register(spark) -> None:
+    path = Path(splink_jar_path())
+    assert path.is_file() and path.suffix == ".jar" and "spark3" in path.name
+    ensure_similarity_functions(spark)
+    row = spark.sql("select jaro_winkler('martha', 'marhta') as jw, "
+                    "damerau_levenshtein('abc', 'acb') as dl").first()
+    assert row["jw"] == pytest.approx(0.9611, abs=1e-4)
+    assert row["dl"] == 1.0
+
+
+def test_tradeoff_maps_to_a_monotonic_threshold() -> None:
+    assert tradeoff_to_threshold(0.5) == pytest.approx(0.5)
+    assert tradeoff_to_threshold(1.0) > 0.99 > tradeoff_to_threshold(0.7) > 0.5
+    assert tradeoff_to_threshold(0.0) < 0.01
+    for bad in (-0.1, 1.5, "high", None, True):
+        with pytest.raises(DedupInputError, match="precision_recall_tradeoff"):
+            tradeoff_to_threshold(bad)  # type: ignore[arg-type]
+
+
+def test_null_primary_key_is_refused(spark) -> None:
+    df = spark.createDataFrame([("a", "x"), (None, "y"), (None, "z")], "id string, name string")
+    with pytest.raises(NullPrimaryKeyError, match=r"'id' is null in 2 row"):
+        find_matches(df, primary_key="id")
+
+
+def test_duplicate_primary_key_is_refused_with_examples(spark) -> None:
+    df = spark.createDataFrame([(1, "x"), (1, "y"), (2, "z")], "id long, name string")
+    with pytest.raises(DuplicatePrimaryKeyError, match=r"not unique: 1 x2"):
+        find_matches(df, primary_key="id")
+
+
+def test_missing_key_and_columns_are_named(spark) -> None:
+    df = spark.createDataFrame([("a", "x")], "id string, name string")
+    with pytest.raises(MissingColumnsError, match=r"\['pk'\]"):
+        find_matches(df, primary_key="pk")
+    with pytest.raises(MissingColumnsError, match=r"\['dob', 'zip'\]"):
+        find_matches(df, primary_key="id", columns=["name", "zip", "dob"])
+    with pytest.raises(DedupInputError, match="primary key 'id' cannot be compared"):
+        find_matches(df, primary_key="id", columns=["id", "name"])
+
+
+def test_existing_output_columns_are_refused(spark) -> None:
+    df = spark.createDataFrame([("a", "x", "a")], "id string, name string, match_id string")
+    with pytest.raises(DedupInputError, match=r"already has column\(s\) \['match_id'\]"):
+        find_matches(df, primary_key="id")
+
+
+def test_empty_frame_gives_empty_result_with_output_columns(spark) -> None:
+    df = spark.createDataFrame([], "id string, name string")
+    out = find_matches(df, primary_key="id")
+    assert out.columns == ["id", "name", MATCH_ID, MATCH_CONFIDENCE_SCORE]
+    assert dict(out.dtypes)[MATCH_ID] == "string"
+    assert out.count() == 0
+    no_scores = find_matches(df, primary_key="id", compute_match_confidence_scores=False)
+    assert no_scores.columns == ["id", "name", MATCH_ID]
+
+
+def test_single_row_is_its_own_entity(spark) -> None:
+    df = spark.createDataFrame([(7, "x")], "id long, name string")
+    row = find_matches(df, primary_key="id").first()
+    assert (row["id"], row[MATCH_ID], row[MATCH_CONFIDENCE_SCORE]) == (7, 7, 1.0)
+
+
+def test_labels_become_pairs_within_labeling_sets(spark) -> None:
+    labels = spark.createDataFrame(
+        [("s1", "A", "a1"), ("s1", "A", "a2"), ("s1", "B", "b1"), ("s2", "X", "c1"),
+         ("s2", "X", "c2")],
+        "labeling_set_id string, label string, person_id string",
+    )
+    pairs = {(r[0], r[1]): r[2] for r in labels_to_pairs(labels, "person_id").collect()}
+    assert pairs == {("a1", "a2"): True, ("a1", "b1"): False, ("a2", "b1"): False,
+                     ("c1", "c2"): True}
+
+
+def test_bad_labels_are_refused(spark, people: DataFrame) -> None:
+    no_label = spark.createDataFrame([("s1", "a1")], "labeling_set_id string, person_id string")
+    with pytest.raises(MissingColumnsError, match=r"\['label'\]"):
+        labels_to_pairs(no_label, "person_id")
+    null_label = spark.createDataFrame([("s1", None, "a1")],
+                                       "labeling_set_id string, label string, person_id string")
+    with pytest.raises(LabelsFormatError, match="null"):
+        labels_to_pairs(null_label, "person_id")
+    conflict = spark.createDataFrame(
+        [("s1", "A", "a1"), ("s1", "A", "a2"), ("s2", "A", "a1"), ("s2", "B", "a2")],
+        "labeling_set_id string, label string, person_id string",
+    )
+    with pytest.raises(LabelsFormatError, match=r"both match and non-match.*\('a1', 'a2'\)"):
+        labels_to_pairs(conflict, "person_id")
+    unknown = spark.createDataFrame([("s1", "A", "zz9")],
+                                    "labeling_set_id string, label string, person_id string")
+    with pytest.raises(LabelsFormatError, match=r"\['zz9'\] are not in the input"):
+        find_matches(people, primary_key="person_id", labels=unknown)
+
+
+def test_model_files_are_validated(tmp_path: Path) -> None:
+    with pytest.raises(MatchModelError, match="does not exist"):
+        MatchModel.load(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(MatchModelError, match="not a Lakeforge match model"):
+        MatchModel.load(bad)
+
+
+def test_evaluate_matches_counts_pairs_and_clusters(spark) -> None:
+    # truth: {1,2,3} {4,5} {6} {7: null truth}; predicted: {1,2} {3} {4,5,6} {7}
+    df = spark.createDataFrame(
+        [(1, "A", "m1"), (2, "A", "m1"), (3, "A", "m3"), (4, "B", "m4"), (5, "B", "m4"),
+         (6, "C", "m4"), (7, None, "m7")],
+        "id int, truth string, match_id string",
+    )
+    ev = evaluate_matches(df, "truth")
+    # predicted pairs: (1,2) + 3 in m4 = 4; true pairs: 3 + 1 = 4; correct: (1,2), (4,5) = 2
+    assert (ev.predicted_pairs, ev.true_pairs, ev.correct_pairs) == (4, 4, 2)
+    assert ev.pairwise_precision == pytest.approx(0.5)
+    assert ev.pairwise_recall == pytest.approx(0.5)
+    assert ev.pairwise_f1 == pytest.approx(0.5)
+    # clusters: predicted 4, true 4 ({7} is its own); exactly right: {7} only
+    assert (ev.predicted_clusters, ev.true_clusters, ev.correct_clusters) == (4, 4, 1)
+    assert ev.cluster_f1 == pytest.approx(0.25)
+    perfect = evaluate_matches(df.withColumn("match_id", F.col("truth")).fillna("n", ["match_id"]),
+                               "truth")
+    assert perfect.pairwise_f1 == 1.0 and perfect.cluster_f1 == 1.0
+    with pytest.raises(MissingColumnsError, match="nope"):
+        evaluate_matches(df, "nope")
+
+
+# -- Splink runs ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_auto_config_finds_typos_swaps_and_missing_fields(people: DataFrame,
+                                                          model: MatchModel) -> None:
+    """Slow: trains a Splink model (u sampling + EM) and predicts on 32 rows."""
+    kinds = {c.source: c.kind for c in model.columns}
+    assert kinds == {"first_name": "forename", "last_name": "surname",
+                     "date_of_birth": "date_string", "postcode": "postcode", "email": "email"}
+    out = find_matches(people, primary_key="person_id", model=model)
+    assert out.count() == len(PEOPLE)
+    assert out.columns == people.columns + [MATCH_ID, MATCH_CONFIDENCE_SCORE]
+    ids = _groups(out)
+    for entity in "abcdegh":
+        members = [p[0] for p in PEOPLE if p[6] == entity]
+        assert {ids[m] for m in members} == {min(members)}, f"entity {entity}: {ids}"
+    fillers = [p[0] for p in PEOPLE if p[6].startswith("f")]
+    assert all(ids[f] == f for f in fillers)
+    scores = [r[MATCH_CONFIDENCE_SCORE] for r in out.collect()]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    ev = evaluate_matches(out, "entity")
+    assert ev.pairwise_f1 == 1.0
+
+
+@pytest.mark.slow
+def test_model_round_trips_through_json(tmp_path: Path, people: DataFrame,
+                                        model: MatchModel) -> None:
+    """Slow: two Splink predictions with the saved and the reloaded model."""
+    path = model.save(tmp_path / "model.json")
+    with pytest.raises(FileExistsError):
+        model.save(path)
+    loaded = MatchModel.load(path)
+    assert loaded == MatchModel.from_dict(json.loads(path.read_text()))
+    assert [c.source for c in loaded.columns] == COMPARED
+    assert any(d["m_probability"] for d in loaded.describe())
+    from_file = find_matches(people, primary_key="person_id", model=str(path),
+                             compute_match_confidence_scores=False)
+    assert MATCH_CONFIDENCE_SCORE not in from_file.columns
+    assert _groups(from_file) == _groups(find_matches(people, primary_key="person_id",
+                                                      model=model))
+
+
+@pytest.mark.slow
+def test_tradeoff_towards_precision_splits_weak_links(people: DataFrame,
+                                                      model: MatchModel) -> None:
+    """Slow: predicts with three thresholds."""
+    def pairs(tradeoff: float) -> int:
+        run = find_matches_detailed(people, primary_key="person_id", model=model,
+                                    precision_recall_tradeoff=tradeoff)
+        return run.edges_above_threshold
+
+    assert pairs(0.0) >= pairs(0.5) >= pairs(1.0)
+    assert pairs(0.0) > pairs(1.0)
+
+
+@pytest.mark.slow
+def test_enforced_labels_override_the_model(spark, people: DataFrame,
+                                            model: MatchModel) -> None:
+    """Slow: predicts twice with labels."""
+    labels = spark.createDataFrame(
+        # a1/a2 are one person by the data; the labeler says they are not. f01 and f02 are
+        # different people by the data; the labeler says they are one.
+        [("s1", "A", "a1"), ("s1", "B", "a2"), ("s1", "B", "a3"),
+         ("s2", "X", "f01"), ("s2", "X", "f02")],
+        "labeling_set_id string, label string, person_id string",
+    )
+    plain = _groups(find_matches(people, primary_key="person_id", model=model, labels=labels))
+    assert plain["a1"] == plain["a2"] and plain["f01"] != plain["f02"]
+    enforced = _groups(find_matches(people, primary_key="person_id", model=model,
+                                    labels=labels, enforce_provided_labels=True))
+    assert enforced["a2"] == enforced["a3"] != enforced["a1"]
+    assert enforced["f01"] == enforced["f02"] == "f01"
+
+
+@pytest.mark.slow
+def test_labels_change_the_trained_m_probabilities(spark, people: DataFrame,
+                                                   model: MatchModel) -> None:
+    """Slow: trains a second model with labels."""
+    labels = spark.createDataFrame(
+        [("s1", "A", "b1"), ("s1", "A", "b2"), ("s2", "A", "c1"), ("s2", "A", "c3"),
+         ("s3", "A", "a1"), ("s3", "A", "a3")],
+        "labeling_set_id string, label string, person_id string",
+    )
+    labeled = train_match_model(people, primary_key="person_id", columns=COMPARED,
+                                labels=labels, max_em_iterations=3)
+    assert any("labeled" in n for n in labeled.notes)
+    before = {(d["comparison"], d["level"]): d["m_probability"] for d in model.describe()}
+    after = {(d["comparison"], d["level"]): d["m_probability"] for d in labeled.describe()}
+    assert before.keys() == after.keys()
+    assert any(before[k] != pytest.approx(after[k]) for k in before)
+
+
+@pytest.mark.slow
+def test_incremental_matching_keeps_existing_ids(spark, people: DataFrame,
+                                                 model: MatchModel) -> None:
+    """Slow: one full match and one incremental match."""
+    existing = find_matches(people, primary_key="person_id", model=model)
+    before = {r["person_id"]: (r[MATCH_ID], r[MATCH_CONFIDENCE_SCORE])
+              for r in existing.collect()}
+    new = spark.createDataFrame(
+        [
+            ("n1", "jon", "smith", "1980-01-02", "sw1a 1aa", "john.smith@mail.com", "a"),
+            ("n2", "zoe", "turner", "1994-03-03", "w1a 0ax", "zoe.t@mail.com", "n"),
+            ("n3", "zoe", "turnr", "1994-03-03", "w1a 0ax", None, "n"),
+            ("n4", "omar", "farouk", "1960-02-02", None, "omar@web.net", "o"),
+        ],
+        SCHEMA,
+    )
+    out = find_incremental_matches(existing, new, primary_key="person_id", model=model)
+    assert out.count() == len(PEOPLE) + 4
+    after = {r["person_id"]: (r[MATCH_ID], r[MATCH_CONFIDENCE_SCORE]) for r in out.collect()}
+    assert {k: after[k] for k in before} == before
+    assert after["n1"][0] == "a1"
+    assert after["n2"][0] == after["n3"][0] == "n2"
+    assert after["n4"][0] == "n4"
+    assert all(0.0 <= after[k][1] <= 1.0 for k in ("n1", "n2", "n3", "n4"))
+    # New records must be unmatched and keys unique across both frames.
+    with pytest.raises(DuplicatePrimaryKeyError, match="existing and new rows together"):
+        find_incremental_matches(existing, people.filter("person_id = 'a1'"),
+                                 primary_key="person_id", model=model)
+    with pytest.raises(DedupInputError, match="must be unmatched"):
+        find_incremental_matches(existing, existing, primary_key="person_id", model=model)
+    assert find_incremental_matches(existing, new.limit(0), primary_key="person_id",
+                                    model=model).count() == len(PEOPLE)
