@@ -223,6 +223,20 @@ class GlueApiCatalog(Catalog):
                 from exc
         return out
 
+    def list_partition_values(self, database: str, table: str) -> list[tuple[str | None, ...]]:
+        """Partition values only (``ExcludeColumnSchema``: much smaller pages)."""
+        self._require_table(database, table)
+        out: list[tuple[str | None, ...]] = []
+        try:
+            for page in self.glue.get_paginator("get_partitions").paginate(
+                **self._kw(DatabaseName=database, TableName=table, ExcludeColumnSchema=True)
+            ):
+                out.extend(tuple(None if v == "__HIVE_DEFAULT_PARTITION__" else v
+                                 for v in p["Values"]) for p in page["Partitions"])
+        except self.glue.exceptions.EntityNotFoundException as exc:
+            raise TableNotFoundError(database, table, self.backend_name) from exc
+        return out
+
     def add_partitions(self, database: str, table: str, partitions: Sequence[Partition]) -> int:
         """``batch_create_partition`` in batches of 100; partitions that already exist are
         updated to the new location with ``batch_update_partition``."""
