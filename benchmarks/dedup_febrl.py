@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             print("   columns: " + ", ".join(f"{c.source}={c.kind}" for c in run.model.columns))
             print("   blocking: " + " | ".join(f"{r} ({n})" for r, n in
                                                run.blocking_rule_pairs.items()))
-            print(f"   lambda={run.model.splink_settings.get('probability_two_random_records_match')}")
+            lam = run.model.splink_settings.get("probability_two_random_records_match")
+            print(f"   lambda={lam}")
             print(f"   pairwise P={ev.pairwise_precision:.4f} R={ev.pairwise_recall:.4f} "
                   f"F1={ev.pairwise_f1:.4f}  cluster P={ev.cluster_precision:.4f} "
                   f"R={ev.cluster_recall:.4f} F1={ev.cluster_f1:.4f}  time {seconds:.1f}s "

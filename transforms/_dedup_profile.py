@@ -217,6 +217,8 @@ def infer_kind(profile: ColumnProfile, field_type: T.DataType) -> tuple[ColumnKi
     codes = integral or p.share_digits >= 0.7 or p.distinct_ratio > 0.5
     if hint == "identifier" and codes and not low_cardinality:
         return "identifier", "name says identifier, values are mostly distinct codes"
+    if hint == "address" and p.share_digits >= 0.7 and not low_cardinality:
+        return "identifier", "name says address, values are numbers (house numbers)"
     if hint == "address" and p.share_words + p.share_digits >= 0.3 and not low_cardinality:
         return "address", "name says address/place, values are text"
     # No usable name hint: decide from the values alone.

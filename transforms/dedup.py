@@ -513,7 +513,11 @@ def _train(
     notes: list[str] = []
     all_pairs = frame_rows * (frame_rows - 1) / 2
     max_pairs = float(min(max(all_pairs, 1.0), 1e6))
-    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    # One chunk per comparison: Splink's probe-and-chunk loop runs per comparison and costs a
+    # Spark job per chunk, which dominates training time on small clusters.
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=max_pairs, seed=seed, num_chunks=1, min_count_per_level=None
+    )
     for rule in em_rules:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(

@@ -1,0 +1,149 @@
+"""``lakeforge match INPUT --primary-key KEY --output PATH``: FindMatches-style deduplication.
+
+INPUT is a catalog table (``database.table``) or a path (Parquet, CSV with header, JSON lines).
+Writes the matched table (every input row plus ``match_id`` and ``match_confidence_score``) as
+Parquet and an HTML report; ``--save-model`` keeps the trained model for ``--model`` next time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import re
+import time
+from pathlib import Path
+
+from lakeforge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "match",
+        help="find records of the same entity (FindMatches-like, on Splink) and write match_id",
+        description="Deduplicate a catalog table or a folder of files: every row gets a "
+        "match_id (same value for one entity) and a match_confidence_score. Columns, "
+        "comparisons and blocking rules are configured automatically unless given.",
+    )
+    p.add_argument("input", help="database.table in the catalog, or a path (folder or file)")
+    p.add_argument("--primary-key", required=True, help="column that identifies each row")
+    p.add_argument("--output", required=True,
+                   help="output folder (relative paths go to the lake's curated zone)")
+    p.add_argument("--format", choices=["parquet", "csv", "json"], default=None,
+                   help="input file format for paths (default: from the extension, else parquet)")
+    p.add_argument("--columns", default=None,
+                   help="comma-separated columns to compare (default: all but the key)")
+    p.add_argument("--tradeoff", type=float, default=0.5,
+                   help="precision_recall_tradeoff, 0..1 (1 favours precision)")
+    p.add_argument("--labels", default=None,
+                   help="labels in FindMatches format (labeling_set_id, label, key), CSV/Parquet")
+    p.add_argument("--enforce-labels", action="store_true",
+                   help="labeled pairs are forced to match or not")
+    p.add_argument("--model", default=None, help="a saved model JSON: skip training")
+    p.add_argument("--save-model", default=None, help="write the trained model JSON here")
+    p.add_argument("--report", default=None,
+                   help="HTML report path (default: next to the output, <output>_report.html)")
+    p.add_argument("--truth-column", default=None,
+                   help="a column with the true entity: adds precision/recall/F1 to the report")
+    p.add_argument("--max-em-iterations", type=int, default=25)
+    p.add_argument("--no-scores", action="store_true", help="skip match_confidence_score")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--env", default=None, help="environment in conf/envs (default: local)")
+    p.set_defaults(func=_match)
+
+
+def _format_of(path: str, given: str | None) -> str:
+    if given:
+        return given
+    suffix = Path(path).suffix.lower()
+    return {".csv": "csv", ".json": "json", ".jsonl": "json"}.get(suffix, "parquet")
+
+
+def _read(spark: object, source: str, fmt: str | None) -> object:
+    from lakeforge.io import require_input_path
+
+    if _TABLE.match(source) and not Path(source).exists():
+        return spark.table(source)  # type: ignore[attr-defined]
+    require_input_path(source)
+    kind = _format_of(source, fmt)
+    reader = spark.read  # type: ignore[attr-defined]
+    if kind == "csv":
+        return reader.option("header", "true").option("inferSchema", "false").csv(source)
+    if kind == "json":
+        return reader.json(source)
+    return reader.parquet(source)
+
+
+def _match(args: argparse.Namespace) -> int:
+    from lakeforge.config import load_env
+    from lakeforge.paths import Lake, is_remote
+    from lakeforge.session import build_session
+    from transforms._dedup_report import render_report
+    from transforms.dedup import (
+        MatchModel,
+        evaluate_matches,
+        find_matches_detailed,
+        splink_jar_path,
+        train_match_model,
+    )
+
+    if not 0.0 <= args.tradeoff <= 1.0:
+        raise ConfigError(f"--tradeoff must be between 0 and 1, got {args.tradeoff}")
+    env = load_env(args.env or "local")
+    lake = Lake.from_env(env)
+    output = lake.require_inside(lake.resolve("curated", args.output), "--output")
+    report = args.report or f"{output.rstrip('/')}_report.html"
+    if is_remote(report):
+        raise ConfigError(f"--report {report}: the HTML report is written to a local file")
+    if not args.overwrite and not is_remote(output) and Path(output).exists():
+        raise ConfigError(f"--output {output} exists; pass --overwrite to replace it")
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+
+    spark = build_session(env, "lakeforge-match", extra_jars=[splink_jar_path()])
+    try:
+        df = _read(spark, args.input, args.format)
+        labels = _read(spark, args.labels, None) if args.labels else None
+        started = time.perf_counter()
+        model = MatchModel.load(args.model) if args.model else None
+        if model is None and args.save_model:
+            model = train_match_model(df, primary_key=args.primary_key, columns=columns,
+                                      labels=labels, max_em_iterations=args.max_em_iterations)
+            model.save(args.save_model, overwrite=args.overwrite)
+            columns = None
+        run = find_matches_detailed(
+            df,
+            primary_key=args.primary_key,
+            columns=columns,
+            precision_recall_tradeoff=args.tradeoff,
+            labels=labels,
+            enforce_provided_labels=args.enforce_labels,
+            compute_match_confidence_scores=not args.no_scores,
+            model=model,
+            max_em_iterations=args.max_em_iterations,
+        )
+        if model is not None and args.model is None:
+            # trained above: report the full training + matching time
+            run = dataclasses.replace(
+                run, seconds={**run.seconds, "total": time.perf_counter() - started}
+            )
+        run.result.write.mode("overwrite").parquet(output)
+        evaluation = evaluate_matches(run.result, args.truth_column) if args.truth_column else None
+        page = render_report(run, title=f"lakeforge match: {args.input}",
+                             primary_key=args.primary_key, evaluation=evaluation)
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(page, encoding="utf-8")
+        print(f"matched {run.rows} records into {run.clusters} entities "
+              f"({run.candidate_pairs} candidate pairs) -> {output}")
+        print(f"report: {report}")
+        if args.save_model and args.model is None:
+            print(f"model: {args.save_model}")
+        if evaluation is not None:
+            print(f"pairwise F1 {evaluation.pairwise_f1:.4f}, "
+                  f"cluster F1 {evaluation.cluster_f1:.4f}")
+    finally:
+        spark.stop()
+    return 0
