@@ -50,8 +50,10 @@ def _orders(ids: list[int], **extra: pa.Array) -> pa.Table:
     return pa.table(cols)
 
 
+@pytest.mark.slow
 def test_crawl_then_spark_reads_with_partition_pruning(spark: object, catalog: SparkSqlCatalog,
                                                       db: str, tmp_path: Path) -> None:
+    """Slow: several Spark reads over a Hive table (a few seconds each on 2 cores)."""
     root = tmp_path / "orders"
     _parquet(root / "dt=2024-01-01" / "country=GB" / "p.parquet", _orders([1, 2]))
     _parquet(root / "dt=2024-01-02" / "country=FR" / "p.parquet", _orders([3]))
@@ -80,8 +82,10 @@ def test_crawl_then_spark_reads_with_partition_pruning(spark: object, catalog: S
         catalog.get_partitions(db, "orders", expression="no_such_key = 1")
 
 
+@pytest.mark.slow
 def test_csv_and_json_tables_read_back(spark: object, catalog: SparkSqlCatalog, db: str,
                                        tmp_path: Path) -> None:
+    """Slow: Spark reads a CSV and a JSON table through the metastore."""
     root = tmp_path / "raw"
     for dt, rows in (("1", "1,ann,2.5\n2,bob,\n"), ("2", "3,cy,1\n")):
         (root / "people" / f"dt={dt}").mkdir(parents=True)
@@ -103,8 +107,10 @@ def test_csv_and_json_tables_read_back(spark: object, catalog: SparkSqlCatalog, 
     assert "PARTITIONED BY (`dt` string)" in ddl and "CREATE EXTERNAL TABLE" in ddl
 
 
+@pytest.mark.slow
 def test_incremental_recrawl_with_spark_backend(spark: object, catalog: SparkSqlCatalog, db: str,
                                                 tmp_path: Path) -> None:
+    """Slow: two crawls with metastore DDL and a Spark count."""
     root = tmp_path / "t"
     for d in range(3):
         _parquet(root / f"dt={d}" / "p.parquet", _orders([d]))
@@ -118,8 +124,10 @@ def test_incremental_recrawl_with_spark_backend(spark: object, catalog: SparkSql
     assert spark.table(f"{db}.t").count() == 5  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_catalog_operations(spark: object, catalog: SparkSqlCatalog, db: str,
                             tmp_path: Path) -> None:
+    """Slow: many metastore DDL statements and a table re-creation."""
     catalog.create_database(db)
     spec = TableSpec(db, "m", [Column("id", "int")], str(tmp_path / "m"),
                      [Column("dt", "string"), Column("k", "string")])
