@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         inc = crawl(str(root), database="bench", catalog=catalog,
                     recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
         incremental = time.perf_counter() - t0
+        print(f"  incremental recrawl timings: {inc.to_dict()['timings']}", flush=True)
+        print(f"  full crawl timings: {report.to_dict()['timings']}", flush=True)
         t = inc.table("events")
         assert (t.partitions_added, t.partitions_already_present) == (args.new, args.partitions)
         assert inc.objects_read == args.new
@@ -171,6 +173,7 @@ def glue_figures(root: Path, partitions: int, new: int) -> tuple[float, float]:
         inc = crawl(str(root), database="bench", catalog=catalog,
                     recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
         incremental = time.perf_counter() - t0
+        print(f"  glue incremental timings: {inc.to_dict()['timings']}", flush=True)
         assert inc.table("events").partitions_added == new
     finally:
         server.stop()

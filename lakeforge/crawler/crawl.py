@@ -132,6 +132,8 @@ class CrawlReport:
     objects_read: int = 0
     tables_missing: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent listing, reading objects, and in catalog calls (the rest)."""
 
     def table(self, name: str) -> TableReport:
         for t in self.tables:
@@ -151,6 +153,7 @@ class CrawlReport:
             "objects_read": self.objects_read,
             "tables_missing": list(self.tables_missing),
             "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -224,11 +227,14 @@ def crawl(
     taken = set(catalog.list_tables(database))
     ctx = _Context(catalog, database, table_prefix, schema_change_policy, delete_behavior,
                    partition_projection, report, taken)
+    listing = reading = 0.0
     for root in roots:
+        t0 = time.perf_counter()
         objects, ignored, excluded = list_objects(
             root, exclude=exclude,
             progress=(lambda n: progress("objects listed", n, None)) if progress else None,
         )
+        listing += time.perf_counter() - t0
         report.objects_listed += len(objects) + ignored + excluded
         report.objects_ignored += ignored
         report.objects_excluded += excluded
@@ -266,9 +272,11 @@ def crawl(
                     continue
                 incremental_targets[rel] = target
             to_read[rel] = objs
+        t0 = time.perf_counter()
         folders = _read_folders(root, to_read, report, csv_header=csv_header,
                                 sample_bytes=sample_bytes, sample_records=sample_records,
                                 max_workers=max_workers, progress=progress)
+        reading += time.perf_counter() - t0
         # Registered tables anchor the grouping: their folders stay theirs, so a crawl never
         # folds an existing table into a new parent table when its siblings disappear.
         fresh: list[Folder] = []
@@ -306,6 +314,8 @@ def crawl(
             if loc not in handled:
                 ctx.check_gone(target, root, present_dirs)
     report.seconds = time.perf_counter() - started
+    report.timings = {"list": listing, "read": reading,
+                      "catalog_and_grouping": report.seconds - listing - reading}
     log.info("crawl of %s: %d tables, %d skipped, %.2fs", include, len(report.tables),
              len(report.skipped), report.seconds)
     return report
