@@ -293,10 +293,18 @@ class SparkSqlCatalog(Catalog):
         spec = self._require_table(database, table)
         if not spec.partition_keys:
             return []
-        rows = self._sql(f"SHOW PARTITIONS {self._name(database, table)}").collect()
+        try:
+            # One JVM call returning every name: no DataFrame, no per-row transfer.
+            jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
+            names_text = self._external_catalog().listPartitionNames(
+                database, table, jvm.scala.Option.empty()).mkString("\n")
+            names = names_text.split("\n") if names_text else []
+        except Exception:  # no py4j access (e.g. Spark Connect): the SQL route
+            rows = self._sql(f"SHOW PARTITIONS {self._name(database, table)}").collect()
+            names = [r[0] for r in rows]
         out = []
-        for r in rows:
-            pieces = r[0].split("/")
+        for name in names:
+            pieces = name.split("/")
             out.append(tuple(unescape_partition_value(p.partition("=")[2]) for p in pieces))
         return out
 
