@@ -17,6 +17,18 @@ from quality.analyzers import (
     FilteredRowOutcome,
     NullBehavior,
 )
+from quality.anomaly_detection import (
+    AbsoluteChangeStrategy,
+    Anomaly,
+    AnomalyDetector,
+    BatchNormalStrategy,
+    HoltWinters,
+    MetricInterval,
+    OnlineNormalStrategy,
+    RelativeRateOfChangeStrategy,
+    SeriesSeasonality,
+    SimpleThresholdStrategy,
+)
 from quality.checks import (
     Check,
     CheckLevel,
@@ -29,6 +41,24 @@ from quality.checks import (
     Patterns,
 )
 from quality.metrics import Distribution, DistributionValue, DoubleMetric, Entity, HistogramMetric
+from quality.profiles import (
+    ColumnProfilerRunner,
+    NumericColumnProfile,
+    StandardColumnProfile,
+    StringColumnProfile,
+)
+from quality.repository import FileSystemMetricsRepository, InMemoryMetricsRepository, ResultKey
+from quality.suggestions import (
+    COMMON,
+    DEFAULT,
+    EXTENDED,
+    NUMERICAL,
+    STRING,
+    ConstraintSuggestionRunner,
+    Rules,
+    WaldIntervalStrategy,
+    WilsonScoreIntervalStrategy,
+)
 from quality.verification import (
     AnomalyCheckConfig,
     VerificationResult,
@@ -37,6 +67,13 @@ from quality.verification import (
 )
 
 __all__ = [
+    "AbsoluteChangeStrategy", "Anomaly", "AnomalyDetector", "BatchNormalStrategy", "COMMON",
+    "ColumnProfilerRunner", "ConstraintSuggestionRunner", "DEFAULT", "EXTENDED",
+    "FileSystemMetricsRepository", "HoltWinters", "InMemoryMetricsRepository", "MetricInterval",
+    "NUMERICAL", "NumericColumnProfile", "OnlineNormalStrategy", "RelativeRateOfChangeStrategy",
+    "ResultKey", "Rules", "STRING", "SeriesSeasonality", "SimpleThresholdStrategy",
+    "StandardColumnProfile", "StringColumnProfile", "WaldIntervalStrategy",
+    "WilsonScoreIntervalStrategy",
     "AnalysisRunner", "AnalyzerContext", "AnalyzerOptions", "AnomalyCheckConfig", "Check",
     "CheckLevel", "CheckResult", "CheckStatus", "ConstrainableDataTypes", "Constraint",
     "ConstraintResult", "ConstraintStatus", "Distribution", "DistributionValue", "DoubleMetric",
