@@ -365,6 +365,27 @@ def test_delete_behaviors(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None
     assert glue.get_table(db, "gone") is None
 
 
+def test_tables_not_created_by_the_crawler_are_left_alone(tmp_path: Path,
+                                                          glue: GlueApiCatalog,
+                                                          db: str) -> None:
+    from lakeforge.catalog import Column, Partition, TableSpec
+
+    root = tmp_path / "curated"
+    write_parquet(root / "published" / "dt=1" / "a.parquet", sales())
+    write_parquet(root / "published" / "dt=2" / "a.parquet", sales())
+    write_parquet(root / "other" / "a.parquet",
+                  pa.table({"k": pa.array([1]), "w": pa.array(["x"])}))
+    glue.create_database(db)
+    glue.create_or_update_table(TableSpec(db, "published", [Column("id", "bigint")],
+                                          str(root / "published"), [Column("dt", "string")]))
+    glue.add_partitions(db, "published", [Partition(("1",), str(root / "_v7" / "dt=1"))])
+    report = crawl(str(root), database=db, catalog=glue, delete_behavior="DELETE_FROM_DATABASE")
+    assert [t.name for t in report.tables] == ["other"]
+    assert "which the crawler did not create" in report.skipped[0].reason
+    assert [p.values for p in glue.get_partitions(db, "published")] == [("1",)]
+    assert [c.name for c in glue.get_table(db, "published").columns] == ["id"]  # type: ignore[union-attr]
+
+
 def test_partition_projection_properties(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
     root = tmp_path / "p"
     for dt in ("2024-01-01", "2024-01-03"):

@@ -79,6 +79,8 @@ RECRAWL_POLICIES = ("CRAWL_EVERYTHING", "CRAWL_NEW_FOLDERS_ONLY")
 SCHEMA_CHANGE_POLICIES = ("UPDATE_IN_DATABASE", "LOG")
 DELETE_BEHAVIORS = ("LOG", "DELETE_FROM_DATABASE", "DEPRECATE_IN_DATABASE")
 DEPRECATED_PROPERTY = "DEPRECATED_BY_CRAWLER"
+CRAWLER_PROPERTY = "UPDATED_BY_CRAWLER"  # Glue's marker of crawler-managed tables
+CRAWLER_NAME = "lakeforge"
 _INT = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -248,10 +250,26 @@ def crawl(
         root_existing = [s for s in existing
                          if _under(_norm(s.location), _norm(root.uri)) is not None]
         known: dict[str, _Existing] = {}
+        foreign: list[_Existing] = []
         for spec in root_existing:
             rel = _under(_norm(spec.location), _norm(root.uri))
             assert rel is not None
-            known[_norm(spec.location)] = _Existing(spec, rel)
+            if spec.parameters.get(CRAWLER_PROPERTY) == CRAWLER_NAME:
+                known[_norm(spec.location)] = _Existing(spec, rel)
+            else:
+                foreign.append(_Existing(spec, rel))
+        # Tables the crawler did not create (a publish, a person) are their owner's business:
+        # their folders are neither regrouped nor registered, and nothing of theirs is deleted.
+        for other in foreign:
+            inside = [rel for rel in by_folder if rel[: len(other.rel)] == other.rel]
+            for rel in inside:
+                del by_folder[rel]
+            if inside:
+                report.skipped.append(Skipped(
+                    root.uri_of("/".join([root.base, *other.rel])),
+                    f"{len(inside)} folder(s) belong to table {other.spec.qualified_name}, "
+                    f"which the crawler did not create ({CRAWLER_PROPERTY} is not "
+                    f"{CRAWLER_NAME!r}); left to its owner"))
         to_read: dict[tuple[str, ...], list[ListedObject]] = {}
         incremental_targets: dict[tuple[str, ...], _Existing] = {}
         for rel, objs in by_folder.items():
@@ -289,7 +307,8 @@ def crawl(
                 anchored[owner.rel].append(f)
             else:
                 fresh.append(f)
-        plans, skipped = plan_tables(root, fresh, table_level=table_level)
+        reserved = [t.rel for t in known.values()] + [t.rel for t in foreign]
+        plans, skipped = plan_tables(root, fresh, table_level=table_level, reserved=reserved)
         for rel in sorted(anchored):
             plan = make_table(root, rel, anchored[rel], skipped)
             if plan is not None:
@@ -485,7 +504,7 @@ class _Context:
             self.taken.add(name)
         else:
             name = existing.name
-        params = {"UPDATED_BY_CRAWLER": "lakeforge",
+        params = {CRAWLER_PROPERTY: CRAWLER_NAME,
                   "lastCrawled": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         tr = TableReport(name, plan.location, plan.schema.format, plan.columns,
                          plan.partition_keys, compression=plan.schema.compression,

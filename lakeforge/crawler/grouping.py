@@ -251,9 +251,14 @@ def _describe(layout: tuple[object, ...]) -> str:
             f"{', quoted' if quoted else ''})")
 
 
-def plan_tables(root: Root, folders: Sequence[Folder], *, table_level: int | None = None
+def plan_tables(root: Root, folders: Sequence[Folder], *, table_level: int | None = None,
+                reserved: Sequence[tuple[str, ...]] = ()
                 ) -> tuple[list[TablePlan], list[Skipped]]:
-    """Group ``folders`` (all under ``root``) into tables."""
+    """Group ``folders`` (all under ``root``) into tables.
+
+    ``reserved`` are folders of tables that already exist: no new table may contain them
+    (its readers would read the other table's files too).
+    """
     skipped: list[Skipped] = []
     tables: list[TablePlan] = []
     if not folders:
@@ -272,17 +277,27 @@ def plan_tables(root: Root, folders: Sequence[Folder], *, table_level: int | Non
             else:
                 groups[f.rel[:depth]].append(f)
         for node in sorted(groups):
+            if _contains_reserved(node, reserved):
+                for f in groups[node]:
+                    skipped.append(Skipped(f.uri, f"folder not registered: a table at "
+                                                  f"{root.uri_of('/'.join([root.base, *node]))} "
+                                                  "would contain an existing table's folder"))
+                continue
             plan = make_table(root, node, groups[node], skipped)
             if plan is not None:
                 tables.append(plan)
         return tables, skipped
-    _group(root, (), list(folders), tables, skipped)
+    _group(root, (), list(folders), tables, skipped, reserved)
     return tables, skipped
 
 
+def _contains_reserved(node: tuple[str, ...], reserved: Sequence[tuple[str, ...]]) -> bool:
+    return any(r[: len(node)] == node for r in reserved)
+
+
 def _group(root: Root, node: tuple[str, ...], folders: list[Folder], tables: list[TablePlan],
-           skipped: list[Skipped]) -> None:
-    if is_one_table(node, folders):
+           skipped: list[Skipped], reserved: Sequence[tuple[str, ...]]) -> None:
+    if not _contains_reserved(node, reserved) and is_one_table(node, folders):
         plan = make_table(root, node, folders, skipped)
         if plan is not None:
             tables.append(plan)
@@ -298,4 +313,4 @@ def _group(root: Root, node: tuple[str, ...], folders: list[Folder], tables: lis
         else:
             children[f.rel[len(node)]].append(f)
     for child in sorted(children):
-        _group(root, (*node, child), children[child], tables, skipped)
+        _group(root, (*node, child), children[child], tables, skipped, reserved)
