@@ -508,6 +508,8 @@ def _train(
     em_rules: Sequence[str],
     label_pairs: DataFrame | None,
     seed: int,
+    em_max_pairs: float | None,
+    prediction_rules: Sequence[str],
 ) -> list[str]:
     """u by random sampling, lambda and m by EM, m from labeled matches; returns notes."""
     notes: list[str] = []
@@ -524,11 +526,24 @@ def _train(
                 rule,
                 estimate_without_term_frequencies=True,
                 populate_probability_two_random_records_match_from_trained_values=True,
-                max_pairs=2e6,
+                max_pairs=em_max_pairs,
             )
         except Exception as exc:  # Splink raises when a rule gives no pairs or levels collapse
             notes.append(f"EM on {rule!r} skipped: {exc}")
             log.warning("EM on %r skipped: %s", rule, exc)
+    prior = linker._settings_obj._probability_two_random_records_match
+    if not (math.isfinite(prior) and 0.0 < prior < 1.0):
+        # EM's prior is undefined when a blocking level was never seen among random pairs
+        # (small inputs): estimate it from agreement on two blocking rules at once instead.
+        first = list(prediction_rules[:4])
+        deterministic = [f"({a}) and ({b})" for i, a in enumerate(first) for b in first[i + 1 :]]
+        linker.training.estimate_probability_two_random_records_match(
+            deterministic or first, recall=0.8
+        )
+        notes.append(
+            f"EM gave no usable match prior ({prior}); estimated it from records agreeing on "
+            "two blocking rules, assuming 80% recall"
+        )
     if label_pairs is not None:
         matches = label_pairs.filter("is_match").select(f"{_UID}_l", f"{_UID}_r")
         if matches.limit(1).count():
@@ -653,7 +668,9 @@ def _fit(
         db_api = _spark_api(spark)
         linker = _linker(db_api, frame, settings)
         try:
-            notes = _train(linker, rows, em, label_pairs, seed)
+            # Automatic rules were measured (at most 5n pairs each): no sampling probe needed.
+            em_max_pairs = None if blocking_rules is None else 2e6
+            notes = _train(linker, rows, em, label_pairs, seed, em_max_pairs, rules)
             trained = linker.misc.save_model_to_json()
         finally:
             linker.table_management.delete_tables_created_by_splink_from_db()

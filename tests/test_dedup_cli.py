@@ -1,0 +1,67 @@
+"""``lakeforge match``: run as a separate process over a tiny CSV, writing Parquet + report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.jobsupport import job_env, run
+from tests.test_dedup import COMPARED, PEOPLE
+
+HEADER = ["person_id", "first_name", "last_name", "date_of_birth", "postcode", "email", "entity"]
+
+
+def _write_people(path: Path) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        writer.writerows([["" if v is None else v for v in row] for row in PEOPLE])
+    return path
+
+
+def test_match_cli_reports_bad_arguments_without_spark(tmp_path: Path) -> None:
+    env = job_env(tmp_path / "lake")
+    cmd = [sys.executable, "-m", "lakeforge.cli", "match", str(tmp_path / "x.csv"),
+           "--primary-key", "id", "--output", "out"]
+    bad = run(cmd + ["--tradeoff", "2"], env)
+    assert bad.returncode == 2 and "--tradeoff must be between 0 and 1" in bad.stderr
+    outside = run(cmd[:-1] + ["/definitely/not/in/lake"], env)
+    assert outside.returncode == 2 and "outside the lake" in outside.stderr
+
+
+@pytest.mark.slow
+def test_match_cli_writes_matched_table_report_and_model(tmp_path: Path) -> None:
+    """Slow: a separate Spark process trains and applies a Splink model."""
+    lake = tmp_path / "lake"
+    source = _write_people(tmp_path / "people.csv")
+    model = tmp_path / "model.json"
+    env = job_env(lake)
+    result = run(
+        [sys.executable, "-m", "lakeforge.cli", "match", str(source), "--primary-key",
+         "person_id", "--columns", ",".join(COMPARED), "--output", "people_matched",
+         "--save-model", str(model), "--truth-column", "entity", "--max-em-iterations", "3"],
+        env, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "matched 32 records" in result.stdout
+    import pyarrow.dataset as ds
+
+    out = lake / "curated" / "people_matched"
+    rows = ds.dataset(str(out), format="parquet").to_table().to_pylist()
+    assert len(rows) == len(PEOPLE)
+    ids = {r["person_id"]: r["match_id"] for r in rows}
+    assert ids["a1"] == ids["a2"] == ids["a3"] == "a1"
+    assert ids["f01"] == "f01"
+    report = (tmp_path / "lake" / "curated" / "people_matched_report.html").read_text()
+    assert "candidate pairs scored" in report and "pairwise_f1" in report
+    assert json.loads(model.read_text())["format"] == "lakeforge.match_model/1"
+    again = run(
+        [sys.executable, "-m", "lakeforge.cli", "match", str(source), "--primary-key",
+         "person_id", "--output", "people_matched", "--model", str(model)],
+        env, timeout=900,
+    )
+    assert again.returncode == 2 and "exists; pass --overwrite" in again.stderr
