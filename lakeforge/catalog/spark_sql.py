@@ -123,8 +123,12 @@ class SparkSqlCatalog(Catalog):
     def list_tables(self, database: str) -> list[str]:
         if not self.database_exists(database):
             raise CatalogError(f"spark_sql: database {database} does not exist")
-        rows = self._sql(f"SHOW TABLES IN {quote_identifier(database)}").collect()
-        return sorted(r["tableName"] for r in rows if not r["isTemporary"])
+        try:
+            text = self._external_catalog().listTables(database).mkString("\n")
+            return sorted(text.split("\n")) if text else []
+        except Exception:  # no py4j access (e.g. Spark Connect): the SQL route
+            rows = self._sql(f"SHOW TABLES IN {quote_identifier(database)}").collect()
+            return sorted(r["tableName"] for r in rows if not r["isTemporary"])
 
     def _table_exists(self, database: str, table: str) -> bool:
         return bool(self.database_exists(database)
@@ -289,17 +293,19 @@ class SparkSqlCatalog(Catalog):
         return "PARTITION (" + ", ".join(parts) + ")"
 
     def list_partition_values(self, database: str, table: str) -> list[PartitionValues]:
-        """Partition values from ``SHOW PARTITIONS`` (names only: much cheaper than locations)."""
-        spec = self._require_table(database, table)
-        if not spec.partition_keys:
-            return []
+        """Partition values from the partition names (much cheaper than locations)."""
+        if not self._table_exists(database, table):
+            raise TableNotFoundError(database, table, self.backend_name)
         try:
-            # One JVM call returning every name: no DataFrame, no per-row transfer.
+            # One JVM call returning every name: no DataFrame, no per-row transfer (an
+            # unpartitioned table has none).
             jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
             names_text = self._external_catalog().listPartitionNames(
                 database, table, jvm.scala.Option.empty()).mkString("\n")
             names = names_text.split("\n") if names_text else []
         except Exception:  # no py4j access (e.g. Spark Connect): the SQL route
+            if not self._require_table(database, table).partition_keys:
+                return []
             rows = self._sql(f"SHOW PARTITIONS {self._name(database, table)}").collect()
             names = [r[0] for r in rows]
         out = []

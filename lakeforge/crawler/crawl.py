@@ -225,8 +225,9 @@ def crawl(
              for p in include]
     report = CrawlReport(database)
     catalog.create_database(database)
-    existing = _existing_tables(catalog, database, roots)
-    taken = set(catalog.list_tables(database))
+    names = catalog.list_tables(database)
+    existing = _existing_tables(catalog, database, names, roots)
+    taken = set(names)
     ctx = _Context(catalog, database, table_prefix, schema_change_policy, delete_behavior,
                    partition_projection, report, taken)
     listing = reading = 0.0
@@ -352,9 +353,10 @@ def _under(path: str, root: str) -> tuple[str, ...] | None:
     return None
 
 
-def _existing_tables(catalog: Catalog, database: str, roots: Sequence[Root]) -> list[TableSpec]:
+def _existing_tables(catalog: Catalog, database: str, names: Sequence[str],
+                     roots: Sequence[Root]) -> list[TableSpec]:
     out = []
-    for name in catalog.list_tables(database):
+    for name in names:
         spec = catalog.get_table(database, name)
         if spec is None:
             continue
