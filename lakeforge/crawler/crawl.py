@@ -61,12 +61,13 @@ from lakeforge.crawler.grouping import (
     make_table,
     merge_columns,
     plan_tables,
+    sanitize_name,
     unique_name,
 )
 from lakeforge.crawler.hive_types import TypeConflict
 from lakeforge.crawler.listing import ListedObject, Root, list_objects, resolve_root
 from lakeforge.errors import ConfigError
-from lakeforge.paths import escape_partition_value, validate_identifier
+from lakeforge.paths import unescape_partition_value, validate_identifier
 
 log = logging.getLogger(__name__)
 
@@ -381,8 +382,6 @@ class _Existing:
 
     def values_of(self, rel: tuple[str, ...]) -> tuple[str | None, ...] | None:
         """Partition values of a folder under this table, None if the path does not fit."""
-        from lakeforge.paths import unescape_partition_value
-
         below = rel[len(self.rel):]
         keys = [k.name for k in self.spec.partition_keys]
         if len(below) != len(keys):
@@ -391,7 +390,9 @@ class _Existing:
         for i, (name, key) in enumerate(zip(below, keys, strict=True)):
             if key == f"partition_{i}":
                 values.append(name)
-            elif "=" in name and name.partition("=")[0].lower() == key.lower():
+            elif "=" in name and sanitize_name(
+                unescape_partition_value(name.partition("=")[0]) or ""
+            ) == key.lower():
                 values.append(unescape_partition_value(name.partition("=")[2]))
             else:
                 return None
@@ -696,8 +697,3 @@ def _describe_changes(old: list[tuple[str, str]], new: list[tuple[str, str]]) ->
     after = {n.lower() for n, _ in new}
     out.extend(f"column {n} no longer in the files" for n, _ in old if n.lower() not in after)
     return out
-
-
-def partition_folder(keys: Sequence[str], values: Sequence[str | None]) -> str:
-    """The Hive-style folder fragment for partition values (for docs and tests)."""
-    return "/".join(f"{k}={escape_partition_value(v)}" for k, v in zip(keys, values, strict=True))
