@@ -319,6 +319,19 @@ def test_incremental_recrawl_reads_only_new_folders(tmp_path: Path, glue: GlueAp
     assert third.table("events").partitions_added == 0 and third.objects_read == 0
 
 
+def test_hive_key_names_are_sanitised_and_recognised_on_recrawl(
+    tmp_path: Path, glue: GlueApiCatalog, db: str
+) -> None:
+    root = tmp_path / "Web Events"
+    write_parquet(root / "Event-Date=2024-01-01" / "a.parquet", sales())
+    first = crawl(str(root), database=db, catalog=glue)
+    assert [(t.name, t.partition_keys) for t in first.tables] == [("web_events", ["event_date"])]
+    write_parquet(root / "Event-Date=2024-01-02" / "a.parquet", sales())
+    second = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    t = second.table("web_events")
+    assert (t.partitions_added, t.partitions_already_present, second.skipped) == (1, 1, [])
+
+
 def test_incremental_recrawl_of_unpartitioned_table(tmp_path: Path, glue: GlueApiCatalog,
                                                     db: str) -> None:
     root = tmp_path / "flat"
