@@ -20,6 +20,7 @@ import gzip
 import io
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
@@ -183,14 +184,16 @@ def json_type(value: object) -> str:
 
 def _json(lines: list[str], compression: str | None) -> FileSchema:
     types: dict[str, str] = {}
+    bad: list[str] = []
     for n, line in enumerate(lines, 1):
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise UnreadableObject(f"line {n} is not valid JSON ({exc.msg}); JSON files must "
-                                   "hold one object per line") from exc
+            bad.append(f"line {n} is not valid JSON ({exc.msg})")
+            continue
         if not isinstance(record, dict):
-            raise UnreadableObject(f"line {n} is a JSON {type(record).__name__}, not an object")
+            bad.append(f"line {n} is a JSON {type(record).__name__}, not an object")
+            continue
         for key, value in record.items():
             t = json_type(value)
             try:
@@ -198,6 +201,9 @@ def _json(lines: list[str], compression: str | None) -> FileSchema:
             except TypeConflict as exc:
                 raise UnreadableObject(f"field {key!r} changes shape between records: "
                                        f"{exc}") from exc
+    if bad and not _tolerable(len(bad), len(lines)):
+        raise UnreadableObject(f"{bad[0]}; {len(bad)} of {len(lines)} sampled lines are "
+                               "malformed (JSON files must hold one object per line)")
     if not types:
         raise UnreadableObject("JSON records have no fields")
     return FileSchema("json", compression, tuple(types.items()))
@@ -224,15 +230,34 @@ def text_value_type(value: str) -> str:
     return "string"
 
 
+# A sample may hold a few malformed records (readers quarantine them): Glue classifies by the
+# records that parse, so a stray bad line does not make a whole file unreadable.
+MALFORMED_TOLERANCE = 0.1
+
+
+def _tolerable(bad: int, total: int) -> bool:
+    return total > 0 and bad <= MALFORMED_TOLERANCE * total and bad < total
+
+
 def _split(lines: list[str], delimiter: str) -> list[list[str]] | None:
-    try:
-        rows = list(csv.reader(lines, delimiter=delimiter, quotechar='"', strict=True))
-    except csv.Error:
+    """Rows of the lines that split into the modal field count (None: no consistent split)."""
+    rows: list[list[str] | None] = []
+    for line in lines:
+        try:
+            rows.append(next(csv.reader([line], delimiter=delimiter, quotechar='"',
+                                        strict=True)))
+        except (csv.Error, StopIteration):
+            rows.append(None)
+    counts = Counter(len(r) for r in rows if r is not None)
+    if not counts:
         return None
-    widths = {len(r) for r in rows}
-    if len(widths) != 1 or widths.pop() < 2:
+    width, good = counts.most_common(1)[0]
+    first = rows[0]
+    if width < 2 or first is None or len(first) != width:
         return None
-    return rows
+    if not _tolerable(len(rows) - good, len(rows)) and good != len(rows):
+        return None
+    return [r for r in rows if r is not None and len(r) == width]
 
 
 def _column_name(raw: str, index: int, seen: set[str]) -> str:
