@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=None, help="default: a temp folder, removed after")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto server access log
 
     from lakeforge.catalog.spark_sql import SparkSqlCatalog
     from lakeforge.config import load_env
