@@ -17,13 +17,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from lakeforge.catalog.athena_ddl import crawler_table_parameters, storage_format
 from lakeforge.catalog.base import (
     Catalog,
     CatalogError,
     Column,
+    DataFormat,
     Partition,
     TableNotFoundError,
     TableSpec,
@@ -145,7 +146,7 @@ class GlueApiCatalog(Catalog):
             location=sd.get("Location", ""),
             partition_keys=[Column(c["Name"], c["Type"], c.get("Comment"))
                             for c in t.get("PartitionKeys", [])],
-            format=fmt,
+            format=cast(DataFormat, fmt),
             compression=None if compression in (None, "none") else compression,
             csv_delimiter=params.get("delimiter") or serde_params.get("field.delim")
             or serde_params.get("separatorChar") or ",",

@@ -100,12 +100,14 @@ class SparkSqlCatalog(Catalog):
         """Whether Athena's OpenX JSON SerDe class can be loaded by the session's JVM."""
         if self._json_serde is None:
             try:
-                jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
-                jvm.java.lang.Class.forName(OPENX_JSON_SERDE)
+                self._jvm().java.lang.Class.forName(OPENX_JSON_SERDE)
                 self._json_serde = True
             except Exception:
                 self._json_serde = False
         return bool(self._json_serde)
+
+    def _jvm(self) -> Any:
+        return self.spark.sparkContext._jvm  # type: ignore[attr-defined]
 
     def _external_catalog(self) -> Any:
         return self.spark._jsparkSession.sharedState().externalCatalog()  # type: ignore[attr-defined]
@@ -299,9 +301,8 @@ class SparkSqlCatalog(Catalog):
         try:
             # One JVM call returning every name: no DataFrame, no per-row transfer (an
             # unpartitioned table has none).
-            jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
             names_text = self._external_catalog().listPartitionNames(
-                database, table, jvm.scala.Option.empty()).mkString("\n")
+                database, table, self._jvm().scala.Option.empty()).mkString("\n")
             names = names_text.split("\n") if names_text else []
         except Exception:  # no py4j access (e.g. Spark Connect): the SQL route
             if not self._require_table(database, table).partition_keys:
@@ -321,8 +322,7 @@ class SparkSqlCatalog(Catalog):
         if not spec.partition_keys:
             return []
         jcat = self._external_catalog()
-        jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
-        seq = jcat.listPartitions(database, table, jvm.scala.Option.empty())
+        seq = jcat.listPartitions(database, table, self._jvm().scala.Option.empty())
         keys = [k.name.lower() for k in spec.partition_keys]
         partitions = _parse_catalog_partitions(seq.mkString("\u0000"), keys)
         if expression:

@@ -662,7 +662,8 @@ class _Context:
         """Athena partition projection from the discovered values of each key."""
         projections: dict[str, Projection] = {}
         for i, key in enumerate(plan.partition_keys):
-            values = sorted({v[i] for v, _ in plan.partitions if v[i] is not None})
+            values = sorted({value for v, _ in plan.partitions
+                             if (value := v[i]) is not None})
             if values and all(_INT.match(v) for v in values):
                 ints = [int(v) for v in values]
                 widths = {len(v) for v in values}

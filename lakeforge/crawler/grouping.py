@@ -123,11 +123,12 @@ def merge_columns(table: list[tuple[str, str]], other: Sequence[tuple[str, str]]
     out = list(table)
     index = {n.lower(): i for i, (n, _) in enumerate(out)}
     for name, t in other:
-        i = index.get(name.lower())
-        if i is None:
+        found = index.get(name.lower())
+        if found is None:
             index[name.lower()] = len(out)
             out.append((name, t))
             continue
+        i = found
         try:
             out[i] = (out[i][0], widen(out[i][1], t, mode))  # type: ignore[arg-type]
         except TypeConflict as exc:
