@@ -76,6 +76,7 @@ def test_cli_progress_on_terminal(tmp_path: Path, moto_endpoint: str, db: str, g
                  "--endpoint-url", moto_endpoint]) == 0
     text = tty.getvalue()
     assert "\robjects listed: 7 " in text and "\robjects read: 3/3 " in text
+    assert "\rfolders classified: 3/3 " in text
 
 
 def test_cli_errors(tmp_path: Path, moto_endpoint: str, db: str, glue: object,

@@ -1,8 +1,9 @@
 """``lakeforge crawl PATH... --database DB``: discover tables and partitions and register them.
 
 The catalog is the env's (``catalog.backend``) unless ``--catalog spark|glue`` says otherwise.
-Progress (objects listed, objects read) goes to stderr only when stderr is a terminal; the
-summary goes to stdout and the full report to ``--report-json FILE`` (``-`` for stdout).
+Progress (objects listed, objects read, folders classified) goes to stderr only when stderr is
+a terminal; the summary goes to stdout and the full report to ``--report-json FILE`` (``-`` for
+stdout).
 """
 
 from __future__ import annotations

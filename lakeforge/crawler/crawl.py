@@ -436,7 +436,9 @@ def _read_folders(root: Root, to_read: dict[tuple[str, ...], list[ListedObject]]
     report.objects_read += len(jobs)
     by_obj = dict(zip((o.path for o in jobs), results, strict=True))
     folders: list[Folder] = []
-    for rel in sorted(to_read):
+    for n, rel in enumerate(sorted(to_read), 1):
+        if progress is not None and (n % 500 == 0 or n == len(to_read)):
+            progress("folders classified", n, len(to_read))
         objs = to_read[rel]
         uri = root.uri_of("/".join([root.base, *rel]))
         bad = [(o, by_obj[o.path]) for o in objs if isinstance(by_obj[o.path], str)]
