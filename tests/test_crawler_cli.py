@@ -87,3 +87,25 @@ def test_cli_errors(tmp_path: Path, moto_endpoint: str, db: str, glue: object,
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["crawl", str(tmp_path), "--catalog", "glue"])  # --database is required
+
+
+@pytest.mark.slow
+def test_cli_spark_catalog_in_subprocess(tmp_path: Path) -> None:
+    """Slow: starts its own Spark (local env, Derby metastore under a temp lake) in a subprocess."""
+    import os
+    import subprocess
+    import sys
+
+    root = _lake(tmp_path)
+    out = tmp_path / "report.json"
+    env = {**os.environ, "LAKEFORGE_LAKE_ROOT": str(tmp_path / "lake"),
+           "PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "lakeforge.cli", "crawl", str(root / "sales"), "--database",
+         "cli_db", "--catalog", "spark", "--env", "local", "--report-json", str(out)],
+        env=env, capture_output=True, text=True, timeout=600, cwd=str(Path(__file__).parent.parent),
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [table] = json.loads(out.read_text())["tables"]
+    assert (table["name"], table["partitions_added"]) == ("sales", 2)
+    assert "cli_db.sales: parquet" in proc.stdout
