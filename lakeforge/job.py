@@ -134,6 +134,9 @@ def configure_logging(level: str = "INFO") -> None:
         stream=sys.stderr,
     )
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    if level != "DEBUG":
+        # Splink warns per comparison level it cannot train on small samples; keep errors.
+        logging.getLogger("splink").setLevel(logging.ERROR)
 
 
 def run_job(

@@ -282,10 +282,30 @@ def plan_files(
     return stats, rows_per_file
 
 
+def _partition_counts(df: DataFrame, keys: Sequence[str]) -> list[tuple[tuple[Any, ...], int]]:
+    """Rows per partition value tuple; an unpartitioned frame is one partition ``()``."""
+    if not keys:
+        n = df.count()
+        return [((), n)] if n else []
+    rows = df.groupBy(*keys).count().collect()
+    return [(tuple(r[k] for k in keys), int(r["count"])) for r in rows]
+
+
+def _with_current_table(spark: SparkSession, new: DataFrame,
+                        existing: TableSpec | None) -> DataFrame:
+    """Append to an unpartitioned table: the new version holds the current rows plus ``new``."""
+    if existing is None or not uri_exists(existing.location):
+        return new
+    current = spark.read.parquet(existing.location)
+    return current.unionByName(new.select(*current.columns))
+
+
 def _distribute(df: DataFrame, partition_by: Sequence[str], stats: Sequence[PartitionStats],
                 spark: SparkSession) -> DataFrame:
     """Shuffle so each partition's rows go to ``files`` tasks: one file per task and partition."""
     total = sum(s.files for s in stats)
+    if not partition_by:
+        return df.repartition(max(total, 1))
     if all(s.files == 1 for s in stats):
         return df.repartition(max(total, 1), *partition_by)
     key_schema = T.StructType(
@@ -411,8 +431,6 @@ def publish_partitioned(
     validate_identifier(table, "table name")
     if mode not in PUBLISH_MODES:
         raise ConfigError(f"publish mode {mode!r}; allowed modes: {list(PUBLISH_MODES)}")
-    if not partition_by:
-        raise ConfigError("publish_partitioned needs at least one partition_by column")
     if target_file_bytes < 1024:
         raise ConfigError(f"target_file_bytes {target_file_bytes} is below 1 KiB")
     if projection and mode != "overwrite":
@@ -438,8 +456,7 @@ def publish_partitioned(
         _check_compatible(existing, table_uri, columns, part_cols, mode)
         current = catalog.get_partitions(database, table)
 
-    counts_rows = safe.groupBy(*keys).count().collect()
-    counts = [(tuple(r[k] for k in keys), int(r["count"])) for r in counts_rows]
+    counts = _partition_counts(safe, keys)
     null_parts = [k for i, k in enumerate(keys) if any(v[i] is None for v, _ in counts)]
     if null_parts:
         raise AthenaSchemaError(
@@ -456,9 +473,9 @@ def publish_partitioned(
     new_values = {tuple(_partition_text(v) for v in values) for values, _ in counts}
     frame = safe
     if mode == "append":
-        frame = _with_current_rows(spark, safe, keys, current, new_values)
-        counts_rows = frame.groupBy(*keys).count().collect()
-        counts = [(tuple(r[k] for k in keys), int(r["count"])) for r in counts_rows]
+        frame = (_with_current_rows(spark, safe, keys, current, new_values) if keys
+                 else _with_current_table(spark, safe, existing))
+        counts = _partition_counts(frame, keys)
     total_rows = sum(n for _, n in counts)
     bytes_per_row = estimate_parquet_bytes_per_row(frame.select(*data_cols),
                                                     total_rows=total_rows)
@@ -469,22 +486,24 @@ def publish_partitioned(
     if counts:
         log.info("publishing %s.%s: %d rows, %d partitions, %d files, version %s", database,
                  table, total_rows, len(stats), sum(s.files for s in stats), version)
+        writer = _distribute(frame, keys, stats, spark).write.mode("errorifexists")
+        if keys:
+            writer = writer.partitionBy(*keys)
         (
-            _distribute(frame, keys, stats, spark)
-            .write.mode("errorifexists")
-            .partitionBy(*keys)
-            .option("compression", "snappy")
+            writer.option("compression", "snappy")
             .option("maxRecordsPerFile", rows_per_file)
             .parquet(version_uri)
         )
-    partitions = tuple(
+    # An unpartitioned table has no partitions: its location itself is switched.
+    partitions = () if not keys else tuple(
         Partition(
             values=tuple(_partition_text(v) for v in s.values),
             location=partition_path(version_uri, dict(zip(keys, s.values, strict=True))),
         )
         for s in stats
     )
-    missing = [p.location for p in partitions if not uri_exists(p.location)]
+    expected = [p.location for p in partitions] or ([version_uri] if counts else [])
+    missing = [loc for loc in expected if not uri_exists(loc)]
     if missing:
         raise PublishError(
             f"publish {database}.{table}: partition folders {missing[:5]} were not written "
@@ -502,7 +521,7 @@ def publish_partitioned(
         database=database,
         name=table,
         columns=columns,
-        location=table_uri,
+        location=table_uri if keys else version_uri,
         partition_keys=part_cols,
         format="parquet",
         compression="snappy",
@@ -533,7 +552,7 @@ def publish_partitioned(
         rows_per_file=rows_per_file,
         bytes_per_row=bytes_per_row,
         files_per_partition={
-            p.location: len(list_files(p.location, ".parquet")) for p in partitions
+            loc: len(list_files(loc, ".parquet")) for loc in expected
         },
         ddl_uri=ddl_uri,
         superseded_versions=superseded,
@@ -544,7 +563,8 @@ def publish_partitioned(
 def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[BaseColumn],
                       part_cols: Sequence[BaseColumn], mode: str) -> None:
     where = f"publish {existing.qualified_name}"
-    if _norm(existing.location) != _norm(table_uri):
+    inside = version_of(existing.location, table_uri) is not None and not part_cols
+    if _norm(existing.location) != _norm(table_uri) and not inside:
         raise SchemaMismatchError(
             f"{where}: the catalog table lives at {existing.location}, not {table_uri}; "
             "publish to another table name or drop the old table"
@@ -670,6 +690,8 @@ def expire_versions(
         if v:
             referenced.add(v)
     spec = catalog.get_table(database, table)
+    if spec is not None and version_of(spec.location, table_uri):
+        referenced.add(str(version_of(spec.location, table_uri)))
     template = (spec.parameters.get("storage.location.template") if spec else None) or ""
     if template:
         v = version_of(template, table_uri)

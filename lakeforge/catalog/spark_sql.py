@@ -240,8 +240,15 @@ class SparkSqlCatalog(Catalog):
             and existing.format == spec.format
             and existing.csv_quoted == spec.csv_quoted
             and existing.csv_delimiter == spec.csv_delimiter
-            and _same_location(existing.location, spec.location)
         )
+        if same_layout and not _same_location(existing.location, spec.location) \
+                and not spec.partition_keys and new_cols == old_cols:
+            # An unpartitioned table switching to a new version folder: one metastore call,
+            # so readers see either the old or the new data, never no table.
+            self._sql(f"ALTER TABLE {name} SET LOCATION {quote_string(spec.location)}")
+            log.info("table %s: location -> %s", spec.qualified_name, spec.location)
+            existing = self.get_table(spec.database, spec.name) or existing
+        same_layout = same_layout and _same_location(existing.location, spec.location)
         if same_layout and new_cols[: len(old_cols)] == old_cols:
             added = spec.columns[len(old_cols):]
             if added:

@@ -1,0 +1,56 @@
+"""Unpartitioned tables publish atomically too: the table's location is switched to the new
+version folder in one metastore call."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lakeforge.catalog.spark_sql import SparkSqlCatalog
+from lakeforge.publish import PublishError, publish_partitioned, version_of
+
+
+@pytest.fixture
+def db(spark):
+    name = f"unp_{uuid.uuid4().hex[:8]}"
+    yield name
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
+
+
+def _df(spark, ids):
+    return spark.createDataFrame([(i, f"n{i}" if i % 2 else None) for i in ids],
+                                 "id bigint, name string")
+
+
+def test_overwrite_append_and_retention_without_partitions(spark, db, lake) -> None:
+    catalog = SparkSqlCatalog(spark)
+    kw = {"database": db, "table": "golden", "partition_by": [], "catalog": catalog,
+          "lake": lake}
+    first = publish_partitioned(_df(spark, [1, 2, 3]), mode="overwrite", **kw)
+    spec = catalog.get_table(db, "golden")
+    table_uri = lake.table_uri("curated", "golden", db)
+    assert spec is not None and spec.partition_keys == []
+    assert version_of(spec.location, table_uri) == first.version
+    assert sorted(r.id for r in spark.table(f"{db}.golden").collect()) == [1, 2, 3]
+
+    second = publish_partitioned(_df(spark, [7, 8]), mode="overwrite",
+                                 retention=timedelta(0), **kw)
+    spark.catalog.refreshTable(f"{db}.golden")
+    assert sorted(r.id for r in spark.table(f"{db}.golden").collect()) == [7, 8]
+    assert first.version in second.removed_versions
+    assert not Path(table_uri, "_versions", first.version).exists()
+
+    publish_partitioned(_df(spark, [9]), mode="append", **kw)
+    spark.catalog.refreshTable(f"{db}.golden")
+    assert sorted(r.id for r in spark.table(f"{db}.golden").collect()) == [7, 8, 9]
+    location = catalog.get_table(db, "golden").location.replace("file:", "")
+    ids = duckdb.sql(f"SELECT id FROM read_parquet('{location}/*.parquet') ORDER BY id")
+    assert [r[0] for r in ids.fetchall()] == [7, 8, 9]
+    # Nulls survive, and an empty overwrite is refused rather than emptying the table.
+    assert spark.table(f"{db}.golden").where("name IS NULL").count() == 1
+    with pytest.raises(PublishError, match="input is empty"):
+        publish_partitioned(_df(spark, []), mode="overwrite", **kw)
