@@ -54,7 +54,10 @@ def from_arrow(t: pa.DataType) -> str:
         return "double"
     if pa.types.is_decimal(t):
         return f"decimal({t.precision},{t.scale})"
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+    is_string_view = getattr(pa.types, "is_string_view", None)  # pyarrow >= 16
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or (
+        is_string_view is not None and is_string_view(t)
+    ):
         return "string"
     if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
         return "binary"
