@@ -27,7 +27,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["lakeforge*", "transforms*", "quality*", "jobs*"]),
     package_data={"lakeforge": ["py.typed"]},
-    install_requires=["PyYAML>=6,<7"],
+    install_requires=["PyYAML>=6,<7", "pyarrow>=12,<26"],
     extras_require={
         "spark": SPARK,
         "aws": AWS,

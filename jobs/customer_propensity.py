@@ -34,7 +34,7 @@ from lakeforge.paths import Lake, validate_identifier
 from lakeforge.state import store_for
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,12 @@ def run(ctx: JobContext[CustomerPropensityConfig]) -> int:
         contacts_ledger.rows_in = contacts_raw.count()
         bad_contacts = _malformed(contacts_raw, "malformed JSON line", run_id)
         n_bad_contacts = bad_contacts.count()
-        mappings = [tuple(m) for m in cfg.contact_mappings if m[0] in contacts_raw.columns]
+        # A mapped column the catalog does not know yet (drift still to come) is added as null,
+        # so every run publishes the same schema.
+        for m in cfg.contact_mappings:
+            if m[0] not in contacts_raw.columns:
+                contacts_raw = contacts_raw.withColumn(m[0], F.lit(None).cast(m[1]))
+        mappings = [tuple(m) for m in cfg.contact_mappings]
         contacts = apply_mapping(contacts_raw.where(F.col("_corrupt_record").isNull()), mappings)
 
         # 5. joins: golden customer, then the month's indicators

@@ -1,43 +1,52 @@
 #!/usr/bin/env python
-"""``make demo``: generate a small raw zone if absent, run the demo job locally, say where
-its outputs are and give a query to try."""
+"""``make demo``: generate a small bank-marketing raw zone if absent, run the main job
+(customer_propensity) locally, then say where the outputs are and give a query to try."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from lakeforge.config import load_env
 from lakeforge.paths import Lake
-from lakeforge.sample_data import write_sales_csv
+from lakeforge.sample_data import write_bank_marketing
+
+DEMO_CUSTOMERS = 1500
 
 
 def main() -> int:
     env = load_env("local")
     lake = Lake.from_env(env)
-    raw = Path(lake.path("raw", "sales"))
-    if not raw.is_dir() or not any(raw.glob("*.csv")):
-        counts = write_sales_csv(raw)
-        print(f"generated raw data: {raw} ({counts['total']} rows, {counts['bad']} malformed)")
+    raw = Path(lake.zone("raw"))
+    if not (raw / "customers").is_dir():
+        counts = write_bank_marketing(lake.root, customers=DEMO_CUSTOMERS)
+        print(f"generated raw zone {raw}: {json.dumps(counts)}")
     else:
-        print(f"using existing raw data: {raw}")
+        print(f"using the existing raw zone {raw}")
 
-    from jobs import csv_to_parquet
+    from jobs import customer_propensity
 
-    code = csv_to_parquet.main(["--env", "local", "--log-level", "WARNING"])
+    code = customer_propensity.main(["--env", "local", "--log-level", "WARNING"])
     if code != 0:
         return code
-    curated = lake.table_uri("curated", "sales", "lakeforge")
+    runs = sorted(Path(lake.path("metadata", "runs")).glob("*/run_summary.json"))
     print()
-    print(f"lake root:   {lake.root}")
-    print(f"curated:     {curated}   (Parquet, partitioned by country)")
-    print(f"quarantine:  {lake.path('quarantine', 'lakeforge', 'sales')}   (bad rows + reasons)")
-    print(f"metastore:   {lake.zone('metadata')}/metastore_db (table lakeforge.sales)")
+    print(f"lake root:      {lake.root}")
+    print(f"curated tables: {lake.path('curated', 'lakeforge')}  (customers_golden, "
+          "customer_matches, contacts_enriched by dt; Parquet, registered in the metastore)")
+    print(f"features:       {lake.path('features', 'propensity')}  (SageMaker CSV + Parquet "
+          "splits, manifest.json)")
+    print(f"quarantine:     {lake.zone('quarantine')}  (bad rows with source and reason)")
+    if runs:
+        print(f"run summary:    {runs[-1]}  (and run_summary.html)")
     print()
-    print("try:")
-    print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.sql(\\\"SELECT country, count(*) "
-          f"n, round(sum(amount),2) total FROM read_parquet('{curated}/*/*.parquet', "
-          f"hive_partitioning=true) GROUP BY 1 ORDER BY 1\\\"))\"")
+    print("try (DuckDB reads the current version of each table, as Athena would):")
+    print("  .venv/bin/lakeforge query lakeforge.contacts_enriched \"SELECT dt, count(*) "
+          "AS contacts, round(avg(CASE WHEN y = 'yes' THEN 1 ELSE 0 END), 3) AS rate "
+          "FROM t GROUP BY dt ORDER BY dt\"")
+    print("  (a rerun processes nothing new; add partitions with "
+          "scripts/generate_sample_data.py or reset with rm -rf .lake)")
     return 0
 
 

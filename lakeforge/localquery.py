@@ -1,0 +1,60 @@
+"""Query published tables with DuckDB, the local stand-in for Athena.
+
+It reads exactly what Athena would: the partition (or table) locations recorded in the Athena
+DDL that publish writes next to the data (``<table>/_athena_ddl.sql``), never superseded
+versions still waiting for their retention to pass.
+
+Example::
+
+    rows = query_table(lake, "lakeforge", "contacts_enriched",
+                       "SELECT dt, count(*) FROM t GROUP BY dt ORDER BY dt")
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lakeforge.errors import InputPathError
+from lakeforge.paths import Lake, is_remote
+
+DDL_FILE = "_athena_ddl.sql"
+_PARTITION = re.compile(r"PARTITION \((?P<spec>[^)]*)\) LOCATION '(?P<loc>(?:[^']|'')*)'")
+_TABLE_LOCATION = re.compile(r"^LOCATION '(?P<loc>(?:[^']|'')*)'", re.MULTILINE)
+
+
+def current_locations(lake: Lake, database: str, table: str, zone: str = "curated"
+                      ) -> tuple[list[str], bool]:
+    """The folders the table's current version reads, and whether they are partitions."""
+    from lakeforge.publish import read_text, uri_exists
+
+    ddl_uri = f"{lake.table_uri(zone, table, database)}/{DDL_FILE}"
+    if not uri_exists(ddl_uri):
+        raise InputPathError(f"{database}.{table} has not been published: no {ddl_uri}")
+    ddl = read_text(ddl_uri)
+    parts = [m.group("loc").replace("''", "'") for m in _PARTITION.finditer(ddl)]
+    if parts:
+        return parts, True
+    if "PARTITIONED BY" in ddl:
+        return [], True
+    m = _TABLE_LOCATION.search(ddl)
+    if not m:
+        raise InputPathError(f"{ddl_uri} names no LOCATION")
+    return [m.group("loc").replace("''", "'")], False
+
+
+def query_table(lake: Lake, database: str, table: str, sql: str = "SELECT * FROM t",
+                zone: str = "curated") -> list[tuple[Any, ...]]:
+    """Run ``sql`` in DuckDB over view ``t`` = the table's current Parquet files."""
+    import duckdb
+
+    if lake.is_remote or any(is_remote(x) for x in [lake.root]):
+        raise InputPathError("query_table reads local lakes only; on AWS use Athena")
+    locations, partitioned = current_locations(lake, database, table, zone)
+    con = duckdb.connect()
+    if not locations:
+        return []
+    globs = ", ".join("'" + f"{loc}/*.parquet".replace("'", "''") + "'" for loc in locations)
+    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet([{globs}], "
+                f"hive_partitioning={'true' if partitioned else 'false'})")
+    return con.sql(sql).fetchall()
