@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("transforms").setLevel(logging.INFO)
+    if os.environ.get("SPLINK_INFO"):
+        logging.getLogger("splink").setLevel(logging.INFO)
 
     from benchmarks.dedup_febrl import build_spark
     from transforms.dedup import evaluate_matches, find_matches_detailed

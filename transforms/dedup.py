@@ -502,8 +502,51 @@ def _linker(db_api: Any, frame: DataFrame, settings: Mapping[str, Any]) -> Linke
     return Linker(table, dict(settings), log_level=None)
 
 
+def _estimate_u_in_one_pass(
+    linker: Linker, frame: DataFrame, rows: int, max_pairs: float, seed: int
+) -> None:
+    """u probabilities from random pairs, every comparison in one Spark job.
+
+    The same estimate as Splink's ``estimate_u_using_random_sampling`` (a random sample of
+    about sqrt(2 * max_pairs) records, all pairs among them, the share of pairs in each
+    comparison level), but Splink 5 runs a probe and chunked jobs per comparison, which
+    dominates training time on a small cluster. The levels are Splink's own SQL and the
+    result goes through Splink's trained-parameter bookkeeping.
+    """
+    from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
+
+    comparisons = linker._settings_obj.comparisons
+    wanted = math.ceil(0.5 * ((8 * max_pairs + 1) ** 0.5 + 1))
+    sample = frame if wanted >= rows else frame.sample(
+        fraction=min(1.0, 1.05 * wanted / rows), seed=seed
+    )
+    cols = frame.columns
+    left = sample.select(*[F.col(c).alias(f"{c}_l") for c in cols])
+    right = sample.select(*[F.col(c).alias(f"{c}_r") for c in cols])
+    pairs = left.join(right, F.col(f"{_UID}_l") < F.col(f"{_UID}_r"))
+    gammas = pairs.selectExpr(*[cc._case_statement for cc in comparisons])
+    stacked = gammas.select(F.explode(F.array(*[
+        F.struct(F.lit(i).alias("c"), F.col(cc._gamma_column_name).alias("g"))
+        for i, cc in enumerate(comparisons)
+    ])).alias("x")).select("x.c", "x.g")
+    counts: dict[int, dict[int, int]] = {}
+    for r in stacked.groupBy("c", "g").count().collect():
+        counts.setdefault(int(r["c"]), {})[int(r["g"])] = int(r["count"])
+    for i, cc in enumerate(comparisons):
+        levels = {g: n for g, n in counts.get(i, {}).items() if g != -1}
+        total = sum(levels.values())
+        for cl in cc._comparison_levels_excluding_null:
+            n = levels.get(cl.comparison_vector_value, 0)
+            cl._add_trained_u_probability(
+                n / total if n and total else LEVEL_NOT_OBSERVED_TEXT,
+                "estimate u by random sampling",
+            )
+    linker._populate_m_u_from_trained_values()
+
+
 def _train(
     linker: Linker,
+    frame: DataFrame,
     frame_rows: int,
     em_rules: Sequence[str],
     label_pairs: DataFrame | None,
@@ -514,12 +557,7 @@ def _train(
     """u by random sampling, lambda and m by EM, m from labeled matches; returns notes."""
     notes: list[str] = []
     all_pairs = frame_rows * (frame_rows - 1) / 2
-    max_pairs = float(min(max(all_pairs, 1.0), 1e6))
-    # One chunk per comparison: Splink's probe-and-chunk loop runs per comparison and costs a
-    # Spark job per chunk, which dominates training time on small clusters.
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=max_pairs, seed=seed, num_chunks=1, min_count_per_level=None
-    )
+    _estimate_u_in_one_pass(linker, frame, frame_rows, min(max(all_pairs, 1.0), 1e6), seed)
     for rule in em_rules:
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
@@ -670,7 +708,7 @@ def _fit(
         try:
             # Automatic rules were measured (at most 5n pairs each): no sampling probe needed.
             em_max_pairs = None if blocking_rules is None else 2e6
-            notes = _train(linker, rows, em, label_pairs, seed, em_max_pairs, rules)
+            notes = _train(linker, frame, rows, em, label_pairs, seed, em_max_pairs, rules)
             trained = linker.misc.save_model_to_json()
         finally:
             linker.table_management.delete_tables_created_by_splink_from_db()
