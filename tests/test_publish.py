@@ -352,18 +352,8 @@ def test_bad_input_is_rejected_before_anything_is_written(spark, catalog, db, la
     assert _ids(catalog, db, "t") == [2]
 
 
-@pytest.fixture
-def no_sql_variable_substitution(spark):
-    """spark_sql's DDL passes through Spark's ${var} substitution, which blanks the projection
-    template's ${dt}; until the backend escapes it, switch substitution off for the test."""
-    before = spark.conf.get("spark.sql.variable.substitute")
-    spark.conf.set("spark.sql.variable.substitute", "false")
-    yield
-    spark.conf.set("spark.sql.variable.substitute", before)
-
-
 def test_partition_projection_points_the_template_at_the_current_version(
-    spark, catalog, db, lake, no_sql_variable_substitution
+    spark, catalog, db, lake
 ):
     kw = {"database": db, "table": "p", "partition_by": ["dt"], "catalog": catalog, "lake": lake,
           "mode": "overwrite", "projection": {"dt": date_projection("2024-01-01")}}

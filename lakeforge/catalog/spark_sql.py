@@ -84,11 +84,18 @@ class SparkSqlCatalog(Catalog):
 
     def _sql(self, statement: str) -> Any:
         log.debug("spark_sql: %s", statement[:500])
+        # DDL carries literal ${...} (Athena projection templates): switch Spark's variable
+        # substitution off for the statement, or it would blank them.
+        conf = self.spark.conf
+        previous = conf.get("spark.sql.variable.substitute", "true")
+        conf.set("spark.sql.variable.substitute", "false")
         try:
             return self.spark.sql(statement)
         except Exception as exc:  # AnalysisException, ParseException, Py4JJavaError
             raise CatalogError(f"spark_sql: {statement.splitlines()[0][:200]} ... failed: "
                                f"{_first_line(exc)}") from exc
+        finally:
+            conf.set("spark.sql.variable.substitute", previous or "true")
 
     @staticmethod
     def _name(database: str, table: str) -> str:
