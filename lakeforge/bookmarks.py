@@ -97,6 +97,10 @@ class JobBookmarks:
         files = self._doc()["contexts"].get(ctx, {}).get("files", {})
         return {p: FileEntry(p, v["size"], v["mtime_ms"]) for p, v in files.items()}
 
+    def document(self) -> dict[str, Any] | None:
+        """The stored bookmark document (None when the job has none)."""
+        return self._loaded.doc if self._loaded else None
+
     def runs(self) -> list[dict[str, Any]]:
         """Committed runs, oldest first: ``{"run_id", "committed_at", "contexts": {...}}``."""
         return list(self._doc()["runs"])
@@ -119,6 +123,13 @@ class JobBookmarks:
         log.info("bookmark %s/%s (%s): %d of %d files to process", self.job_name, ctx,
                  self.option, len(chosen), len(listed))
         return chosen
+
+    def stage(self, ctx: str, files: Iterable[FileEntry]) -> None:
+        """Add files to what the next :meth:`commit` records for ``ctx`` (e.g. the other files
+        of a partition that is reprocessed whole because one of its files is new)."""
+        staged = {f.path: f for f in self._staged.files.get(ctx, [])}
+        staged.update({f.path: f for f in files})
+        self._staged.files[ctx] = sorted(staged.values())
 
     def _files_in_run_range(self, ctx: str, listed: Sequence[FileEntry]) -> list[FileEntry]:
         ids = [r["run_id"] for r in self.runs()]
@@ -154,6 +165,28 @@ class JobBookmarks:
         self._loaded = Versioned(doc, version)
         self._staged = _Staged()
         return True
+
+    def rewind(self, to_run: str) -> int:
+        """Forget the runs committed after ``to_run`` and the files they recorded; returns the
+        number of file entries forgotten (those files count as new again)."""
+        ids = [r["run_id"] for r in self.runs()]
+        if to_run not in ids:
+            raise ConfigError(f"run {to_run!r} is not a committed run of {self.job_name}; "
+                              f"committed runs: {ids}")
+        later = set(ids[ids.index(to_run) + 1:])
+        doc = self._doc()
+        dropped = 0
+        contexts = {}
+        for ctx, entry in doc["contexts"].items():
+            kept = {p: v for p, v in entry.get("files", {}).items()
+                    if v.get("run_id") not in later}
+            dropped += len(entry.get("files", {})) - len(kept)
+            contexts[ctx] = {"files": kept}
+        new = {"job": self.job_name, "contexts": contexts,
+               "runs": [r for r in doc["runs"] if r["run_id"] not in later]}
+        version = self.store.put(self.key, new, self._loaded.version if self._loaded else None)
+        self._loaded = Versioned(new, version)
+        return dropped
 
     def reset(self) -> None:
         """Forget everything this job processed (the next run processes all files)."""

@@ -1,0 +1,95 @@
+"""``lakeforge bookmarks show|reset|unlock JOB``: inspect and reset a job's bookmark.
+
+``show`` prints what the bookmark holds (files per transformation_ctx, committed runs, the
+lock); ``reset`` forgets everything (Glue's ResetJobBookmark; the next run processes all
+files), or with ``--to-run RUN`` rewinds to just after that committed run; ``unlock`` removes
+a lock whose holder died on another host (a lock of a dead process on this host, or an
+expired one, is taken over automatically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from lakeforge.bookmarks import JobBookmarks
+from lakeforge.config import load_env
+from lakeforge.errors import ConfigError
+from lakeforge.locks import force_unlock
+from lakeforge.paths import Lake
+from lakeforge.state import StateStore, store_for
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bookmarks", help="show or reset a job's bookmark (Glue semantics)",
+                       description="Inspect, reset or rewind a job bookmark, or remove a "
+                       "dead run's lock.")
+    p.add_argument("action", choices=["show", "reset", "unlock"])
+    p.add_argument("job", help="job name, e.g. customer_propensity")
+    p.add_argument("--env", default="local")
+    p.add_argument("--store", default=None,
+                   help="state store URI (default: the lake's bookmarks zone); "
+                        "s3://bucket/prefix or dynamodb://TABLE")
+    p.add_argument("--to-run", default=None,
+                   help="reset: keep the runs up to and including this one, forget the later")
+    p.add_argument("--json", action="store_true", help="show: print the raw document")
+    p.set_defaults(func=_bookmarks)
+
+
+def _store(args: argparse.Namespace) -> StateStore:
+    env = load_env(args.env)
+    uri = args.store or Lake.from_env(env).zone("bookmarks")
+    return store_for(uri, region=env.aws.region, endpoint_url=env.aws.endpoint_url)
+
+
+def _bookmarks(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.action == "unlock":
+        removed = [k for k in store.keys("locks/") if k[len("locks/"):].split(".")[0] == args.job]
+        for key in removed:
+            doc = force_unlock(store, key[len("locks/"):])
+            print(f"removed {key} (held by {doc.get('owner') if doc else '?'})")
+        if not removed:
+            print(f"no lock held for job {args.job}")
+        return 0
+    marks = JobBookmarks(store, args.job)
+    if args.action == "reset":
+        if args.to_run:
+            dropped = marks.rewind(args.to_run)
+            print(f"bookmark of {args.job} rewound to run {args.to_run}: {dropped} file "
+                  "entries forgotten")
+        else:
+            marks.reset()
+            print(f"bookmark of {args.job} reset: the next run processes every file")
+        return 0
+    doc = marks.document()
+    locks = {k: (store.get(k).doc if store.get(k) else None) for k in store.keys("locks/")
+             if k[len("locks/"):].split(".")[0] == args.job}
+    if args.json:
+        print(json.dumps({"bookmark": doc, "locks": locks}, indent=2, sort_keys=True))
+        return 0
+    if doc is None:
+        print(f"job {args.job}: no bookmark (the next run processes every file)")
+    else:
+        for line in _describe(doc):
+            print(line)
+    for key, lock in locks.items():
+        if lock:
+            print(f"lock {key}: held by {lock.get('owner')} until {lock.get('expires_at')}")
+    return 0
+
+
+def _describe(doc: dict[str, Any]) -> list[str]:
+    if not isinstance(doc.get("contexts"), dict):
+        raise ConfigError("the bookmark document has no 'contexts'; it was not written by "
+                          "lakeforge")
+    lines = [f"job {doc.get('job')}"]
+    for ctx, entry in sorted(doc["contexts"].items()):
+        files = entry.get("files", {})
+        lines.append(f"  {ctx}: {len(files)} files processed")
+    runs = doc.get("runs", [])
+    lines.append(f"  committed runs: {len(runs)}")
+    for run in runs[-10:]:
+        lines.append(f"    {run['run_id']}: {run.get('contexts')}")
+    return lines

@@ -1,0 +1,97 @@
+"""Fault-injection points: make a run die (SIGKILL) at a named point, to test recovery.
+
+A job calls :func:`fault_point` at the places where a crash matters (after reading, after the
+quarantine write, just before a catalog switch, before the bookmark commit, ...). When the
+environment variable ``LAKEFORGE_FAULT_POINT`` names that point (a comma-separated list may
+name several), the process kills itself with SIGKILL: no ``finally`` block, no ``atexit``
+handler and no JVM shutdown hook of the driver runs, exactly as when a container or node dies.
+
+:func:`arm_on_new_file` kills the process from a watcher thread while Spark is writing, as soon
+as the first data file of a write appears under a folder: a crash in the middle of a write.
+
+Unset (the normal case) both are no-ops costing one dictionary lookup.
+
+Example::
+
+    fault_point("before_switch.contacts_enriched")   # LAKEFORGE_FAULT_POINT=before_switch.*
+
+Names may end with ``*`` to match a prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FAULT_POINT_ENV_VAR = "LAKEFORGE_FAULT_POINT"
+
+
+def armed_points() -> list[str]:
+    """The fault points named in ``$LAKEFORGE_FAULT_POINT`` (empty when unset)."""
+    raw = os.environ.get(FAULT_POINT_ENV_VAR, "")
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def is_armed(name: str) -> bool:
+    """True when ``name`` (or a ``prefix*`` pattern matching it) is in the environment."""
+    for point in armed_points():
+        if point == name or (point.endswith("*") and name.startswith(point[:-1])):
+            return True
+    return False
+
+
+def _die(name: str) -> None:
+    # stderr directly: logging handlers may buffer, and nothing runs after SIGKILL.
+    sys.stderr.write(f"lakeforge fault point {name}: SIGKILL\n")
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fault_point(name: str) -> None:
+    """SIGKILL this process when the fault point ``name`` is armed; otherwise do nothing."""
+    if is_armed(name):
+        _die(name)
+
+
+def arm_on_new_file(name: str, folder: str, *, poll_seconds: float = 0.02,
+                    timeout_seconds: float = 3600.0) -> Callable[[], None]:
+    """When ``name`` is armed, SIGKILL the process once a new data file appears under ``folder``.
+
+    Files present when this is called are ignored; hidden bookkeeping files (``_SUCCESS``,
+    ``.crc``) do not count, but files inside Spark's ``_temporary`` attempt folders do, so the
+    kill lands while tasks are still writing. Returns a function that disarms the watcher (call
+    it once the write is over). Local folders only; for an ``s3://`` folder it is a no-op.
+    """
+    if not is_armed(name) or "://" in folder:
+        return lambda: None
+    root = Path(folder)
+    before = _data_files(root)
+    stop = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + timeout_seconds
+        while not stop.is_set() and time.monotonic() < deadline:
+            if _data_files(root) - before:
+                _die(name)
+            stop.wait(poll_seconds)
+
+    threading.Thread(target=watch, name=f"fault-{name}", daemon=True).start()
+    log.warning("fault point %s armed: SIGKILL on the first new file under %s", name, folder)
+    return stop.set
+
+
+def _data_files(root: Path) -> set[str]:
+    if not root.exists():
+        return set()
+    return {
+        str(p) for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith((".", "_")) and not p.name.endswith(".crc")
+    }

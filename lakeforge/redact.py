@@ -1,0 +1,96 @@
+"""Secret redaction for anything a job logs or writes about itself (config dumps, summaries).
+
+Values under keys that name a secret (password, secret, token, key, credential, ...) are
+replaced by ``***``; so are values that look like credentials wherever they appear: AWS access
+key ids, ``user:password@`` in URIs, and ``Authorization``-style bearer tokens. Key names stay
+visible, so a reader still sees *that* a secret was configured.
+
+Example::
+
+    redact({"db": {"user": "app", "password": "hunter2"}})
+    # {'db': {'user': 'app', 'password': '***'}}
+    redact_text("jdbc:postgresql://app:hunter2@db/x")   # 'jdbc:postgresql://app:***@db/x'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "***"
+
+# A key is secret when one of its words (split on _ - . and camelCase) is one of these.
+_SECRET_WORDS = {
+    "password", "passwd", "pwd", "secret", "token", "key", "apikey", "credential",
+    "credentials", "auth", "authorization", "private", "passphrase", "signature",
+    "cookie", "sas", "dsn",
+}
+# ...except keys naming where a secret lives or which key is used, not the secret itself.
+_NOT_SECRET = {
+    "kms_key_id", "key_id", "partition_keys", "partition_key", "primary_key", "sort_key",
+    "keys", "key_column", "entity_key", "hash_key", "key_prefix", "session_timezone",
+    "spark.sql.session.timezone",
+}
+_WORD_SPLIT = re.compile(r"[_\-.\s:/]+|(?<=[a-z0-9])(?=[A-Z])")
+_URI_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]+):"
+                           r"(?P<pw>[^@/\s]+)@")
+_AWS_ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_KEY_VALUE = re.compile(
+    r"(?i)(?P<k>[\w.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|"
+    r"secret[_-]?key|credential)[\w.\-]*)(?P<sep>\s*[=:]\s*|\"\s*:\s*\"?)(?P<v>[^\s,;\"'}&]+)"
+)
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a config key names a secret (``db.password``, ``apiToken``, ``aws_secret``)."""
+    lowered = key.lower()
+    if lowered in _NOT_SECRET or lowered.rsplit(".", 1)[-1] in _NOT_SECRET:
+        return False
+    words = {w.lower() for w in _WORD_SPLIT.split(key) if w}
+    return bool(words & _SECRET_WORDS)
+
+
+def redact_text(text: str) -> str:
+    """Mask credentials inside free text: URI passwords, AWS key ids, bearer tokens, k=v."""
+    out = _URI_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    out = _AWS_ACCESS_KEY.sub(MASK, out)
+    out = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", out)
+    return _KEY_VALUE.sub(lambda m: f"{m['k']}{m['sep']}{MASK}", out)
+
+
+def redact(value: Any, *, key: str = "") -> Any:
+    """A copy of ``value`` (dicts, lists, scalars) with every secret masked; input untouched."""
+    if key and is_secret_key(key) and value is not None and not isinstance(value, (Mapping,
+                                                                                   list, tuple)):
+        return MASK
+    if isinstance(value, Mapping):
+        return {k: redact(v, key=str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, key=key) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
+    return value
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter masking credentials in every record's formatted message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_text(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
+    """Add a :class:`RedactingFilter` to every handler of ``logger`` (default: the root)."""
+    target = logger or logging.getLogger()
+    flt = RedactingFilter()
+    for handler in target.handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(flt)
+    return flt
