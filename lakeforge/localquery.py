@@ -43,6 +43,27 @@ def current_locations(lake: Lake, database: str, table: str, zone: str = "curate
     return [m.group("loc").replace("''", "'")], False
 
 
+_DUCK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE",
+               "date": "DATE", "timestamp": "TIMESTAMP", "boolean": "BOOLEAN",
+               "smallint": "SMALLINT", "tinyint": "TINYINT", "float": "FLOAT"}
+
+
+def partition_key_types(lake: Lake, database: str, table: str, zone: str = "curated"
+                        ) -> dict[str, str]:
+    """Partition key -> Hive type, from the table's Athena DDL."""
+    from lakeforge.publish import read_text
+
+    ddl = read_text(f"{lake.table_uri(zone, table, database)}/{DDL_FILE}")
+    m = re.search(r"PARTITIONED BY \((?P<keys>[^)]*)\)", ddl)
+    if not m:
+        return {}
+    out = {}
+    for part in m.group("keys").split(","):
+        name, _, typ = part.strip().partition(" ")
+        out[name.strip("`")] = typ.strip().lower()
+    return out
+
+
 def query_table(lake: Lake, database: str, table: str, sql: str = "SELECT * FROM t",
                 zone: str = "curated") -> list[tuple[Any, ...]]:
     """Run ``sql`` in DuckDB over view ``t`` = the table's current Parquet files."""
@@ -55,6 +76,12 @@ def query_table(lake: Lake, database: str, table: str, sql: str = "SELECT * FROM
     if not locations:
         return []
     globs = ", ".join("'" + f"{loc}/*.parquet".replace("'", "''") + "'" for loc in locations)
-    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet([{globs}], "
-                f"hive_partitioning={'true' if partitioned else 'false'})")
+    options = "hive_partitioning=false"
+    if partitioned:
+        # Partition columns get the catalog's declared types, as in Athena (not DuckDB's guess).
+        keys = partition_key_types(lake, database, table, zone)
+        types = ", ".join(f"'{k}': '{_DUCK_TYPES.get(t, t.upper())}'" for k, t in keys.items())
+        options = f"hive_partitioning=true, hive_types={{{types}}}" if keys else (
+            "hive_partitioning=true")
+    con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet([{globs}], {options})")
     return con.sql(sql).fetchall()
