@@ -124,3 +124,36 @@ def test_spark_submit_to_standalone_cluster(cluster: dict[str, object]) -> None:
 def test_cluster_processes_stop_by_pid(cluster: dict[str, object]) -> None:
     for pid in cluster["pids"]:  # type: ignore[attr-defined]
         os.kill(pid, 0)  # alive while the module's tests run; teardown stops them by PID
+
+
+def test_main_job_on_standalone_cluster(cluster: dict[str, object]) -> None:
+    """The main job (crawl, dedup with Splink's jar shipped via --jars, quality, publish,
+    features) through spark-submit on the cluster."""
+    from lakeforge.localquery import query_table
+    from lakeforge.paths import Lake
+    from lakeforge.sample_data import write_bank_marketing
+    from lakeforge.session import splink_jar_path
+
+    work = Path(str(cluster["work"])) / "main_job"
+    counts = write_bank_marketing(work, customers=60, days=2, seed=11)
+    zip_path = pyfiles_zip(Path(str(cluster["work"])) / "lakeforge_main.zip")
+    cmd = [
+        str(BIN / "spark-submit"), "--master", str(cluster["url"]),
+        "--py-files", str(zip_path), "--jars", str(splink_jar_path()),
+        "--conf", "spark.ui.enabled=false", "--conf", "spark.executor.memory=768m",
+        "--conf", "spark.cores.max=1", "--conf", "spark.sql.shuffle.partitions=2",
+        str(REPO / "jobs" / "customer_propensity.py"),
+        "--env", "standalone", "--env.spark.master", str(cluster["url"]),
+        "--database", "cl", "--raw_database", "cl_raw", "--dedup.max_em_iterations", "3",
+    ]
+    env = dict(cluster["env"])  # type: ignore[call-overload]
+    env["LAKEFORGE_LAKE_ROOT"] = str(work)
+    proc = run(cmd, env, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    summary = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith('{"job"')][-1])
+    assert summary["status"] == "published"
+    assert summary["rows"]["customers"]["balanced"] and summary["rows"]["contacts"]["balanced"]
+    lake = Lake.from_settings(str(work), allow_env_override=False)
+    n = query_table(lake, "cl", "contacts_enriched", "SELECT count(*) FROM t")[0][0]
+    assert n == summary["rows"]["contacts"]["published"]
+    assert n <= counts["contacts"]
