@@ -23,7 +23,7 @@ ColumnKind = Literal[
     "identifier", "address", "text", "categorical", "number", "boolean",
 ]
 
-PROFILE_SAMPLE_ROWS = 200_000
+PROFILE_SAMPLE_ROWS = 50_000
 
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 _PHONE = r"^\+?[0-9 ().-]{7,20}$"
@@ -98,9 +98,18 @@ def profile_columns(df: DataFrame, columns: Sequence[str], rows: int) -> dict[st
     """One aggregation over (a sample of) ``df`` giving a profile per column."""
     if not columns:
         return {}
-    sample = df
+    sample = df.select(*[F.col(f"`{c}`") for c in columns])
     if rows > PROFILE_SAMPLE_ROWS:
-        sample = df.sample(fraction=PROFILE_SAMPLE_ROWS / rows, seed=17)
+        sample = sample.sample(fraction=PROFILE_SAMPLE_ROWS / rows, seed=17)
+    # Two jobs read the sample: keep it instead of re-reading the source.
+    sample = sample.persist()
+    try:
+        return _profile(df, sample, columns)
+    finally:
+        sample.unpersist()
+
+
+def _profile(df: DataFrame, sample: DataFrame, columns: Sequence[str]) -> dict[str, ColumnProfile]:
     aggs: list[Column] = []
     for i, name in enumerate(columns):
         s = clean_string(F.col(f"`{name}`"))
@@ -264,7 +273,9 @@ def plan_columns(
             skipped.append(f"{name} ({p.data_type}, {p.non_null} non-null, {p.distinct} distinct)")
             continue
         kind, reason = decided
-        tf = kind in ("forename", "surname", "full_name", "postcode", "address", "categorical")
+        # Term frequencies where a common value is much weaker evidence than a rare one; each
+        # costs Splink a table and a join, so not for addresses or small categories.
+        tf = kind in ("forename", "surname", "full_name", "postcode")
         plans.append(ColumnPlan(name, kind, reason, tf))
     # Two name columns: forename/surname swaps get their own comparison level.
     kinds = [p.kind for p in plans]
@@ -329,9 +340,7 @@ def comparison_for(plan: ColumnPlan, plans: Sequence[ColumnPlan]) -> Any:
     if plan.kind == "email":
         return cl.EmailComparison(c)
     if plan.kind == "address":
-        return cl.JaroWinklerAtThresholds(c, [0.94, 0.8]).configure(
-            term_frequency_adjustments=True
-        )
+        return cl.JaroWinklerAtThresholds(c, [0.94, 0.8])
     if plan.kind == "text":
         return cl.JaccardAtThresholds(c, [0.9, 0.7])
     if plan.kind == "number":
@@ -345,7 +354,7 @@ def comparison_for(plan: ColumnPlan, plans: Sequence[ColumnPlan]) -> Any:
             ],
             output_column_name=c,
         )
-    return cl.ExactMatch(c).configure(term_frequency_adjustments=plan.term_frequencies)
+    return cl.ExactMatch(c)
 
 
 # -- blocking --------------------------------------------------------------------------------
@@ -464,7 +473,7 @@ def propose_blocking_rules(
 
 
 def training_rules(chosen: Sequence[BlockingCandidate]) -> list[BlockingCandidate]:
-    """Two or three EM blocking rules on disjoint columns, so every comparison is estimated."""
+    """Two EM blocking rules on disjoint columns, so every comparison is estimated."""
     if not chosen:
         return []
     by_size = sorted(chosen, key=lambda c: -c.pairs)
@@ -473,6 +482,11 @@ def training_rules(chosen: Sequence[BlockingCandidate]) -> list[BlockingCandidat
         used = {e for c in picked for e in c.expressions}
         if not used & set(cand.expressions) and cand.pairs > 0:
             picked.append(cand)
-        if len(picked) == 3:
+        if len(picked) == 2:
             break
+    if len(picked) == 1:
+        # No disjoint partner: a second rule still estimates the first rule's columns.
+        partner = next((c for c in by_size[1:] if c.pairs > 0), None)
+        if partner is not None:
+            picked.append(partner)
     return picked

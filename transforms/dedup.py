@@ -65,6 +65,8 @@ MODEL_FORMAT = "lakeforge.match_model/1"
 # Pairs below this probability are not kept as edges: they can neither join a cluster nor
 # lower a singleton's confidence by more than this.
 EDGE_FLOOR = 0.01
+# Random pairs for u: enough to see levels with u ~ 1e-5 a few times, cheap on two cores.
+U_PAIRS = 300_000
 _UID = "unique_id"
 _NEW_FLAG = "lf_is_new"
 _SIMILARITY_FUNCTIONS = ("jaro_winkler", "damerau_levenshtein", "jaccard", "jaro_sim")
@@ -537,10 +539,10 @@ def _estimate_u_in_one_pass(
         total = sum(levels.values())
         for cl in cc._comparison_levels_excluding_null:
             n = levels.get(cl.comparison_vector_value, 0)
-            cl._add_trained_u_probability(
-                n / total if n and total else LEVEL_NOT_OBSERVED_TEXT,
-                "estimate u by random sampling",
-            )
+            # A level never seen among random pairs (an exact id match) gets half a pair:
+            # rare, but not impossible, so its match weight stays finite.
+            u = (n or 0.5) / total if total else LEVEL_NOT_OBSERVED_TEXT
+            cl._add_trained_u_probability(u, "estimate u by random sampling")
     linker._populate_m_u_from_trained_values()
 
 
@@ -557,8 +559,11 @@ def _train(
     """u by random sampling, lambda and m by EM, m from labeled matches; returns notes."""
     notes: list[str] = []
     all_pairs = frame_rows * (frame_rows - 1) / 2
-    _estimate_u_in_one_pass(linker, frame, frame_rows, min(max(all_pairs, 1.0), 1e6), seed)
+    t0 = time.perf_counter()
+    _estimate_u_in_one_pass(linker, frame, frame_rows, min(max(all_pairs, 1.0), U_PAIRS), seed)
+    log.info("u estimated in %.1fs", time.perf_counter() - t0)
     for rule in em_rules:
+        t0 = time.perf_counter()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule,
@@ -569,6 +574,7 @@ def _train(
         except Exception as exc:  # Splink raises when a rule gives no pairs or levels collapse
             notes.append(f"EM on {rule!r} skipped: {exc}")
             log.warning("EM on %r skipped: %s", rule, exc)
+        log.info("EM blocked on %s in %.1fs", rule, time.perf_counter() - t0)
     prior = linker._settings_obj._probability_two_random_records_match
     if not (math.isfinite(prior) and 0.0 < prior < 1.0):
         # EM's prior is undefined when a blocking level was never seen among random pairs
@@ -599,7 +605,9 @@ def _auto_configuration(
     taken: set[str] = set()
     renamed = {c: _internal_name(c, taken) for c in columns}
     view = df.select(*[F.col(f"`{c}`").alias(renamed[c]) for c in columns])
+    t0 = time.perf_counter()
     plans, skipped = plan_columns(view, list(renamed.values()), rows)
+    log.info("%s: columns profiled in %.1fs", where, time.perf_counter() - t0)
     if skipped:
         log.info("%s: not compared (no usable values): %s", where, skipped)
     if not plans:
@@ -659,11 +667,14 @@ def _fit(
     max_em_iterations: int,
     seed: int,
     where: str,
+    checked_rows: int | None = None,
 ) -> tuple[MatchModel, dict[str, int], int]:
+    """Configure and train; ``checked_rows`` says the key was already checked on ``df``."""
     if max_em_iterations < 1:
         raise DedupInputError(f"{where}: max_em_iterations must be >= 1, got {max_em_iterations}")
-    _check_primary_key(df, primary_key, where)
-    rows = df.count()
+    if checked_rows is None:
+        _check_primary_key(df, primary_key, where)
+    rows = df.count() if checked_rows is None else checked_rows
     if rows < 2:
         raise DedupInputError(f"{where}: training needs at least 2 rows, got {rows}")
     spark = df.sparkSession
@@ -681,7 +692,9 @@ def _fit(
                 ColumnPlan(c.name, c.kind, "", False)  # type: ignore[arg-type]
                 for c in match_columns if c.kind != "raw"
             ]
+            t0 = time.perf_counter()
             chosen = propose_blocking_rules(frame, plans, rows)
+            log.info("blocking rules chosen in %.1fs", time.perf_counter() - t0)
             if not chosen:
                 if rows * (rows - 1) / 2 > 50_000:
                     raise DedupInputError(
@@ -862,7 +875,7 @@ def find_matches_detailed(
             resolved = MatchModel({}, (), ())
         else:
             resolved, rule_pairs, _ = _fit(df, primary_key, columns, comparisons, blocking_rules,
-                                           labels, max_em_iterations, seed, where)
+                                           labels, max_em_iterations, seed, where, rows)
         timings["training"] = time.perf_counter() - start
     spark = df.sparkSession
     if rows == 1:
