@@ -5,7 +5,10 @@ from __future__ import annotations
 from setuptools import find_packages, setup
 
 # pyspark is an extra, not a requirement: EMR and Glue bring their own Spark.
-SPARK = ["pyspark[sql,ml]>=3.5,<3.6", "numpy>=1.24,<2", "pandas>=1.5,<3", "pyarrow>=12,<26"]
+SPARK = [
+    "pyspark[sql,ml]>=3.5,<3.6", "numpy>=1.24,<2", "pandas>=1.5,<3", "pyarrow>=12,<26",
+    "scipy>=1.10,<2",  # quality: Holt-Winters anomaly detection
+]
 AWS = ["boto3>=1.28,<2"]
 MATCH = ["splink>=4.0.6,<6"]
 DEV = SPARK + AWS + MATCH + [
