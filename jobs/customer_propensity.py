@@ -36,7 +36,7 @@ from urllib.parse import unquote
 from lakeforge.bookmarks import DISABLE, FileEntry, JobBookmarks, list_data_files
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.config import EnvConfig, to_dict
-from lakeforge.errors import ConfigError, InputPathError, LakeforgeError, SchemaMismatchError
+from lakeforge.errors import ConfigError, LakeforgeError, SchemaMismatchError
 from lakeforge.faults import arm_on_new_file, fault_point
 from lakeforge.io import require_input_path
 from lakeforge.job import JobContext, run_job
@@ -182,6 +182,28 @@ def _read_lines(spark: SparkSession, files: Sequence[FileEntry],
                    F.lit(part_text).alias("_partition"),
                    *[F.lit(v).cast("string").alias(k) for k, v in (partition or {}).items()]))
     return out, unreadable
+
+
+def _contact_partitions(root: str) -> tuple[list[str], dict[tuple[str | None, ...],
+                                                                  list[FileEntry]],
+                                             list[FileEntry]]:
+    """List the files under ``root`` by Hive partition (``k=v`` folders, unescaped as Hive
+    does). Returns the partition keys, the files of each partition and the files that are not
+    in a partition folder of those keys (quarantined as file issues)."""
+    from lakeforge.paths import parse_partition_fragment
+
+    by_keys: dict[tuple[str, ...], dict[tuple[str | None, ...], list[FileEntry]]] = {}
+    for f in list_data_files(root):
+        rel = f.path.split("://", 1)[-1][len(root.split("://", 1)[-1]):].strip("/")
+        folders = [p for p in rel.split("/")[:-1] if "=" in p]
+        spec = parse_partition_fragment("/".join(folders)) if folders else {}
+        by_keys.setdefault(tuple(spec), {}).setdefault(tuple(spec.values()), []).append(f)
+    if not by_keys:
+        return [], {}, []
+    keys = max(by_keys, key=lambda k: (sum(len(v) for v in by_keys[k].values()), len(k)))
+    misplaced = sorted(f for k, parts in by_keys.items() if k != keys
+                       for fs in parts.values() for f in fs)
+    return list(keys), by_keys[keys], misplaced
 
 
 def _file_issues(spark: SparkSession, files: Sequence[FileEntry], unreadable: list[FileEntry],
@@ -389,24 +411,12 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
                                            if t.schema_changes},
                         "skipped": [{"path": s.path, "reason": s.reason}
                                     for s in report.skipped]}
-    tables = {t.name: t for t in report.tables}
-    for source in (cfg.sources.customers, cfg.sources.contacts, cfg.sources.indicators):
-        if source not in tables:
-            raise InputPathError(f"the crawler found no table for raw source '{source}' "
-                                 f"under {lake.path('raw', source)}; skipped: "
-                                 f"{summary['crawl']['skipped']}")
-
-    # 2. bookmarks: which files are new. A contact partition with a new file is reprocessed
-    # whole (the publish replaces whole partitions); new customer files change golden ids, so
-    # then every partition is reprocessed.
-    cont_t = tables[cfg.sources.contacts]
-    keys = list(cont_t.partition_keys)
-    parts = catalog.get_partitions(cfg.raw_database, cfg.sources.contacts)
-    files_of: dict[tuple[str | None, ...], list[FileEntry]] = {
-        tuple(p.values): list_data_files(p.location) for p in parts}
+    # The job lists the raw files itself: an object the crawler cannot classify (and so a
+    # folder it does not register) must reach the quarantine, not vanish from the run.
+    keys, files_of, misplaced = _contact_partitions(lake.path("raw", cfg.sources.contacts))
     all_contacts = sorted(f for fs in files_of.values() for f in fs)
-    new_contacts = marks.select("contacts", all_contacts)
-    customer_files = list_data_files(tables[cfg.sources.customers].location)
+    new_contacts = marks.select("contacts", all_contacts + misplaced)
+    customer_files = list_data_files(lake.path("raw", cfg.sources.customers))
     new_customers = marks.select("customers", customer_files)
     summary["new_files"] = {"contacts": len(new_contacts), "customers": len(new_customers)}
     if not new_contacts and not new_customers:
@@ -458,6 +468,10 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
                                         keys, {m[0] for m in cont_map})
     cont_issues = _file_issues(spark, [f for v in dirty for f in files_of[v]], cont_unreadable,
                                cont_lines, partition_of, header=False)
+    if misplaced:
+        cont_issues = cont_issues.unionByName(spark.createDataFrame(
+            [(f.path, None, "", f"not inside a {'/'.join(keys)} partition folder", None)
+             for f in misplaced if f in new_contacts], QUARANTINE_SCHEMA))
     cust_rows = cust_rows.cache()
     cont_rows = cont_rows.cache()
     _check_drift(spark, cust_rows, cust_map, f"{cfg.raw_database}.{cfg.sources.customers}",
@@ -548,9 +562,8 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
                              [tuple(m) for m in cont_map]
                              + [("_file", "string", "_file", "string"),
                                 ("_line", "int", "_line", "int")])
-    ind_t = tables[cfg.sources.indicators]
     indicators = spark.read.option("header", True).option("inferSchema", True).csv(
-        ind_t.location)
+        lake.path("raw", cfg.sources.indicators))
     links = matched.select(F.col("customer_id").alias("m_customer_id"), "golden_customer_id")
     with_golden = contacts.join(links, contacts["customer_id"] == links["m_customer_id"],
                                 "inner").drop("m_customer_id")
