@@ -170,6 +170,15 @@ class CheckResult:
 RowLevel = Callable[[DataFrame], Column]
 
 
+@dataclass(frozen=True)
+class Origin:
+    """A constraint's creating call: ``Check.<method>(**arguments)`` then ``.where(where)``."""
+
+    method: str
+    arguments: dict[str, Any]
+    where: str | None = None
+
+
 class Constraint:
     """A named assertion on the metric of one analyzer (Deequ's AnalysisBasedConstraint).
 
@@ -187,6 +196,9 @@ class Constraint:
         self.value_picker = value_picker
         self.row_level = row_level
         self.row_level_name = row_level_name
+        # The public Check call that created the constraint (method name, bound arguments,
+        # where filter): what the great_expectations and deequ engines translate.
+        self.origin: Origin | None = None
 
     def __str__(self) -> str:
         return self.name
@@ -387,7 +399,10 @@ class Check:
         if self._last_factory is None:
             raise ValueError("where() must follow a constraint that supports filtering "
                              "(e.g. .isComplete('a').where('b > 0'))")
+        origin = self.constraints[-1].origin
         self.constraints[-1] = self._last_factory(filter)
+        if origin is not None:
+            self.constraints[-1].origin = Origin(origin.method, origin.arguments, filter)
         self._last_factory = None
         return self
 
@@ -794,7 +809,41 @@ class Check:
     has_pattern = hasPattern
 
 
+_PLUMBING = {"where", "addConstraint", "requiredAnalyzers", "getRowLevelConstraintColumnNames",
+             "evaluate"}
+
+
+def _recorded(method: Callable[..., Check]) -> Callable[..., Check]:
+    """Wrap a constraint method so that the constraint it adds remembers the call."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(method)
+
+    @functools.wraps(method)
+    def wrapper(self: Check, *args: Any, **kwargs: Any) -> Check:
+        before = len(self.constraints)
+        out = method(self, *args, **kwargs)
+        if len(self.constraints) == before + 1:
+            bound = signature.bind(self, *args, **kwargs)
+            arguments = {k: v for k, v in bound.arguments.items() if k != "self"}
+            self.constraints[-1].origin = Origin(method.__name__, arguments)
+        return out
+
+    return wrapper
+
+
+for _name, _value in list(vars(Check).items()):
+    if (callable(_value) and not _name.startswith("_") and _name not in _PLUMBING
+            and _name == getattr(_value, "__name__", None)):
+        setattr(Check, _name, _recorded(_value))
+for _name, _value in list(vars(Check).items()):  # snake_case aliases share the wrapped method
+    if callable(_value) and not _name.startswith("_") and _name != getattr(_value, "__name__",
+                                                                           _name):
+        setattr(Check, _name, getattr(Check, _value.__name__))
+
 __all__ = [
-    "Check", "CheckLevel", "CheckResult", "CheckStatus", "ConstrainableDataTypes", "Constraint",
+    "Origin", "Check", "CheckLevel", "CheckResult", "CheckStatus", "ConstrainableDataTypes",
+    "Constraint",
     "ConstraintResult", "ConstraintStatus", "IsOne", "Patterns", "is_one",
 ]

@@ -50,6 +50,9 @@ CHECK_RESULTS_SCHEMA = T.StructType([
 ])
 
 
+NOT_TRANSLATABLE = "NotTranslatable"  # constraint_status of constraints an engine cannot run
+
+
 @dataclass(frozen=True)
 class AnomalyCheckConfig:
     """Level, description and history selection of an anomaly check."""
@@ -69,6 +72,9 @@ class VerificationResult:
         self.status = status
         self.checkResults = checkResults
         self.metrics = metrics
+        self.engine = "native"
+        # Constraints an alternative engine could not express: check -> [(constraint, reason)].
+        self.notTranslated: dict[Check, list[tuple[Constraint, str]]] = {}
 
     def check_rows(self, forChecks: Sequence[Check] | None = None) -> list[dict[str, str]]:
         """One dict per constraint with Deequ's column names."""
@@ -84,6 +90,15 @@ class VerificationResult:
                     "constraint": str(cr.constraint),
                     "constraint_status": cr.status.value,
                     "constraint_message": cr.message or "",
+                })
+            for constraint, reason in self.notTranslated.get(check, []):
+                rows.append({
+                    "check": check.description,
+                    "check_level": check.level.value,
+                    "check_status": result.status.value,
+                    "constraint": str(constraint),
+                    "constraint_status": NOT_TRANSLATABLE,
+                    "constraint_message": f"not translatable to engine {self.engine}: {reason}",
                 })
         return rows
 
@@ -157,9 +172,12 @@ def combine_row_level(constraints: Iterable[Constraint], data: DataFrame) -> Col
 class VerificationRunBuilder:
     """Fluent builder behind ``VerificationSuite(spark).onData(df)``."""
 
-    def __init__(self, spark: SparkSession, df: DataFrame) -> None:
+    def __init__(self, spark: SparkSession, df: DataFrame, engine: str = "native") -> None:
+        from quality.engines import check_engine_name
+
         self._spark = spark
         self._df = df
+        self._engine = check_engine_name(engine)
         self._checks: list[Check] = []
         self._required: list[Analyzer] = []
         self._repository: MetricsRepository | None = None
@@ -177,6 +195,14 @@ class VerificationRunBuilder:
     def addChecks(self, checks: Iterable[Check]) -> VerificationRunBuilder:
         for c in checks:
             self.addCheck(c)
+        return self
+
+    def useEngine(self, engine: str) -> VerificationRunBuilder:
+        """``native`` (default), ``deequ`` (PyDeequ, needs the Deequ jar on the classpath) or
+        ``great_expectations`` (GX 1.x, translatable constraints only)."""
+        from quality.engines import check_engine_name
+
+        self._engine = check_engine_name(engine)
         return self
 
     def addRequiredAnalyzer(self, analyzer: Analyzer) -> VerificationRunBuilder:
@@ -234,6 +260,8 @@ class VerificationRunBuilder:
                                               f"AnomalyConstraint({analyzer})"))
 
     def run(self) -> VerificationResult:
+        if self._engine != "native":
+            return self._run_other_engine()
         checks = list(self._checks) + [self._anomaly_check(s, a, c) for s, a, c in self._anomaly]
         analyzers = list(dict.fromkeys(
             [*self._required, *(a for c in checks for a in c.requiredAnalyzers())]))
@@ -252,6 +280,23 @@ class VerificationRunBuilder:
                  status.value, len(checks), len(analyzers))
         return VerificationResult(status, results, context.metricMap)
 
+    def _run_other_engine(self) -> VerificationResult:
+        unsupported = [name for name, used in (
+            ("addRequiredAnalyzer", bool(self._required)),
+            ("useRepository/saveOrAppendResult", self._repository is not None),
+            ("reuseExistingResultsForKey", self._reuse_key is not None),
+            ("addAnomalyCheck", bool(self._anomaly))) if used]
+        if unsupported:
+            raise ValueError(f"engine {self._engine!r} runs checks only; "
+                             f"{', '.join(unsupported)} need engine 'native'")
+        from quality import engines
+
+        if self._engine == "deequ":
+            return engines.run_deequ(  # type: ignore[no-any-return]
+                self._spark, self._df, self._checks)
+        return engines.run_great_expectations(  # type: ignore[no-any-return]
+            self._spark, self._df, self._checks)
+
 
 def overall_status(statuses: Iterable[CheckStatus]) -> CheckStatus:
     worst = CheckStatus.Success
@@ -266,11 +311,14 @@ def overall_status(statuses: Iterable[CheckStatus]) -> CheckStatus:
 class VerificationSuite:
     """Entry point: ``VerificationSuite(spark).onData(df)``."""
 
-    def __init__(self, spark_session: SparkSession) -> None:
+    def __init__(self, spark_session: SparkSession, engine: str = "native") -> None:
+        from quality.engines import check_engine_name
+
         self._spark = spark_session
+        self._engine = check_engine_name(engine)
 
     def onData(self, df: DataFrame) -> VerificationRunBuilder:
-        return VerificationRunBuilder(self._spark, df)
+        return VerificationRunBuilder(self._spark, df, self._engine)
 
     on_data = onData
 
@@ -289,7 +337,8 @@ def constraint_failures(result: VerificationResult,
 
 
 __all__ = [
-    "AnomalyCheckConfig", "VerificationResult", "VerificationRunBuilder", "VerificationSuite",
+    "NOT_TRANSLATABLE", "AnomalyCheckConfig", "VerificationResult", "VerificationRunBuilder",
+    "VerificationSuite",
     "combine_row_level", "constraint_failures", "overall_status",
 ]
 

@@ -31,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--json", dest="json_out", help="write check results and metrics as JSON")
     run.add_argument("--html", dest="html_out", help="write an HTML report")
     run.add_argument("--repository", help="metrics repository JSON file (enables trends)")
+    run.add_argument("--engine", default="native",
+                     choices=["native", "deequ", "great_expectations"],
+                     help="native (default); deequ needs the Deequ jar on the classpath and "
+                          "pydeequ; great_expectations needs great-expectations 1.x and runs "
+                          "the translatable constraints only (no repository)")
     run.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE",
                      help="result key tag for the repository (repeatable)")
     run.set_defaults(func=_run)
@@ -56,6 +61,8 @@ def _run(args: argparse.Namespace) -> int:
     from quality.verification import VerificationResult, VerificationSuite
 
     name, checks = load_suite(args.suite)
+    if args.engine != "native" and args.repository:
+        raise ConfigError(f"--repository needs --engine native (got --engine {args.engine})")
     tags = _tags(args.tag)
     env = load_env(args.env)
     if args.path:
@@ -69,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
             if args.format == "csv":
                 reader = reader.option("header", "true").option("inferSchema", "true")
             df = reader.load(args.path)
-        suite = VerificationSuite(spark).onData(df).addChecks(checks)
+        suite = VerificationSuite(spark, engine=args.engine).onData(df).addChecks(checks)
         repository = None
         if args.repository:
             repository = FileSystemMetricsRepository(spark, args.repository)
@@ -83,7 +90,8 @@ def _run(args: argparse.Namespace) -> int:
                   f"{r['constraint']}{message}")
         print(f"status: {result.status.value}")
         if args.json_out:
-            payload = {"suite": name, "status": result.status.value, "checks": rows,
+            payload = {"suite": name, "engine": args.engine, "status": result.status.value,
+                       "checks": rows,
                        "metrics": VerificationResult.successMetricsAsJson(spark, result)}
             Path(args.json_out).write_text(json.dumps(payload, indent=2), encoding="utf-8")
         if args.html_out:
