@@ -231,6 +231,10 @@ def _file_issues(spark: SparkSession, files: Sequence[FileEntry], unreadable: li
     return spark.createDataFrame(records, QUARANTINE_SCHEMA)
 
 
+def _a(type_name: str) -> str:
+    return f"an {type_name}" if type_name[:1] in "aeiou" else f"a {type_name}"
+
+
 def _raw_name(source: str) -> str:
     return f"_r_{source}"
 
@@ -254,7 +258,7 @@ def _typed_and_problems(df: DataFrame, mappings: Sequence[Sequence[str]],
         problems.append(F.when(
             raw.isNotNull() & converts.isNull(),
             F.concat(F.lit(f"column {source}: '"), shown,
-                     F.lit(f"' is not a {stype if stype == ttype else ttype}"))))
+                     F.lit(f"' is not {_a(stype if stype == ttype else ttype)}"))))
         if source in required:
             problems.append(F.when(raw.isNull(), F.lit(f"required column {source} is null")))
     return df.select("*", *typed, F.array_compact(F.array(*problems)).alias("_problems"))

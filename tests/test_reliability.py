@@ -194,16 +194,22 @@ def feature_rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def quarantine_rows(root: Path) -> list[tuple[Any, ...]]:
-    """Every quarantined record of every run: (table, file, line, partition, reason, record)."""
-    rows = []
-    for table in ("customers", "contacts", "contacts_enriched"):
+    """Every quarantined record of every run: (table, file, line, partition, reason, record);
+    the quality gate's rows (Parquet) as (table, '', None, dt, failed constraints, contact)."""
+    import pyarrow.parquet as pq
+
+    rows: list[tuple[Any, ...]] = []
+    for table in ("customers", "contacts"):
         for path in sorted((root / "quarantine" / DB / table).rglob("*.json")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 rec = json.loads(line)
                 src = str(rec.get("source_file") or "").replace(str(root), "<lake>")
                 rows.append((table, src, rec.get("line"), rec.get("partition"),
-                             rec.get("reason") or rec.get("failed_constraints"),
-                             rec.get("record") or rec.get("contact_id")))
+                             rec.get("reason"), rec.get("record")))
+    for path in sorted((root / "quarantine" / DB / "contacts_enriched").rglob("*.parquet")):
+        for rec in pq.read_table(path).to_pylist():
+            rows.append(("contacts_enriched", "", None, rec.get("dt"),
+                         json.dumps(rec.get("failed_constraints")), rec.get("contact_id")))
     return sorted(rows, key=lambda r: json.dumps(r, default=str))
 
 
