@@ -358,3 +358,34 @@ def test_partition_value_cannot_escape_its_table_folder(reference: dict[str, Any
                        "contacts_enriched", "SELECT contact_id FROM t WHERE contact_id "
                        "LIKE 'E%' ORDER BY 1")
     assert rows == [("E0",), ("E1",), ("E2",)]
+
+
+def test_secrets_are_redacted_in_logs_and_run_summary_and_bookmark_range_is_checked(
+        tmp_path: Path) -> None:
+    """slow: a job run in a subprocess (stops after the crawl: unknown bookmark range)."""
+    import yaml
+
+    secret = "TOPSECRET-9f3a7c"
+    root = tmp_path / "lake"
+    write_bank_marketing(root, customers=20, days=1)
+    env = yaml.safe_load((REPO / "conf" / "envs" / "local.yaml").read_text(encoding="utf-8"))
+    env.setdefault("spark", {}).setdefault("conf", {})[
+        "spark.hadoop.fs.s3a.secret.key"] = secret
+    env["aws"] = {"endpoint_url": f"http://user:{secret}@127.0.0.1:1"}
+    env_file = tmp_path / "local_with_secret.yaml"
+    env_file.write_text(yaml.safe_dump(env), encoding="utf-8")
+    rc, out, err = run_job_once(root, extra=["--env", str(env_file), "--job-bookmark-option",
+                                             "job-bookmark-pause", "--job-bookmark-from",
+                                             "no-such-run"])
+    assert rc == 2, err[-3000:]
+    assert "job-bookmark-from 'no-such-run' is not a committed run" in err
+    summaries = list((root / "metadata" / "runs").rglob("run_summary.json"))
+    assert len(summaries) == 1
+    summary = json.loads(summaries[0].read_text(encoding="utf-8"))
+    assert summary["status"].startswith("failed: job-bookmark-from")
+    conf = summary["env_config"]["spark"]["conf"]
+    assert conf["spark.hadoop.fs.s3a.secret.key"] == "***"
+    assert "run " in err and "spark.hadoop.fs.s3a.secret.key" in err  # the config was logged
+    for text in (out, err, summaries[0].read_text(encoding="utf-8")):
+        assert secret not in text
+    assert not (root / "curated").exists() or not any((root / "curated").rglob("*.parquet"))
