@@ -33,7 +33,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from lakeforge.bookmarks import DISABLE, FileEntry, JobBookmarks, list_data_files
+from lakeforge.bookmarks import DISABLE, ENABLE, FileEntry, JobBookmarks, list_data_files
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.config import EnvConfig, to_dict
 from lakeforge.errors import ConfigError, LakeforgeError, SchemaMismatchError
@@ -326,10 +326,14 @@ def _quarantine(df: DataFrame, lake: Lake, table: str, run_id: str) -> str:
     return path
 
 
-def _sweep_dead_quarantine(lake: Lake, tables: Sequence[str]) -> list[str]:
-    """Delete quarantine folders of runs that died before writing their run summary (killed):
-    their bookmark did not advance, so this run quarantines the same rows again."""
-    from lakeforge.publish import delete_dir, list_subdirs, uri_exists
+def _sweep_dead_quarantine(lake: Lake, tables: Sequence[str], committed: set[str]
+                           ) -> list[str]:
+    """Delete the quarantine of runs that did not commit, so that this run, which processes
+    their files again, does not quarantine a row twice: runs that died before writing their
+    summary, and runs that published but died before their bookmark commit (``committed``:
+    the run ids the bookmark holds). A run that failed (summary ``failed: ...``) keeps its
+    quarantine as evidence."""
+    from lakeforge.publish import delete_dir, list_subdirs, read_text, uri_exists
 
     removed = []
     for table in tables:
@@ -338,11 +342,16 @@ def _sweep_dead_quarantine(lake: Lake, tables: Sequence[str]) -> list[str]:
             if not name.startswith("run_id="):
                 continue
             run = name[len("run_id="):]
-            if not uri_exists(lake.path("metadata", "runs", run, "run_summary.json")):
-                delete_dir(f"{base}/{name}")
-                removed.append(f"{table}/{name}")
+            summary_uri = lake.path("metadata", "runs", run, "run_summary.json")
+            if uri_exists(summary_uri):
+                done = json.loads(read_text(summary_uri))
+                if not (done.get("status") == "published" and run not in committed
+                        and done.get("bookmark_option") == ENABLE):
+                    continue
+            delete_dir(f"{base}/{name}")
+            removed.append(f"{table}/{name}")
     if removed:
-        log.warning("removed the quarantine of runs that died before finishing: %s", removed)
+        log.warning("removed the quarantine of runs that did not commit: %s", removed)
     return removed
 
 
@@ -525,7 +534,8 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
 
     # 4. quarantine. Nothing was written before this point (the checks above fail first).
     summary["quarantine_swept"] = _sweep_dead_quarantine(
-        lake, [f"{db}/customers", f"{db}/contacts", f"{db}/contacts_enriched"])
+        lake, [f"{db}/customers", f"{db}/contacts", f"{db}/contacts_enriched"],
+        {r["run_id"] for r in marks.runs()})
     q = []
     cust_q = cust_issues.unionByName(_as_quarantine(bad_cust, "_problems"))
     cont_q = (cont_issues.unionByName(_as_quarantine(bad_cont, "_problems"))
