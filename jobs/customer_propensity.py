@@ -466,11 +466,11 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
     partition_of: dict[str, str] = {}
     files_by_part: dict[str, list[str]] = {}
     for v in dirty:
-        spec = dict(zip(keys, [x or "" for x in v], strict=True))
+        pspec = dict(zip(keys, [x or "" for x in v], strict=True))
         for f in files_of[v]:
             partition_of[f.path] = part_text(v)
         files_by_part[part_text(v)] = [f.path for f in files_of[v] if f.size > 0]
-        lines, bad = _read_lines(spark, files_of[v], spec)
+        lines, bad = _read_lines(spark, files_of[v], pspec)
         pieces.append(lines)
         cont_unreadable += bad
     cont_lines = pieces[0] if pieces else _read_lines(spark, [], {k: "" for k in keys})[0]
@@ -560,7 +560,9 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
     by_match = Window.partitionBy("match_id")
     matched = matched.withColumn("golden_customer_id",
                                  F.min("customer_id").over(by_match)).cache()
-    completeness = sum(F.col(c).isNotNull().cast("int") for c in customers.columns)
+    completeness = F.lit(0)
+    for c in customers.columns:
+        completeness = completeness + F.col(c).isNotNull().cast("int")
     best = Window.partitionBy("golden_customer_id").orderBy(completeness.desc(),
                                                            F.col("customer_id"))
     golden = (matched.withColumn("_rank", F.row_number().over(best)).where("_rank = 1")

@@ -64,8 +64,11 @@ def _bookmarks(args: argparse.Namespace) -> int:
             print(f"bookmark of {args.job} reset: the next run processes every file")
         return 0
     doc = marks.document()
-    locks = {k: (store.get(k).doc if store.get(k) else None) for k in store.keys("locks/")
-             if k[len("locks/"):].split(".")[0] == args.job}
+    locks: dict[str, dict[str, Any] | None] = {}
+    for k in store.keys("locks/"):
+        if k[len("locks/"):].split(".")[0] == args.job:
+            held = store.get(k)
+            locks[k] = held.doc if held else None
     if args.json:
         print(json.dumps({"bookmark": doc, "locks": locks}, indent=2, sort_keys=True))
         return 0
