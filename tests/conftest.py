@@ -59,3 +59,25 @@ def lake(tmp_path: Path) -> object:
     from lakeforge.paths import Lake
 
     return Lake.from_settings(str(tmp_path / "lake"), allow_env_override=False)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """One moto server (a real HTTP server on 127.0.0.1, free port) for every aws test, with
+    dummy credentials so boto3 never reaches AWS. Tests use unique bucket/database names."""
+    from moto.server import ThreadedMotoServer
+
+    mp = pytest.MonkeyPatch()
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        mp.setenv(key, value)
+    mp.delenv("AWS_PROFILE", raising=False)
+    mp.delenv("LAKEFORGE_AWS_ENDPOINT_URL", raising=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        mp.undo()

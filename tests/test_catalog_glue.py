@@ -15,7 +15,7 @@ from lakeforge.catalog.athena_ddl import (
     projection_properties,
 )
 from lakeforge.catalog.glue_api import GlueApiCatalog
-from tests.test_crawler import db, glue, moto_endpoint  # noqa: F401 - shared moto fixtures
+from tests.test_crawler import db, glue  # noqa: F401 - shared moto fixtures
 
 pytestmark = pytest.mark.aws
 

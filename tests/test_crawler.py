@@ -5,9 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import json
-import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -20,31 +18,6 @@ from lakeforge.crawler import crawl, plan_tables
 from lakeforge.errors import ConfigError, InputPathError
 
 pytestmark = pytest.mark.aws
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_SESSION_TOKEN", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.delenv("AWS_PROFILE", raising=False)
-        port = _free_port()
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.stop()
 
 
 @pytest.fixture

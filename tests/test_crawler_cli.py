@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakeforge.cli import main
-from tests.test_crawler import db, glue, moto_endpoint  # noqa: F401 - shared moto fixtures
+from tests.test_crawler import db, glue  # noqa: F401 - shared moto fixtures
 
 pytestmark = pytest.mark.aws
 

@@ -11,9 +11,13 @@ import pytest
 
 from lakeforge.catalog.glue_api import GlueApiCatalog
 from lakeforge.crawler import crawl
-from tests.test_crawler import glue, moto_endpoint  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.aws
+
+
+@pytest.fixture
+def glue(moto_endpoint: str) -> GlueApiCatalog:
+    return GlueApiCatalog(region="us-east-1", endpoint_url=moto_endpoint)
 
 
 def _lines(n: int) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -41,29 +40,14 @@ ACCOUNT = "123456789012"  # moto's account
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/lakeforge-glue-job"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
+def moto_url(moto_endpoint: str) -> Iterator[str]:
+    """The session's moto server, with this module's default region."""
     mp = pytest.MonkeyPatch()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION}.items():
-        mp.setenv(key, value)
-    mp.delenv("AWS_PROFILE", raising=False)
-    mp.delenv("LAKEFORGE_AWS_ENDPOINT_URL", raising=False)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    mp.setenv("AWS_DEFAULT_REGION", REGION)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield moto_endpoint
     finally:
-        server.stop()
         mp.undo()
 
 

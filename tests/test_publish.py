@@ -461,27 +461,10 @@ def test_sigkill_after_data_written_before_switch_keeps_previous_version(tmp_pat
 # --------------------------------------------------------------------------- glue_api backend
 
 
-@pytest.fixture(scope="module")
-def glue_endpoint():
-    """A moto server on 127.0.0.1 with a free port, for the Glue Data Catalog API."""
-    import os
-
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                            "AWS_DEFAULT_REGION")}
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "eu-west-1"})
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+@pytest.fixture
+def glue_endpoint(moto_endpoint):
+    """The session's moto server (conftest) stands in for the Glue Data Catalog API."""
+    return moto_endpoint
 
 
 @pytest.mark.aws
