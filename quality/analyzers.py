@@ -849,8 +849,19 @@ class DataType(_ColumnAnalyzer):
     def preconditions(self) -> list[Callable[[T.StructType], None]]:
         return [has_column(self.column), is_not_nested(self.column)]
 
+    def _kind_alias(self) -> str:
+        import hashlib
+
+        digest = hashlib.sha1(repr(("datatype", self.column, self._where)).encode()).hexdigest()
+        return f"__dq_type_{digest[:16]}"
+
+    def scan_projections(self) -> list[tuple[str, Column]]:
+        """The type classification (up to three regex matches) as one projected column, so
+        that the five counts below read it instead of re-evaluating the regexes each."""
+        return [(self._kind_alias(), data_type_of(self.value().cast("string")))]
+
     def scan_aggregates(self) -> list[tuple[Any, Column]]:
-        kind = data_type_of(self.value().cast("string"))
+        kind = F.col(self._kind_alias())
         return [(("datatype", self.column, self._where, t.value),
                  F.sum(F.when(kind == t.value, 1).otherwise(0)).cast("long"))
                 for t in DataTypeInstances]

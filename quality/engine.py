@@ -142,6 +142,15 @@ def _run_shared(df: DataFrame, scan: list[tuple[Analyzer, Analyzer]],
     scan_columns = [column.alias(alias) for alias, column in aggregates.values()]
 
     base = df.select(*[col(c) for c in _referenced_columns(df, [e for _, e in scan + group])])
+    # Per-row derived values shared by several aggregates of an analyzer (e.g. DataType's regex
+    # classification) are projected once; the optimizer keeps non-cheap expressions that are
+    # referenced more than once in the projection instead of inlining them into each aggregate.
+    projections: dict[str, Column] = {}
+    for _, e in scan:
+        for alias, column in getattr(e, "scan_projections", lambda: [])():
+            projections.setdefault(alias, column.alias(alias))
+    if projections:
+        base = base.select("*", *projections.values())
 
     specs: dict[GroupSpec, list[tuple[Analyzer, Analyzer]]] = {}
     edges: dict[Analyzer, list[float]] = {}
