@@ -45,7 +45,7 @@ DB = "lakeforge"
 TABLES = ("customers_golden", "customer_matches", "contacts_enriched")
 ORDER = {"customers_golden": "golden_customer_id", "customer_matches": "customer_id",
          "contacts_enriched": "contact_id"}
-JOB_ARGS = ["--dedup.max_em_iterations", "2"]
+JOB_ARGS = ["--dedup.max_em_iterations", "2", "--max_bad_row_fraction", "0.1"]
 KILL_POINTS = ("read", "after_quarantine_write", "during_write.contacts_enriched",
                "before_switch.contacts_enriched", "before_bookmark_commit")
 ESCAPING_DT = "2024-05-06/../../escape"
@@ -89,7 +89,7 @@ def write_base(root: Path) -> None:
 def write_late(root: Path) -> None:
     """Two late days of good contacts, bad JSON lines in the first, an empty and a corrupt
     gzip object in the second, and a partition whose value holds '/' and '..'."""
-    add_contact_days(root, first_day=date(2024, 5, 4), days=2, per_day=40)
+    add_contact_days(root, first_day=date(2024, 5, 4), days=2, per_day=60)
     contacts = root / "raw" / "contacts"
     d4 = contacts / "dt=2024-05-04"
     first_good = (d4 / "part-00000.json").read_text(encoding="utf-8").splitlines()[0]
@@ -132,14 +132,28 @@ def write_incompatible(root: Path) -> Path:
 # --------------------------------------------------------------------------- running
 
 
+def small_env(root: Path) -> Path:
+    """conf/envs/local.yaml with 2 shuffle partitions: tiny data, fewer tasks per stage."""
+    import yaml
+
+    path = root.parent / f"{root.name}-env.yaml"
+    if not path.exists():
+        env = yaml.safe_load((REPO / "conf" / "envs" / "local.yaml").read_text(encoding="utf-8"))
+        env.setdefault("spark", {}).setdefault("conf", {}).update(
+            {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"})
+        path.write_text(yaml.safe_dump(env), encoding="utf-8")
+    return path
+
+
 def start_job(root: Path, fault: str | None = None, extra: list[str] | None = None
               ) -> subprocess.Popen[str]:
+    extra = extra or ["--env", str(small_env(root))]
     env = job_env(root)
     env.pop("LAKEFORGE_FAULT_POINT", None)
     if fault:
         env["LAKEFORGE_FAULT_POINT"] = fault
     return subprocess.Popen(
-        [sys.executable, "-m", "jobs.customer_propensity", *JOB_ARGS, *(extra or [])],
+        [sys.executable, "-m", "jobs.customer_propensity", *JOB_ARGS, *extra],
         env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
 
