@@ -10,7 +10,7 @@ SPARK = [
     "scipy>=1.10,<2",  # quality: Holt-Winters anomaly detection
 ]
 AWS = ["boto3>=1.28,<2"]
-MATCH = ["splink>=4.0.6,<6"]
+MATCH = ["splink[spark]>=5.0,<5.1"]  # dedup uses a few Splink internals: pin the minor
 DEV = SPARK + AWS + MATCH + [
     "chispa>=0.10,<1",
     "pytest>=7.4,<10",

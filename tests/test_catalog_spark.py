@@ -143,7 +143,15 @@ def test_catalog_operations(spark: object, catalog: SparkSqlCatalog, db: str,
     assert set(catalog.list_partition_values(db, "m")) == {("a", "1"), ("b, k=2", None)}
     catalog.set_partition_locations(db, "m", [Partition(("a", "1"), str(tmp_path / "v2"))])
     assert spark.table(f"{db}.m").where("dt = 'a'").collect()[0].id == 2  # type: ignore[attr-defined]
-    assert catalog.drop_partitions(db, "m", [("b, k=2", None), ("zz", "9")]) == 1
+    # A new partition (null value) is added; then two partitions move in one metastore call.
+    v1, v2 = str(tmp_path / "m" / "dt=a" / "k=1"), str(tmp_path / "v2")
+    catalog.set_partition_locations(db, "m", [Partition(("c", None), v2)])
+    catalog.set_partition_locations(db, "m", [Partition(("a", "1"), v1),
+                                              Partition(("c", None), v1)])
+    got = {p.values: p.location for p in catalog.get_partitions(db, "m")}
+    assert got[("a", "1")] == v1 and got[("c", None)] == v1
+    assert spark.table(f"{db}.m").where("dt = 'a'").collect()[0].id == 1  # type: ignore[attr-defined]
+    assert catalog.drop_partitions(db, "m", [("b, k=2", None), ("c", None), ("zz", "9")]) == 2
     # Widening a type re-creates the EXTERNAL table and keeps its partitions and data.
     catalog.create_or_update_table(TableSpec(db, "m", [Column("id", "bigint"),
                                                        Column("extra", "string")],

@@ -416,11 +416,55 @@ class SparkSqlCatalog(Catalog):
     def set_partition_locations(
         self, database: str, table: str, partitions: Sequence[Partition]
     ) -> None:
-        """Re-point existing partitions (one ``SET LOCATION`` each) and add new ones (batched).
+        """Re-point existing partitions and add new ones.
 
-        Each statement is atomic in the metastore; the set as a whole is not.
+        Existing partitions move in ONE metastore call (``ExternalCatalog.alterPartitions``,
+        which the Hive metastore applies in a single transaction), so a reader sees all of
+        them at the old version or all at the new one; new partitions are then added in one
+        batched ``ALTER TABLE ADD``.
         """
-        self.add_partitions(database, table, partitions)
+        spec = self._require_table(database, table)
+        keys = [k.name.lower() for k in spec.partition_keys]
+        current = {tuple(p.values) for p in self.get_partitions(database, table)}
+        moving = [p for p in partitions if tuple(p.values) in current]
+        adding = [p for p in partitions if tuple(p.values) not in current]
+        if moving:
+            self._alter_partition_locations(database, table, keys, moving)
+        if adding:
+            self.add_partitions(database, table, adding)
+        self.spark.catalog.refreshTable(self._name(database, table))
+
+    def _alter_partition_locations(self, database: str, table: str, keys: list[str],
+                                   partitions: Sequence[Partition]) -> None:
+        jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
+        jcat = self._external_catalog()
+        wanted = {
+            tuple(HIVE_DEFAULT_PARTITION if v is None else str(v) for v in p.values): p.location
+            for p in partitions
+        }
+        seq = jcat.listPartitions(database, table, jvm.scala.Option.empty())
+        altered = jvm.java.util.ArrayList()
+        uris = jvm.org.apache.spark.sql.catalyst.catalog.CatalogUtils
+        for i in range(seq.size()):
+            jp = seq.apply(i)
+            spec = jp.spec()
+            values = tuple(str(spec.apply(k)) for k in keys)
+            if values not in wanted:
+                continue
+            st = jp.storage()
+            storage = st.copy(jvm.scala.Option.apply(uris.stringToURI(wanted[values])),
+                              st.inputFormat(), st.outputFormat(), st.serde(), st.compressed(),
+                              st.properties())
+            altered.add(jp.copy(spec, storage, jp.parameters(), jp.createTime(),
+                                jp.lastAccessTime(), jp.stats()))
+        if altered.size() != len(wanted):
+            raise CatalogError(f"{database}.{table}: {len(wanted)} partitions to move, "
+                               f"{altered.size()} found in the metastore")
+        converters = jvm.scala.collection.JavaConverters
+        jcat.alterPartitions(database, table,
+                             converters.asScalaBufferConverter(altered).asScala().toSeq())
+        log.info("table %s.%s: %d partitions switched in one metastore call", database, table,
+                 altered.size())
 
 
 # --------------------------------------------------------------------------- parsing
