@@ -35,6 +35,7 @@ setup(
         "spark": SPARK,
         "aws": AWS,
         "match": MATCH,
+        "gx": ["great-expectations>=1.3,<2"],  # quality engine="great_expectations", benchmarks
         "airflow": ["apache-airflow>=2.9,<4", "apache-airflow-providers-amazon>=8.20,<10"],
         "dev": DEV,
     },
