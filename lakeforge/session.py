@@ -220,6 +220,11 @@ def build_session(
              "from spark-submit" if launched_by_submit else (master or "cluster"))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(env.spark.log_level)
+    jsc = spark.sparkContext._jsc
+    if jsc is not None and jsc.sc().getCheckpointDir().isEmpty():
+        # Checkpoints (Splink's intermediate tables, long lineages) go where every executor can
+        # reach them: the lake's metadata zone (a shared folder, or S3 on EMR/Glue).
+        spark.sparkContext.setCheckpointDir(lake.path("metadata", "checkpoints"))
     if env.spark.metastore == "derby":
         # Under spark-submit the driver JVM started before our extraJavaOptions; the Hive client
         # is created lazily, so setting the property now still keeps derby.log under the lake.
