@@ -166,12 +166,8 @@ def _read_lines(spark: SparkSession, files: Sequence[FileEntry],
              .option("ignoreMissingFiles", "true").text(paths, wholetext=True)
              .withColumn("_uri", F.input_file_name()))
     uris = [r[0] for r in whole.select("_uri").distinct().collect()]
-    by_path = {f.path: f for f in files}
-    uri_to_path = {}
-    for uri in uris:
-        local = unquote(uri[len("file:"):].lstrip("/")) if uri.startswith("file:") else uri
-        local = "/" + local if uri.startswith("file:") else local
-        uri_to_path[uri] = local if local in by_path else uri
+    listed = {f.path for f in files}
+    uri_to_path = {uri: _listed_path(uri, listed) for uri in uris}
     read_ok = set(uri_to_path.values())
     unreadable = [f for f in files if f.size > 0 and f.path not in read_ok]
     names = spark.createDataFrame(list(uri_to_path.items()), "_uri string, _file string")
@@ -182,6 +178,16 @@ def _read_lines(spark: SparkSession, files: Sequence[FileEntry],
                    F.lit(part_text).alias("_partition"),
                    *[F.lit(v).cast("string").alias(k) for k, v in (partition or {}).items()]))
     return out, unreadable
+
+
+def _listed_path(uri: str, listed: set[str]) -> str:
+    """The listed path of a file Spark names by URI (``file:///a/b%2Fc`` -> ``/a/b%2Fc``):
+    Spark percent-encodes the path, the listing does not."""
+    path = "/" + uri[len("file:"):].lstrip("/") if uri.startswith("file:") else uri
+    for candidate in (path, unquote(path)):
+        if candidate in listed:
+            return candidate
+    return unquote(path)
 
 
 def _contact_partitions(root: str) -> tuple[list[str], dict[tuple[str | None, ...],

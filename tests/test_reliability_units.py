@@ -303,3 +303,35 @@ def test_no_secret_in_config_files() -> None:
                     ("${", "env:", "secretsmanager:", "ssm:")):
                 offending.append(f"{path}: {key}")
     assert offending == []
+
+
+# --------------------------------------------------------------------------- raw listing
+
+
+def test_spark_file_uris_map_back_to_listed_paths() -> None:
+    from jobs.customer_propensity import _listed_path
+
+    listed = {"/lake/raw/c/dt=2024-05-06%2F..%2Fx/p.json", "s3://b/raw/dt=a b/p.json",
+              "/lake/raw/plain.json"}
+    assert _listed_path("file:///lake/raw/c/dt=2024-05-06%252F..%252Fx/p.json", listed) == \
+        "/lake/raw/c/dt=2024-05-06%2F..%2Fx/p.json"
+    assert _listed_path("s3://b/raw/dt=a%20b/p.json", listed) == "s3://b/raw/dt=a b/p.json"
+    assert _listed_path("file:/lake/raw/plain.json", listed) == "/lake/raw/plain.json"
+    assert _listed_path("file:///elsewhere/x.json", listed) == "/elsewhere/x.json"
+
+
+def test_contact_partitions_unescape_values_and_flag_misplaced_files(tmp_path: Path) -> None:
+    from jobs.customer_propensity import _contact_partitions
+
+    root = tmp_path / "contacts"
+    for rel in ("dt=2024-05-01/a.json", "dt=2024-05-01/b.json", "dt=2024-05-02/a.json",
+                "dt=2024-05-06%2F..%2F..%2Fescape/a.json", "stray.json", "x=1/dt=2/c.json",
+                "dt=2024-05-02/_SUCCESS", "dt=2024-05-02/.a.json.crc"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("{}\n")
+    keys, parts, misplaced = _contact_partitions(str(root))
+    assert keys == ["dt"]
+    assert sorted(parts) == [("2024-05-01",), ("2024-05-02",), ("2024-05-06/../../escape",)]
+    assert [Path(f.path).name for f in parts[("2024-05-01",)]] == ["a.json", "b.json"]
+    assert sorted(Path(f.path).name for f in misplaced) == ["c.json", "stray.json"]
+    assert _contact_partitions(str(tmp_path / "missing")) == ([], {}, [])
