@@ -137,6 +137,9 @@ def configure_logging(level: str = "INFO") -> None:
     if level != "DEBUG":
         # Splink warns per comparison level it cannot train on small samples; keep errors.
         logging.getLogger("splink").setLevel(logging.ERROR)
+    from lakeforge.redact import install_log_redaction
+
+    install_log_redaction()  # secrets never reach a log, whichever job or command logs them
 
 
 def run_job(
