@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -57,12 +58,12 @@ def _interval(series: Sequence[float], interval: Interval | None) -> Interval:
     return int(start), int(min(end, len(series)))
 
 
-class AnomalyDetectionStrategy:
+class AnomalyDetectionStrategy(ABC):
     """Base class: ``detect(dataSeries, searchInterval)``."""
 
+    @abstractmethod
     def detect(self, dataSeries: Sequence[float],
-               searchInterval: Interval = (0, MAX_LONG)) -> list[tuple[int, Anomaly]]:
-        raise NotImplementedError
+               searchInterval: Interval = (0, MAX_LONG)) -> list[tuple[int, Anomaly]]: ...
 
 
 class SimpleThresholdStrategy(AnomalyDetectionStrategy):
@@ -104,8 +105,8 @@ class _BaseChangeStrategy(AnomalyDetectionStrategy):
         self.maxRateIncrease = maxRateIncrease
         self.order = int(order)
 
-    def diff(self, series: list[float], order: int) -> list[float]:
-        raise NotImplementedError
+    @abstractmethod
+    def diff(self, series: list[float], order: int) -> list[float]: ...
 
     def detect(self, dataSeries: Sequence[float],
                searchInterval: Interval = (0, MAX_LONG)) -> list[tuple[int, Anomaly]]:

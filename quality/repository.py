@@ -24,6 +24,7 @@ import os
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -229,17 +230,17 @@ def results_from_json(data: Sequence[Mapping[str, Any]]) -> list[AnalysisResult]
 # --------------------------------------------------------------------------- repositories
 
 
-class MetricsRepository:
+class MetricsRepository(ABC):
     """Base: ``save``, ``loadByKey`` and ``load()`` (a query builder)."""
 
     def __init__(self, spark_session: SparkSession | None = None) -> None:
         self._spark = spark_session
 
-    def _all(self) -> list[AnalysisResult]:
-        raise NotImplementedError
+    @abstractmethod
+    def _all(self) -> list[AnalysisResult]: ...
 
-    def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None: ...
 
     def loadByKey(self, resultKey: ResultKey) -> AnalyzerContext | None:
         for result in self._all():

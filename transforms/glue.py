@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
@@ -1260,7 +1261,7 @@ def _as_dataframe(frame: Any, arg: str = "frame") -> tuple[DataFrame, Callable[[
                     + f", got {type(frame).__name__}")
 
 
-class GlueTransform:
+class GlueTransform(ABC):
     """Base of the Glue-named wrappers: ``X.apply(frame=..., ...)`` as in awsglue.transforms."""
 
     returns_collection: ClassVar[bool] = False
@@ -1279,8 +1280,9 @@ class GlueTransform:
                 "returns": "collection" if cls.returns_collection else "frame"}
 
     @classmethod
-    def apply(cls, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abstractmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run the transform on ``frame`` (every wrapper defines it)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.apply(*args, **kwargs)

@@ -6,7 +6,7 @@ and one registered through the Glue API are described identically.
 
 Example::
 
-    print(create_table_ddl(spec))
+    ddl = create_table_ddl(spec)
     spec = replace(spec, parameters={**spec.parameters,
                                      **projection_properties(spec, {"dt": date_projection(...)})})
 """

@@ -7,7 +7,7 @@ Example::
     from lakeforge.catalog import get_catalog
 
     report = crawl(["/lake/raw/sales"], database="raw", catalog=get_catalog("spark_sql", spark))
-    print(report.to_json())
+    report.to_json()  # the JSON report `lakeforge crawl --report-json` writes
 """
 
 from lakeforge.crawler.classify import FileSchema, UnreadableObject, classify
