@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import logging
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -220,14 +221,24 @@ def _as_list(columns: str | Iterable[str]) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- base classes
 
 
-class Analyzer:
-    """Base of all analyzers. Subclasses set ``_fields`` (their Deequ constructor arguments)."""
+class UnsupportedAnalyzerError(TypeError):
+    """An analyzer that derives from none of the computation bases the engine can run."""
+
+
+class Analyzer(ABC):
+    """Base of all analyzers. Subclasses set ``_fields`` (their Deequ constructor arguments).
+
+    A concrete analyzer also derives from exactly one computation base, which sets ``kind`` and
+    declares the hooks the engine calls: :class:`ScanAnalyzer`, :class:`GroupingAnalyzer`,
+    :class:`DirectAnalyzer` or :class:`SchemaAnalyzer`.
+    """
 
     metric_name: str = ""
-    kind: str = "scan"  # scan | group | direct | meta
+    kind: ClassVar[str]  # scan | group | direct | meta, set by the computation base
 
+    @abstractmethod
     def _fields(self) -> tuple[Any, ...]:
-        raise NotImplementedError
+        """The Deequ constructor arguments, in order (identity, repr and serialization)."""
 
     def _key(self) -> tuple[Any, ...]:
         return tuple(_hashable(f) for f in self._fields())
@@ -279,12 +290,57 @@ class Analyzer:
             EmptyStateException(f"Empty state for analyzer {self}, all input values were NULL.")
         )
 
-    # ---- scan protocol
-    def scan_aggregates(self) -> list[tuple[Any, Column]]:
-        raise NotImplementedError(f"{type(self).__name__} is not scan-shareable")
 
+
+class ScanAnalyzer(Analyzer):
+    """Computed from aggregate expressions that share one aggregation with other analyzers."""
+
+    kind = "scan"
+
+    @abstractmethod
+    def scan_aggregates(self) -> list[tuple[Any, Column]]:
+        """(key, aggregate) pairs; equal keys are computed once per run."""
+
+    @abstractmethod
     def from_scan(self, values: list[Any]) -> Metric:
-        raise NotImplementedError
+        """The metric from the values of :meth:`scan_aggregates`, in the same order."""
+
+
+class GroupingAnalyzer(Analyzer):
+    """Computed from the group counts of one grouping set, shared by equal specs."""
+
+    kind = "group"
+
+    @abstractmethod
+    def group_spec(self) -> GroupSpec:
+        """The grouping set (columns, filter, histogram options) this analyzer counts."""
+
+    @abstractmethod
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        """The metric from the statistics the engine gathered for :meth:`group_spec`."""
+
+
+class DirectAnalyzer(Analyzer):
+    """Runs its own query over the data."""
+
+    kind = "direct"
+
+    @abstractmethod
+    def compute(self, df: DataFrame) -> Metric:
+        """The metric of ``df``."""
+
+
+class SchemaAnalyzer(Analyzer):
+    """Reads the schema only; no job runs."""
+
+    kind = "meta"
+
+    @abstractmethod
+    def compute_from_schema(self, schema: T.StructType) -> Metric:
+        """The metric of ``schema``."""
+
+
+COMPUTATION_BASES = (ScanAnalyzer, GroupingAnalyzer, DirectAnalyzer, SchemaAnalyzer)
 
 
 def _hashable(value: Any) -> Any:
@@ -297,7 +353,7 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-class _ColumnAnalyzer(Analyzer):
+class _ColumnAnalyzer(ScanAnalyzer):
     """Single-column scan analyzer with an optional where."""
 
     numeric_only = False
@@ -322,8 +378,9 @@ class _ColumnAnalyzer(Analyzer):
 class _SingleAggregate(_ColumnAnalyzer):
     """Analyzers whose state is a single nullable aggregate value."""
 
+    @abstractmethod
     def aggregate(self) -> Column:
-        raise NotImplementedError
+        """The aggregate over :meth:`value`; NULL when no value was aggregated."""
 
     def scan_aggregates(self) -> list[tuple[Any, Column]]:
         return [((type(self).__name__, self._key()), self.aggregate())]
@@ -338,7 +395,7 @@ class _SingleAggregate(_ColumnAnalyzer):
 # --------------------------------------------------------------------------- scan analyzers
 
 
-class Size(Analyzer):
+class Size(ScanAnalyzer):
     """Number of rows (passing ``where``)."""
 
     metric_name = "Size"
@@ -365,11 +422,10 @@ class Size(Analyzer):
         return self.empty_failure() if count is None else self.to_success(float(count))
 
 
-class ColumnCount(Analyzer):
+class ColumnCount(SchemaAnalyzer):
     """Number of columns of the data (read from the schema: no Spark job)."""
 
     metric_name = "ColumnCount"
-    kind = "meta"
 
     def __init__(self, where: str | None = None) -> None:
         self._where = where
@@ -421,7 +477,7 @@ def _ratio_metric(analyzer: Analyzer, values: list[Any]) -> Metric:
     return analyzer.to_success(float("nan") if count == 0 else matches / count)
 
 
-class Compliance(Analyzer):
+class Compliance(ScanAnalyzer):
     """Fraction of rows satisfying a SQL predicate (Deequ ``Compliance``)."""
 
     metric_name = "Compliance"
@@ -776,7 +832,7 @@ class ApproxQuantiles(_ColumnAnalyzer):
         return KeyedDoubleMetric(Entity.Column, self.metric_name, self.column, None, exc)
 
 
-class Correlation(Analyzer):
+class Correlation(ScanAnalyzer):
     """Pearson correlation of two numeric columns."""
 
     metric_name = "Correlation"
@@ -896,9 +952,8 @@ class GroupSpec:
 
 
 class _FrequencyAnalyzer(Analyzer):
-    """Analyzers computed from the frequencies of (non all-null) groups."""
+    """Analyzers computed from the value frequencies of one or more columns."""
 
-    kind = "group"
     has_options = False
 
     def __init__(self, columns: str | Iterable[str], where: str | None = None,
@@ -929,14 +984,16 @@ class _FrequencyAnalyzer(Analyzer):
         out += [is_not_nested(c) for c in self.columns]
         return out
 
+
+
+class _GroupedFrequencyAnalyzer(_FrequencyAnalyzer, GroupingAnalyzer):
+    """Frequency analyzers computed from the counts of (non all-null) groups."""
+
     def group_spec(self) -> GroupSpec:
         return GroupSpec(tuple(self.columns), self._where)
 
-    def from_group(self, stats: Mapping[str, Any]) -> Metric:
-        raise NotImplementedError
 
-
-class Uniqueness(_FrequencyAnalyzer):
+class Uniqueness(_GroupedFrequencyAnalyzer):
     """Fraction of rows whose value (combination) occurs exactly once."""
 
     metric_name = "Uniqueness"
@@ -947,7 +1004,7 @@ class Uniqueness(_FrequencyAnalyzer):
         return self.empty_failure() if not n else self.to_success(stats["unique"] / n)
 
 
-class Distinctness(_FrequencyAnalyzer):
+class Distinctness(_GroupedFrequencyAnalyzer):
     """Distinct values (combinations) divided by the number of rows."""
 
     metric_name = "Distinctness"
@@ -960,7 +1017,7 @@ class Distinctness(_FrequencyAnalyzer):
         return self.empty_failure() if not n else self.to_success(stats["groups"] / n)
 
 
-class UniqueValueRatio(_FrequencyAnalyzer):
+class UniqueValueRatio(_GroupedFrequencyAnalyzer):
     """Values occurring exactly once divided by the number of distinct values."""
 
     metric_name = "UniqueValueRatio"
@@ -971,7 +1028,7 @@ class UniqueValueRatio(_FrequencyAnalyzer):
         return self.empty_failure() if not groups else self.to_success(stats["unique"] / groups)
 
 
-class CountDistinct(_FrequencyAnalyzer):
+class CountDistinct(_GroupedFrequencyAnalyzer):
     """Exact number of distinct values (combinations); 0 on no rows."""
 
     metric_name = "CountDistinct"
@@ -986,7 +1043,7 @@ class CountDistinct(_FrequencyAnalyzer):
         return self.to_success(float(stats["groups"] or 0))
 
 
-class Entropy(_FrequencyAnalyzer):
+class Entropy(_GroupedFrequencyAnalyzer):
     """Shannon entropy (natural log) of the value distribution."""
 
     metric_name = "Entropy"
@@ -1007,7 +1064,7 @@ class Entropy(_FrequencyAnalyzer):
         return self.to_success(math.log(n) - stats["clnc"] / n)
 
 
-class DuplicateRowCount(_FrequencyAnalyzer):
+class DuplicateRowCount(_GroupedFrequencyAnalyzer):
     """Rows whose value combination occurs more than once (all columns when none given)."""
 
     metric_name = "DuplicateRowCount"
@@ -1039,7 +1096,7 @@ class DuplicateRowCount(_FrequencyAnalyzer):
         return self.to_success(float(stats["dup"] or 0))
 
 
-class Histogram(Analyzer):
+class Histogram(GroupingAnalyzer):
     """Value distribution of a column; NULL is counted as ``NullValue``.
 
     ``binningUdf`` is a function ``Column -> Column`` applied before counting (a Python lambda
@@ -1049,7 +1106,6 @@ class Histogram(Analyzer):
     """
 
     metric_name = "Histogram"
-    kind = "group"
 
     class Count:
         """Count rows per bin (the default)."""
@@ -1124,14 +1180,13 @@ class Histogram(Analyzer):
         return HistogramMetric(Entity.Column, "Histogram", self.column, None, exc)
 
 
-class HistogramBinned(Analyzer):
+class HistogramBinned(GroupingAnalyzer):
     """Numeric histogram over ``customEdges`` or ``binCount`` equal-width bins from min to max.
 
     Bins are ``[lo, hi)``; the last bin includes its upper edge. NULLs are ``NullValue``.
     """
 
     metric_name = "Histogram"
-    kind = "group"
 
     def __init__(self, column: str, binCount: int | None = None,
                  customEdges: Sequence[float] | None = None, where: str | None = None) -> None:
@@ -1196,11 +1251,10 @@ def binned_key(column: Column, edges: Sequence[float], labels: Sequence[str]) ->
     return expr.otherwise(F.lit("OutOfRange"))
 
 
-class MutualInformation(_FrequencyAnalyzer):
+class MutualInformation(_FrequencyAnalyzer, DirectAnalyzer):
     """Mutual information (natural log) of two columns, from joint and marginal frequencies."""
 
     metric_name = "MutualInformation"
-    kind = "direct"
 
     def __init__(self, columns: Sequence[str], where: str | None = None) -> None:
         super().__init__(columns, where)
@@ -1312,6 +1366,11 @@ class AnalysisRunBuilder:
     def addAnalyzer(self, analyzer: Analyzer) -> AnalysisRunBuilder:
         if not isinstance(analyzer, Analyzer):
             raise TypeError(f"addAnalyzer expects an Analyzer, got {type(analyzer).__name__}")
+        if not isinstance(analyzer, COMPUTATION_BASES):
+            raise UnsupportedAnalyzerError(
+                f"addAnalyzer: {type(analyzer).__name__} derives from none of "
+                f"{', '.join(b.__name__ for b in COMPUTATION_BASES)}; derive it from the one "
+                f"whose hooks it implements so the engine can compute it")
         self._analyzers.append(analyzer)
         return self
 
@@ -1371,12 +1430,14 @@ class AnalysisRunner:
 
 
 __all__ = [
-    "Analyzer", "AnalyzerContext", "AnalysisRunner", "AnalysisRunBuilder", "AnalyzerOptions",
+    "AnalysisRunBuilder", "AnalysisRunner", "Analyzer", "AnalyzerContext", "AnalyzerOptions",
     "ApproxCountDistinct", "ApproxQuantile", "ApproxQuantiles", "ColumnCount", "Completeness",
-    "Compliance", "Correlation", "CountDistinct", "DataType", "DataTypeInstances", "Distinctness",
-    "DuplicateRowCount", "Entropy", "ExactQuantile", "FilteredRowOutcome", "GroupSpec",
-    "Histogram", "HistogramBinned", "InterquartileRange", "Kurtosis", "MaxLength", "Maximum",
-    "Mean", "MetricCalculationException", "MinLength", "Minimum", "MutualInformation",
-    "NullBehavior", "PatternMatch", "Range", "Size", "Skewness", "StandardDeviation", "Sum",
-    "UniqueValueRatio", "Uniqueness", "Variance", "ZerosCount", "scala",
+    "Compliance", "Correlation", "CountDistinct", "DataType", "DataTypeInstances",
+    "DirectAnalyzer", "Distinctness", "DuplicateRowCount", "Entropy", "ExactQuantile",
+    "FilteredRowOutcome", "GroupSpec", "GroupingAnalyzer", "Histogram", "HistogramBinned",
+    "InterquartileRange", "Kurtosis", "MaxLength", "Maximum", "Mean", "MetricCalculationException",
+    "MinLength", "Minimum", "MutualInformation", "NullBehavior", "PatternMatch", "Range",
+    "ScanAnalyzer", "SchemaAnalyzer", "Size", "Skewness", "StandardDeviation", "Sum",
+    "UniqueValueRatio", "Uniqueness", "UnsupportedAnalyzerError", "Variance", "ZerosCount",
+    "scala",
 ]
