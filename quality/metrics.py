@@ -9,6 +9,7 @@ A metric holds either a value or the exception that prevented computing it (Deeq
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -107,7 +108,7 @@ class Distribution:
 
 
 @dataclass(frozen=True)
-class Metric:
+class Metric(ABC):
     """Base: a named value about an entity/instance, or the failure that prevented it."""
 
     entity: Entity
@@ -122,11 +123,13 @@ class Metric:
 
     isSuccess = is_success
 
+    @abstractmethod
     def flatten(self) -> list[DoubleMetric]:
-        raise NotImplementedError
+        """This metric as DoubleMetrics (what ``successMetricsAsDataFrame`` shows)."""
 
+    @abstractmethod
     def to_json_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The repository's stored form; :func:`metric_from_json` reads it back."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -102,16 +103,18 @@ def _quoted(values: Iterable[str]) -> str:
     return ", ".join('"' + v.replace('"', '\\"') + '"' for v in values)
 
 
-class ConstraintRule:
+class ConstraintRule(ABC):
     """Base of the rules: ``shouldBeApplied`` and ``candidate``."""
 
     ruleDescription = ""
 
+    @abstractmethod
     def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
-        raise NotImplementedError
+        """Whether the profile of a column (of ``numRecords`` rows) supports this rule."""
 
+    @abstractmethod
     def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
-        raise NotImplementedError
+        """The suggestion for a column this rule applies to."""
 
     def _suggest(self, profile: StandardColumnProfile, name: str, current: str,
                  description: str, code: str) -> ConstraintSuggestion:

@@ -100,3 +100,26 @@ def test_every_kind_is_computed_in_one_run(spark: Any) -> None:
     assert metrics[mi].value > 0
     assert metrics[A.Histogram("a")].value["NullValue"].absolute == 1
     assert metrics[_NullCount()].value == 1.0
+
+
+def test_metric_and_rule_bases_are_abstract() -> None:
+    from quality import suggestions as S
+    from quality.metrics import Metric
+
+    with pytest.raises(TypeError, match="flatten, to_json_dict"):
+        Metric(Entity.Column, "x", "a")  # type: ignore[abstract]
+    with pytest.raises(TypeError, match="candidate, shouldBeApplied"):
+        S.ConstraintRule()  # type: ignore[abstract]
+    failed = DoubleMetric(Entity.Column, "Mean", "a", None, ValueError("empty"))
+    assert failed.flatten() == [failed]
+    assert not failed.is_success
+
+
+def test_every_rule_of_the_extended_set_is_concrete() -> None:
+    from quality import suggestions as S
+
+    rules = list(S.Rules.EXTENDED)
+    assert rules
+    for rule in rules:
+        assert isinstance(rule, S.ConstraintRule)
+        assert not getattr(type(rule), "__abstractmethods__", None), rule
