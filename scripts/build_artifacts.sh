@@ -37,4 +37,4 @@ fi
 "$PY" -m pip wheel --quiet --no-deps "${ISOLATION[@]}" --wheel-dir "$WHEEL_TMP" "$ROOT"
 WHEEL="$(ls "$WHEEL_TMP"/lakeforge-*.whl)"
 rm -f "$DIST"/lakeforge-*.whl
-"$PY" -m lakeforge.deploy.artifacts build --source "$ROOT" --dist "$DIST" --wheel "$WHEEL"
+"$PY" -m lakeforge.cli deploy artifacts --source "$ROOT" --dist "$DIST" --wheel "$WHEEL"

@@ -157,6 +157,37 @@ def test_pyfiles_zip_names_a_missing_package(tmp_path):
     assert not (tmp_path / "out.zip").exists()
 
 
+def test_cli_deploy_artifacts_assembles_dist_and_reports_on_stdout(tmp_path, capsys):
+    from lakeforge.cli import main as cli
+
+    wheel = tmp_path / "lakeforge-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"not really a wheel: build() only copies it")
+    out = tmp_path / "dist"
+    assert cli(["deploy", "artifacts", "--source", str(REPO), "--dist", str(out),
+                "--wheel", str(wheel)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["manifest"] == str(out / MANIFEST)
+    assert set(report["files"]) == {
+        str(out / n) for n in ["lakeforge-0.1.0-py3-none-any.whl", "lakeforge_pyfiles.zip",
+                               "glue_entry.py", "bootstrap.sh",
+                               f"jars/{Path(splink_jar_path() or '').name}"]}
+    assert report["files"][str(out / "bootstrap.sh")] == (REPO / "emr/bootstrap.sh").stat().st_size
+    artifacts = load_artifacts(out)  # the manifest's digests hold
+    assert artifacts.version == report["version"]
+    assert "lakeforge/commands/deploy.py" in zip_members(artifacts.pyfiles)
+
+
+def test_cli_deploy_artifacts_refuses_a_missing_wheel(tmp_path, capsys):
+    from lakeforge.cli import main as cli
+
+    assert cli(["deploy", "artifacts", "--source", str(REPO), "--dist", str(tmp_path / "d"),
+                "--wheel", str(tmp_path / "absent.whl")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "absent.whl does not exist or is not a .whl file" in captured.err
+    assert not (tmp_path / "d" / MANIFEST).exists()
+
+
 @pytest.mark.slow
 def test_load_artifacts_refuses_missing_or_changed_files(dist, tmp_path):
     """Slow: uses the built dist."""

@@ -1,5 +1,7 @@
-"""``lakeforge deploy emr|glue|stepfunctions|iam``: ship jobs to AWS.
+"""``lakeforge deploy artifacts|emr|glue|stepfunctions|iam``: ship jobs to AWS.
 
+* ``artifacts``: assemble dist/ (py-files zip, Splink jar, entry script, bootstrap, manifest)
+  around a wheel built by ``pip wheel --no-deps``; ``scripts/build_artifacts.sh`` does both.
 * ``emr``: upload dist/ and conf/ to S3, then add a spark-submit step to ``--cluster-id`` or start
   a transient cluster with ``--create-cluster``; ``--wait`` polls the step to its end.
 * ``glue``: upload, then create or update the Glue 5.0 job; ``--start`` starts a run.
@@ -32,11 +34,12 @@ DEFAULT_DEPLOY_PREFIX = "lakeforge-deploy"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "deploy",
-        help="deploy jobs to EMR, Glue, Step Functions; write IAM policies",
+        help="build artifacts; deploy jobs to EMR, Glue, Step Functions; write IAM policies",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     targets = p.add_subparsers(dest="target", metavar="TARGET", required=True)
+    _artifacts_parser(targets)
     _emr_parser(targets)
     _glue_parser(targets)
     _sfn_parser(targets)
@@ -59,6 +62,15 @@ def _common(p: argparse.ArgumentParser, default_env: str, *, uploads: bool = Tru
                        help="S3 location for artifacts and conf (default: "
                             f"s3://<lake bucket>/{DEFAULT_DEPLOY_PREFIX})")
         p.add_argument("--conf-dir", help="conf/ folder to upload (default: the project's)")
+
+
+def _artifacts_parser(targets: argparse._SubParsersAction) -> None:
+    p = targets.add_parser(
+        "artifacts", help="assemble dist/ around a built wheel (scripts/build_artifacts.sh)")
+    p.add_argument("--source", default=".", help="repository root (default: .)")
+    p.add_argument("--dist", default="dist", help="output folder (default: dist)")
+    p.add_argument("--wheel", required=True, help="the wheel built by pip wheel --no-deps")
+    p.set_defaults(func=_deploy_artifacts)
 
 
 def _emr_parser(targets: argparse._SubParsersAction) -> None:
@@ -218,6 +230,18 @@ def _key_values(items: list[str], what: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- targets
+
+
+def _deploy_artifacts(args: argparse.Namespace) -> int:
+    from lakeforge.deploy import artifacts as art
+
+    manifest = art.build(args.source, args.dist, args.wheel)
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    files = {}
+    for name in [*data["files"].values(), *data["jars"]]:
+        files[str(manifest.parent / name)] = (manifest.parent / name).stat().st_size
+    _print({"manifest": str(manifest), "version": data["version"], "files": files})
+    return 0
 
 
 def _deploy_emr(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """What travels to a cluster: the project wheel, the ``--py-files`` zip, jars, entry script, conf.
 
 ``scripts/build_artifacts.sh`` builds the wheel with ``pip wheel --no-deps`` and then calls
-``python -m lakeforge.deploy.artifacts build`` which writes into dist/:
+``lakeforge deploy artifacts`` (:func:`build`) which writes into dist/:
 
 * ``lakeforge_pyfiles.zip`` - the packages lakeforge, transforms, quality and jobs, plus conf/
   (so a job finds its quality suites on a cluster, see :func:`ensure_conf_dir`);
@@ -23,16 +23,14 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -412,32 +410,3 @@ def zip_members(path: str | Path) -> list[str]:
     """Names in a zip (used by tests and ``lakeforge deploy`` to show what ships)."""
     with zipfile.ZipFile(path) as zf:
         return zf.namelist()
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m lakeforge.deploy.artifacts build --source . --dist dist --wheel W.whl``."""
-    parser = argparse.ArgumentParser(prog="python -m lakeforge.deploy.artifacts")
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="assemble dist/ around a built wheel")
-    b.add_argument("--source", default=".", help="repository root (default: .)")
-    b.add_argument("--dist", default="dist", help="output folder (default: dist)")
-    b.add_argument("--wheel", required=True, help="the wheel built by pip wheel --no-deps")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    try:
-        manifest = build(args.source, args.dist, args.wheel)
-    except DeployError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    for name in [*data["files"].values(), *data["jars"]]:
-        size = (manifest.parent / name).stat().st_size
-        print(f"{manifest.parent / name}  ({size:,} bytes)")
-    print(f"{manifest}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
