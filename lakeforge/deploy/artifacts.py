@@ -321,8 +321,17 @@ class UploadedArtifacts:
     def env_uri(self, env: str) -> str:
         return self.conf_uri(f"envs/{env}.yaml")
 
+    def env_location(self, env: str) -> str:
+        """``env`` itself when it is an s3:// URI, else the uploaded conf/envs/<env>.yaml."""
+        return env if env.startswith("s3://") else self.env_uri(env)
+
     def job_config_uri(self, job: str) -> str:
         return self.conf_uri(f"jobs/{job}.yaml")
+
+    def uploaded_job_config(self, job: str) -> str | None:
+        """URI of conf/jobs/<job>.yaml when it was uploaded; None (the job's defaults) if not."""
+        uri = self.layout.uri("conf", "jobs", f"{job}.yaml")
+        return uri if uri in self.conf else None
 
 
 def sse_extra_args(sse: str, kms_key_id: str | None = None) -> dict[str, str]:

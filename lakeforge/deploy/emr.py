@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lakeforge.deploy import DeployError, RemoteRunFailedError, RemoteRunTimeoutError
+from lakeforge.deploy import DeployError
 from lakeforge.deploy.artifacts import UploadedArtifacts
+from lakeforge.deploy.polling import poll_until_done
 
 log = logging.getLogger(__name__)
 
@@ -115,23 +116,12 @@ def spark_submit_args(uploaded: UploadedArtifacts, settings: StepSettings) -> li
         uploaded.entry,
         "--JOB_NAME", settings.job,
         "--lakeforge_job", settings.job,
-        "--env", _env_uri(uploaded, settings.env),
+        "--env", uploaded.env_location(settings.env),
     ]
-    config = _job_config_uri(uploaded, settings.job)
+    config = uploaded.uploaded_job_config(settings.job)
     if config:
         args += ["--config", config]
     return args + [str(a) for a in settings.job_args]
-
-
-def _env_uri(uploaded: UploadedArtifacts, env: str) -> str:
-    if env.startswith("s3://"):
-        return env
-    return uploaded.env_uri(env)
-
-
-def _job_config_uri(uploaded: UploadedArtifacts, job: str) -> str | None:
-    uri = uploaded.layout.uri("conf", "jobs", f"{job}.yaml")
-    return uri if uri in uploaded.conf else None
 
 
 def spark_submit_step(uploaded: UploadedArtifacts, settings: StepSettings) -> dict[str, Any]:
@@ -289,31 +279,23 @@ def wait_for_step(
     COMPLETED returns; FAILED, CANCELLED and INTERRUPTED raise RemoteRunFailedError with EMR's
     failure reason and log file; no end within ``timeout_seconds`` raises RemoteRunTimeoutError.
     """
-    deadline = clock() + timeout_seconds
-    last = None
-    while True:
-        status = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"]
-        state = status["State"]
-        if state != last:
-            log.info("step %s on %s: %s", step_id, cluster_id, state)
-            last = state
-        if state == STEP_DONE:
-            return dict(status)
-        if state in STEP_FAILED:
-            details = status.get("FailureDetails") or {}
-            reason = status.get("StateChangeReason", {}).get("Message", "")
-            raise RemoteRunFailedError(
-                f"EMR step {step_id} on cluster {cluster_id} ended {state}: "
-                f"{details.get('Reason') or reason or 'no reason given'}"
-                + (f" - {details['Message']}" if details.get("Message") else "")
-                + (f" (logs: {details['LogFile']})" if details.get("LogFile") else "")
-            )
-        if clock() >= deadline:
-            raise RemoteRunTimeoutError(
-                f"EMR step {step_id} on cluster {cluster_id} still {state} after "
-                f"{timeout_seconds:.0f}s; it keeps running - check it in the EMR console"
-            )
-        sleep(poll_seconds)
+    return poll_until_done(
+        lambda: emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"],
+        what=f"EMR step {step_id} on cluster {cluster_id}", state_key="State", done=STEP_DONE,
+        failed=STEP_FAILED, reason=_step_failure,
+        timeout_hint="; it keeps running - check it in the EMR console",
+        poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock,
+    )
+
+
+def _step_failure(status: Mapping[str, Any]) -> str:
+    details = status.get("FailureDetails") or {}
+    reason = status.get("StateChangeReason", {}).get("Message", "")
+    return (
+        f"{details.get('Reason') or reason or 'no reason given'}"
+        + (f" - {details['Message']}" if details.get("Message") else "")
+        + (f" (logs: {details['LogFile']})" if details.get("LogFile") else "")
+    )
 
 
 @dataclass(frozen=True)

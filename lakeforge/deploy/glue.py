@@ -29,8 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lakeforge.deploy import DeployError, RemoteRunFailedError, RemoteRunTimeoutError
+from lakeforge.deploy import DeployError
 from lakeforge.deploy.artifacts import UploadedArtifacts
+from lakeforge.deploy.polling import poll_until_done
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +123,10 @@ def default_temp_dir(uploaded: UploadedArtifacts) -> str:
 
 def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) -> dict[str, str]:
     """The Glue job's DefaultArguments."""
-    env_uri = settings.env if settings.env.startswith("s3://") else uploaded.env_uri(settings.env)
     args = {
         "--job-language": "python",
         "--lakeforge_job": settings.job,
-        "--env": env_uri,
+        "--env": uploaded.env_location(settings.env),
         "--extra-py-files": uploaded.pyfiles,
         "--additional-python-modules": python_modules(uploaded, settings.extra_python_modules),
         "--job-bookmark-option": settings.bookmark_option,
@@ -135,8 +135,8 @@ def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) ->
         "--enable-continuous-cloudwatch-log": "true",
         "--TempDir": settings.temp_dir or default_temp_dir(uploaded),
     }
-    config = uploaded.layout.uri("conf", "jobs", f"{settings.job}.yaml")
-    if config in uploaded.conf:
+    config = uploaded.uploaded_job_config(settings.job)
+    if config:
         args["--config"] = config
     if uploaded.jars:
         args["--extra-jars"] = ",".join(uploaded.jars)
@@ -210,23 +210,9 @@ def wait_for_run(
     SUCCEEDED returns; FAILED, ERROR, TIMEOUT, STOPPED and EXPIRED raise RemoteRunFailedError
     carrying Glue's ErrorMessage; no end within ``timeout_seconds`` raises RemoteRunTimeoutError.
     """
-    deadline = clock() + timeout_seconds
-    last = None
-    while True:
-        run = glue.get_job_run(JobName=name, RunId=run_id)["JobRun"]
-        state = run["JobRunState"]
-        if state != last:
-            log.info("Glue job %s run %s: %s", name, run_id, state)
-            last = state
-        if state == RUN_DONE:
-            return dict(run)
-        if state in RUN_FAILED:
-            raise RemoteRunFailedError(
-                f"Glue job {name} run {run_id} ended {state}: "
-                f"{run.get('ErrorMessage') or 'no error message'}"
-            )
-        if clock() >= deadline:
-            raise RemoteRunTimeoutError(
-                f"Glue job {name} run {run_id} still {state} after {timeout_seconds:.0f}s"
-            )
-        sleep(poll_seconds)
+    return poll_until_done(
+        lambda: glue.get_job_run(JobName=name, RunId=run_id)["JobRun"],
+        what=f"Glue job {name} run {run_id}", state_key="JobRunState", done=RUN_DONE,
+        failed=RUN_FAILED, reason=lambda run: run.get("ErrorMessage") or "no error message",
+        poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock,
+    )
