@@ -36,8 +36,10 @@ C = TypeVar("C")
 
 # Arguments the Glue runtime passes to every job script; never config overrides.
 GLUE_RESERVED = {
-    "TempDir", "job-bookmark-option", "job-language", "enable-glue-datacatalog",
-    "enable-metrics", "enable-continuous-cloudwatch-log", "enable-spark-ui",
+    # The three bookmark arguments are Glue's (job-bookmark-from/-to come with the pause option).
+    "TempDir", "job-bookmark-option", "job-bookmark-from", "job-bookmark-to", "job-language",
+    "enable-glue-datacatalog", "enable-metrics", "enable-continuous-cloudwatch-log",
+    "enable-spark-ui",
     "spark-event-logs-path", "enable-job-insights", "enable-observability-metrics",
     "extra-py-files", "extra-jars", "extra-files", "additional-python-modules",
     "python-modules-installer-option", "user-jars-first", "conf", "debug", "mode",

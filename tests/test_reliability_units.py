@@ -191,10 +191,22 @@ def test_bookmarks_cli_show_reset_and_unlock(tmp_path: Path,
 def test_glue_bookmark_arguments_reach_the_job_config() -> None:
     from jobs.customer_propensity import CustomerPropensityConfig
 
-    args = parse_job_args(["--JOB_NAME", "customer_propensity", "--job-bookmark-option",
-                           "job-bookmark-pause", "--job-bookmark-from", "r1",
-                           "--job-bookmark-to", "r2"], "customer_propensity")
-    assert args.glue_args["job-bookmark-option"] == PAUSE
+    glue_bookmark = ["--job-bookmark-option", "job-bookmark-pause", "--job-bookmark-from", "r1",
+                     "--job-bookmark-to", "r2"]
+    args = parse_job_args(["--JOB_NAME", "customer_propensity", *glue_bookmark],
+                          "customer_propensity")
+    # All three are Glue's own arguments: kept aside (the job lets them win over its config),
+    # never config overrides - so a job without bookmark settings accepts them too.
+    assert args.glue_args == {"job-bookmark-option": PAUSE, "job-bookmark-from": "r1",
+                              "job-bookmark-to": "r2"}
+    assert args.overrides == {}
+    from jobs.csv_to_parquet import CsvToParquetConfig
+
+    plain = parse_job_args(["--JOB_NAME", "csv_to_parquet", *glue_bookmark], "csv_to_parquet")
+    assert load_config(CsvToParquetConfig, plain.config, plain.overrides).output
+    # The job's own config keys still reach the config.
+    args = parse_job_args(["--job_bookmark_from", "r1", "--job_bookmark_to", "r2"],
+                          "customer_propensity")
     cfg = load_config(CustomerPropensityConfig, args.config, args.overrides)
     assert (cfg.job_bookmark_from, cfg.job_bookmark_to) == ("r1", "r2")
     with pytest.raises(ConfigError, match="job-bookmark-pause"):
