@@ -8,8 +8,8 @@ Layout of a published table (``lake.table_uri(zone, table, database)``)::
 
 Readers find data through the catalog's partition locations only; a publish writes a whole new
 version first and then switches the partitions it touched in one catalog call, so no reader ever
-sees a half-written partition. The storage helpers (pyarrow file systems, local or S3) are used by
-transforms.features too.
+sees a half-written partition. Markers, DDL files and version folders are handled through
+:mod:`lakeforge.io` (pyarrow file systems, local or S3).
 
 Example::
 
@@ -29,7 +29,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import VectorUDT
@@ -47,71 +46,10 @@ from lakeforge.catalog.athena_ddl import (
 from lakeforge.catalog.base import Catalog, Partition, TableSpec
 from lakeforge.catalog.base import Column as BaseColumn
 from lakeforge.errors import ConfigError, LakeforgeError, SchemaMismatchError
+from lakeforge.io import delete_dir, list_files, list_subdirs, read_text, uri_exists, write_text
 from lakeforge.paths import Lake, join_uri, partition_path, validate_identifier
 
 log = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------- storage helpers
-
-
-def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
-    """pyarrow file system + path for a local path or an s3:// (s3a://, s3n://) URI."""
-    if uri.startswith(("s3a://", "s3n://")):
-        uri = "s3://" + uri.split("://", 1)[1]
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
-    if "://" not in uri:
-        return pafs.LocalFileSystem(), uri
-    fs, path = pafs.FileSystem.from_uri(uri)
-    return fs, path
-
-
-def uri_exists(uri: str) -> bool:
-    """True when a file or folder (an S3 prefix with objects) exists at ``uri``."""
-    fs, path = _fs(uri)
-    info = fs.get_file_info(path)
-    if info.type != pafs.FileType.NotFound:
-        return True
-    if isinstance(fs, pafs.LocalFileSystem):
-        return False
-    return bool(fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)))
-
-
-def write_text(uri: str, text: str) -> None:
-    """Write a small UTF-8 text file (JSON, SQL) to a local path or S3."""
-    fs, path = _fs(uri)
-    parent = path.rsplit("/", 1)[0]
-    if parent:
-        fs.create_dir(parent, recursive=True)
-    with fs.open_output_stream(path) as out:
-        out.write(text.encode("utf-8"))
-
-
-def read_text(uri: str) -> str:
-    """Read a small UTF-8 text file from a local path or S3."""
-    fs, path = _fs(uri)
-    with fs.open_input_stream(path) as src:
-        return bytes(src.read()).decode("utf-8")
-
-
-def list_subdirs(uri: str) -> list[str]:
-    """Names of the immediate sub-folders of ``uri`` (empty when it does not exist)."""
-    fs, path = _fs(uri)
-    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-    return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
-
-
-def list_files(uri: str, suffix: str = "") -> list[str]:
-    """Paths of the data files under ``uri`` (recursive), skipping hidden ``_``/``.`` files."""
-    fs, path = _fs(uri)
-    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-    return sorted(
-        i.path for i in infos
-        if i.type == pafs.FileType.File
-        and not i.base_name.startswith(("_", "."))
-        and i.base_name.endswith(suffix)
-    )
 
 
 # --------------------------------------------------------------------------- Athena-safe schema
@@ -717,8 +655,3 @@ def expire_versions(
             log.info("removed version %s of %s.%s (superseded %s)", name, database, table, since)
     return tuple(marked), tuple(removed)
 
-
-def delete_dir(uri: str) -> None:
-    """Delete a folder and everything under it (local or S3)."""
-    fs, path = _fs(uri)
-    fs.delete_dir(path)
