@@ -29,6 +29,7 @@ from transforms.features import (
     to_sagemaker_frame,
     with_split,
     write_feature_manifest,
+    write_sagemaker,
     write_sagemaker_csv,
     write_sagemaker_parquet,
 )
@@ -309,8 +310,10 @@ def test_sagemaker_csv_parquet_and_manifest_match(spark, spec, data, lake):
     names = feature_names(out.schema, spec)
     csv_dir = lake.path("features", "churn", "train_csv")
     pq_dir = lake.path("features", "churn", "train_parquet")
-    write_sagemaker_csv(out, csv_dir, label="churned", lake=lake, feature_names=names)
-    write_sagemaker_parquet(out, pq_dir, label="churned", lake=lake, feature_names=names)
+    assert write_sagemaker_csv(out, csv_dir, label="churned", lake=lake,
+                               feature_names=names) == csv_dir
+    assert write_sagemaker(out, pq_dir, file_format="parquet", label="churned", lake=lake,
+                           feature_names=names) == pq_dir
     manifest = build_feature_manifest(
         out, spec, version="1", files={"csv": csv_dir, "parquet": pq_dir}
     )
@@ -374,6 +377,9 @@ def test_sagemaker_writers_reject_bad_labels_and_paths(spark, spec, data, lake, 
     with pytest.raises(ConfigError, match="outside the lake"):
         write_sagemaker_parquet(out, str(tmp_path / "elsewhere"), label="churned", lake=lake,
                                 feature_names=names)
+    with pytest.raises(ConfigError, match=r"format 'json': use one of \['csv', 'parquet'\]"):
+        write_sagemaker(out, target, file_format="json", label="churned",  # type: ignore[arg-type]
+                        lake=lake, feature_names=names)
     assert not Path(target).exists()
 
 

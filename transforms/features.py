@@ -32,8 +32,8 @@ Example use::
     ref = save_feature_model(model, spec, lake=lake)
     out = model.transform(df)
     names = feature_names(out.schema, spec)
-    write_sagemaker_csv(out.filter("split = 'train'"), lake.path("features", "churn", "train"),
-                        label=spec.label, feature_names=names, lake=lake)
+    write_sagemaker(out.filter("split = 'train'"), lake.path("features", "churn", "train"),
+                    file_format="csv", label=spec.label, feature_names=names, lake=lake)
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ from pyspark.sql import types as T  # noqa: N812
 
 from lakeforge.config import from_mapping, read_yaml
 from lakeforge.errors import ConfigError, LakeforgeError, require_columns
+from lakeforge.io import list_subdirs, uri_exists, write_text
 from lakeforge.paths import Lake, join_uri, validate_identifier
 
 if TYPE_CHECKING:
@@ -96,33 +97,34 @@ class FeatureInputError(LakeforgeError, ValueError):
 # --------------------------------------------------------------------------- the spec
 
 
+class _SuffixedColumnsStep:
+    """Steps that read ``columns`` and add one ``<column><suffix>`` for each."""
+
+    columns: list[str]
+    suffix: str
+
+    def outputs(self) -> list[str]:
+        return [f"{c}{self.suffix}" for c in self.columns]
+
+    def inputs(self) -> list[str]:
+        return list(self.columns)
+
+
 @dataclass(frozen=True)
-class ImputeStep:
+class ImputeStep(_SuffixedColumnsStep):
     """Fill nulls/NaN with the training mean, median or mode: ``<col><suffix>``."""
 
     columns: list[str]
     strategy: Literal["mean", "median", "mode"] = "median"
     suffix: str = "_imputed"
 
-    def outputs(self) -> list[str]:
-        return [f"{c}{self.suffix}" for c in self.columns]
-
-    def inputs(self) -> list[str]:
-        return list(self.columns)
-
 
 @dataclass(frozen=True)
-class LogStep:
+class LogStep(_SuffixedColumnsStep):
     """``log1p(col)`` as ``<col><suffix>``; values <= -1 give null (impute or clip them first)."""
 
     columns: list[str]
     suffix: str = "_log"
-
-    def outputs(self) -> list[str]:
-        return [f"{c}{self.suffix}" for c in self.columns]
-
-    def inputs(self) -> list[str]:
-        return list(self.columns)
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ class ScaleStep:
 
 
 @dataclass(frozen=True)
-class OneHotStep:
+class OneHotStep(_SuffixedColumnsStep):
     """StringIndexer (handleInvalid='keep') + OneHotEncoder: one slot per training category and
     one ``__unknown`` slot for nulls and categories never seen in training."""
 
@@ -203,19 +205,13 @@ class OneHotStep:
         "frequencyDesc"
     )
 
-    def outputs(self) -> list[str]:
-        return [f"{c}{self.suffix}" for c in self.columns]
-
     def internal(self) -> list[str]:
         """The StringIndexer's category indices, kept in the output."""
         return [f"{c}_index" for c in self.columns]
 
-    def inputs(self) -> list[str]:
-        return list(self.columns)
-
 
 @dataclass(frozen=True)
-class QuantileBinsStep:
+class QuantileBinsStep(_SuffixedColumnsStep):
     """Equal-frequency bins learnt on training data (QuantileDiscretizer): ``<col><suffix>``.
     NaN gets its own extra bin; null stays null (impute first)."""
 
@@ -224,27 +220,15 @@ class QuantileBinsStep:
     relative_error: float = 0.001
     suffix: str = "_qbin"
 
-    def outputs(self) -> list[str]:
-        return [f"{c}{self.suffix}" for c in self.columns]
-
-    def inputs(self) -> list[str]:
-        return list(self.columns)
-
 
 @dataclass(frozen=True)
-class BucketsStep:
+class BucketsStep(_SuffixedColumnsStep):
     """Fixed bins (Bucketizer) with explicit split points; use ``-.inf`` / ``.inf`` as ends.
     NaN gets its own extra bin; null stays null (impute first)."""
 
     columns: list[str]
     splits: list[float]
     suffix: str = "_bucket"
-
-    def outputs(self) -> list[str]:
-        return [f"{c}{self.suffix}" for c in self.columns]
-
-    def inputs(self) -> list[str]:
-        return list(self.columns)
 
 
 Step = (
@@ -580,8 +564,6 @@ def save_feature_model(
     model: PipelineModel, spec: FeatureSpec, *, lake: Lake, version: str | None = None
 ) -> FeatureModelRef:
     """Save a fitted pipeline as a new immutable version (never overwrites one)."""
-    from lakeforge.publish import uri_exists, write_text
-
     version = version or new_version()
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", version):
         raise ConfigError(f"feature model version {version!r}: use letters, digits, '_', '.', '-'")
@@ -602,8 +584,6 @@ def save_feature_model(
 
 def list_feature_model_versions(lake: Lake, name: str) -> list[str]:
     """Saved versions of ``name``, oldest first."""
-    from lakeforge.publish import list_subdirs
-
     names = list_subdirs(feature_models_uri(lake, name))
     return sorted(n[2:] for n in names if n.startswith("v="))
 
@@ -795,57 +775,66 @@ def _require_labels(df: DataFrame, label: str) -> None:
         )
 
 
-def write_sagemaker_csv(
+SageMakerFormat = Literal["csv", "parquet"]
+# Per format: the name in messages and the writer options. CSV for the built-in XGBoost / linear
+# learner: label first, no header, numbers only (missing values as empty fields).
+_SAGEMAKER_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
+    "csv": ("CSV", {"header": "false"}),
+    "parquet": ("Parquet", {"compression": "snappy"}),
+}
+
+
+def write_sagemaker(
     df: DataFrame,
     path: str,
     *,
+    file_format: SageMakerFormat,
     label: str,
     lake: Lake,
     feature_names: Sequence[str],
     features_col: str = "features",
     mode: Literal["error", "overwrite"] = "error",
 ) -> str:
-    """CSV for SageMaker's built-in XGBoost / linear learner: label first, no header, numbers
-    only (missing values as empty fields). No ``_SUCCESS`` marker is written into the channel."""
-    lake.require_inside(path, "SageMaker CSV output")
+    """Write a SageMaker training channel: the label, then one double column per feature.
+
+    ``file_format`` ``"csv"`` writes no header and numbers only (what the built-in XGBoost and
+    linear learner read); ``"parquet"`` writes snappy Parquet with named double columns (no
+    VectorUDT). No ``_SUCCESS`` marker is written into the channel. A null label is an error.
+
+    Example::
+
+        write_sagemaker(train, lake.path("features", "churn", "train"), file_format="csv",
+                        label="churned", lake=lake, feature_names=names)
+    """
+    if file_format not in _SAGEMAKER_FORMATS:
+        raise ConfigError(
+            f"SageMaker output format {file_format!r}: use one of {sorted(_SAGEMAKER_FORMATS)}"
+        )
+    title, options = _SAGEMAKER_FORMATS[file_format]
+    lake.require_inside(path, f"SageMaker {title} output")
     frame = to_sagemaker_frame(
         df, label=label, feature_names=feature_names, features_col=features_col
     )
     _require_labels(frame, label)
     (
         frame.write.mode(mode)
-        .option("header", "false")
+        .format(file_format)
+        .options(**options)
         .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-        .csv(path)
+        .save(path)
     )
-    log.info("wrote SageMaker CSV (%d features) to %s", len(feature_names), path)
+    log.info("wrote SageMaker %s (%d features) to %s", title, len(feature_names), path)
     return path
 
 
-def write_sagemaker_parquet(
-    df: DataFrame,
-    path: str,
-    *,
-    label: str,
-    lake: Lake,
-    feature_names: Sequence[str],
-    features_col: str = "features",
-    mode: Literal["error", "overwrite"] = "error",
-) -> str:
-    """Parquet for SageMaker: the label then one double column per feature (no VectorUDT)."""
-    lake.require_inside(path, "SageMaker Parquet output")
-    frame = to_sagemaker_frame(
-        df, label=label, feature_names=feature_names, features_col=features_col
-    )
-    _require_labels(frame, label)
-    (
-        frame.write.mode(mode)
-        .option("compression", "snappy")
-        .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-        .parquet(path)
-    )
-    log.info("wrote SageMaker Parquet (%d features) to %s", len(feature_names), path)
-    return path
+def write_sagemaker_csv(df: DataFrame, path: str, **kwargs: Any) -> str:
+    """:func:`write_sagemaker` with ``file_format="csv"``."""
+    return write_sagemaker(df, path, file_format="csv", **kwargs)
+
+
+def write_sagemaker_parquet(df: DataFrame, path: str, **kwargs: Any) -> str:
+    """:func:`write_sagemaker` with ``file_format="parquet"``."""
+    return write_sagemaker(df, path, file_format="parquet", **kwargs)
 
 
 # --------------------------------------------------------------------------- the manifest
@@ -915,8 +904,6 @@ def build_feature_manifest(
 
 def write_feature_manifest(manifest: Mapping[str, Any], uri: str, *, lake: Lake) -> str:
     """Write the manifest JSON (keep it outside the SageMaker channel folders)."""
-    from lakeforge.publish import write_text
-
     lake.require_inside(uri, "feature manifest")
     write_text(uri, json.dumps(manifest, indent=2, sort_keys=False, default=str))
     return uri
@@ -928,5 +915,5 @@ __all__ = [
     "ScaleStep", "SplitSpec", "build_feature_manifest", "build_feature_pipeline",
     "feature_names", "feature_spec_from_mapping", "fit_feature_pipeline", "load_feature_model",
     "load_feature_spec", "save_feature_model", "to_sagemaker_frame", "with_split",
-    "write_feature_manifest", "write_sagemaker_csv", "write_sagemaker_parquet",
+    "write_feature_manifest", "write_sagemaker", "write_sagemaker_csv", "write_sagemaker_parquet",
 ]
