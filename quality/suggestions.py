@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from quality._format import java_double
 from quality.profiles import (
@@ -279,13 +279,19 @@ class UniqueIfApproximatelyUniqueRule(ConstraintRule):
                              f"'{c}' is unique", f'.isUnique("{c}")')
 
 
-class _NumericBoundRule(ConstraintRule):
+class _ObservedBoundRule(ConstraintRule):
+    """Bound a statistic of a column's profile by its observed value.
+
+    Subclasses name the profile type, the profile field, Deequ's check method and comparison.
+    """
+
+    profile_type: ClassVar[type[StandardColumnProfile]] = NumericColumnProfile
     field = ""
     method = ""
     comparison = ""
 
     def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
-        return isinstance(profile, NumericColumnProfile) and getattr(profile, self.field) \
+        return isinstance(profile, self.profile_type) and getattr(profile, self.field) \
             is not None
 
     def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
@@ -296,49 +302,34 @@ class _NumericBoundRule(ConstraintRule):
                              f'.{self.method}("{c}", _ {self.comparison} {value})')
 
 
-class HasMin(_NumericBoundRule):
+class HasMin(_ObservedBoundRule):
     ruleDescription = "The minimum of a numeric column should not fall below the observed one"
     field, method, comparison = "minimum", "hasMin", ">="
 
 
-class HasMax(_NumericBoundRule):
+class HasMax(_ObservedBoundRule):
     ruleDescription = "The maximum of a numeric column should not exceed the observed one"
     field, method, comparison = "maximum", "hasMax", "<="
 
 
-class HasMean(_NumericBoundRule):
+class HasMean(_ObservedBoundRule):
     ruleDescription = "The mean of a numeric column should stay at the observed one"
     field, method, comparison = "mean", "hasMean", "=="
 
 
-class HasStandardDeviation(_NumericBoundRule):
+class HasStandardDeviation(_ObservedBoundRule):
     ruleDescription = "The standard deviation of a numeric column should stay at the observed one"
     field, method, comparison = "stdDev", "hasStandardDeviation", "=="
 
 
-class _LengthRule(ConstraintRule):
-    field = ""
-    method = ""
-    comparison = ""
-
-    def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
-        return isinstance(profile, StringColumnProfile) and getattr(profile, self.field) \
-            is not None
-
-    def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
-        c = profile.column
-        value = java_double(float(getattr(profile, self.field)))
-        return self._suggest(profile, f"{self.method}({c})", f"{self.field}: {value}",
-                             f"'{c}' {self.method} {self.comparison} {value}",
-                             f'.{self.method}("{c}", _ {self.comparison} {value})')
-
-
-class HasMinLength(_LengthRule):
+class HasMinLength(_ObservedBoundRule):
+    profile_type = StringColumnProfile
     ruleDescription = "The minimum length of a string column should not fall below the observed"
     field, method, comparison = "minLength", "hasMinLength", ">="
 
 
-class HasMaxLength(_LengthRule):
+class HasMaxLength(_ObservedBoundRule):
+    profile_type = StringColumnProfile
     ruleDescription = "The maximum length of a string column should not exceed the observed"
     field, method, comparison = "maxLength", "hasMaxLength", "<="
 

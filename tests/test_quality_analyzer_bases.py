@@ -123,3 +123,25 @@ def test_every_rule_of_the_extended_set_is_concrete() -> None:
     for rule in rules:
         assert isinstance(rule, S.ConstraintRule)
         assert not getattr(type(rule), "__abstractmethods__", None), rule
+
+
+def test_observed_bound_rules_apply_to_their_profile_type_only() -> None:
+    from quality import suggestions as S
+    from quality.profiles import NumericColumnProfile, StringColumnProfile
+
+    base = {"completeness": 1.0, "approximateNumDistinctValues": 3, "isDataTypeInferred": False}
+    amount = NumericColumnProfile("amount", dataType="Fractional", minimum=-2.5, mean=None,
+                                  **base)
+    name = StringColumnProfile("name", dataType="String", minLength=1.0, maxLength=None, **base)
+
+    assert S.HasMin().shouldBeApplied(amount, 3)
+    assert not S.HasMean().shouldBeApplied(amount, 3)  # no observed mean
+    assert not S.HasMin().shouldBeApplied(name, 3)  # not numeric
+    assert S.HasMin().candidate(amount, 3).codeForConstraint == '.hasMin("amount", _ >= -2.5)'
+
+    assert S.HasMinLength().shouldBeApplied(name, 3)
+    assert not S.HasMaxLength().shouldBeApplied(name, 3)
+    assert not S.HasMinLength().shouldBeApplied(amount, 3)  # not a string
+    suggestion = S.HasMinLength().candidate(name, 3)
+    assert suggestion.codeForConstraint == '.hasMinLength("name", _ >= 1.0)'
+    assert suggestion.current_value == "minLength: 1.0"
