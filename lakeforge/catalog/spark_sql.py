@@ -44,6 +44,13 @@ from lakeforge.catalog.base import (
     TableNotFoundError,
     TableSpec,
 )
+from lakeforge.catalog.derby_bulk import (
+    BulkUnavailable,
+    DerbyBulkRegistrar,
+    canonical_values,
+    derby_url,
+    part_name,
+)
 from lakeforge.paths import (
     HIVE_DEFAULT_PARTITION,
     unescape_partition_value,
@@ -56,6 +63,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 200
+# Batches larger than this use the embedded Derby metastore's bulk path when it applies.
+BULK_MIN_PARTITIONS = 20
 # Table properties Hive/Spark manage themselves; never copied back into a TableSpec.
 _SYSTEM_PROPERTIES = {
     "EXTERNAL", "transient_lastDdlTime", "numFiles", "totalSize", "numRows", "rawDataSize",
@@ -70,7 +79,7 @@ class SparkSqlCatalog(Catalog):
     backend_name = "spark_sql"
 
     def __init__(self, spark: SparkSession, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                 json_serde_available: bool | None = None) -> None:
+                 json_serde_available: bool | None = None, bulk_derby: bool = True) -> None:
         if spark.conf.get("spark.sql.catalogImplementation", "in-memory") != "hive":
             log.warning("spark_sql catalog on a session without Hive support: tables live only "
                         "as long as the session")
@@ -79,6 +88,7 @@ class SparkSqlCatalog(Catalog):
         self.spark = spark
         self.batch_size = batch_size
         self._json_serde = json_serde_available
+        self.bulk_derby = bulk_derby
 
     # ------------------------------------------------------------------ helpers
 
@@ -383,6 +393,11 @@ class SparkSqlCatalog(Catalog):
         return len(new) + len(old)
 
     def _add_batched(self, spec: TableSpec, partitions: Sequence[Partition]) -> None:
+        if len(partitions) > BULK_MIN_PARTITIONS and self._bulk_add(spec, partitions):
+            return
+        self._add_ddl(spec, partitions)
+
+    def _add_ddl(self, spec: TableSpec, partitions: Sequence[Partition]) -> None:
         name = self._name(spec.database, spec.name)
         for start in range(0, len(partitions), self.batch_size):
             batch = partitions[start:start + self.batch_size]
@@ -391,6 +406,36 @@ class SparkSqlCatalog(Catalog):
                 f"LOCATION {quote_string(p.location)}" for p in batch
             )
             self._sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {clauses}")
+
+    def _bulk_add(self, spec: TableSpec, partitions: Sequence[Partition]) -> bool:
+        """The embedded Derby metastore's fast path (:mod:`lakeforge.catalog.derby_bulk`):
+        Hive adds the first partition, its metastore rows are cloned for the others in one
+        transaction. False (nothing added) when it does not apply."""
+        if not self.bulk_derby:
+            return False
+        url = derby_url(self.spark)
+        if url is None:
+            return False
+        keys = [k.name for k in spec.partition_keys]
+        types = [k.type for k in spec.partition_keys]
+        if any(p.parameters for p in partitions) or not all(
+                canonical_values(p.values, types) for p in partitions):
+            log.info("%s: partition values or parameters need Hive's DDL path",
+                     spec.qualified_name)
+            return False
+        first, rest = partitions[0], partitions[1:]
+        self._add_ddl(spec, [first])
+        names = [HIVE_DEFAULT_PARTITION if v is None else v for v in first.values]
+        try:
+            DerbyBulkRegistrar(self.spark, url).add(
+                spec.database, spec.name, keys, (part_name(keys, names), first.location),
+                [(p.values, p.location) for p in rest])
+        except BulkUnavailable as exc:
+            log.info("%s: Derby bulk registration not used (%s); adding %d partitions with "
+                     "DDL", spec.qualified_name, exc, len(rest))
+            self._add_ddl(spec, rest)
+        self.spark.catalog.refreshTable(self._name(spec.database, spec.name))
+        return True
 
     def add_new_partitions(self, spec: TableSpec, partitions: Sequence[Partition]) -> int:
         """One ``ALTER TABLE ... ADD IF NOT EXISTS`` with many PARTITION clauses per batch."""

@@ -1,0 +1,350 @@
+"""Bulk partition registration in the embedded (local) Derby Hive metastore.
+
+Hive's metastore adds partitions one object at a time through DataNucleus: ~10-40 ms per
+partition whatever the batching, so registering 10,000 partitions locally takes minutes while
+listing them takes a second. This module is the local fast path: it clones the metastore rows
+of one partition that Hive itself has just added (the *template*) for every other partition of
+the batch, with set-based ``INSERT ... SELECT`` statements in ONE Derby transaction:
+
+* the variable data (partition name, location, key values) is written to a CSV file and loaded
+  into a scratch table with Derby's ``SYSCS_UTIL.SYSCS_IMPORT_TABLE``;
+* ids come from DataNucleus's own ``SEQUENCE_TABLE``, reserved in the same transaction (a range
+  above every id DataNucleus may still hand out from its cached block);
+* every column not explicitly overridden is copied from the template row, so whatever Hive
+  writes for a partition of this table (SerDe, formats, SerDe parameters) is reproduced exactly.
+
+It is used only when it can be exact, and otherwise reports :class:`BulkUnavailable` so that the
+caller falls back to Spark SQL DDL:
+
+* the session's metastore is the embedded Derby database (``jdbc:derby:`` without a host) of
+  Spark's built-in Hive client: on EMR / Glue the metastore is the Glue Data Catalog and this
+  module is never used;
+* the template partition has no rows in tables this module does not clone (bucketing, sort
+  columns, skew, privileges, column statistics) and no partition parameters but Hive's
+  ``transient_lastDdlTime``;
+* every partition value is in its canonical form for its key type (string keys: any value;
+  integral keys: ``-?[0-9]+`` without leading zeros; date keys: ``YYYY-MM-DD``) and every
+  location has the same prefix as the template's and only characters that Hadoop's ``Path``
+  keeps as they are.
+
+The transaction either adds all partitions or none (Derby rolls back on any error, including a
+partition that exists already: ``PARTITIONS`` has a unique index on name and table).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import logging
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from lakeforge.paths import HIVE_DEFAULT_PARTITION, escape_partition_value
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+_MODEL = "org.apache.hadoop.hive.metastore.model."
+_SEQUENCES = {"PART_ID": _MODEL + "MPartition", "SD_ID": _MODEL + "MStorageDescriptor",
+              "SERDE_ID": _MODEL + "MSerDeInfo"}
+# Child tables whose template rows must be absent (not cloned): table -> foreign key column.
+_MUST_BE_EMPTY = {
+    "BUCKETING_COLS": "SD_ID", "SORT_COLS": "SD_ID", "SKEWED_COL_NAMES": "SD_ID",
+    "SKEWED_VALUES": "SD_ID_OID", "SKEWED_COL_VALUE_LOC_MAP": "SD_ID",
+    "PART_PRIVS": "PART_ID", "PART_COL_PRIVS": "PART_ID", "PART_COL_STATS": "PART_ID",
+}
+_INTEGRAL = {"tinyint", "smallint", "int", "integer", "bigint"}
+_CANONICAL_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
+# Characters a location may hold for the fast path (Hadoop Path / java.net.URI keep them as is).
+_SAFE_LOCATION = re.compile(r"^[A-Za-z0-9/_.=:+,@~-]+$")
+_ONLY_PARAMETER = "transient_lastDdlTime"
+
+
+class BulkUnavailable(Exception):
+    """The fast path does not apply (the message says why); use Spark SQL DDL instead."""
+
+
+def derby_url(spark: SparkSession) -> str | None:
+    """The embedded Derby metastore's JDBC URL (without ``create=true``), or None."""
+    conf = spark.sparkContext.getConf()
+    if spark.conf.get("spark.sql.catalogImplementation", "in-memory") != "hive":
+        return None
+    if conf.get("spark.sql.hive.metastore.jars", "builtin") != "builtin":
+        return None
+    url = conf.get("spark.hadoop.javax.jdo.option.ConnectionURL", None)
+    if not url or not url.startswith("jdbc:derby:") or url.startswith("jdbc:derby://"):
+        return None
+    parts = [p for p in url.split(";") if p and p.lower() != "create=true"]
+    return ";".join(parts)
+
+
+def canonical_values(values: Sequence[str | None], key_types: Sequence[str]) -> bool:
+    """Whether Spark would store ``values`` unchanged for keys of ``key_types``."""
+    for value, key_type in zip(values, key_types, strict=True):
+        if value is None or value == HIVE_DEFAULT_PARTITION:
+            continue
+        if value == "" or "\x00" in value:
+            return False
+        kind = key_type.strip().lower()
+        if kind == "string" or kind.startswith(("varchar", "char")):
+            continue
+        if kind in _INTEGRAL:
+            if not _CANONICAL_INT.match(value):
+                return False
+        elif kind == "date":
+            try:
+                if dt.date.fromisoformat(value).isoformat() != value:
+                    return False
+            except ValueError:
+                return False
+        else:
+            return False
+    return True
+
+
+def part_name(keys: Sequence[str], values: Sequence[str | None]) -> str:
+    """Hive's ``Warehouse.makePartName``: lower-case keys, escaped values, '/'-joined."""
+    return "/".join(f"{escape_partition_value(k.lower())}={escape_partition_value(v)}"
+                    for k, v in zip(keys, values, strict=True))
+
+
+class DerbyBulkRegistrar:
+    """Clone a template partition's metastore rows for many partitions in one transaction."""
+
+    def __init__(self, spark: SparkSession, url: str) -> None:
+        self.spark = spark
+        self.url = url
+        self._jvm: Any = spark.sparkContext._jvm  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ JDBC helpers
+
+    @staticmethod
+    def _rows(conn: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        ps = conn.prepareStatement(sql)
+        try:
+            for i, p in enumerate(params, start=1):
+                if isinstance(p, int):
+                    ps.setLong(i, p)
+                else:
+                    ps.setString(i, p)
+            rs = ps.executeQuery()
+            width = rs.getMetaData().getColumnCount()
+            out = []
+            while rs.next():
+                out.append(tuple(rs.getString(c) for c in range(1, width + 1)))
+            return out
+        finally:
+            ps.close()
+
+    @staticmethod
+    def _update(conn: Any, sql: str, *params: Any) -> int:
+        ps = conn.prepareStatement(sql)
+        try:
+            for i, p in enumerate(params, start=1):
+                if isinstance(p, int):
+                    ps.setLong(i, p)
+                else:
+                    ps.setString(i, p)
+            return int(ps.executeUpdate())
+        finally:
+            ps.close()
+
+    def _columns(self, conn: Any) -> dict[str, list[str]]:
+        rows = self._rows(
+            conn, "SELECT t.TABLENAME, c.COLUMNNAME, c.COLUMNNUMBER FROM SYS.SYSTABLES t "
+                  "JOIN SYS.SYSCOLUMNS c ON c.REFERENCEID = t.TABLEID "
+                  "JOIN SYS.SYSSCHEMAS s ON s.SCHEMAID = t.SCHEMAID "
+                  "WHERE s.SCHEMANAME = CURRENT SCHEMA AND t.TABLETYPE = 'T'")
+        tables: dict[str, list[tuple[int, str]]] = {}
+        for table, column, number in rows:
+            tables.setdefault(table, []).append((int(number), column))
+        return {t: [c for _, c in sorted(cols)] for t, cols in tables.items()}
+
+    def _insert_clone(self, conn: Any, table: str, columns: list[str], source: str,
+                      overrides: dict[str, str], where: str, *params: Any) -> int:
+        """``INSERT INTO table SELECT <overrides or t.col> FROM stage s, table t WHERE ...``."""
+        exprs = [overrides.get(c, f"t.{c}") for c in columns]
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(exprs)} "
+               f"FROM {source} s, {table} t WHERE {where}")
+        return self._update(conn, sql, *params)
+
+    # ------------------------------------------------------------------ the fast path
+
+    def add(self, database: str, table: str, keys: Sequence[str], template: tuple[str, str],
+            partitions: Sequence[tuple[Sequence[str | None], str]]) -> int:
+        """Add ``partitions`` ((values, location) pairs, none registered yet) to
+        ``database.table`` by cloning the partition named ``template[0]`` (already added by
+        Hive with location ``template[1]`` as given to Spark). Returns how many were added."""
+        if not partitions:
+            return 0
+        started = time.perf_counter()
+        conn = self._jvm.java.sql.DriverManager.getConnection(self.url)
+        stage = f"LF_STAGE_{uuid.uuid4().hex[:12].upper()}"
+        fd, csv_path = tempfile.mkstemp(prefix="lakeforge-partitions-", suffix=".csv")
+        try:
+            columns = self._columns(conn)
+            for needed in ("TBLS", "DBS", "PARTITIONS", "SDS", "SERDES", "SEQUENCE_TABLE",
+                           "PARTITION_KEY_VALS", "PARTITION_PARAMS", "SERDE_PARAMS"):
+                if needed not in columns:
+                    raise BulkUnavailable(f"metastore table {needed} not found")
+            tmpl = self._template(conn, columns, database, table, template[0])
+            rows = self._stage_rows(keys, template, tmpl["LOCATION"], partitions)
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
+                writer.writerows(rows)
+            fd = -1
+            value_columns = ", ".join(f"V{i} VARCHAR(256)" for i in range(len(keys)))
+            conn.createStatement().execute(
+                f"CREATE TABLE {stage} (IDX BIGINT, PART_NAME VARCHAR(767), "
+                f"LOCATION VARCHAR(4000), {value_columns})")
+            call = conn.prepareCall(
+                "CALL SYSCS_UTIL.SYSCS_IMPORT_TABLE(NULL, ?, ?, ',', '\"', 'UTF-8', 0)")
+            call.setString(1, stage)
+            call.setString(2, csv_path)
+            call.execute()  # Derby commits the import itself
+            call.close()
+            conn.setAutoCommit(False)
+            try:
+                self._clone(conn, columns, stage, tmpl, len(keys), len(rows))
+                conn.commit()
+            except Exception:
+                conn.rollback()
+                raise
+        except BulkUnavailable:
+            raise
+        except Exception as exc:
+            raise BulkUnavailable(f"bulk insert into the Derby metastore failed: "
+                                  f"{str(exc).strip().splitlines()[0][:300]}") from exc
+        finally:
+            if fd != -1:
+                os.close(fd)
+            os.unlink(csv_path)
+            try:
+                conn.setAutoCommit(True)
+                conn.createStatement().execute(f"DROP TABLE {stage}")
+            except Exception:  # the stage table was never created
+                log.debug("no stage table %s to drop", stage)
+            conn.close()
+        log.info("%s.%s: %d partitions cloned into the Derby metastore in %.2fs",
+                 database, table, len(partitions), time.perf_counter() - started)
+        return len(partitions)
+
+    def _template(self, conn: Any, columns: dict[str, list[str]], database: str, table: str,
+                  name: str) -> dict[str, Any]:
+        found = self._rows(
+            conn, "SELECT p.PART_ID, p.SD_ID, p.TBL_ID, s.SERDE_ID, s.LOCATION FROM PARTITIONS p "
+                  "JOIN TBLS t ON t.TBL_ID = p.TBL_ID JOIN DBS d ON d.DB_ID = t.DB_ID "
+                  "JOIN SDS s ON s.SD_ID = p.SD_ID "
+                  "WHERE d.NAME = ? AND t.TBL_NAME = ? AND p.PART_NAME = ?",
+            database.lower(), table.lower(), name)
+        if len(found) != 1:
+            raise BulkUnavailable(f"template partition {name} of {database}.{table} not found "
+                                  f"in the metastore")
+        part_id, sd_id, tbl_id, serde_id, location = found[0]
+        ids = {"PART_ID": int(part_id), "SD_ID": int(sd_id), "SERDE_ID": int(serde_id)}
+        for child, key in _MUST_BE_EMPTY.items():
+            if child not in columns:
+                continue
+            fk = "PART_ID" if key == "PART_ID" else "SD_ID"
+            n = self._rows(conn, f"SELECT COUNT(*) FROM {child} WHERE {key} = ?", ids[fk])
+            if int(n[0][0]):
+                raise BulkUnavailable(f"the template partition has rows in {child}")
+        params = self._rows(conn, "SELECT PARAM_KEY FROM PARTITION_PARAMS WHERE PART_ID = ?",
+                            ids["PART_ID"])
+        extra = sorted({p[0] for p in params} - {_ONLY_PARAMETER})
+        if extra:
+            raise BulkUnavailable(f"the template partition has parameters {extra}")
+        return {**ids, "TBL_ID": int(tbl_id), "LOCATION": location}
+
+    @staticmethod
+    def _stage_rows(keys: Sequence[str], template: tuple[str, str], stored_location: str,
+                    partitions: Sequence[tuple[Sequence[str | None], str]]) -> list[list[Any]]:
+        # The metastore qualifies locations ('/x' -> 'file:/x'): learn the prefix rewrite from
+        # the template and apply it to every location that has the same given prefix.
+        given = template[1]
+        if urlparse(given).path != urlparse(stored_location).path:
+            # The template partition existed before with another folder.
+            raise BulkUnavailable(f"template partition is at {stored_location}, not {given}")
+        common = 0
+        while (common < min(len(given), len(stored_location))
+               and given[-1 - common] == stored_location[-1 - common]):
+            common += 1
+        if common <= len(given.rstrip("/").rsplit("/", 1)[-1]):
+            raise BulkUnavailable(f"cannot relate the stored location {stored_location} to "
+                                  f"{given}")
+        given_prefix = given[:len(given) - common]
+        stored_prefix = stored_location[:len(stored_location) - common]
+        rows: list[list[Any]] = []
+        for idx, (values, location) in enumerate(partitions):
+            if (not location.startswith(given_prefix) or not _SAFE_LOCATION.match(location)
+                    or "//" in location[len(given_prefix):] or location.endswith("/")
+                    or "/./" in location or "/../" in location):
+                raise BulkUnavailable(f"location {location!r} needs Hadoop's normalisation")
+            stored = stored_prefix + location[len(given_prefix):]
+            hive_values = [HIVE_DEFAULT_PARTITION if v is None else v for v in values]
+            rows.append([idx, part_name(keys, hive_values), stored, *hive_values])
+        return rows
+
+    def _reserve(self, conn: Any, column: str, table: str, count: int) -> int:
+        sequence = _SEQUENCES[column]
+        # Lock the sequence row first: DataNucleus allocates its next id block only after this
+        # transaction commits, above the range reserved here.
+        if self._update(conn, "UPDATE SEQUENCE_TABLE SET NEXT_VAL = NEXT_VAL "
+                              "WHERE SEQUENCE_NAME = ?", sequence) != 1:
+            raise BulkUnavailable(f"no DataNucleus sequence {sequence}")
+        next_val = int(self._rows(conn, "SELECT NEXT_VAL FROM SEQUENCE_TABLE "
+                                        "WHERE SEQUENCE_NAME = ?", sequence)[0][0])
+        top = self._rows(conn, f"SELECT MAX({column}) FROM {table}")[0][0]
+        base = max(next_val, int(top or 0) + 1)
+        self._update(conn, "UPDATE SEQUENCE_TABLE SET NEXT_VAL = ? WHERE SEQUENCE_NAME = ?",
+                     base + count, sequence)
+        return base
+
+    def _clone(self, conn: Any, columns: dict[str, list[str]], stage: str,
+               tmpl: dict[str, Any], n_keys: int, count: int) -> None:
+        # Table locks instead of one row lock per inserted row (Derby would escalate anyway).
+        statement = conn.createStatement()
+        for name in ("SERDES", "SERDE_PARAMS", "SDS", "SD_PARAMS", "PARTITIONS",
+                     "PARTITION_PARAMS", "PARTITION_KEY_VALS"):
+            if name in columns:
+                statement.execute(f"LOCK TABLE {name} IN EXCLUSIVE MODE")
+        statement.close()
+        serde = self._reserve(conn, "SERDE_ID", "SERDES", count)
+        sd = self._reserve(conn, "SD_ID", "SDS", count)
+        part = self._reserve(conn, "PART_ID", "PARTITIONS", count)
+        now = int(time.time())
+        added = self._insert_clone(conn, "SERDES", columns["SERDES"], stage,
+                                   {"SERDE_ID": f"{serde} + s.IDX"}, "t.SERDE_ID = ?",
+                                   tmpl["SERDE_ID"])
+        if added != count:
+            raise BulkUnavailable(f"cloned {added} SerDe rows for {count} partitions")
+        # SerDe parameters (PARAM_VALUE is a CLOB): one INSERT per parameter from the stage
+        # alone, not a self-join of SERDE_PARAMS.
+        for key, value in self._rows(conn, "SELECT PARAM_KEY, PARAM_VALUE FROM SERDE_PARAMS "
+                                           "WHERE SERDE_ID = ?", tmpl["SERDE_ID"]):
+            self._update(conn, f"INSERT INTO SERDE_PARAMS (SERDE_ID, PARAM_KEY, PARAM_VALUE) "
+                               f"SELECT {serde} + s.IDX, ?, ? FROM {stage} s", key, value)
+        self._insert_clone(conn, "SDS", columns["SDS"], stage,
+                           {"SD_ID": f"{sd} + s.IDX", "SERDE_ID": f"{serde} + s.IDX",
+                            "LOCATION": "s.LOCATION"}, "t.SD_ID = ?", tmpl["SD_ID"])
+        if "SD_PARAMS" in columns:
+            self._insert_clone(conn, "SD_PARAMS", columns["SD_PARAMS"], stage,
+                               {"SD_ID": f"{sd} + s.IDX"}, "t.SD_ID = ?", tmpl["SD_ID"])
+        self._insert_clone(conn, "PARTITIONS", columns["PARTITIONS"], stage,
+                           {"PART_ID": f"{part} + s.IDX", "SD_ID": f"{sd} + s.IDX",
+                            "PART_NAME": "s.PART_NAME", "CREATE_TIME": str(now),
+                            "LAST_ACCESS_TIME": "0"}, "t.PART_ID = ?", tmpl["PART_ID"])
+        self._insert_clone(conn, "PARTITION_PARAMS", columns["PARTITION_PARAMS"], stage,
+                           {"PART_ID": f"{part} + s.IDX", "PARAM_VALUE": f"'{now}'"},
+                           "t.PART_ID = ?", tmpl["PART_ID"])
+        for i in range(n_keys):
+            self._update(conn, f"INSERT INTO PARTITION_KEY_VALS (PART_ID, PART_KEY_VAL, "
+                               f"INTEGER_IDX) SELECT {part} + s.IDX, s.V{i}, {i} FROM {stage} s")
