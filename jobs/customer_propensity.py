@@ -339,7 +339,7 @@ def _sweep_dead_quarantine(lake: Lake, tables: Sequence[str], committed: set[str
     summary, and runs that published but died before their bookmark commit (``committed``:
     the run ids the bookmark holds). A run that failed (summary ``failed: ...``) keeps its
     quarantine as evidence."""
-    from lakeforge.publish import delete_dir, list_subdirs, read_text, uri_exists
+    from lakeforge.io import delete_dir, list_subdirs, read_text, uri_exists
 
     removed = []
     for table in tables:
@@ -366,7 +366,7 @@ def _sweep_dead_quarantine(lake: Lake, tables: Sequence[str], committed: set[str
 
 def run(ctx: JobContext[CustomerPropensityConfig]) -> int:
     from lakeforge.catalog.factory import get_catalog
-    from lakeforge.publish import write_text
+    from lakeforge.io import write_text
 
     cfg, lake = ctx.config, ctx.lake
     install_log_redaction()
@@ -409,7 +409,8 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
     from pyspark.sql.window import Window
 
     from lakeforge.crawler import crawl
-    from lakeforge.publish import publish_partitioned, write_text
+    from lakeforge.io import write_text
+    from lakeforge.publish import publish_partitioned
     from quality.repository import FileSystemMetricsRepository, ResultKey
     from quality.suite import QualityGateError, failing_rows, html_report, load_suite, quality_gate
     from transforms import features as feat
@@ -691,12 +692,10 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
     fault_point("before_features_write")
     for part in ("train", "validation", "test"):
         rows = scored.where(F.col(spec.split.column) == part)
-        out_files[f"{part}_csv"] = feat.write_sagemaker_csv(
-            rows, f"{base}/csv/{part}", label=spec.label, lake=lake, feature_names=names,
-            features_col=spec.output_col, mode="overwrite")
-        out_files[f"{part}_parquet"] = feat.write_sagemaker_parquet(
-            rows, f"{base}/parquet/{part}", label=spec.label, lake=lake,
-            feature_names=names, features_col=spec.output_col, mode="overwrite")
+        for fmt in ("csv", "parquet"):
+            out_files[f"{part}_{fmt}"] = feat.write_sagemaker(
+                rows, f"{base}/{fmt}/{part}", file_format=fmt, label=spec.label, lake=lake,
+                feature_names=names, features_col=spec.output_col, mode="overwrite")
     manifest = feat.build_feature_manifest(
         scored.where(F.col(spec.split.column) == "train"), spec, version=ref.version,
         files=out_files)

@@ -26,7 +26,7 @@ _TABLE_LOCATION = re.compile(r"^LOCATION '(?P<loc>(?:[^']|'')*)'", re.MULTILINE)
 def current_locations(lake: Lake, database: str, table: str, zone: str = "curated"
                       ) -> tuple[list[str], bool]:
     """The folders the table's current version reads, and whether they are partitions."""
-    from lakeforge.publish import read_text, uri_exists
+    from lakeforge.io import read_text, uri_exists
 
     ddl_uri = f"{lake.table_uri(zone, table, database)}/{DDL_FILE}"
     if not uri_exists(ddl_uri):
@@ -51,7 +51,7 @@ _DUCK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "bigint": "BIGINT", "doubl
 def partition_key_types(lake: Lake, database: str, table: str, zone: str = "curated"
                         ) -> dict[str, str]:
     """Partition key -> Hive type, from the table's Athena DDL."""
-    from lakeforge.publish import read_text
+    from lakeforge.io import read_text
 
     ddl = read_text(f"{lake.table_uri(zone, table, database)}/{DDL_FILE}")
     m = re.search(r"PARTITIONED BY \((?P<keys>[^)]*)\)", ddl)
