@@ -85,7 +85,8 @@ def _metastore_rows(spark: Any, db: str, table: str) -> dict[str, Any]:
     for name, key, value in _rows(
             spark, "SELECT p.PART_NAME, x.PARAM_KEY, x.PARAM_VALUE FROM PARTITION_PARAMS x "
                    "JOIN PARTITIONS p ON p.PART_ID = x.PART_ID " + _OF_TABLE, db, table):
-        out[name].setdefault("params", set()).add((key, value is not None))
+        out[name].setdefault("params", set()).add(
+            (key, value is not None if key == "transient_lastDdlTime" else value))
     for name, value, idx in _rows(
             spark, "SELECT p.PART_NAME, v.PART_KEY_VAL, v.INTEGER_IDX FROM PARTITION_KEY_VALS v "
                    "JOIN PARTITIONS p ON p.PART_ID = v.PART_ID " + _OF_TABLE, db, table):
@@ -111,6 +112,18 @@ def test_bulk_rows_equal_the_rows_hive_writes(spark: Any, db: str, tmp_path: Pat
     a = _table(bulk, db, "via_bulk", tmp_path)
     b = _table(ddl, db, "via_ddl", tmp_path)
     parts = _partitions(tmp_path / "data", BULK_MIN_PARTITIONS + 5)
+    # Hive records numFiles/totalSize for folders that exist (hidden files and folders not
+    # counted, subfolders counted) and creates the missing ones without statistics.
+    for table in ("via_bulk", "via_ddl"):
+        for i in range(0, len(parts), 2):
+            folder = Path(parts[i].location.replace("/data/", f"/{table}/"))
+            (folder / "sub").mkdir(parents=True)
+            (folder / ".hidden").mkdir()
+            (folder / "part-0.parquet").write_bytes(b"x" * (i + 1))
+            (folder / "sub" / "part-1.parquet").write_bytes(b"y" * 7)
+            (folder / "_SUCCESS").write_bytes(b"")
+            (folder / ".part-0.parquet.crc").write_bytes(b"zz")
+            (folder / ".hidden" / "f").write_bytes(b"zzz")
     with caplog.at_level(logging.INFO, logger="lakeforge.catalog.derby_bulk"):
         assert bulk.add_new_partitions(a, [Partition(p.values, p.location.replace(
             "/data/", "/via_bulk/")) for p in parts]) == len(parts)
@@ -122,6 +135,10 @@ def test_bulk_rows_equal_the_rows_hive_writes(spark: Any, db: str, tmp_path: Pat
     assert len(got) == len(parts)
     assert got == want
     assert "dt=a%2Fb%3Ac%3Dd%25/n=-3" in got
+    first, second = (got[part_name(["dt", "n"], p.values)]["params"] for p in parts[2:4])
+    assert {("numFiles", "2"), ("totalSize", "10")} <= first  # 3 + 7 bytes
+    assert {k for k, _ in second} == {"transient_lastDdlTime"}
+    assert all(Path(p.location.replace("/data/", "/via_bulk/")).is_dir() for p in parts)
     assert got["dt=__HIVE_DEFAULT_PARTITION__/n=7"]["values"] == {
         0: "__HIVE_DEFAULT_PARTITION__", 1: "7"}
     # Spark and the catalog see the same partitions through either path.

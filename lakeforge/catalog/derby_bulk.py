@@ -11,7 +11,10 @@ the batch, with set-based ``INSERT ... SELECT`` statements in ONE Derby transact
 * ids come from DataNucleus's own ``SEQUENCE_TABLE``, reserved in the same transaction (a range
   above every id DataNucleus may still hand out from its cached block);
 * every column not explicitly overridden is copied from the template row, so whatever Hive
-  writes for a partition of this table (SerDe, formats, SerDe parameters) is reproduced exactly.
+  writes for a partition of this table (SerDe, formats, SerDe parameters) is reproduced exactly;
+* what Hive's metastore does per partition is done here too: a missing folder is created, and
+  an existing one gets Hive's quick statistics (``numFiles``, ``totalSize``, from a recursive
+  listing that skips names starting with '_' or '.').
 
 It is used only when it can be exact, and otherwise reports :class:`BulkUnavailable` so that the
 caller falls back to Spark SQL DDL:
@@ -21,11 +24,11 @@ caller falls back to Spark SQL DDL:
   module is never used;
 * the template partition has no rows in tables this module does not clone (bucketing, sort
   columns, skew, privileges, column statistics) and no partition parameters but Hive's
-  ``transient_lastDdlTime``;
+  ``transient_lastDdlTime`` and quick statistics;
 * every partition value is in its canonical form for its key type (string keys: any value;
   integral keys: ``-?[0-9]+`` without leading zeros; date keys: ``YYYY-MM-DD``) and every
   location has the same prefix as the template's and only characters that Hadoop's ``Path``
-  keeps as they are.
+  keeps as they are, on the local file system.
 
 The transaction either adds all partitions or none (Derby rolls back on any error, including a
 partition that exists already: ``PARTITIONS`` has a unique index on name and table).
@@ -44,6 +47,8 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
 
 from lakeforge.paths import HIVE_DEFAULT_PARTITION, escape_partition_value
 
@@ -65,7 +70,9 @@ _INTEGRAL = {"tinyint", "smallint", "int", "integer", "bigint"}
 _CANONICAL_INT = re.compile(r"^-?(0|[1-9][0-9]*)$")
 # Characters a location may hold for the fast path (Hadoop Path / java.net.URI keep them as is).
 _SAFE_LOCATION = re.compile(r"^[A-Za-z0-9/_.=:+,@~-]+$")
-_ONLY_PARAMETER = "transient_lastDdlTime"
+_DDL_TIME = "transient_lastDdlTime"
+# Hive's "quick stats": set by the metastore on every added partition whose folder existed.
+_QUICK_STATS = ("numFiles", "totalSize")
 
 
 class BulkUnavailable(Exception):
@@ -114,6 +121,31 @@ def part_name(keys: Sequence[str], values: Sequence[str | None]) -> str:
     """Hive's ``Warehouse.makePartName``: lower-case keys, escaped values, '/'-joined."""
     return "/".join(f"{escape_partition_value(k.lower())}={escape_partition_value(v)}"
                     for k, v in zip(keys, values, strict=True))
+
+
+def quick_stats(location: str) -> tuple[str, str]:
+    """What Hive's metastore records for an added partition's folder (``numFiles``,
+    ``totalSize``: files below it, recursively, names starting with '_' or '.' skipped at every
+    level), or ('', '') when the folder does not exist: Hive then creates it and records no
+    statistics - so does this function."""
+    if not location.startswith(("file:", "/")):
+        raise BulkUnavailable(f"location {location} is not on the local file system")
+    path = location[len("file:"):] if location.startswith("file:") else location
+    fs = pafs.LocalFileSystem()
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        fs.create_dir(path, recursive=True)
+        return "", ""
+    if info.type != pafs.FileType.Directory:
+        raise BulkUnavailable(f"partition location {location} is not a folder")
+    count = size = 0
+    for entry in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
+        relative = entry.path[len(path):].strip("/").split("/")
+        if entry.type != pafs.FileType.File or any(p.startswith(("_", ".")) for p in relative):
+            continue
+        count += 1
+        size += entry.size or 0
+    return str(count), str(size)
 
 
 class DerbyBulkRegistrar:
@@ -204,7 +236,8 @@ class DerbyBulkRegistrar:
             value_columns = ", ".join(f"V{i} VARCHAR(256)" for i in range(len(keys)))
             conn.createStatement().execute(
                 f"CREATE TABLE {stage} (IDX BIGINT, PART_NAME VARCHAR(767), "
-                f"LOCATION VARCHAR(4000), {value_columns})")
+                f"LOCATION VARCHAR(4000), NUM_FILES VARCHAR(20), TOTAL_SIZE VARCHAR(20), "
+                f"{value_columns})")
             call = conn.prepareCall(
                 "CALL SYSCS_UTIL.SYSCS_IMPORT_TABLE(NULL, ?, ?, ',', '\"', 'UTF-8', 0)")
             call.setString(1, stage)
@@ -259,7 +292,7 @@ class DerbyBulkRegistrar:
                 raise BulkUnavailable(f"the template partition has rows in {child}")
         params = self._rows(conn, "SELECT PARAM_KEY FROM PARTITION_PARAMS WHERE PART_ID = ?",
                             ids["PART_ID"])
-        extra = sorted({p[0] for p in params} - {_ONLY_PARAMETER})
+        extra = sorted({p[0] for p in params} - {_DDL_TIME, *_QUICK_STATS})
         if extra:
             raise BulkUnavailable(f"the template partition has parameters {extra}")
         return {**ids, "TBL_ID": int(tbl_id), "LOCATION": location}
@@ -290,7 +323,9 @@ class DerbyBulkRegistrar:
                 raise BulkUnavailable(f"location {location!r} needs Hadoop's normalisation")
             stored = stored_prefix + location[len(given_prefix):]
             hive_values = [HIVE_DEFAULT_PARTITION if v is None else v for v in values]
-            rows.append([idx, part_name(keys, hive_values), stored, *hive_values])
+            num_files, total_size = quick_stats(stored)
+            rows.append([idx, part_name(keys, hive_values), stored, num_files, total_size,
+                         *hive_values])
         return rows
 
     def _reserve(self, conn: Any, column: str, table: str, count: int) -> int:
@@ -342,9 +377,12 @@ class DerbyBulkRegistrar:
                            {"PART_ID": f"{part} + s.IDX", "SD_ID": f"{sd} + s.IDX",
                             "PART_NAME": "s.PART_NAME", "CREATE_TIME": str(now),
                             "LAST_ACCESS_TIME": "0"}, "t.PART_ID = ?", tmpl["PART_ID"])
-        self._insert_clone(conn, "PARTITION_PARAMS", columns["PARTITION_PARAMS"], stage,
-                           {"PART_ID": f"{part} + s.IDX", "PARAM_VALUE": f"'{now}'"},
-                           "t.PART_ID = ?", tmpl["PART_ID"])
+        self._update(conn, f"INSERT INTO PARTITION_PARAMS (PART_ID, PARAM_KEY, PARAM_VALUE) "
+                           f"SELECT {part} + s.IDX, ?, ? FROM {stage} s", _DDL_TIME, str(now))
+        for key, column in zip(_QUICK_STATS, ("NUM_FILES", "TOTAL_SIZE"), strict=True):
+            self._update(conn, f"INSERT INTO PARTITION_PARAMS (PART_ID, PARAM_KEY, PARAM_VALUE) "
+                               f"SELECT {part} + s.IDX, ?, s.{column} FROM {stage} s "
+                               f"WHERE COALESCE(s.{column}, '') <> ''", key)
         for i in range(n_keys):
             self._update(conn, f"INSERT INTO PARTITION_KEY_VALS (PART_ID, PART_KEY_VAL, "
                                f"INTEGER_IDX) SELECT {part} + s.IDX, s.V{i}, {i} FROM {stage} s")
