@@ -1,7 +1,10 @@
 """Reliability of the main job (issue 9), end to end in subprocesses on tiny data.
 
-One reference lake gets a single clean run over every partition. A second lake goes through
-the life of a production job, run by run, and each test below asserts on what one step did:
+One reference lake gets a single clean run over every partition: in this process, on the
+test session's Spark and in a background thread (it is about output equality, not about process
+death, so it needs no JVM of its own; the thread overlaps it with the subprocess runs below). A
+second lake goes through the life of a production job, run by run in subprocesses, and each test
+below asserts on what one step did:
 
 1. first run over the base partitions (publishes);
 2. rerun: nothing new, every output byte-identical;
@@ -27,6 +30,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -43,6 +47,9 @@ from tests.jobsupport import REPO, job_env
 pytestmark = pytest.mark.slow
 
 DB = "lakeforge"
+# The reference run registers its tables in the test session's metastore: its own database
+# names keep it apart from every other module's tables.
+REF_DB = "reliability_ref"
 TABLES = ("customers_golden", "customer_matches", "contacts_enriched")
 ORDER = {"customers_golden": "golden_customer_id", "customer_matches": "customer_id",
          "contacts_enriched": "contact_id"}
@@ -134,13 +141,15 @@ def write_incompatible(root: Path) -> Path:
 
 
 def small_env(root: Path) -> Path:
-    """conf/envs/local.yaml with 2 shuffle partitions: tiny data, fewer tasks per stage."""
+    """conf/envs/local.yaml sized like the test session (tests/conftest.py): local[2], 2 shuffle
+    partitions (tiny data, fewer tasks per stage), a 2g driver."""
     import yaml
 
     path = root.parent / f"{root.name}-env.yaml"
     if not path.exists():
         env = yaml.safe_load((REPO / "conf" / "envs" / "local.yaml").read_text(encoding="utf-8"))
-        env.setdefault("spark", {}).setdefault("conf", {}).update(
+        env.setdefault("spark", {}).update({"master": "local[2]", "driver_memory": "2g"})
+        env["spark"].setdefault("conf", {}).update(
             {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"})
         path.write_text(yaml.safe_dump(env), encoding="utf-8")
     return path
@@ -205,9 +214,9 @@ def tree_hashes(root: Path, zones: tuple[str, ...] = ("curated", "features", "qu
     return out
 
 
-def table_rows(root: Path, table: str) -> list[tuple[Any, ...]]:
+def table_rows(root: Path, table: str, db: str = DB) -> list[tuple[Any, ...]]:
     lake = Lake.from_settings(str(root), allow_env_override=False)
-    return query_table(lake, DB, table, f"SELECT * FROM t ORDER BY {ORDER[table]}")
+    return query_table(lake, db, table, f"SELECT * FROM t ORDER BY {ORDER[table]}")
 
 
 def feature_rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -223,20 +232,20 @@ def feature_rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def quarantine_rows(root: Path) -> list[tuple[Any, ...]]:
+def quarantine_rows(root: Path, db: str = DB) -> list[tuple[Any, ...]]:
     """Every quarantined record of every run: (table, file, line, partition, reason, record);
     the quality gate's rows (Parquet) as (table, '', None, dt, failed constraints, contact)."""
     import pyarrow.parquet as pq
 
     rows: list[tuple[Any, ...]] = []
     for table in ("customers", "contacts"):
-        for path in sorted((root / "quarantine" / DB / table).rglob("*.json")):
+        for path in sorted((root / "quarantine" / db / table).rglob("*.json")):
             for line in path.read_text(encoding="utf-8").splitlines():
                 rec = json.loads(line)
                 src = str(rec.get("source_file") or "").replace(str(root), "<lake>")
                 rows.append((table, src, rec.get("line"), rec.get("partition"),
                              rec.get("reason"), rec.get("record")))
-    for path in sorted((root / "quarantine" / DB / "contacts_enriched").rglob("*.parquet")):
+    for path in sorted((root / "quarantine" / db / "contacts_enriched").rglob("*.parquet")):
         for rec in pq.read_table(path).to_pylist():
             rows.append(("contacts_enriched", "", None, rec.get("dt"),
                          json.dumps(rec.get("failed_constraints")), rec.get("contact_id")))
@@ -254,26 +263,52 @@ def _lock_holder_pid(lock_file: Path) -> int | None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One clean run over every partition (base + late), started in the background."""
+def reference(spark: Any, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[dict[str, Any]]:
+    """One clean run over every partition (base + late), started in a background thread of
+    this process on the test session's Spark; ``result()`` waits for it."""
+    from jobs import customer_propensity
+
     root = tmp_path_factory.mktemp("reference")
     write_base(root)
     write_late(root)
-    proc = start_job(root)
     holder: dict[str, Any] = {"root": root}
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LAKEFORGE_LAKE_ROOT", str(root))  # the subprocesses get theirs from job_env
+    mp.delenv("LAKEFORGE_FAULT_POINT", raising=False)
+    argv = [*JOB_ARGS, "--env", str(small_env(root)), "--database", REF_DB,
+            "--raw_database", f"{REF_DB}_raw"]
+
+    def body() -> None:
+        # SparkSession.getActiveSession is per JVM thread: make the session's the active one
+        # in this thread too, so that the job reuses it (and does not stop it).
+        try:
+            spark._jvm.SparkSession.setActiveSession(spark._jsparkSession)
+            holder["rc"] = customer_propensity.main(argv)
+        except BaseException as exc:  # re-raised by result() in the test that needs it
+            holder["error"] = exc
+
+    thread = threading.Thread(target=body, name="reliability-reference", daemon=True)
+    thread.start()
 
     def result() -> dict[str, Any]:
-        if "rc" not in holder:
-            holder["rc"], holder["out"], holder["err"] = finish(proc)
-            assert holder["rc"] == 0, holder["err"][-4000:]
-            holder["summary"] = summary_of(holder["out"])
+        thread.join()
+        if "error" in holder:
+            raise holder["error"]
+        assert holder["rc"] == 0
+        if "summary" not in holder:
+            runs = sorted((root / "metadata" / "runs").glob("*/run_summary.json"))
+            assert len(runs) == 1, runs
+            holder["summary"] = json.loads(runs[0].read_text(encoding="utf-8"))
+            assert holder["summary"]["status"] == "published", holder["summary"]["status"]
         return holder
 
     holder["result"] = result
-    yield holder
-    if proc.poll() is None:
-        proc.kill()
-        finish(proc)
+    try:
+        yield holder
+    finally:
+        thread.join()
+        mp.undo()
 
 
 @pytest.fixture(scope="module")
@@ -369,12 +404,12 @@ def test_after_kills_the_rerun_equals_a_clean_full_run(life: dict[str, Any],
     assert final["reprocessed_partitions"] == [
         "dt=2024-05-04", "dt=2024-05-05", f"dt={ESCAPING_DT}"]
     for table in TABLES:
-        got, want = table_rows(life["root"], table), table_rows(ref["root"], table)
+        got, want = table_rows(life["root"], table), table_rows(ref["root"], table, REF_DB)
         assert got == want, table
     ids = [r[0] for r in table_rows(life["root"], "contacts_enriched")]
     assert len(ids) == len(set(ids))  # no duplicated contact
     assert feature_rows(life["root"]) == feature_rows(ref["root"])
-    assert quarantine_rows(life["root"]) == quarantine_rows(ref["root"])
+    assert quarantine_rows(life["root"]) == quarantine_rows(ref["root"], REF_DB)
     assert final["rows"]["contacts"]["balanced"] and final["rows"]["customers"]["balanced"]
 
 
@@ -389,12 +424,12 @@ def test_second_concurrent_run_fails_fast(life: dict[str, Any]) -> None:
 def test_partition_value_cannot_escape_its_table_folder(reference: dict[str, Any]) -> None:
     """slow: reads the reference run's output."""
     root = reference["result"]()["root"]
-    table_dir = root / "curated" / DB / "contacts_enriched"
+    table_dir = root / "curated" / REF_DB / "contacts_enriched"
     folders = [p for p in table_dir.rglob("dt=*") if p.is_dir()]
     assert any("%2F..%2F..%2Fescape" in p.name for p in folders)
     assert all(p.resolve().is_relative_to(table_dir.resolve()) for p in folders)
     assert not (root / "curated" / "escape").exists() and not (root / "escape").exists()
-    rows = query_table(Lake.from_settings(str(root), allow_env_override=False), DB,
+    rows = query_table(Lake.from_settings(str(root), allow_env_override=False), REF_DB,
                        "contacts_enriched", "SELECT contact_id FROM t WHERE contact_id "
                        "LIKE 'E%' ORDER BY 1")
     assert rows == [("E0",), ("E1",), ("E2",)]
