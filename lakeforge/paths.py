@@ -74,6 +74,8 @@ def unescape_partition_value(text: str) -> str | None:
     """Inverse of :func:`escape_partition_value` (``__HIVE_DEFAULT_PARTITION__`` -> None)."""
     if text == HIVE_DEFAULT_PARTITION:
         return None
+    if "%" not in text:  # the common case, called for every folder of a crawl
+        return text
     out: list[str] = []
     i = 0
     while i < len(text):

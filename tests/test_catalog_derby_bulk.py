@@ -141,6 +141,20 @@ def test_bulk_rows_equal_the_rows_hive_writes(spark: Any, db: str, tmp_path: Pat
     assert all(Path(p.location.replace("/data/", "/via_bulk/")).is_dir() for p in parts)
     assert got["dt=__HIVE_DEFAULT_PARTITION__/n=7"]["values"] == {
         0: "__HIVE_DEFAULT_PARTITION__", 1: "7"}
+    # A second batch: the template is now the table's latest partition (no DDL add first).
+    more = [Partition((f"2025-02-{i + 1:02d}", str(100 + i)), str(tmp_path / "data" / f"q{i}"))
+            for i in range(BULK_MIN_PARTITIONS + 1)]
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="lakeforge.catalog.derby_bulk"):
+        bulk.add_new_partitions(a, [Partition(p.values, p.location.replace(
+            "/data/", "/via_bulk/")) for p in more])
+    assert f"{len(more)} partitions cloned" in caplog.text
+    ddl.add_new_partitions(b, [Partition(p.values, p.location.replace("/data/", "/via_ddl/"))
+                               for p in more])
+    got, want = _metastore_rows(spark, db, "via_bulk"), _metastore_rows(spark, db, "via_ddl")
+    assert len(got) == len(parts) + len(more)
+    assert got == want
+    parts = parts + more
     # Spark and the catalog see the same partitions through either path.
     assert sorted(bulk.list_partition_values(db, "via_bulk"), key=str) == sorted(
         ddl.list_partition_values(db, "via_ddl"), key=str)
@@ -199,16 +213,16 @@ def test_failed_bulk_insert_adds_nothing(spark: Any, db: str, tmp_path: Path) ->
     # The last partition exists already: the unique index fails the insert, all is rolled back.
     rows = [((f"d{i}", str(i)), str(tmp_path / f"d{i}")) for i in range(1, 30)]
     rows.append((("d0", "0"), str(tmp_path / "d0")))
-    with pytest.raises(BulkUnavailable, match="bulk insert into the Derby metastore failed"):
-        DerbyBulkRegistrar(spark, url).add(db, "t", ["dt", "n"],
-                                           ("dt=d0/n=0", str(tmp_path / "d0")), rows)
+    for template in ("dt=d0/n=0", None):  # the named template, the table's latest partition
+        with pytest.raises(BulkUnavailable, match="bulk insert into the Derby metastore failed"):
+            DerbyBulkRegistrar(spark, url).add(db, "t", ["dt", "n"], rows, template=template)
     assert catalog.list_partition_values(db, "t") == [("d0", "0")]
     assert _rows(spark, sequence) == before
     leftovers = _rows(spark, "SELECT TABLENAME FROM SYS.SYSTABLES WHERE TABLENAME LIKE 'LF_STAGE%'")
     assert leftovers == []
     # A template that is not there is refused before anything is written.
     with pytest.raises(BulkUnavailable, match="template partition dt=zz/n=1"):
-        DerbyBulkRegistrar(spark, url).add(db, "t", ["dt", "n"], ("dt=zz/n=1", "/x"), rows[:2])
+        DerbyBulkRegistrar(spark, url).add(db, "t", ["dt", "n"], rows[:2], template="dt=zz/n=1")
 
 
 def test_cases_the_bulk_path_cannot_reproduce_go_through_ddl(

@@ -3,8 +3,10 @@
 Hive's metastore adds partitions one object at a time through DataNucleus: ~10-40 ms per
 partition whatever the batching, so registering 10,000 partitions locally takes minutes while
 listing them takes a second. This module is the local fast path: it clones the metastore rows
-of one partition that Hive itself has just added (the *template*) for every other partition of
-the batch, with set-based ``INSERT ... SELECT`` statements in ONE Derby transaction:
+of one partition Hive itself added (the *template*: the table's latest partition whose storage
+still equals the table's, or for a table without one the first partition of the batch, added
+with DDL) for every partition of the batch, with set-based ``INSERT ... SELECT`` statements in
+ONE Derby transaction:
 
 * the variable data (partition name, location, key values) is written to a CSV file and loaded
   into a scratch table with Derby's ``SYSCS_UTIL.SYSCS_IMPORT_TABLE``;
@@ -28,7 +30,8 @@ caller falls back to Spark SQL DDL:
 * every partition value is in its canonical form for its key type (string keys: any value;
   integral keys: ``-?[0-9]+`` without leading zeros; date keys: ``YYYY-MM-DD``) and every
   location has the same prefix as the template's and only characters that Hadoop's ``Path``
-  keeps as they are, on the local file system.
+  keeps as they are, on the local file system (the stored form, e.g. ``file:/x`` for ``/x``, is
+  Hive's ``Warehouse.getDnsPath`` of the first location, computed in the JVM).
 
 The transaction either adds all partitions or none (Derby rolls back on any error, including a
 partition that exists already: ``PARTITIONS`` has a unique index on name and table).
@@ -46,7 +49,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
@@ -77,6 +79,10 @@ _QUICK_STATS = ("numFiles", "totalSize")
 
 class BulkUnavailable(Exception):
     """The fast path does not apply (the message says why); use Spark SQL DDL instead."""
+
+
+class NoTemplate(BulkUnavailable):
+    """No registered partition can serve as the template: let Hive add one first."""
 
 
 def derby_url(spark: SparkSession) -> str | None:
@@ -210,11 +216,14 @@ class DerbyBulkRegistrar:
 
     # ------------------------------------------------------------------ the fast path
 
-    def add(self, database: str, table: str, keys: Sequence[str], template: tuple[str, str],
-            partitions: Sequence[tuple[Sequence[str | None], str]]) -> int:
+    def add(self, database: str, table: str, keys: Sequence[str],
+            partitions: Sequence[tuple[Sequence[str | None], str]],
+            template: str | None = None) -> int:
         """Add ``partitions`` ((values, location) pairs, none registered yet) to
-        ``database.table`` by cloning the partition named ``template[0]`` (already added by
-        Hive with location ``template[1]`` as given to Spark). Returns how many were added."""
+        ``database.table`` by cloning the partition named ``template`` (just added by Hive), or
+        with no name the table's latest partition whose storage still equals the table's (what
+        Hive would copy for a new one). :class:`NoTemplate` when there is none. Returns how
+        many were added."""
         if not partitions:
             return 0
         started = time.perf_counter()
@@ -227,8 +236,10 @@ class DerbyBulkRegistrar:
                            "PARTITION_KEY_VALS", "PARTITION_PARAMS", "SERDE_PARAMS"):
                 if needed not in columns:
                     raise BulkUnavailable(f"metastore table {needed} not found")
-            tmpl = self._template(conn, columns, database, table, template[0])
-            rows = self._stage_rows(keys, template, tmpl["LOCATION"], partitions)
+            tmpl = (self._template(conn, columns, database, table, template) if template
+                    else self._current_template(conn, columns, database, table))
+            given = partitions[0][1]
+            rows = self._stage_rows(keys, (given, self.qualify(given)), partitions)
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
                 writer.writerows(rows)
@@ -270,18 +281,72 @@ class DerbyBulkRegistrar:
                  database, table, len(partitions), time.perf_counter() - started)
         return len(partitions)
 
+    def qualify(self, location: str) -> str:
+        """The location as the metastore stores it: Hive's ``Warehouse.getDnsPath`` (the file
+        system's scheme and authority, the path of ``location``)."""
+        jvm = self._jvm
+        path = jvm.org.apache.hadoop.fs.Path(location)
+        conf = self.spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+        fs_uri = path.getFileSystem(conf).getUri()
+        return str(jvm.org.apache.hadoop.fs.Path(fs_uri.getScheme(), fs_uri.getAuthority(),
+                                                  path.toUri().getPath()).toString())
+
+    _PARTITION = ("SELECT p.PART_ID, p.SD_ID, p.TBL_ID, s.SERDE_ID FROM PARTITIONS p "
+                  "JOIN TBLS t ON t.TBL_ID = p.TBL_ID JOIN DBS d ON d.DB_ID = t.DB_ID "
+                  "JOIN SDS s ON s.SD_ID = p.SD_ID ")
+
     def _template(self, conn: Any, columns: dict[str, list[str]], database: str, table: str,
                   name: str) -> dict[str, Any]:
-        found = self._rows(
-            conn, "SELECT p.PART_ID, p.SD_ID, p.TBL_ID, s.SERDE_ID, s.LOCATION FROM PARTITIONS p "
-                  "JOIN TBLS t ON t.TBL_ID = p.TBL_ID JOIN DBS d ON d.DB_ID = t.DB_ID "
-                  "JOIN SDS s ON s.SD_ID = p.SD_ID "
-                  "WHERE d.NAME = ? AND t.TBL_NAME = ? AND p.PART_NAME = ?",
-            database.lower(), table.lower(), name)
+        found = self._rows(conn, self._PARTITION + "WHERE d.NAME = ? AND t.TBL_NAME = ? "
+                                                   "AND p.PART_NAME = ?",
+                           database.lower(), table.lower(), name)
         if len(found) != 1:
             raise BulkUnavailable(f"template partition {name} of {database}.{table} not found "
                                   f"in the metastore")
-        part_id, sd_id, tbl_id, serde_id, location = found[0]
+        tmpl = self._checked(conn, columns, found[0])
+        params = self._rows(conn, "SELECT PARAM_KEY FROM PARTITION_PARAMS WHERE PART_ID = ?",
+                            tmpl["PART_ID"])
+        extra = sorted({p[0] for p in params} - {_DDL_TIME, *_QUICK_STATS})
+        if extra:
+            raise BulkUnavailable(f"the template partition has parameters {extra}")
+        return tmpl
+
+    def _current_template(self, conn: Any, columns: dict[str, list[str]], database: str,
+                          table: str) -> dict[str, Any]:
+        """The latest partition whose storage equals the table's (Spark gives a new partition
+        the table's storage with its own folder; Hive the table's column descriptor)."""
+        same = " AND ".join(
+            f"((s.{c} IS NULL AND ts.{c} IS NULL) OR s.{c} = ts.{c})" for c in columns["SDS"]
+            if c not in ("SD_ID", "SERDE_ID", "LOCATION"))
+        found = self._rows(
+            conn, self._PARTITION + "JOIN SDS ts ON ts.SD_ID = t.SD_ID "
+                                    "JOIN SERDES r ON r.SERDE_ID = s.SERDE_ID "
+                                    "JOIN SERDES tr ON tr.SERDE_ID = ts.SERDE_ID "
+                                    f"WHERE d.NAME = ? AND t.TBL_NAME = ? AND {same} "
+                                    "AND r.SLIB = tr.SLIB "
+                                    "ORDER BY p.PART_ID DESC FETCH FIRST ROW ONLY",
+            database.lower(), table.lower())
+        if not found:
+            raise NoTemplate(f"{database}.{table} has no partition with the table's storage")
+        tmpl = self._checked(conn, columns, found[0])
+        table_serde = self._rows(conn, "SELECT s.SERDE_ID, s.SD_ID FROM TBLS t JOIN DBS d ON "
+                                       "d.DB_ID = t.DB_ID JOIN SDS s ON s.SD_ID = t.SD_ID "
+                                       "WHERE d.NAME = ? AND t.TBL_NAME = ?",
+                                 database.lower(), table.lower())[0]
+        for child, key, own, table_id in (("SERDE_PARAMS", "SERDE_ID", tmpl["SERDE_ID"],
+                                           table_serde[0]),
+                                          ("SD_PARAMS", "SD_ID", tmpl["SD_ID"], table_serde[1])):
+            if child not in columns:
+                continue
+            query = f"SELECT PARAM_KEY, PARAM_VALUE FROM {child} WHERE {key} = ?"
+            if sorted(self._rows(conn, query, own)) != sorted(
+                    self._rows(conn, query, int(table_id))):
+                raise NoTemplate(f"the latest partition's {child} differ from the table's")
+        return tmpl
+
+    def _checked(self, conn: Any, columns: dict[str, list[str]],
+                 row: tuple[Any, ...]) -> dict[str, Any]:
+        part_id, sd_id, tbl_id, serde_id = row
         ids = {"PART_ID": int(part_id), "SD_ID": int(sd_id), "SERDE_ID": int(serde_id)}
         for child, key in _MUST_BE_EMPTY.items():
             if child not in columns:
@@ -290,22 +355,14 @@ class DerbyBulkRegistrar:
             n = self._rows(conn, f"SELECT COUNT(*) FROM {child} WHERE {key} = ?", ids[fk])
             if int(n[0][0]):
                 raise BulkUnavailable(f"the template partition has rows in {child}")
-        params = self._rows(conn, "SELECT PARAM_KEY FROM PARTITION_PARAMS WHERE PART_ID = ?",
-                            ids["PART_ID"])
-        extra = sorted({p[0] for p in params} - {_DDL_TIME, *_QUICK_STATS})
-        if extra:
-            raise BulkUnavailable(f"the template partition has parameters {extra}")
-        return {**ids, "TBL_ID": int(tbl_id), "LOCATION": location}
+        return {**ids, "TBL_ID": int(tbl_id)}
 
     @staticmethod
-    def _stage_rows(keys: Sequence[str], template: tuple[str, str], stored_location: str,
+    def _stage_rows(keys: Sequence[str], example: tuple[str, str],
                     partitions: Sequence[tuple[Sequence[str | None], str]]) -> list[list[Any]]:
         # The metastore qualifies locations ('/x' -> 'file:/x'): learn the prefix rewrite from
-        # the template and apply it to every location that has the same given prefix.
-        given = template[1]
-        if urlparse(given).path != urlparse(stored_location).path:
-            # The template partition existed before with another folder.
-            raise BulkUnavailable(f"template partition is at {stored_location}, not {given}")
+        # one example and apply it to every location that has the same given prefix.
+        given, stored_location = example
         common = 0
         while (common < min(len(given), len(stored_location))
                and given[-1 - common] == stored_location[-1 - common]):

@@ -47,6 +47,7 @@ from lakeforge.catalog.base import (
 from lakeforge.catalog.derby_bulk import (
     BulkUnavailable,
     DerbyBulkRegistrar,
+    NoTemplate,
     canonical_values,
     derby_url,
     part_name,
@@ -408,9 +409,10 @@ class SparkSqlCatalog(Catalog):
             self._sql(f"ALTER TABLE {name} ADD IF NOT EXISTS {clauses}")
 
     def _bulk_add(self, spec: TableSpec, partitions: Sequence[Partition]) -> bool:
-        """The embedded Derby metastore's fast path (:mod:`lakeforge.catalog.derby_bulk`):
-        Hive adds the first partition, its metastore rows are cloned for the others in one
-        transaction. False (nothing added) when it does not apply."""
+        """The embedded Derby metastore's fast path (:mod:`lakeforge.catalog.derby_bulk`): the
+        metastore rows of the table's latest partition (or, for a table without one, of the
+        first partition, added by Hive) are cloned for the others in one transaction. False
+        (nothing added) when it does not apply."""
         if not self.bulk_derby:
             return False
         url = derby_url(self.spark)
@@ -423,19 +425,29 @@ class SparkSqlCatalog(Catalog):
             log.info("%s: partition values or parameters need Hive's DDL path",
                      spec.qualified_name)
             return False
-        first, rest = partitions[0], partitions[1:]
-        self._add_ddl(spec, [first])
-        names = [HIVE_DEFAULT_PARTITION if v is None else v for v in first.values]
+        registrar = DerbyBulkRegistrar(self.spark, url)
+        pairs = [(p.values, p.location) for p in partitions]
         try:
-            DerbyBulkRegistrar(self.spark, url).add(
-                spec.database, spec.name, keys, (part_name(keys, names), first.location),
-                [(p.values, p.location) for p in rest])
+            registrar.add(spec.database, spec.name, keys, pairs)
+        except NoTemplate:
+            # Hive adds the first partition; its rows are the template for the others.
+            self._add_ddl(spec, partitions[:1])
+            names = [HIVE_DEFAULT_PARTITION if v is None else v for v in partitions[0].values]
+            try:
+                registrar.add(spec.database, spec.name, keys, pairs[1:],
+                              template=part_name(keys, names))
+            except BulkUnavailable as exc:
+                self._bulk_refused(spec, exc, partitions[1:])
         except BulkUnavailable as exc:
-            log.info("%s: Derby bulk registration not used (%s); adding %d partitions with "
-                     "DDL", spec.qualified_name, exc, len(rest))
-            self._add_ddl(spec, rest)
+            self._bulk_refused(spec, exc, partitions)
         self.spark.catalog.refreshTable(self._name(spec.database, spec.name))
         return True
+
+    def _bulk_refused(self, spec: TableSpec, exc: Exception,
+                      partitions: Sequence[Partition]) -> None:
+        log.info("%s: Derby bulk registration not used (%s); adding %d partitions with DDL",
+                 spec.qualified_name, exc, len(partitions))
+        self._add_ddl(spec, partitions)
 
     def add_new_partitions(self, spec: TableSpec, partitions: Sequence[Partition]) -> int:
         """One ``ALTER TABLE ... ADD IF NOT EXISTS`` with many PARTITION clauses per batch."""

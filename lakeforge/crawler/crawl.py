@@ -373,6 +373,7 @@ class _Existing:
     rel: tuple[str, ...]
     seen: set[tuple[str | None, ...]] = field(default_factory=set)
     _registered: set[tuple[str | None, ...]] | None = None
+    _values: dict[tuple[str, ...], tuple[str | None, ...] | None] = field(default_factory=dict)
 
     def registered(self, catalog: Catalog) -> set[tuple[str | None, ...]]:
         if self._registered is None:
@@ -382,6 +383,11 @@ class _Existing:
 
     def values_of(self, rel: tuple[str, ...]) -> tuple[str | None, ...] | None:
         """Partition values of a folder under this table, None if the path does not fit."""
+        if rel not in self._values:
+            self._values[rel] = self._parse_values(rel)
+        return self._values[rel]
+
+    def _parse_values(self, rel: tuple[str, ...]) -> tuple[str | None, ...] | None:
         below = rel[len(self.rel):]
         keys = [k.name for k in self.spec.partition_keys]
         if len(below) != len(keys):
