@@ -59,6 +59,9 @@ COMMON_DEFAULTS: dict[str, str] = {
 }
 
 
+DERBY_LOG_BUFFER = ("derby.storage.logBufferSize", "1048576")
+
+
 def metastore_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
     """Spark conf for the env's metastore: Derby under the lake's metadata zone, or Glue."""
     if env.spark.metastore == "none":
@@ -83,9 +86,11 @@ def metastore_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={db};create=true",
         "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
         "spark.hadoop.hive.metastore.schema.verification": "false",
-        # derby.log goes next to the database, not into the current directory.
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={meta} -Duser.timezone=UTC"
-        + _log4j_option(),
+        # derby.log goes next to the database, not into the current directory; a 1 MiB log
+        # buffer (Derby's default is 32 KiB) cuts the synchronous log writes of bulk partition
+        # registration (lakeforge.catalog.derby_bulk) without relaxing durability.
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={meta} -Duser.timezone=UTC "
+        f"-D{DERBY_LOG_BUFFER[0]}={DERBY_LOG_BUFFER[1]}" + _log4j_option(),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     }
 
@@ -231,4 +236,5 @@ def build_session(
         jvm = spark.sparkContext._jvm
         assert jvm is not None
         jvm.java.lang.System.setProperty("derby.system.home", lake.zone("metadata"))
+        jvm.java.lang.System.setProperty(*DERBY_LOG_BUFFER)
     return spark

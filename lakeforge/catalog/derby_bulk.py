@@ -318,14 +318,18 @@ class DerbyBulkRegistrar:
         same = " AND ".join(
             f"((s.{c} IS NULL AND ts.{c} IS NULL) OR s.{c} = ts.{c})" for c in columns["SDS"]
             if c not in ("SD_ID", "SERDE_ID", "LOCATION"))
-        found = self._rows(
-            conn, self._PARTITION + "JOIN SDS ts ON ts.SD_ID = t.SD_ID "
-                                    "JOIN SERDES r ON r.SERDE_ID = s.SERDE_ID "
-                                    "JOIN SERDES tr ON tr.SERDE_ID = ts.SERDE_ID "
-                                    f"WHERE d.NAME = ? AND t.TBL_NAME = ? AND {same} "
-                                    "AND r.SLIB = tr.SLIB "
-                                    "ORDER BY p.PART_ID DESC FETCH FIRST ROW ONLY",
-            database.lower(), table.lower())
+        query = (self._PARTITION + "JOIN SDS ts ON ts.SD_ID = t.SD_ID "
+                                   "JOIN SERDES r ON r.SERDE_ID = s.SERDE_ID "
+                                   "JOIN SERDES tr ON tr.SERDE_ID = ts.SERDE_ID "
+                                   f"WHERE d.NAME = ? AND t.TBL_NAME = ? AND {same} "
+                                   "AND r.SLIB = tr.SLIB ")
+        # The latest partition first (one index lookup), then any (a scan of the table's).
+        found = self._rows(conn, query + "AND p.PART_ID = (SELECT MAX(PART_ID) FROM PARTITIONS "
+                                         "WHERE TBL_ID = t.TBL_ID)",
+                           database.lower(), table.lower())
+        if not found:
+            found = self._rows(conn, query + "ORDER BY p.PART_ID DESC FETCH FIRST ROW ONLY",
+                               database.lower(), table.lower())
         if not found:
             raise NoTemplate(f"{database}.{table} has no partition with the table's storage")
         tmpl = self._checked(conn, columns, found[0])
