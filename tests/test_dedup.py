@@ -18,6 +18,7 @@ from transforms.dedup import (
     LabelsFormatError,
     MatchModel,
     MatchModelError,
+    MatchRun,
     NullPrimaryKeyError,
     ensure_similarity_functions,
     evaluate_matches,
@@ -84,6 +85,21 @@ def model(people: DataFrame) -> MatchModel:
     """One small trained model shared by the Splink tests (3 EM iterations)."""
     return train_match_model(people, primary_key="person_id", columns=COMPARED,
                              max_em_iterations=3)
+
+
+@pytest.fixture(scope="module")
+def matched_run(people: DataFrame, model: MatchModel) -> MatchRun:
+    """The shared model's matches over PEOPLE at the default tradeoff (0.5): one Splink
+    prediction, its rows cached, for the tests that only read it."""
+    run = find_matches_detailed(people, primary_key="person_id", model=model)
+    run.result.cache().count()
+    return run
+
+
+@pytest.fixture(scope="module")
+def matched(matched_run: MatchRun) -> DataFrame:
+    """``find_matches(people, primary_key="person_id", model=model)``, computed once."""
+    return matched_run.result
 
 
 def _groups(df: DataFrame, key: str = "person_id") -> dict[str, object]:
@@ -223,13 +239,13 @@ def test_evaluate_matches_counts_pairs_and_clusters(spark) -> None:
 
 
 @pytest.mark.slow
-def test_auto_config_finds_typos_swaps_and_missing_fields(people: DataFrame,
-                                                          model: MatchModel) -> None:
+def test_auto_config_finds_typos_swaps_and_missing_fields(people: DataFrame, model: MatchModel,
+                                                          matched: DataFrame) -> None:
     """Slow: trains a Splink model (u sampling + EM) and predicts on 32 rows."""
     kinds = {c.source: c.kind for c in model.columns}
     assert kinds == {"first_name": "forename", "last_name": "surname",
                      "date_of_birth": "date_string", "postcode": "postcode", "email": "email"}
-    out = find_matches(people, primary_key="person_id", model=model)
+    out = matched
     assert out.count() == len(PEOPLE)
     assert out.columns == people.columns + [MATCH_ID, MATCH_CONFIDENCE_SCORE]
     ids = _groups(out)
@@ -246,8 +262,8 @@ def test_auto_config_finds_typos_swaps_and_missing_fields(people: DataFrame,
 
 @pytest.mark.slow
 def test_model_round_trips_through_json(tmp_path: Path, people: DataFrame,
-                                        model: MatchModel) -> None:
-    """Slow: two Splink predictions with the saved and the reloaded model."""
+                                        model: MatchModel, matched: DataFrame) -> None:
+    """Slow: a Splink prediction with the reloaded model, compared with the saved model's."""
     path = model.save(tmp_path / "model.json")
     with pytest.raises(FileExistsError):
         model.save(path)
@@ -258,21 +274,22 @@ def test_model_round_trips_through_json(tmp_path: Path, people: DataFrame,
     from_file = find_matches(people, primary_key="person_id", model=str(path),
                              compute_match_confidence_scores=False)
     assert MATCH_CONFIDENCE_SCORE not in from_file.columns
-    assert _groups(from_file) == _groups(find_matches(people, primary_key="person_id",
-                                                      model=model))
+    assert _groups(from_file) == _groups(matched)  # matched: the saved model's prediction
 
 
 @pytest.mark.slow
-def test_tradeoff_towards_precision_splits_weak_links(people: DataFrame,
-                                                      model: MatchModel) -> None:
-    """Slow: predicts with three thresholds."""
+def test_tradeoff_towards_precision_splits_weak_links(people: DataFrame, model: MatchModel,
+                                                      matched_run: MatchRun) -> None:
+    """Slow: predicts with three thresholds (0.5 is the shared default-tradeoff run)."""
     def pairs(tradeoff: float) -> int:
         run = find_matches_detailed(people, primary_key="person_id", model=model,
                                     precision_recall_tradeoff=tradeoff)
         return run.edges_above_threshold
 
-    assert pairs(0.0) >= pairs(0.5) >= pairs(1.0)
-    assert pairs(0.0) > pairs(1.0)
+    recall, precision = pairs(0.0), pairs(1.0)
+    assert matched_run.threshold_match_probability == pytest.approx(tradeoff_to_threshold(0.5))
+    assert recall >= matched_run.edges_above_threshold >= precision
+    assert recall > precision
 
 
 @pytest.mark.slow
@@ -313,10 +330,10 @@ def test_labels_change_the_trained_m_probabilities(spark, people: DataFrame,
 
 
 @pytest.mark.slow
-def test_incremental_matching_keeps_existing_ids(spark, people: DataFrame,
-                                                 model: MatchModel) -> None:
-    """Slow: one full match and one incremental match."""
-    existing = find_matches(people, primary_key="person_id", model=model)
+def test_incremental_matching_keeps_existing_ids(spark, people: DataFrame, model: MatchModel,
+                                                 matched: DataFrame) -> None:
+    """Slow: one full match (shared) and one incremental match."""
+    existing = matched
     before = {r["person_id"]: (r[MATCH_ID], r[MATCH_CONFIDENCE_SCORE])
               for r in existing.collect()}
     new = spark.createDataFrame(

@@ -30,6 +30,7 @@ from lakeforge.publish import (
     to_athena_schema,
     version_of,
 )
+from tests.jobsupport import with_fast_jvm
 
 SCHEMA = (
     "ID bigint, Amount decimal(10,2), score double, name string, ok boolean, "
@@ -395,14 +396,14 @@ def rows(ids, dt):
 
 if step == "first":
     publish_partitioned(rows([1, 2], "d1").unionByName(rows([3], "d2")), mode="overwrite", **kw)
-elif step == "second":
+if step == "second":
     def hang(plan):
         Path(root, "ready.json").write_text(json.dumps(
             {"version_uri": plan.version_uri, "locations": [p.location for p in plan.partitions]}))
         time.sleep(600)
     publish_partitioned(rows([7, 8], "d1").unionByName(rows([9], "d3")), mode="overwrite",
                         before_switch=hang, **kw)
-else:
+else:  # "first" reads back what it published, "read" is a fresh process after the kill
     out = {"rows": sorted([r["id"], r["v"], r["dt"]] for r in spark.table("killdb.t").collect()),
            "locations": [p.location for p in catalog.get_partitions("killdb", "t")]}
     print("RESULT" + json.dumps(out))
@@ -412,7 +413,8 @@ spark.stop()
 
 @pytest.mark.slow
 def test_sigkill_after_data_written_before_switch_keeps_previous_version(tmp_path):
-    """Slow: three Spark JVMs in subprocesses (publish, publish killed with SIGKILL, read)."""
+    """Slow: three Spark JVMs in subprocesses (publish and read back, publish killed with
+    SIGKILL, read in a fresh process)."""
     import json
     import os
     import signal
@@ -423,7 +425,8 @@ def test_sigkill_after_data_written_before_switch_keeps_previous_version(tmp_pat
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     root = tmp_path / "lake"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = with_fast_jvm({**os.environ,
+                         "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
 
     def run(step):
         done = subprocess.run([sys.executable, str(script), step, str(root)], env=env,
@@ -431,8 +434,7 @@ def test_sigkill_after_data_written_before_switch_keeps_previous_version(tmp_pat
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
-    run("first")
-    before = json.loads(run("read").split("RESULT", 1)[1])
+    before = json.loads(run("first").split("RESULT", 1)[1])
     assert before["rows"] == [[1, "v1", "d1"], [2, "v2", "d1"], [3, "v3", "d2"]]
 
     proc = subprocess.Popen([sys.executable, str(script), "second", str(root)], env=env,
