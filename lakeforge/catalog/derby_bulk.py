@@ -323,10 +323,15 @@ class DerbyBulkRegistrar:
                                    "JOIN SERDES tr ON tr.SERDE_ID = ts.SERDE_ID "
                                    f"WHERE d.NAME = ? AND t.TBL_NAME = ? AND {same} "
                                    "AND r.SLIB = tr.SLIB ")
-        # The latest partition first (one index lookup), then any (a scan of the table's).
-        found = self._rows(conn, query + "AND p.PART_ID = (SELECT MAX(PART_ID) FROM PARTITIONS "
-                                         "WHERE TBL_ID = t.TBL_ID)",
-                           database.lower(), table.lower())
+        # The latest partition first (index lookups), then any (a scan of the table's).
+        latest = self._rows(conn, "SELECT MAX(p.PART_ID) FROM PARTITIONS p JOIN TBLS t ON "
+                                  "t.TBL_ID = p.TBL_ID JOIN DBS d ON d.DB_ID = t.DB_ID "
+                                  "WHERE d.NAME = ? AND t.TBL_NAME = ?",
+                            database.lower(), table.lower())[0][0]
+        if latest is None:
+            raise NoTemplate(f"{database}.{table} has no partitions")
+        found = self._rows(conn, query + "AND p.PART_ID = ?", database.lower(), table.lower(),
+                           int(latest))
         if not found:
             found = self._rows(conn, query + "ORDER BY p.PART_ID DESC FETCH FIRST ROW ONLY",
                                database.lower(), table.lower())
