@@ -165,14 +165,19 @@ class DerbyBulkRegistrar:
     # ------------------------------------------------------------------ JDBC helpers
 
     @staticmethod
-    def _rows(conn: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    def _prepare(conn: Any, sql: str, params: Sequence[Any]) -> Any:
         ps = conn.prepareStatement(sql)
+        for i, p in enumerate(params, start=1):
+            if isinstance(p, int):
+                ps.setLong(i, p)
+            else:
+                ps.setString(i, p)
+        return ps
+
+    @classmethod
+    def _rows(cls, conn: Any, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        ps = cls._prepare(conn, sql, params)
         try:
-            for i, p in enumerate(params, start=1):
-                if isinstance(p, int):
-                    ps.setLong(i, p)
-                else:
-                    ps.setString(i, p)
             rs = ps.executeQuery()
             width = rs.getMetaData().getColumnCount()
             out = []
@@ -182,15 +187,10 @@ class DerbyBulkRegistrar:
         finally:
             ps.close()
 
-    @staticmethod
-    def _update(conn: Any, sql: str, *params: Any) -> int:
-        ps = conn.prepareStatement(sql)
+    @classmethod
+    def _update(cls, conn: Any, sql: str, *params: Any) -> int:
+        ps = cls._prepare(conn, sql, params)
         try:
-            for i, p in enumerate(params, start=1):
-                if isinstance(p, int):
-                    ps.setLong(i, p)
-                else:
-                    ps.setString(i, p)
             return int(ps.executeUpdate())
         finally:
             ps.close()
