@@ -2,20 +2,22 @@
 
 One Spark action computes everything that can share it:
 
-1. The analyzers' columns are selected once; every scan aggregate (Size, Completeness, Mean, ...,
-   percentiles, HyperLogLog, data type counts, correlation) is attached to that projection with
-   ``DataFrame.observe`` - Spark computes observed metrics inside the tasks of whatever action
-   runs over the data, so they cost no extra job and no shuffle.
-2. Every grouping analyzer contributes a grouping set (its columns, plus a boolean column for its
+1. Every grouping analyzer contributes a grouping set (its columns, plus a boolean column for its
    ``where``; histograms group a derived string key). All grouping sets are counted by one
    ``GROUP BY ... GROUPING SETS`` (Spark's Expand + partial aggregation, one shuffle), and the
-   per-set summaries (rows, distinct groups, groups of size one, sum of c*ln(c), duplicate rows)
-   are again observed metrics on the frequency table. The action collects only the histogram
-   rows (what Deequ collects too).
+   per-set summaries the analyzers read (rows, distinct groups, groups of size one, sum of
+   c*ln(c), duplicate rows) are observed metrics on the frequency table. The action collects
+   only the histogram rows (what Deequ collects too).
+2. Every scan aggregate (Size, Completeness, Mean, ..., correlation, data type counts) is one
+   regular global aggregation, unioned with the rows of 1. into the same action: Spark compiles
+   it to whole-stage generated code (observed metrics are interpreted row by row) and each side
+   scans only the Parquet columns it reads. ImperativeAggregates (percentiles, HyperLogLog)
+   would make Spark interpret the whole aggregation; they are observed on its input instead.
 
-With AQE on, such an action is two Spark jobs (the shuffle map stage and the result stage);
-without grouping analyzers it is one (a ``noop`` write). MutualInformation needs marginal
-frequencies and runs one extra query; HistogramBinned with ``binCount`` needs min and max first.
+With AQE on, such an action is three Spark jobs (two shuffle map stages and the result stage),
+two without scan analyzers. Scan analyzers alone are one job: all their aggregates are observed
+during a ``noop`` write. MutualInformation needs marginal frequencies and runs one extra query;
+HistogramBinned with ``binCount`` needs min and max first.
 
 Spark's optimizer may remove an observation altogether when it proves the input empty (an empty
 local relation); the engine then computes the same aggregates directly, so results never depend
@@ -25,21 +27,20 @@ on that.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation, Row
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from quality.analyzers import (
+    GROUP_STATS,
     NULL_FIELD_REPLACEMENT,
     Analyzer,
-    DuplicateRowCount,
     GroupSpec,
-    Histogram,
     HistogramBinned,
     binned_key,
     col,
@@ -63,8 +64,7 @@ def compute_metrics(df: DataFrame, analyzers: Sequence[Analyzer]) -> dict[Analyz
     runnable: list[tuple[Analyzer, Analyzer]] = []  # (as asked, as computed)
     expression_errors: dict[str, Exception | None] = {}
     for analyzer in unique:
-        effective = (analyzer.resolved(schema) if isinstance(analyzer, DuplicateRowCount)
-                     else analyzer)
+        effective = analyzer.resolved(schema)
         try:
             for condition in effective.preconditions():
                 condition(schema)
@@ -107,63 +107,74 @@ def _validate_expression(df: DataFrame, expression: str) -> Exception | None:
     return None
 
 
-def _referenced_columns(df: DataFrame, analyzers: Sequence[Analyzer]) -> list[str]:
-    """A superset of the columns the analyzers read (names mentioned in SQL snippets count)."""
-    wanted: set[str] = set()
-    texts: list[str] = []
-    for a in analyzers:
-        wanted.update(a.columns_referenced())
-        texts.extend(a.sql_expressions())
-        sum_col = a.sum_column() if isinstance(a, Histogram) else None
-        if sum_col:
-            wanted.add(sum_col)
-    blob = "\n".join(texts)
-    for name in df.columns:
-        if name in wanted:
-            continue
-        if texts and (name in blob or re.search(re.escape(name), blob, re.IGNORECASE)):
-            wanted.add(name)
-    return [c for c in df.columns if c in wanted]
+@dataclass
+class _ScanPlan:
+    """The scan aggregates of a run and the projection of the data they read."""
+
+    base: DataFrame
+    declarative: list[Column]  # aliased aggregates Spark compiles to generated code
+    imperative: list[Column]  # aliased ImperativeAggregates (percentile, HyperLogLog)
+
+    @property
+    def columns(self) -> list[Column]:
+        return self.declarative + self.imperative
 
 
 def _run_shared(df: DataFrame, scan: list[tuple[Analyzer, Analyzer]],
                 group: list[tuple[Analyzer, Analyzer]]) -> dict[Analyzer, Any]:
     """One action for all scan and grouping analyzers (plus batches past 60 grouping columns)."""
     results: dict[Analyzer, Any] = {}
-    aggregates: dict[Any, tuple[str, Column]] = {}
+    aggregates: dict[Any, tuple[str, Column, bool]] = {}  # key -> (alias, aggregate, imperative)
     scan_slots: dict[Analyzer, list[str]] = {}
     for a, e in scan:
         slots = []
-        for key, column in e.scan_aggregates():
+        for key, column in e.scan_aggregates():  # type: ignore[attr-defined]
             if key not in aggregates:
-                aggregates[key] = (f"__dq_a{len(aggregates)}", column)
+                aggregates[key] = (f"__dq_a{len(aggregates)}", column,
+                                   bool(getattr(e, "imperative", False)))
             slots.append(aggregates[key][0])
         scan_slots[a] = slots
-    scan_columns = [column.alias(alias) for alias, column in aggregates.values()]
 
-    base = df.select(*[col(c) for c in _referenced_columns(df, [e for _, e in scan + group])])
-    # Per-row derived values shared by several aggregates of an analyzer (e.g. DataType's regex
-    # classification) are projected once; the optimizer keeps non-cheap expressions that are
-    # referenced more than once in the projection instead of inlining them into each aggregate.
-    projections: dict[str, Column] = {}
-    for _, e in scan:
-        for alias, column in getattr(e, "scan_projections", lambda: [])():
-            projections.setdefault(alias, column.alias(alias))
-    if projections:
-        base = base.select("*", *projections.values())
+    # No projection of "the referenced columns" up front: Spark prunes every branch's Parquet
+    # columns to what its aggregates reference (through observations too), which is exact even
+    # for analyzers that reference columns only inside SQL snippets.
+    scan_plan: _ScanPlan | None = None
+    if aggregates:
+        base = df
+        # Per-row derived values shared by several aggregates of an analyzer (e.g. DataType's
+        # regex classification) are projected once; the optimizer keeps non-cheap expressions
+        # that are referenced more than once in the projection instead of inlining them into
+        # each aggregate.
+        projections: dict[str, Column] = {}
+        for _, e in scan:
+            for alias, column in getattr(e, "scan_projections", lambda: [])():
+                projections.setdefault(alias, column.alias(alias))
+        if projections:
+            base = base.select("*", *projections.values())
+        scan_plan = _ScanPlan(
+            base,
+            [column.alias(alias) for alias, column, imperative in aggregates.values()
+             if not imperative],
+            [column.alias(alias) for alias, column, imperative in aggregates.values()
+             if imperative])
 
+    group_base = df
     specs: dict[GroupSpec, list[tuple[Analyzer, Analyzer]]] = {}
     edges: dict[Analyzer, list[float]] = {}
     binned_bounds = [e for _, e in group if isinstance(e, HistogramBinned) and e.needs_bounds()]
     if binned_bounds:
-        edges.update(_bin_edges(base, binned_bounds))
+        edges.update(_bin_edges(group_base, binned_bounds))
     for a, e in group:
-        spec = e.group_spec(edges.get(e)) if isinstance(e, HistogramBinned) else e.group_spec()
+        spec = (e.group_spec(edges.get(e)) if isinstance(e, HistogramBinned)
+                else e.group_spec())  # type: ignore[attr-defined]
         specs.setdefault(spec, []).append((a, e))
+    needs = {spec: frozenset().union(*(getattr(e, "group_stats", GROUP_STATS)
+                                       for _, e in members))
+             for spec, members in specs.items()}
 
     scan_values: dict[str, Any] = {}
     try:
-        group_stats = _run_groups(base, scan_columns, list(specs), scan_values)
+        group_stats = _run_groups(group_base, scan_plan, needs, scan_values)
     except Exception as exc:  # noqa: BLE001 - Spark failure: every metric of the pass fails
         log.warning("quality analysis pass failed: %s", exc)
         failure = MetricCalculationRuntimeException(str(exc).strip().splitlines()[0]
@@ -173,12 +184,13 @@ def _run_shared(df: DataFrame, scan: list[tuple[Analyzer, Analyzer]],
         return results
 
     for a, e in scan:
-        results[a] = _safe(a, lambda e=e, a=a: e.from_scan([scan_values.get(s)
-                                                            for s in scan_slots[a]]))
+        results[a] = _safe(a, lambda e=e, a=a: e.from_scan(  # type: ignore[attr-defined]
+            [scan_values.get(s) for s in scan_slots[a]]))
     for spec, members in specs.items():
         stats = group_stats[spec]
         for a, _effective in members:
-            results[a] = _safe(a, lambda a=a, stats=stats: a.from_group(stats))
+            results[a] = _safe(a, lambda a=a, stats=stats: a.from_group(  # type: ignore[attr-defined]
+                stats))
     return results
 
 
@@ -232,32 +244,71 @@ def _spec_columns_key(spec: GroupSpec) -> tuple[str, ...]:
     return spec.columns if not spec.histogram else (f"h:{spec.columns[0]}:{id(spec)}",)
 
 
-def _run_groups(base: DataFrame, scan_columns: list[Column], specs: list[GroupSpec],
+def _run_groups(base: DataFrame, scan: _ScanPlan | None, needs: dict[GroupSpec, frozenset[str]],
                 scan_values: dict[str, Any]) -> dict[GroupSpec, dict[str, Any]]:
     """Run the shared action(s); fill ``scan_values`` and return per-spec statistics."""
-    scan_obs = Observation(f"dq_scan_{uuid.uuid4().hex}") if scan_columns else None
-    observed = base.observe(scan_obs, *scan_columns) if scan_obs is not None else base
+    if not needs:
+        assert scan is not None
+        # Scan analyzers only: every aggregate is observed on a no-op write, one job.
+        observation = Observation(f"dq_scan_{uuid.uuid4().hex}")
+        scan.base.observe(observation, *scan.columns).select(F.lit(0)).write.format(
+            "noop").mode("overwrite").save()
+        scan_values.update(_observed(observation, scan.base, scan.columns))
+        return {}
     stats: dict[GroupSpec, dict[str, Any]] = {}
-
-    if not specs:
-        observed.write.format("noop").mode("overwrite").save()
-    else:
-        first = True
-        for batch in _batches(specs):
-            source = observed if first else base
-            stats.update(_run_group_batch(source, batch))
-            first = False
-
-    if scan_obs is not None:
-        values = scan_obs.get
-        if not values:
-            # The optimizer removed the observation (provably empty input): compute directly.
-            values = base.agg(*scan_columns).collect()[0].asDict()
-        scan_values.update(values)
+    for i, batch in enumerate(_batches(list(needs))):
+        stats.update(_run_group_batch(base, batch, needs, scan if i == 0 else None, scan_values))
     return stats
 
 
-def _run_group_batch(source: DataFrame, batch: list[GroupSpec]) -> dict[GroupSpec, dict[str, Any]]:
+def _observed(observation: Observation, base: DataFrame, columns: list[Column]) -> dict[str, Any]:
+    """The observed values; computed directly when the optimizer removed the observation
+    (provably empty input)."""
+    values = observation.get
+    if not values:
+        values = base.agg(*columns).collect()[0].asDict()
+    return dict(values)
+
+
+def _collect_with_scan(rows: DataFrame, scan: _ScanPlan, scan_values: dict[str, Any]
+                       ) -> list[Row]:
+    """Collect ``rows`` and the scan aggregates in one action; fill ``scan_values``.
+
+    The scan aggregates are a regular global aggregation (whole-stage generated code, unlike
+    observed metrics) over the scan's own projection, unioned with ``rows``: each side scans
+    only the columns it reads, and the action runs the two shuffle stages and one result stage.
+    ImperativeAggregates (percentile, HyperLogLog) would turn the whole aggregation into an
+    interpreted ObjectHashAggregate; they are observed on the aggregation's input instead.
+    """
+    observation: Observation | None = None
+    source = scan.base
+    aggregates = scan.columns
+    if scan.declarative and scan.imperative:
+        observation = Observation(f"dq_scan_{uuid.uuid4().hex}")
+        source = source.observe(observation, *scan.imperative)
+        aggregates = scan.declarative
+    aggregated = source.agg(*aggregates)
+    marker = "__dq_scan_row"
+    left = rows.select("*", F.lit(False).alias(marker),
+                       *[F.lit(None).cast(f.dataType).alias(f.name)
+                         for f in aggregated.schema.fields])
+    right = aggregated.select(*[F.lit(None).cast(f.dataType).alias(f.name)
+                                for f in rows.schema.fields],
+                              F.lit(True).alias(marker), "*")
+    collected = left.unionByName(right).collect()
+    scan_rows = [r for r in collected if r[marker]]
+    if len(scan_rows) != 1:
+        raise MetricCalculationRuntimeException(
+            f"expected one row of scan aggregates, got {len(scan_rows)}")
+    scan_values.update({f.name: scan_rows[0][f.name] for f in aggregated.schema.fields})
+    if observation is not None:
+        scan_values.update(_observed(observation, scan.base, scan.imperative))
+    return [r for r in collected if not r[marker]]
+
+
+def _run_group_batch(source: DataFrame, batch: list[GroupSpec],
+                     needs: dict[GroupSpec, frozenset[str]], scan: _ScanPlan | None,
+                     scan_values: dict[str, Any]) -> dict[GroupSpec, dict[str, Any]]:
     spark = source.sparkSession
     derived: list[Column] = []
     set_columns: list[list[str]] = []
@@ -315,6 +366,8 @@ def _run_group_batch(source: DataFrame, batch: list[GroupSpec]) -> dict[GroupSpe
         gids[spec] = 0 if single else sum(1 << (n - 1 - i) for i, c in enumerate(all_cols)
                                           if c not in cols)
 
+    # Summaries of each grouping set, computed while the frequency table streams past: only the
+    # statistics the set's analyzers read.
     gid, cnt = F.col("__dq_gid"), F.col("__dq_cnt")
     obs_columns: list[Column] = []
     for j, spec in enumerate(batch):
@@ -322,40 +375,42 @@ def _run_group_batch(source: DataFrame, batch: list[GroupSpec]) -> dict[GroupSpe
         info = names[spec]
         if info.get("where"):
             valid = valid & F.col(info["where"])
+        wanted_stats = {"n"} if spec.histogram else set(needs[spec])
         if not spec.histogram:
             any_value = None
             for c in spec.columns:
                 term = col(c).isNotNull()
                 any_value = term if any_value is None else (any_value | term)
             valid = valid & any_value  # type: ignore[operator]
-            obs_columns += [
-                F.count(F.when(valid, 1)).alias(f"g{j}"),
-                F.count(F.when(valid & (cnt == 1), 1)).alias(f"u{j}"),
-                F.sum(F.when(valid, cnt * F.log(cnt))).alias(f"e{j}"),
-                F.sum(F.when(valid & (cnt > 1), cnt)).alias(f"d{j}"),
-            ]
-        obs_columns.append(F.sum(F.when(valid, cnt)).alias(f"n{j}"))
+        summaries = {
+            "groups": lambda v: F.count(F.when(v, 1)),
+            "unique": lambda v: F.count(F.when(v & (cnt == 1), 1)),
+            "clnc": lambda v: F.sum(F.when(v, cnt * F.log(cnt))),
+            "dup": lambda v: F.sum(F.when(v & (cnt > 1), cnt)),
+            "n": lambda v: F.sum(F.when(v, cnt)),
+        }
+        for stat in GROUP_STATS:
+            if stat in wanted_stats:
+                obs_columns.append(summaries[stat](valid).alias(f"{stat}_{j}"))
 
     group_obs = Observation(f"dq_groups_{uuid.uuid4().hex}")
     hist_gids = [gids[s] for s in batch if s.histogram]
     observed = freq.observe(group_obs, *obs_columns)
     wanted = (F.col("__dq_gid").isin(hist_gids) if hist_gids
               else F.col("__dq_gid") == F.lit(-1))
-    rows = observed.where(wanted).collect()
-    values = group_obs.get
-    if not values:
-        values = freq.agg(*obs_columns).collect()[0].asDict()
+    histogram_rows = observed.where(wanted)
+    if scan is None:
+        rows = histogram_rows.collect()
+    else:
+        rows = _collect_with_scan(histogram_rows, scan, scan_values)
+    values = _observed(group_obs, freq, obs_columns)
 
     out: dict[GroupSpec, dict[str, Any]] = {}
     for j, spec in enumerate(batch):
         info = names[spec]
-        stats: dict[str, Any] = {
-            "n": values.get(f"n{j}") or 0,
-            "groups": values.get(f"g{j}") or 0,
-            "unique": values.get(f"u{j}") or 0,
-            "clnc": values.get(f"e{j}") or 0.0,
-            "dup": values.get(f"d{j}") or 0,
-        }
+        zero = {"clnc": 0.0}
+        stats: dict[str, Any] = {stat: values.get(f"{stat}_{j}") or zero.get(stat, 0)
+                                 for stat in GROUP_STATS if f"{stat}_{j}" in values}
         if spec.histogram:
             key, flag, sum_alias = info["key"], info.get("where"), info.get("sum")
             hist_rows = []
