@@ -290,9 +290,10 @@ class Analyzer(ABC):
             EmptyStateException(f"Empty state for analyzer {self}, all input values were NULL.")
         )
 
-    def resolved(self, schema: T.StructType) -> Analyzer:
-        """The analyzer as computed on data of ``schema`` (equal to ``self``; some analyzers
-        plan differently by column type). Called after the preconditions held."""
+    def resolved(self, schema: T.StructType, *, ansi: bool = True) -> Analyzer:
+        """The analyzer as computed on data of ``schema`` (equal to ``self``): some analyzers
+        plan cheaper expressions for some column types. ``ansi`` is Spark's
+        ``spark.sql.ansi.enabled``. The engine checks the preconditions on the result."""
         return self
 
 
@@ -504,6 +505,7 @@ class Compliance(ScanAnalyzer):
         self._where = where
         self.columns = list(columns or [])
         self.analyzerOptions = analyzerOptions
+        self._evaluated: Column | None = None  # an equivalent of predicate, see resolved()
 
     def _fields(self) -> tuple[Any, ...]:
         return (self._instance, self.predicate, _opt(self._where), self.columns,
@@ -522,13 +524,64 @@ class Compliance(ScanAnalyzer):
     def sql_expressions(self) -> list[str]:
         return [self.predicate] + super().sql_expressions()
 
+    def resolved(self, schema: T.StructType, *, ansi: bool = True) -> Compliance:
+        """Deequ's isNonNegative / isPositive predicates cast each value to DECIMAL(20,10),
+        which Spark does through a decimal string per row. On a non-ANSI session, for double and
+        integer columns, the same outcome is planned from plain comparisons (see
+        :func:`decimal_sign_predicate`)."""
+        if ansi or len(self.columns) != 1:
+            return self
+        for pattern, strict in ((_NON_NEGATIVE, False), (_POSITIVE, True)):
+            match = pattern.fullmatch(self.predicate)
+            if match and match["column"] == self.columns[0] \
+                    and match["column"] in schema.fieldNames() \
+                    and isinstance(_field_type(schema, match["column"]), _SIGN_FAST_TYPES):
+                planned = Compliance(self._instance, self.predicate, self._where, self.columns,
+                                     self.analyzerOptions)
+                planned._evaluated = decimal_sign_predicate(
+                    match["column"], self.predicate, strict,
+                    isinstance(_field_type(schema, match["column"]), T.DoubleType))
+                return planned
+        return self
+
     def scan_aggregates(self) -> list[tuple[Any, Column]]:
-        matches = F.sum(sel(F.expr(self.predicate), self._where).cast("int"))
-        return [(("compliance", self.predicate, self._where), matches),
+        evaluated = self._evaluated
+        predicate = F.expr(self.predicate) if evaluated is None else evaluated
+        matches = F.sum(sel(predicate, self._where).cast("int"))
+        key = "compliance" if evaluated is None else "compliance:sign"
+        return [((key, self.predicate, self._where), matches),
                 (("count", self._where), conditional_count(self._where))]
 
     def from_scan(self, values: list[Any]) -> Metric:
         return _ratio_metric(self, values)
+
+
+# Deequ's isNonNegative and isPositive predicates (quality.checks writes them the same way).
+_NON_NEGATIVE = re.compile(
+    r"COALESCE\(CAST\((?P<column>[A-Za-z_][A-Za-z0-9_]*) AS DECIMAL\(20,10\)\), 0\.0\) >= 0")
+_POSITIVE = re.compile(
+    r"COALESCE\(CAST\((?P<column>[A-Za-z_][A-Za-z0-9_]*) AS DECIMAL\(20,10\)\), 1\.0\) > 0")
+_SIGN_FAST_TYPES = (T.ByteType, T.ShortType, T.IntegerType, T.LongType, T.DoubleType)
+
+
+def decimal_sign_predicate(column: str, predicate: str, strict: bool, is_double: bool) -> Column:
+    """``predicate`` (``COALESCE(CAST(c AS DECIMAL(20,10)), d) >= 0`` or ``> 0``) from
+    comparisons, for a double or integer column on a non-ANSI session.
+
+    The cast rounds half-up to 10 decimals and yields NULL (hence the default, which passes)
+    for NULL, NaN, infinities and magnitudes of 10^10 and more. Away from the two rounding
+    edges the outcome is the sign test, or true below -10^10; values near zero
+    (|x| <= 1e-9) or near 10^10 are rare and evaluated by ``predicate`` itself, so the result
+    is the same for every value.
+    """
+    x = col(column)
+    sign = (x > 0) if strict else (x >= 0)
+    planned = F.when(x.isNull(), F.lit(True))
+    if is_double:
+        planned = planned.when(F.isnan(x), F.lit(True))
+    magnitude = F.abs(x.cast("double"))
+    edge = (magnitude <= F.lit(1e-9)) | magnitude.between(9e9, 1.1e10)
+    return planned.when(edge, F.expr(predicate)).otherwise(sign | (x < F.lit(-1e10)))
 
 
 class PatternMatch(_ColumnAnalyzer):
@@ -943,7 +996,7 @@ class DataType(_ColumnAnalyzer):
     def preconditions(self) -> list[Callable[[T.StructType], None]]:
         return [has_column(self.column), is_not_nested(self.column)]
 
-    def resolved(self, schema: T.StructType) -> DataType:
+    def resolved(self, schema: T.StructType, *, ansi: bool = True) -> DataType:
         if self.column not in schema.fieldNames():
             return self  # the preconditions report it
         dtype = _field_type(schema, self.column)
@@ -1154,7 +1207,7 @@ class DuplicateRowCount(_GroupedFrequencyAnalyzer):
     def preconditions(self) -> list[Callable[[T.StructType], None]]:
         return super().preconditions()[1:] if not self.columns else super().preconditions()
 
-    def resolved(self, schema: T.StructType) -> DuplicateRowCount:
+    def resolved(self, schema: T.StructType, *, ansi: bool = True) -> DuplicateRowCount:
         if self.columns:
             return self
         return DuplicateRowCount(schema.fieldNames(), self._where, self.analyzerOptions)

@@ -60,11 +60,12 @@ def compute_metrics(df: DataFrame, analyzers: Sequence[Analyzer]) -> dict[Analyz
     """Compute the metric of every analyzer; failures become failed metrics, never exceptions."""
     unique = list(dict.fromkeys(analyzers))
     schema = df.schema
+    ansi = str(df.sparkSession.conf.get("spark.sql.ansi.enabled", "false")).lower() == "true"
     results: dict[Analyzer, Any] = {}
     runnable: list[tuple[Analyzer, Analyzer]] = []  # (as asked, as computed)
     expression_errors: dict[str, Exception | None] = {}
     for analyzer in unique:
-        effective = analyzer.resolved(schema)
+        effective = analyzer.resolved(schema, ansi=ansi)
         try:
             for condition in effective.preconditions():
                 condition(schema)

@@ -9,14 +9,16 @@ assumed.
 from __future__ import annotations
 
 import math
+import random
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from quality import CheckStatus, VerificationSuite
+from quality import Check, CheckLevel, CheckStatus, VerificationSuite
 from quality.analyzers import (
     AnalysisRunner,
     Analyzer,
@@ -203,3 +205,75 @@ def test_data_type_of_typed_columns_matches_their_string_form(spark: Any) -> Non
         "Boolean"] == 3
     missing = compute_metrics(df, [DataType("nope")])[DataType("nope")]
     assert not missing.is_success and "nope" in str(missing.exception)
+
+
+def _sign_compliances(column: str) -> list[Compliance]:
+    check = Check(CheckLevel.Error, "signs").isNonNegative(column).isPositive(column)
+    found = [a for a in check.requiredAnalyzers() if isinstance(a, Compliance)]
+    assert len(found) == 2
+    return found
+
+
+def _edge_doubles() -> list[float | None]:
+    values: list[float | None] = [
+        None, float("nan"), float("inf"), float("-inf"), 0.0, -0.0, 5e-324, -5e-324, 1e-300,
+        -1e-300, 123.45, -123.45, 1e300, -1e300, -0.00000000005, -0.000000000049999,
+        0.00000000005, 0.000000000049999, -9999999999.99999999995, 9999999999.99999999995]
+    for edge in (5e-11, 1e-10, 1e-9, 9e9, 1e10, 1.1e10):
+        for value in (edge, -edge):
+            values.append(value)
+            for direction in (math.inf, -math.inf):
+                step = math.nextafter(value, direction)
+                values += [step, math.nextafter(step, direction)]
+    rng = random.Random(7)
+    values += [rng.choice((1, -1)) * rng.uniform(1, 10) * 10.0 ** rng.randint(-14, 14)
+               for _ in range(3000)]
+    return values
+
+
+def _edge_longs() -> list[int | None]:
+    values: list[int | None] = [None, 0, 1, -1, 2**63 - 1, -(2**63), 2**31 - 1, -(2**31)]
+    for edge in (9 * 10**9, 10**10, 11 * 10**9):
+        for value in (edge, -edge):
+            values += [value - 1, value, value + 1]
+    rng = random.Random(11)
+    values += [rng.choice((1, -1)) * rng.randint(0, 10 ** rng.randint(0, 18)) for _ in range(3000)]
+    return values
+
+
+@pytest.mark.parametrize(("dtype", "values"), [("double", _edge_doubles()),
+                                               ("bigint", _edge_longs())])
+def test_sign_predicates_planned_from_comparisons_equal_the_decimal_cast(
+        spark: Any, dtype: str, values: list[Any]) -> None:
+    """isNonNegative / isPositive without the per-row decimal cast: the same outcome for
+    every value (NULL, NaN, infinities, the rounding edge near 0 and the overflow near 1e10)."""
+    assert spark.conf.get("spark.sql.ansi.enabled").lower() == "false"
+    df = spark.createDataFrame([(v,) for v in values], f"x {dtype}")
+    for analyzer in _sign_compliances("x"):
+        planned = analyzer.resolved(df.schema, ansi=False)
+        assert isinstance(planned, Compliance) and planned == analyzer
+        assert planned._evaluated is not None, analyzer.predicate
+        both = df.select("x", F.expr(analyzer.predicate).alias("cast"),
+                         planned._evaluated.alias("planned"))
+        differing = both.where(~F.col("cast").eqNullSafe(F.col("planned"))).collect()
+        assert differing == [], (analyzer.predicate, differing[:10])
+        outcomes = {r["cast"] for r in both.select("cast").distinct().collect()}
+        assert outcomes == {True, False}
+
+
+def test_sign_predicates_keep_the_cast_where_it_is_not_provably_equal(spark: Any) -> None:
+    schema = T.StructType([T.StructField("d", T.DoubleType()), T.StructField("f", T.FloatType()),
+                           T.StructField("m", T.DecimalType(12, 4)),
+                           T.StructField("s", T.StringType())])
+    for analyzer in _sign_compliances("d"):
+        assert analyzer.resolved(schema, ansi=True)._evaluated is None  # ANSI: overflow raises
+        assert analyzer.resolved(schema, ansi=False)._evaluated is not None
+    for column in ("f", "m", "s"):
+        for analyzer in _sign_compliances(column):
+            assert analyzer.resolved(schema, ansi=False)._evaluated is None, column
+    other = Compliance("d >= 0", "COALESCE(CAST(d AS DECIMAL(20,10)), 0.0) >= 0", columns=["f"])
+    assert other.resolved(schema, ansi=False)._evaluated is None
+    df = spark.createDataFrame([(-1.0, None, None, None), (2.0, None, None, None),
+                                (None, None, None, None)], schema)
+    metrics = compute_metrics(df, _sign_compliances("d"))
+    assert sorted(m.value for m in metrics.values()) == [2 / 3, 2 / 3]
