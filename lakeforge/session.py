@@ -7,8 +7,9 @@
 * ``emr`` / ``glue``: getOrCreate on the cluster's Spark, with the Glue Data Catalog as the Hive
   metastore.
 
-Extra jars (Splink's similarity jar) are added from local files only: nothing is downloaded, and
-``spark.jars.packages`` is refused, because Maven is not reachable from every place a job runs.
+Extra jars (Splink's similarity jar) are added from local files only: nothing is downloaded.
+``spark.jars.packages`` is optional and never needed: local and standalone sessions refuse it (no
+Maven there); on EMR it can go into the step's spark-submit conf.
 
 Only jobs, the CLI and test fixtures call :func:`build_session`.
 """
@@ -157,10 +158,15 @@ def session_conf(
     conf.update(env.spark.conf)
     conf.update(extra_conf or {})
     if "spark.jars.packages" in conf:
-        raise ConfigError(
-            f"{env.source}: spark.jars.packages is not supported: jars cannot be downloaded "
-            "(no Maven access). List local jar files under spark.jars instead."
-        )
+        if env.kind in ("local", "standalone"):
+            raise ConfigError(
+                f"{env.source}: spark.jars.packages needs Maven, which local and standalone "
+                "sessions do not reach. List local jar files under spark.jars instead."
+            )
+        # Optional on a cluster: only spark-submit resolves it (EMR step spark_conf, Glue's
+        # --extra-jars); lakeforge never needs it, the engines detect their jars.
+        log.warning("%s: spark.jars.packages takes effect only when given to spark-submit; a "
+                    "running cluster session ignores it", env.source)
     auto: list[str] = []
     if env.spark.splink_jar and env.kind in ("local", "standalone"):
         found = splink_jar_path()

@@ -4,6 +4,7 @@ options and CLI, Glue bookmark arguments, SSE pass-through, zones, config secret
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -347,3 +348,15 @@ def test_contact_partitions_unescape_values_and_flag_misplaced_files(tmp_path: P
     assert [Path(f.path).name for f in parts[("2024-05-01",)]] == ["a.json", "b.json"]
     assert sorted(Path(f.path).name for f in misplaced) == ["c.json", "stray.json"]
     assert _contact_partitions(str(tmp_path / "missing")) == ([], {}, [])
+
+
+def test_spark_jars_packages_is_optional_on_clusters_and_refused_locally(
+        caplog: pytest.LogCaptureFixture) -> None:
+    lake = Lake.from_settings("s3://bucket/lake", allow_env_override=False)
+    packages = {"spark.jars.packages": "com.amazon.deequ:deequ:2.0.7-spark-3.5"}
+    with caplog.at_level(logging.WARNING, logger="lakeforge.session"):
+        conf = session_conf(_env("emr", "none"), lake, extra_conf=packages)
+    assert conf["spark.jars.packages"] == packages["spark.jars.packages"]
+    assert "only when given to spark-submit" in caplog.text
+    with pytest.raises(ConfigError, match="local.yaml: spark.jars.packages needs Maven"):
+        session_conf(_env("local", "none"), lake, extra_conf=packages)

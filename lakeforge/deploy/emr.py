@@ -64,7 +64,10 @@ class StepSettings:
         if bad:
             raise DeployError(f"spark conf keys {bad} must look like spark.section.name")
         if "spark.jars.packages" in self.spark_conf:
-            raise DeployError("spark.jars.packages is not supported: jars travel in --jars")
+            # Optional: resolved by the cluster's spark-submit (it needs Maven or a mirror);
+            # no lakeforge code depends on it - uploaded jars travel in --jars.
+            log.info("step %s: spark.jars.packages %s is resolved by the cluster's spark-submit",
+                     self.job, self.spark_conf["spark.jars.packages"])
         odd = [a for a in self.job_args[::2] if not str(a).startswith("--")]
         if odd or len(self.job_args) % 2:
             raise DeployError(
