@@ -10,11 +10,12 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export PATH := $(abspath $(VENV)/bin):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: help demo test test-fast lint java venv artifacts clean
+.PHONY: help demo test test-fast lint java venv jars artifacts clean
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded local default"
-	@echo "make test   - set up and run the whole test suite"
+	@echo "make test   - set up, fetch the jar sets and run the whole test suite"
+	@echo "make jars   - fetch the pinned jar sets (jvm/<spark line>/) into .jars/ (Maven, once)"
 	@echo "make lint   - ruff and mypy"
 
 java:
@@ -33,12 +34,18 @@ demo: $(STAMP)
 	@bash scripts/ensure_java.sh
 	$(PY) scripts/demo.py
 
-test: $(STAMP)
+# The pinned jar sets (deequ, delta, s3a, iceberg) of the installed Spark line, checked against
+# jvm/<line>/jars.lock.json; Maven runs only for a set whose folder does not match the lock.
+jars: $(STAMP)
+	@bash scripts/ensure_java.sh
+	$(PY) -m lakeforge.jars fetch
+
+test: $(STAMP) jars
 	@bash scripts/ensure_java.sh
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) jars
 	$(PY) -m pytest -m "not slow and not cluster" $(PYTEST_ARGS)
 
 lint: $(STAMP)

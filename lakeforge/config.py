@@ -54,6 +54,9 @@ class SparkSettings:
     # Add Splink's similarity-function jar (shipped inside the splink wheel) when splink is
     # installed; on EMR/Glue the jar travels with the deployment (--jars / --extra-jars).
     splink_jar: bool = True
+    # Jar sets by name (deequ, delta, s3a, iceberg): jvm/<spark line>/<set>/pom.xml pins them,
+    # `make jars` fetches them into .jars/ (lakeforge.jars). Local and standalone sessions only.
+    jar_sets: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,25 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
     if overrides:
         data = apply_overrides(data, overrides)
     env = from_mapping(EnvConfig, data, str(path))
+    _check_jar_sets(env, str(path))
     return dataclasses.replace(env, source=str(path))
+
+
+def _check_jar_sets(env: EnvConfig, source: str) -> None:
+    """spark.jar_sets: known set names of the installed Spark line, on local/standalone only."""
+    sets = env.spark.jar_sets
+    if not sets:
+        return
+    if env.kind not in ("local", "standalone"):
+        raise ConfigError(
+            f"{source}: spark.jar_sets applies to local and standalone sessions; on "
+            f"{env.kind} the cluster brings its jars (EMR step --jars, Glue --extra-jars)")
+    twice = sorted({s for s in sets if sets.count(s) > 1})
+    if twice:
+        raise ConfigError(f"{source}: spark.jar_sets lists {', '.join(twice)} more than once")
+    from lakeforge.jars import check_set_names
+
+    check_set_names(sets, source)
 
 
 def to_dict(obj: Any) -> Any:

@@ -7,9 +7,12 @@
 * ``emr`` / ``glue``: getOrCreate on the cluster's Spark, with the Glue Data Catalog as the Hive
   metastore.
 
-Extra jars (Splink's similarity jar) are added from local files only: nothing is downloaded.
-``spark.jars.packages`` is optional and never needed: local and standalone sessions refuse it (no
-Maven there); on EMR it can go into the step's spark-submit conf.
+Extra jars come from local files: Splink's similarity jar (inside its wheel), ``spark.jars``, and
+the jar sets named in ``spark.jar_sets`` (deequ, delta, s3a, iceberg), which ``make jars`` fetched
+into .jars/<spark line>/<set>/ (:mod:`lakeforge.jars`); a set that is not fetched fails before
+Spark starts with one line naming ``make jars``. ``spark.jars.packages`` is passed to Spark,
+whose Ivy resolves it from Maven Central at startup (it does on this project's machines); on EMR
+it goes into the step's spark-submit conf.
 
 Only jobs, the CLI and test fixtures call :func:`build_session`.
 """
@@ -123,8 +126,9 @@ def validate_jars(jars: list[str] | tuple[str, ...], source: str = "spark.jars")
         local_or_s3 = jar.startswith(("/", "s3://", "file:"))
         if jar.startswith(("http://", "https://")) or (":" in jar and not local_or_s3):
             raise ConfigError(
-                f"{source}: {jar!r} is not a local jar file; jars are never downloaded "
-                "(no Maven access). Point to a .jar on disk or on S3."
+                f"{source}: {jar!r} is not a local jar file. Point to a .jar on disk or on S3; "
+                "take a pinned jar set with spark.jar_sets, or give Maven coordinates to "
+                "spark.jars.packages."
             )
         if not jar.startswith("s3://"):
             path = Path(jar[len("file:"):] if jar.startswith("file:") else jar)
@@ -159,18 +163,25 @@ def session_conf(
     conf.update(extra_conf or {})
     if "spark.jars.packages" in conf:
         if env.kind in ("local", "standalone"):
-            raise ConfigError(
-                f"{env.source}: spark.jars.packages needs Maven, which local and standalone "
-                "sessions do not reach. List local jar files under spark.jars instead."
-            )
-        # Optional on a cluster: only spark-submit resolves it (EMR step spark_conf, Glue's
-        # --extra-jars); lakeforge never needs it, the engines detect their jars.
-        log.warning("%s: spark.jars.packages takes effect only when given to spark-submit; a "
-                    "running cluster session ignores it", env.source)
+            # Spark's Ivy resolves these from Maven Central when the JVM starts (unpinned,
+            # unchecked); the pinned, checksummed route is spark.jar_sets.
+            log.info("%s: spark.jars.packages %s is resolved by Spark's Ivy at startup",
+                     env.source, conf["spark.jars.packages"])
+        else:
+            # On a cluster only spark-submit resolves it (EMR step spark_conf, Glue's
+            # --extra-jars); lakeforge never needs it, the engines detect their jars.
+            log.warning("%s: spark.jars.packages takes effect only when given to spark-submit; "
+                        "a running cluster session ignores it", env.source)
     auto: list[str] = []
-    if env.spark.splink_jar and env.kind in ("local", "standalone"):
-        found = splink_jar_path()
-        auto = [found] if found else []
+    if env.kind in ("local", "standalone"):
+        if env.spark.jar_sets:
+            from lakeforge.jars import set_jars
+
+            for name in env.spark.jar_sets:
+                auto.extend(set_jars(name))
+        if env.spark.splink_jar:
+            found = splink_jar_path()
+            auto.extend([found] if found else [])
     jars = validate_jars(
         list(env.spark.jars) + list(extra_jars or []) + auto, f"{env.source}: spark.jars"
     )

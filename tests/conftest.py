@@ -1,5 +1,7 @@
 """One session-scoped SparkSession for the whole suite (local[2], 2 shuffle partitions, UI off,
-AQE on), built by lakeforge.session from the ``local`` env with its lake in a temp folder."""
+AQE on), built by lakeforge.session from the ``local`` env with its lake in a temp folder, plus
+the jar sets the tests need (``TEST_JAR_SETS``) when they are fetched (``make test`` fetches
+them; a plain ``pytest`` without them runs the rest and skips the tests marked ``jars``)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,23 @@ TEST_SPARK_CONF: dict[str, str] = {
     "spark.sql.warehouse.dir": "",  # replaced below with the temp lake's warehouse
 }
 
+# deequ: the `deequ` quality engine and the differential tests against real Deequ.
+TEST_JAR_SETS: tuple[str, ...] = ("deequ",)
+
+
+def fetched_jar_sets(names: tuple[str, ...] = TEST_JAR_SETS) -> list[str]:
+    """The sets among ``names`` that `make jars` has fetched for the installed Spark line."""
+    from lakeforge.jars import JarSetMissingError, set_jars
+
+    present = []
+    for name in names:
+        try:
+            set_jars(name)
+        except JarSetMissingError:
+            continue
+        present.append(name)
+    return present
+
 
 @pytest.fixture(scope="session")
 def lake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -44,7 +63,8 @@ def spark(lake_root: Path) -> Iterator[object]:
     env = load_env("local")
     env = dataclasses.replace(
         env,
-        spark=dataclasses.replace(env.spark, master="local[2]", driver_memory="2g"),
+        spark=dataclasses.replace(env.spark, master="local[2]", driver_memory="2g",
+                                  jar_sets=fetched_jar_sets()),
     )
     lake = Lake.from_settings(str(lake_root), allow_env_override=False)
     conf = {k: v for k, v in TEST_SPARK_CONF.items() if v}

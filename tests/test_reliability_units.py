@@ -350,7 +350,7 @@ def test_contact_partitions_unescape_values_and_flag_misplaced_files(tmp_path: P
     assert _contact_partitions(str(tmp_path / "missing")) == ([], {}, [])
 
 
-def test_spark_jars_packages_is_optional_on_clusters_and_refused_locally(
+def test_spark_jars_packages_is_optional_on_clusters_and_passed_to_ivy_locally(
         caplog: pytest.LogCaptureFixture) -> None:
     lake = Lake.from_settings("s3://bucket/lake", allow_env_override=False)
     packages = {"spark.jars.packages": "com.amazon.deequ:deequ:2.0.7-spark-3.5"}
@@ -358,5 +358,8 @@ def test_spark_jars_packages_is_optional_on_clusters_and_refused_locally(
         conf = session_conf(_env("emr", "none"), lake, extra_conf=packages)
     assert conf["spark.jars.packages"] == packages["spark.jars.packages"]
     assert "only when given to spark-submit" in caplog.text
-    with pytest.raises(ConfigError, match="local.yaml: spark.jars.packages needs Maven"):
-        session_conf(_env("local", "none"), lake, extra_conf=packages)
+    # Spark's Ivy resolves it from Maven Central at startup (lakeforge.session's docstring).
+    with caplog.at_level(logging.INFO, logger="lakeforge.session"):
+        local = session_conf(_env("local", "none"), lake, extra_conf=packages)
+    assert local["spark.jars.packages"] == packages["spark.jars.packages"]
+    assert "resolved by Spark's Ivy at startup" in caplog.text
