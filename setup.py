@@ -11,7 +11,11 @@ SPARK = [
 ]
 AWS = ["boto3>=1.28,<2"]
 MATCH = ["splink[spark]>=5.0,<5.1"]  # dedup uses a few Splink internals: pin the minor
-DEV = SPARK + AWS + MATCH + [
+# quality engine="great_expectations", the GX differential test (fits numpy<2, pandas<3)
+GX = ["great-expectations>=1.3,<2"]
+# quality engine="deequ" and the differential tests against real Deequ (jar: `make jars`)
+DEEQU = ["pydeequ>=1.7,<1.8"]
+DEV = SPARK + AWS + MATCH + GX + DEEQU + [
     "chispa>=0.10,<1",
     "pytest>=7.4,<10",
     "pytest-timeout>=2.2,<3",
@@ -35,7 +39,8 @@ setup(
         "spark": SPARK,
         "aws": AWS,
         "match": MATCH,
-        "gx": ["great-expectations>=1.3,<2"],  # quality engine="great_expectations", benchmarks
+        "gx": GX,
+        "deequ": DEEQU,
         "airflow": ["apache-airflow>=2.9,<4", "apache-airflow-providers-amazon>=8.20,<10"],
         "dev": DEV,
     },
