@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/quality.py [--rows 10000000] [--profile-rows 1000000]
                                            [--profile-columns 200] [--skip-gx]
 
-1. Writes the 12-column orders data (quality.suites.orders_frame) to Parquet once.
-2. Runs the 25-constraint suite (quality.suites.orders_suite) natively, and the overlapping
-   expectations as a GX 1.x suite on the same Spark DataFrame, in the same run; reports wall
-   time and Spark job counts (status tracker) of both.
+1. Writes the 12-column orders data (quality.reference_suites.orders_frame) to Parquet once.
+2. Runs the 25-constraint suite (quality.reference_suites.orders_suite) natively, and the
+   overlapping expectations as a GX 1.x suite on the same Spark DataFrame, in the same run;
+   reports wall time and Spark job counts (status tracker) of both.
 3. Profiles a frame of ``--profile-columns`` numeric/string columns x ``--profile-rows`` rows with
    ColumnProfilerRunner; reports time and passes (Spark jobs).
 
@@ -61,7 +61,7 @@ def measure(spark: Any, action: Callable[[], Any]) -> tuple[float, int, Any]:
 def gx_suite(gx: Any) -> list[Any]:
     """The expectations overlapping the native suite (GX has no entropy, correlation,
     unique-value-ratio, approx-count-distinct or data-type-ratio expectation)."""
-    from quality.suites import ORDER_STATUSES
+    from quality.reference_suites import ORDER_STATUSES
 
     E = gx.expectations
     return [
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from quality import VerificationSuite
-    from quality.suites import orders_frame, orders_suite
+    from quality.reference_suites import orders_frame, orders_suite
 
     spark = spark_session()
     spark.sparkContext.setLogLevel("ERROR")

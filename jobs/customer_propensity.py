@@ -411,8 +411,15 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
     from lakeforge.crawler import crawl
     from lakeforge.io import write_text
     from lakeforge.publish import publish_partitioned
-    from quality.repository import FileSystemMetricsRepository, ResultKey
-    from quality.suite import QualityGateError, failing_rows, html_report, load_suite, quality_gate
+    from lakeforge.quality_gate import (
+        QualityGateError,
+        ResultKey,
+        failing_rows,
+        html_report,
+        load_suite,
+        metrics_repository,
+        quality_gate,
+    )
     from transforms import features as feat
     from transforms.dedup import find_matches
     from transforms.glue import apply_mapping, drop_null_fields, join
@@ -613,7 +620,7 @@ def _run_locked(ctx: JobContext[CustomerPropensityConfig], run_id: str,
 
     # 7. quality gate
     suite_name, checks = load_suite(cfg.quality_suite)
-    repo = FileSystemMetricsRepository(spark, lake.path("metadata", "quality", "metrics.json"))
+    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
     key = ResultKey(tags={"job": ctx.name, "table": "contacts_enriched", "run_id": run_id})
     try:
         gate = quality_gate(spark, enriched.drop("_file", "_line"), checks, lake=lake,

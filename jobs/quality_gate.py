@@ -37,8 +37,13 @@ class QualityGateConfig:
 
 
 def run(ctx: JobContext[QualityGateConfig]) -> int:
-    from quality.repository import FileSystemMetricsRepository, ResultKey
-    from quality.suite import QualityGateError, load_suite, quality_gate
+    from lakeforge.quality_gate import (
+        QualityGateError,
+        ResultKey,
+        load_suite,
+        metrics_repository,
+        quality_gate,
+    )
 
     cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
     if cfg.table:
@@ -51,7 +56,7 @@ def run(ctx: JobContext[QualityGateConfig]) -> int:
         data = data.where(cfg.where)
     suite_name, checks = load_suite(cfg.suite)
     run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    repo = FileSystemMetricsRepository(spark, lake.path("metadata", "quality", "metrics.json"))
+    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
     key = ResultKey(tags={"job": ctx.name, "table": name, "suite": suite_name})
     try:
         gate = quality_gate(spark, data, checks, lake=lake, table=name.replace(".", "/"),

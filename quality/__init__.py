@@ -10,13 +10,8 @@ See docs/quality.md for the API, Deequ's semantics and how runs are planned into
 
 from __future__ import annotations
 
-from quality.analyzers import (
-    AnalysisRunner,
-    AnalyzerContext,
-    AnalyzerOptions,
-    FilteredRowOutcome,
-    NullBehavior,
-)
+from quality.analysis_runner import AnalysisRunner
+from quality.analyzers import AnalyzerContext, AnalyzerOptions, FilteredRowOutcome, NullBehavior
 from quality.anomaly_detection import (
     AbsoluteChangeStrategy,
     Anomaly,

@@ -40,8 +40,8 @@ from quality.analyzers import (
     ZerosCount,
     col,
 )
-from quality.engine import compute_metrics
 from quality.metrics import Distribution
+from quality.native_engine import compute_metrics
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

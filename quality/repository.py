@@ -4,12 +4,13 @@ The file repository writes Deequ's JSON format (``AnalysisResultSerde``): a list
 ``{"resultKey": {"dataSetDate": <ms>, "tags": {...}}, "analyzerContext": {"metricMap": [
 {"analyzer": {"analyzerName": "Completeness", "column": "a"}, "metric": {"metricName":
 "DoubleMetric", "entity": "Column", "instance": "a", "name": "Completeness", "value": 1.0}}]}}``,
-so a repository written by Deequ can be read here and the other way round. Paths may be local or
-any URI pyarrow's file systems understand (``s3://bucket/metrics.json``).
+so a repository written by Deequ can be read here and the other way round. The file is read and
+written through a :class:`MetricsStorage` the caller passes in (quality/ writes no files);
+``lakeforge.quality_gate.metrics_repository`` gives one for local paths and ``s3://`` URIs.
 
 Example::
 
-    repo = FileSystemMetricsRepository(spark, "/lake/metadata/quality/orders.json")
+    repo = metrics_repository(spark, "/lake/metadata/quality/orders.json")
     key = ResultKey(spark, ResultKey.current_milli_time(), {"table": "orders"})
     VerificationSuite(spark).onData(df).addCheck(check).useRepository(repo) \\
         .saveOrAppendResult(key).run()
@@ -24,10 +25,11 @@ import os
 import tempfile
 import threading
 import time
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from quality import analyzers as A
 from quality.analyzers import Analyzer, AnalyzerContext
@@ -270,38 +272,49 @@ class InMemoryMetricsRepository(MetricsRepository):
             self._results[resultKey] = AnalysisResult(resultKey, AnalyzerContext(successful))
 
 
-class FileSystemMetricsRepository(MetricsRepository):
-    """One JSON file in Deequ's format; ``saveOrAppendResult`` appends (replacing the key)."""
+class MetricsStorage(Protocol):
+    """Where a FileSystemMetricsRepository keeps its JSON file (a local folder, s3://, ...).
 
-    def __init__(self, spark_session: SparkSession | None = None, path: str | None = None) -> None:
+    quality/ writes no files: the runtime passes one in
+    (:class:`lakeforge.quality_gate.LakeMetricsStorage` for local paths and s3://).
+    """
+
+    def read_text(self, path: str) -> str | None:
+        """The file's text, or None when it does not exist."""
+
+    def write_text(self, path: str, text: str) -> None:
+        """Replace the file's text (readers must never see a half-written file)."""
+
+
+class FileSystemMetricsRepository(MetricsRepository):
+    """One JSON file in Deequ's format; ``saveOrAppendResult`` appends (replacing the key).
+
+    ``storage`` reads and writes the file; ``lakeforge.quality_gate.metrics_repository(spark,
+    path)`` builds one on the lake's storage.
+    """
+
+    def __init__(self, spark_session: SparkSession | None = None, path: str | None = None,
+                 *, storage: MetricsStorage | None = None) -> None:
         super().__init__(spark_session)
+        if storage is None:
+            raise ValueError(
+                "FileSystemMetricsRepository needs storage= (where its JSON file lives): use "
+                "lakeforge.quality_gate.metrics_repository(spark, path) for a local path or s3://")
         if not path:
             path = FileSystemMetricsRepository.helper_metrics_file(spark_session)
         self.path = str(path)
+        self.storage = storage
 
     @staticmethod
     def helper_metrics_file(spark_session: SparkSession | None = None,
                             filename: str = "metrics.json") -> str:
-        """A fresh file path in the temp folder (PyDeequ's helper)."""
-        return os.path.join(tempfile.mkdtemp(prefix="quality-metrics-"), filename)
-
-    def _fs(self) -> tuple[Any, str]:
-        from pyarrow import fs
-
-        if "://" in self.path and not self.path.startswith("file://"):
-            return fs.FileSystem.from_uri(self.path)
-        local = self.path[len("file://"):] if self.path.startswith("file://") else self.path
-        return fs.LocalFileSystem(), os.path.abspath(local)
+        """A fresh file path in the temp folder (PyDeequ's helper; nothing is created)."""
+        return os.path.join(tempfile.gettempdir(), f"quality-metrics-{uuid.uuid4().hex}",
+                            filename)
 
     def _all(self) -> list[AnalysisResult]:
-        from pyarrow import fs
-
-        filesystem, path = self._fs()
-        if filesystem.get_file_info(path).type == fs.FileType.NotFound:
-            return []
-        with filesystem.open_input_stream(path) as handle:
-            text = handle.read().decode("utf-8")
-        if not text.strip():
+        text = self.storage.read_text(self.path)
+        if text is None or not text.strip():
             return []
         try:
             data = json.loads(text)
@@ -312,15 +325,7 @@ class FileSystemMetricsRepository(MetricsRepository):
     def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None:
         results = [r for r in self._all() if r.resultKey != resultKey]
         results.append(AnalysisResult(resultKey, analyzerContext))
-        payload = json.dumps(results_to_json(results)).encode("utf-8")
-        filesystem, path = self._fs()
-        parent = os.path.dirname(path)
-        if parent:
-            filesystem.create_dir(parent, recursive=True)
-        temporary = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
-        with filesystem.open_output_stream(temporary) as handle:
-            handle.write(payload)
-        filesystem.move(temporary, path)  # readers never see a half-written file
+        self.storage.write_text(self.path, json.dumps(results_to_json(results)))
 
 
 class MetricsRepositoryMultipleResultsLoader:
@@ -409,6 +414,6 @@ class MetricsRepositoryMultipleResultsLoader:
 
 __all__ = [
     "AnalysisResult", "FileSystemMetricsRepository", "InMemoryMetricsRepository",
-    "MetricsRepository", "MetricsRepositoryMultipleResultsLoader", "ResultKey",
+    "MetricsRepository", "MetricsRepositoryMultipleResultsLoader", "MetricsStorage", "ResultKey",
     "analyzer_from_json", "analyzer_to_json",
 ]

@@ -12,12 +12,9 @@ import pytest
 from pyspark.sql import types as T
 
 from quality import Check, CheckLevel, CheckStatus, ConstraintStatus, VerificationSuite
-from quality.engines import (
-    EngineUnavailableError,
-    UnknownEngineError,
-    deequ_unavailable_reason,
-)
+from quality.deequ_engine import deequ_unavailable_reason
 from quality.repository import InMemoryMetricsRepository
+from quality.results import EngineUnavailableError, UnknownEngineError
 from quality.verification import NOT_TRANSLATABLE, VerificationResult
 
 SCHEMA = T.StructType([T.StructField("x", T.DoubleType()), T.StructField("k", T.IntegerType()),
@@ -75,7 +72,7 @@ def test_constraints_record_their_origin(spark: Any) -> None:
 def gx() -> Any:
     """GX is optional; one ephemeral context per process is reused by the engine."""
     module = pytest.importorskip("great_expectations")
-    from quality.engines import gx_context
+    from quality.gx_engine import gx_context
 
     gx_context()
     return module

@@ -47,9 +47,9 @@ from quality.analyzers import (
     Uniqueness,
     UniqueValueRatio,
 )
-from quality.engine import compute_metrics
 from quality.metrics import Distribution, Metric
-from quality.suites import orders_frame, orders_suite
+from quality.native_engine import compute_metrics
+from quality.reference_suites import orders_frame, orders_suite
 
 
 def count_jobs(spark: Any, action: Callable[[], Any]) -> tuple[int, Any]:

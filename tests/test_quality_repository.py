@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pyspark.sql import types as T
 
+from lakeforge.quality_gate import metrics_repository
 from quality import Check, CheckLevel, CheckStatus, ConstraintStatus, VerificationSuite
 from quality.analyzers import (
     AnalysisRunner,
@@ -43,7 +44,7 @@ def frame(spark: Any, n: int) -> Any:
 
 def test_file_repository_writes_deequ_json_and_reads_it_back(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "metrics" / "repo.json"
-    repo = FileSystemMetricsRepository(spark, str(path))
+    repo = metrics_repository(spark, str(path))
     analyzers = [Size(), Completeness("s"), Uniqueness(["id"]), Histogram("s"),
                  ApproxQuantiles("id", [0.5]), Mean("s")]  # Mean(s) fails: not stored
     key = ResultKey(spark, 1_700_000_000_000, {"table": "t"})
@@ -60,7 +61,7 @@ def test_file_repository_writes_deequ_json_and_reads_it_back(spark: Any, tmp_pat
     assert entries[3]["metric"]["metricName"] == "HistogramMetric"
     assert len(entries) == 5
 
-    again = FileSystemMetricsRepository(spark, str(path))
+    again = metrics_repository(spark, str(path))
     context = again.loadByKey(key)
     assert context is not None and context.metric(Completeness("s")).value == 4 / 6
     assert context.metric(Histogram("s")).value.absolutes == {"v1": 2, "v0": 2, "NullValue": 2}
@@ -77,7 +78,12 @@ def test_repository_rejects_corrupt_file(spark: Any, tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        FileSystemMetricsRepository(spark, str(path)).load().get()
+        metrics_repository(spark, str(path)).load().get()
+
+
+def test_file_repository_without_storage_is_refused_with_the_helper_named(spark: Any) -> None:
+    with pytest.raises(ValueError, match="metrics_repository"):
+        FileSystemMetricsRepository(spark, "/tmp/never-written.json")
 
 
 def test_in_memory_repository_after_before(spark: Any) -> None:

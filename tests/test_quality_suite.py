@@ -12,15 +12,10 @@ import pytest
 from pyspark.sql import types as T
 
 from lakeforge.errors import ConfigError
-from quality.suite import (
-    QualityGateError,
-    checks_from_mapping,
-    html_report,
-    load_suite,
-    parse_assertion,
-    quality_gate,
-)
-from quality.suites import orders_suite
+from lakeforge.quality_gate import QualityGateError, load_suite, quality_gate
+from quality.reference_suites import orders_suite
+from quality.report import html_report
+from quality.suite_spec import checks_from_mapping, parse_assertion
 from quality.verification import VerificationSuite
 
 REPO = Path(__file__).resolve().parent.parent

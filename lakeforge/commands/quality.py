@@ -55,9 +55,9 @@ def _tags(values: list[str]) -> dict[str, str]:
 def _run(args: argparse.Namespace) -> int:
     from lakeforge.config import load_env
     from lakeforge.io import require_input_path
+    from lakeforge.quality_gate import load_suite, metrics_repository, write_html_report
     from lakeforge.session import build_session
-    from quality.repository import FileSystemMetricsRepository, ResultKey
-    from quality.suite import html_report, load_suite
+    from quality.repository import ResultKey
     from quality.verification import VerificationResult, VerificationSuite
 
     name, checks = load_suite(args.suite)
@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         suite = VerificationSuite(spark, engine=args.engine).onData(df).addChecks(checks)
         repository = None
         if args.repository:
-            repository = FileSystemMetricsRepository(spark, args.repository)
+            repository = metrics_repository(spark, args.repository)
             suite = suite.useRepository(repository).saveOrAppendResult(
                 ResultKey(ResultKey.current_milli_time(), {"suite": name, **tags}))
         result = suite.run()
@@ -97,8 +97,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.html_out:
             history = (repository.load().withTagValues({"suite": name}).getSuccessMetricsAsJson()
                        if repository is not None else None)
-            Path(args.html_out).write_text(html_report(result, f"Quality: {name}", history),
-                                           encoding="utf-8")
+            write_html_report(result, args.html_out, f"Quality: {name}", history)
         return 1 if result.status.value == "Error" else 0
     finally:
         if env.kind in ("local", "standalone"):

@@ -1,18 +1,11 @@
-"""Alternative engines for ``VerificationSuite``: ``deequ`` (PyDeequ) and ``great_expectations``.
+"""The ``great_expectations`` engine of ``VerificationSuite`` (GX 1.x, imported lazily).
 
-``native`` (the default, :mod:`quality.engine`) needs nothing but PySpark. The others are optional
-and imported lazily:
-
-- ``deequ`` delegates to PyDeequ when the Deequ jar happens to be on the JVM classpath
-  (detected with ``Class.forName("com.amazon.deequ.VerificationSuite")``; never downloaded).
-  Each constraint is replayed on a ``pydeequ.checks.Check`` with the same method and arguments
-  (the names are PyDeequ's); constraints PyDeequ lacks are reported as not translatable.
-- ``great_expectations`` translates the constraints that have a GX 1.x counterpart into
-  expectations on a Spark DataFrame asset, validates them in one GX run and converts GX's observed
-  values back into Deequ's metric (e.g. GX's sample standard deviation into Deequ's population
-  one, GX's non-null-only ratios into Deequ's ratios over all rows). The constraint's own
-  assertion then judges the metric, so verdicts and messages have Deequ's form. Constraints
-  without a GX counterpart are listed in ``VerificationResult.notTranslated``.
+The constraints that have a GX counterpart are translated into expectations on a Spark
+DataFrame asset and validated in one GX run; GX's observed values are converted back into
+Deequ's metric (e.g. GX's sample standard deviation into Deequ's population one, GX's
+non-null-only ratios into Deequ's ratios over all rows). The constraint's own assertion then
+judges the metric, so verdicts and messages have Deequ's form. Constraints without a GX
+counterpart are listed in ``VerificationResult.notTranslated``.
 """
 
 from __future__ import annotations
@@ -24,7 +17,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lakeforge.errors import LakeforgeError
 from quality.analyzers import (
     Analyzer,
     ColumnCount,
@@ -42,125 +34,14 @@ from quality.analyzers import (
     Uniqueness,
     Variance,
 )
-from quality.checks import Check, Constraint
+from quality.checks import Check, CheckResult, CheckStatus, Constraint, ConstraintStatus
+from quality.metrics import MetricCalculationRuntimeException
+from quality.results import EngineUnavailableError, VerificationResult, overall_status
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
-
-ENGINES = ("native", "deequ", "great_expectations")
-
-
-class EngineUnavailableError(LakeforgeError, RuntimeError):
-    """The requested engine's library or jar is not available in this environment."""
-
-
-class UnknownEngineError(LakeforgeError, ValueError):
-    """An engine name that is not one of ``ENGINES``."""
-
-
-def check_engine_name(engine: str) -> str:
-    if engine not in ENGINES:
-        raise UnknownEngineError(f"unknown quality engine {engine!r}; choose one of "
-                                 f"{', '.join(ENGINES)}")
-    return engine
-
-
-# --------------------------------------------------------------------------- deequ
-
-
-def deequ_unavailable_reason(spark: SparkSession) -> str | None:
-    """None when PyDeequ and the Deequ jar are usable, otherwise why not."""
-    try:
-        jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
-        loader = jvm.Thread.currentThread().getContextClassLoader()
-        jvm.java.lang.Class.forName("com.amazon.deequ.VerificationSuite", True, loader)
-    except Exception:  # noqa: BLE001 - py4j raises Py4JJavaError(ClassNotFoundException)
-        return ("the Deequ jar (com.amazon.deequ) is not on the JVM classpath of this Spark "
-                "session; add it with spark.jars / --jars, or use engine='native', which needs "
-                "no jar")
-    try:
-        import pydeequ  # noqa: F401
-    except ImportError:
-        return ("the Deequ jar is on the classpath but the pydeequ package is not installed; "
-                "pip install pydeequ, or use engine='native'")
-    return None
-
-
-def require_deequ(spark: SparkSession) -> None:
-    reason = deequ_unavailable_reason(spark)
-    if reason is not None:
-        raise EngineUnavailableError(f"engine 'deequ' is unavailable: {reason}")
-
-
-# PyDeequ's Check has these methods with the same parameter names (pydeequ 1.x).
-PYDEEQU_METHODS = frozenset({
-    "hasSize", "isComplete", "hasCompleteness", "areComplete", "haveCompleteness",
-    "areAnyComplete", "haveAnyCompleteness", "isUnique", "isPrimaryKey", "hasUniqueness",
-    "hasDistinctness", "hasUniqueValueRatio", "hasNumberOfDistinctValues", "hasHistogramValues",
-    "hasEntropy", "hasMutualInformation", "hasApproxQuantile", "hasMinLength", "hasMaxLength",
-    "hasMin", "hasMax", "hasMean", "hasSum", "hasStandardDeviation", "hasApproxCountDistinct",
-    "hasCorrelation", "satisfies", "hasPattern", "containsCreditCardNumber", "containsEmail",
-    "containsURL", "containsSocialSecurityNumber", "hasDataType", "isNonNegative", "isPositive",
-    "isLessThan", "isLessThanOrEqualTo", "isGreaterThan", "isGreaterThanOrEqualTo",
-    "isContainedIn",
-})
-
-
-def run_deequ(spark: SparkSession, df: DataFrame, checks: Sequence[Check]) -> Any:
-    """Replay the checks on PyDeequ and run Deequ's VerificationSuite (needs the jar)."""
-    require_deequ(spark)
-    import pydeequ.checks as pc
-    import pydeequ.verification as pv
-
-    from quality.checks import CheckStatus, ConstraintResult, ConstraintStatus
-    from quality.verification import VerificationResult
-
-    builder = pv.VerificationSuite(spark).onData(df)
-    replayed: list[tuple[Check, list[Constraint]]] = []
-    not_translated: dict[Check, list[tuple[Constraint, str]]] = {}
-    for check in checks:
-        target = pc.Check(spark, getattr(pc.CheckLevel, check.level.value), check.description)
-        done = []
-        for constraint in check.constraints:
-            origin = constraint.origin
-            if origin is None or origin.method not in PYDEEQU_METHODS:
-                not_translated.setdefault(check, []).append(
-                    (constraint, "PyDeequ has no such Check method"))
-                continue
-            target = getattr(target, origin.method)(**origin.arguments)
-            if origin.where:
-                target = target.where(origin.where)
-            done.append(constraint)
-        replayed.append((check, done))
-        builder = builder.addCheck(target)
-    result = builder.run()
-    rows = pv.VerificationResult.checkResultsAsJson(spark, result)
-    results = {}
-    by_check: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_check.setdefault(row["check"], []).append(row)
-    from quality.checks import CheckResult
-
-    for check, done in replayed:
-        check_rows = by_check.get(check.description, [])
-        constraint_results = []
-        for constraint, row in zip(done, check_rows, strict=False):
-            status = ConstraintStatus(row["constraint_status"])
-            constraint_results.append(ConstraintResult(constraint, status,
-                                                       row.get("constraint_message") or None))
-        status = CheckStatus(check_rows[0]["check_status"]) if check_rows else CheckStatus.Success
-        results[check] = CheckResult(check, status, constraint_results)
-    from quality.verification import overall_status
-
-    out = VerificationResult(overall_status(r.status for r in results.values()), results, {})
-    out.notTranslated = not_translated
-    out.engine = "deequ"
-    return out
-
-
-# --------------------------------------------------------------------------- great expectations
 
 
 @dataclass
@@ -304,14 +185,11 @@ def gx_context() -> Any:
     return _GX_CONTEXT
 
 
-def run_great_expectations(spark: SparkSession, df: DataFrame, checks: Sequence[Check]) -> Any:
+def run_great_expectations(spark: SparkSession, df: DataFrame, checks: Sequence[Check]
+                           ) -> VerificationResult:
     """Validate the translatable constraints with GX; the result has VerificationResult's shape."""
     context = gx_context()
     import great_expectations as gx
-
-    from quality.checks import CheckResult, CheckStatus, ConstraintStatus
-    from quality.metrics import MetricCalculationRuntimeException
-    from quality.verification import VerificationResult, overall_status
 
     plan: list[tuple[Check, Constraint, GxTranslation]] = []
     not_translated: dict[Check, list[tuple[Constraint, str]]] = {}
@@ -385,8 +263,4 @@ def run_great_expectations(spark: SparkSession, df: DataFrame, checks: Sequence[
     return out
 
 
-__all__ = [
-    "ENGINES", "EngineUnavailableError", "GxTranslation", "UnknownEngineError",
-    "check_engine_name", "deequ_unavailable_reason", "gx_context", "require_deequ",
-    "run_deequ", "run_great_expectations", "translate_to_gx",
-]
+__all__ = ["GxTranslation", "gx_context", "run_great_expectations", "translate_to_gx"]
