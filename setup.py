@@ -8,6 +8,7 @@ from setuptools import find_packages, setup
 SPARK = [
     "pyspark[sql,ml]>=3.5,<3.6", "numpy>=1.24,<2", "pandas>=1.5,<3", "pyarrow>=12,<26",
     "scipy>=1.10,<2",  # quality: Holt-Winters anomaly detection
+    "lark>=1.2,<2",  # quality.dqdl: the DQDL grammar (Glue Data Quality rulesets)
 ]
 AWS = ["boto3>=1.28,<2"]
 MATCH = ["splink[spark]>=5.0,<5.1"]  # dedup uses a few Splink internals: pin the minor
