@@ -4,19 +4,29 @@ from __future__ import annotations
 
 from setuptools import find_packages, setup
 
-# pyspark is an extra, not a requirement: EMR and Glue bring their own Spark.
-SPARK = [
-    "pyspark[sql,ml]>=3.5,<3.6", "numpy>=1.24,<2", "pandas>=1.5,<3", "pyarrow>=12,<26",
+# pyspark is an extra, not a requirement: EMR and Glue bring their own Spark. Two Spark lines,
+# each with the numpy/pandas/pyarrow ranges its pyspark supports; pick one extra per venv:
+#   spark  (Spark 3.5: Glue 5.x, EMR 7.x)   -> .venv        (`make venv`)
+#   spark4 (Spark 4.x: Glue 6.x on 4.1, EMR 8 on 4.0) -> .venv-spark4 (`make test-spark4`)
+_LIBS = [
     "scipy>=1.10,<2",  # quality: Holt-Winters anomaly detection
     "lark>=1.2,<2",  # quality.dqdl: the DQDL grammar (Glue Data Quality rulesets)
 ]
+SPARK = [
+    "pyspark[sql,ml]>=3.5,<3.6", "numpy>=1.24,<2", "pandas>=1.5,<3", "pyarrow>=12,<26",
+] + _LIBS
+# pyspark 4 needs pandas>=2.2, pyarrow>=15 and runs on numpy 2; pandas 3 is not supported by
+# Spark 4.1. [connect]: grpcio & co. for Spark Connect sessions (tests start a local server).
+SPARK4 = [
+    "pyspark[sql,ml,connect]>=4.0,<4.2", "numpy>=1.26,<3", "pandas>=2.2,<3", "pyarrow>=15,<26",
+] + _LIBS
 AWS = ["boto3>=1.28,<2"]
 MATCH = ["splink[spark]>=5.0,<5.1"]  # dedup uses a few Splink internals: pin the minor
 # quality engine="great_expectations", the GX differential test (fits numpy<2, pandas<3)
 GX = ["great-expectations>=1.3,<2"]
 # quality engine="deequ" and the differential tests against real Deequ (jar: `make jars`)
 DEEQU = ["pydeequ>=1.7,<1.8"]
-DEV = SPARK + AWS + MATCH + GX + DEEQU + [
+_DEV_TOOLS = AWS + MATCH + GX + DEEQU + [
     "chispa>=0.10,<1",
     "pytest>=7.4,<10",
     "pytest-timeout>=2.2,<3",
@@ -27,6 +37,8 @@ DEV = SPARK + AWS + MATCH + GX + DEEQU + [
     "mypy>=1.8,<2",
     "types-PyYAML>=6,<7",
 ]
+DEV = SPARK + _DEV_TOOLS
+DEV_SPARK4 = SPARK4 + _DEV_TOOLS
 
 setup(
     name="lakeforge",
@@ -38,12 +50,14 @@ setup(
     install_requires=["PyYAML>=6,<7", "pyarrow>=12,<26"],
     extras_require={
         "spark": SPARK,
+        "spark4": SPARK4,
         "aws": AWS,
         "match": MATCH,
         "gx": GX,
         "deequ": DEEQU,
         "airflow": ["apache-airflow>=2.9,<4", "apache-airflow-providers-amazon>=8.20,<10"],
         "dev": DEV,
+        "dev-spark4": DEV_SPARK4,
     },
     entry_points={"console_scripts": ["lakeforge=lakeforge.cli:main"]},
 )
