@@ -131,6 +131,16 @@ class JobBookmarks:
         staged.update({f.path: f for f in files})
         self._staged.files[ctx] = sorted(staged.values())
 
+    def staged_files(self) -> dict[str, list[FileEntry]]:
+        """What the next :meth:`commit` records, per ``transformation_ctx``."""
+        return {ctx: list(files) for ctx, files in self._staged.files.items()}
+
+    def restore_staged(self, staged: dict[str, list[FileEntry]]) -> None:
+        """Stage what another process selected (a run's publish phase run apart from its
+        write phase commits what the write phase read)."""
+        for ctx, files in staged.items():
+            self.stage(ctx, files)
+
     def _files_in_run_range(self, ctx: str, listed: Sequence[FileEntry]) -> list[FileEntry]:
         ids = [r["run_id"] for r in self.runs()]
         for name, rid in (("job-bookmark-from", self.from_run), ("job-bookmark-to", self.to_run)):

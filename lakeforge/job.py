@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lakeforge.config import EnvConfig, conf_dir, load_config, load_env, parse_override_value
@@ -62,14 +61,26 @@ class JobArgs:
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
     glue_args: Mapping[str, str] = field(default_factory=dict)
     log_level: str = "INFO"
+    # Lifecycle jobs: one phase (write, audit, publish) or all three (None).
+    phase: str | None = None
+    # How a lifecycle job prints its run summary on stdout: one JSON line, or text.
+    summary_format: str = "json"
+
+    @property
+    def config_source(self) -> str:
+        """How errors name the job config: its file, and whether overrides applied."""
+        where = self.config or "<defaults>"
+        return f"{where} (with command-line overrides)" if self.overrides else where
 
 
 def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     """Parse Glue-style ``--KEY value`` arguments.
 
     Known keys: ``--JOB_NAME``, ``--env`` (default ``$LAKEFORGE_ENV`` or ``local``), ``--config``
-    (default ``conf/jobs/<job>.yaml`` when it exists), ``--log-level``. ``--env.<key> v`` overrides
-    the env config; any other ``--a.b v`` overrides the job config. ``--key=value`` also works.
+    (default ``conf/jobs/<job>.yaml`` when it exists), ``--log-level``, ``--phase
+    write|audit|publish`` and ``--summary-format json|text`` (lifecycle jobs). ``--env.<key>
+    v`` overrides the env config; any other ``--a.b v`` overrides the job config.
+    ``--key=value`` also works.
     """
     values: dict[str, str] = {}
     order: list[str] = []
@@ -104,6 +115,10 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     env = values.pop("env", os.environ.get("LAKEFORGE_ENV", "local"))
     config = values.pop("config", None)
     log_level = values.pop("log-level", "INFO").upper()
+    phase = values.pop("phase", None)
+    summary_format = values.pop("summary-format", "json")
+    if summary_format not in ("json", "text"):
+        raise ConfigError(f"--summary-format {summary_format!r}: use json or text")
     glue_args = {k: values.pop(k) for k in list(values) if k in GLUE_RESERVED}
     env_overrides = {
         k[len("env."):]: parse_override_value(values.pop(k)) for k in list(values)
@@ -113,7 +128,8 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     if config is None:
         candidate = conf_dir() / "jobs" / f"{default_job_name}.yaml"
         config = str(candidate) if candidate.is_file() else None
-    return JobArgs(job_name, env, config, overrides, env_overrides, glue_args, log_level)
+    return JobArgs(job_name, env, config, overrides, env_overrides, glue_args, log_level,
+                   phase, summary_format)
 
 
 @dataclass
@@ -151,11 +167,12 @@ def run_job(
     argv: Sequence[str] | None = None,
     *,
     session_conf: Mapping[str, str] | None = None,
-    preflight: Callable[[C, EnvConfig, Lake], None] | None = None,
+    preflight: Callable[[C, EnvConfig, Lake, str], None] | None = None,
 ) -> int:
     """Parse args, load config, build the session, run ``body``, stop; return the exit code.
 
-    ``preflight(config, env, lake)`` runs before Spark starts (check inputs exist, ...), so a
+    The config's ``validate(source)`` and ``preflight(config, env, lake, source)`` run before
+    Spark starts (``source`` names the config file for errors), so a
     wrong path fails in a second, not after the JVM is up. A
     :class:`~lakeforge.errors.LakeforgeError` (bad config, missing input, ...) is printed as one
     line ``error: ...`` and gives exit code 2; any other exception propagates with its traceback.
@@ -172,9 +189,9 @@ def run_job(
         config = load_config(config_cls, args.config, args.overrides)
         env = load_env(args.env, args.env_overrides)
         lake = Lake.from_env(env)
-        _check_config(config)
+        _check_config(config, args.config_source)
         if preflight is not None:
-            preflight(config, env, lake)
+            preflight(config, env, lake, args.config_source)
     except LakeforgeError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
@@ -205,18 +222,7 @@ def one_line(message: str) -> str:
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
-def _check_config(config: Any) -> None:
+def _check_config(config: Any, source: str) -> None:
     validate = getattr(config, "validate", None)
     if callable(validate):
-        validate()
-
-
-def job_modules() -> list[str]:
-    """Names of the runnable jobs (modules in jobs/ that define ``main``)."""
-    import jobs
-
-    folder = Path(jobs.__file__).parent
-    return sorted(
-        p.stem for p in folder.glob("*.py")
-        if not p.stem.startswith("_") and "def main(" in p.read_text(encoding="utf-8")
-    )
+        validate(source)

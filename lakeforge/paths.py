@@ -40,6 +40,30 @@ def is_remote(uri: str) -> bool:
     return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", uri)) and not uri.startswith("file://")
 
 
+def normalize_uri(uri: str) -> str:
+    """One spelling per location, for comparing what Spark, a catalog and a listing return:
+    ``file:///a/b/`` and ``file:/a/b`` -> ``/a/b``; ``s3a://`` and ``s3n://`` -> ``s3://``; no
+    trailing ``/``. Percent-encoding is kept (see :func:`listed_path`)."""
+    for prefix in ("file://", "file:"):
+        if uri.startswith(prefix):
+            uri = "/" + uri[len(prefix):].lstrip("/")
+            break
+    uri = re.sub(r"^s3[an]://", "s3://", uri)
+    return uri.rstrip("/") or "/"
+
+
+def listed_path(uri: str, listed: set[str]) -> str:
+    """The listed path of a file Spark names by URI (``file:///a/b%252Fc`` -> ``/a/b%2Fc``):
+    Spark percent-encodes the path, a listing does not. Unknown files come back unquoted."""
+    from urllib.parse import unquote
+
+    path = normalize_uri(uri) if uri.startswith("file:") else uri
+    for candidate in (path, unquote(path)):
+        if candidate in listed:
+            return candidate
+    return unquote(path)
+
+
 def join_uri(base: str, *parts: str) -> str:
     """Join path parts onto a local path or URI with '/', refusing parts that could escape."""
     out = base.rstrip("/")
@@ -215,8 +239,7 @@ class Lake:
 
 
 def _normalise(uri: str) -> str:
-    if uri.startswith("file://"):
-        uri = uri[len("file://") :]
+    uri = normalize_uri(uri)
     if is_remote(uri):
         scheme, _, rest = uri.partition("://")
         scheme = "s3" if scheme in ("s3a", "s3n") else scheme

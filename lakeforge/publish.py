@@ -47,7 +47,13 @@ from lakeforge.catalog.base import Catalog, Partition, TableSpec
 from lakeforge.catalog.base import Column as BaseColumn
 from lakeforge.errors import ConfigError, LakeforgeError, SchemaMismatchError
 from lakeforge.io import delete_dir, list_files, list_subdirs, read_text, uri_exists, write_text
-from lakeforge.paths import Lake, join_uri, partition_path, validate_identifier
+from lakeforge.paths import (
+    Lake,
+    join_uri,
+    normalize_uri,
+    partition_path,
+    validate_identifier,
+)
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +371,76 @@ def publish_partitioned(
         publish_partitioned(df, database="sales", table="orders", partition_by=["dt"],
                             catalog=SparkSqlCatalog(spark), lake=lake)
     """
+    staged = stage_partitioned(
+        df, database=database, table=table, partition_by=partition_by, catalog=catalog,
+        lake=lake, mode=mode, zone=zone, target_file_bytes=target_file_bytes,
+        projection=projection, convert_vectors=convert_vectors, run_id=run_id,
+        allow_empty=allow_empty, table_parameters=table_parameters)
+    return switch_staged(staged, catalog=catalog, retention=retention,
+                         before_switch=before_switch)
+
+
+@dataclass(frozen=True)
+class StagedVersion:
+    """A written, not yet current, version of a table (:func:`stage_partitioned`); plain data,
+    so that another process can switch it in (:meth:`to_dict` / :meth:`from_dict`)."""
+
+    plan: PublishPlan
+    spec: TableSpec
+    rows: int
+    partition_stats: tuple[PartitionStats, ...]
+    rows_per_file: int
+    bytes_per_row: float
+    expected: tuple[str, ...]
+    projection: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        import dataclasses
+
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> StagedVersion:
+        p, s = doc["plan"], doc["spec"]
+        plan = PublishPlan(
+            p["database"], p["table"], p["mode"], p["version"], p["version_uri"],
+            p["table_uri"],
+            tuple(Partition(tuple(x["values"]), x["location"], x.get("parameters") or {})
+                  for x in p["partitions"]),
+            tuple(tuple(v) for v in p["stale_partitions"]))
+        spec = TableSpec(**{**s, "columns": [BaseColumn(**c) for c in s["columns"]],
+                            "partition_keys": [BaseColumn(**c) for c in s["partition_keys"]]})
+        return cls(plan, spec, doc["rows"],
+                   tuple(PartitionStats(tuple(x["values"]), x["rows"], x["files"])
+                         for x in doc["partition_stats"]),
+                   doc["rows_per_file"], doc["bytes_per_row"], tuple(doc["expected"]),
+                   doc.get("projection", False))
+
+
+def stage_partitioned(
+    df: DataFrame,
+    *,
+    database: str,
+    table: str,
+    partition_by: Sequence[str],
+    catalog: Catalog,
+    lake: Lake,
+    mode: PublishMode = "overwrite_partitions",
+    zone: str = "curated",
+    target_file_bytes: int = DEFAULT_TARGET_FILE_BYTES,
+    retention: timedelta = timedelta(hours=24),
+    projection: Mapping[str, Projection] | None = None,
+    convert_vectors: bool = True,
+    run_id: str | None = None,
+    allow_empty: bool = False,
+    table_parameters: Mapping[str, str] | None = None,
+) -> StagedVersion:
+    """Write ``df`` as a new, immutable version of a table without touching the catalog
+    (steps 1-3 of :func:`publish_partitioned`); :func:`switch_staged` makes it current.
+
+    The first pass over ``df`` is the rows-per-partition count: metrics a caller attached with
+    :meth:`DataFrame.observe` are complete once this returns.
+    """
     validate_identifier(database, "database name")
     validate_identifier(table, "table name")
     if mode not in PUBLISH_MODES:
@@ -451,10 +527,6 @@ def publish_partitioned(
     if mode == "overwrite":
         stale = tuple(p.values for p in current if tuple(p.values) not in new_values)
     plan = PublishPlan(database, table, mode, version, version_uri, table_uri, partitions, stale)
-    if before_switch is not None:
-        before_switch(plan)
-
-    # ---- the switch: nothing above touched the catalog
     spec = TableSpec(
         database=database,
         name=table,
@@ -466,31 +538,55 @@ def publish_partitioned(
         parameters=_table_parameters(table_uri, version_uri, keys, columns, part_cols,
                                      projection, table_parameters),
     )
+    return StagedVersion(plan=plan, spec=spec, rows=total_rows, partition_stats=tuple(stats),
+                         rows_per_file=rows_per_file, bytes_per_row=bytes_per_row,
+                         expected=tuple(expected), projection=bool(projection))
+
+
+def switch_staged(
+    staged: StagedVersion,
+    *,
+    catalog: Catalog,
+    retention: timedelta = timedelta(hours=24),
+    before_switch: Callable[[PublishPlan], None] | None = None,
+) -> PublishResult:
+    """Make a staged version current: one table update plus one
+    ``set_partition_locations`` call for every partition it touched (step 4 of
+    :func:`publish_partitioned`), then expire old versions (step 5).
+
+    Nothing before this call touched the catalog, so an audit that rejects a staged version
+    simply never calls it (and the version folder is expired later as unreferenced).
+    """
+    plan, spec = staged.plan, staged.spec
+    database, table = plan.database, plan.table
+    if before_switch is not None:
+        before_switch(plan)
+    existing = catalog.get_table(database, table)
     if existing is None and not catalog.database_exists(database):
         catalog.create_database(database)
     catalog.create_or_update_table(spec)
-    if partitions:
-        catalog.set_partition_locations(database, table, list(partitions))
-    if stale:
-        catalog.drop_partitions(database, table, list(stale))
+    if plan.partitions:
+        catalog.set_partition_locations(database, table, list(plan.partitions))
+    if plan.stale_partitions:
+        catalog.drop_partitions(database, table, list(plan.stale_partitions))
     log.info("switched %s.%s to version %s (%d partitions, %d dropped)", database, table,
-             version, len(partitions), len(stale))
+             plan.version, len(plan.partitions), len(plan.stale_partitions))
 
-    ddl_uri = join_uri(table_uri, DDL_FILE)
+    ddl_uri = join_uri(plan.table_uri, DDL_FILE)
     write_text(ddl_uri, athena_ddl(spec, catalog.get_partitions(database, table),
-                                   with_partitions=not projection))
+                                   with_partitions=not staged.projection))
     superseded, removed = expire_versions(
-        catalog, database=database, table=table, table_uri=table_uri, retention=retention,
-        keep=(version,),
+        catalog, database=database, table=table, table_uri=plan.table_uri, retention=retention,
+        keep=(plan.version,),
     )
     return PublishResult(
         plan=plan,
-        rows=total_rows,
-        partition_stats=tuple(stats),
-        rows_per_file=rows_per_file,
-        bytes_per_row=bytes_per_row,
+        rows=staged.rows,
+        partition_stats=staged.partition_stats,
+        rows_per_file=staged.rows_per_file,
+        bytes_per_row=staged.bytes_per_row,
         files_per_partition={
-            loc: len(list_files(loc, ".parquet")) for loc in expected
+            loc: len(list_files(loc, ".parquet")) for loc in staged.expected
         },
         ddl_uri=ddl_uri,
         superseded_versions=superseded,
@@ -502,7 +598,7 @@ def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[Bas
                       part_cols: Sequence[BaseColumn], mode: str) -> None:
     where = f"publish {existing.qualified_name}"
     inside = version_of(existing.location, table_uri) is not None and not part_cols
-    if _norm(existing.location) != _norm(table_uri) and not inside:
+    if normalize_uri(existing.location) != normalize_uri(table_uri) and not inside:
         raise SchemaMismatchError(
             f"{where}: the catalog table lives at {existing.location}, not {table_uri}; "
             "publish to another table name or drop the old table"
@@ -577,7 +673,8 @@ def athena_ddl(spec: TableSpec, partitions: Sequence[Partition], *,
                 f"{quote_identifier(n)}={quote_string(v) if v is not None else 'NULL'}"
                 for n, v in zip(names, p.values, strict=True)
             )
-            lines.append(f"  PARTITION ({values}) LOCATION {quote_string(_norm(p.location))}")
+            where = quote_string(normalize_uri(p.location))
+            lines.append(f"  PARTITION ({values}) LOCATION {where}")
         parts.append("\n".join(lines) + ";")
     return "\n\n".join(parts) + "\n"
 
@@ -585,21 +682,10 @@ def athena_ddl(spec: TableSpec, partitions: Sequence[Partition], *,
 # --------------------------------------------------------------------------- retention
 
 
-def _norm(uri: str) -> str:
-    """Compare locations the catalog returns (file:/x, s3a://b/x) with lake URIs."""
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
-    elif uri.startswith("file:"):
-        uri = uri[len("file:"):]
-    if uri.startswith(("s3a://", "s3n://")):
-        uri = "s3://" + uri.split("://", 1)[1]
-    return uri.rstrip("/")
-
-
 def version_of(location: str, table_uri: str) -> str | None:
     """The version folder a partition location points into (None when outside ``_versions``)."""
-    prefix = _norm(join_uri(table_uri, VERSIONS_DIR)) + "/"
-    loc = _norm(location)
+    prefix = normalize_uri(join_uri(table_uri, VERSIONS_DIR)) + "/"
+    loc = normalize_uri(location)
     if not loc.startswith(prefix):
         return None
     return loc[len(prefix):].split("/", 1)[0]

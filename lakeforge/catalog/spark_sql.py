@@ -54,6 +54,7 @@ from lakeforge.catalog.derby_bulk import (
 )
 from lakeforge.paths import (
     HIVE_DEFAULT_PARTITION,
+    normalize_uri,
     unescape_partition_value,
     validate_identifier,
 )
@@ -198,7 +199,7 @@ class SparkSqlCatalog(Catalog):
             database=database,
             name=table,
             columns=columns,
-            location=_strip_file_scheme(info.get("Location", "")),
+            location=normalize_uri(info.get("Location", "")),
             partition_keys=keys,
             format=fmt,  # type: ignore[arg-type]
             compression=None if compression in (None, "none") else compression,
@@ -532,16 +533,8 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _strip_file_scheme(location: str) -> str:
-    if location.startswith("file://"):
-        return location[len("file://"):]
-    if location.startswith("file:"):
-        return location[len("file:"):]
-    return location
-
-
 def _same_location(a: str, b: str) -> bool:
-    return _strip_file_scheme(a).rstrip("/") == _strip_file_scheme(b).rstrip("/")
+    return normalize_uri(a) == normalize_uri(b)
 
 
 def _parse_storage_properties(text: str) -> dict[str, str]:
@@ -575,7 +568,7 @@ def _parse_catalog_partitions(text: str, keys: list[str]) -> list[Partition]:
             raise CatalogError(f"spark_sql: unexpected partition values {values_text!r} "
                                f"for keys {keys}")
         values = [None if by_key[k] == HIVE_DEFAULT_PARTITION else by_key[k] for k in keys]
-        out.append(Partition(tuple(values), _strip_file_scheme(location)))
+        out.append(Partition(tuple(values), normalize_uri(location)))
     return out
 
 

@@ -1,12 +1,11 @@
-"""``lakeforge run JOB --env ENV [--config FILE] [--KEY value ...]``: run a job in-process."""
+"""``lakeforge run JOB [--phase write|audit|publish] --env ENV [--config FILE] [--KEY value]``:
+run a job in-process (all three lifecycle phases unless ``--phase`` names one)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 
-from lakeforge.errors import ConfigError
-from lakeforge.job import job_modules
+from lakeforge.commands.jobs import discover_jobs, load_job
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,21 +15,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run jobs/<JOB>.py's main() with Glue-style arguments. Any --KEY value not "
         "listed here overrides the job config (dotted keys: --output.table sales).",
     )
-    p.add_argument("job", help=f"job name, one of: {', '.join(job_modules())}")
+    p.add_argument("job", help=f"job name, one of: {', '.join(discover_jobs())}")
     p.add_argument("--env", help="environment name in conf/envs (default: local)")
     p.add_argument("--config", help="job config YAML (default: conf/jobs/<JOB>.yaml)")
+    p.add_argument("--phase", choices=["write", "audit", "publish"],
+                   help="run one lifecycle phase: write stages a new version, audit runs the "
+                   "quality gate on it, publish switches it in (default: all three)")
+    p.add_argument("--summary-format", choices=["json", "text"],
+                   help="print the run summary as one JSON line (default) or as text")
     p.set_defaults(func=_run, accepts_extra=True)
 
 
 def _run(args: argparse.Namespace) -> int:
-    available = job_modules()
-    if args.job not in available:
-        raise ConfigError(f"unknown job {args.job!r}; available jobs: {available}")
-    module = importlib.import_module(f"jobs.{args.job}")
+    module = load_job(args.job)
     argv: list[str] = []
-    if args.env:
-        argv += ["--env", args.env]
-    if args.config:
-        argv += ["--config", args.config]
+    for flag, value in (("--env", args.env), ("--config", args.config),
+                        ("--phase", args.phase), ("--summary-format", args.summary_format)):
+        if value:
+            argv += [flag, value]
     argv += ["--log-level", args.log_level]
     return int(module.main(argv + list(args.extra)))

@@ -67,7 +67,7 @@ from lakeforge.crawler.grouping import (
 from lakeforge.crawler.hive_types import TypeConflict
 from lakeforge.crawler.listing import ListedObject, Root, list_objects, resolve_root
 from lakeforge.errors import ConfigError
-from lakeforge.paths import unescape_partition_value, validate_identifier
+from lakeforge.paths import normalize_uri, unescape_partition_value, validate_identifier
 
 log = logging.getLogger(__name__)
 
@@ -163,16 +163,6 @@ class CrawlReport:
         return json.dumps(self.to_dict(), indent=indent)
 
 
-def _norm(location: str) -> str:
-    loc = location
-    for prefix in ("file://", "file:"):
-        if loc.startswith(prefix):
-            loc = loc[len(prefix):]
-            break
-    loc = re.sub(r"^s3[an]://", "s3://", loc)
-    return loc.rstrip("/")
-
-
 def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
     if value not in allowed:
         raise ConfigError(f"{what} {value!r} is not valid; use one of {list(allowed)}")
@@ -250,14 +240,14 @@ def crawl(
                 by_folder[obj.rel_dir].append(obj)
         present_dirs = {o.rel_dir for o in objects}
         root_existing = [s for s in existing
-                         if _under(_norm(s.location), _norm(root.uri)) is not None]
+                         if _under(normalize_uri(s.location), normalize_uri(root.uri)) is not None]
         known: dict[str, _Existing] = {}
         foreign: list[_Existing] = []
         for spec in root_existing:
-            rel = _under(_norm(spec.location), _norm(root.uri))
+            rel = _under(normalize_uri(spec.location), normalize_uri(root.uri))
             assert rel is not None
             if spec.parameters.get(CRAWLER_PROPERTY) == CRAWLER_NAME:
-                known[_norm(spec.location)] = _Existing(spec, rel)
+                known[normalize_uri(spec.location)] = _Existing(spec, rel)
             else:
                 foreign.append(_Existing(spec, rel))
         # Tables the crawler did not create (a publish, a person) are their owner's business:
@@ -318,14 +308,14 @@ def crawl(
         report.skipped.extend(skipped)
         handled: set[str] = set()
         for plan in plans:
-            match = known.get(_norm(plan.location))
+            match = known.get(normalize_uri(plan.location))
             ctx.apply_plan(plan, match.spec if match else None, present_dirs)
-            handled.add(_norm(plan.location))
+            handled.add(normalize_uri(plan.location))
         if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY":
             new_by_table: dict[str, list[Folder]] = defaultdict(list)
             for f in folders:
                 if f.rel in incremental_targets:
-                    new_by_table[_norm(incremental_targets[f.rel].spec.location)].append(f)
+                    new_by_table[normalize_uri(incremental_targets[f.rel].spec.location)].append(f)
             for loc, target in known.items():
                 if loc in handled:
                     continue
@@ -361,8 +351,8 @@ def _existing_tables(catalog: Catalog, database: str, names: Sequence[str],
         spec = catalog.get_table(database, name)
         if spec is None:
             continue
-        loc = _norm(spec.location)
-        if any(_under(loc, _norm(r.uri)) is not None for r in roots):
+        loc = normalize_uri(spec.location)
+        if any(_under(loc, normalize_uri(r.uri)) is not None for r in roots):
             out.append(spec)
     return out
 

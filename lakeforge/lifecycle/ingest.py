@@ -1,0 +1,450 @@
+"""Ingestion of raw sources with line-level quarantine and the schema-drift check.
+
+Each source folder is listed by Hive partition (``k=v`` folders, unescaped as Hive does); the
+files are read line by line (CSV with each file's own header, JSON lines; gzip/bzip2 by
+extension) or row by row (Parquet), so that every row keeps its source file, line and
+partition. Every row gets ``_problems``: why it is bad (malformed line, invalid UTF-8, a value
+that does not convert to its mapping's types, a required column that is null), empty when it
+is good. Files that cannot be read, are empty or hold no data line become file-level
+quarantine records. Nothing here writes anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lakeforge.bookmarks import FileEntry, list_data_files
+from lakeforge.errors import SchemaMismatchError
+from lakeforge.lifecycle.quarantine import QUARANTINE_SCHEMA
+from lakeforge.paths import listed_path, parse_partition_fragment
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from lakeforge.lifecycle.settings import SourceSpec
+
+log = logging.getLogger(__name__)
+
+LINEAGE = ("_file", "_line", "_partition")
+_PARSE_PROBLEMS = ("malformed", "not valid UTF-8")
+
+
+class SchemaDriftError(SchemaMismatchError):
+    """A new partition changed a column's type incompatibly; nothing was written."""
+
+
+@dataclass
+class Ingested:
+    """One source as read by a run: rows with ``_problems``, file-level issues, counts."""
+
+    name: str
+    keys: list[str]
+    rows: DataFrame
+    issues: DataFrame
+    added_columns: list[str]
+    partitions: list[str]
+    new_files: int
+    rows_in: int = 0
+    bad_rows: int = 0
+    file_issues: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def list_partitions(root: str) -> tuple[list[str], dict[tuple[str | None, ...],
+                                                         list[FileEntry]], list[FileEntry]]:
+    """List the files under ``root`` by Hive partition. Returns the partition keys (those of
+    most files), the files of each partition and the files that are not in a partition folder
+    of those keys (quarantined as file issues)."""
+    by_keys: dict[tuple[str, ...], dict[tuple[str | None, ...], list[FileEntry]]] = {}
+    for f in list_data_files(root):
+        rel = f.path.split("://", 1)[-1][len(root.split("://", 1)[-1]):].strip("/")
+        folders = [p for p in rel.split("/")[:-1] if "=" in p]
+        spec = parse_partition_fragment("/".join(folders)) if folders else {}
+        by_keys.setdefault(tuple(spec), {}).setdefault(tuple(spec.values()), []).append(f)
+    if not by_keys:
+        return [], {}, []
+    keys = max(by_keys, key=lambda k: (sum(len(v) for v in by_keys[k].values()), len(k)))
+    misplaced = sorted(f for k, parts in by_keys.items() if k != keys
+                       for fs in parts.values() for f in fs)
+    return list(keys), by_keys[keys], misplaced
+
+
+def partition_text(keys: Sequence[str], values: Sequence[str | None]) -> str:
+    return "/".join(f"{k}={x}" for k, x in zip(keys, values, strict=True))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_lines(spark: SparkSession, files: Sequence[FileEntry],
+               partition: dict[str, str] | None = None) -> tuple[DataFrame, list[FileEntry]]:
+    """One row per line of ``files``: ``_file`` (the listed path), ``_line`` (1-based),
+    ``line``, ``_partition`` (``k=v`` text) plus the partition columns.
+
+    Files are read whole (``wholetext``) so that every line keeps its number; files that cannot
+    be read (corrupt compression, vanished, no access) are skipped by Spark and returned.
+    """
+    from pyspark.sql import functions as F
+
+    paths = [f.path for f in files if f.size > 0]
+    schema = "_file string, _line int, line string, _partition string" + "".join(
+        f", `{k}` string" for k in (partition or {}))
+    if not paths:
+        return spark.createDataFrame([], schema), []
+    whole = (spark.read.option("ignoreCorruptFiles", "true")
+             .option("ignoreMissingFiles", "true").text(paths, wholetext=True)
+             .withColumn("_uri", F.input_file_name()))
+    uri_to_path, unreadable = _uris_to_listed(whole, files)
+    names = spark.createDataFrame(list(uri_to_path.items()), "_uri string, _file string")
+    out = (whole.join(F.broadcast(names), "_uri")
+           .select("_file", F.posexplode(F.split("value", r"\r?\n")).alias("_pos", "line"))
+           .select("_file", (F.col("_pos") + 1).cast("int").alias("_line"), "line",
+                   *_partition_columns(partition)))
+    return out, unreadable
+
+
+def _uris_to_listed(frame: DataFrame, files: Sequence[FileEntry]
+                    ) -> tuple[dict[str, str], list[FileEntry]]:
+    uris = [r[0] for r in frame.select("_uri").distinct().collect()]
+    listed = {f.path for f in files}
+    uri_to_path = {uri: listed_path(uri, listed) for uri in uris}
+    read_ok = set(uri_to_path.values())
+    return uri_to_path, [f for f in files if f.size > 0 and f.path not in read_ok]
+
+
+def _partition_columns(partition: dict[str, str] | None) -> list[Column]:
+    from pyspark.sql import functions as F
+
+    part = partition or {}
+    return [F.lit(partition_text(list(part), list(part.values()))).alias("_partition"),
+            *[F.lit(v).cast("string").alias(k) for k, v in part.items()]]
+
+
+def file_issues(spark: SparkSession, files: Sequence[FileEntry], unreadable: list[FileEntry],
+                have_rows: set[str], partition_of: dict[str, str]) -> tuple[DataFrame, int]:
+    """File-level quarantine records (empty files, files with no data line, unreadable ones)
+    and how many there are."""
+    bad = {f.path for f in unreadable}
+    records = []
+    for f in files:
+        if f.size == 0:
+            reason = "empty file (0 bytes)"
+        elif f.path in bad:
+            reason = ("unreadable object: Spark could not read it (corrupt compression, "
+                      "vanished or no access); it was skipped")
+        elif f.path not in have_rows:
+            reason = "no data lines (only a header or blank lines)"
+        else:
+            continue
+        records.append((f.path, None, partition_of.get(f.path, ""), reason, None))
+    return spark.createDataFrame(records, QUARANTINE_SCHEMA), len(records)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def raw_name(source: str) -> str:
+    return f"_r_{source}"
+
+
+def _a(type_name: str) -> str:
+    return f"an {type_name}" if type_name[:1] in "aeiou" else f"a {type_name}"
+
+
+def typed_and_problems(df: DataFrame, mappings: Sequence[Sequence[str]],
+                       required: Sequence[str]) -> DataFrame:
+    """``df`` holds each mapping's source column as raw text (``_r_<source>``); add the source
+    column converted to its source type (``try_cast``: null, never an error or a truncation)
+    and ``_problems``: why the row is bad (values that do not convert to the source or the
+    target type, required columns that are null), empty when it is good."""
+    from pyspark.sql import functions as F
+
+    typed, problems = [], []
+    for source, stype, _target, ttype in mappings:
+        raw = F.col(raw_name(source))
+        as_source = F.expr(f"try_cast(`{raw_name(source)}` AS {stype})")
+        converts = F.expr(f"try_cast(try_cast(`{raw_name(source)}` AS {stype}) AS {ttype})")
+        typed.append(as_source.alias(source))
+        shown = F.when(F.length(raw) > 60, F.concat(F.substring(raw, 1, 60), F.lit("..."))
+                       ).otherwise(raw)
+        problems.append(F.when(
+            raw.isNotNull() & converts.isNull(),
+            F.concat(F.lit(f"column {source}: '"), shown,
+                     F.lit(f"' is not {_a(stype if stype == ttype else ttype)}"))))
+        if source in required:
+            problems.append(F.when(raw.isNull(), F.lit(f"required column {source} is null")))
+    return df.select("*", *typed, F.array_compact(F.array(*problems)).alias("_problems"))
+
+
+def _with_line_problems(df: DataFrame) -> DataFrame:
+    """Line-level problems (malformed, invalid UTF-8) replace value-level ones: a line that
+    does not parse has no meaningful values."""
+    from pyspark.sql import functions as F
+
+    line_level = F.array_compact(F.array(
+        F.col("_malformed"),
+        F.when(F.col("_bad_utf8"), F.lit("not valid UTF-8 (bytes that decode to U+FFFD)"))))
+    return df.withColumn("_problems", F.when(F.size(line_level) > 0, line_level)
+                         .otherwise(F.col("_problems"))).drop("_malformed", "_bad_utf8")
+
+
+def _raw_or_partition(source: str, present: Sequence[str], partition_keys: Sequence[str],
+                      value_of: Any) -> Column:
+    from pyspark.sql import functions as F
+
+    if source in present:
+        return value_of(source).alias(raw_name(source))
+    if source in partition_keys:
+        return F.col(source).alias(raw_name(source))
+    return F.lit(None).cast("string").alias(raw_name(source))
+
+
+def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence[str]],
+              required: Sequence[str], partition_keys: Sequence[str] = ()
+              ) -> tuple[DataFrame, list[str]]:
+    """Parse CSV lines by each file's own header (line 1). Returns rows with ``_r_<source>``
+    raw values, typed source columns and ``_problems``, and the columns headers add beyond the
+    mappings (schema drift: reported, merged when a mapping names them)."""
+    from pyspark.sql import functions as F
+
+    headers: dict[str, list[str]] = {}
+    for r in lines.where(F.col("_line") == 1).select("_file", "line").collect():
+        headers.setdefault(r["line"], []).append(r["_file"])
+    sources = [m[0] for m in mappings]
+    frames, added = [], set()
+    data = lines.where((F.col("_line") > 1) & (F.trim("line") != ""))
+    for header, files in sorted(headers.items()):
+        if not header.strip():
+            continue
+        names = next(csv.reader([header]))
+        added |= set(names) - set(sources)
+        schema = ", ".join(f"`c{i}` string" for i in range(len(names))) + ", _corrupt string"
+        parsed = data.where(F.col("_file").isin(files)).withColumn(
+            "_p", F.from_csv("line", schema, {"mode": "PERMISSIVE",
+                                               "columnNameOfCorruptRecord": "_corrupt"}))
+        # Fields outside quoted sections, to say how many there were.
+        fields = F.size(F.split(F.regexp_replace("line", r'"([^"]|"")*"', ""), ",", -1))
+        malformed = F.when(
+            F.col("_p._corrupt").isNotNull(),
+            F.concat(F.lit("malformed CSV line: "), fields.cast("string"),
+                     F.lit(f" fields where the header has {len(names)}"),
+                     F.when(fields > len(names), F.lit(" (unexpected column)"))
+                     .otherwise(F.lit(" (missing fields or broken quoting)"))))
+        cols = [_raw_or_partition(s, names, partition_keys,
+                                  lambda s, names=names: F.col(f"_p.c{names.index(s)}"))
+                for s in sources]
+        frames.append(parsed.select(*LINEAGE, "line", *cols,
+                                    malformed.alias("_malformed"),
+                                    F.col("line").contains("\ufffd").alias("_bad_utf8")))
+    if not frames:
+        empty = ", ".join(["_file string, _line int, _partition string, line string"]
+                          + [f"`{raw_name(s)}` string" for s in sources]
+                          + ["_malformed string, _bad_utf8 boolean"])
+        frames = [spark.createDataFrame([], empty)]
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.unionByName(f)
+    out = typed_and_problems(out, mappings, required)
+    return _with_line_problems(out), sorted(added)
+
+
+def parse_json(lines: DataFrame, mappings: Sequence[Sequence[str]], required: Sequence[str],
+               partition_keys: Sequence[str] = ()) -> tuple[DataFrame, list[str]]:
+    """Parse JSON lines (one object per line) to raw text per key; partition columns come
+    from the folder. Returns rows (as :func:`parse_csv`) and the keys beyond the mappings."""
+    from pyspark.sql import functions as F
+
+    sources = [m[0] for m in mappings]
+    data = lines.where(F.trim("line") != "").withColumn(
+        "_m", F.from_json("line", "map<string,string>"))
+    cols = [_raw_or_partition(s, [s for s in sources if s not in partition_keys],
+                              partition_keys, lambda s: F.col("_m")[s]) for s in sources]
+    malformed = F.when(F.col("_m").isNull(),
+                       F.lit("malformed JSON line (not one complete JSON object)"))
+    out = data.select(*LINEAGE, "line", *cols,
+                      malformed.alias("_malformed"),
+                      F.col("line").contains("\ufffd").alias("_bad_utf8"),
+                      F.map_keys("_m").alias("_keys"))
+    known = sorted(set(sources) | set(partition_keys))
+    added = [r[0] for r in out.select(F.explode(F.array_except(
+        "_keys", F.array(*[F.lit(k) for k in known])))).distinct().collect()]
+    out = typed_and_problems(out.drop("_keys"), mappings, required)
+    return _with_line_problems(out), sorted(added)
+
+
+def read_parquet_rows(spark: SparkSession, files: Sequence[FileEntry],
+                      mappings: Sequence[Sequence[str]], required: Sequence[str],
+                      partition: dict[str, str]) -> tuple[DataFrame, list[FileEntry], list[str]]:
+    """Parquet files of one partition as rows like :func:`parse_json`'s (``_line`` is null,
+    ``line`` the row as JSON). Returns the rows, the unreadable files and the added columns."""
+    from pyspark.sql import functions as F
+
+    paths = [f.path for f in files if f.size > 0]
+    sources = [m[0] for m in mappings]
+    keys = list(partition)
+    if not paths:
+        empty = ", ".join(["_file string, _line int, _partition string, line string"]
+                          + [f"`{raw_name(s)}` string" for s in sources]
+                          + ["_malformed string, _bad_utf8 boolean"])
+        out = typed_and_problems(spark.createDataFrame([], empty), mappings, required)
+        return _with_line_problems(out), [], []
+    frame = (spark.read.option("ignoreCorruptFiles", "true")
+             .option("ignoreMissingFiles", "true").option("mergeSchema", "true")
+             .parquet(*paths).withColumn("_uri", F.input_file_name()))
+    uri_to_path, unreadable = _uris_to_listed(frame, files)
+    present = [c for c in frame.columns if c != "_uri"]
+    names = spark.createDataFrame(list(uri_to_path.items()), "_uri string, _file string")
+    with_file = frame.join(F.broadcast(names), "_uri").select(
+        "*", *[F.lit(v).cast("string").alias(k) for k, v in partition.items()
+               if k not in present])
+    cols = [_raw_or_partition(s, present, keys, lambda s: F.col(f"`{s}`").cast("string"))
+            for s in sources]
+    out = with_file.select(
+        "_file", F.lit(None).cast("int").alias("_line"),
+        F.lit(partition_text(keys, list(partition.values()))).alias("_partition"),
+        F.to_json(F.struct(*[F.col(f"`{c}`") for c in present])).alias("line"), *cols,
+        F.lit(None).cast("string").alias("_malformed"), F.lit(False).alias("_bad_utf8"))
+    added = sorted(set(present) - set(sources) - set(keys))
+    return _with_line_problems(typed_and_problems(out, mappings, required)), unreadable, added
+
+
+# --------------------------------------------------------------------------- drift + counts
+
+
+def check_drift_and_count(spark: SparkSession, df: DataFrame, mappings: Sequence[Sequence[str]],
+                          table: str, fmt: str, files_by_part: dict[str, list[str]]
+                          ) -> tuple[int, int]:
+    """Fail (before anything is written) when, in some partition, every value of a column
+    fails to convert to its type: the producer changed the column's type, these are not a few
+    bad rows. The message names the column, both types and the partition.
+
+    The same aggregation pass counts the rows and the bad rows (the ledger's ``rows_in`` and
+    the first threshold check), so counting costs no Spark job of its own.
+    """
+    from pyspark.sql import functions as F
+
+    parse_ok = ~F.exists("_problems", lambda p: p.startswith(_PARSE_PROBLEMS[0])
+                         | p.startswith(_PARSE_PROBLEMS[1]))
+    aggs = [F.count(F.lit(1)).alias("n__rows"),
+            F.count(F.when(F.size("_problems") > 0, 1)).alias("n__bad")]
+    for source, stype, _target, ttype in mappings:
+        # Only lines that parse: a malformed line says nothing about the types.
+        raw = F.when(parse_ok, F.col(raw_name(source)))
+        ok = F.expr(f"try_cast(try_cast(`{raw_name(source)}` AS {stype}) AS {ttype})")
+        aggs += [F.count(raw).alias(f"n__{source}"),
+                 F.count(F.when(raw.isNotNull() & ok.isNull(), 1)).alias(f"bad__{source}"),
+                 F.first(F.when(raw.isNotNull() & ok.isNull(), raw), ignorenulls=True)
+                 .alias(f"ex__{source}")]
+    problems, rows, bad_rows = [], 0, 0
+    for row in df.groupBy("_partition").agg(*aggs).collect():
+        part = row["_partition"]
+        rows += row["n__rows"]
+        bad_rows += row["n__bad"]
+        for source, stype, _target, _ttype in mappings:
+            bad, total = row[f"bad__{source}"], row[f"n__{source}"]
+            if total and bad == total:
+                found = inferred_type(spark, fmt, files_by_part.get(part, []), source)
+                where = f"partition {part}" if part else "the new files"
+                problems.append(
+                    f"column {source} is {stype} in the table but "
+                    f"{found} in {where} (e.g. {row[f'ex__{source}']!r}): every one of its "
+                    f"{total} values fails to convert")
+    if problems:
+        raise SchemaDriftError(
+            f"schema drift in {table}: " + "; ".join(problems) + ". This is a type change, "
+            "not a few bad rows, so the run stopped before writing anything; fix the "
+            "producer, or change the mapping's type and reprocess (lakeforge bookmarks reset)")
+    return rows, bad_rows
+
+
+def inferred_type(spark: SparkSession, fmt: str, files: list[str], column: str) -> str:
+    """The type Spark infers for ``column`` from ``files`` (what the new data holds)."""
+    if not files:
+        return "string"
+    reader = spark.read.option("samplingRatio", 1.0)
+    if fmt == "json":
+        df = reader.json(files)
+    elif fmt == "parquet":
+        df = reader.parquet(*files)
+    else:
+        df = reader.option("header", True).option("inferSchema", True).csv(files)
+    for f in df.schema.fields:
+        if f.name == column:
+            return f.dataType.simpleString()
+    return "absent"
+
+
+# --------------------------------------------------------------------------- one source
+
+
+def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
+                  files_of: dict[tuple[str | None, ...], list[FileEntry]], keys: list[str],
+                  chosen: Sequence[tuple[str | None, ...]], misplaced: Sequence[FileEntry],
+                  table: str) -> Ingested:
+    """Read the ``chosen`` partitions of a listed source, classify every row, check drift and
+    count (one aggregation pass). ``misplaced`` files (outside a partition folder) become file
+    issues."""
+    from pyspark.sql import functions as F
+
+    mappings = [list(m) for m in spec.mappings]
+    partition_of: dict[str, str] = {}
+    files_by_part: dict[str, list[str]] = {}
+    pieces, unreadable, added = [], [], set()
+    for values in chosen:
+        pspec = dict(zip(keys, [x or "" for x in values], strict=True))
+        text = partition_text(keys, values)
+        for f in files_of[values]:
+            partition_of[f.path] = text
+        files_by_part[text] = [f.path for f in files_of[values] if f.size > 0]
+        if spec.format == "parquet":
+            rows, bad, more = read_parquet_rows(spark, files_of[values], mappings,
+                                                spec.required, pspec)
+            added |= set(more)
+        else:
+            rows, bad = read_lines(spark, files_of[values], pspec)
+        pieces.append(rows)
+        unreadable += bad
+    if spec.format == "parquet":
+        if not pieces:
+            pieces.append(read_parquet_rows(spark, [], mappings, spec.required,
+                                            {k: "" for k in keys})[0])
+        rows = pieces[0]
+        for piece in pieces[1:]:
+            rows = rows.unionByName(piece)
+        have_rows = {r[0] for r in rows.select("_file").distinct().collect()}
+        added_cols = sorted(added)
+    else:
+        lines = pieces[0] if pieces else read_lines(spark, [], {k: "" for k in keys})[0]
+        for piece in pieces[1:]:
+            lines = lines.unionByName(piece)
+        lines = lines.cache()
+        with_data = lines.where(F.trim("line") != "")
+        if spec.format == "csv":
+            with_data = with_data.where(F.col("_line") > 1)
+            rows, added_cols = parse_csv(spark, lines, mappings, spec.required, keys)
+        else:
+            rows, added_cols = parse_json(lines, mappings, spec.required, keys)
+        have_rows = {r[0] for r in with_data.select("_file").distinct().collect()}
+    files = [f for v in chosen for f in files_of[v]]
+    issues, n_issues = file_issues(spark, files, unreadable, have_rows, partition_of)
+    if misplaced:
+        where = "/".join(keys) if keys else "a"
+        issues = issues.unionByName(spark.createDataFrame(
+            [(f.path, None, "", f"not inside a {where} partition folder", None)
+             for f in misplaced], QUARANTINE_SCHEMA))
+    rows = rows.cache()
+    n_rows, n_bad = check_drift_and_count(
+        spark, rows, [m for m in mappings if m[0] not in keys], table, spec.format,
+        files_by_part)
+    return Ingested(name=name, keys=keys, rows=rows, issues=issues,
+                    added_columns=added_cols,
+                    partitions=[partition_text(keys, v) for v in chosen],
+                    new_files=0, rows_in=n_rows, bad_rows=n_bad,
+                    file_issues=n_issues + len(misplaced))

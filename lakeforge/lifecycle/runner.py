@@ -1,0 +1,686 @@
+"""The job lifecycle: what every job shares, run as three phases.
+
+``write``
+    run id, lock, bookmark window, crawl of the raw sources, ingestion with line-level
+    quarantine, drift check, typing by the Glue mappings, the first bad-row threshold, the
+    job's business steps, the quarantine write, each output staged as a new (not yet
+    current) table version. The row ledger is counted on passes the run makes anyway:
+    rows in and bad rows in the drift aggregation, quarantined rows in the quarantine write
+    and removed rows in the staging's partition count (``DataFrame.observe``).
+``audit``
+    the quality gate on each staged version that has a suite: failing rows to quarantine
+    (and out of the staged version), an Error-level failure stops the run (exit 1) with the
+    current version untouched; the threshold again; every ledger must balance.
+``publish``
+    each staged version switched in (one catalog call per table), features fitted on the
+    train split and written for SageMaker, the run summary, the bookmark commit.
+
+``run`` does all three in one process. Each phase alone (``lakeforge run JOB --phase
+write``) hands over to the next through a pending-run document in the job's state store.
+Exit codes: 0 published (or nothing new), 1 the data failed a gate (too many bad rows, an
+Error-level check), 2 bad config, input or state (printed as one ``error:`` line).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from lakeforge.bookmarks import DISABLE, ENABLE, FileEntry, JobBookmarks
+from lakeforge.config import EnvConfig, to_dict
+from lakeforge.errors import ConfigError, LakeforgeError
+from lakeforge.faults import arm_on_new_file, fault_point
+from lakeforge.job import JobContext, one_line, run_job
+from lakeforge.ledger import LedgerImbalanceError, RunLedger
+from lakeforge.lifecycle.ingest import LINEAGE, Ingested, ingest_source, list_partitions
+from lakeforge.lifecycle.quarantine import (
+    as_quarantine,
+    rows_as_quarantine,
+    sweep_dead_quarantine,
+    write_quarantine,
+)
+from lakeforge.lifecycle.report import new_run_id, render_console, write_summary
+from lakeforge.lifecycle.settings import (
+    OutputSpec,
+    RunSettings,
+    SourceSpec,
+    table_of,
+    validate_lifecycle,
+)
+from lakeforge.locks import JobLock
+from lakeforge.paths import Lake
+from lakeforge.publish import StagedVersion, stage_partitioned, switch_staged
+from lakeforge.redact import install_log_redaction, redact
+from lakeforge.state import StateStore, store_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+PHASES = ("write", "audit", "publish")
+# The rule name that counts as "duplicates merged" in the ledger.
+MERGED = "merged duplicate"
+_REMOVED = "_removed"
+
+
+class BadInputThresholdError(LakeforgeError):
+    """More rows went to quarantine than max_bad_row_fraction allows; nothing was published."""
+
+
+class AuditFailedError(LakeforgeError):
+    """An Error-level quality check failed on a staged version; it was not switched in."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a job module declares: its name, config class and business steps.
+
+    ``build(steps)`` turns the typed sources (``steps.sources``) into the outputs the config
+    declares; ``features(published, config)`` (optional) prepares the features input from
+    the published ``features_from`` output (e.g. adds the label).
+    """
+
+    name: str
+    config_cls: type
+    build: Callable[[Steps], Mapping[str, DataFrame]]
+    features: Callable[[DataFrame, Any], DataFrame] | None = None
+
+
+@dataclass
+class Steps:
+    """What business steps get: the session, the config, typed good rows per source (target
+    names, plus lineage ``_file, _line, _partition, line``) and two ways to account for rows
+    they do not publish."""
+
+    spark: SparkSession
+    config: Any
+    run_id: str
+    full: bool
+    sources: dict[str, DataFrame]
+    facts: dict[str, Any] = field(default_factory=dict)
+    rejected: dict[str, list[DataFrame]] = field(default_factory=dict)
+    rules: list[str] = field(default_factory=list)
+
+    def reject(self, source: str, rows: DataFrame, reason: str) -> None:
+        """Quarantine ``rows`` of ``source`` (they carry its lineage) with ``reason``."""
+        if source not in self.sources:
+            raise ConfigError(f"reject: unknown source {source!r}; sources: "
+                              f"{sorted(self.sources)}")
+        self.rejected.setdefault(source, []).append(as_quarantine(rows, reason=reason))
+
+    def remove(self, df: DataFrame, condition: Column, rule: str) -> DataFrame:
+        """Mark the rows of ``df`` matching ``condition`` as removed by ``rule`` (not yet
+        removed by an earlier rule). They stay in the frame, so that the staging pass counts
+        them for the ledger, and are not published. Use :data:`MERGED` for merged
+        duplicates."""
+        from pyspark.sql import functions as F
+
+        if rule not in self.rules:
+            self.rules.append(rule)
+        current = F.col(_REMOVED) if _REMOVED in df.columns else F.lit(None).cast("string")
+        return df.withColumn(_REMOVED, F.when(current.isNull() & condition, F.lit(rule))
+                             .otherwise(current))
+
+
+# --------------------------------------------------------------------------- config + preflight
+
+
+def validate_job_config(cfg: Any, source: str) -> None:
+    """Every key of a lifecycle job's config, before Spark starts; one-line errors naming the
+    key and ``source`` (the file). (The job's own ``validate(source)`` is run by run_job.)"""
+    validate_lifecycle(cfg.sources, cfg.outputs, cfg.run, cfg.database,
+                       getattr(cfg, "raw_database", None), source)
+    features = getattr(cfg, "features", None)
+    if features:
+        from transforms.features import feature_spec_from_mapping
+
+        feature_spec_from_mapping(features, source)
+        if cfg.features_from not in cfg.outputs:
+            raise ConfigError(f"{source}: 'features_from' is {cfg.features_from!r}, not one of "
+                              f"the outputs {sorted(cfg.outputs)}")
+
+
+def _store(env: EnvConfig, lake: Lake) -> StateStore:
+    return store_for(lake.zone("bookmarks"), region=env.aws.region,
+                     endpoint_url=env.aws.endpoint_url)
+
+
+def _lock(job: str, cfg: Any, env: EnvConfig, lake: Lake) -> JobLock:
+    return JobLock(_store(env, lake), f"{job}.{cfg.database}", ttl_seconds=cfg.run.lock_ttl_seconds)
+
+
+def preflight(job: str, cfg: Any, env: EnvConfig, lake: Lake) -> None:
+    """Before Spark starts: every raw source folder exists and holds files, and no live run
+    holds the lock (the second of two concurrent runs fails here, in a second)."""
+    from lakeforge.io import require_input_path
+
+    for name, spec in cfg.sources.items():
+        require_input_path(lake.resolve("raw", spec.path), f"sources.{name}.path")
+    _lock(job, cfg, env, lake).peek()
+
+
+def run_pipeline(job: Job, argv: Sequence[str] | None = None) -> int:
+    """A lifecycle job's ``main``: arguments, config check, preflight, then the phases
+    (``--phase write|audit|publish``, all three by default)."""
+    def body(ctx: JobContext[Any]) -> int:
+        return run_phases(job, ctx, ctx.args.phase)
+
+    def check(cfg: Any, env: EnvConfig, lake: Lake, source: str) -> None:
+        validate_job_config(cfg, source)
+        preflight(job.name, cfg, env, lake)
+
+    return run_job(job.name, job.config_cls, body, argv, preflight=check)
+
+
+# --------------------------------------------------------------------------- the run state
+
+
+@dataclass
+class RunState:
+    """One run as it goes through the phases; saved between phases run apart."""
+
+    run_id: str
+    summary: dict[str, Any]
+    ledgers: dict[str, RunLedger] = field(default_factory=dict)
+    staged: dict[str, StagedVersion] = field(default_factory=dict)
+    bookmarks: dict[str, list[list[Any]]] = field(default_factory=dict)
+    phase: str = ""
+    started: float = field(default_factory=time.monotonic)
+    quality_html: str = ""
+
+    def to_doc(self) -> dict[str, Any]:
+        return json.loads(json.dumps({
+            "run_id": self.run_id, "phase": self.phase, "summary": self.summary,
+            "ledgers": {k: v.to_dict() for k, v in self.ledgers.items()},
+            "staged": {k: v.to_dict() for k, v in self.staged.items()},
+            "bookmarks": self.bookmarks}, default=str))
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> RunState:
+        ledgers = {k: RunLedger(v["table"], v["rows_in"], v["published"], v["quarantined"],
+                                v["merged_duplicates"], dict(v["removed_by_rule"]))
+                   for k, v in doc["ledgers"].items()}
+        return cls(doc["run_id"], dict(doc["summary"]), ledgers,
+                   {k: StagedVersion.from_dict(v) for k, v in doc["staged"].items()},
+                   dict(doc["bookmarks"]), doc["phase"])
+
+
+def _pending_key(job: str, cfg: Any) -> str:
+    return f"pending/{job}.{cfg.database}"
+
+
+def _save(store: StateStore, key: str, state: RunState) -> None:
+    current = store.get(key)
+    store.put(key, state.to_doc(), current.version if current else None)
+
+
+def _load(store: StateStore, key: str, after: str) -> RunState:
+    current = store.get(key)
+    if current is None or current.doc.get("phase") != after:
+        found = current.doc.get("phase") if current else "none"
+        raise ConfigError(f"no run is waiting for this phase: it needs a run whose {after!r} "
+                          f"phase finished (pending run: {found}); run --phase {after} first")
+    return RunState.from_doc(current.doc)
+
+
+# --------------------------------------------------------------------------- phases
+
+
+def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
+    """Run one phase (``write``, ``audit``, ``publish``) or all three; returns the exit code
+    and prints the summary (JSON on stdout, or text with ``--summary-format text``)."""
+    if phase is not None and phase not in PHASES:
+        raise ConfigError(f"--phase {phase!r}: use one of {list(PHASES)}")
+    install_log_redaction()
+    cfg = ctx.config
+    lock = _lock(ctx.name, cfg, ctx.env, ctx.lake).acquire()
+    lock.start_heartbeat()
+    store, key = lock.store, _pending_key(ctx.name, cfg)
+    state: RunState | None = None
+    try:
+        if phase in (None, "write"):
+            state = new_state(ctx, lock)
+            write_phase(job, ctx, lock, state)
+            if state.phase == "written":
+                _save(store, key, state)
+            if state.phase != "written" or phase == "write":
+                return _finish(ctx, state)
+        if phase in (None, "audit"):
+            state = state or _load(store, key, "written")
+            audit_phase(ctx, state)
+            _save(store, key, state)
+            if phase == "audit":
+                return _finish(ctx, state)
+        state = state or _load(store, key, "audited")
+        publish_phase(job, ctx, state, lock)
+        store.delete(key)
+        return _finish(ctx, state)
+    except LakeforgeError as exc:
+        # Too many bad rows or a failed Error-level check: the data failed a gate (exit 1);
+        # anything else is a config, input or state problem (exit 2, printed by run_job).
+        gate = isinstance(exc, (BadInputThresholdError, AuditFailedError))
+        if state is not None:
+            _record_failure(ctx, state, store, key, exc)
+        if not gate:
+            raise
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        if state is not None:
+            _finish(ctx, state)
+        return 1
+    finally:
+        lock.release()
+        ctx.spark.catalog.clearCache()
+
+
+def _finish(ctx: JobContext[Any], state: RunState) -> int:
+    out = redact(state.summary)
+    if ctx.args.summary_format == "text":
+        print("\n".join(render_console(out)))
+    else:
+        print(json.dumps(out, default=str))
+    return 0
+
+
+def _record_failure(ctx: JobContext[Any], state: RunState, store: StateStore, key: str,
+                    exc: LakeforgeError) -> None:
+    """A failed run keeps its summary (status ``failed: ...``) and leaves no pending run."""
+    state.summary["status"] = f"failed: {one_line(str(exc))}"
+    state.summary["seconds"] = round(time.monotonic() - state.started, 1)
+    state.summary["summary_files"] = write_summary(ctx.lake, state.summary, state.quality_html)
+    if store.get(key) is not None:
+        store.delete(key)
+
+
+def new_state(ctx: JobContext[Any], lock: JobLock) -> RunState:
+    """A new run: its id and the summary's header (job, env, bookmark option, config)."""
+    run: RunSettings = ctx.config.run
+    glue = ctx.args.glue_args
+    run_id = new_run_id()
+    state = RunState(run_id, {
+        "job": ctx.name, "run_id": run_id, "env": ctx.env.name, "lake_root": ctx.lake.root,
+        "bookmark_option": glue.get("job-bookmark-option", run.bookmark_option),
+        "bookmark_range": [glue.get("job-bookmark-from", run.job_bookmark_from),
+                           glue.get("job-bookmark-to", run.job_bookmark_to)],
+        "config": to_dict(ctx.config), "env_config": to_dict(ctx.env)})
+    log.debug("run %s config %s", run_id, json.dumps(redact(state.summary["config"]),
+                                                     default=str))
+    log.info("run %s env %s", run_id, json.dumps(redact(state.summary["env_config"]),
+                                                 default=str))
+    return state
+
+
+def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) -> None:
+    """Ingest, run the business steps, quarantine, stage every output; sets ``state.phase``
+    to ``written`` (or ``nothing-new`` when the bookmark saw no new file)."""
+    from lakeforge.catalog.factory import get_catalog
+
+    cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
+    run: RunSettings = cfg.run
+    run_id = state.run_id
+    option, (from_run, to_run) = state.summary["bookmark_option"], state.summary["bookmark_range"]
+    marks = JobBookmarks(lock.store, ctx.name, option=option, from_run=from_run, to_run=to_run)
+    summary = state.summary
+    catalog = get_catalog(ctx.env, spark)
+    sources: dict[str, SourceSpec] = cfg.sources
+    roots = {n: lake.resolve("raw", s.path) for n, s in sources.items()}
+    if run.crawl_raw and getattr(cfg, "raw_database", None):
+        from lakeforge.crawler import crawl
+
+        report = crawl(list(roots.values()), database=cfg.raw_database, catalog=catalog)
+        summary["crawl"] = {"tables": [t.name for t in report.tables],
+                            "partitions_added": sum(t.partitions_added for t in report.tables),
+                            "schema_changes": {t.name: t.schema_changes for t in report.tables
+                                               if t.schema_changes},
+                            "skipped": [{"path": s.path, "reason": s.reason}
+                                        for s in report.skipped]}
+
+    # The bookmark window. The run lists the raw files itself: an object the crawler cannot
+    # classify (and so a folder it does not register) must reach the quarantine, not vanish.
+    listed = {n: list_partitions(roots[n]) for n in sources}
+    new: dict[str, list[FileEntry]] = {}
+    for n, (_keys, files_of, misplaced) in listed.items():
+        new[n] = marks.select(n, sorted(f for fs in files_of.values() for f in fs) + misplaced)
+    summary["new_files"] = {n: len(v) for n, v in new.items()}
+    if not any(new.values()):
+        summary["status"] = "nothing new: every raw file was already processed"
+        state.phase = "nothing-new"
+        log.info(summary["status"])
+        return
+    full = marks.option == DISABLE or any(new[n] for n, s in sources.items()
+                                          if not s.incremental)
+    summary["mode"] = "full" if full else "incremental"
+    chosen: dict[str, list[tuple[str | None, ...]]] = {}
+    for n, (_keys, files_of, _misplaced) in listed.items():
+        paths = {f.path for f in new[n]}
+        chosen[n] = sorted((v for v, fs in files_of.items()
+                            if full or not sources[n].incremental
+                            or any(f.path in paths for f in fs)),
+                           key=lambda v: tuple(x or "" for x in v))
+        for v in chosen[n]:
+            marks.stage(n, files_of[v])
+
+    # Read and classify every row; drift fails the run here, before anything is written.
+    ingested: dict[str, Ingested] = {}
+    for n, spec in sources.items():
+        keys, files_of, misplaced = listed[n]
+        ingested[n] = ingest_source(
+            spark, n, spec, roots[n], files_of, keys, chosen[n],
+            [f for f in misplaced if f in new[n]], f"{cfg.raw_database or cfg.database}.{n}")
+        ingested[n].new_files = len(new[n])
+    fault_point("read")
+    summary["reprocessed_partitions"] = [p for n, s in sources.items() if s.incremental
+                                         for p in ingested[n].partitions if p]
+    summary["schema_drift"] = {"added_columns": {n: i.added_columns
+                                                 for n, i in ingested.items()},
+                               "note": "added columns are merged: published once a mapping "
+                                       "names them (null in older partitions)"}
+    # A dimension's rows are judged (threshold, quarantine) by the run that takes them as new.
+    judged = {n for n, s in sources.items() if s.incremental or new[n]}
+    summary["ingest"] = {n: {"rows_in": i.rows_in, "bad_rows": i.bad_rows,
+                             "file_issues": i.file_issues, "files": i.new_files,
+                             "partitions": i.partitions} for n, i in ingested.items()}
+    total_in = sum(ingested[n].rows_in for n in judged)
+    bad = sum(ingested[n].bad_rows for n in judged)
+    _check_threshold(run, bad, total_in, "after reading")
+    for name, out in cfg.outputs.items():
+        if out.ledger:
+            state.ledgers[out.ledger] = RunLedger(f"{cfg.database}.{table_of(name, out)}",
+                                                  rows_in=ingested[out.ledger].rows_in,
+                                                  quarantined=ingested[out.ledger].bad_rows)
+
+    # The business steps, on typed good rows.
+    steps = Steps(spark, cfg, run_id, full, {n: _typed(i, sources[n])
+                                             for n, i in ingested.items()})
+    outputs = dict(job.build(steps))
+    missing = sorted(set(cfg.outputs) - set(outputs))
+    if missing:
+        raise ConfigError(f"job {ctx.name}: its steps returned no frame for outputs {missing}")
+    summary.update(steps.facts)
+
+    # The quarantine: nothing was written before this point (the checks above fail first).
+    db = cfg.database
+    summary["quarantine_swept"] = sweep_dead_quarantine(
+        lake, [f"{db}/{n}" for n in sources]
+        + [f"{db}/{table_of(n, o)}" for n, o in cfg.outputs.items()],
+        {r["run_id"] for r in marks.runs()}, ENABLE)
+    summary["quarantine"] = []
+    rejected_total = 0
+    for n, i in ingested.items():
+        parts = []
+        if n in judged:
+            parts += [i.issues, as_quarantine(i.rows.where("size(_problems) > 0"),
+                                              problems="_problems")]
+        parts += steps.rejected.get(n, [])
+        if not parts:
+            continue
+        records = parts[0]
+        for p in parts[1:]:
+            records = records.unionByName(p)
+        path, written = write_quarantine(records, lake, f"{db}/{n}", run_id)
+        rejected = written - ((i.file_issues + i.bad_rows) if n in judged else 0)
+        rejected_total += rejected
+        if n in state.ledgers:
+            state.ledgers[n].quarantined += rejected
+        summary["ingest"][n]["rejected"] = rejected
+        if path:
+            summary["quarantine"].append(path)
+    fault_point("after_quarantine_write")
+    _check_threshold(run, bad + rejected_total, total_in, "after the quarantine write")
+
+    # Stage every output as a new version; the staging's first pass counts the ledger terms.
+    for name, out in cfg.outputs.items():
+        state.staged[name] = _stage(ctx, state, name, out, outputs[name], steps.rules, full,
+                                    catalog)
+    state.bookmarks = {n: [[f.path, f.size, f.mtime_ms] for f in fs]
+                       for n, fs in marks.staged_files().items()}
+    state.phase = "written"
+
+
+def _typed(ingested: Ingested, spec: SourceSpec) -> DataFrame:
+    """Good rows typed by the source's Glue mappings, with the lineage columns kept."""
+    from transforms.glue import apply_mapping
+
+    lineage = [(c, t, c, t) for c, t in (("_file", "string"), ("_line", "int"),
+                                         ("_partition", "string"), ("line", "string"))]
+    good = ingested.rows.where("size(_problems) = 0")
+    return apply_mapping(good.select(*[m[0] for m in spec.mappings], *LINEAGE, "line"),
+                         [tuple(m) for m in spec.mappings] + lineage)
+
+
+def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df: DataFrame,
+           rules: Sequence[str], full: bool, catalog: Any) -> StagedVersion:
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    cfg, lake = ctx.config, ctx.lake
+    table = table_of(name, out)
+    ledger = state.ledgers.get(out.ledger) if out.ledger else None
+    df = df.cache()  # staging passes over it three times (count, size sample, write)
+    removed_col = _REMOVED in df.columns
+    seen = Observation(f"stage_{name}")
+    has_rules = removed_col and ledger is not None and rules
+
+    def observe(frame: DataFrame) -> DataFrame:
+        if not has_rules:
+            return frame
+        return frame.observe(seen, F.count(F.lit(1)).alias("_all"), *[
+            F.count(F.when(F.col(_REMOVED) == rule, 1)).alias(f"r{i}")
+            for i, rule in enumerate(rules)])
+
+    frame = df.drop(*[c for c in (*LINEAGE, "line") if c in df.columns])
+    if removed_col:
+        # Removed rows ride along to the staging's first pass (its partition count), where
+        # they are counted, and go before anything is written.
+        frame = observe(frame).where(F.col(_REMOVED).isNull()).drop(_REMOVED)
+    mode = out.mode
+    if mode == "overwrite_partitions" and (full or not out.partition_by):
+        mode = "overwrite"
+    versions = f"{lake.table_uri('curated', table, cfg.database)}/_versions"
+    disarm = arm_on_new_file(f"during_write.{table}", versions)
+    try:
+        staged = stage_partitioned(frame, database=cfg.database, table=table,
+                                   partition_by=out.partition_by, catalog=catalog, lake=lake,
+                                   mode=mode, run_id=state.run_id.split("_")[-1],  # type: ignore[arg-type]
+                                   allow_empty=True)
+    finally:
+        disarm()
+        df.unpersist()
+    if ledger is not None:
+        ledger.published = staged.rows
+        if has_rules:
+            metrics = seen.get
+            for i, rule in enumerate(rules):
+                n = int(metrics.get(f"r{i}", 0))
+                if rule == MERGED:
+                    ledger.merged_duplicates += n
+                elif n or rule not in ledger.removed_by_rule:
+                    ledger.remove(rule, n)
+    return staged
+
+
+def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
+    """The quality gate on every staged version with a suite; failing rows to quarantine and
+    out of the version (re-staged without them); an Error-level failure raises
+    :class:`AuditFailedError` and nothing is switched. Then the threshold and the ledgers."""
+    from lakeforge.catalog.factory import get_catalog
+    from lakeforge.io import delete_dir
+    from lakeforge.quality_gate import (
+        ResultKey,
+        failing_rows,
+        html_report,
+        load_suite,
+        metrics_repository,
+    )
+    from quality.checks import CheckStatus, ConstraintStatus
+    from quality.verification import VerificationSuite
+
+    cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
+    summary = state.summary
+    summary["checks"] = {}
+    catalog = get_catalog(ctx.env, spark)
+    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
+    pages = []
+    for name, out in cfg.outputs.items():
+        staged = state.staged.get(name)
+        if out.quality_suite is None or staged is None or not staged.expected:
+            continue
+        table = table_of(name, out)
+        data = read_staged(spark, staged)
+        suite_name, checks = load_suite(out.quality_suite)
+        key = ResultKey(tags={"job": ctx.name, "table": table, "run_id": state.run_id})
+        result = (VerificationSuite(spark).onData(data).addChecks(checks).useRepository(repo)
+                  .saveOrAppendResult(key).run())
+        failed = [str(cr.constraint) for r in result.checkResults.values()
+                  for cr in r.constraintResults if cr.status == ConstraintStatus.Failure]
+        n_constraints = sum(len(r.constraintResults) for r in result.checkResults.values())
+        n_failed = 0
+        if failed:
+            bad = failing_rows(result, data)
+            path, n_failed = write_quarantine(
+                rows_as_quarantine(bad, reason_col="failed_constraints",
+                                   partition_by=out.partition_by),
+                lake, f"{cfg.database}/{table}", state.run_id)
+            if path:
+                summary["quarantine"] = [*summary.get("quarantine", []), path]
+        summary["checks"][table] = {
+            "suite": suite_name, "passed": result.status != CheckStatus.Error,
+            "passed_constraints": n_constraints - len(failed), "failed_constraints": failed,
+            "rows_failed": n_failed}
+        pages.append(html_report(result, suite_name))
+        state.quality_html = "".join(pages)
+        if result.status == CheckStatus.Error:
+            raise AuditFailedError(
+                f"quality gate failed for {cfg.database}.{table}: Error-level constraint(s) "
+                f"failed: {'; '.join(failed)}; the staged version was not switched in and "
+                f"the current one stays; failing rows in the quarantine zone")
+        if n_failed:
+            # The failing rows leave the staged version: stage the passing rows again.
+            passed = data.exceptAll(bad.drop("failed_constraints"))
+            restaged = stage_partitioned(
+                passed, database=cfg.database, table=table, partition_by=out.partition_by,
+                catalog=catalog, lake=lake, mode=staged.plan.mode,  # type: ignore[arg-type]
+                run_id=state.run_id.split("_")[-1], allow_empty=True)
+            delete_dir(staged.plan.version_uri)
+            state.staged[name] = restaged
+            if out.ledger and out.ledger in state.ledgers:
+                ledger = state.ledgers[out.ledger]
+                ledger.quarantined += n_failed
+                ledger.published = restaged.rows
+    judged = summary.get("ingest", {})
+    total = sum(v["rows_in"] for v in judged.values())
+    bad = sum(v["bad_rows"] + v.get("rejected", 0) for v in judged.values()) + sum(
+        c["rows_failed"] for c in summary["checks"].values())
+    _check_threshold(cfg.run, bad, total, "after the quality gate")
+    summary["rows"] = {k: v.to_dict() for k, v in state.ledgers.items()}
+    for ledger in state.ledgers.values():
+        ledger.check()
+    state.phase = "audited"
+
+
+def read_staged(spark: SparkSession, staged: StagedVersion) -> DataFrame:
+    """A staged version's rows as the table will hold them (partition columns from the
+    folders, typed by the staged table spec)."""
+    cols = [*staged.spec.columns, *staged.spec.partition_keys]
+    schema = ", ".join(f"`{c.name}` {c.type}" for c in cols)
+    reader = spark.read.schema(schema)
+    if staged.spec.partition_keys:
+        reader = reader.option("basePath", staged.plan.version_uri)
+    return reader.parquet(*staged.expected)
+
+
+def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock) -> None:
+    """Switch every staged version in, write the features, the summary, commit the bookmark."""
+    from lakeforge.catalog.factory import get_catalog
+
+    cfg, lake = ctx.config, ctx.lake
+    catalog = get_catalog(ctx.env, ctx.spark)
+    retention = timedelta(hours=cfg.run.version_retention_hours)
+    summary = state.summary
+
+    def before_switch(plan: Any) -> None:
+        lock.verify()
+        fault_point(f"before_switch.{plan.table}")
+
+    published: dict[str, Any] = {}
+    for name, staged in state.staged.items():
+        if not staged.rows and staged.plan.mode != "overwrite":
+            continue  # nothing new for this table: its current version stays
+        res = switch_staged(staged, catalog=catalog, retention=retention,
+                            before_switch=before_switch)
+        table = staged.plan.table
+        published[table] = {"rows": res.rows, "version": res.version}
+        if staged.spec.partition_keys:
+            published[table]["partitions"] = sorted(
+                "/".join(v or "" for v in p.values) for p in staged.plan.partitions)
+        out = cfg.outputs[name]
+        ledger = state.ledgers.get(out.ledger) if out.ledger else None
+        if ledger is not None and res.rows != ledger.published:
+            raise LedgerImbalanceError(
+                f"ledger for {cfg.database}.{table}: {res.rows} rows were published but the "
+                f"ledger expected {ledger.published}; the bookmark was not advanced")
+    summary["published"] = published
+    if getattr(cfg, "features", None):
+        summary["features"] = write_features(job, ctx)
+    summary["status"] = "published"
+    summary["seconds"] = round(time.monotonic() - state.started, 1)
+    summary["summary_files"] = write_summary(lake, summary, state.quality_html)
+    lock.verify()
+    fault_point("before_bookmark_commit")
+    marks = JobBookmarks(lock.store, ctx.name, option=summary["bookmark_option"])
+    marks.restore_staged({n: [FileEntry(p, s, m) for p, s, m in fs]
+                          for n, fs in state.bookmarks.items()})
+    summary["bookmark_committed"] = marks.commit(state.run_id)
+    state.phase = "published"
+
+
+def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
+    """Features over the whole published ``features_from`` table: the pipeline fitted on the
+    train split only, SageMaker CSV + Parquet splits and a manifest under ``features/``."""
+    from pyspark.sql import functions as F
+
+    from transforms import features as feat
+
+    cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
+    spec = feat.feature_spec_from_mapping(cfg.features, f"{ctx.name} config")
+    source = table_of(cfg.features_from, cfg.outputs[cfg.features_from])
+    table = spark.table(f"{cfg.database}.{source}")
+    frame = job.features(table, cfg) if job.features else table
+    split = feat.with_split(frame, key=spec.entity_key, split=spec.split,
+                            stratify_by=spec.label).cache()
+    model = feat.fit_feature_pipeline(split.where(F.col(spec.split.column) == "train"), spec)
+    ref = feat.save_feature_model(model, spec, lake=lake)
+    scored = model.transform(split)
+    names = feat.feature_names(scored.schema, spec)
+    files = {}
+    base = lake.path("features", spec.name)
+    fault_point("before_features_write")
+    for part in ("train", "validation", "test"):
+        rows = scored.where(F.col(spec.split.column) == part)
+        for fmt in ("csv", "parquet"):
+            files[f"{part}_{fmt}"] = feat.write_sagemaker(
+                rows, f"{base}/{fmt}/{part}", file_format=fmt, label=spec.label, lake=lake,
+                feature_names=names, features_col=spec.output_col, mode="overwrite")
+    manifest = feat.build_feature_manifest(
+        scored.where(F.col(spec.split.column) == "train"), spec, version=ref.version,
+        files=files)
+    manifest_uri = feat.write_feature_manifest(manifest, f"{base}/manifest.json", lake=lake)
+    counts = {r[0]: r[1] for r in split.groupBy(spec.split.column).count().collect()}
+    split.unpersist()
+    return {"name": spec.name, "model_version": ref.version, "manifest": manifest_uri,
+            "splits": counts, "files": files, "n_features": len(names)}
+
+
+def _check_threshold(run: RunSettings, bad: int, total: int, when: str) -> None:
+    if total and bad / total > run.max_bad_row_fraction:
+        raise BadInputThresholdError(
+            f"{bad} of {total} input rows are bad ({when}), more than max_bad_row_fraction "
+            f"{run.max_bad_row_fraction}: nothing was published and the bookmark did not "
+            "advance; see the run summary and the quarantine zone, fix the input, or raise "
+            "--run.max_bad_row_fraction")

@@ -1,0 +1,165 @@
+"""What a job declares in its config: its sources, its outputs and the run settings.
+
+A job's config dataclass embeds these (``sources``, ``outputs``, ``run``); the lifecycle
+reads them, the job's business steps never do. Every value is checked by
+:func:`validate_lifecycle` in the preflight, before Spark starts, with a one-line error naming
+the key and the file.
+
+Example (``conf/jobs/<job>.yaml``)::
+
+    database: lakeforge
+    sources:
+      events: {path: events, format: json, required: [event_id],
+               mappings: [[event_id, string, event_id, string], [ts, string, ts, timestamp]]}
+    outputs:
+      sessions: {partition_by: [dt], mode: overwrite_partitions, ledger: events}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lakeforge.bookmarks import ENABLE, PAUSE
+from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
+from lakeforge.errors import ConfigError
+from lakeforge.paths import validate_identifier
+from lakeforge.publish import PUBLISH_MODES
+
+# Spark SQL types a mapping may name (besides decimal(p,s)).
+MAPPING_TYPES = frozenset({
+    "string", "int", "integer", "bigint", "long", "smallint", "tinyint", "double", "float",
+    "boolean", "date", "timestamp"})
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One raw source: a folder in the raw zone read line by line (CSV with a header, JSON
+    lines) or row by row (Parquet); gzip / bzip2 files are read by their extension.
+
+    ``mappings`` are Glue ApplyMapping tuples ``[source, type, target, type]``: values that do
+    not convert go to quarantine with the column and the value. ``incremental`` sources are
+    read only where the bookmark saw new files (a partition with a new file is reprocessed
+    whole); the others (dimensions) are read whole every run and a new file reprocesses every
+    partition of the incremental sources.
+    """
+
+    path: str
+    format: Literal["csv", "json", "parquet"]
+    mappings: list[list[str]]
+    required: list[str] = field(default_factory=list)
+    incremental: bool = True
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One published table, keyed in the config by the name the job's steps give its frame.
+    ``ledger`` names the source whose every row must be accounted
+    for in it (published, quarantined, merged or removed by a named rule).
+
+    ``overwrite_partitions`` replaces the partitions a run wrote; a run that reprocesses
+    everything (a new dimension file, bookmarks disabled) overwrites the whole table.
+    """
+
+    table: str | None = None  # the table's name; default: the output's key
+    partition_by: list[str] = field(default_factory=list)
+    mode: Literal["overwrite", "overwrite_partitions", "append"] = "overwrite_partitions"
+    format: Literal["parquet"] = "parquet"
+    ledger: str | None = None
+    quality_suite: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How the lifecycle runs a job (bookmarks, thresholds, retention, the lock)."""
+
+    # Rows (of the run's input) that may go to quarantine before the run fails (exit 1),
+    # publishing nothing: checked after reading, after the quarantine write and after audit.
+    max_bad_row_fraction: float = 0.05
+    version_retention_hours: float = 24.0
+    # Glue's --job-bookmark-option / --job-bookmark-from / --job-bookmark-to win over these.
+    bookmark_option: str = ENABLE
+    job_bookmark_from: str | None = None
+    job_bookmark_to: str | None = None
+    # The publish lock is a lease renewed every ttl/3; a dead run's lock expires after it
+    # (at once when the dead run was on this host).
+    lock_ttl_seconds: float = 600.0
+    # Register the raw sources in the raw database with the crawler (for Athena); the job
+    # lists the raw files itself either way.
+    crawl_raw: bool = True
+
+
+def table_of(name: str, out: OutputSpec) -> str:
+    """The table an output is published as."""
+    return out.table or name
+
+
+def _check_type(text: str, key: str) -> None:
+    t = text.strip().lower()
+    if t not in MAPPING_TYPES and not (t.startswith("decimal(") and t.endswith(")")):
+        raise ConfigError(f"{key}: type {text!r} is not supported; use one of "
+                          f"{sorted(MAPPING_TYPES)} or decimal(p,s)")
+
+
+def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, OutputSpec],
+                       run: RunSettings, database: str, raw_database: str | None,
+                       source: str) -> None:
+    """Check what the dataclass types cannot: names, mapping shapes and types, references
+    between outputs and sources, ranges. ``source`` names the config file in the error."""
+    def fail(key: str, why: str) -> None:
+        raise ConfigError(f"{source}: '{key}' {why}")
+
+    for key, name in (("database", database), ("raw_database", raw_database)):
+        if name is not None:
+            try:
+                validate_identifier(name, key)
+            except ConfigError as exc:
+                fail(key, str(exc))
+    if not sources:
+        fail("sources", "declares no source; a job reads at least one")
+    for name, spec in sources.items():
+        validate_identifier(name, f"{source}: sources.{name}")
+        if not spec.mappings:
+            fail(f"sources.{name}.mappings", "is empty; map at least one column")
+        for i, m in enumerate(spec.mappings):
+            key = f"sources.{name}.mappings[{i}]"
+            if len(m) != 4:
+                fail(key, f"has {len(m)} entries, a mapping has 4 (source, type, target, type)")
+            _check_type(m[1], f"{source}: '{key}'")
+            _check_type(m[3], f"{source}: '{key}'")
+            validate_identifier(m[2], f"{source}: {key} target")
+        unknown = sorted(set(spec.required) - {m[0] for m in spec.mappings})
+        if unknown:
+            fail(f"sources.{name}.required", f"names {unknown}, not source columns of the "
+                 "mappings")
+    if not outputs:
+        fail("outputs", "declares no output table")
+    for name, out in outputs.items():
+        validate_identifier(name, f"{source}: outputs.{name}")
+        validate_identifier(table_of(name, out), f"{source}: outputs.{name}.table")
+        if out.mode not in PUBLISH_MODES:
+            fail(f"outputs.{name}.mode", f"is {out.mode!r}; allowed: {list(PUBLISH_MODES)}")
+        for k in out.partition_by:
+            validate_identifier(k, f"{source}: outputs.{name}.partition_by")
+        if out.ledger is not None and out.ledger not in sources:
+            fail(f"outputs.{name}.ledger", f"is {out.ledger!r}, not one of the sources "
+                 f"{sorted(sources)}")
+        if out.quality_suite is not None:
+            from lakeforge.config import conf_dir
+
+            path = conf_dir() / "quality" / f"{out.quality_suite}.yaml"
+            if not (out.quality_suite.endswith((".yaml", ".yml")) or path.is_file()):
+                fail(f"outputs.{name}.quality_suite", f"{out.quality_suite!r}: no file {path}")
+    if not 0 <= run.max_bad_row_fraction <= 1:
+        fail("run.max_bad_row_fraction", f"is {run.max_bad_row_fraction}; use a fraction "
+             "between 0 and 1")
+    if run.bookmark_option not in BOOKMARK_OPTIONS:
+        fail("run.bookmark_option", f"is {run.bookmark_option!r}; use one of "
+             f"{list(BOOKMARK_OPTIONS)}")
+    if (run.job_bookmark_from or run.job_bookmark_to) and run.bookmark_option != PAUSE:
+        fail("run.job_bookmark_from", f"needs run.bookmark_option {PAUSE}")
+    if run.lock_ttl_seconds <= 0:
+        fail("run.lock_ttl_seconds", f"is {run.lock_ttl_seconds}; it must be > 0")
+    if run.version_retention_hours < 0:
+        fail("run.version_retention_hours", "must be >= 0")
