@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("SPLINK_INFO"):
         logging.getLogger("splink").setLevel(logging.INFO)
 
-    from transforms.dedup import evaluate_matches, find_matches_detailed
+    from transforms.dedup import MatchSettings, evaluate_matches, find_matches_detailed
 
     spark = build_spark()
     frames = febrl_frames()
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             variants = variants[:1]
         for label, cols in variants:
             start = time.perf_counter()
-            run = find_matches_detailed(df, primary_key="rec_id", columns=cols,
-                                        precision_recall_tradeoff=args.tradeoff)
+            run = find_matches_detailed(df, primary_key="rec_id", settings=MatchSettings(
+                columns=cols, precision_recall_tradeoff=args.tradeoff))
             ev = evaluate_matches(run.result, "entity")
             seconds = time.perf_counter() - start
             rows.append((name, label, df.count(), run.candidate_pairs, ev, seconds))

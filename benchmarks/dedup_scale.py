@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("splink").setLevel(logging.INFO)
 
     from benchmarks.dedup_febrl import build_spark
-    from transforms.dedup import evaluate_matches, find_matches_detailed
+    from transforms.dedup import MatchSettings, evaluate_matches, find_matches_detailed
 
     t0 = time.perf_counter()
     pdf = generate(args.records, args.seed)
@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generated {n} records ({pdf['entity'].nunique()} entities) "
               f"in {gen_seconds:.1f}s, seed {args.seed}")
         start = time.perf_counter()
-        run = find_matches_detailed(df, primary_key="rec_id", columns=COLUMNS,
-                                    precision_recall_tradeoff=args.tradeoff)
+        run = find_matches_detailed(df, primary_key="rec_id", settings=MatchSettings(
+            columns=COLUMNS, precision_recall_tradeoff=args.tradeoff))
         run.result.write.mode("overwrite").parquet(f"{tmp}/matched")
         seconds = time.perf_counter() - start
         matched = spark.read.parquet(f"{tmp}/matched")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import DataFrame
@@ -19,6 +21,8 @@ from transforms.dedup import (
     MatchModel,
     MatchModelError,
     MatchRun,
+    MatchSettings,
+    MatchSettingsError,
     NullPrimaryKeyError,
     ensure_similarity_functions,
     evaluate_matches,
@@ -83,8 +87,8 @@ def people(spark) -> DataFrame:
 @pytest.fixture(scope="module")
 def model(people: DataFrame) -> MatchModel:
     """One small trained model shared by the Splink tests (3 EM iterations)."""
-    return train_match_model(people, primary_key="person_id", columns=COMPARED,
-                             max_em_iterations=3)
+    return train_match_model(people, primary_key="person_id",
+                             settings=MatchSettings(columns=COMPARED, max_em_iterations=3))
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +132,49 @@ def test_tradeoff_maps_to_a_monotonic_threshold() -> None:
             tradeoff_to_threshold(bad)  # type: ignore[arg-type]
 
 
+def test_match_settings_have_one_default_each_and_round_trip_through_json() -> None:
+    default = MatchSettings()
+    assert (default.columns, default.precision_recall_tradeoff, default.max_em_iterations,
+            default.seed) == (None, 0.5, 25, 42)
+    settings = MatchSettings(columns=["name", "dob"], precision_recall_tradeoff=1,
+                             max_em_iterations=3, seed=7, enforce_provided_labels=True)
+    assert settings.columns == ("name", "dob") and settings.precision_recall_tradeoff == 1.0
+    data = json.loads(json.dumps(settings.to_dict()))
+    assert MatchSettings.from_dict(data) == settings
+    assert MatchSettings.from_dict({}) == default
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.seed = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    ({"precision_recall_tradeoff": 1.5}, "MatchSettings.precision_recall_tradeoff .* 1.5"),
+    ({"precision_recall_tradeoff": None}, "MatchSettings.precision_recall_tradeoff"),
+    ({"precision_recall_tradeoff": True}, "MatchSettings.precision_recall_tradeoff"),
+    ({"max_em_iterations": 0}, "MatchSettings.max_em_iterations must be >= 1, got 0"),
+    ({"max_em_iterations": 2.5}, "MatchSettings.max_em_iterations must be an integer"),
+    ({"seed": "x"}, "MatchSettings.seed must be an integer"),
+    ({"columns": []}, "MatchSettings.columns is empty"),
+    ({"columns": "name"}, "MatchSettings.columns must be a list"),
+    ({"columns": ["name", None]}, "MatchSettings.columns must be a list"),
+    ({"enforce_provided_labels": "yes"}, "MatchSettings.enforce_provided_labels"),
+])
+def test_bad_match_settings_fail_on_construction_naming_the_field(values: dict[str, Any],
+                                                                   message: str) -> None:
+    with pytest.raises(MatchSettingsError, match=message) as raised:
+        MatchSettings(**values)
+    assert raised.value.field == next(iter(values))
+
+
+def test_match_settings_from_a_mapping_name_the_source_and_unknown_keys() -> None:
+    with pytest.raises(MatchSettingsError,
+                       match=r"^jobs\.yaml dedup: MatchSettings\.precision_recall_tradeoff"):
+        MatchSettings.from_dict({"precision_recall_tradeoff": 1.5}, "jobs.yaml dedup")
+    with pytest.raises(MatchSettingsError, match=r"jobs\.yaml dedup: unknown key\(s\) \['iters'\]"):
+        MatchSettings.from_dict({"iters": 3}, "jobs.yaml dedup")
+    with pytest.raises(MatchSettingsError, match="must be a mapping"):
+        MatchSettings.from_dict(["columns"], "jobs.yaml dedup")  # type: ignore[arg-type]
+
+
 def test_null_primary_key_is_refused(spark) -> None:
     df = spark.createDataFrame([("a", "x"), (None, "y"), (None, "z")], "id string, name string")
     with pytest.raises(NullPrimaryKeyError, match=r"'id' is null in 2 row"):
@@ -145,9 +192,9 @@ def test_missing_key_and_columns_are_named(spark) -> None:
     with pytest.raises(MissingColumnsError, match=r"\['pk'\]"):
         find_matches(df, primary_key="pk")
     with pytest.raises(MissingColumnsError, match=r"\['dob', 'zip'\]"):
-        find_matches(df, primary_key="id", columns=["name", "zip", "dob"])
+        find_matches(df, primary_key="id", settings=MatchSettings(columns=["name", "zip", "dob"]))
     with pytest.raises(DedupInputError, match="primary key 'id' cannot be compared"):
-        find_matches(df, primary_key="id", columns=["id", "name"])
+        find_matches(df, primary_key="id", settings=MatchSettings(columns=["id", "name"]))
 
 
 def test_existing_output_columns_are_refused(spark) -> None:
@@ -162,7 +209,8 @@ def test_empty_frame_gives_empty_result_with_output_columns(spark) -> None:
     assert out.columns == ["id", "name", MATCH_ID, MATCH_CONFIDENCE_SCORE]
     assert dict(out.dtypes)[MATCH_ID] == "string"
     assert out.count() == 0
-    no_scores = find_matches(df, primary_key="id", compute_match_confidence_scores=False)
+    no_scores = find_matches(df, primary_key="id",
+                             settings=MatchSettings(compute_match_confidence_scores=False))
     assert no_scores.columns == ["id", "name", MATCH_ID]
 
 
@@ -272,7 +320,7 @@ def test_model_round_trips_through_json(tmp_path: Path, people: DataFrame,
     assert [c.source for c in loaded.columns] == COMPARED
     assert any(d["m_probability"] for d in loaded.describe())
     from_file = find_matches(people, primary_key="person_id", model=str(path),
-                             compute_match_confidence_scores=False)
+                             settings=MatchSettings(compute_match_confidence_scores=False))
     assert MATCH_CONFIDENCE_SCORE not in from_file.columns
     assert _groups(from_file) == _groups(matched)  # matched: the saved model's prediction
 
@@ -283,7 +331,7 @@ def test_tradeoff_towards_precision_splits_weak_links(people: DataFrame, model: 
     """Slow: predicts with three thresholds (0.5 is the shared default-tradeoff run)."""
     def pairs(tradeoff: float) -> int:
         run = find_matches_detailed(people, primary_key="person_id", model=model,
-                                    precision_recall_tradeoff=tradeoff)
+                                    settings=MatchSettings(precision_recall_tradeoff=tradeoff))
         return run.edges_above_threshold
 
     recall, precision = pairs(0.0), pairs(1.0)
@@ -306,7 +354,8 @@ def test_enforced_labels_override_the_model(spark, people: DataFrame,
     plain = _groups(find_matches(people, primary_key="person_id", model=model, labels=labels))
     assert plain["a1"] == plain["a2"] and plain["f01"] != plain["f02"]
     enforced = _groups(find_matches(people, primary_key="person_id", model=model,
-                                    labels=labels, enforce_provided_labels=True))
+                                    labels=labels,
+                                    settings=MatchSettings(enforce_provided_labels=True)))
     assert enforced["a2"] == enforced["a3"] != enforced["a1"]
     assert enforced["f01"] == enforced["f02"] == "f01"
 
@@ -320,8 +369,8 @@ def test_labels_change_the_trained_m_probabilities(spark, people: DataFrame,
          ("s3", "A", "a1"), ("s3", "A", "a3")],
         "labeling_set_id string, label string, person_id string",
     )
-    labeled = train_match_model(people, primary_key="person_id", columns=COMPARED,
-                                labels=labels, max_em_iterations=3)
+    labeled = train_match_model(people, primary_key="person_id", labels=labels,
+                                settings=MatchSettings(columns=COMPARED, max_em_iterations=3))
     assert any("labeled" in n for n in labeled.notes)
     before = {(d["comparison"], d["level"]): d["m_probability"] for d in model.describe()}
     after = {(d["comparison"], d["level"]): d["m_probability"] for d in labeled.describe()}

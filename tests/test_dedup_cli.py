@@ -28,7 +28,9 @@ def test_match_cli_reports_bad_arguments_without_spark(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "lakeforge.cli", "match", str(tmp_path / "x.csv"),
            "--primary-key", "id", "--output", "out"]
     bad = run(cmd + ["--tradeoff", "2"], env)
-    assert bad.returncode == 2 and "--tradeoff must be between 0 and 1" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "error: --tradeoff: MatchSettings.precision_recall_tradeoff must be a number between "
+        "0.0 and 1.0, got 2.0")
     outside = run(cmd[:-1] + ["/definitely/not/in/lake"], env)
     assert outside.returncode == 2 and "outside the lake" in outside.stderr
 

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -97,6 +98,97 @@ class SimilarityFunctionsMissingError(LakeforgeError, RuntimeError):
 
 
 # -- Splink's jar ----------------------------------------------------------------------------
+
+
+class MatchSettingsError(DedupInputError):
+    """A MatchSettings field (or a key of its mapping) is invalid; ``field`` names it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """What to compare and how strictly: the settings every dedup entry point takes.
+
+    ``columns`` (None: every column but the key, configured automatically),
+    ``precision_recall_tradeoff`` in [0, 1] (1 favours precision), ``max_em_iterations`` > 0,
+    ``seed`` (random pairs for u), ``compute_match_confidence_scores`` and
+    ``enforce_provided_labels``. Validated on construction; ``to_dict``/``from_dict`` round-trip
+    through JSON (a job config's ``dedup:`` block is such a mapping).
+
+    Example::
+
+        settings = MatchSettings(columns=("name", "dob"), precision_recall_tradeoff=0.7)
+        find_matches(people, primary_key="id", settings=settings)
+    """
+
+    columns: tuple[str, ...] | None = None
+    precision_recall_tradeoff: float = 0.5
+    max_em_iterations: int = 25
+    seed: int = 42
+    compute_match_confidence_scores: bool = True
+    enforce_provided_labels: bool = False
+
+    def __post_init__(self) -> None:
+        if self.columns is not None:
+            if isinstance(self.columns, str) or not all(
+                    isinstance(c, str) and c for c in self.columns):
+                raise MatchSettingsError(
+                    f"MatchSettings.columns must be a list of column names, got {self.columns!r}",
+                    "columns")
+            if not self.columns:
+                raise MatchSettingsError("MatchSettings.columns is empty: name at least one "
+                                         "column, or leave it unset to compare all columns",
+                                         "columns")
+            object.__setattr__(self, "columns", tuple(self.columns))
+        t = self.precision_recall_tradeoff
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= float(t) <= 1.0:
+            raise MatchSettingsError(f"MatchSettings.precision_recall_tradeoff must be a number "
+                                     f"between 0.0 and 1.0, got {t!r}", "precision_recall_tradeoff")
+        object.__setattr__(self, "precision_recall_tradeoff", float(t))
+        for name in ("max_em_iterations", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise MatchSettingsError(f"MatchSettings.{name} must be an integer, "
+                                         f"got {value!r}", name)
+        if self.max_em_iterations < 1:
+            raise MatchSettingsError(f"MatchSettings.max_em_iterations must be >= 1, "
+                                     f"got {self.max_em_iterations}", "max_em_iterations")
+        for name in ("compute_match_confidence_scores", "enforce_provided_labels"):
+            if not isinstance(getattr(self, name), bool):
+                raise MatchSettingsError(f"MatchSettings.{name} must be true or false, "
+                                         f"got {getattr(self, name)!r}", name)
+
+    @property
+    def threshold(self) -> float:
+        """The match-probability threshold of ``precision_recall_tradeoff``."""
+        return tradeoff_to_threshold(self.precision_recall_tradeoff)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["columns"] = list(self.columns) if self.columns is not None else None
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "match settings") -> MatchSettings:
+        """Settings from a mapping; unknown keys and bad values name ``source`` and the key."""
+        if not isinstance(data, Mapping):
+            raise MatchSettingsError(f"{source}: match settings must be a mapping, "
+                                     f"got {type(data).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise MatchSettingsError(f"{source}: unknown key(s) {unknown}; allowed: "
+                                     f"{', '.join(known)}")
+        values = dict(data)
+        if isinstance(values.get("columns"), list):
+            values["columns"] = tuple(values["columns"])
+        try:
+            return cls(**values)
+        except MatchSettingsError as exc:
+            raise MatchSettingsError(f"{source}: {exc}", exc.field) from None
 
 
 def splink_jar_path() -> str:
@@ -294,7 +386,7 @@ def tradeoff_to_threshold(precision_recall_tradeoff: float) -> float:
     """
     t = precision_recall_tradeoff
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= float(t) <= 1.0:
-        raise DedupInputError(
+        raise MatchSettingsError(
             f"precision_recall_tradeoff must be a number between 0.0 and 1.0, got {t!r}"
         )
     weight = 20.0 * (float(t) - 0.5)
@@ -645,33 +737,29 @@ def train_match_model(
     df: DataFrame,
     *,
     primary_key: str,
-    columns: Sequence[str] | None = None,
+    settings: MatchSettings | None = None,
     comparisons: Sequence[Any] | None = None,
     blocking_rules: Sequence[Any] | None = None,
     labels: DataFrame | None = None,
-    max_em_iterations: int = 25,
-    seed: int = 42,
 ) -> MatchModel:
     """Configure (automatically unless ``comparisons`` is given) and train a model on ``df``."""
-    return _fit(df, primary_key, columns, comparisons, blocking_rules, labels,
-                max_em_iterations, seed, "train_match_model")[0]
+    return _fit(df, primary_key, settings or MatchSettings(), comparisons, blocking_rules,
+                labels, "train_match_model")[0]
 
 
 def _fit(
     df: DataFrame,
     primary_key: str,
-    columns: Sequence[str] | None,
+    settings: MatchSettings,
     comparisons: Sequence[Any] | None,
     blocking_rules: Sequence[Any] | None,
     labels: DataFrame | None,
-    max_em_iterations: int,
-    seed: int,
     where: str,
     checked_rows: int | None = None,
 ) -> tuple[MatchModel, dict[str, int], int]:
     """Configure and train; ``checked_rows`` says the key was already checked on ``df``."""
-    if max_em_iterations < 1:
-        raise DedupInputError(f"{where}: max_em_iterations must be >= 1, got {max_em_iterations}")
+    columns, max_em_iterations, seed = (settings.columns, settings.max_em_iterations,
+                                        settings.seed)
     if checked_rows is None:
         _check_primary_key(df, primary_key, where)
     rows = df.count() if checked_rows is None else checked_rows
@@ -715,9 +803,9 @@ def _fit(
         if labels is not None:
             _check_label_keys(labels, df, primary_key)
             label_pairs = labels_to_pairs(labels, primary_key)
-        settings = _settings(comps, rules, max_em_iterations)
+        splink_settings = _settings(comps, rules, max_em_iterations)
         db_api = _spark_api(spark)
-        linker = _linker(db_api, frame, settings)
+        linker = _linker(db_api, frame, splink_settings)
         try:
             # Automatic rules were measured (at most 5n pairs each): no sampling probe needed.
             em_max_pairs = None if blocking_rules is None else 2e6
@@ -837,22 +925,21 @@ def find_matches_detailed(
     df: DataFrame,
     *,
     primary_key: str,
-    columns: Sequence[str] | None = None,
+    settings: MatchSettings | None = None,
+    labels: DataFrame | None = None,
+    model: MatchModel | Mapping[str, Any] | None = None,
     comparisons: Sequence[Any] | None = None,
     blocking_rules: Sequence[Any] | None = None,
-    precision_recall_tradeoff: float = 0.5,
-    labels: DataFrame | None = None,
-    enforce_provided_labels: bool = False,
-    compute_match_confidence_scores: bool = True,
-    model: MatchModel | str | Path | Mapping[str, Any] | None = None,
-    max_em_iterations: int = 25,
-    seed: int = 42,
 ) -> MatchRun:
     """:func:`find_matches` plus the model, candidate-pair counts and timings (for reports)."""
     where = "find_matches"
+    settings = settings or MatchSettings()
+    columns = settings.columns
+    enforce_provided_labels = settings.enforce_provided_labels
+    compute_match_confidence_scores = settings.compute_match_confidence_scores
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    threshold = tradeoff_to_threshold(precision_recall_tradeoff)
+    threshold = settings.threshold
     _check_output_columns_free(df, where)
     _check_primary_key(df, primary_key, where)
     if model is not None and (comparisons is not None or columns is not None):
@@ -874,8 +961,8 @@ def find_matches_detailed(
         if rows == 1:
             resolved = MatchModel({}, (), ())
         else:
-            resolved, rule_pairs, _ = _fit(df, primary_key, columns, comparisons, blocking_rules,
-                                           labels, max_em_iterations, seed, where, rows)
+            resolved, rule_pairs, _ = _fit(df, primary_key, settings, comparisons,
+                                           blocking_rules, labels, where, rows)
         timings["training"] = time.perf_counter() - start
     spark = df.sparkSession
     if rows == 1:
@@ -954,16 +1041,11 @@ def find_matches(
     df: DataFrame,
     *,
     primary_key: str,
-    columns: Sequence[str] | None = None,
+    settings: MatchSettings | None = None,
+    labels: DataFrame | None = None,
+    model: MatchModel | Mapping[str, Any] | None = None,
     comparisons: Sequence[Any] | None = None,
     blocking_rules: Sequence[Any] | None = None,
-    precision_recall_tradeoff: float = 0.5,
-    labels: DataFrame | None = None,
-    enforce_provided_labels: bool = False,
-    compute_match_confidence_scores: bool = True,
-    model: MatchModel | str | Path | Mapping[str, Any] | None = None,
-    max_em_iterations: int = 25,
-    seed: int = 42,
 ) -> DataFrame:
     """Every row of ``df`` plus ``match_id`` and ``match_confidence_score``.
 
@@ -976,22 +1058,12 @@ def find_matches(
 
     Example::
 
-        matched = find_matches(people, primary_key="id", precision_recall_tradeoff=0.7)
+        matched = find_matches(people, primary_key="id",
+                               settings=MatchSettings(precision_recall_tradeoff=0.7))
     """
-    return find_matches_detailed(
-        df,
-        primary_key=primary_key,
-        columns=columns,
-        comparisons=comparisons,
-        blocking_rules=blocking_rules,
-        precision_recall_tradeoff=precision_recall_tradeoff,
-        labels=labels,
-        enforce_provided_labels=enforce_provided_labels,
-        compute_match_confidence_scores=compute_match_confidence_scores,
-        model=model,
-        max_em_iterations=max_em_iterations,
-        seed=seed,
-    ).result
+    return find_matches_detailed(df, primary_key=primary_key, settings=settings, labels=labels,
+                                 model=model, comparisons=comparisons,
+                                 blocking_rules=blocking_rules).result
 
 
 # -- incremental -----------------------------------------------------------------------------
@@ -1006,13 +1078,9 @@ def find_incremental_matches(
     incremental_df: DataFrame,
     *,
     primary_key: str,
-    model: MatchModel | str | Path | Mapping[str, Any] | None = None,
-    columns: Sequence[str] | None = None,
+    settings: MatchSettings | None = None,
+    model: MatchModel | Mapping[str, Any] | None = None,
     comparisons: Sequence[Any] | None = None,
-    precision_recall_tradeoff: float = 0.5,
-    compute_match_confidence_scores: bool = True,
-    max_em_iterations: int = 25,
-    seed: int = 42,
 ) -> DataFrame:
     """Match new records against an already matched set; existing ``match_id``s never change.
 
@@ -1023,7 +1091,8 @@ def find_incremental_matches(
     involving a new record are scored. Without ``model``, one is trained on both frames.
     """
     where = "find_incremental_matches"
-    threshold = tradeoff_to_threshold(precision_recall_tradeoff)
+    settings = settings or MatchSettings()
+    threshold = settings.threshold
     require_columns(existing_df.columns, [MATCH_ID], f"{where} existing_df")
     if MATCH_ID in incremental_df.columns or MATCH_CONFIDENCE_SCORE in incremental_df.columns:
         raise DedupInputError(
@@ -1045,7 +1114,7 @@ def find_incremental_matches(
         raise DedupInputError(f"{where}: existing_df has {null_ids} row(s) with a null match_id")
     both = old.unionByName(new)
     _check_primary_key(both, primary_key, f"{where} (existing and new rows together)")
-    scores = compute_match_confidence_scores
+    scores = settings.compute_match_confidence_scores
     out_old = existing_df
     if scores and MATCH_CONFIDENCE_SCORE not in existing_df.columns:
         out_old = existing_df.withColumn(MATCH_CONFIDENCE_SCORE, F.lit(None).cast("double"))
@@ -1057,8 +1126,7 @@ def find_incremental_matches(
         return out_old
     resolved = (
         _resolve_model(model) if model is not None
-        else _fit(both, primary_key, columns, comparisons, None, None, max_em_iterations, seed,
-                  where)[0]
+        else _fit(both, primary_key, settings, comparisons, None, None, where)[0]
     )
     _check_model_columns(new, resolved, where)
     spark = existing_df.sparkSession
@@ -1199,6 +1267,8 @@ __all__ = [
     "MatchModel",
     "MatchModelError",
     "MatchRun",
+    "MatchSettings",
+    "MatchSettingsError",
     "NullPrimaryKeyError",
     "SimilarityFunctionsMissingError",
     "count_block_pairs",

@@ -18,6 +18,8 @@ from lakeforge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+_FLAGS = {"columns": "--columns", "precision_recall_tradeoff": "--tradeoff",
+          "max_em_iterations": "--max-em-iterations"}
 _TABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -37,8 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="input file format for paths (default: from the extension, else parquet)")
     p.add_argument("--columns", default=None,
                    help="comma-separated columns to compare (default: all but the key)")
-    p.add_argument("--tradeoff", type=float, default=0.5,
-                   help="precision_recall_tradeoff, 0..1 (1 favours precision)")
+    p.add_argument("--tradeoff", type=float, default=None,
+                   help="precision_recall_tradeoff, 0..1 (1 favours precision; default: "
+                   "MatchSettings')")
     p.add_argument("--labels", default=None,
                    help="labels in FindMatches format (labeling_set_id, label, key), CSV/Parquet")
     p.add_argument("--enforce-labels", action="store_true",
@@ -49,7 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="HTML report path (default: next to the output, <output>_report.html)")
     p.add_argument("--truth-column", default=None,
                    help="a column with the true entity: adds precision/recall/F1 to the report")
-    p.add_argument("--max-em-iterations", type=int, default=25)
+    p.add_argument("--max-em-iterations", type=int, default=None,
+                   help="EM iterations when training (default: MatchSettings')")
     p.add_argument("--no-scores", action="store_true", help="skip match_confidence_score")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--env", default=None, help="environment in conf/envs (default: local)")
@@ -85,14 +89,25 @@ def _match(args: argparse.Namespace) -> int:
     from transforms._dedup_report import render_report
     from transforms.dedup import (
         MatchModel,
+        MatchSettings,
+        MatchSettingsError,
         evaluate_matches,
         find_matches_detailed,
         splink_jar_path,
         train_match_model,
     )
 
-    if not 0.0 <= args.tradeoff <= 1.0:
-        raise ConfigError(f"--tradeoff must be between 0 and 1, got {args.tradeoff}")
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    given = {"columns": columns, "precision_recall_tradeoff": args.tradeoff,
+             "max_em_iterations": args.max_em_iterations,
+             "compute_match_confidence_scores": False if args.no_scores else None,
+             "enforce_provided_labels": True if args.enforce_labels else None}
+    try:  # before Spark starts
+        settings = MatchSettings.from_dict({k: v for k, v in given.items() if v is not None},
+                                           "lakeforge match")
+    except MatchSettingsError as exc:
+        flag = _FLAGS.get(exc.field or "", "lakeforge match")
+        raise ConfigError(f"{flag}: {str(exc).removeprefix('lakeforge match: ')}") from None
     env = load_env(args.env or "local")
     lake = Lake.from_env(env)
     output = lake.require_inside(lake.resolve("curated", args.output), "--output")
@@ -101,7 +116,6 @@ def _match(args: argparse.Namespace) -> int:
         raise ConfigError(f"--report {report}: the HTML report is written to a local file")
     if not args.overwrite and not is_remote(output) and Path(output).exists():
         raise ConfigError(f"--output {output} exists; pass --overwrite to replace it")
-    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
 
     spark = build_session(env, "lakeforge-match", extra_jars=[splink_jar_path()])
     try:
@@ -110,21 +124,12 @@ def _match(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         model = MatchModel.load(args.model) if args.model else None
         if model is None and args.save_model:
-            model = train_match_model(df, primary_key=args.primary_key, columns=columns,
-                                      labels=labels, max_em_iterations=args.max_em_iterations)
+            model = train_match_model(df, primary_key=args.primary_key, settings=settings,
+                                      labels=labels)
             model.save(args.save_model, overwrite=args.overwrite)
-            columns = None
-        run = find_matches_detailed(
-            df,
-            primary_key=args.primary_key,
-            columns=columns,
-            precision_recall_tradeoff=args.tradeoff,
-            labels=labels,
-            enforce_provided_labels=args.enforce_labels,
-            compute_match_confidence_scores=not args.no_scores,
-            model=model,
-            max_em_iterations=args.max_em_iterations,
-        )
+            settings = dataclasses.replace(settings, columns=None)  # the model's columns
+        run = find_matches_detailed(df, primary_key=args.primary_key, settings=settings,
+                                    labels=labels, model=model)
         if model is not None and args.model is None:
             # trained above: report the full training + matching time
             run = dataclasses.replace(
