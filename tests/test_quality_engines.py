@@ -1,4 +1,5 @@
-"""Engines of VerificationSuite: native (default), deequ (detected, absent here) and
+"""Engines of VerificationSuite: native (default), deequ (absent: stubbed and in a subprocess;
+present: tests/quality/test_deequ_engine.py) and
 great_expectations (translation + a differential test against native on random data)."""
 
 from __future__ import annotations
@@ -30,11 +31,35 @@ def test_unknown_engine_is_rejected(spark: Any) -> None:
         VerificationSuite(spark).onData(df).useEngine("soda")
 
 
-def test_deequ_jar_is_detected_as_absent(spark: Any) -> None:
-    reason = deequ_unavailable_reason(spark)
-    assert reason is not None and "com.amazon.deequ" in reason and "native" in reason
+class _NoDeequJvm:
+    """Stands in for a session's py4j JVM view whose classpath lacks the Deequ jar."""
+
+    class Thread:
+        @staticmethod
+        def currentThread() -> Any:
+            return _NoDeequJvm.Thread
+
+        @staticmethod
+        def getContextClassLoader() -> None:
+            return None
+
+    class java:  # noqa: N801 - mirrors py4j's jvm.java.lang.Class
+        class lang:  # noqa: N801
+            class Class:
+                @staticmethod
+                def forName(name: str, initialize: bool, loader: Any) -> None:
+                    raise RuntimeError(f"ClassNotFoundException: {name}")
+
+
+def test_deequ_jar_absent_is_detected_stubbed(spark: Any, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    """The session's JVM view is stubbed to lack the jar (the test session has it when
+    `make jars` fetched it); the real absent case is the CLI subprocess test below."""
     df = spark.createDataFrame([(1.0, 1, "a")], SCHEMA)
     check = Check(spark, CheckLevel.Error, "c").isComplete("x")
+    monkeypatch.setattr(spark.sparkContext, "_jvm", _NoDeequJvm)
+    reason = deequ_unavailable_reason(spark)
+    assert reason is not None and "com.amazon.deequ" in reason and "make jars" in reason
     with pytest.raises(EngineUnavailableError, match="not on the JVM classpath"):
         VerificationSuite(spark, engine="deequ").onData(df).addCheck(check).run()
 
