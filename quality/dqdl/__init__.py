@@ -11,10 +11,17 @@ See docs/dqdl.md for the supported rule types and how they map onto the engine.
 
 from __future__ import annotations
 
+from quality.dqdl.evaluate import (
+    DQDLResult,
+    EvaluateDataQuality,
+    RuleOutcome,
+    evaluate_ruleset,
+)
 from quality.dqdl.model import RULE_TYPES, CompositeRule, Condition, Rule, Ruleset
 from quality.dqdl.parser import DQDLRuleError, DQDLSyntaxError, check_ruleset, parse_ruleset
 
 __all__ = [
-    "RULE_TYPES", "CompositeRule", "Condition", "DQDLRuleError", "DQDLSyntaxError", "Rule",
-    "Ruleset", "check_ruleset", "parse_ruleset",
+    "RULE_TYPES", "CompositeRule", "Condition", "DQDLResult", "DQDLRuleError", "DQDLSyntaxError",
+    "EvaluateDataQuality", "Rule", "RuleOutcome", "Ruleset", "check_ruleset", "evaluate_ruleset",
+    "parse_ruleset",
 ]

@@ -1,0 +1,745 @@
+"""Evaluate a DQDL ruleset on a DataFrame with Glue Data Quality's output shapes.
+
+    result = evaluate_ruleset(spark, df, parse_ruleset(text), references={"ref": ref_df},
+                              repository=repo, result_key=ResultKey(spark, tags={"t": "x"}))
+    result.score                  # passed rules / rules
+    result.as_json()              # {"score": ..., "rules": [{"Rule", "Outcome", ...}]}
+    result.rule_outcomes(spark)   # Glue's ruleOutcomes DataFrame
+    result.row_level(df)          # df + DataQualityRulesPass/Fail/Skip, DataQualityEvaluationResult
+
+Plan: every rule Glue runs on Deequ is a native check; all checks and the ``Analyzers``
+section are computed by ONE native run (:class:`~quality.verification.VerificationSuite`: a
+scan aggregation unioned with a grouping-set count, at most 3 Spark jobs). Rules that read only
+the schema cost no job; CustomSql and the multi-dataset rules (ReferentialIntegrity,
+DatasetMatch, RowCountMatch, SchemaMatch, AggregateMatch) run their own small queries against
+the frames named in ``references``.
+
+Dynamic rules (``RowCount > avg(last(10)) * 0.9``) read the rule's metric history from the
+metrics repository (filtered by the result key's tags) before the run; the run's metrics are
+saved under ``result_key`` afterwards, so the next run sees them. ``last(k)`` is the k newest
+values, newest first; ``avg``, ``min``, ``max``, ``sum``, ``std`` (population), ``abs`` and
+``index(list, i)`` apply to it. Without history the rule's outcome is ``Error``.
+
+Outcomes: ``Passed`` / ``Failed`` as Deequ's DQDL module reports them (a metric that cannot be
+computed, e.g. a missing column, fails the rule with Deequ's message); ``Error`` when the rule
+cannot be judged at all (unknown reference dataset, invalid SQL, no history for a dynamic
+threshold). ``EvaluateDataQuality().process_rows`` gives Glue's ``process_rows`` shape for Glue
+scripts; the awsglue-compatible runtime wraps DynamicFrames around it (see
+:class:`EvaluateDataQuality`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+import statistics
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.utils import AnalysisException
+
+from quality import analyzers as A
+from quality.anomaly_detection import OnlineNormalStrategy
+from quality.checks import ConstraintStatus
+from quality.dqdl.model import (
+    AnalyzerSpec,
+    AnyRule,
+    Arithmetic,
+    Condition,
+    FunctionCall,
+    Number,
+    Rule,
+    Ruleset,
+)
+from quality.dqdl.parser import parse_ruleset
+from quality.dqdl.rules import (
+    ApartRule,
+    PlannedRule,
+    is_nan,
+    metric_value,
+    number_assertion,
+    plan_rule,
+    row_level_column,
+    sql_column,
+)
+from quality.verification import VerificationSuite
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from quality.repository import MetricsRepository, ResultKey
+
+log = logging.getLogger(__name__)
+
+PASSED, FAILED, ERROR = "Passed", "Failed", "Error"
+ROW_PASS = "DataQualityRulesPass"
+ROW_FAIL = "DataQualityRulesFail"
+ROW_SKIP = "DataQualityRulesSkip"
+ROW_RESULT = "DataQualityEvaluationResult"
+# Glue leaves these out of a composite rule's row-level result (rules-config of DQDL)
+_NOT_ROW_LEVEL_IN_COMPOSITES = {"Completeness", "Uniqueness", "ReferentialIntegrity",
+                                "DatasetMatch"}
+
+RULE_OUTCOMES_SCHEMA = T.StructType([
+    T.StructField("Rule", T.StringType(), False),
+    T.StructField("Outcome", T.StringType(), False),
+    T.StructField("FailureReason", T.StringType(), True),
+    T.StructField("EvaluatedMetrics", T.MapType(T.StringType(), T.DoubleType()), True),
+])
+
+
+class DynamicRuleError(ValueError):
+    """A dynamic threshold that cannot be computed (no history, a list where a number goes)."""
+
+
+@dataclass
+class RuleOutcome:
+    """One top-level rule's outcome in Glue's shape."""
+
+    rule: AnyRule
+    outcome: str
+    failure_reason: str | None = None
+    evaluated_metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return self.rule.to_dqdl()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"Rule": self.text, "Outcome": self.outcome, "FailureReason": self.failure_reason,
+                "EvaluatedMetrics": dict(self.evaluated_metrics)}
+
+
+@dataclass
+class DQDLResult:
+    """Outcomes of a ruleset run: rules, analyzer metrics, score and row-level results."""
+
+    rules: list[RuleOutcome]
+    analyzer_metrics: dict[str, float]
+    _row_columns: list[tuple[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def score(self) -> float:
+        """Passed rules / rules (Glue's overall score); 1.0 for a ruleset without rules."""
+        if not self.rules:
+            return 1.0
+        return sum(r.outcome == PASSED for r in self.rules) / len(self.rules)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.outcome == PASSED for r in self.rules)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"score": self.score, "rules": [r.as_dict() for r in self.rules]}
+        if self.analyzer_metrics:
+            out["analyzers"] = dict(self.analyzer_metrics)
+        return out
+
+    def rule_outcomes(self, spark: SparkSession) -> DataFrame:
+        """Glue's ``ruleOutcomes`` frame: Rule, Outcome, FailureReason, EvaluatedMetrics."""
+        rows = [(r.text, r.outcome, r.failure_reason, dict(r.evaluated_metrics))
+                for r in self.rules]
+        return spark.createDataFrame(rows, RULE_OUTCOMES_SCHEMA)
+
+    def row_level(self, df: DataFrame) -> DataFrame:
+        """``df`` plus Glue's four row-level columns (lazy: no Spark job here).
+
+        A rule is in ``DataQualityRulesPass`` / ``...Fail`` of a row when Glue evaluates it per
+        row (ColumnValues, ColumnLength, IsComplete, Completeness, IsUnique, Uniqueness,
+        IsPrimaryKey, ColumnDataType, DataFreshness and composites of those); every other rule,
+        and a row the rule does not judge (NULL), is in ``DataQualityRulesSkip``.
+        """
+        if len(set(df.columns) & {ROW_PASS, ROW_FAIL, ROW_SKIP, ROW_RESULT}):
+            df = df.drop(ROW_PASS, ROW_FAIL, ROW_SKIP, ROW_RESULT)
+        empty = F.array().cast("array<string>")
+        passes: list[Column] = []
+        fails: list[Column] = []
+        skips: list[Column] = []
+        for text, builder in self._row_columns:
+            outcome = builder(df) if builder is not None else None
+            if outcome is None:
+                skips.append(F.lit(text))
+                continue
+            passes.append(F.when(outcome == F.lit(True), F.lit(text)))
+            fails.append(F.when(outcome == F.lit(False), F.lit(text)))
+            skips.append(F.when(outcome.isNull(), F.lit(text)))
+
+        def collect(parts: list[Column]) -> Column:
+            if not parts:
+                return empty
+            return F.filter(F.array(*parts), lambda x: x.isNotNull())
+
+        out = (df.withColumn(ROW_PASS, collect(passes))
+               .withColumn(ROW_FAIL, collect(fails))
+               .withColumn(ROW_SKIP, collect(skips)))
+        return out.withColumn(ROW_RESULT, F.when(F.size(ROW_FAIL) > 0, F.lit(FAILED))
+                              .otherwise(F.lit(PASSED)))
+
+
+# --------------------------------------------------------------------------- dynamic numbers
+
+
+class _History:
+    """Metric history per analyzer from a repository (newest first), read once per analyzer."""
+
+    def __init__(self, repository: MetricsRepository | None,
+                 tags: Mapping[str, str] | None) -> None:
+        self._repository = repository
+        self._tags = dict(tags or {})
+        self._cache: dict[Any, list[float]] = {}
+
+    def values(self, analyzer: A.Analyzer | None) -> list[float]:
+        if analyzer is None:
+            raise DynamicRuleError("last(k) needs a rule that reports one metric")
+        if analyzer not in self._cache:
+            found: list[float] = []
+            if self._repository is not None:
+                loader = self._repository.load().forAnalyzers([analyzer])
+                if self._tags:
+                    loader = loader.withTagValues(self._tags)
+                for result in reversed(loader.get()):
+                    metric = result.analyzerContext.metricMap.get(analyzer)
+                    if metric is not None and metric.is_success:
+                        value = metric.value
+                        if isinstance(analyzer, A.Histogram):
+                            value = value.numberOfBins
+                        found.append(float(value))
+            self._cache[analyzer] = found
+        return self._cache[analyzer]
+
+
+def _evaluate_number(expr: Any, analyzer: A.Analyzer | None, history: _History) -> Any:
+    if isinstance(expr, Number):
+        return expr.value
+    if isinstance(expr, Arithmetic):
+        left = _scalar(_evaluate_number(expr.left, analyzer, history))
+        right = _scalar(_evaluate_number(expr.right, analyzer, history))
+        if expr.operator == "+":
+            return left + right
+        if expr.operator == "-":
+            return left - right
+        if expr.operator == "*":
+            return left * right
+        if right == 0:
+            raise DynamicRuleError("division by zero in the rule's threshold")
+        return left / right
+    if isinstance(expr, FunctionCall):
+        name = expr.name
+        args = [_evaluate_number(a, analyzer, history) for a in expr.arguments]
+        if name == "last":
+            k = int(_scalar(args[0])) if args else 1
+            if k < 1:
+                raise DynamicRuleError("last(k) needs k >= 1")
+            return history.values(analyzer)[:k]
+        if name == "index":
+            if len(args) != 2 or not isinstance(args[0], list):
+                raise DynamicRuleError("index takes a list and a position: index(last(3), 1)")
+            items, position = args[0], int(_scalar(args[1]))
+            if not 0 <= position < len(items):
+                raise DynamicRuleError(f"index {position} is outside the history of "
+                                       f"{len(items)} value(s)")
+            return items[position]
+        if name == "abs":
+            return abs(_scalar(args[0]))
+        aggregates = {"avg": statistics.fmean, "min": min, "max": max, "sum": math.fsum,
+                      "std": statistics.pstdev}
+        if name in aggregates:
+            items = args[0] if len(args) == 1 and isinstance(args[0], list) else \
+                [_scalar(a) for a in args]
+            if not items:
+                raise DynamicRuleError("Rule threshold results in empty list, and a single "
+                                       "value is expected.")
+            return float(aggregates[name](items))
+        raise DynamicRuleError(f"unknown function {name}(); use last, avg, min, max, sum, std, "
+                               f"abs or index")
+    raise DynamicRuleError(f"{expr.to_dqdl()} is not a number")
+
+
+def _scalar(value: Any) -> float:
+    if isinstance(value, list):
+        if not value:
+            raise DynamicRuleError("Rule threshold results in empty list, and a single value is "
+                                   "expected.")
+        if len(value) > 1:
+            raise DynamicRuleError("Rule threshold results in list, and a single value is "
+                                   "expected. Use aggregation functions to produce a single "
+                                   "value.")
+        return float(value[0])
+    return float(value)
+
+
+# --------------------------------------------------------------------------- apart rules
+
+
+def _dataset_param(text: str) -> tuple[str, list[str]]:
+    """``"ref.col"`` / ``"ref.{a,b}"`` -> (dataset, columns)."""
+    m = re.fullmatch(r"([^.]+)\.\{(.+)\}", text)
+    if m:
+        return m.group(1), [c.strip() for c in m.group(2).split(",")]
+    if "." in text:
+        name, column = text.split(".", 1)
+        return name, [column]
+    return "primary", [text]
+
+
+def _mappings(text: str) -> list[tuple[str, str]]:
+    """``"id->ref_id,b"`` -> [("id", "ref_id"), ("b", "b")]."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if "->" in part:
+            left, right = part.split("->", 1)
+            out.append((left.strip(), right.strip()))
+        elif part:
+            out.append((part, part))
+    return out
+
+
+def _ratio_outcome(rule: Rule, ratio: float, metric: str, values: list[float]) -> RuleOutcome:
+    assert rule.condition is not None
+    metrics = {} if math.isnan(ratio) else {metric: ratio}
+    if not math.isnan(ratio) and number_assertion(rule.condition, values)(ratio):
+        return RuleOutcome(rule, PASSED, None, metrics)
+    return RuleOutcome(rule, FAILED, f"Value: {ratio} does not meet the constraint requirement.",
+                       metrics)
+
+
+class _ApartEvaluator:
+    """Rules evaluated outside the shared plan."""
+
+    def __init__(self, spark: SparkSession, df: DataFrame, references: Mapping[str, DataFrame],
+                 history: _History) -> None:
+        self.spark = spark
+        self.df = df
+        self.references = dict(references)
+        self.history = history
+
+    def values(self, rule: Rule) -> list[float]:
+        assert rule.condition is not None
+        return [_scalar(_evaluate_number(o, None, self.history)) for o in rule.condition.operands]
+
+    def reference(self, name: str) -> DataFrame:
+        if name == "primary":
+            return self.df
+        if name not in self.references:
+            known = ", ".join(sorted(self.references)) or "none"
+            raise KeyError(f"reference dataset '{name}' is not given (known: {known}); pass it "
+                           f"as --reference {name}=TABLE")
+        return self.references[name]
+
+    def evaluate(self, apart: ApartRule, metrics: Mapping[A.Analyzer, Any]) -> RuleOutcome:
+        rule = apart.rule
+        try:
+            handler = getattr(self, "_" + rule.rule_type)
+            return handler(rule, metrics)
+        except KeyError as exc:
+            return RuleOutcome(rule, ERROR, str(exc.args[0]))
+        except DynamicRuleError as exc:
+            return RuleOutcome(rule, ERROR, str(exc))
+        except AnalysisException as exc:
+            first = str(exc).strip().splitlines()[0]
+            return RuleOutcome(rule, ERROR, f"the SQL of the rule is invalid: {first}")
+
+    def _ColumnExists(self, rule: Rule, _: Any) -> RuleOutcome:
+        exists = rule.parameters[0] in self.df.columns
+        return RuleOutcome(rule, PASSED if exists else FAILED,
+                           None if exists else f"Column {rule.parameters[0]} does not exist",
+                           {f"Dataset.{rule.parameters[0]}.ColumnExists": 1.0 if exists else 0.0})
+
+    def _ColumnNamesMatchPattern(self, rule: Rule, _: Any) -> RuleOutcome:
+        try:
+            pattern = re.compile(rule.parameters[0])
+        except re.error as exc:
+            return RuleOutcome(rule, ERROR, f"invalid pattern {rule.parameters[0]!r}: {exc}")
+        columns = self.df.columns
+        unmatched = [c for c in columns if not pattern.search(c)]
+        ratio = (len(columns) - len(unmatched)) / len(columns) if columns else 1.0
+        metrics = {"Dataset.*.ColumnNamesPatternMatchRatio": ratio}
+        if unmatched:
+            return RuleOutcome(rule, FAILED, "Columns that do not match the pattern: "
+                               + ", ".join(unmatched), metrics)
+        return RuleOutcome(rule, PASSED, None, metrics)
+
+    def _CustomSql(self, rule: Rule, _: Any) -> RuleOutcome:
+        view = f"primary_{uuid.uuid4().hex[:12]}"
+        statement = re.sub(r"\bprimary\b", view, rule.parameters[0])
+        self.df.createOrReplaceTempView(view)
+        try:
+            result = self.spark.sql(statement)
+            if rule.condition is None:  # row-level form: the rows it returns pass
+                total = self.df.count()
+                passing = result.count()
+                ratio = passing / total if total else math.nan
+                threshold = rule.threshold
+                values = [_scalar(_evaluate_number(o, None, self.history))
+                          for o in threshold.operands] if threshold else [1.0]
+                check = Rule(rule.rule_type, rule.parameters,
+                             threshold or Condition("=", (Number(1.0),)))
+                outcome = _ratio_outcome(check, ratio, "Dataset.*.CustomSQL.Compliance", values)
+                return RuleOutcome(rule, outcome.outcome, outcome.failure_reason,
+                                   outcome.evaluated_metrics)
+            rows = result.take(2)
+        finally:
+            self.spark.catalog.dropTempView(view)
+        if len(rows) != 1 or len(rows[0]) != 1:
+            return RuleOutcome(rule, ERROR, "CustomSql with a condition must return one row "
+                               "with one numeric column")
+        value = rows[0][0]
+        if value is None or isinstance(value, (str, bool)):
+            return RuleOutcome(rule, ERROR, f"CustomSql returned {value!r}, not a number")
+        return _ratio_outcome(rule, float(value), "Dataset.*.CustomSQL", self.values(rule))
+
+    def _RowCountMatch(self, rule: Rule, _: Any) -> RuleOutcome:
+        reference = self.reference(rule.parameters[0])
+        primary_count, reference_count = self.df.count(), reference.count()
+        ratio = primary_count / reference_count if reference_count else math.nan
+        return _ratio_outcome(rule, ratio, f"Dataset.{rule.parameters[0]}.RowCountMatch",
+                              self.values(rule))
+
+    def _SchemaMatch(self, rule: Rule, _: Any) -> RuleOutcome:
+        reference = self.reference(rule.parameters[0])
+        wanted = {(f.name.lower(), f.dataType.simpleString()) for f in reference.schema.fields}
+        have = {(f.name.lower(), f.dataType.simpleString()) for f in self.df.schema.fields}
+        union = wanted | have
+        ratio = len(wanted & have) / len(union) if union else 1.0
+        return _ratio_outcome(rule, ratio, f"Dataset.{rule.parameters[0]}.SchemaMatch",
+                              self.values(rule))
+
+    def _ReferentialIntegrity(self, rule: Rule, _: Any) -> RuleOutcome:
+        primary_name, primary_columns = _dataset_param(rule.parameters[0])
+        reference_name, reference_columns = _dataset_param(rule.parameters[1])
+        if len(primary_columns) != len(reference_columns):
+            return RuleOutcome(rule, ERROR, "ReferentialIntegrity needs as many reference "
+                               "columns as primary columns")
+        primary = self.reference(primary_name)
+        reference = self.reference(reference_name)
+        missing = [c for c in primary_columns if c not in primary.columns] + [
+            c for c in reference_columns if c not in reference.columns]
+        if missing:
+            return RuleOutcome(rule, FAILED, f"Column {missing[0]} does not exist in the dataset")
+        keys = reference.select(*[F.col(sql_column(r)).alias(f"__ref{i}")
+                                  for i, r in enumerate(reference_columns)]).distinct()
+        condition = None
+        for i, column in enumerate(primary_columns):
+            term = primary[sql_column(column)] == keys[f"__ref{i}"]
+            condition = term if condition is None else condition & term
+        total = primary.count()
+        found = primary.join(keys, condition, "left_semi").count()
+        ratio = found / total if total else math.nan
+        return _ratio_outcome(rule, ratio, f"Column.{reference_name}.ReferentialIntegrity",
+                              self.values(rule))
+
+    def _DatasetMatch(self, rule: Rule, _: Any) -> RuleOutcome:
+        name = rule.parameters[0]
+        reference = self.reference(name)
+        keys = _mappings(rule.parameters[1])
+        matches = _mappings(rule.parameters[2]) if len(rule.parameters) > 2 else [
+            (c, c) for c in self.df.columns
+            if c not in {k for k, _ in keys} and c in reference.columns]
+        pairs = keys + matches
+        missing = [p for p, _ in pairs if p not in self.df.columns] + [
+            r for _, r in pairs if r not in reference.columns]
+        if missing:
+            return RuleOutcome(rule, FAILED, f"Column {missing[0]} does not exist in the dataset")
+        ref = reference.select(*[F.col(sql_column(r)).alias(f"__ref{i}")
+                                 for i, (_, r) in enumerate(pairs)]).distinct()
+        condition = None
+        for i, (primary_column, _) in enumerate(pairs):
+            term = self.df[sql_column(primary_column)].eqNullSafe(ref[f"__ref{i}"])
+            condition = term if condition is None else condition & term
+        total = self.df.count()
+        found = self.df.join(ref, condition, "left_semi").count()
+        ratio = found / total if total else math.nan
+        return _ratio_outcome(rule, ratio, f"Dataset.{name}.DatasetMatch", self.values(rule))
+
+    def _AggregateMatch(self, rule: Rule, _: Any) -> RuleOutcome:
+        def aggregate(text: str) -> tuple[float | None, str]:
+            m = re.fullmatch(r"\s*(\w+)\((.+)\)\s*", text)
+            if not m or m.group(1).lower() not in ("sum", "avg", "count", "min", "max"):
+                raise KeyError(f"AggregateMatch takes sum/avg/count/min/max(column), got {text!r}")
+            name, column = _dataset_param(m.group(2).strip())
+            frame = self.reference(name)
+            value = frame.agg(F.expr(f"{m.group(1).lower()}({sql_column(column[0])})")).first()
+            return (None if value is None or value[0] is None else float(value[0])), column[0]
+
+        first, first_column = aggregate(rule.parameters[0])
+        second, second_column = aggregate(rule.parameters[1])
+        label = first_column if first_column == second_column else \
+            f"{first_column},{second_column}"
+        if first is None or second is None or second == 0:
+            return RuleOutcome(rule, FAILED, "an aggregate is NULL or the second one is 0")
+        return _ratio_outcome(rule, first / second, f"Column.{label}.AggregateMatch",
+                              self.values(rule))
+
+    def _DetectAnomalies(self, rule: Rule, metrics: Mapping[A.Analyzer, Any]) -> RuleOutcome:
+        analyzer, glue_name = _anomaly_analyzer(rule)
+        metric = metrics.get(analyzer)
+        if metric is None or not metric.is_success:
+            reason = str(metric.exception) if metric is not None else "metric not computed"
+            return RuleOutcome(rule, FAILED, reason)
+        value = float(metric.value.numberOfBins if isinstance(analyzer, A.Histogram)
+                      else metric.value)
+        history = list(reversed(self.history.values(analyzer)))  # oldest first
+        metrics_out = {glue_name: value}
+        if len(history) < 3:
+            return RuleOutcome(rule, PASSED, f"not enough history to detect anomalies "
+                               f"({len(history)} of 3 runs)", metrics_out)
+        series = [*history, value]
+        anomalies = OnlineNormalStrategy().detect(series, (len(series) - 1, len(series)))
+        if anomalies:
+            return RuleOutcome(rule, FAILED, anomalies[0][1].detail or "anomaly detected",
+                               metrics_out)
+        return RuleOutcome(rule, PASSED, None, metrics_out)
+
+
+def _anomaly_analyzer(rule: Rule) -> tuple[A.Analyzer, str]:
+    """The analyzer and Glue name of ``DetectAnomalies "RowCount"`` / ``"Mean" "col"``."""
+    metric_rule = rule.parameters[0]
+    columns = rule.parameters[1:]
+    probe = Rule(metric_rule, tuple(columns), Condition(">", (Number(0),)))
+    planned = plan_rule(probe, lambda expr, analyzer: 0.0, dt.date.today(), None)
+    if not isinstance(planned, PlannedRule):
+        raise KeyError(f"DetectAnomalies works on a metric rule (RowCount, Completeness, "
+                       f"Mean, ...), not {metric_rule}")
+    return planned.check.constraints[0].analyzer, planned.metrics[0].name
+
+
+# --------------------------------------------------------------------------- analyzers section
+
+
+def _analyzer_metrics(spec: AnalyzerSpec, df: DataFrame) -> list[tuple[str, A.Analyzer]]:
+    """Glue metric names and analyzers of one ``Analyzers`` entry."""
+    t, params = spec.analyzer_type, spec.parameters
+    if t in ("ColumnValues", "AllStatistics", "ColumnLength"):
+        column = params[0]
+        field_type = next((f.dataType for f in df.schema.fields if f.name == column), None)
+        numeric = isinstance(field_type, T.NumericType)
+        out: list[tuple[str, A.Analyzer]] = []
+        if t == "AllStatistics":
+            out += [("Dataset.*.RowCount", A.Size()),
+                    (f"Column.{column}.Completeness", A.Completeness(column)),
+                    (f"Column.{column}.Uniqueness", A.Uniqueness([column]))]
+        if numeric and t != "ColumnLength":
+            out += [(f"Column.{column}.Minimum", A.Minimum(column)),
+                    (f"Column.{column}.Maximum", A.Maximum(column))]
+            if t == "AllStatistics":
+                out += [(f"Column.{column}.Mean", A.Mean(column)),
+                        (f"Column.{column}.Sum", A.Sum(column)),
+                        (f"Column.{column}.StandardDeviation", A.StandardDeviation(column))]
+        elif not numeric:
+            out += [(f"Column.{column}.MinimumLength", A.MinLength(column)),
+                    (f"Column.{column}.MaximumLength", A.MaxLength(column))]
+        return out
+    probe = Rule(t, params, Condition(">", (Number(0),)))
+    planned = plan_rule(probe, lambda expr, analyzer: 0.0, dt.date.today(), df)
+    assert isinstance(planned, PlannedRule)
+    return [(m.name, planned.check.constraints[m.constraint_index].analyzer)
+            for m in planned.metrics]
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def evaluate_ruleset(spark: SparkSession, df: DataFrame, ruleset: Ruleset | str, *,
+                     references: Mapping[str, DataFrame] | None = None,
+                     repository: MetricsRepository | None = None,
+                     result_key: ResultKey | None = None,
+                     today: dt.date | None = None) -> DQDLResult:
+    """Run a ruleset (parsed or DQDL text) on ``df``; see the module docstring."""
+    if isinstance(ruleset, str):
+        ruleset = parse_ruleset(ruleset)
+    today = today or dt.date.today()
+    history = _History(repository, result_key.tags if result_key is not None else None)
+
+    planned: dict[int, PlannedRule | ApartRule] = {}
+    errors: dict[int, RuleOutcome] = {}
+    leaves = [leaf for top in ruleset.rules for leaf in top.leaves()]
+
+    def resolve(expr: Any, analyzer: A.Analyzer | None) -> float:
+        return _scalar(_evaluate_number(expr, analyzer, history))
+
+    extra: list[A.Analyzer] = []
+    for leaf in leaves:
+        try:
+            plan = plan_rule(leaf, resolve, today, df)
+        except DynamicRuleError as exc:
+            errors[id(leaf)] = RuleOutcome(leaf, ERROR, str(exc))
+            continue
+        except ValueError as exc:
+            errors[id(leaf)] = RuleOutcome(leaf, ERROR, str(exc))
+            continue
+        planned[id(leaf)] = plan
+        if isinstance(plan, ApartRule) and leaf.rule_type == "DetectAnomalies":
+            try:
+                analyzer = _anomaly_analyzer(leaf)[0]
+                history.values(analyzer)  # read before this run's metrics are saved
+                extra.append(analyzer)
+            except KeyError as exc:
+                errors[id(leaf)] = RuleOutcome(leaf, ERROR, str(exc.args[0]))
+    analyzer_names: list[tuple[str, A.Analyzer]] = []
+    for spec in ruleset.analyzers:
+        analyzer_names += _analyzer_metrics(spec, df)
+
+    checks = [p.check for p in planned.values() if isinstance(p, PlannedRule)]
+    required = list(dict.fromkeys([*extra, *(a for _, a in analyzer_names)]))
+    suite = VerificationSuite(spark).onData(df).addChecks(checks).addRequiredAnalyzers(required)
+    if repository is not None and result_key is not None:
+        suite = suite.useRepository(repository).saveOrAppendResult(result_key)
+    verification = suite.run()
+    metrics = verification.metrics
+    apart = _ApartEvaluator(spark, df, references or {}, history)
+
+    leaf_outcomes: dict[int, RuleOutcome] = dict(errors)
+    leaf_rows: dict[int, Any] = {}
+    for leaf in leaves:
+        if id(leaf) in leaf_outcomes:
+            continue
+        plan = planned[id(leaf)]
+        if isinstance(plan, ApartRule):
+            leaf_outcomes[id(leaf)] = apart.evaluate(plan, metrics)
+            continue
+        leaf_outcomes[id(leaf)] = _planned_outcome(plan, verification.checkResults[plan.check],
+                                                   metrics)
+        if plan.row_level:
+            leaf_rows[id(leaf)] = plan
+    outcomes = [_combine(top, leaf_outcomes) for top in ruleset.rules]
+    rows = [(top.to_dqdl(), _row_builder(top, leaf_rows)) for top in ruleset.rules]
+    analyzer_metrics: dict[str, float] = {}
+    for name, analyzer in analyzer_names:
+        metric = metrics.get(analyzer)
+        if metric is not None and metric.is_success:
+            value = metric.value.numberOfBins if isinstance(analyzer, A.Histogram) \
+                else metric.value
+            if not math.isnan(float(value)):
+                analyzer_metrics[name] = float(value)
+    result = DQDLResult(outcomes, analyzer_metrics, rows)
+    log.info("DQDL ruleset: %d rules, score %.3f", len(outcomes), result.score)
+    return result
+
+
+def _planned_outcome(plan: PlannedRule, check_result: Any,
+                     metrics: Mapping[A.Analyzer, Any]) -> RuleOutcome:
+    evaluated: dict[str, float] = {}
+    for name in plan.metrics:
+        constraint = plan.check.constraints[name.constraint_index]
+        value = metric_value(constraint, metrics.get(constraint.analyzer))
+        if value is not None and not is_nan(value):
+            evaluated[name.name] = value
+    failed = [r for r in check_result.constraintResults
+              if r.status == ConstraintStatus.Failure]
+    if not failed:
+        return RuleOutcome(plan.rule, PASSED, None, evaluated)
+    if plan.passes_when_empty and all(
+            is_nan(metric_value(r.constraint, r.metric)) for r in failed):
+        return RuleOutcome(plan.rule, PASSED, "No rows matched the filter", evaluated)
+    reasons = list(dict.fromkeys(r.message or "" for r in failed))
+    return RuleOutcome(plan.rule, FAILED, "\n".join(reasons), evaluated)
+
+
+def _combine(rule: AnyRule, leaf_outcomes: Mapping[int, RuleOutcome]) -> RuleOutcome:
+    if isinstance(rule, Rule):
+        outcome = leaf_outcomes[id(rule)]
+        return outcome
+    parts = [_combine(r, leaf_outcomes) for r in rule.rules]
+    passed = [p.outcome == PASSED for p in parts]
+    ok = all(passed) if rule.operator == "and" else any(passed)
+    metrics: dict[str, float] = {}
+    for p in parts:
+        metrics.update(p.evaluated_metrics)
+    if ok:
+        return RuleOutcome(rule, PASSED, None, metrics)
+    reasons = [p.failure_reason for p in parts if p.outcome != PASSED and p.failure_reason]
+    return RuleOutcome(rule, FAILED, "\n".join(reasons) or None, metrics)
+
+
+def _row_builder(rule: AnyRule, leaf_rows: Mapping[int, PlannedRule], in_composite: bool = False
+                 ) -> Any:
+    """A function df -> boolean Column for the rule's row-level result, or None."""
+    if isinstance(rule, Rule):
+        plan = leaf_rows.get(id(rule))
+        if plan is None or (in_composite and rule.rule_type in _NOT_ROW_LEVEL_IN_COMPOSITES):
+            return None
+        return lambda df: row_level_column(plan, df)
+    builders = [_row_builder(r, leaf_rows, True) for r in rule.rules]
+    if any(b is None for b in builders):
+        return None
+
+    def build(df: DataFrame) -> Column | None:
+        columns = [b(df) for b in builders]
+        if any(c is None for c in columns):
+            return None
+        combined = columns[0]
+        for column in columns[1:]:
+            combined = combined & column if rule.operator == "and" else combined | column
+        return combined
+    return build
+
+
+# --------------------------------------------------------------------------- Glue scripts
+
+
+class EvaluateDataQuality:
+    """Glue's ``awsgluedq.transforms.EvaluateDataQuality`` on DataFrames.
+
+    ``EvaluateDataQuality().process_rows(frame, ruleset=..., publishing_options=...,
+    additional_options=...)`` returns ``{"originalData", "ruleOutcomes", "rowLevelOutcomes"}``
+    (Glue returns a DynamicFrameCollection with those keys). Adapter point for the
+    awsglue-compatible runtime: convert a DynamicFrame with ``toDF()`` before calling and wrap
+    the returned DataFrames with ``DynamicFrame.fromDF`` into a collection after; nothing here
+    depends on awsglue. ``additional_options["additionalDataSources"]`` maps aliases to frames
+    for the multi-dataset rules (Glue's key); ``publishing_options`` is accepted as Glue's
+    (``dataQualityEvaluationContext``, ``enableDataQualityCloudWatchMetrics``,
+    ``enableDataQualityResultsPublishing``) and only the context is used, as a repository tag.
+    """
+
+    def __init__(self, repository: MetricsRepository | None = None) -> None:
+        self.repository = repository
+        self.last_result: DQDLResult | None = None
+
+    def process_rows(self, frame: DataFrame, ruleset: str,
+                     publishing_options: Mapping[str, Any] | None = None,
+                     additional_options: Mapping[str, Any] | None = None
+                     ) -> dict[str, DataFrame]:
+        spark = frame.sparkSession
+        options = dict(additional_options or {})
+        references = dict(options.get("additionalDataSources") or {})
+        key = None
+        context = (publishing_options or {}).get("dataQualityEvaluationContext")
+        if self.repository is not None:
+            from quality.repository import ResultKey
+
+            key = ResultKey(spark, ResultKey.current_milli_time(),
+                            {"context": str(context)} if context else {})
+        result = evaluate_ruleset(spark, frame, ruleset, references=references,
+                                  repository=self.repository, result_key=key)
+        self.last_result = result
+        return {"originalData": frame,
+                "ruleOutcomes": result.rule_outcomes(spark),
+                "rowLevelOutcomes": result.row_level(frame)}
+
+    @staticmethod
+    def apply(frame: DataFrame, ruleset: str,
+              publishing_options: Mapping[str, Any] | None = None,
+              additional_options: Mapping[str, Any] | None = None) -> DataFrame:
+        """Glue's ``EvaluateDataQuality.apply``: the rule outcomes frame."""
+        out = EvaluateDataQuality().process_rows(frame, ruleset, publishing_options,
+                                                 additional_options)
+        return out["ruleOutcomes"]
+
+
+def failed_rules(result: DQDLResult) -> Sequence[RuleOutcome]:
+    return [r for r in result.rules if r.outcome != PASSED]
+
+
+__all__ = [
+    "ERROR", "FAILED", "PASSED", "ROW_FAIL", "ROW_PASS", "ROW_RESULT", "ROW_SKIP",
+    "DQDLResult", "DynamicRuleError", "EvaluateDataQuality", "RuleOutcome", "evaluate_ruleset",
+    "failed_rules",
+]
