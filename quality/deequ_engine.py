@@ -3,9 +3,10 @@
 The Deequ jar is detected with ``Class.forName("com.amazon.deequ.VerificationSuite")`` and never
 downloaded (Lakeforge sessions take it with ``spark.jar_sets: [deequ]``; ``make jars`` fetches
 it). Each constraint is replayed on a ``pydeequ.checks.Check`` with the same method and arguments
-(the names are PyDeequ's) and its ``where`` filter; a constraint whose call PyDeequ cannot take
-(no such method, an argument it lacks such as ``analyzerOptions`` or isContainedIn's bounds) is
-listed in ``VerificationResult.notTranslated`` with the reason.
+(the names are PyDeequ's) and its ``where`` filter; isContainedIn's bounds form, which PyDeequ
+lacks, is called on Deequ's JVM Check. A constraint whose call PyDeequ cannot take (no such
+method, an argument it lacks such as ``analyzerOptions``) is listed in
+``VerificationResult.notTranslated`` with the reason.
 
 The result has the native engine's shape: one :class:`~quality.checks.CheckResult` per check with
 Deequ's statuses and messages, each constraint result carrying Deequ's metric converted to
@@ -112,6 +113,20 @@ def _pydeequ_value(value: Any, pydeequ_checks: Any) -> Any:
     return value
 
 
+RANGE_CALL = ("isContainedIn", [], {})  # the bounds form, which PyDeequ lacks: called on the JVM
+
+
+def _contained_in_range(target: Any, arguments: dict[str, Any], jvm: Any) -> None:
+    """Deequ's ``isContainedIn(column, lowerBound, upperBound, includeLowerBound,
+    includeUpperBound, hint, analyzerOptions)`` on PyDeequ's Check's JVM object."""
+    option = jvm.scala.Option
+    target._Check = target._Check.isContainedIn(
+        arguments["column"], float(arguments["lowerBound"]), float(arguments["upperBound"]),
+        bool(arguments.get("includeLowerBound", True)),
+        bool(arguments.get("includeUpperBound", True)),
+        option.apply(arguments.get("hint")), option.empty())
+
+
 def _pydeequ_call(constraint: Constraint, pydeequ_checks: Any
                   ) -> tuple[str, list[Any], dict[str, Any]] | str:
     """(method, args, kwargs) replaying the constraint on PyDeequ's Check, or why not."""
@@ -121,6 +136,10 @@ def _pydeequ_call(constraint: Constraint, pydeequ_checks: Any
     target = getattr(pydeequ_checks.Check, origin.method, None)
     if target is None or origin.method.startswith("_"):
         return f"PyDeequ's Check has no method {origin.method}"
+    if origin.method == "isContainedIn" and "lowerBound" in origin.arguments:
+        if origin.arguments.get("assertion") is not None:
+            return "Deequ's isContainedIn with bounds takes no assertion (it requires all rows)"
+        return RANGE_CALL
     if origin.arguments.get("binningUdf") is not None:
         return "binningUdf is a Python Column function; Deequ's binning function is a JVM UDF"
     ours = inspect.signature(getattr(Check, origin.method))
@@ -216,7 +235,11 @@ def run_deequ(spark: SparkSession, df: DataFrame, checks: Sequence[Check]
                     not_translated.setdefault(check, []).append((constraint, call))
                     continue
                 method, args, kwargs = call
-                target = getattr(target, method)(*args, **kwargs)
+                if call is RANGE_CALL and constraint.origin is not None:
+                    _contained_in_range(target, constraint.origin.arguments,
+                                        spark.sparkContext._jvm)  # type: ignore[attr-defined]
+                else:
+                    target = getattr(target, method)(*args, **kwargs)
                 if constraint.origin is not None and constraint.origin.where:
                     target = target.where(constraint.origin.where)
                 done.append(constraint)

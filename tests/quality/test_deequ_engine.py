@@ -83,7 +83,8 @@ def test_same_suite_gives_native_results_on_data_with_nulls(deequ: Any) -> None:
              .hasHistogramValues("s", lambda d: d["a"].absolute == 2)
              .hasMinLength("s", lambda v: v == 1).hasMaxLength("s", lambda v: v == 1)
              .satisfies("x > 0 OR k > 3", "positive", lambda v: v == 1.0)
-             .isLessThan("x", "k"))
+             .isLessThan("x", "k")
+             .isContainedIn("x", lowerBound=0, upperBound=3.5, includeUpperBound=False))
     warn = Check(deequ, CheckLevel.Warning, "sizes").hasSize(lambda n: n > 100)
     native, real = _both(deequ, df, check, warn)
     assert real.engine == "deequ" and real.notTranslated == {}
@@ -135,14 +136,14 @@ def test_all_null_column_and_a_filter_that_keeps_no_row(deequ: Any) -> None:
 def test_calls_pydeequ_cannot_take_are_listed_not_run(deequ: Any) -> None:
     df = deequ.createDataFrame(ROWS, SCHEMA)
     check = (Check(deequ, CheckLevel.Error, "mixed").isComplete("k")
-             .isContainedIn("x", lowerBound=0, upperBound=5)
+             .isContainedIn("x", lowerBound=0, upperBound=5, assertion=lambda v: v > 0.5)
              .isComplete("x", analyzerOptions=AnalyzerOptions(NullBehavior.Fail)))
     result = VerificationSuite(deequ, engine="deequ").onData(df).addCheck(check).run()
     assert [cr.status for cr in result.checkResults[check].constraintResults] == [
         ConstraintStatus.Success]
     reasons = [reason for _, reason in result.notTranslated[check]]
     assert len(reasons) == 2
-    assert "isContainedIn does not take these arguments" in reasons[0]
+    assert "isContainedIn with bounds takes no assertion" in reasons[0]
     assert "isComplete does not take these arguments" in reasons[1]
     rows = VerificationResult.checkResultsAsJson(deequ, result)
     assert [r["constraint_status"] for r in rows] == ["Success", "NotTranslatable",
