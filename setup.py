@@ -59,5 +59,6 @@ setup(
         "dev": DEV,
         "dev-spark4": DEV_SPARK4,
     },
-    entry_points={"console_scripts": ["lakeforge=lakeforge.cli:main"]},
+    entry_points={"console_scripts": ["lakeforge=lakeforge.cli:main"],
+                  "pytest11": ["lakeforge_glue = lakeforge.glue_local.pytest_plugin"]},
 )
