@@ -1,17 +1,19 @@
-"""Benchmark: native Deequ-compatible verification vs Great Expectations 1.x on Spark.
+"""Benchmark: native Deequ-compatible verification vs real Deequ vs Great Expectations 1.x.
 
     .venv/bin/python benchmarks/quality.py [--rows 10000000] [--profile-rows 1000000]
-                                           [--profile-columns 200] [--skip-gx]
+                                           [--profile-columns 200] [--skip-gx] [--skip-deequ]
 
 1. Writes the 12-column orders data (quality.reference_suites.orders_frame) to Parquet once.
 2. Runs the 25-constraint suite (quality.reference_suites.orders_suite) natively, and the
-   overlapping expectations as a GX 1.x suite on the same Spark DataFrame, in the same run;
-   reports wall time and Spark job counts (status tracker) of both.
+   same suite on real Deequ 2.0.7 (the ``deequ`` engine: PyDeequ with the jar set ``deequ``), and
+   the overlapping expectations as a GX 1.x suite on the same Spark DataFrame, in the same run;
+   reports wall time and Spark job counts (status tracker) of each.
 3. Profiles a frame of ``--profile-columns`` numeric/string columns x ``--profile-rows`` rows with
-   ColumnProfilerRunner; reports time and passes (Spark jobs).
+   Lakeforge's ColumnProfilerRunner and with Deequ's (through PyDeequ); time and Spark jobs.
 
-local[2], driver memory 4g. Great Expectations is a benchmark-only dependency
-(``pip install 'great-expectations>=1.3,<2'``).
+One session for all engines: local[2], driver memory 4g, the Deequ jar on spark.jars (`make
+jars` fetches it). Great Expectations and PyDeequ come with the dev extra. The 1-minute load
+average is printed before and after (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
 
-def spark_session() -> Any:
+def spark_session(jars: list[str]) -> Any:
     from pyspark.sql import SparkSession
 
-    return (SparkSession.builder.master("local[2]").appName("quality-benchmark")
+    builder = SparkSession.builder
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    return (builder.master("local[2]").appName("quality-benchmark")
             .config("spark.driver.memory", "4g")
             .config("spark.sql.shuffle.partitions", "8")
             .config("spark.sql.adaptive.enabled", "true")
@@ -133,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-columns", type=int, default=200)
     parser.add_argument("--data", default="/tmp/lakeforge-quality-bench")
     parser.add_argument("--skip-gx", action="store_true")
+    parser.add_argument("--skip-deequ", action="store_true")
     parser.add_argument("--skip-profile", action="store_true")
     parser.add_argument("--skip-suite", action="store_true", help="only the profiling part")
     args = parser.parse_args(argv)
@@ -140,7 +146,13 @@ def main(argv: list[str] | None = None) -> int:
     from quality import VerificationSuite
     from quality.reference_suites import orders_frame, orders_suite
 
-    spark = spark_session()
+    jars: list[str] = []
+    if not args.skip_deequ:
+        from lakeforge.jars import set_jars
+
+        jars = set_jars("deequ")  # one line naming `make jars` when not fetched
+    print(f"load average (1, 5, 15 min) at start: {os.getloadavg()}")
+    spark = spark_session(jars)
     spark.sparkContext.setLogLevel("ERROR")
     if args.skip_suite:
         args.skip_gx = True
@@ -159,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         VerificationSuite(spark).onData(sample).addCheck(orders_suite(spark)).run()
     if not args.skip_gx:
         run_gx(sample)
+    if not args.skip_deequ:
+        warm = VerificationSuite(spark, engine="deequ").onData(sample).addCheck(
+            orders_suite(spark)).run()
+        print(f"deequ engine: {sum(len(v) for v in warm.notTranslated.values())} constraints "
+              "not translatable")
 
     check = orders_suite(spark)
     native_t, native_jobs, result = 0.0, 0, None
@@ -167,6 +184,19 @@ def main(argv: list[str] | None = None) -> int:
             spark, lambda: VerificationSuite(spark).onData(df).addCheck(check).run())
         print(f"native : {len(check.constraints)} constraints, status {result.status.value}, "
               f"{native_t:.1f}s, {native_jobs} Spark jobs")
+
+    if not args.skip_deequ and not args.skip_suite:
+        deequ_check = orders_suite(spark)
+        deequ_t, deequ_jobs, deequ_result = measure(
+            spark, lambda: VerificationSuite(spark, engine="deequ").onData(df).addCheck(
+                deequ_check).run())
+        ran = sum(len(r.constraintResults) for r in deequ_result.checkResults.values())
+        print(f"deequ  : {ran} constraints, status {deequ_result.status.value}, "
+              f"{deequ_t:.1f}s, {deequ_jobs} Spark jobs; native/deequ time ratio "
+              f"{native_t / deequ_t:.2f} (deequ takes {deequ_t / native_t:.2f}x native)")
+        same = [(c.status, c.message) for c in result.checkResults[check].constraintResults] == [
+            (c.status, c.message) for c in deequ_result.checkResults[deequ_check].constraintResults]
+        print(f"native and deequ verdicts and messages identical: {same}")
 
     if not args.skip_gx:
         import great_expectations as gx
@@ -190,6 +220,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"profile: {args.profile_columns} columns x {args.profile_rows:,} rows, "
               f"{prof_t:.1f}s, {prof_jobs} Spark jobs, {profiles.passes} passes, "
               f"{len(profiles.profiles)} profiles")
+        if not args.skip_deequ:
+            os.environ.setdefault("SPARK_VERSION", spark.version)  # PyDeequ reads it
+            import pydeequ.profiles as pdp
+
+            from quality.deequ_engine import shutdown_callback_server
+
+            deequ_prof_t, deequ_prof_jobs, deequ_profiles = measure(
+                spark, lambda: pdp.ColumnProfilerRunner(spark).onData(pdf).run())
+            print(f"profile deequ: {deequ_prof_t:.1f}s, {deequ_prof_jobs} Spark jobs, "
+                  f"{len(deequ_profiles.profiles)} profiles; native/deequ time ratio "
+                  f"{prof_t / deequ_prof_t:.2f}")
+            shutdown_callback_server(spark)
+    print(f"load average (1, 5, 15 min) at end: {os.getloadavg()}")
     spark.stop()
     return 0
 
