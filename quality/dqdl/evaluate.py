@@ -46,7 +46,7 @@ from pyspark.sql import types as T
 from pyspark.sql.utils import AnalysisException
 
 from quality import analyzers as A
-from quality.anomaly_detection import OnlineNormalStrategy
+from quality.anomaly_detection import BatchNormalStrategy
 from quality.checks import ConstraintStatus
 from quality.dqdl.model import (
     AnalyzerSpec,
@@ -404,13 +404,19 @@ class _ApartEvaluator:
                               self.values(rule))
 
     def _SchemaMatch(self, rule: Rule, _: Any) -> RuleOutcome:
+        """Deequ's ratio: primary columns whose name and type the reference has, over the
+        primary's columns; different column counts give 0."""
         reference = self.reference(rule.parameters[0])
-        wanted = {(f.name.lower(), f.dataType.simpleString()) for f in reference.schema.fields}
-        have = {(f.name.lower(), f.dataType.simpleString()) for f in self.df.schema.fields}
-        union = wanted | have
-        ratio = len(wanted & have) / len(union) if union else 1.0
-        return _ratio_outcome(rule, ratio, f"Dataset.{rule.parameters[0]}.SchemaMatch",
-                              self.values(rule))
+        metric = f"Dataset.{rule.parameters[0]}.SchemaMatch"
+        wanted = {f.name: f.dataType.simpleString() for f in reference.schema.fields}
+        have = {f.name: f.dataType.simpleString() for f in self.df.schema.fields}
+        if not wanted or not have:
+            return RuleOutcome(rule, FAILED, "One or both DataFrames have no columns",
+                               {metric: 0.0})
+        if len(wanted) != len(have):
+            return RuleOutcome(rule, FAILED, "Column counts do not match", {metric: 0.0})
+        ratio = sum(wanted.get(name) == kind for name, kind in have.items()) / len(have)
+        return _ratio_outcome(rule, ratio, metric, self.values(rule))
 
     def _ReferentialIntegrity(self, rule: Rule, _: Any) -> RuleOutcome:
         primary_name, primary_columns = _dataset_param(rule.parameters[0])
@@ -492,7 +498,8 @@ class _ApartEvaluator:
             return RuleOutcome(rule, PASSED, f"not enough history to detect anomalies "
                                f"({len(history)} of 3 runs)", metrics_out)
         series = [*history, value]
-        anomalies = OnlineNormalStrategy().detect(series, (len(series) - 1, len(series)))
+        # mean and sample deviation of the history; the new value is judged against them
+        anomalies = BatchNormalStrategy().detect(series, (len(series) - 1, len(series)))
         if anomalies:
             return RuleOutcome(rule, FAILED, anomalies[0][1].detail or "anomaly detected",
                                metrics_out)
@@ -636,11 +643,18 @@ def _planned_outcome(plan: PlannedRule, check_result: Any,
               if r.status == ConstraintStatus.Failure]
     if not failed:
         return RuleOutcome(plan.rule, PASSED, None, evaluated)
-    if plan.passes_when_empty and all(
-            is_nan(metric_value(r.constraint, r.metric)) for r in failed):
+    if plan.passes_when_empty and all(_judged_no_rows(r) for r in failed):
         return RuleOutcome(plan.rule, PASSED, "No rows matched the filter", evaluated)
     reasons = list(dict.fromkeys(r.message or "" for r in failed))
     return RuleOutcome(plan.rule, FAILED, "\n".join(reasons), evaluated)
+
+
+def _judged_no_rows(result: Any) -> bool:
+    """The constraint failed only because no row was left to judge (NaN or empty state)."""
+    metric = result.metric
+    if metric is not None and not metric.is_success:
+        return "Empty state" in str(metric.exception)
+    return is_nan(metric_value(result.constraint, metric))
 
 
 def _combine(rule: AnyRule, leaf_outcomes: Mapping[int, RuleOutcome]) -> RuleOutcome:
