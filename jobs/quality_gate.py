@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,7 +27,7 @@ class QualityGateConfig:
     format: Literal["parquet", "csv", "json"] = "parquet"
     where: str | None = None
 
-    def validate(self) -> None:
+    def validate(self, source: str) -> None:
         if bool(self.table) == bool(self.path):
             raise ConfigError("quality_gate: give exactly one of --table database.table or "
                               "--path URI")
@@ -37,36 +36,25 @@ class QualityGateConfig:
 
 
 def run(ctx: JobContext[QualityGateConfig]) -> int:
-    from lakeforge.quality_gate import (
-        QualityGateError,
-        ResultKey,
-        load_suite,
-        metrics_repository,
-        quality_gate,
-    )
+    from lakeforge.io import read_source
+    from lakeforge.lifecycle.gate import run_gate
+    from lakeforge.lifecycle.report import new_run_id
 
     cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
-    if cfg.table:
-        data = spark.table(cfg.table)
-        name = cfg.table
-    else:
-        data = spark.read.format(cfg.format).option("header", True).load(cfg.path)
-        name = str(cfg.path).rstrip("/").rsplit("/", 1)[-1]
+    data = read_source(spark, table=cfg.table, path=cfg.path, file_format=cfg.format)
+    name = cfg.table or str(cfg.path).rstrip("/").rsplit("/", 1)[-1]
     if cfg.where:
         data = data.where(cfg.where)
-    suite_name, checks = load_suite(cfg.suite)
-    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
-    key = ResultKey(tags={"job": ctx.name, "table": name, "suite": suite_name})
-    try:
-        gate = quality_gate(spark, data, checks, lake=lake, table=name.replace(".", "/"),
-                            run_id=run_id, repository=repo, result_key=key)
-    except QualityGateError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps({"job": ctx.name, "suite": suite_name, "table": name,
+    gate = run_gate(spark, data, cfg.suite, lake=lake, table=name.replace(".", "/"),
+                    run_id=new_run_id(), tags={"job": ctx.name, "table": name})
+    print(json.dumps({"job": ctx.name, "suite": gate.suite, "table": name,
                       "passed": gate.passed, "failed_constraints": gate.failed_constraints,
-                      "quarantine": gate.quarantine_path}))
+                      "rows_failed": gate.rows_failed, "quarantine": gate.quarantine}))
+    if not gate.passed:
+        print(f"error: quality gate failed for {name}: Error-level constraint(s) failed: "
+              f"{'; '.join(gate.failed_constraints)}; failing rows in {gate.quarantine}",
+              file=sys.stderr)
+        return 1
     return 0
 
 

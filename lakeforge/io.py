@@ -1,7 +1,8 @@
 """Storage access outside Spark: input checks and small files, local or on S3.
 
 * :func:`require_input_path` checks an input location before Spark reads it, so a missing path
-  is a clear error;
+  is a clear error; :func:`read_source` reads a catalog table or a path (the one helper for
+  "a table or files");
 * :func:`uri_exists`, :func:`read_text`, :func:`write_text`, :func:`list_subdirs`,
   :func:`list_files`, :func:`delete_dir` work on a local path, ``file://`` or ``s3://`` (also
   ``s3a://``, ``s3n://``) URI through pyarrow's file systems: markers, manifests, DDL files and
@@ -11,11 +12,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.fs as pafs
 
 from lakeforge.errors import InputPathError
 from lakeforge.paths import is_remote
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 
 def require_input_path(uri: str, what: str = "input path") -> str:
@@ -108,3 +113,45 @@ def delete_dir(uri: str) -> None:
     """Delete a folder and everything under it (local or S3)."""
     fs, path = _fs(uri)
     fs.delete_dir(path)
+
+
+# ------------------------------------------------------------- reading a table or a path
+
+
+def source_format(path: str, given: str | None = None) -> str:
+    """The format to read ``path`` with: ``given``, else by suffix (``.csv``, ``.json`` /
+    ``.jsonl`` / ``.ndjson``; compressed suffixes ignored), else parquet."""
+    if given:
+        return given
+    name = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    for packed in (".gz", ".bz2", ".zst", ".snappy"):
+        name = name.removesuffix(packed)
+    suffix = name.rsplit(".", 1)[-1] if "." in name else ""
+    return {"csv": "csv", "json": "json", "jsonl": "json", "ndjson": "json"}.get(suffix,
+                                                                                 "parquet")
+
+
+def read_source(spark: SparkSession, *, table: str | None = None, path: str | None = None,
+                file_format: str | None = None, infer_schema: bool = False) -> DataFrame:
+    """A catalog table (``database.table``) or the files at ``path`` (checked first with
+    :func:`require_input_path`); CSV is read with its header, as strings unless
+    ``infer_schema``. Exactly one of ``table`` and ``path``.
+
+    Example::
+
+        df = read_source(spark, table="lakeforge.contacts_enriched")
+        df = read_source(spark, path="s3://bucket/raw/orders/", file_format="csv")
+    """
+    if (table is None) == (path is None):
+        raise InputPathError("read_source: give exactly one of a table (database.table) or a "
+                             "path")
+    if table is not None:
+        return spark.table(table)
+    assert path is not None
+    require_input_path(path, "input path")
+    kind = source_format(path, file_format)
+    reader = spark.read.format(kind)
+    if kind == "csv":
+        reader = reader.option("header", "true").option("inferSchema",
+                                                        "true" if infer_schema else "false")
+    return reader.load(path)

@@ -289,3 +289,96 @@ def add_contact_days(lake_root: str | Path, *, first_day: date, days: int, seed:
                 }) + "\n")
         added.append(str(folder))
     return added
+
+
+EVENT_TYPES = ("page_view", "search", "add_to_cart", "purchase")
+PAGES = ("/", "/search", "/product", "/cart", "/checkout", "/help")
+DEVICES = ("mobile", "desktop", "tablet")
+
+
+def write_web_events(
+    lake_root: str | Path,
+    *,
+    customers: int = 300,
+    days: int = 2,
+    seed: int = 11,
+    start: date = date(2024, 6, 1),
+) -> dict[str, int]:
+    """Write clickstream events as JSON lines under ``<lake_root>/raw/web_events/dt=D/hour=H``.
+
+    Each customer has a few visits (sessions) a day: bursts of events at most 10 minutes
+    apart within one hour, visits at least an hour apart (so a 30-minute session gap finds
+    exactly the visits); a visit with ``add_to_cart`` ends in a ``purchase``
+    half the time. Every third hour file is gzip-compressed. Bad input to quarantine: a
+    truncated line, an event with a non-numeric ``duration_ms``, an event without
+    ``event_id``, an unknown ``event_type``; and one replayed event (the same ``event_id``
+    twice in one hour) that the job keeps once.
+
+    Returns the counts written: ``events`` (good, distinct), ``visits``, ``bad_lines``,
+    ``unknown_event_type``, ``replayed``, ``customers``, ``files``.
+    """
+    import gzip
+    import json
+
+    rng = random.Random(seed)
+    root = Path(lake_root) / "raw" / "web_events"
+    by_hour: dict[tuple[str, int], list[str]] = {}
+    n_events = visits = 0
+    event_no = 0
+    for c in range(customers):
+        customer = f"W{c:06d}"
+        device = rng.choice(DEVICES)
+        for d in range(days):
+            day = start + timedelta(days=d)
+            hour = rng.randint(0, 3)
+            while hour < 24:
+                visits += 1
+                minute = rng.randint(0, 40)
+                carted = False
+                for _ in range(rng.randint(1, 6)):
+                    event_type = rng.choices(EVENT_TYPES[:3], [6, 2, 1])[0]
+                    carted = carted or event_type == "add_to_cart"
+                    event_no += 1
+                    ts = f"{day.isoformat()} {hour:02d}:{minute:02d}:{rng.randint(0, 59):02d}"
+                    line = json.dumps({"event_id": f"E{event_no:09d}", "customer_id": customer,
+                                       "ts": ts, "event_type": event_type,
+                                       "page": rng.choice(PAGES), "device": device,
+                                       "duration_ms": rng.randint(200, 60000)})
+                    by_hour.setdefault((day.isoformat(), hour), []).append(line)
+                    n_events += 1
+                    minute = min(minute + rng.randint(1, 9), 59)
+                if carted and rng.random() < 0.5:
+                    event_no += 1
+                    ts = f"{day.isoformat()} {hour:02d}:{minute:02d}:59"
+                    by_hour[(day.isoformat(), hour)].append(json.dumps(
+                        {"event_id": f"E{event_no:09d}", "customer_id": customer, "ts": ts,
+                         "event_type": "purchase", "page": "/checkout", "device": device,
+                         "duration_ms": rng.randint(200, 60000)}))
+                    n_events += 1
+                hour += rng.randint(2, 8)
+    first_key = sorted(by_hour)[0]
+    bad = [
+        '{"event_id": "EBAD1", "customer_id": ',
+        json.dumps({"event_id": "EBAD2", "customer_id": "W000001", "ts": "2024-06-01 00:10:00",
+                    "event_type": "page_view", "page": "/", "device": "mobile",
+                    "duration_ms": "slow"}),
+        json.dumps({"customer_id": "W000002", "ts": "2024-06-01 00:11:00",
+                    "event_type": "page_view", "page": "/", "device": "mobile",
+                    "duration_ms": 100}),
+    ]
+    unknown = json.dumps({"event_id": "EBOT1", "customer_id": "W000003",
+                          "ts": "2024-06-01 00:12:00", "event_type": "crawler_ping",
+                          "page": "/", "device": "desktop", "duration_ms": 1})
+    by_hour[first_key] += [*bad, unknown, by_hour[first_key][0]]
+    files = 0
+    for i, ((dt, hour), lines) in enumerate(sorted(by_hour.items())):
+        folder = root / f"dt={dt}" / f"hour={hour:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        if i % 3 == 2:
+            (folder / "events-00000.json.gz").write_bytes(gzip.compress(body, mtime=0))
+        else:
+            (folder / "events-00000.json").write_bytes(body)
+        files += 1
+    return {"events": n_events, "visits": visits, "bad_lines": len(bad),
+            "unknown_event_type": 1, "replayed": 1, "customers": customers, "files": files}

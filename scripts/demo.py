@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """``make demo``: generate a small bank-marketing raw zone if absent, run the main job
-(customer_propensity) locally, then say where the outputs are and give a query to try."""
+(customer_propensity) locally, and print one screen: each phase with its numbers, then where
+to look next."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,32 +21,29 @@ def main() -> int:
     raw = Path(lake.zone("raw"))
     if not (raw / "customers").is_dir():
         counts = write_bank_marketing(lake.root, customers=DEMO_CUSTOMERS)
-        print(f"generated raw zone {raw}: {json.dumps(counts)}")
+        print(f"generated {raw}: {counts['customer_records']} customer records "
+              f"({counts['entities']} people), {counts['contacts']} contacts over "
+              f"{counts['contact_days']} days")
     else:
         print(f"using the existing raw zone {raw}")
 
     from jobs import customer_propensity
 
-    code = customer_propensity.main(["--env", "local", "--log-level", "WARNING"])
+    code = customer_propensity.main(["--env", "local", "--log-level", "WARNING",
+                                     "--summary-format", "text"])
     if code != 0:
         return code
-    runs = sorted(Path(lake.path("metadata", "runs")).glob("*/run_summary.json"))
     print()
-    print(f"lake root:      {lake.root}")
-    print(f"curated tables: {lake.path('curated', 'lakeforge')}  (customers_golden, "
-          "customer_matches, contacts_enriched by dt; Parquet, registered in the metastore)")
-    print(f"features:       {lake.path('features', 'propensity')}  (SageMaker CSV + Parquet "
-          "splits, manifest.json)")
-    print(f"quarantine:     {lake.zone('quarantine')}  (bad rows with source and reason)")
-    if runs:
-        print(f"run summary:    {runs[-1]}  (and run_summary.html)")
-    print()
-    print("try (DuckDB reads the current version of each table, as Athena would):")
-    print("  .venv/bin/lakeforge query lakeforge.contacts_enriched \"SELECT dt, count(*) "
-          "AS contacts, round(avg(CASE WHEN y = 'yes' THEN 1 ELSE 0 END), 3) AS rate "
-          "FROM t GROUP BY dt ORDER BY dt\"")
-    print("  (a rerun processes nothing new; add partitions with "
-          "scripts/generate_sample_data.py or reset with rm -rf .lake)")
+    print("look next:")
+    print(f"  tables     {lake.path('curated', 'lakeforge')}  (query them as Athena would:)")
+    print("  .venv/bin/lakeforge query lakeforge.contacts_enriched \"SELECT dt, count(*) AS n, "
+          "round(avg(CASE WHEN y = 'yes' THEN 1 ELSE 0 END), 3) AS rate FROM t GROUP BY dt "
+          "ORDER BY dt\"")
+    print(f"  features   {lake.path('features', 'propensity')}  (SageMaker splits, "
+          "manifest.json)")
+    print(f"  quarantine {lake.zone('quarantine')}  (bad rows: file, line, reason)")
+    print("  a rerun processes nothing new; add days with scripts/generate_sample_data.py "
+          "--days 14, or start over with rm -rf .lake")
     return 0
 
 

@@ -3,9 +3,11 @@
 
     python scripts/generate_sample_data.py --rows 2000            # bank marketing (main job)
     python scripts/generate_sample_data.py --dataset sales --rows 5000
+    python scripts/generate_sample_data.py --dataset web --rows 300   # clickstream (web_sessions)
 
 ``--rows`` is the number of customer entities for the bank-marketing data (source records are
-about 15% more, with fuzzy duplicates; contacts about 2.5 per record), or of sales rows.
+about 15% more, with fuzzy duplicates; contacts about 2.5 per record), of sales rows, or of
+web customers (clickstream JSON lines by dt=/hour=, ``--days`` days).
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ from pathlib import Path
 
 from lakeforge.config import load_env
 from lakeforge.paths import Lake
-from lakeforge.sample_data import write_bank_marketing, write_sales_csv
+from lakeforge.sample_data import write_bank_marketing, write_sales_csv, write_web_events
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--env", default="local")
-    p.add_argument("--dataset", choices=["bank", "sales"], default="bank")
+    p.add_argument("--dataset", choices=["bank", "sales", "web"], default="bank")
     p.add_argument("--rows", type=int, default=2000)
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--days", type=int, default=12, help="contact days (bank dataset)")
+    p.add_argument("--days", type=int, default=12,
+                   help="contact days (bank dataset) or event days (web dataset)")
     p.add_argument("--force", action="store_true", help="delete and rewrite existing raw data")
     args = p.parse_args(argv)
     if args.rows <= 0:
@@ -41,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.force:
             shutil.rmtree(folder, ignore_errors=True)
         counts: dict[str, object] = dict(write_sales_csv(folder, rows=args.rows, seed=args.seed))
+        print(json.dumps({"raw": folder, **counts}))
+        return 0
+    if args.dataset == "web":
+        folder = lake.path("raw", "web_events")
+        if args.force:
+            shutil.rmtree(folder, ignore_errors=True)
+        counts = dict(write_web_events(lake.root, customers=args.rows, seed=args.seed,
+                                       days=args.days))
         print(json.dumps({"raw": folder, **counts}))
         return 0
     if args.force:

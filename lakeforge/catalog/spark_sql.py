@@ -222,10 +222,15 @@ class SparkSqlCatalog(Catalog):
     def _create_ddl(self, spec: TableSpec) -> str:
         if not self.uses_datasource_table(spec):
             return create_table_ddl(spec)
-        log.warning("table %s: registered as a Spark data source table (USING %s) because "
-                    "Spark's Hive reader would mis-read it; Athena cannot read this "
-                    "registration (use the glue_api backend for Athena)", spec.qualified_name,
-                    spec.format)
+        # Athena reads the Glue Data Catalog only: with the embedded (Derby) metastore nobody
+        # can act on this, so it is a warning only where the metastore is Glue's.
+        embedded = "derby" in self.spark.conf.get(
+            "spark.hadoop.javax.jdo.option.ConnectionURL", "")
+        log.log(logging.INFO if embedded else logging.WARNING,
+                "table %s: registered as a Spark data source table (USING %s) because "
+                "Spark's Hive reader would mis-read it; Athena cannot read this "
+                "registration (use the glue_api backend for Athena)", spec.qualified_name,
+                spec.format)
         cols = ", ".join(f"{quote_identifier(c.name)} {c.type}"
                          for c in [*spec.columns, *spec.partition_keys])
         parts = ", ".join(quote_identifier(k.name) for k in spec.partition_keys)

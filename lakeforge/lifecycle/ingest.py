@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,48 +84,56 @@ def partition_text(keys: Sequence[str], values: Sequence[str | None]) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def read_lines(spark: SparkSession, files: Sequence[FileEntry],
-               partition: dict[str, str] | None = None) -> tuple[DataFrame, list[FileEntry]]:
+def read_lines(spark: SparkSession, files: Sequence[FileEntry], keys: Sequence[str] = (),
+               values_of: Mapping[str, Sequence[str | None]] | None = None
+               ) -> tuple[DataFrame, list[FileEntry]]:
     """One row per line of ``files``: ``_file`` (the listed path), ``_line`` (1-based),
-    ``line``, ``_partition`` (``k=v`` text) plus the partition columns.
+    ``line``, ``_partition`` (``k=v`` text) and the partition columns ``keys`` (a file's
+    values in ``values_of[path]``).
 
-    Files are read whole (``wholetext``) so that every line keeps its number; files that cannot
-    be read (corrupt compression, vanished, no access) are skipped by Spark and returned.
+    One read for all files (whole files, so that every line keeps its number); files that
+    cannot be read (corrupt compression, vanished, no access) are skipped by Spark and
+    returned.
     """
     from pyspark.sql import functions as F
 
     paths = [f.path for f in files if f.size > 0]
-    schema = "_file string, _line int, line string, _partition string" + "".join(
-        f", `{k}` string" for k in (partition or {}))
     if not paths:
-        return spark.createDataFrame([], schema), []
+        return spark.createDataFrame([], _lineage_schema(keys)), []
     whole = (spark.read.option("ignoreCorruptFiles", "true")
              .option("ignoreMissingFiles", "true").text(paths, wholetext=True)
              .withColumn("_uri", F.input_file_name()))
-    uri_to_path, unreadable = _uris_to_listed(whole, files)
-    names = spark.createDataFrame(list(uri_to_path.items()), "_uri string, _file string")
+    names, unreadable = _file_names(spark, whole, files, keys, values_of or {})
     out = (whole.join(F.broadcast(names), "_uri")
-           .select("_file", F.posexplode(F.split("value", r"\r?\n")).alias("_pos", "line"))
+           .select("_file", "_partition", *keys,
+                   F.posexplode(F.split("value", r"\r?\n")).alias("_pos", "line"))
            .select("_file", (F.col("_pos") + 1).cast("int").alias("_line"), "line",
-                   *_partition_columns(partition)))
+                   "_partition", *keys))
     return out, unreadable
 
 
-def _uris_to_listed(frame: DataFrame, files: Sequence[FileEntry]
-                    ) -> tuple[dict[str, str], list[FileEntry]]:
+def _lineage_schema(keys: Sequence[str]) -> str:
+    return "_file string, _line int, line string, _partition string" + "".join(
+        f", `{k}` string" for k in keys)
+
+
+def _file_names(spark: SparkSession, frame: DataFrame, files: Sequence[FileEntry],
+                keys: Sequence[str], values_of: Mapping[str, Sequence[str | None]]
+                ) -> tuple[DataFrame, list[FileEntry]]:
+    """Spark's file URIs (``_uri``) -> listed path, partition text and values (one small
+    frame to broadcast), and the files Spark could not read."""
     uris = [r[0] for r in frame.select("_uri").distinct().collect()]
     listed = {f.path for f in files}
-    uri_to_path = {uri: listed_path(uri, listed) for uri in uris}
-    read_ok = set(uri_to_path.values())
-    return uri_to_path, [f for f in files if f.size > 0 and f.path not in read_ok]
-
-
-def _partition_columns(partition: dict[str, str] | None) -> list[Column]:
-    from pyspark.sql import functions as F
-
-    part = partition or {}
-    return [F.lit(partition_text(list(part), list(part.values()))).alias("_partition"),
-            *[F.lit(v).cast("string").alias(k) for k, v in part.items()]]
+    rows = []
+    for uri in uris:
+        path = listed_path(uri, listed)
+        values = list(values_of.get(path, [None] * len(keys)))
+        rows.append((uri, path, partition_text(keys, values) if keys else "",
+                     *[v or "" for v in values]))
+    read_ok = {r[1] for r in rows}
+    names = spark.createDataFrame(rows, "_uri string, _file string, _partition string" + "".join(
+        f", `{k}` string" for k in keys))
+    return names, [f for f in files if f.size > 0 and f.path not in read_ok]
 
 
 def file_issues(spark: SparkSession, files: Sequence[FileEntry], unreadable: list[FileEntry],
@@ -207,8 +216,8 @@ def _raw_or_partition(source: str, present: Sequence[str], partition_keys: Seque
 
 
 def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence[str]],
-              required: Sequence[str], partition_keys: Sequence[str] = ()
-              ) -> tuple[DataFrame, list[str]]:
+              required: Sequence[str], partition_keys: Sequence[str] = (),
+              delimiter: str = ",") -> tuple[DataFrame, list[str]]:
     """Parse CSV lines by each file's own header (line 1). Returns rows with ``_r_<source>``
     raw values, typed source columns and ``_problems``, and the columns headers add beyond the
     mappings (schema drift: reported, merged when a mapping names them)."""
@@ -223,14 +232,15 @@ def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence
     for header, files in sorted(headers.items()):
         if not header.strip():
             continue
-        names = next(csv.reader([header]))
+        names = next(csv.reader([header], delimiter=delimiter))
         added |= set(names) - set(sources)
         schema = ", ".join(f"`c{i}` string" for i in range(len(names))) + ", _corrupt string"
         parsed = data.where(F.col("_file").isin(files)).withColumn(
-            "_p", F.from_csv("line", schema, {"mode": "PERMISSIVE",
+            "_p", F.from_csv("line", schema, {"mode": "PERMISSIVE", "sep": delimiter,
                                                "columnNameOfCorruptRecord": "_corrupt"}))
         # Fields outside quoted sections, to say how many there were.
-        fields = F.size(F.split(F.regexp_replace("line", r'"([^"]|"")*"', ""), ",", -1))
+        fields = F.size(F.split(F.regexp_replace("line", r'"([^"]|"")*"', ""),
+                                re.escape(delimiter), -1))
         malformed = F.when(
             F.col("_p._corrupt").isNotNull(),
             F.concat(F.lit("malformed CSV line: "), fields.cast("string"),
@@ -281,14 +291,15 @@ def parse_json(lines: DataFrame, mappings: Sequence[Sequence[str]], required: Se
 
 def read_parquet_rows(spark: SparkSession, files: Sequence[FileEntry],
                       mappings: Sequence[Sequence[str]], required: Sequence[str],
-                      partition: dict[str, str]) -> tuple[DataFrame, list[FileEntry], list[str]]:
-    """Parquet files of one partition as rows like :func:`parse_json`'s (``_line`` is null,
-    ``line`` the row as JSON). Returns the rows, the unreadable files and the added columns."""
+                      keys: Sequence[str] = (),
+                      values_of: Mapping[str, Sequence[str | None]] | None = None
+                      ) -> tuple[DataFrame, list[FileEntry], list[str]]:
+    """Parquet files as rows like :func:`parse_json`'s (``_line`` is null, ``line`` the row as
+    JSON), in one read. Returns the rows, the unreadable files and the added columns."""
     from pyspark.sql import functions as F
 
     paths = [f.path for f in files if f.size > 0]
     sources = [m[0] for m in mappings]
-    keys = list(partition)
     if not paths:
         empty = ", ".join(["_file string, _line int, _partition string, line string"]
                           + [f"`{raw_name(s)}` string" for s in sources]
@@ -298,17 +309,16 @@ def read_parquet_rows(spark: SparkSession, files: Sequence[FileEntry],
     frame = (spark.read.option("ignoreCorruptFiles", "true")
              .option("ignoreMissingFiles", "true").option("mergeSchema", "true")
              .parquet(*paths).withColumn("_uri", F.input_file_name()))
-    uri_to_path, unreadable = _uris_to_listed(frame, files)
     present = [c for c in frame.columns if c != "_uri"]
-    names = spark.createDataFrame(list(uri_to_path.items()), "_uri string, _file string")
+    names, unreadable = _file_names(spark, frame, files, keys, values_of or {})
+    names = names.select("_uri", "_file", "_partition",
+                         *[F.col(k).alias(f"_k_{k}") for k in keys])
     with_file = frame.join(F.broadcast(names), "_uri").select(
-        "*", *[F.lit(v).cast("string").alias(k) for k, v in partition.items()
-               if k not in present])
+        "*", *[F.col(f"_k_{k}").alias(k) for k in keys if k not in present])
     cols = [_raw_or_partition(s, present, keys, lambda s: F.col(f"`{s}`").cast("string"))
             for s in sources]
     out = with_file.select(
-        "_file", F.lit(None).cast("int").alias("_line"),
-        F.lit(partition_text(keys, list(partition.values()))).alias("_partition"),
+        "_file", F.lit(None).cast("int").alias("_line"), "_partition",
         F.to_json(F.struct(*[F.col(f"`{c}`") for c in present])).alias("line"), *cols,
         F.lit(None).cast("string").alias("_malformed"), F.lit(False).alias("_bad_utf8"))
     added = sorted(set(present) - set(sources) - set(keys))
@@ -394,45 +404,28 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
     from pyspark.sql import functions as F
 
     mappings = [list(m) for m in spec.mappings]
-    partition_of: dict[str, str] = {}
+    files = [f for v in chosen for f in files_of[v]]
+    values_of = {f.path: v for v in chosen for f in files_of[v]}
+    partition_of = {p: partition_text(keys, v) for p, v in values_of.items()}
     files_by_part: dict[str, list[str]] = {}
-    pieces, unreadable, added = [], [], set()
-    for values in chosen:
-        pspec = dict(zip(keys, [x or "" for x in values], strict=True))
-        text = partition_text(keys, values)
-        for f in files_of[values]:
-            partition_of[f.path] = text
-        files_by_part[text] = [f.path for f in files_of[values] if f.size > 0]
-        if spec.format == "parquet":
-            rows, bad, more = read_parquet_rows(spark, files_of[values], mappings,
-                                                spec.required, pspec)
-            added |= set(more)
-        else:
-            rows, bad = read_lines(spark, files_of[values], pspec)
-        pieces.append(rows)
-        unreadable += bad
+    for f in files:
+        if f.size > 0:
+            files_by_part.setdefault(partition_of[f.path], []).append(f.path)
     if spec.format == "parquet":
-        if not pieces:
-            pieces.append(read_parquet_rows(spark, [], mappings, spec.required,
-                                            {k: "" for k in keys})[0])
-        rows = pieces[0]
-        for piece in pieces[1:]:
-            rows = rows.unionByName(piece)
+        rows, unreadable, added_cols = read_parquet_rows(spark, files, mappings, spec.required,
+                                                         keys, values_of)
         have_rows = {r[0] for r in rows.select("_file").distinct().collect()}
-        added_cols = sorted(added)
     else:
-        lines = pieces[0] if pieces else read_lines(spark, [], {k: "" for k in keys})[0]
-        for piece in pieces[1:]:
-            lines = lines.unionByName(piece)
+        lines, unreadable = read_lines(spark, files, keys, values_of)
         lines = lines.cache()
         with_data = lines.where(F.trim("line") != "")
         if spec.format == "csv":
             with_data = with_data.where(F.col("_line") > 1)
-            rows, added_cols = parse_csv(spark, lines, mappings, spec.required, keys)
+            rows, added_cols = parse_csv(spark, lines, mappings, spec.required, keys,
+                                         spec.delimiter)
         else:
             rows, added_cols = parse_json(lines, mappings, spec.required, keys)
         have_rows = {r[0] for r in with_data.select("_file").distinct().collect()}
-    files = [f for v in chosen for f in files_of[v]]
     issues, n_issues = file_issues(spark, files, unreadable, have_rows, partition_of)
     if misplaced:
         where = "/".join(keys) if keys else "a"

@@ -41,7 +41,6 @@ from lakeforge.ledger import LedgerImbalanceError, RunLedger
 from lakeforge.lifecycle.ingest import LINEAGE, Ingested, ingest_source, list_partitions
 from lakeforge.lifecycle.quarantine import (
     as_quarantine,
-    rows_as_quarantine,
     sweep_dead_quarantine,
     write_quarantine,
 )
@@ -139,7 +138,7 @@ def validate_job_config(cfg: Any, source: str) -> None:
                        getattr(cfg, "raw_database", None), source)
     features = getattr(cfg, "features", None)
     if features:
-        from transforms.features import feature_spec_from_mapping
+        from lakeforge.feature_store import feature_spec_from_mapping
 
         feature_spec_from_mapping(features, source)
         if cfg.features_from not in cfg.outputs:
@@ -511,21 +510,12 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
     :class:`AuditFailedError` and nothing is switched. Then the threshold and the ledgers."""
     from lakeforge.catalog.factory import get_catalog
     from lakeforge.io import delete_dir
-    from lakeforge.quality_gate import (
-        ResultKey,
-        failing_rows,
-        html_report,
-        load_suite,
-        metrics_repository,
-    )
-    from quality.checks import CheckStatus, ConstraintStatus
-    from quality.verification import VerificationSuite
+    from lakeforge.lifecycle.gate import run_gate
 
     cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
     summary = state.summary
     summary["checks"] = {}
     catalog = get_catalog(ctx.env, spark)
-    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
     pages = []
     for name, out in cfg.outputs.items():
         staged = state.staged.get(name)
@@ -533,36 +523,23 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
             continue
         table = table_of(name, out)
         data = read_staged(spark, staged)
-        suite_name, checks = load_suite(out.quality_suite)
-        key = ResultKey(tags={"job": ctx.name, "table": table, "run_id": state.run_id})
-        result = (VerificationSuite(spark).onData(data).addChecks(checks).useRepository(repo)
-                  .saveOrAppendResult(key).run())
-        failed = [str(cr.constraint) for r in result.checkResults.values()
-                  for cr in r.constraintResults if cr.status == ConstraintStatus.Failure]
-        n_constraints = sum(len(r.constraintResults) for r in result.checkResults.values())
-        n_failed = 0
-        if failed:
-            bad = failing_rows(result, data)
-            path, n_failed = write_quarantine(
-                rows_as_quarantine(bad, reason_col="failed_constraints",
-                                   partition_by=out.partition_by),
-                lake, f"{cfg.database}/{table}", state.run_id)
-            if path:
-                summary["quarantine"] = [*summary.get("quarantine", []), path]
-        summary["checks"][table] = {
-            "suite": suite_name, "passed": result.status != CheckStatus.Error,
-            "passed_constraints": n_constraints - len(failed), "failed_constraints": failed,
-            "rows_failed": n_failed}
-        pages.append(html_report(result, suite_name))
+        gate = run_gate(spark, data, out.quality_suite, lake=lake,
+                        table=f"{cfg.database}/{table}", run_id=state.run_id,
+                        tags={"job": ctx.name, "table": table, "run_id": state.run_id},
+                        partition_by=out.partition_by)
+        summary["checks"][table] = gate.to_dict()
+        if gate.quarantine:
+            summary["quarantine"] = [*summary.get("quarantine", []), gate.quarantine]
+        pages.append(gate.html)
         state.quality_html = "".join(pages)
-        if result.status == CheckStatus.Error:
+        if not gate.passed:
             raise AuditFailedError(
                 f"quality gate failed for {cfg.database}.{table}: Error-level constraint(s) "
-                f"failed: {'; '.join(failed)}; the staged version was not switched in and "
-                f"the current one stays; failing rows in the quarantine zone")
-        if n_failed:
+                f"failed: {'; '.join(gate.failed_constraints)}; the staged version was not "
+                "switched in and the current one stays; failing rows in the quarantine zone")
+        if gate.rows_failed and gate.failing is not None:
             # The failing rows leave the staged version: stage the passing rows again.
-            passed = data.exceptAll(bad.drop("failed_constraints"))
+            passed = data.exceptAll(gate.failing.drop("failed_constraints"))
             restaged = stage_partitioned(
                 passed, database=cfg.database, table=table, partition_by=out.partition_by,
                 catalog=catalog, lake=lake, mode=staged.plan.mode,  # type: ignore[arg-type]
@@ -571,7 +548,7 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
             state.staged[name] = restaged
             if out.ledger and out.ledger in state.ledgers:
                 ledger = state.ledgers[out.ledger]
-                ledger.quarantined += n_failed
+                ledger.quarantined += gate.rows_failed
                 ledger.published = restaged.rows
     judged = summary.get("ingest", {})
     total = sum(v["rows_in"] for v in judged.values())
@@ -645,7 +622,7 @@ def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     train split only, SageMaker CSV + Parquet splits and a manifest under ``features/``."""
     from pyspark.sql import functions as F
 
-    from transforms import features as feat
+    from lakeforge import feature_store as feat
 
     cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
     spec = feat.feature_spec_from_mapping(cfg.features, f"{ctx.name} config")

@@ -50,6 +50,7 @@ class SourceSpec:
     mappings: list[list[str]]
     required: list[str] = field(default_factory=list)
     incremental: bool = True
+    delimiter: str = ","  # CSV only
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
             _check_type(m[1], f"{source}: '{key}'")
             _check_type(m[3], f"{source}: '{key}'")
             validate_identifier(m[2], f"{source}: {key} target")
+        if len(spec.delimiter) != 1:
+            fail(f"sources.{name}.delimiter", f"is {spec.delimiter!r}; use one character")
         unknown = sorted(set(spec.required) - {m[0] for m in spec.mappings})
         if unknown:
             fail(f"sources.{name}.required", f"names {unknown}, not source columns of the "

@@ -1,0 +1,72 @@
+"""The quality gate of the lifecycle's audit phase (and of the quality_gate job).
+
+A suite (conf/quality/<name>.yaml) is verified on a DataFrame with metrics saved to the lake's
+repository; rows failing a failed row-level constraint go to the quarantine (the one writer:
+the row as JSON, the failed constraints as the reason). The caller decides what an
+Error-level failure means (the audit phase stops the publish and exits 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from lakeforge.lifecycle.quarantine import rows_as_quarantine, write_quarantine
+from lakeforge.paths import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+@dataclass
+class GateOutcome:
+    """What the gate found: the verification result and where failing rows went."""
+
+    suite: str
+    result: Any
+    passed: bool
+    failed_constraints: list[str] = field(default_factory=list)
+    passed_constraints: int = 0
+    quarantine: str | None = None
+    rows_failed: int = 0
+    failing: DataFrame | None = None
+    html: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"suite": self.suite, "passed": self.passed,
+                "passed_constraints": self.passed_constraints,
+                "failed_constraints": self.failed_constraints, "rows_failed": self.rows_failed,
+                "quarantine": self.quarantine}
+
+
+def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, table: str,
+             run_id: str, tags: Mapping[str, str], partition_by: Sequence[str] = ()
+             ) -> GateOutcome:
+    """Verify ``data`` with ``suite`` (a name in conf/quality or a path); quarantine failing
+    rows under ``quarantine/<table>/run_id=<run>``. ``passed`` is False when an Error-level
+    check failed."""
+    from lakeforge.quality_gate import (
+        ResultKey,
+        failing_rows,
+        html_report,
+        load_suite,
+        metrics_repository,
+    )
+    from quality.checks import CheckStatus, ConstraintStatus
+    from quality.verification import VerificationSuite
+
+    suite_name, checks = load_suite(suite)
+    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
+    result = (VerificationSuite(spark).onData(data).addChecks(checks).useRepository(repo)
+              .saveOrAppendResult(ResultKey(tags={**tags, "suite": suite_name})).run())
+    statuses = [cr for r in result.checkResults.values() for cr in r.constraintResults]
+    failed = [str(cr.constraint) for cr in statuses if cr.status == ConstraintStatus.Failure]
+    outcome = GateOutcome(suite_name, result, result.status != CheckStatus.Error, failed,
+                          len(statuses) - len(failed), html=html_report(result, suite_name))
+    if failed:
+        outcome.failing = failing_rows(result, data)
+        outcome.quarantine, outcome.rows_failed = write_quarantine(
+            rows_as_quarantine(outcome.failing, reason_col="failed_constraints",
+                               partition_by=partition_by), lake, table, run_id)
+    return outcome

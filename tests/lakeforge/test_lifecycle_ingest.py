@@ -1,0 +1,164 @@
+"""lakeforge.lifecycle.ingest: raw listing by partition, line-level quarantine reasons for CSV,
+JSON lines and Parquet (compressed or not), file issues, drift and the counting pass."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from lakeforge.lifecycle.ingest import SchemaDriftError, ingest_source, list_partitions
+from lakeforge.lifecycle.settings import SourceSpec
+from lakeforge.paths import listed_path
+
+CSV_MAPPINGS = [["id", "string", "id", "string"], ["born", "string", "born", "date"],
+                ["n", "bigint", "n", "int"]]
+
+
+def _ingest(spark, root: Path, spec: SourceSpec, name: str = "src"):  # type: ignore[no-untyped-def]
+    keys, files_of, misplaced = list_partitions(str(root))
+    return ingest_source(spark, name, spec, str(root), files_of, keys,
+                         sorted(files_of, key=lambda v: tuple(x or "" for x in v)), misplaced,
+                         f"raw.{name}")
+
+
+def _reasons(ingested) -> dict[tuple[str, int | None], str]:  # type: ignore[no-untyped-def]
+    rows = ingested.rows.where("size(_problems) > 0").select("_file", "_line", "_problems")
+    return {(Path(r[0]).name, r[1]): "; ".join(r[2]) for r in rows.collect()}
+
+
+def test_spark_file_uris_map_back_to_listed_paths() -> None:
+    listed = {"/lake/raw/c/dt=2024-05-06%2F..%2Fx/p.json", "s3://b/raw/dt=a b/p.json",
+              "/lake/raw/plain.json"}
+    assert listed_path("file:///lake/raw/c/dt=2024-05-06%252F..%252Fx/p.json", listed) == \
+        "/lake/raw/c/dt=2024-05-06%2F..%2Fx/p.json"
+    assert listed_path("s3://b/raw/dt=a%20b/p.json", listed) == "s3://b/raw/dt=a b/p.json"
+    assert listed_path("file:/lake/raw/plain.json", listed) == "/lake/raw/plain.json"
+    assert listed_path("file:///elsewhere/x.json", listed) == "/elsewhere/x.json"
+
+
+def test_partitions_unescape_values_and_flag_misplaced_files(tmp_path: Path) -> None:
+    root = tmp_path / "contacts"
+    for rel in ("dt=2024-05-01/a.json", "dt=2024-05-01/b.json", "dt=2024-05-02/a.json",
+                "dt=2024-05-06%2F..%2F..%2Fescape/a.json", "stray.json", "x=1/dt=2/c.json",
+                "dt=2024-05-02/_SUCCESS", "dt=2024-05-02/.a.json.crc"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("{}\n")
+    keys, parts, misplaced = list_partitions(str(root))
+    assert keys == ["dt"]
+    assert sorted(parts) == [("2024-05-01",), ("2024-05-02",), ("2024-05-06/../../escape",)]
+    assert [Path(f.path).name for f in parts[("2024-05-01",)]] == ["a.json", "b.json"]
+    assert sorted(Path(f.path).name for f in misplaced) == ["c.json", "stray.json"]
+    assert list_partitions(str(tmp_path / "missing")) == ([], {}, [])
+
+
+def test_csv_lines_get_a_reason_each_and_files_get_file_issues(spark, tmp_path: Path) -> None:
+    root = tmp_path / "people"
+    root.mkdir()
+    (root / "a.csv").write_bytes(
+        b"id,born,n\n"
+        b"p1,1980-01-02,3\n"                 # good
+        b"p2,1980-13-45,3\n"                 # bad date
+        b"p3,1980-01-02,x\n"                 # not a number
+        b",1980-01-02,3\n"                   # required id missing
+        b"p5,1980-01-02,3,surplus\n"         # unexpected column
+        b"p6,1980-01-02\n"                   # missing field
+        b"p7,caf\xe9,3\n"                    # invalid UTF-8
+        b"\n")
+    (root / "b.csv.gz").write_bytes(gzip.compress(b"id,born,n\np8,1990-05-06,4\n"))
+    (root / "empty.csv").write_bytes(b"")
+    (root / "header-only.csv").write_text("id,born,n\n")
+    (root / "broken.csv.gz").write_bytes(b"not gzip at all")
+    spec = SourceSpec(path="people", format="csv", mappings=CSV_MAPPINGS, required=["id"])
+    got = _ingest(spark, root, spec)
+    reasons = _reasons(got)
+    assert reasons == {
+        ("a.csv", 3): "column born: '1980-13-45' is not a date",
+        ("a.csv", 4): "column n: 'x' is not an int",   # the target type of bigint -> int
+        ("a.csv", 5): "required column id is null",
+        ("a.csv", 6): "malformed CSV line: 4 fields where the header has 3 (unexpected column)",
+        ("a.csv", 7): "malformed CSV line: 2 fields where the header has 3 (missing fields or "
+                      "broken quoting)",
+        ("a.csv", 8): "not valid UTF-8 (bytes that decode to U+FFFD)",
+    }
+    good = sorted(r[0] for r in got.rows.where("size(_problems) = 0").select("id").collect())
+    assert good == ["p1", "p8"]
+    issues = {Path(r.source_file).name: r.reason for r in got.issues.collect()}
+    assert issues["empty.csv"] == "empty file (0 bytes)"
+    assert issues["header-only.csv"] == "no data lines (only a header or blank lines)"
+    assert issues["broken.csv.gz"].startswith("unreadable object")
+    assert (got.rows_in, got.bad_rows, got.file_issues) == (8, 6, 3)
+
+
+def test_json_lines_with_partitions_added_keys_and_misplaced_files(spark, tmp_path: Path) -> None:
+    root = tmp_path / "events"
+    d1 = root / "dt=2024-01-01"
+    d1.mkdir(parents=True)
+    rows = [json.dumps({"id": "e1", "born": "2000-01-01", "n": 1}),
+            '{"id": "e2", "born": ',                                   # truncated
+            "[1, 2]",                                                  # not an object
+            json.dumps({"id": "e3", "born": "2000-01-01", "n": 1.5}),  # fraction
+            json.dumps({"id": "e4", "born": None, "n": None, "extra": "x"}),  # nulls, new key
+            ""]
+    (d1 / "part-0.json").write_text("\n".join(rows) + "\n")
+    (root / "stray.json").write_text(json.dumps({"id": "s"}) + "\n")
+    spec = SourceSpec(path="events", format="json", required=["id"],
+                      mappings=[*CSV_MAPPINGS, ["dt", "string", "dt", "string"]])
+    got = _ingest(spark, root, spec)
+    assert _reasons(got) == {
+        ("part-0.json", 2): "malformed JSON line (not one complete JSON object)",
+        ("part-0.json", 3): "malformed JSON line (not one complete JSON object)",
+        ("part-0.json", 4): "column n: '1.5' is not an int",
+    }
+    good = {r["id"]: (r["dt"], r["_partition"]) for r in
+            got.rows.where("size(_problems) = 0").collect()}
+    assert good == {"e1": ("2024-01-01", "dt=2024-01-01"), "e4": ("2024-01-01", "dt=2024-01-01")}
+    assert got.added_columns == ["extra"]
+    assert [(Path(r.source_file).name, r.reason) for r in got.issues.collect()] == [
+        ("stray.json", "not inside a dt partition folder")]
+    assert (got.rows_in, got.bad_rows) == (5, 3)
+
+
+def test_parquet_rows_are_typed_and_quarantined_like_lines(spark, tmp_path: Path) -> None:
+    root = tmp_path / "pq"
+    spark.createDataFrame([("q1", "2001-02-03", "7"), ("q2", "never", "8"), (None, None, None)],
+                          "id string, born string, n string").coalesce(1).write.parquet(
+        str(root / "k=a"))
+    spec = SourceSpec(path="pq", format="parquet", mappings=CSV_MAPPINGS, required=["id"])
+    got = _ingest(spark, root, spec)
+    bad = {json.loads(r.line).get("id"): "; ".join(r._problems)
+           for r in got.rows.where("size(_problems) > 0").collect()}
+    assert bad == {"q2": "column born: 'never' is not a date",
+                   None: "required column id is null"}
+    assert [r["_partition"] for r in got.rows.where("id = 'q1'").collect()] == ["k=a"]
+    assert (got.rows_in, got.bad_rows, got.file_issues) == (3, 2, 0)
+
+
+def test_a_column_whose_every_value_fails_is_drift_and_stops_the_run(spark,
+                                                                     tmp_path: Path) -> None:
+    root = tmp_path / "drift"
+    for dt, n in (("2024-01-01", 5), ("2024-01-02", "5m20s")):
+        folder = root / f"dt={dt}"
+        folder.mkdir(parents=True)
+        folder.joinpath("p.json").write_text("".join(
+            json.dumps({"id": f"{dt}-{i}", "born": "2000-01-01", "n": n}) + "\n"
+            for i in range(3)))
+    spec = SourceSpec(path="drift", format="json", mappings=CSV_MAPPINGS)
+    with pytest.raises(SchemaDriftError) as err:
+        _ingest(spark, root, spec, "drifty")
+    text = str(err.value)
+    assert "schema drift in raw.drifty" in text
+    assert "column n is bigint in the table but string in partition dt=2024-01-02" in text
+    assert "5m20s" in text and "2024-01-01" not in text
+
+
+def test_an_empty_source_reads_as_no_rows(spark, tmp_path: Path) -> None:
+    root = tmp_path / "nothing"
+    root.mkdir()
+    (root / "empty.json").write_bytes(b"")
+    got = _ingest(spark, root, SourceSpec(path="nothing", format="json",
+                                          mappings=CSV_MAPPINGS))
+    assert (got.rows_in, got.bad_rows, got.file_issues) == (0, 0, 1)
+    assert got.rows.count() == 0
