@@ -1,0 +1,214 @@
+"""DQDL rulesets in the runtime: files, reference tables, the job gate, suite conversion files.
+
+:mod:`quality.dqdl` parses and evaluates (pure); this module reads ruleset files (a name in
+conf/quality/<name>.dqdl, a local path or s3://), resolves ``--reference name=TABLE`` to
+DataFrames, runs the gate that quarantines failing rows, and writes converted suites.
+
+Example (the lifecycle's audit phase calls :func:`run_dqdl_gate` for a ``quality_suite`` that
+ends in ``.dqdl``)::
+
+    outcome = run_dqdl_gate(spark, df, "conf/quality/orders.dqdl", lake=lake,
+                            table="sales/orders", run_id=run_id, tags={"job": "orders"})
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lakeforge import io
+from lakeforge.config import conf_dir
+from lakeforge.errors import ConfigError, InputPathError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from lakeforge.paths import Lake
+    from quality.dqdl.evaluate import DQDLResult
+    from quality.dqdl.model import Ruleset
+
+log = logging.getLogger(__name__)
+
+DQDL_SUFFIX = ".dqdl"
+
+
+def is_dqdl(name_or_path: str) -> bool:
+    """A gate suite given as a DQDL ruleset (``orders.dqdl``, a path or a conf name)."""
+    if name_or_path.endswith(DQDL_SUFFIX):
+        return True
+    return (conf_dir() / "quality" / f"{name_or_path}{DQDL_SUFFIX}").is_file() and not (
+        conf_dir() / "quality" / f"{name_or_path}.yaml").is_file()
+
+
+def ruleset_location(name_or_path: str) -> str:
+    """conf/quality/<name>.dqdl for a bare name, else the path or URI itself."""
+    if "/" in name_or_path or name_or_path.endswith(DQDL_SUFFIX) or "://" in name_or_path:
+        return name_or_path
+    return str(conf_dir() / "quality" / f"{name_or_path}{DQDL_SUFFIX}")
+
+
+def load_ruleset(name_or_path: str) -> tuple[str, Ruleset]:
+    """Read and parse a ruleset file; errors name the file (and line/column for syntax)."""
+    from quality.dqdl import parse_ruleset
+
+    location = ruleset_location(name_or_path)
+    if not io.uri_exists(location):
+        raise InputPathError(f"DQDL ruleset {location} does not exist")
+    text = io.read_text(location)
+    name = Path(location.rstrip("/")).name
+    name = name[:-len(DQDL_SUFFIX)] if name.endswith(DQDL_SUFFIX) else name
+    return name, parse_ruleset(text, source=location)
+
+
+def parse_references(items: Sequence[str]) -> dict[str, str]:
+    """``["ref=sales.orders", ...]`` -> {"ref": "sales.orders"}; a bad item is a ConfigError."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, target = item.partition("=")
+        if not sep or not name.strip() or not target.strip():
+            raise ConfigError(f"--reference {item!r} must be NAME=TABLE (or NAME=PATH)")
+        out[name.strip()] = target.strip()
+    return out
+
+
+def read_references(spark: SparkSession, references: Mapping[str, str],
+                    ruleset: Ruleset | None = None) -> dict[str, DataFrame]:
+    """Each reference as a DataFrame: a catalog table, or a Parquet path when it has a ``/``.
+
+    With ``ruleset``, a reference the ruleset uses but nobody gave fails here, before Spark runs
+    the rules (one line naming the option to pass).
+    """
+    if ruleset is not None:
+        missing = sorted(needed_references(ruleset) - set(references))
+        if missing:
+            raise ConfigError(f"the ruleset uses reference dataset(s) {missing}; pass "
+                              + " ".join(f"--reference {m}=TABLE" for m in missing))
+    frames = {}
+    for name, target in references.items():
+        if "/" in target:
+            io.require_input_path(target, f"--reference {name}")
+            frames[name] = spark.read.parquet(target)
+        else:
+            frames[name] = spark.table(target)
+    return frames
+
+
+def needed_references(ruleset: Ruleset) -> set[str]:
+    """The dataset aliases the multi-dataset rules of ``ruleset`` read."""
+    names: set[str] = set()
+    for top in ruleset.rules:
+        for rule in top.leaves():
+            params = rule.parameters
+            if rule.rule_type in ("RowCountMatch", "SchemaMatch", "DatasetMatch"):
+                names.add(params[0])
+            elif rule.rule_type == "ReferentialIntegrity":
+                for param in params:
+                    if "." in param:
+                        names.add(param.split(".", 1)[0])
+            elif rule.rule_type == "AggregateMatch":
+                for param in params:
+                    inner = param[param.find("(") + 1:param.rfind(")")]
+                    if "." in inner:
+                        names.add(inner.split(".", 1)[0])
+    names.discard("primary")
+    return names
+
+
+# --------------------------------------------------------------------------- the gate
+
+
+@dataclass
+class DQDLGateOutcome:
+    """The gate's verdict for a DQDL ruleset (same fields as the suite gate's outcome)."""
+
+    suite: str
+    result: DQDLResult
+    passed: bool
+    failed_constraints: list[str] = field(default_factory=list)
+    passed_constraints: int = 0
+    quarantine: str | None = None
+    rows_failed: int = 0
+    failing: DataFrame | None = None
+    html: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"suite": self.suite, "passed": self.passed, "score": self.result.score,
+                "passed_constraints": self.passed_constraints,
+                "failed_constraints": self.failed_constraints, "rows_failed": self.rows_failed,
+                "quarantine": self.quarantine}
+
+
+def run_dqdl_gate(spark: SparkSession, data: DataFrame, ruleset: str, *, lake: Lake, table: str,
+                  run_id: str, tags: Mapping[str, str], partition_by: Sequence[str] = (),
+                  references: Mapping[str, str] | None = None) -> DQDLGateOutcome:
+    """Evaluate a DQDL ruleset file on ``data``; rows a failed rule fails go to
+    ``quarantine/<table>/run_id=<run>`` with the failing rules as the reason. Metrics are saved to
+    the lake's repository (dynamic rules read them next time). ``passed`` is False when any rule
+    did not pass (DQDL has no warning level)."""
+    from pyspark.sql import functions as F
+
+    from lakeforge.lifecycle.quarantine import rows_as_quarantine, write_quarantine
+    from lakeforge.quality_gate import metrics_repository
+    from quality.dqdl.evaluate import ROW_FAIL, ROW_PASS, ROW_RESULT, ROW_SKIP, evaluate_ruleset
+    from quality.repository import ResultKey
+
+    name, parsed = load_ruleset(ruleset)
+    frames = read_references(spark, references or {}, parsed)
+    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
+    result = evaluate_ruleset(spark, data, parsed, references=frames, repository=repo,
+                              result_key=ResultKey(tags={**tags, "suite": name}))
+    failed = [r.text for r in result.rules if r.outcome != "Passed"]
+    outcome = DQDLGateOutcome(name, result, not failed, failed, len(result.rules) - len(failed))
+    if failed:
+        rows = result.row_level(data)
+        failing = rows.where(F.size(ROW_FAIL) > 0).drop(ROW_PASS, ROW_SKIP, ROW_RESULT)
+        outcome.failing = failing.withColumnRenamed(ROW_FAIL, "failed_constraints")
+        outcome.quarantine, outcome.rows_failed = write_quarantine(
+            rows_as_quarantine(outcome.failing, reason_col="failed_constraints",
+                               partition_by=partition_by), lake, table, run_id)
+        log.warning("DQDL gate %s: %d rule(s) failed, %d row(s) quarantined", name,
+                    len(failed), outcome.rows_failed)
+    return outcome
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def export_suite(suite: str, out: str | None) -> tuple[str, list[tuple[str, str]]]:
+    """conf/quality/<suite>.yaml (or a path) -> DQDL text, written to ``out`` when given."""
+    from lakeforge.config import read_yaml
+    from quality.dqdl.suites import suite_to_dqdl
+
+    path = suite if suite.endswith((".yaml", ".yml")) or "/" in suite else str(
+        conf_dir() / "quality" / f"{suite}.yaml")
+    if not Path(path).is_file():
+        raise InputPathError(f"quality suite {path} does not exist")
+    conversion = suite_to_dqdl(read_yaml(path), path)
+    text = conversion.result.to_dqdl()
+    if out:
+        io.write_text(out, text)
+    return text, conversion.skipped
+
+
+def import_ruleset(ruleset: str, name: str | None, out: str | None
+                   ) -> tuple[str, list[tuple[str, str]]]:
+    """A DQDL file -> suite YAML text, written to ``out`` when given."""
+    import yaml
+
+    from quality.dqdl.suites import dqdl_to_suite
+
+    default_name, parsed = load_ruleset(ruleset)
+    conversion = dqdl_to_suite(parsed, name or default_name)
+    text = yaml.safe_dump(conversion.result, sort_keys=False)
+    if out:
+        io.write_text(out, text)
+    return text, conversion.skipped
+
+
+__all__ = [
+    "DQDLGateOutcome", "export_suite", "import_ruleset", "is_dqdl", "load_ruleset",
+    "needed_references", "parse_references", "read_references", "run_dqdl_gate",
+]
