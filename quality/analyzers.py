@@ -411,10 +411,8 @@ class _SingleAggregate(_ColumnAnalyzer):
 # --------------------------------------------------------------------------- scan analyzers
 
 
-class Size(ScanAnalyzer):
-    """Number of rows (passing ``where``)."""
-
-    metric_name = "Size"
+class _WholeDataset:
+    """Analyzers of the whole dataset (instance ``*``), filtered by ``where`` only."""
 
     def __init__(self, where: str | None = None) -> None:
         self._where = where
@@ -429,6 +427,12 @@ class Size(ScanAnalyzer):
     @property
     def entity(self) -> Entity:
         return Entity.Dataset
+
+
+class Size(_WholeDataset, ScanAnalyzer):
+    """Number of rows (passing ``where``)."""
+
+    metric_name = "Size"
 
     def scan_aggregates(self) -> list[tuple[Any, Column]]:
         return [(("count", self._where), conditional_count(self._where))]
@@ -438,24 +442,13 @@ class Size(ScanAnalyzer):
         return self.empty_failure() if count is None else self.to_success(float(count))
 
 
-class ColumnCount(SchemaAnalyzer):
+class ColumnCount(_WholeDataset, SchemaAnalyzer):
     """Number of columns of the data (read from the schema: no Spark job)."""
 
     metric_name = "ColumnCount"
 
-    def __init__(self, where: str | None = None) -> None:
-        self._where = where
-
     def _fields(self) -> tuple[Any, ...]:
-        return (_opt(self._where),)
-
-    @property
-    def instance(self) -> str:
-        return "*"
-
-    @property
-    def entity(self) -> Entity:
-        return Entity.Dataset
+        return ()  # Deequ's ColumnCount() takes no filter: its string is "ColumnCount()"
 
     def compute_from_schema(self, schema: T.StructType) -> Metric:
         return self.to_success(float(len(schema.fields)))
@@ -615,60 +608,31 @@ class PatternMatch(_ColumnAnalyzer):
         return _ratio_metric(self, values)
 
 
-class Mean(_SingleAggregate):
-    metric_name = "Mean"
+class _DoubleAggregate(_SingleAggregate):
+    """A numeric column's values as double, aggregated by one Spark function."""
+
     numeric_only = True
+    function: Callable[[Column], Column] = F.avg
 
     def aggregate(self) -> Column:
-        return F.avg(self.value().cast("double"))
+        return type(self).function(self.value().cast("double"))
 
 
-class Sum(_SingleAggregate):
-    metric_name = "Sum"
-    numeric_only = True
-
-    def aggregate(self) -> Column:
-        return F.sum(self.value().cast("double"))
-
-
-class StandardDeviation(_SingleAggregate):
-    """Population standard deviation (Deequ divides by n, not n - 1)."""
-
-    metric_name = "StandardDeviation"
-    numeric_only = True
-
-    def aggregate(self) -> Column:
-        return F.stddev_pop(self.value().cast("double"))
+def _double_aggregate(name: str, function: Callable[[Column], Column],
+                      doc: str) -> type[_DoubleAggregate]:
+    return type(name, (_DoubleAggregate,), {"__doc__": doc, "__module__": __name__,
+                                            "metric_name": name,
+                                            "function": staticmethod(function)})
 
 
-class Variance(_SingleAggregate):
-    """Population variance."""
-
-    metric_name = "Variance"
-    numeric_only = True
-
-    def aggregate(self) -> Column:
-        return F.var_pop(self.value().cast("double"))
-
-
-class Skewness(_SingleAggregate):
-    """Population skewness (g1)."""
-
-    metric_name = "Skewness"
-    numeric_only = True
-
-    def aggregate(self) -> Column:
-        return F.skewness(self.value().cast("double"))
-
-
-class Kurtosis(_SingleAggregate):
-    """Excess kurtosis (normal distribution = 0)."""
-
-    metric_name = "Kurtosis"
-    numeric_only = True
-
-    def aggregate(self) -> Column:
-        return F.kurtosis(self.value().cast("double"))
+Mean = _double_aggregate("Mean", F.avg, "Mean of a numeric column.")
+Sum = _double_aggregate("Sum", F.sum, "Sum of a numeric column.")
+StandardDeviation = _double_aggregate(
+    "StandardDeviation", F.stddev_pop,
+    "Population standard deviation (Deequ divides by n, not n - 1).")
+Variance = _double_aggregate("Variance", F.var_pop, "Population variance.")
+Skewness = _double_aggregate("Skewness", F.skewness, "Population skewness (g1).")
+Kurtosis = _double_aggregate("Kurtosis", F.kurtosis, "Excess kurtosis (normal distribution = 0).")
 
 
 class ApproxCountDistinct(_SingleAggregate):
@@ -841,7 +805,6 @@ def _accuracy(relative_error: float) -> int:
 class ApproxQuantile(_ColumnAnalyzer):
     """Approximate quantile (Spark's ``percentile_approx`` with accuracy 1 / relativeError)."""
 
-    metric_name = "ApproxQuantile"
     imperative = True
     numeric_only = True
 
@@ -853,6 +816,11 @@ class ApproxQuantile(_ColumnAnalyzer):
 
     def _fields(self) -> tuple[Any, ...]:
         return (self.column, self.quantile, self.relativeError, _opt(self._where))
+
+    @property
+    def metric_name(self) -> str:  # type: ignore[override]
+        """Deequ names the metric after the quantile: ``ApproxQuantile-0.25``."""
+        return f"ApproxQuantile-{java_double(self.quantile)}"
 
     def preconditions(self) -> list[Callable[[T.StructType], None]]:
         return super().preconditions() + _quantile_checks([self.quantile], self.relativeError)
@@ -1286,7 +1254,8 @@ class Histogram(GroupingAnalyzer):
 
     def from_group(self, stats: Mapping[str, Any]) -> Metric:
         rows: list[tuple[str, float]] = stats["rows"]
-        total = stats["n"] or 0
+        # Deequ divides by the total of the whole data, not of the rows passing `where`.
+        total = stats.get("all", stats["n"]) or 0
         if self.sum_column() is not None:
             total = sum(v for _, v in rows)
         top = sorted(rows, key=lambda kv: (-kv[1], kv[0]))[: self.maxDetailBins]
@@ -1435,10 +1404,16 @@ class AnalyzerContext:
     def success_metrics(self, forAnalyzers: Sequence[Analyzer] | None = None
                         ) -> list[dict[str, Any]]:
         """Flattened successful metrics as dicts: entity, instance, name, value."""
-        chosen = [m for a, m in self.metricMap.items()
-                  if forAnalyzers is None or a in set(forAnalyzers)]
-        return [{"entity": m.entity.value, "instance": m.instance, "name": m.name,
-                 "value": float(m.value)} for m in iter_flat_success(chosen)]
+        out = []
+        for analyzer, metric in self.metricMap.items():
+            if forAnalyzers is not None and analyzer not in set(forAnalyzers):
+                continue
+            # As Deequ's AnalyzerContext: a filtered analyzer's rows say their filter.
+            where = getattr(analyzer, "where", None)
+            suffix = f" (where: {where})" if where else ""
+            out += [{"entity": m.entity.value, "instance": m.instance, "name": m.name + suffix,
+                     "value": float(m.value)} for m in iter_flat_success([metric])]
+        return out
 
     @staticmethod
     def successMetricsAsDataFrame(spark: SparkSession, analyzerContext: AnalyzerContext,
@@ -1481,8 +1456,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [
-    "Analyzer", "AnalyzerContext", "AnalyzerOptions",
+__all__ = [  # noqa: F822 - AnalysisRunner is resolved by __getattr__ (PyDeequ's import *)
+    "AnalysisRunner", "Analyzer", "AnalyzerContext", "AnalyzerOptions",
     "ApproxCountDistinct", "ApproxQuantile", "ApproxQuantiles", "ColumnCount", "Completeness",
     "Compliance", "Correlation", "CountDistinct", "DataType", "DataTypeInstances",
     "DirectAnalyzer", "Distinctness", "DuplicateRowCount", "Entropy", "ExactQuantile",
@@ -1493,3 +1468,4 @@ __all__ = [
     "UniqueValueRatio", "Uniqueness", "UnsupportedAnalyzerError", "Variance", "ZerosCount",
     "scala",
 ]
+
