@@ -39,7 +39,6 @@ _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
-_BAD_NAME = re.compile(r"[^a-z0-9_]")
 
 
 class UnreadableObject(Exception):
@@ -261,9 +260,10 @@ def _split(lines: list[str], delimiter: str) -> list[list[str]] | None:
 
 
 def _column_name(raw: str, index: int, seen: set[str]) -> str:
-    name = _BAD_NAME.sub("_", raw.strip().lower()).strip("_") or f"col{index}"
-    if name[0].isdigit():
-        name = f"_{name}"
+    """A CSV header as Glue's crawler records it: lower case, spaces and other characters
+    kept (``Provider Id`` -> ``provider id``; DDL back-quotes such names); an empty header is
+    ``col<index>``, a repeated one gets ``_2``, ``_3``."""
+    name = raw.strip().lower() or f"col{index}"
     base, n = name, 1
     while name in seen:
         n += 1
