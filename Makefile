@@ -19,7 +19,7 @@ PYTHON4 ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/
 SPARK4_ENV := PYSPARK_PYTHON=$(abspath $(PY4)) PYSPARK_DRIVER_PYTHON=$(abspath $(PY4)) \
 	PATH=$(abspath $(VENV4)/bin):$$PATH
 
-.PHONY: help demo test test-spark35 test-spark4 test-fast lint java venv venv-spark4 jars jars-spark4 artifacts clean
+.PHONY: help demo test test-spark35 test-spark4 test-fast lint java venv venv-spark4 jars jars-spark4 artifacts artifacts-spark4 clean
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded local default"
@@ -93,8 +93,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check lakeforge transforms quality jobs scripts tests benchmarks orchestration
 	$(VENV)/bin/mypy lakeforge transforms quality jobs
 
+# Artifacts per Spark line (Splink's jar is per Scala version; the manifest records the line):
+# dist/ for Glue 5.x / EMR 7 (Spark 3.5), dist/spark-4 for Glue 6.0 / EMR 8 (Spark 4).
 artifacts: $(STAMP)
 	bash scripts/build_artifacts.sh
+
+artifacts-spark4: $(STAMP4)
+	PYTHON=$(abspath $(PY4)) bash scripts/build_artifacts.sh --dist dist/spark-4
 
 clean:
 	rm -rf dist build *.egg-info .lake .pytest_cache .mypy_cache .ruff_cache

@@ -108,14 +108,20 @@ def _log4j_option() -> str:
 
 
 def splink_jar_path() -> str | None:
-    """The Spark 3 similarity-function jar inside the installed splink wheel, if any."""
+    """The similarity-function jar inside the installed splink wheel for this Spark's major
+    version (splink 5 ships ``*_spark3.x.jar`` for Scala 2.12 and ``*_spark4.x.jar`` for 2.13)."""
+    import importlib.metadata
     import importlib.util
 
     spec = importlib.util.find_spec("splink")
     if spec is None or not spec.submodule_search_locations:
         return None
+    try:
+        major = importlib.metadata.version("pyspark").split(".")[0]
+    except importlib.metadata.PackageNotFoundError:
+        return None
     folder = Path(next(iter(spec.submodule_search_locations))) / "internals/files/spark_jars"
-    jars = sorted(folder.glob("scala-udf-similarity-*_spark3.x.jar"))
+    jars = sorted(folder.glob(f"scala-udf-similarity-*_spark{major}.x.jar"))
     return str(jars[-1]) if jars else None
 
 

@@ -5,8 +5,11 @@
 
 * ``lakeforge_pyfiles.zip`` - the packages lakeforge, transforms, quality and jobs, plus conf/
   (so a job finds its quality suites on a cluster, see :func:`ensure_conf_dir`);
-* ``jars/scala-udf-similarity-<v>_spark3.x.jar`` - Splink's similarity functions, copied from the
-  installed splink wheel (nothing is downloaded);
+* ``jars/scala-udf-similarity-<v>_spark<3|4>.x.jar`` - Splink's similarity functions for the
+  installed pyspark's major version (Scala 2.12 / 2.13), copied from the installed splink wheel
+  (nothing is downloaded); the manifest records the Spark line (``spark_line``), so artifacts
+  are built per line (``make artifacts`` in .venv, ``make artifacts-spark4`` in .venv-spark4)
+  and a deployment to the other line is refused (:mod:`lakeforge.deploy.runtimes`);
 * ``glue_entry.py`` and ``bootstrap.sh`` - the Glue/EMR entry script and the EMR bootstrap action;
 * ``manifest.json`` - file names, sizes and SHA-256 digests; :func:`load_artifacts` checks them so
   a half-built or edited dist/ is never uploaded.
@@ -27,6 +30,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -101,17 +105,34 @@ def build_pyfiles_zip(source_root: str | Path, dest: str | Path,
 
 
 def splink_jar() -> Path:
-    """Splink's Spark 3 similarity jar from the installed splink wheel."""
+    """Splink's similarity jar for the installed pyspark's major version, from the splink
+    wheel (``*_spark3.x.jar`` on Spark 3.5, ``*_spark4.x.jar`` on Spark 4)."""
     from lakeforge.session import splink_jar_path
 
     found = splink_jar_path()
     if not found:
         raise MissingArtifactError(
-            "Splink's Spark 3 jar (splink/internals/files/spark_jars/"
-            "scala-udf-similarity-*_spark3.x.jar) was not found: install the match extra "
+            "Splink's Spark jar (splink/internals/files/spark_jars/"
+            "scala-udf-similarity-*_spark<3|4>.x.jar) was not found: install the match extra "
             "(pip install -e '.[match]') before building artifacts"
         )
     return Path(found)
+
+
+def build_spark_line() -> str:
+    """``spark-3.5`` / ``spark-4.1``: the line of the pyspark the artifacts are built with."""
+    from lakeforge.jars import spark_line
+
+    return spark_line()
+
+
+def spark_line_of_jars(jar_names: Sequence[str]) -> str | None:
+    """``spark-4.x`` when Splink's jar among ``jar_names`` is its ``_spark4.x`` build."""
+    for name in jar_names:
+        m = re.search(r"_spark(\d+)\.x\.jar$", name)
+        if m:
+            return f"spark-{m.group(1)}.x"
+    return None
 
 
 def splink_version() -> str | None:
@@ -166,6 +187,9 @@ def build(source_root: str | Path, dist: str | Path, wheel: str | Path) -> Path:
     jars = [f"jars/{jar_src.name}"]
     manifest = {
         "version": __version__,
+        # the Spark line of the pyspark this was built with: Splink's jar is per Scala version
+        # (lakeforge.deploy.runtimes checks it against the Glue version / EMR release)
+        "spark_line": build_spark_line(),
         "splink_version": splink_version(),
         "files": files,
         "jars": jars,
@@ -191,6 +215,7 @@ class Artifacts:
     bootstrap: Path
     jars: tuple[Path, ...]
     splink_version: str | None = None
+    spark_line: str | None = None
 
 
 def load_artifacts(dist: str | Path = "dist") -> Artifacts:
@@ -230,6 +255,7 @@ def load_artifacts(dist: str | Path = "dist") -> Artifacts:
         bootstrap=folder / files["bootstrap"],
         jars=tuple(folder / j for j in jars),
         splink_version=manifest.get("splink_version"),
+        spark_line=manifest.get("spark_line"),
     )
 
 
@@ -282,6 +308,7 @@ class UploadedArtifacts:
     jars: tuple[str, ...]
     conf: tuple[str, ...] = field(default_factory=tuple)
     splink_version: str | None = None
+    spark_line: str | None = None
 
     @classmethod
     def at(
@@ -292,10 +319,12 @@ class UploadedArtifacts:
         jar_names: Sequence[str],
         conf_files: Sequence[str],
         splink_version: str | None = None,
+        spark_line: str | None = None,
     ) -> UploadedArtifacts:
         """The URIs an earlier ``lakeforge deploy`` upload left under ``layout`` (no AWS call).
 
-        Orchestrators (the Airflow DAG) build steps from this without dist/ at hand.
+        Orchestrators (the Airflow DAG) build steps from this without dist/ at hand. Without
+        ``spark_line`` the Spark major is read from Splink's jar name (``_spark4.x.jar``).
         """
         return cls(
             layout=layout,
@@ -306,6 +335,7 @@ class UploadedArtifacts:
             jars=tuple(layout.uri("jars", name) for name in jar_names),
             conf=tuple(layout.uri("conf", *f.split("/")) for f in conf_files),
             splink_version=splink_version,
+            spark_line=spark_line or spark_line_of_jars(jar_names),
         )
 
     def conf_uri(self, relative: str) -> str:
@@ -375,7 +405,7 @@ def upload_artifacts(
             raise MissingArtifactError(f"conf folder {root} holds no config files to upload")
         conf = [put(p, "conf", *p.relative_to(root).parts) for p in files]
     return UploadedArtifacts(layout, wheel, pyfiles, entry, bootstrap, jars, tuple(conf),
-                             artifacts.splink_version)
+                             artifacts.splink_version, artifacts.spark_line)
 
 
 # --------------------------------------------------------------------------- on the cluster

@@ -33,15 +33,15 @@ from typing import Any, Literal
 from lakeforge.deploy import DeployError
 from lakeforge.deploy.artifacts import UploadedArtifacts
 from lakeforge.deploy.polling import poll_until_done
+from lakeforge.deploy.runtimes import DEFAULT_EMR_RELEASE, check_artifacts_line, emr_release
 
 log = logging.getLogger(__name__)
 
 COMMAND_RUNNER = "command-runner.jar"
-DEFAULT_RELEASE = "emr-7.5.0"
+DEFAULT_RELEASE = DEFAULT_EMR_RELEASE
 STEP_DONE = "COMPLETED"
 STEP_FAILED = ("FAILED", "CANCELLED", "INTERRUPTED")
 CLUSTER_GONE = ("TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS")
-_RELEASE = re.compile(r"^emr-7\.\d+\.\d+$")
 _CONF_KEY = re.compile(r"^spark\.[A-Za-z0-9_.-]+$")
 
 
@@ -93,11 +93,7 @@ class ClusterSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
-        if not _RELEASE.match(self.release_label):
-            raise DeployError(
-                f"release label {self.release_label!r} is not supported: use emr-7.x.y "
-                f"(Spark 3.5, Amazon Linux 2023), e.g. {DEFAULT_RELEASE}"
-            )
+        emr_release(self.release_label)  # emr-7.x.y (Spark 3.5) or emr-spark-8.x.y (Spark 4.0)
         if self.core_instance_count < 1:
             raise DeployError("core instance count must be at least 1")
         if self.log_uri is not None and not self.log_uri.startswith("s3://"):
@@ -179,6 +175,8 @@ def run_job_flow_request(
 ) -> dict[str, Any]:
     """``run_job_flow`` arguments for a transient cluster that ends when its steps end."""
     cluster.validate()
+    check_artifacts_line(uploaded.spark_line, emr_release(cluster.release_label).spark_line,
+                         f"EMR {cluster.release_label}")
     if not steps:
         raise DeployError("a transient cluster needs at least one step")
     python_path = f"/usr/bin/{cluster.python}"
@@ -234,12 +232,21 @@ def _with_python(config: Mapping[str, Any], python_path: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- calls
 
 
-def check_cluster_usable(emr: Any, cluster_id: str) -> str:
-    """Return the cluster's state; a terminated or terminating cluster is a DeployError."""
+def check_cluster_usable(emr: Any, cluster_id: str,
+                         uploaded: UploadedArtifacts | None = None) -> str:
+    """Return the cluster's state; a terminated or terminating cluster is a DeployError, and
+    so is a cluster whose release runs the other Spark major line than ``uploaded`` was built
+    on."""
     try:
-        state = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"]
+        cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
     except emr.exceptions.InvalidRequestException as exc:
         raise DeployError(f"EMR cluster {cluster_id} not found: {exc}") from exc
+    state = cluster["Status"]["State"]
+    label = cluster.get("ReleaseLabel")
+    if uploaded is not None and label:
+        release = emr_release(label)
+        check_artifacts_line(uploaded.spark_line, release.spark_line,
+                             f"EMR cluster {cluster_id} ({label})")
     if state in CLUSTER_GONE:
         raise DeployError(
             f"EMR cluster {cluster_id} is {state}; steps cannot be added. Start a new one "
@@ -248,9 +255,11 @@ def check_cluster_usable(emr: Any, cluster_id: str) -> str:
     return str(state)
 
 
-def add_step(emr: Any, cluster_id: str, step: Mapping[str, Any]) -> str:
-    """Add ``step`` to a running cluster; return the step id."""
-    check_cluster_usable(emr, cluster_id)
+def add_step(emr: Any, cluster_id: str, step: Mapping[str, Any],
+             uploaded: UploadedArtifacts | None = None) -> str:
+    """Add ``step`` to a running cluster; return the step id (``uploaded``: the step's
+    artifacts, whose Spark line is checked against the cluster's release)."""
+    check_cluster_usable(emr, cluster_id, uploaded)
     response = emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[dict(step)])
     step_id = str(response["StepIds"][0])
     log.info("added step %s to cluster %s", step_id, cluster_id)
@@ -344,7 +353,7 @@ def submit(
     else:
         assert cluster_id is not None
         step = spark_submit_step(uploaded, step_settings)
-        cid, sid, created = cluster_id, add_step(emr, cluster_id, step), False
+        cid, sid, created = cluster_id, add_step(emr, cluster_id, step, uploaded), False
     status = None
     if wait:
         status = wait_for_step(emr, cid, sid, poll_seconds=poll_seconds,

@@ -1,4 +1,5 @@
-"""Run a Lakeforge job as an AWS Glue 5.0 job (Spark 3.5, Python 3.11).
+"""Run a Lakeforge job as an AWS Glue job: 5.0 / 5.1 (Spark 3.5, Python 3.11) or 6.0 (Spark 4.1,
+Python 3.13); the version sets GlueVersion and the arguments (:mod:`lakeforge.deploy.runtimes`).
 
 The Glue job's script is scripts/glue_entry.py (uploaded); its DefaultArguments carry:
 
@@ -32,10 +33,16 @@ from typing import Any, Literal
 from lakeforge.deploy import DeployError
 from lakeforge.deploy.artifacts import UploadedArtifacts
 from lakeforge.deploy.polling import poll_until_done
+from lakeforge.deploy.runtimes import (
+    DEFAULT_GLUE_VERSION,
+    abbreviated_names,
+    check_artifacts_line,
+    glue_runtime,
+)
 
 log = logging.getLogger(__name__)
 
-GLUE_VERSION = "5.0"
+GLUE_VERSION = DEFAULT_GLUE_VERSION
 RUN_DONE = "SUCCEEDED"
 RUN_FAILED = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
 BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
@@ -51,6 +58,7 @@ class GlueJobSettings:
     role_arn: str
     name: str | None = None
     env: str = "glue"
+    glue_version: str = DEFAULT_GLUE_VERSION
     worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X", "G.025X"] = "G.1X"
     number_of_workers: int = 2
     timeout_minutes: int = 120
@@ -69,6 +77,7 @@ class GlueJobSettings:
     def validate(self) -> None:
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.job):
             raise DeployError(f"job {self.job!r} is not a module name in jobs/")
+        runtime = glue_runtime(self.glue_version)
         if not _GLUE_JOB_NAME.match(self.glue_name):
             raise DeployError(f"Glue job name {self.glue_name!r} is not valid")
         if not _ROLE_ARN.match(self.role_arn):
@@ -92,7 +101,18 @@ class GlueJobSettings:
         bad = sorted(k for k in self.arguments if not k.startswith("--"))
         if bad:
             raise DeployError(f"Glue job arguments must start with '--', got {bad}")
+        short = abbreviated_names([k for k in self.arguments if k.lstrip("-") not in _GLUE_OWN],
+                                  list(ENTRY_ARGUMENTS))
+        if runtime.exact_argument_names and short:
+            raise DeployError(
+                f"Glue {self.glue_version} reads job arguments by their full names only; "
+                f"{short} abbreviate(s) an argument name: spell it out")
 
+
+# The names scripts/glue_entry.py resolves with getResolvedOptions, and Glue's own parameters
+# that happen to start like one of them (--conf is Glue's Spark conf, not --config).
+ENTRY_ARGUMENTS = ("lakeforge_job", "JOB_NAME", "env", "config")
+_GLUE_OWN = {"conf"}
 
 _MANAGED = {
     "lakeforge_job", "env", "config", "extra-py-files", "extra-jars",
@@ -132,7 +152,7 @@ def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) ->
         "--job-bookmark-option": settings.bookmark_option,
         "--enable-glue-datacatalog": "true",
         "--enable-metrics": "true",
-        "--enable-continuous-cloudwatch-log": "true",
+        **glue_runtime(settings.glue_version).arguments,
         "--TempDir": settings.temp_dir or default_temp_dir(uploaded),
     }
     config = uploaded.uploaded_job_config(settings.job)
@@ -145,8 +165,13 @@ def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) ->
 
 
 def job_definition(uploaded: UploadedArtifacts, settings: GlueJobSettings) -> dict[str, Any]:
-    """``create_job`` arguments (``update_job`` takes the same minus Name)."""
+    """``create_job`` arguments (``update_job`` takes the same minus Name).
+
+    The uploaded artifacts must have been built on the Glue version's Spark major line.
+    """
     settings.validate()
+    runtime = glue_runtime(settings.glue_version)
+    check_artifacts_line(uploaded.spark_line, runtime.spark_line, f"Glue {runtime.version}")
     return {
         "Name": settings.glue_name,
         "Description": f"Lakeforge job {settings.job} ({uploaded.layout.uri()})",
@@ -156,10 +181,11 @@ def job_definition(uploaded: UploadedArtifacts, settings: GlueJobSettings) -> di
         "DefaultArguments": default_arguments(uploaded, settings),
         "MaxRetries": settings.max_retries,
         "Timeout": settings.timeout_minutes,
-        "GlueVersion": GLUE_VERSION,
+        "GlueVersion": runtime.version,
         "WorkerType": settings.worker_type,
         "NumberOfWorkers": settings.number_of_workers,
-        "Tags": {"lakeforge:job": settings.job, **settings.tags},
+        "Tags": {"lakeforge:job": settings.job, "lakeforge:python": runtime.python,
+                 "lakeforge:spark": runtime.spark, **settings.tags},
     }
 
 
