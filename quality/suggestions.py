@@ -146,7 +146,9 @@ class RetainCompletenessRule(ConstraintRule):
                  intervalStrategy: Any = None) -> None:
         self.minCompleteness = minCompleteness
         self.maxCompleteness = maxCompleteness
-        self.intervalStrategy = intervalStrategy or WilsonScoreIntervalStrategy()
+        # Deequ's default is the Wald interval ('c' of PyDeequ's README frame: p=2/3, n=3 ->
+        # `_ >= 0.13`, as Deequ 2.0.7 and 2.1.0 suggest; Wilson would give 0.2).
+        self.intervalStrategy = intervalStrategy or WaldIntervalStrategy()
 
     def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
         value = profile.completeness
@@ -373,19 +375,23 @@ class EXTENDED(_RuleSet):
     rules = Rules.EXTENDED
 
 
-@dataclass
-class ConstraintSuggestionResult:
-    columnProfiles: dict[str, StandardColumnProfile]
-    numRecordsUsedForProfiling: int
-    constraintSuggestions: dict[str, list[ConstraintSuggestion]]
+class ConstraintSuggestionResult(dict):  # type: ignore[type-arg]
+    """What PyDeequ's ``ConstraintSuggestionRunner.run()`` returns: a plain dict
+    ``{"constraint_suggestions": [{"constraint_name", "column_name", "current_value",
+    "description", "suggesting_rule", "rule_description", "code_for_constraint"}, ...]}``, so
+    ``print(result)`` and ``json.dumps(result)`` work; Deequ's fields are attributes."""
+
+    def __init__(self, columnProfiles: dict[str, StandardColumnProfile],
+                 numRecordsUsedForProfiling: int,
+                 constraintSuggestions: dict[str, list[ConstraintSuggestion]]) -> None:
+        super().__init__(constraint_suggestions=[
+            s.to_json() for suggestions in constraintSuggestions.values() for s in suggestions])
+        self.columnProfiles = columnProfiles
+        self.numRecordsUsedForProfiling = numRecordsUsedForProfiling
+        self.constraintSuggestions = constraintSuggestions
 
     def to_json(self) -> dict[str, Any]:
-        return {"constraint_suggestions": [s.to_json() for suggestions in
-                                           self.constraintSuggestions.values()
-                                           for s in suggestions]}
-
-    def __getitem__(self, key: str) -> Any:
-        return self.to_json()[key]
+        return dict(self)
 
 
 class ConstraintSuggestionRunBuilder:
