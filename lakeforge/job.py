@@ -116,6 +116,9 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     config = values.pop("config", None)
     log_level = values.pop("log-level", "INFO").upper()
     phase = values.pop("phase", None)
+    if phase not in (None, "write", "audit", "publish"):
+        raise ConfigError(f"--phase {phase!r}: use write, audit or publish (or no --phase for "
+                          "all three)")
     summary_format = values.pop("summary-format", "json")
     if summary_format not in ("json", "text"):
         raise ConfigError(f"--summary-format {summary_format!r}: use json or text")

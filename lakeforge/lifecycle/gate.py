@@ -46,6 +46,7 @@ def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, ta
     """Verify ``data`` with ``suite`` (a name in conf/quality or a path); quarantine failing
     rows under ``quarantine/<table>/run_id=<run>``. ``passed`` is False when an Error-level
     check failed."""
+    from lakeforge.dqdl import is_dqdl, run_dqdl_gate
     from lakeforge.quality_gate import (
         ResultKey,
         failing_rows,
@@ -56,6 +57,10 @@ def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, ta
     from quality.checks import CheckStatus, ConstraintStatus
     from quality.verification import VerificationSuite
 
+    if is_dqdl(suite):  # a Glue DQDL ruleset (conf/quality/<name>.dqdl or a path)
+        dqdl = run_dqdl_gate(spark, data, suite, lake=lake, table=table, run_id=run_id,
+                             tags=tags, partition_by=partition_by)
+        return dqdl  # type: ignore[return-value]  # same fields as GateOutcome
     suite_name, checks = load_suite(suite)
     repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
     result = (VerificationSuite(spark).onData(data).addChecks(checks).useRepository(repo)

@@ -81,7 +81,7 @@ def write_quarantine(records: DataFrame, lake: Lake, table: str, run_id: str
     (records.select(*QUARANTINE_COLUMNS).observe(seen, F.count(F.lit(1)).alias("n"))
      .select(*QUARANTINE_COLUMNS, F.lit(run_id).alias("run_id"),
              F.current_timestamp().alias("quarantined_at"))
-     .coalesce(1).write.mode("overwrite").json(path))
+     .coalesce(1).write.mode("overwrite").option("ignoreNullFields", "false").json(path))
     n = int((seen.get or {}).get("n", 0))
     if n == 0:
         delete_dir(path)

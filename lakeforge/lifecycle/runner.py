@@ -371,7 +371,8 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
         keys, files_of, misplaced = listed[n]
         ingested[n] = ingest_source(
             spark, n, spec, roots[n], files_of, keys, chosen[n],
-            [f for f in misplaced if f in new[n]], f"{cfg.raw_database or cfg.database}.{n}")
+            [f for f in misplaced if f in new[n]],
+            f"{getattr(cfg, 'raw_database', None) or cfg.database}.{n}")
         ingested[n].new_files = len(new[n])
     fault_point("read")
     summary["reprocessed_partitions"] = [p for n, s in sources.items() if s.incremental
@@ -622,17 +623,18 @@ def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     train split only, SageMaker CSV + Parquet splits and a manifest under ``features/``."""
     from pyspark.sql import functions as F
 
-    from lakeforge import feature_store as feat
+    from lakeforge import feature_store as fstore
+    from transforms import features as feat
 
     cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
-    spec = feat.feature_spec_from_mapping(cfg.features, f"{ctx.name} config")
+    spec = fstore.feature_spec_from_mapping(cfg.features, f"{ctx.name} config")
     source = table_of(cfg.features_from, cfg.outputs[cfg.features_from])
     table = spark.table(f"{cfg.database}.{source}")
     frame = job.features(table, cfg) if job.features else table
     split = feat.with_split(frame, key=spec.entity_key, split=spec.split,
                             stratify_by=spec.label).cache()
     model = feat.fit_feature_pipeline(split.where(F.col(spec.split.column) == "train"), spec)
-    ref = feat.save_feature_model(model, spec, lake=lake)
+    ref = fstore.save_feature_model(model, spec, lake=lake)
     scored = model.transform(split)
     names = feat.feature_names(scored.schema, spec)
     files = {}
@@ -641,13 +643,13 @@ def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     for part in ("train", "validation", "test"):
         rows = scored.where(F.col(spec.split.column) == part)
         for fmt in ("csv", "parquet"):
-            files[f"{part}_{fmt}"] = feat.write_sagemaker(
+            files[f"{part}_{fmt}"] = fstore.write_sagemaker(
                 rows, f"{base}/{fmt}/{part}", file_format=fmt, label=spec.label, lake=lake,
                 feature_names=names, features_col=spec.output_col, mode="overwrite")
     manifest = feat.build_feature_manifest(
         scored.where(F.col(spec.split.column) == "train"), spec, version=ref.version,
         files=files)
-    manifest_uri = feat.write_feature_manifest(manifest, f"{base}/manifest.json", lake=lake)
+    manifest_uri = fstore.write_feature_manifest(manifest, f"{base}/manifest.json", lake=lake)
     counts = {r[0]: r[1] for r in split.groupBy(spec.split.column).count().collect()}
     split.unpersist()
     return {"name": spec.name, "model_version": ref.version, "manifest": manifest_uri,

@@ -152,7 +152,8 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
             from lakeforge.config import conf_dir
 
             path = conf_dir() / "quality" / f"{out.quality_suite}.yaml"
-            if not (out.quality_suite.endswith((".yaml", ".yml")) or path.is_file()):
+            if not (out.quality_suite.endswith((".yaml", ".yml", ".dqdl")) or path.is_file()
+                    or path.with_suffix(".dqdl").is_file()):
                 fail(f"outputs.{name}.quality_suite", f"{out.quality_suite!r}: no file {path}")
     if not 0 <= run.max_bad_row_fraction <= 1:
         fail("run.max_bad_row_fraction", f"is {run.max_bad_row_fraction}; use a fraction "

@@ -1,0 +1,202 @@
+"""The lifecycle's phases on a tiny job defined here (CSV orders by dt): write / audit /
+publish alone and together, the ledger counted with observe, the bad-row threshold (exit 1),
+a failed audit that leaves the current version, the quarantine's one schema."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lakeforge.lifecycle import Job, OutputSpec, RunSettings, SourceSpec, Steps, run_pipeline
+
+pytestmark = pytest.mark.slow  # in-process job runs on the test session (20-60 s each)
+
+HEADER = "order_id,customer,amount,currency\n"
+SUITE = """
+name: orders
+checks:
+  - description: blocking
+    level: Error
+    constraints:
+      - isContainedIn: {column: currency, allowed_values: [EUR, USD]}
+  - description: rows
+    level: Warning
+    constraints:
+      - isNonNegative: {column: amount}
+"""
+
+
+@dataclass(frozen=True)
+class OrdersConfig:
+    sources: dict[str, SourceSpec]
+    outputs: dict[str, OutputSpec]
+    database: str = "lakeforge"
+    run: RunSettings = field(default_factory=RunSettings)
+
+
+def build(steps: Steps) -> dict[str, Any]:
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    orders = steps.sources["orders"]
+    steps.reject("orders", orders.where(F.col("customer") == "ghost"), "unknown customer")
+    first = Window.partitionBy("_partition", "order_id").orderBy("_file", "_line")
+    orders = orders.where(F.col("customer") != "ghost").withColumn(
+        "_n", F.row_number().over(first))
+    return {"orders": steps.remove(orders, F.col("_n") > 1, "replayed order").drop("_n")}
+
+
+JOB = Job("orders_job", OrdersConfig, build)
+
+
+def _config(tmp_path: Path, database: str, **run: Any) -> str:
+    suite = tmp_path / "orders_suite.yaml"
+    suite.write_text(SUITE)
+    data = {
+        "database": database,
+        "sources": {"orders": {"path": "orders", "format": "csv", "required": ["order_id"],
+                               "mappings": [["order_id", "bigint", "order_id", "bigint"],
+                                            ["customer", "string", "customer", "string"],
+                                            ["amount", "double", "amount", "double"],
+                                            ["currency", "string", "currency", "string"],
+                                            ["dt", "string", "dt", "string"]]}},
+        "outputs": {"orders": {"table": "orders", "partition_by": ["dt"], "ledger": "orders",
+                               "quality_suite": str(suite)}},
+        "run": {"max_bad_row_fraction": 0.5, **run},
+    }
+    path = tmp_path / "orders.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _write(root: Path, dt: str, lines: list[str], name: str = "part-0.csv") -> None:
+    folder = root / "raw" / "orders" / f"dt={dt}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(HEADER + "".join(f"{ln}\n" for ln in lines))
+
+
+def _run(root: Path, config: str, *extra: str) -> int:
+    return run_pipeline(JOB, ["--env", "local", "--config", config, *extra])
+
+
+def _summary(capsys) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    out = capsys.readouterr().out
+    return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+
+
+def _rows(spark, table: str) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-def]
+    return sorted(tuple(r) for r in spark.table(table).select("order_id", "dt").collect())
+
+
+def _quarantine(root: Path) -> list[tuple[str, str]]:
+    out = []
+    for path in sorted((root / "quarantine").rglob("*.json")):
+        for line in path.read_text().splitlines():
+            rec = json.loads(line)
+            assert set(rec) >= {"source_file", "line", "partition", "reason", "record",
+                                "run_id", "quarantined_at"}
+            out.append((path.parent.parent.name, rec["reason"]))
+    return sorted(out)
+
+
+@pytest.fixture
+def job_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "lake"
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(root))
+    return root
+
+
+def test_all_phases_publish_and_every_row_is_accounted_for(spark, job_root: Path,
+                                                           tmp_path: Path, capsys) -> None:
+    _write(job_root, "2024-01-01", ["1,ann,10.0,EUR", "2,bob,-5.0,EUR", "3,cid,abc,EUR",
+                                     "1,ann,10.0,EUR", ""])
+    _write(job_root, "2024-01-02", ["4,ghost,1.0,USD", "5,dan,2.0,USD", "6,eve,,USD"])
+    config = _config(tmp_path, "lc_all")
+    assert _run(job_root, config) == 0
+    s = _summary(capsys)
+    assert s["status"] == "published"
+    ledger = s["rows"]["orders"]
+    # 7 rows in: 1 bad (abc), 1 ghost, 1 negative amount (gate) quarantined; 1 replay removed
+    assert ledger == {"table": "lc_all.orders", "rows_in": 7, "published": 3,
+                      "quarantined": 3, "merged_duplicates": 0,
+                      "removed_by_rule": {"replayed order": 1}, "balanced": True}
+    assert _rows(spark, "lc_all.orders") == [(1, "2024-01-01"), (5, "2024-01-02"),
+                                              (6, "2024-01-02")]
+    assert s["published"]["orders"]["partitions"] == ["2024-01-01", "2024-01-02"]
+    assert s["checks"]["orders"]["failed_constraints"] and s["checks"]["orders"]["passed"]
+    assert _quarantine(job_root) == sorted([
+        ("orders", "column amount: 'abc' is not a double"),
+        ("orders", "unknown customer"),
+        ("orders", next(iter(s["checks"]["orders"]["failed_constraints"])))])
+    assert s["bookmark_committed"] is True
+    # a rerun finds nothing new and changes nothing
+    assert _run(job_root, config) == 0
+    again = _summary(capsys)
+    assert again["status"].startswith("nothing new") and again["new_files"] == {"orders": 0}
+
+
+def test_phases_run_apart_hand_over_through_the_pending_run(spark, job_root: Path,
+                                                            tmp_path: Path, capsys) -> None:
+    _write(job_root, "2024-02-01", ["10,ann,1.0,EUR", "11,bob,2.0,EUR"])
+    config = _config(tmp_path, "lc_phases")
+    assert _run(job_root, config, "--phase", "publish") == 2
+    assert "run --phase audit first" in capsys.readouterr().err
+    assert _run(job_root, config, "--phase", "write") == 0
+    assert _summary(capsys).get("published") is None
+    assert not spark.catalog.tableExists("lc_phases.orders")  # staged, not switched in
+    versions = job_root / "curated" / "lc_phases" / "orders" / "_versions"
+    assert len(list(versions.iterdir())) == 1
+    assert _run(job_root, config, "--phase", "write") == 0  # a new write replaces the pending
+    capsys.readouterr()
+    assert _run(job_root, config, "--phase", "audit") == 0
+    assert _summary(capsys)["checks"]["orders"]["passed"] is True
+    assert not spark.catalog.tableExists("lc_phases.orders")
+    assert _run(job_root, config, "--phase", "publish") == 0
+    assert _summary(capsys)["published"]["orders"]["rows"] == 2
+    assert _rows(spark, "lc_phases.orders") == [(10, "2024-02-01"), (11, "2024-02-01")]
+    assert _run(job_root, config, "--phase", "publish") == 2
+    assert "no run is waiting for this phase" in capsys.readouterr().err
+
+
+def test_failed_audit_exits_1_and_the_current_version_stays(spark, job_root: Path,
+                                                            tmp_path: Path, capsys) -> None:
+    _write(job_root, "2024-03-01", ["20,ann,1.0,EUR"])
+    config = _config(tmp_path, "lc_audit")
+    assert _run(job_root, config) == 0
+    capsys.readouterr()
+    _write(job_root, "2024-03-02", ["21,bob,1.0,XXX", "22,cid,1.0,XXX"])
+    assert _run(job_root, config) == 1
+    captured = capsys.readouterr()
+    assert "quality gate failed for lc_audit.orders" in captured.err
+    assert "current one stays" in captured.err
+    assert _rows(spark, "lc_audit.orders") == [(20, "2024-03-01")]
+    failed = json.loads([ln for ln in captured.out.splitlines() if ln.startswith("{")][-1])
+    assert failed["status"].startswith("failed: quality gate failed")
+    summary = Path(failed["summary_files"]["json"])
+    assert json.loads(summary.read_text())["status"].startswith("failed")
+    # the bookmark did not advance: the same files are new again
+    _write(job_root, "2024-03-02", ["21,bob,1.0,EUR", "22,cid,1.0,EUR"])
+    assert _run(job_root, config) == 0
+    assert _summary(capsys)["new_files"] == {"orders": 1}
+    assert _rows(spark, "lc_audit.orders") == [(20, "2024-03-01"), (21, "2024-03-02"),
+                                               (22, "2024-03-02")]
+
+
+def test_too_many_bad_rows_exit_1_and_publish_nothing(spark, job_root: Path,
+                                                      tmp_path: Path, capsys) -> None:
+    _write(job_root, "2024-04-01", ["30,ann,x,EUR", "31,bob,y,EUR", "32,cid,1.0,EUR"])
+    config = _config(tmp_path, "lc_threshold", max_bad_row_fraction=0.1)
+    assert _run(job_root, config) == 1
+    captured = capsys.readouterr()
+    err = [ln for ln in captured.err.splitlines() if ln.startswith("error: ")]
+    assert len(err) == 1 and "2 of 3 input rows are bad (after reading)" in err[0]
+    assert "more than max_bad_row_fraction 0.1" in err[0]
+    assert not spark.catalog.tableExists("lc_threshold.orders")
+    assert not (job_root / "quarantine").exists()  # it failed before writing anything
+    runs = list((job_root / "metadata" / "runs").glob("*/run_summary.json"))
+    assert len(runs) == 1 and json.loads(runs[0].read_text())["status"].startswith("failed")

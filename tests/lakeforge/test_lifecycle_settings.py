@@ -1,0 +1,108 @@
+"""Every key of every job config is checked in the preflight, before Spark starts, with one
+line naming the key and the file. Spark is made to fail loudly if anything tries to start it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs import csv_to_parquet, customer_propensity, web_sessions
+from tests.jobsupport import REPO
+
+
+@pytest.fixture(autouse=True)
+def no_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Spark was started: the error should have come before")
+
+    monkeypatch.setattr("lakeforge.session.build_session", refuse)
+
+
+def _one_error_line(err: str) -> str:
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def _with(tmp_path: Path, job: str, edit) -> str:  # type: ignore[no-untyped-def]
+    data = yaml.safe_load((REPO / "conf" / "jobs" / f"{job}.yaml").read_text())
+    edit(data)
+    path = tmp_path / f"{job}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_dedup_tradeoff_out_of_range_fails_before_spark(capsys, tmp_path: Path,
+                                                         monkeypatch) -> None:
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    code = customer_propensity.main(["--env", "local", "--dedup.precision_recall_tradeoff",
+                                     "1.5"])
+    assert code == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert "customer_propensity.yaml" in line and "dedup" in line
+    assert "precision_recall_tradeoff" in line and "1.5" in line
+    assert not (tmp_path / "quarantine").exists() and not (tmp_path / "metadata").exists()
+
+
+@pytest.mark.parametrize(("job", "edit", "expected"), [
+    (customer_propensity, lambda d: d["run"].update(max_bad_row_fraction=1.5),
+     "'run.max_bad_row_fraction' is 1.5"),
+    (customer_propensity, lambda d: d["sources"]["contacts"]["mappings"][0].__setitem__(1, "text"),
+     "'sources.contacts.mappings[0]': type 'text' is not supported"),
+    (customer_propensity, lambda d: d["sources"]["customers"]["mappings"].append(["a", "string"]),
+     "'sources.customers.mappings[14]' has 2 entries"),
+    (customer_propensity, lambda d: d["outputs"]["contacts"].update(ledger="orders"),
+     "'outputs.contacts.ledger' is 'orders', not one of the sources"),
+    (customer_propensity, lambda d: d["outputs"]["contacts"].update(mode="merge"),
+     "'outputs.contacts.mode' is 'merge'"),
+    (customer_propensity, lambda d: d["outputs"]["contacts"].update(quality_suite="nope"),
+     "'outputs.contacts.quality_suite' 'nope': no file"),
+    (customer_propensity, lambda d: d["sources"]["contacts"].update(required=["ghost"]),
+     "'sources.contacts.required' names ['ghost']"),
+    (customer_propensity, lambda d: d["features"].update(label=None),
+     "features.label"),
+    (customer_propensity, lambda d: d.pop("outputs"), "missing required key 'outputs'"),
+    (customer_propensity, lambda d: d["outputs"].pop("matches"), "'outputs' lacks ['matches']"),
+    (customer_propensity, lambda d: d["run"].update(bookmark_option="sometimes"),
+     "'run.bookmark_option' is 'sometimes'"),
+    (csv_to_parquet, lambda d: d["outputs"]["sales"].update(partition_by=["region"]),
+     "'outputs.sales.partition_by' names ['region']"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"].update(delimiter=";;"),
+     "'sources.sales.delimiter' is ';;'"),
+    (csv_to_parquet, lambda d: d["outputs"]["sales"].update(partiton_by=["country"]),
+     "unknown key 'outputs.sales.partiton_by'"),
+    (web_sessions, lambda d: d.update(session_gap_minutes=0), "'session_gap_minutes' is 0"),
+    (web_sessions, lambda d: d.update(event_types=[]), "'event_types' is empty"),
+    (web_sessions, lambda d: d["outputs"]["events"].update(table="web-events"), "web-events"),
+])
+def test_bad_config_key_is_one_line_naming_key_and_file(job, edit, expected: str, capsys,
+                                                        tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    name = job.__name__.rsplit(".", 1)[-1]
+    config = _with(tmp_path, name, edit)
+    assert job.main(["--env", "local", "--config", config]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert expected in line, line
+    assert config in line, line
+
+
+def test_the_shipped_configs_pass_the_checks(capsys, tmp_path: Path, monkeypatch) -> None:
+    """Each shipped config gets past validation: the first thing to fail is the missing raw
+    input of an empty lake, named by its key."""
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    for job, key in ((customer_propensity, "sources.customers.path"),
+                     (csv_to_parquet, "sources.sales.path"),
+                     (web_sessions, "sources.events.path")):
+        assert job.main(["--env", "local"]) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert key in line and "does not exist" in line, line
+
+
+def test_bad_phase_and_summary_format_are_one_line(capsys) -> None:
+    assert csv_to_parquet.main(["--summary-format", "xml"]) == 2
+    assert "--summary-format 'xml'" in _one_error_line(capsys.readouterr().err)
+    assert csv_to_parquet.main(["--phase", "deploy"]) == 2
+    assert "--phase 'deploy'" in _one_error_line(capsys.readouterr().err)
