@@ -1,4 +1,5 @@
-"""transforms.features: YAML spec, pyspark.ml pipeline, versions, split and SageMaker outputs."""
+"""transforms.features (spec, pyspark.ml pipeline, split) and lakeforge.feature_store (YAML,
+versions, SageMaker outputs)."""
 
 from __future__ import annotations
 
@@ -15,23 +16,25 @@ from pyspark.ml.functions import vector_to_array
 from pyspark.sql import functions as F
 
 from lakeforge.errors import ConfigError, MissingColumnsError
+from lakeforge.feature_store import (
+    feature_spec_from_mapping,
+    list_feature_model_versions,
+    load_feature_model,
+    load_feature_spec,
+    save_feature_model,
+    write_feature_manifest,
+    write_sagemaker,
+    write_sagemaker_csv,
+    write_sagemaker_parquet,
+)
 from transforms.features import (
     FeatureInputError,
     SplitSpec,
     build_feature_manifest,
     feature_names,
-    feature_spec_from_mapping,
     fit_feature_pipeline,
-    list_feature_model_versions,
-    load_feature_model,
-    load_feature_spec,
-    save_feature_model,
     to_sagemaker_frame,
     with_split,
-    write_feature_manifest,
-    write_sagemaker,
-    write_sagemaker_csv,
-    write_sagemaker_parquet,
 )
 
 SCHEMA = (

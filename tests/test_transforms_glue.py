@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 
 from lakeforge.catalog.base import Catalog, Column, Partition, TableSpec
 from lakeforge.errors import MissingColumnsError
-from transforms._paths import FieldPathError, format_path, parse_path
+from lakeforge.spigot import Spigot, spigot
 from transforms.glue import (
     ApplyMapping,
     ChoiceSpecError,
@@ -44,12 +44,13 @@ from transforms.glue import (
     rename_field,
     resolve_choice,
     select_fields,
-    spigot,
+    spigot_sample,
     split_fields,
     split_rows,
     unbox,
     unnest,
 )
+from transforms.glue.field_paths import FieldPathError, format_path, parse_path
 
 DOCS = "https://docs.aws.amazon.com/glue/latest/dg/"
 
@@ -618,6 +619,19 @@ def test_spigot_writes_top_k_and_returns_frame(spark, people, tmp_path: Path) ->
     assert spark.read.schema(people.schema).json(str(tmp_path / "none")).count() == 0
     with pytest.raises(GlueTransformError, match="prob"):
         spigot(people, str(tmp_path / "x"), prob=1.5)
+    with pytest.raises(GlueTransformError, match="top_k must be an int >= 0"):
+        spigot_sample(people, top_k=-1)
+    assert Spigot.apply(frame=people, path=str(tmp_path / "cls"), options={"topk": 1}) is people
+    assert spark.read.json(str(tmp_path / "cls")).count() == 1
+    with pytest.raises(GlueTransformError, match="unknown option"):
+        Spigot.apply(frame=people, path=str(tmp_path / "y"), options={"top": 1})
+
+
+def test_spigot_sample_is_lazy_and_defaults_to_100_rows(spark) -> None:
+    df = spark.range(250)
+    assert spigot_sample(df).count() == 100
+    assert spigot_sample(df, top_k=0).count() == 0
+    assert spigot_sample(spark.range(0)).count() == 0
 
 
 # ------------------------------------------------------------------ DynamicFrame round trip

@@ -36,6 +36,7 @@ from transforms.glue import (
     unbox,
     unnest,
 )
+from transforms.glue.joins import spigot_sample
 from transforms.registry import run_steps
 
 
@@ -73,8 +74,8 @@ def test_counting_sees_a_job(spark, frame) -> None:
 
 
 def test_no_transform_but_drop_null_fields_runs_a_spark_job(spark, frame) -> None:
-    """Every transform except drop_null_fields (and the two whose purpose is to compute or
-    write: fill_missing_values fitting, spigot) only builds a plan: zero Spark jobs."""
+    """Every transform except drop_null_fields (and fill_missing_values fitting, whose purpose
+    is to compute) only builds a plan: zero Spark jobs."""
     other = spark.createDataFrame([("1", "org")], "person_id string, org string")
     catalog = InMemoryCatalog([TableSpec("db", "t", [Column("age", "int")], "s3://b/t")])
     ledger = ErrorLedger()
@@ -108,6 +109,7 @@ def test_no_transform_but_drop_null_fields_runs_a_spark_job(spark, frame) -> Non
         "relationalize": lambda: relationalized.append(relationalize(frame, "root")),
         "unbox": lambda: unbox(frame, "raw", with_schema="a int", ledger=ledger),
         "unnest": lambda: unnest(frame),
+        "spigot_sample": lambda: spigot_sample(frame, top_k=3, prob=0.5),
         "wrappers": lambda: (
             ApplyMapping.apply(frame=frame, mappings=[("id", "string", "id", "int")]),
             DropFields.apply(frame=frame, paths=["age"]),
@@ -155,7 +157,7 @@ def test_drop_null_fields_runs_the_same_single_aggregation_for_4_and_60_columns(
 
 
 def _leaves(df: DataFrame) -> list[str]:
-    from transforms._paths import leaf_paths
+    from transforms.glue.field_paths import leaf_paths
 
     return [".".join(p) for p, _ in leaf_paths(df.schema)]
 

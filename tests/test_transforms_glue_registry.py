@@ -75,6 +75,8 @@ def test_collections_are_selected_and_joins_name_their_frame(spark, raw) -> None
 def test_bad_steps_are_refused_before_any_runs(spark, raw) -> None:
     """Unknown names, wrong keywords and an unselected collection are config errors naming the
     step, raised before the first step is applied."""
+    with pytest.raises(ConfigError, match="Spigot writes files: call lakeforge.spigot"):
+        get_transform("Spigot")
     assert get_transform("drop_null_fields") is DropNullFields
     assert get_transform("dropnullfields") is DropNullFields
     assert {t["name"] for t in available_transforms()} >= {"ApplyMapping", "Relationalize"}

@@ -26,8 +26,8 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from lakeforge.errors import ConfigError
-from transforms._accounting import ErrorLedger
 from transforms.glue import GLUE_TRANSFORMS, GlueTransform
+from transforms.glue.error_ledger import ErrorLedger
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ _SNAKE = {
     "SelectFields": "select_fields", "RenameField": "rename_field", "Join": "join",
     "SplitFields": "split_fields", "SplitRows": "split_rows", "Relationalize": "relationalize",
     "Unbox": "unbox", "UnnestFrame": "unnest", "FillMissingValues": "fill_missing_values",
-    "Spigot": "spigot", "SelectFromCollection": "select_from_collection",
+    "SelectFromCollection": "select_from_collection",
 }
 
 TRANSFORMS: dict[str, type[GlueTransform]] = {cls.name(): cls for cls in GLUE_TRANSFORMS}
@@ -53,7 +53,9 @@ def get_transform(name: str) -> type[GlueTransform]:
     (``drop_null_fields``); names are case-insensitive."""
     cls = _BY_ANY_NAME.get(str(name).lower())
     if cls is None:
-        raise ConfigError(f"unknown Glue transform {name!r}; known: {sorted(TRANSFORMS)}")
+        hint = ("; Spigot writes files: call lakeforge.spigot.spigot in the job"
+                if str(name).lower() == "spigot" else "")
+        raise ConfigError(f"unknown Glue transform {name!r}; known: {sorted(TRANSFORMS)}{hint}")
     return cls
 
 

@@ -84,15 +84,15 @@ def _read(spark: object, source: str, fmt: str | None) -> object:
 
 def _match(args: argparse.Namespace) -> int:
     from lakeforge.config import load_env
+    from lakeforge.model_store import load_match_model, save_match_model
     from lakeforge.paths import Lake, is_remote
     from lakeforge.session import build_session
-    from transforms._dedup_report import render_report
     from transforms.dedup import (
-        MatchModel,
         MatchSettings,
         MatchSettingsError,
         evaluate_matches,
         find_matches_detailed,
+        render_report,
         splink_jar_path,
         train_match_model,
     )
@@ -122,11 +122,11 @@ def _match(args: argparse.Namespace) -> int:
         df = _read(spark, args.input, args.format)
         labels = _read(spark, args.labels, None) if args.labels else None
         started = time.perf_counter()
-        model = MatchModel.load(args.model) if args.model else None
+        model = load_match_model(args.model) if args.model else None
         if model is None and args.save_model:
             model = train_match_model(df, primary_key=args.primary_key, settings=settings,
                                       labels=labels)
-            model.save(args.save_model, overwrite=args.overwrite)
+            save_match_model(model, args.save_model, overwrite=args.overwrite)
             settings = dataclasses.replace(settings, columns=None)  # the model's columns
         run = find_matches_detailed(df, primary_key=args.primary_key, settings=settings,
                                     labels=labels, model=model)

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F  # noqa: N812
 
+from transforms.dedup.settings import MATCH_ID
+
 if TYPE_CHECKING:
-    from transforms.dedup import MatchEvaluation, MatchRun
+    from transforms.dedup.evaluation import MatchEvaluation
+    from transforms.dedup.inference import MatchRun
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -43,8 +46,6 @@ def render_report(
     example_clusters: int = 20,
 ) -> str:
     """HTML summary: counts, configuration, model weights, cluster sizes, example clusters."""
-    from transforms.dedup import MATCH_ID
-
     result = run.result
     sizes = (
         result.groupBy(MATCH_ID).count().groupBy(F.col("count").alias("size")).count()

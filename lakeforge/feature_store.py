@@ -1,0 +1,302 @@
+"""Feature pipelines on the lake: the spec from a job's YAML, versioned fitted pipelines,
+SageMaker channel files and the manifest (local folders or s3://).
+
+The pure parts (spec, pyspark.ml pipeline, split, feature names, manifest contents) are in
+:mod:`transforms.features`; everything that reads config or writes is here. The pure functions a
+job's feature phase needs are re-exported, so a lifecycle uses one module.
+
+Example YAML::
+
+
+    features:
+      name: churn
+      entity_key: [customer_id]
+      label: churned
+      split: {train: 0.7, validation: 0.15, test: 0.15, seed: 7}
+      steps:
+        - {kind: impute, columns: [age, income], strategy: median}
+        - {kind: log, columns: [income_imputed]}
+        - {kind: ratio, name: spend_per_visit, numerator: spend, denominator: visits}
+        - {kind: date_parts, column: signup_date, parts: [year, month, dayofweek]}
+        - {kind: scale, method: standard, columns: [age_imputed, income_imputed_log]}
+        - {kind: one_hot, columns: [plan]}
+        - {kind: quantile_bins, columns: [age_imputed], buckets: 4}
+        - {kind: buckets, columns: [income_imputed], splits: [-.inf, 1000, 10000, .inf]}
+        - {kind: interaction, name: age_x_plan, columns: [age_imputed, plan_onehot]}
+
+Example use::
+
+    spec = load_feature_spec("conf/jobs/churn.yaml")
+    df = with_split(raw, key=spec.entity_key, stratify_by=spec.label, split=spec.split)
+    model = fit_feature_pipeline(df.filter("split = 'train'"), spec)
+    ref = save_feature_model(model, spec, lake=lake)
+    out = model.transform(df)
+    names = feature_names(out.schema, spec)
+    write_sagemaker(out.filter("split = 'train'"), lake.path("features", "churn", "train"),
+                    file_format="csv", label=spec.label, feature_names=names, lake=lake)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame
+
+from lakeforge.config import from_mapping, read_yaml
+from lakeforge.errors import ConfigError
+from lakeforge.io import list_subdirs, uri_exists, write_text
+from lakeforge.paths import Lake, join_uri, validate_identifier
+from transforms.features.pipeline import (
+    build_feature_manifest,
+    feature_names,
+    fit_feature_pipeline,
+    require_labels,
+    to_sagemaker_frame,
+    with_split,
+)
+from transforms.features.spec import (
+    STEP_KINDS,
+    FeatureSpec,
+    SplitSpec,
+    Step,
+    spec_to_dict,
+    validate_split,
+    validate_step,
+)
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+
+
+@dataclass(frozen=True)
+class _SpecHeader:
+    name: str
+    label: str
+    entity_key: list[str]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    output_col: str = "features"
+    handle_invalid: Literal["error", "keep"] = "error"
+    split: SplitSpec = field(default_factory=SplitSpec)
+
+
+def feature_spec_from_mapping(
+    data: Mapping[str, Any], source: str, prefix: str = "features"
+) -> FeatureSpec:
+    """Build and validate a :class:`FeatureSpec`; errors name the key and ``source``."""
+    header = from_mapping(_SpecHeader, data, source, prefix)
+    where = f"{source}: '{prefix}"
+    validate_identifier(header.name, f"{source}: {prefix}.name")
+    if not header.entity_key:
+        raise ConfigError(f"{where}.entity_key' must list at least one column")
+    steps: list[Step] = []
+    kinds: list[str] = []
+    for i, raw in enumerate(header.steps):
+        key = f"{prefix}.steps[{i}]"
+        if not isinstance(raw, Mapping) or "kind" not in raw:
+            raise ConfigError(
+                f"{source}: '{key}' must be a mapping with a 'kind' "
+                f"(one of {sorted(STEP_KINDS)})"
+            )
+        kind = raw["kind"]
+        if kind not in STEP_KINDS:
+            raise ConfigError(
+                f"{source}: '{key}.kind' is {kind!r}; allowed kinds: {sorted(STEP_KINDS)}"
+            )
+        body = {k: v for k, v in raw.items() if k != "kind"}
+        step = from_mapping(STEP_KINDS[kind], body, source, key)
+        validate_step(step, source, key)
+        steps.append(step)
+        kinds.append(kind)
+    validate_split(header.split, source, f"{prefix}.split")
+    produced: dict[str, str] = {}
+    for i, step in enumerate(steps):
+        for out in step.outputs() + list(getattr(step, "internal", list)()):
+            if out in produced:
+                raise ConfigError(
+                    f"{source}: '{prefix}.steps[{i}]' produces column {out!r}, already produced "
+                    f"by {produced[out]}; set a different name/suffix"
+                )
+            produced[out] = f"{prefix}.steps[{i}]"
+    if header.output_col in produced:
+        raise ConfigError(f"{where}.output_col' {header.output_col!r} clashes with a step output")
+    if not steps and not header.features:
+        raise ConfigError(f"{where}' needs at least one step or an explicit 'features' list")
+    return FeatureSpec(
+        name=header.name,
+        label=header.label,
+        entity_key=list(header.entity_key),
+        steps=tuple(steps),
+        features=list(header.features),
+        output_col=header.output_col,
+        handle_invalid=header.handle_invalid,
+        split=header.split,
+        step_kinds=tuple(kinds),
+    )
+
+
+def load_feature_spec(path: str, section: str = "features") -> FeatureSpec:
+    """Read the ``features:`` section of a job YAML (local file or s3://)."""
+    data = read_yaml(path)
+    if section not in data:
+        raise ConfigError(f"{path}: missing required key '{section}'")
+    return feature_spec_from_mapping(data[section], str(path), section)
+
+
+@dataclass(frozen=True)
+class FeatureModelRef:
+    """Where a fitted pipeline version lives."""
+
+    name: str
+    version: str
+    uri: str
+
+    @property
+    def pipeline_uri(self) -> str:
+        return join_uri(self.uri, "pipeline")
+
+    @property
+    def spec_uri(self) -> str:
+        return join_uri(self.uri, "feature_spec.json")
+
+
+def feature_models_uri(lake: Lake, name: str) -> str:
+    """Folder holding every saved version of the feature pipeline ``name``."""
+    return lake.table_uri("metadata", validate_identifier(name, "feature pipeline name"),
+                          database="feature_models")
+
+
+def new_version() -> str:
+    """A sortable version id: UTC time to the microsecond."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def save_feature_model(
+    model: PipelineModel, spec: FeatureSpec, *, lake: Lake, version: str | None = None
+) -> FeatureModelRef:
+    """Save a fitted pipeline as a new immutable version (never overwrites one)."""
+    version = version or new_version()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", version):
+        raise ConfigError(f"feature model version {version!r}: use letters, digits, '_', '.', '-'")
+    uri = lake.require_inside(
+        join_uri(feature_models_uri(lake, spec.name), f"v={version}"), "feature model"
+    )
+    ref = FeatureModelRef(spec.name, version, uri)
+    if uri_exists(ref.uri):
+        raise ConfigError(
+            f"feature model {spec.name} version {version} already exists at {uri}; "
+            "versions are immutable, save under a new version"
+        )
+    model.save(ref.pipeline_uri)
+    write_text(ref.spec_uri, json.dumps(spec_to_dict(spec), indent=2, sort_keys=True))
+    log.info("saved feature pipeline %s version %s to %s", spec.name, version, uri)
+    return ref
+
+
+def list_feature_model_versions(lake: Lake, name: str) -> list[str]:
+    """Saved versions of ``name``, oldest first."""
+    names = list_subdirs(feature_models_uri(lake, name))
+    return sorted(n[2:] for n in names if n.startswith("v="))
+
+
+def load_feature_model(
+    *, lake: Lake, name: str, version: str | None = None
+) -> tuple[PipelineModel, FeatureModelRef]:
+    """Load a saved version (the newest when ``version`` is None)."""
+    versions = list_feature_model_versions(lake, name)
+    if not versions:
+        raise ConfigError(
+            f"no saved feature pipeline {name!r} under {feature_models_uri(lake, name)}"
+        )
+    chosen = version or versions[-1]
+    if chosen not in versions:
+        raise ConfigError(f"feature pipeline {name!r} has no version {chosen!r}; have {versions}")
+    ref = FeatureModelRef(name, chosen, join_uri(feature_models_uri(lake, name), f"v={chosen}"))
+    return PipelineModel.load(ref.pipeline_uri), ref
+
+
+SageMakerFormat = Literal["csv", "parquet"]
+# Per format: the name in messages and the writer options. CSV for the built-in XGBoost / linear
+# learner: label first, no header, numbers only (missing values as empty fields).
+_SAGEMAKER_FORMATS: dict[str, tuple[str, dict[str, str]]] = {
+    "csv": ("CSV", {"header": "false"}),
+    "parquet": ("Parquet", {"compression": "snappy"}),
+}
+
+
+def write_sagemaker(
+    df: DataFrame,
+    path: str,
+    *,
+    file_format: SageMakerFormat,
+    label: str,
+    lake: Lake,
+    feature_names: Sequence[str],
+    features_col: str = "features",
+    mode: Literal["error", "overwrite"] = "error",
+) -> str:
+    """Write a SageMaker training channel: the label, then one double column per feature.
+
+    ``file_format`` ``"csv"`` writes no header and numbers only (what the built-in XGBoost and
+    linear learner read); ``"parquet"`` writes snappy Parquet with named double columns (no
+    VectorUDT). No ``_SUCCESS`` marker is written into the channel. A null label is an error.
+
+    Example::
+
+        write_sagemaker(train, lake.path("features", "churn", "train"), file_format="csv",
+                        label="churned", lake=lake, feature_names=names)
+    """
+    if file_format not in _SAGEMAKER_FORMATS:
+        raise ConfigError(
+            f"SageMaker output format {file_format!r}: use one of {sorted(_SAGEMAKER_FORMATS)}"
+        )
+    title, options = _SAGEMAKER_FORMATS[file_format]
+    lake.require_inside(path, f"SageMaker {title} output")
+    frame = to_sagemaker_frame(
+        df, label=label, feature_names=feature_names, features_col=features_col
+    )
+    require_labels(frame, label)
+    (
+        frame.write.mode(mode)
+        .format(file_format)
+        .options(**options)
+        .option("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+        .save(path)
+    )
+    log.info("wrote SageMaker %s (%d features) to %s", title, len(feature_names), path)
+    return path
+
+
+def write_sagemaker_csv(df: DataFrame, path: str, **kwargs: Any) -> str:
+    """:func:`write_sagemaker` with ``file_format="csv"``."""
+    return write_sagemaker(df, path, file_format="csv", **kwargs)
+
+
+def write_sagemaker_parquet(df: DataFrame, path: str, **kwargs: Any) -> str:
+    """:func:`write_sagemaker` with ``file_format="parquet"``."""
+    return write_sagemaker(df, path, file_format="parquet", **kwargs)
+
+
+def write_feature_manifest(manifest: Mapping[str, Any], uri: str, *, lake: Lake) -> str:
+    """Write the manifest JSON (keep it outside the SageMaker channel folders)."""
+    lake.require_inside(uri, "feature manifest")
+    write_text(uri, json.dumps(manifest, indent=2, sort_keys=False, default=str))
+    return uri
+
+
+__all__ = [
+    "FeatureModelRef", "build_feature_manifest", "feature_models_uri", "feature_names",
+    "feature_spec_from_mapping", "fit_feature_pipeline", "list_feature_model_versions",
+    "load_feature_model", "load_feature_spec", "new_version", "save_feature_model", "with_split",
+    "write_feature_manifest", "write_sagemaker", "write_sagemaker_csv", "write_sagemaker_parquet",
+]

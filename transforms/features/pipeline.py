@@ -1,0 +1,381 @@
+"""Spec -> pyspark.ml Pipeline, the train/validation/test split, feature names, SageMaker frames
+and the feature manifest (all DataFrame-in / DataFrame-or-dict-out; nothing is written here).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.feature import (
+    Bucketizer,
+    Imputer,
+    Interaction,
+    MinMaxScaler,
+    OneHotEncoder,
+    QuantileDiscretizer,
+    SQLTransformer,
+    StandardScaler,
+    StringIndexer,
+    VectorAssembler,
+)
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import Column as SparkColumn
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F  # noqa: N812
+from pyspark.sql import types as T  # noqa: N812
+
+from lakeforge.errors import ConfigError, require_columns
+from transforms.features.spec import (
+    DATE_PARTS,
+    BucketsStep,
+    DatePartsStep,
+    FeatureInputError,
+    FeatureSpec,
+    ImputeStep,
+    InteractionStep,
+    LogStep,
+    OneHotStep,
+    QuantileBinsStep,
+    RatioStep,
+    ScaleStep,
+    SplitSpec,
+    Step,
+    step_dicts,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql.types import StructType
+
+log = logging.getLogger(__name__)
+
+
+
+_HASH_RESOLUTION = 1_000_000_000
+
+
+def build_feature_pipeline(spec: FeatureSpec, columns: Sequence[str]) -> Pipeline:
+    """The (unfitted) pyspark.ml Pipeline for ``spec`` over a DataFrame with ``columns``.
+
+    Checks every step's inputs exist (in the data or as an earlier step's output) and that no
+    output overwrites an input column.
+    """
+    available = list(columns)
+    clashes = [c for c in spec.produced_columns() + [spec.output_col] if c in available]
+    if clashes:
+        raise ConfigError(
+            f"feature spec '{spec.name}': step outputs {clashes} already exist in the input data; "
+            "rename them with 'suffix'/'name'/'output'"
+        )
+    stages: list[Any] = []
+    for i, step in enumerate(spec.steps):
+        require_columns(available, step.inputs(), f"features.steps[{i}] ({spec.step_kinds[i]})")
+        stages.extend(_stages_for(step, i))
+        available.extend(step.outputs())
+    require_columns(available, spec.feature_columns(), f"features '{spec.name}' assembler")
+    stages.append(
+        VectorAssembler(
+            inputCols=spec.feature_columns(),
+            outputCol=spec.output_col,
+            handleInvalid=spec.handle_invalid,
+        )
+    )
+    return Pipeline(stages=stages)
+
+
+def _with_sql_columns(columns: Iterable[tuple[str, str]]) -> SQLTransformer:
+    """A SQLTransformer adding ``(sql expression, output name)`` columns to its input."""
+    exprs = ", ".join(f"{sql} AS `{name}`" for sql, name in columns)
+    return SQLTransformer(statement=f"SELECT *, {exprs} FROM __THIS__")
+
+
+def _stages_for(step: Step, index: int) -> list[Any]:
+    if isinstance(step, ImputeStep):
+        return [
+            Imputer(inputCols=step.columns, outputCols=step.outputs(), strategy=step.strategy)
+        ]
+    if isinstance(step, LogStep):
+        return [_with_sql_columns(
+            (f"log1p(CAST(`{c}` AS DOUBLE))", o)
+            for c, o in zip(step.columns, step.outputs(), strict=True))]
+    if isinstance(step, RatioStep):
+        return [_with_sql_columns([(
+            f"try_divide(CAST(`{step.numerator}` AS DOUBLE), "
+            f"CAST(`{step.denominator}` AS DOUBLE))", step.name)])]
+    if isinstance(step, DatePartsStep):
+        return [_with_sql_columns(
+            (f"CAST({DATE_PARTS[p]}(`{step.column}`) AS DOUBLE)", o)
+            for p, o in zip(step.parts, step.outputs(), strict=True))]
+    if isinstance(step, InteractionStep):
+        return [Interaction(inputCols=step.columns, outputCol=step.name)]
+    if isinstance(step, ScaleStep):
+        raw = f"{step.output_name}_input"
+        scaler: Any
+        if step.method == "standard":
+            scaler = StandardScaler(
+                inputCol=raw, outputCol=step.output_name, withMean=step.with_mean, withStd=True
+            )
+        else:
+            scaler = MinMaxScaler(inputCol=raw, outputCol=step.output_name)
+        return [
+            VectorAssembler(inputCols=step.columns, outputCol=raw, handleInvalid="keep"),
+            scaler,
+        ]
+    if isinstance(step, OneHotStep):
+        index_cols = [f"{c}_index" for c in step.columns]
+        return [
+            StringIndexer(
+                inputCols=step.columns,
+                outputCols=index_cols,
+                handleInvalid="keep",
+                stringOrderType=step.order,
+            ),
+            OneHotEncoder(
+                inputCols=index_cols, outputCols=step.outputs(), handleInvalid="keep"
+            ),
+        ]
+    if isinstance(step, QuantileBinsStep):
+        return [
+            QuantileDiscretizer(
+                inputCols=step.columns,
+                outputCols=step.outputs(),
+                numBuckets=step.buckets,
+                relativeError=step.relative_error,
+                handleInvalid="keep",
+            )
+        ]
+    if isinstance(step, BucketsStep):
+        return [
+            Bucketizer(
+                inputCols=step.columns,
+                outputCols=step.outputs(),
+                splitsArray=[list(step.splits)] * len(step.columns),
+                handleInvalid="keep",
+            )
+        ]
+    raise TypeError(f"unknown feature step {step!r}")  # unreachable: the spec is validated
+
+
+def fit_feature_pipeline(train: DataFrame, spec: FeatureSpec) -> PipelineModel:
+    """Fit the spec's pipeline on the training split only (the caller passes only train rows).
+
+    Fitting is an action: imputers, scalers, indexers and discretizers read the data.
+    """
+    pipeline = build_feature_pipeline(spec, train.columns)
+    log.info("fitting feature pipeline %s (%d stages)", spec.name, len(pipeline.getStages()))
+    return pipeline.fit(train)
+
+
+def with_split(
+    df: DataFrame,
+    *,
+    key: Sequence[str],
+    split: SplitSpec,
+    stratify_by: str | None = None,
+) -> DataFrame:
+    """Add ``split.column`` ('train' / 'validation' / 'test') from a hash of the entity key.
+
+    The hash is ``xxhash64(seed, *key)``, so the assignment never depends on row order or
+    partitioning. With ``method='stratified'`` the cut points are learnt per value of
+    ``stratify_by`` (nulls form their own stratum) with ``percentile_approx`` so each stratum gets
+    the fractions to within one row; with ``method='hash'`` the cut points are the fractions
+    themselves. Lazy: no action is run.
+    """
+    require_columns(df.columns, list(key) + ([stratify_by] if stratify_by else []), "with_split")
+    if split.column in df.columns:
+        raise ConfigError(f"with_split: column {split.column!r} already exists; set split.column")
+    u = F.pmod(F.xxhash64(F.lit(split.seed), *[F.col(k) for k in key]), F.lit(_HASH_RESOLUTION))
+    u = u.cast("double") / float(_HASH_RESOLUTION)
+    cut_train = split.train
+    cut_val = 1.0 if split.test == 0 else split.train + split.validation
+    with_u = df.withColumn("__split_u", u)
+    if split.method == "stratified" and stratify_by:
+        cuts = with_u.groupBy(F.col(stratify_by).alias("__split_stratum")).agg(
+            F.percentile_approx("__split_u", [cut_train, cut_val], 100_000).alias("__split_cuts")
+        )
+        with_u = with_u.join(
+            F.broadcast(cuts), with_u[stratify_by].eqNullSafe(cuts["__split_stratum"]), "left"
+        )
+        train_cond = F.col("__split_u") <= F.col("__split_cuts")[0]
+        val_cond = F.col("__split_u") <= F.col("__split_cuts")[1]
+    else:
+        train_cond = F.col("__split_u") < F.lit(cut_train)
+        val_cond = F.col("__split_u") < F.lit(cut_val)
+    if split.validation == 0:
+        val_cond = F.lit(False)
+    if split.test == 0:
+        val_cond = F.lit(True)
+    labelled = with_u.withColumn(
+        split.column,
+        F.when(train_cond, F.lit("train")).when(val_cond, F.lit("validation"))
+        .otherwise(F.lit("test")),
+    )
+    return labelled.drop("__split_u", "__split_stratum", "__split_cuts")
+
+
+def feature_names(schema: StructType, spec: FeatureSpec) -> list[str]:
+    """One SageMaker-safe column name per slot of the assembled vector, from its ml_attr metadata.
+
+    Scaled vectors are named ``<output>_<input column>``, one-hot slots ``<col>_onehot_<category>``
+    (``__unknown`` for unseen/null), interactions ``<name>_<a>_<b>``. Names are lower-case,
+    ``[a-z0-9_]`` only, de-duplicated with a numeric suffix. Uses the schema only (no action).
+    """
+    raw = _slot_names(schema, spec)
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in raw:
+        clean = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "f"
+        if clean[0].isdigit():
+            clean = f"f_{clean}"
+        candidate, n = clean, 1
+        while candidate in seen:
+            n += 1
+            candidate = f"{clean}_{n}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _slot_names(schema: StructType, spec: FeatureSpec) -> list[str]:
+    field_ = schema[spec.output_col]
+    attrs = field_.metadata.get("ml_attr", {})
+    size = int(attrs.get("num_attrs", 0))
+    names = [f"{spec.output_col}_{i}" for i in range(size)]
+    for group in attrs.get("attrs", {}).values():
+        for attr in group:
+            if "name" in attr:
+                names[attr["idx"]] = attr["name"]
+    scaled = {s.output_name: list(s.columns) for s in spec.steps if isinstance(s, ScaleStep)}
+    for i, name in enumerate(names):
+        m = re.fullmatch(r"(.+)_(\d+)", name)
+        if m and m.group(1) in scaled and int(m.group(2)) < len(scaled[m.group(1)]):
+            names[i] = f"{m.group(1)}_{scaled[m.group(1)][int(m.group(2))]}"
+    return names
+
+
+def source_of(slot: str, spec: FeatureSpec) -> tuple[str, str]:
+    """(column, step kind) an assembled slot comes from: the longest feature column prefixing it."""
+    kinds = {out: d["kind"] for d, s in zip(step_dicts(spec), spec.steps, strict=True)
+             for out in s.outputs()}
+    best = ""
+    for col in spec.feature_columns():
+        if (slot == col or slot.startswith(col + "_")) and len(col) > len(best):
+            best = col
+    return best, kinds.get(best, "passthrough")
+
+
+def to_sagemaker_frame(
+    df: DataFrame,
+    *,
+    label: str,
+    feature_names: Sequence[str],
+    features_col: str = "features",
+) -> DataFrame:
+    """Label first (as double), then one double column per vector slot; NaN becomes null.
+
+    Lazy. Raises :class:`FeatureInputError` when the label is not numeric/boolean or the names do
+    not match the vector size recorded in the schema.
+    """
+    require_columns(df.columns, [label, features_col], "to_sagemaker_frame")
+    label_type = df.schema[label].dataType
+    if not isinstance(label_type, (T.NumericType, T.BooleanType)):
+        raise FeatureInputError(
+            f"label column {label!r} is {label_type.simpleString()}; SageMaker needs a numeric "
+            "label: index it first (e.g. a StringIndexer) or cast it"
+        )
+    size = df.schema[features_col].metadata.get("ml_attr", {}).get("num_attrs")
+    if size is not None and int(size) != len(feature_names):
+        raise FeatureInputError(
+            f"{len(feature_names)} feature names for a {size}-slot vector in {features_col!r}"
+        )
+    if label in feature_names:
+        raise FeatureInputError(f"a feature is named like the label {label!r}; rename it")
+    arr = vector_to_array(F.col(features_col), "float64")
+    cols = [_nan_to_null(F.col(label).cast("double")).alias(label)]
+    cols += [_nan_to_null(arr[i]).alias(name) for i, name in enumerate(feature_names)]
+    return df.select(*cols)
+
+
+def _nan_to_null(col: SparkColumn) -> SparkColumn:
+    return F.when(F.isnan(col), F.lit(None).cast("double")).otherwise(col)
+
+
+def require_labels(df: DataFrame, label: str) -> None:
+    nulls = df.filter(F.col(label).isNull()).limit(1).count()
+    if nulls:
+        raise FeatureInputError(
+            f"label column {label!r} has null values; SageMaker training needs a label on every "
+            "row: filter or fill them before writing"
+        )
+
+
+def build_feature_manifest(
+    train_features: DataFrame,
+    spec: FeatureSpec,
+    *,
+    version: str,
+    files: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The manifest of a feature set: column order (label first), names, source columns and
+    stages, and per-feature training statistics (count, nulls, mean, stddev, min, max).
+
+    ``train_features`` is the fitted pipeline's output on the training split; computing the
+    statistics is one aggregation over it.
+    """
+    names = feature_names(train_features.schema, spec)
+    arr = vector_to_array(F.col(spec.output_col), "float64")
+    aggs: list[SparkColumn] = [F.count(F.lit(1)).alias("rows")]
+    for i in range(len(names)):
+        v = _nan_to_null(arr[i])
+        aggs += [
+            F.count(v).alias(f"n{i}"),
+            F.mean(v).alias(f"mean{i}"),
+            F.stddev_samp(v).alias(f"std{i}"),
+            F.min(v).alias(f"min{i}"),
+            F.max(v).alias(f"max{i}"),
+        ]
+    row = train_features.agg(*aggs).first()
+    stats = row.asDict() if row is not None else {}
+    rows = int(stats.get("rows") or 0)
+    raw_names = _slot_names(train_features.schema, spec)
+    features = []
+    for i, name in enumerate(names):
+        column, kind = source_of(raw_names[i], spec)
+        features.append(
+            {
+                "index": i + 1,
+                "name": name,
+                "source_column": column,
+                "source_stage": kind,
+                "statistics": {
+                    "count": int(stats.get(f"n{i}") or 0),
+                    "nulls": rows - int(stats.get(f"n{i}") or 0),
+                    "mean": stats.get(f"mean{i}"),
+                    "stddev": stats.get(f"std{i}"),
+                    "min": stats.get(f"min{i}"),
+                    "max": stats.get(f"max{i}"),
+                },
+            }
+        )
+    return {
+        "name": spec.name,
+        "version": version,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "label": {"name": spec.label, "index": 0},
+        "columns": [spec.label, *names],
+        "csv": {"header": False, "label_position": 0},
+        "training_rows": rows,
+        "features": features,
+        "stages": step_dicts(spec),
+        "files": dict(files or {}),
+    }
+
+
+__all__ = [
+    "build_feature_manifest", "build_feature_pipeline", "feature_names", "fit_feature_pipeline",
+    "require_labels", "source_of", "to_sagemaker_frame", "with_split",
+]
