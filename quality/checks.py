@@ -287,11 +287,38 @@ def _value_rows(column: str, where: str | None, options: AnalyzerOptions | None,
     return build
 
 
+def _filter_value(options: AnalyzerOptions | None) -> Column:
+    if options is not None and options.filteredRow == FilteredRowOutcome.NULL:
+        return F.lit(None).cast("boolean")
+    return F.lit(True)
+
+
+def _filtered_unless_null(where: str | None, options: AnalyzerOptions | None,
+                          outcome: Column, *, pattern: bool = False) -> Column:
+    """Deequ's ``when(not(where), filtered).otherwise(outcome)`` (uniqueness, patterns): a row
+    whose ``where`` is NULL is judged, not filtered. For patterns with FilteredRowOutcome.NULL
+    Deequ keeps only the rows passing ``where``."""
+    if not where:
+        return outcome
+    if pattern and options is not None and options.filteredRow == FilteredRowOutcome.NULL:
+        return F.when(F.expr(where), outcome)
+    return F.when(~F.expr(where), _filter_value(options)).otherwise(outcome)
+
+
+def _filtered_in_scope(where: str | None, options: AnalyzerOptions | None,
+                       outcome: Column) -> Column:
+    """Deequ's ``when(not(where), filtered).when(where, outcome)`` (completeness): a row whose
+    ``where`` is NULL gets NULL."""
+    if not where:
+        return outcome
+    return F.when(~F.expr(where), _filter_value(options)).when(F.expr(where), outcome)
+
+
 def _compliance_rows(predicate: str, where: str | None, options: AnalyzerOptions | None
                      ) -> RowLevel:
+    # A predicate that is NULL for a row gives NULL, as Deequ's (no COALESCE to FALSE).
     def build(_: DataFrame) -> Column:
-        return _filtered(where, options, F.coalesce(F.expr(predicate).cast("boolean"),
-                                                    F.lit(False)))
+        return _filtered(where, options, F.expr(predicate).cast("boolean"))
     return build
 
 
@@ -300,16 +327,13 @@ def _grouped_rows(columns: Sequence[str], where: str | None, options: AnalyzerOp
     """Uniqueness-style: a row passes when its value combination occurs once (``single``) or
     more than once (duplicates, ``single=False`` gives the *non*-duplicate rows as True)."""
     def build(_: DataFrame) -> Column:
+        # Deequ: the rows of the same value combination (NULL is a value here) passing
+        # `where`, counted over a window; a row passes when that count is 1.
         keys = [col(c) for c in columns]
-        in_scope = F.coalesce(F.expr(where), F.lit(False)) if where else F.lit(True)
-        count = F.count(F.lit(1)).over(Window.partitionBy(*keys, in_scope))
-        all_null = None
-        for k in keys:
-            all_null = k.isNull() if all_null is None else (all_null & k.isNull())
-        behavior = options.nullBehavior if options else NullBehavior.Ignore
-        null_value = F.lit(False) if behavior == NullBehavior.Fail else F.lit(True)
-        outcome = F.when(all_null, null_value).otherwise(count == 1)  # type: ignore[arg-type]
-        return _filtered(where, options, outcome)
+        counted = F.when(F.expr(where), F.lit(1)) if where else F.lit(1)
+        count = F.count(counted).over(Window.partitionBy(*keys))
+        outcome = F.when(count == 1, F.lit(True)).otherwise(F.lit(False))
+        return _filtered_unless_null(where, options, outcome)
     return build
 
 
@@ -451,7 +475,7 @@ class Check:
                         hint: str | None = None,
                         analyzerOptions: AnalyzerOptions | None = None) -> Check:
         def row(where: str | None) -> RowLevel:
-            return lambda _df: _filtered(where, analyzerOptions, col(column).isNotNull())
+            return lambda _df: _filtered_in_scope(where, analyzerOptions, col(column).isNotNull())
         return self._metric(lambda w: Completeness(column, w, analyzerOptions),
                             "CompletenessConstraint", assertion, hint, row=row,
                             row_name=f"Completeness-{column}")
@@ -535,7 +559,8 @@ class Check:
     def hasNumberOfDistinctValues(self, column: str, assertion: Callable[[int], bool],
                                   binningUdf: Callable[[Column], Column] | None = None,
                                   maxBins: int | None = None, hint: str | None = None) -> Check:
-        return self._metric(lambda w: Histogram(column, binningUdf, maxBins, w),
+        # Deequ counts bins without ratios here (computeFrequenciesAsRatio = false).
+        return self._metric(lambda w: Histogram(column, binningUdf, maxBins, w, False),
                             "HistogramBinConstraint", assertion, hint,
                             lambda d: int(d.numberOfBins))
 
@@ -688,8 +713,9 @@ class Check:
             analyzer = PatternMatch(column, text, where, analyzerOptions)
 
             def row(_df: DataFrame) -> Column:
-                return _filtered(where, analyzerOptions,
-                                 F.coalesce(analyzer.match_expression() == 1, F.lit(False)))
+                return _filtered_unless_null(
+                    where, analyzerOptions,
+                    F.coalesce(analyzer.match_expression() == 1, F.lit(False)), pattern=True)
             return Constraint(analyzer, assertion, name or f"PatternMatchConstraint({column}, "
                               f"{text})", hint, row_level=row,
                               row_level_name=f"ColumnPattern-{column}")
@@ -772,8 +798,8 @@ class Check:
                       assertion: Callable[[float], bool] | None = None,
                       hint: str | None = None, *, lowerBound: float | None = None,
                       upperBound: float | None = None, includeLowerBound: bool = True,
-                      includeUpperBound: bool = True, allowedValues: Iterable[Any] | None = None
-                      ) -> Check:
+                      includeUpperBound: bool = True, allowedValues: Iterable[Any] | None = None,
+                      analyzerOptions: AnalyzerOptions | None = None) -> Check:
         """Values in a set (``allowed_values``) or in a numeric interval (the bounds)."""
         values = allowed_values if allowed_values is not None else allowedValues
         if values is not None and (lowerBound is not None or upperBound is not None):
@@ -786,7 +812,8 @@ class Check:
             listed = ",".join("'" + v.replace("'", "''") + "'" for v in items)
             predicate = f"{quote(column)} IS NULL OR {quote(column)} IN ({listed})"
             return self.satisfies(predicate, f"{column} contained in {','.join(items)}",
-                                  assertion, hint, columns=[column])
+                                  assertion, hint, columns=[column],
+                                  analyzerOptions=analyzerOptions)
         if lowerBound is None or upperBound is None:
             raise ValueError(f"isContainedIn({column!r}) needs allowed values or both "
                              "lowerBound and upperBound")
@@ -796,7 +823,7 @@ class Check:
         predicate = (f"{quote(column)} IS NULL OR ({quote(column)} {left} {low} AND "
                      f"{quote(column)} {right} {high})")
         return self.satisfies(predicate, f"{column} between {low} and {high}", assertion, hint,
-                              columns=[column])
+                              columns=[column], analyzerOptions=analyzerOptions)
 
     # snake_case aliases for the most used methods
     has_size = hasSize

@@ -393,6 +393,9 @@ def _run_group_batch(source: DataFrame, batch: list[GroupSpec],
         for stat in GROUP_STATS:
             if stat in wanted_stats:
                 obs_columns.append(summaries[stat](valid).alias(f"{stat}_{j}"))
+        if spec.histogram and info.get("where"):
+            # Deequ's histogram ratios divide by all rows, also those `where` filters out.
+            obs_columns.append(F.sum(F.when(gid == F.lit(gids[spec]), cnt)).alias(f"all_{j}"))
 
     group_obs = Observation(f"dq_groups_{uuid.uuid4().hex}")
     hist_gids = [gids[s] for s in batch if s.histogram]
@@ -411,7 +414,7 @@ def _run_group_batch(source: DataFrame, batch: list[GroupSpec],
         info = names[spec]
         zero = {"clnc": 0.0}
         stats: dict[str, Any] = {stat: values.get(f"{stat}_{j}") or zero.get(stat, 0)
-                                 for stat in GROUP_STATS if f"{stat}_{j}" in values}
+                                 for stat in (*GROUP_STATS, "all") if f"{stat}_{j}" in values}
         if spec.histogram:
             key, flag, sum_alias = info["key"], info.get("where"), info.get("sum")
             hist_rows = []

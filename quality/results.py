@@ -16,7 +16,14 @@ from pyspark.sql import types as T
 
 from lakeforge.errors import LakeforgeError
 from quality.analyzers import Analyzer, AnalyzerContext
-from quality.checks import Check, CheckResult, CheckStatus, Constraint, ConstraintStatus
+from quality.checks import (
+    Check,
+    CheckResult,
+    CheckStatus,
+    Constraint,
+    ConstraintResult,
+    ConstraintStatus,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -123,9 +130,15 @@ class VerificationResult:
         """``data`` plus one boolean column per check (named by its description): whether the
         row meets every row-level constraint of the check. Lazy: no Spark job is run here."""
         out = data
-        for check in verificationResult.checkResults:
-            combined = combine_row_level(check.constraints, data)
-            out = out.withColumn(check.description, combined)
+        for check, check_result in verificationResult.checkResults.items():
+            # As Deequ: only constraints whose metric was computed give a row-level column (a
+            # missing column fails its constraint, not the frame); a check without any gets
+            # no column.
+            computed = [constraint for constraint, cr in zip(
+                check.constraints, check_result.constraintResults, strict=True)
+                if _row_level_computed(constraint, cr)]
+            if computed:
+                out = out.withColumn(check.description, combine_row_level(computed, data))
         return out
 
     @staticmethod
@@ -154,6 +167,11 @@ def combine_row_level(constraints: Iterable[Constraint], data: DataFrame) -> Col
     return combined if combined is not None else F.lit(True)
 
 
+def _row_level_computed(constraint: Constraint, result: ConstraintResult) -> bool:
+    return (constraint.row_level is not None and result.metric is not None
+            and result.metric.is_success)
+
+
 def overall_status(statuses: Iterable[CheckStatus]) -> CheckStatus:
     worst = CheckStatus.Success
     for s in statuses:
@@ -173,7 +191,7 @@ def failing_rows(result: VerificationResult, data: DataFrame) -> DataFrame:
     for check, check_result in result.checkResults.items():
         for constraint, cr in zip(check.constraints, check_result.constraintResults,
                                   strict=True):
-            if cr.status != ConstraintStatus.Failure or constraint.row_level is None:
+            if cr.status != ConstraintStatus.Failure or not _row_level_computed(constraint, cr):
                 continue
             outcome = constraint.row_level(data)
             names.append(F.when(outcome == F.lit(False), F.lit(str(constraint))))
