@@ -38,8 +38,10 @@ def test_passes_and_quarantines_warning_rows(spark, tmp_path: Path, monkeypatch,
     assert code == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["passed"] is True and len(out["failed_constraints"]) == 1
-    bad = spark.read.parquet(out["quarantine"])
-    assert [r.id for r in bad.collect()] == [2]
+    assert out["rows_failed"] == 1
+    bad = spark.read.json(out["quarantine"]).collect()  # the one quarantine schema
+    assert [json.loads(r.record)["id"] for r in bad] == [2]
+    assert bad[0].reason == out["failed_constraints"][0]
     assert (tmp_path / "lake" / "metadata" / "quality" / "metrics.json").is_file()
 
 

@@ -191,6 +191,7 @@ def test_bookmarks_cli_show_reset_and_unlock(tmp_path: Path,
 
 def test_glue_bookmark_arguments_reach_the_job_config() -> None:
     from jobs.customer_propensity import CustomerPropensityConfig
+    from lakeforge.lifecycle import validate_job_config
 
     glue_bookmark = ["--job-bookmark-option", "job-bookmark-pause", "--job-bookmark-from", "r1",
                      "--job-bookmark-to", "r2"]
@@ -204,18 +205,19 @@ def test_glue_bookmark_arguments_reach_the_job_config() -> None:
     from jobs.csv_to_parquet import CsvToParquetConfig
 
     plain = parse_job_args(["--JOB_NAME", "csv_to_parquet", *glue_bookmark], "csv_to_parquet")
-    assert load_config(CsvToParquetConfig, plain.config, plain.overrides).output
+    assert load_config(CsvToParquetConfig, plain.config, plain.overrides).outputs
     # The job's own config keys still reach the config.
-    args = parse_job_args(["--job_bookmark_from", "r1", "--job_bookmark_to", "r2"],
+    args = parse_job_args(["--run.job_bookmark_from", "r1", "--run.job_bookmark_to", "r2"],
                           "customer_propensity")
     cfg = load_config(CustomerPropensityConfig, args.config, args.overrides)
-    assert (cfg.job_bookmark_from, cfg.job_bookmark_to) == ("r1", "r2")
+    assert (cfg.run.job_bookmark_from, cfg.run.job_bookmark_to) == ("r1", "r2")
     with pytest.raises(ConfigError, match="job-bookmark-pause"):
         JobBookmarks(LocalStateStore("/nonexistent"), "j", option=ENABLE, from_run="r1")
-    bad = parse_job_args(["--bookmark_option", "job-bookmark-sometimes"], "customer_propensity")
+    bad = parse_job_args(["--run.bookmark_option", "job-bookmark-sometimes"],
+                         "customer_propensity")
     cfg = load_config(CustomerPropensityConfig, bad.config, bad.overrides)
-    with pytest.raises(ConfigError, match="bookmark_option"):
-        cfg.validate()
+    with pytest.raises(ConfigError, match="run.bookmark_option"):
+        validate_job_config(cfg, bad.config_source)
 
 
 def test_ledger_that_does_not_balance_fails() -> None:
@@ -318,36 +320,7 @@ def test_no_secret_in_config_files() -> None:
     assert offending == []
 
 
-# --------------------------------------------------------------------------- raw listing
-
-
-def test_spark_file_uris_map_back_to_listed_paths() -> None:
-    from jobs.customer_propensity import _listed_path
-
-    listed = {"/lake/raw/c/dt=2024-05-06%2F..%2Fx/p.json", "s3://b/raw/dt=a b/p.json",
-              "/lake/raw/plain.json"}
-    assert _listed_path("file:///lake/raw/c/dt=2024-05-06%252F..%252Fx/p.json", listed) == \
-        "/lake/raw/c/dt=2024-05-06%2F..%2Fx/p.json"
-    assert _listed_path("s3://b/raw/dt=a%20b/p.json", listed) == "s3://b/raw/dt=a b/p.json"
-    assert _listed_path("file:/lake/raw/plain.json", listed) == "/lake/raw/plain.json"
-    assert _listed_path("file:///elsewhere/x.json", listed) == "/elsewhere/x.json"
-
-
-def test_contact_partitions_unescape_values_and_flag_misplaced_files(tmp_path: Path) -> None:
-    from jobs.customer_propensity import _contact_partitions
-
-    root = tmp_path / "contacts"
-    for rel in ("dt=2024-05-01/a.json", "dt=2024-05-01/b.json", "dt=2024-05-02/a.json",
-                "dt=2024-05-06%2F..%2F..%2Fescape/a.json", "stray.json", "x=1/dt=2/c.json",
-                "dt=2024-05-02/_SUCCESS", "dt=2024-05-02/.a.json.crc"):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text("{}\n")
-    keys, parts, misplaced = _contact_partitions(str(root))
-    assert keys == ["dt"]
-    assert sorted(parts) == [("2024-05-01",), ("2024-05-02",), ("2024-05-06/../../escape",)]
-    assert [Path(f.path).name for f in parts[("2024-05-01",)]] == ["a.json", "b.json"]
-    assert sorted(Path(f.path).name for f in misplaced) == ["c.json", "stray.json"]
-    assert _contact_partitions(str(tmp_path / "missing")) == ([], {}, [])
+# --------------------------------------------------------------------------- session
 
 
 def test_spark_jars_packages_is_optional_on_clusters_and_passed_to_ivy_locally(

@@ -1,0 +1,103 @@
+"""The README's 5-minute tour, command by command.
+
+Run for real (no Spark job, seconds): ``lakeforge --help``, ``lakeforge jobs`` and the two
+sample-data generators. The others start Spark jobs (``make demo`` is the whole main job;
+``query`` reads its output; ``run`` / ``python -m`` / ``spark-submit`` are job runs tested in
+tests/jobs/ and tests/test_job_contract.py), so here they are checked without running: the
+command, the job, its config with the command's overrides (validated as the preflight does)
+and the files they name must exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lakeforge.commands.jobs import discover_jobs, load_job
+from lakeforge.config import load_config
+from lakeforge.job import parse_job_args
+from lakeforge.lifecycle import validate_job_config
+from tests.jobsupport import BIN, REPO, job_env
+
+
+def tour() -> list[list[str]]:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## A 5-minute tour\s+```bash\n(.*?)```", text, re.S)
+    assert block, "README has no tour block"
+    return [shlex.split(line.split("  #")[0]) for line in block.group(1).splitlines()
+            if line.strip()]
+
+
+def _run(cmd: list[str], root: Path) -> subprocess.CompletedProcess[str]:
+    exe = cmd[0].replace(".venv/bin/", "")
+    full = [str(BIN / exe), *cmd[1:]]
+    return subprocess.run(full, cwd=REPO, env=job_env(root), capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_the_tour_has_the_commands_this_test_knows() -> None:
+    heads = [" ".join(c[:2]) for c in tour()]
+    assert heads[0] == "make demo"
+    assert ".venv/bin/lakeforge --help" in heads and ".venv/bin/lakeforge jobs" in heads
+    assert sum(h == ".venv/bin/python scripts/generate_sample_data.py" for h in heads) == 2
+
+
+def test_cheap_tour_commands_run(tmp_path: Path) -> None:
+    ran = 0
+    for cmd in tour():
+        if cmd[:2] == [".venv/bin/lakeforge", "--help"]:
+            proc = _run(cmd, tmp_path)
+            assert proc.returncode == 0, proc.stderr
+            for sub in ("run", "jobs", "crawl", "quality", "match", "query", "deploy",
+                        "bookmarks"):
+                assert sub in proc.stdout
+        elif cmd[:2] == [".venv/bin/lakeforge", "jobs"]:
+            proc = _run(cmd, tmp_path)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stdout.split() == ["csv_to_parquet", "customer_propensity",
+                                           "quality_gate", "web_sessions"]
+        elif cmd[:2] == [".venv/bin/python", "scripts/generate_sample_data.py"]:
+            proc = _run(cmd, tmp_path)
+            assert proc.returncode == 0, proc.stderr
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            assert Path(out["raw"]).is_dir() and str(tmp_path) in out["raw"]
+        else:
+            continue
+        ran += 1
+    assert ran == 4
+    assert any((tmp_path / "raw" / "web_events").rglob("*.json*"))
+    assert any((tmp_path / "raw" / "sales").glob("*.csv"))
+
+
+@pytest.mark.parametrize("index", range(len(tour())))
+def test_every_other_tour_command_names_what_exists(index: int) -> None:
+    from lakeforge.cli import build_parser
+
+    cmd = tour()[index]
+    if cmd[:2] == ["make", "demo"]:
+        assert "demo:" in (REPO / "Makefile").read_text() and (REPO / "scripts/demo.py").is_file()
+        return
+    if cmd[0] == ".venv/bin/lakeforge":
+        parser = build_parser()
+        args, _rest = parser.parse_known_args(cmd[1:]) if cmd[1] != "--help" else (None, [])
+        if args is None or cmd[1] != "run":
+            return
+        job, argv = cmd[2], cmd[3:]
+    elif cmd[:2] == [".venv/bin/python", "-m"]:
+        job, argv = cmd[2].removeprefix("jobs."), cmd[3:]
+    elif cmd[0] == ".venv/bin/spark-submit":
+        assert (REPO / cmd[1]).is_file()
+        job, argv = Path(cmd[1]).stem, cmd[2:]
+    else:
+        return
+    assert job in discover_jobs()
+    argv = [a for a in argv if a != "--summary-format" and a != "text"]
+    parsed = parse_job_args(argv, job)
+    module = load_job(job)
+    cfg = load_config(module.JOB.config_cls, parsed.config, parsed.overrides)
+    validate_job_config(cfg, parsed.config_source)
