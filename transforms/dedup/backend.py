@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,7 +94,8 @@ def spark_api(spark: SparkSession) -> Any:
                     "spark.checkpoint.dir (or lakeforge.dedup.checkpointDir) to an s3:// or "
                     "hdfs:// path"
                 )
-            folder = tempfile.mkdtemp(prefix="lakeforge-splink-")
+            # A name only: Spark creates the folder (this library creates no files itself).
+            folder = os.path.join(tempfile.gettempdir(), f"lakeforge-splink-{uuid.uuid4().hex}")
         log.info("Splink intermediate tables go to checkpoint folder %s", folder)
         spark.sparkContext.setCheckpointDir(folder)
     return SparkAPI(
