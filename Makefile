@@ -19,14 +19,14 @@ PYTHON4 ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/
 SPARK4_ENV := PYSPARK_PYTHON=$(abspath $(PY4)) PYSPARK_DRIVER_PYTHON=$(abspath $(PY4)) \
 	PATH=$(abspath $(VENV4)/bin):$$PATH
 
-.PHONY: help demo test test-spark35 test-spark4 test-fast lint java venv venv-spark4 jars jars-spark4 artifacts artifacts-spark4 clean
+.PHONY: help demo test test-spark35 test-spark4 test-fast lint lint-py313 java venv venv-spark4 jars jars-spark4 artifacts artifacts-spark4 clean
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded local default"
 	@echo "make test   - set up, fetch the jar sets and run the test suite on Spark 3.5 and on 4.1"
 	@echo "make test-spark4 - the Spark 4.1 run alone (makes .venv-spark4 first)"
 	@echo "make jars   - fetch the pinned jar sets (jvm/<spark line>/) into .jars/ (Maven, once)"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff and mypy, and the Python 3.13 (Glue 6) checks"
 
 java:
 	@bash scripts/ensure_java.sh
@@ -92,6 +92,18 @@ test-fast: $(STAMP) jars
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lakeforge transforms quality jobs scripts tests benchmarks orchestration
 	$(VENV)/bin/mypy lakeforge transforms quality jobs
+	$(MAKE) --no-print-directory lint-py313
+
+# Glue 6 runs Python 3.13: every module must compile under 3.13 (compileall in .venv-spark4,
+# a 3.13 venv when the machine has 3.13; the Spark 4.1 test run then imports and runs the code
+# under 3.13 too) and none may import a module 3.13 removed (PEP 594: cgi, imghdr, pipes,
+# telnetlib, ...: ruff's TID251 banned-api list in ruff.toml). ruff's target-version stays
+# py310, the oldest Python supported.
+lint-py313: $(STAMP)
+	@if [ -x $(PY4) ] && $(PY4) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 13))'; then \
+		$(PY4) -m compileall -q lakeforge transforms quality jobs scripts benchmarks orchestration \
+		&& echo "compileall: every module compiles under $$($(PY4) --version)"; \
+	else echo "lint-py313: no Python 3.13 venv ($(VENV4)); compile check skipped, mypy only"; fi
 
 # Artifacts per Spark line (Splink's jar is per Scala version; the manifest records the line):
 # dist/ for Glue 5.x / EMR 7 (Spark 3.5), dist/spark-4 for Glue 6.0 / EMR 8 (Spark 4).
