@@ -99,6 +99,6 @@ def test_sample_of_the_corpus_agrees_with_deequ(deequ: Any) -> None:
     untabled = [str(d) for r in reports
                 for diffs in list(r.differing_cases.values()) + list(r.row_differences.values())
                 for d in diffs if dc.tabled_reason(d) is None]
-    untabled += [m for r in reports for m in r.metric_differences]
+    untabled += [m for r in reports for m in r.metric_differences if not m.startswith("TABLED")]
     assert tally.cases >= 250
     assert untabled == [], f"{tally.text()}\n" + "\n".join(untabled[:40])

@@ -1,0 +1,85 @@
+"""Deequ 2.0.7 behaviours the differential (tests/quality/deequ_corpus.py) found the native
+engine missing, pinned without the jar: each expected value is what real Deequ returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import types as T
+
+from quality import Check, CheckLevel, VerificationResult, VerificationSuite
+from quality.analyzers import AnalysisRunner, ApproxQuantile, ColumnCount
+
+SCHEMA = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("t", T.StringType()),
+                       T.StructField("x", T.DoubleType())])
+ROWS = [(1, "a", 1.0), (2, None, None), (3, None, 5.0), (4, "b", -2.0), (5, "b", None)]
+
+
+def _run(spark: Any, *checks: Check) -> tuple[Any, Any]:
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    builder = VerificationSuite(spark).onData(df)
+    for check in checks:
+        builder = builder.addCheck(check)
+    return builder.run(), df
+
+
+def _rows(spark: Any, result: Any, df: Any, name: str) -> dict[int, Any]:
+    frame = VerificationResult.rowLevelResultsAsDataFrame(spark, result, df)
+    if name not in frame.columns:
+        return {}
+    return {r["id"]: r[name] for r in frame.select("id", f"`{name}`").collect()}
+
+
+def test_row_level_skips_a_constraint_on_a_missing_column(spark: Any) -> None:
+    result, df = _run(spark, Check(CheckLevel.Error, "c").isComplete("nope").isComplete("t"),
+                      Check(CheckLevel.Error, "m").hasMean("x", lambda v: v > 0))
+    rows = _rows(spark, result, df, "c")
+    assert rows == {1: True, 2: False, 3: False, 4: True, 5: True}
+    frame = VerificationResult.rowLevelResultsAsDataFrame(spark, result, df)
+    assert "m" not in frame.columns  # no row-level constraint: Deequ adds no column
+
+
+def test_uniqueness_rows_count_null_as_a_value(spark: Any) -> None:
+    result, df = _run(spark, Check(CheckLevel.Error, "u").isUnique("t"))
+    # Two NULLs form a group of two (not unique); "b" occurs twice; "a" once.
+    assert _rows(spark, result, df, "u") == {1: True, 2: False, 3: False, 4: False, 5: False}
+
+
+def test_compliance_rows_keep_null_and_completeness_rows_null_where(spark: Any) -> None:
+    result, df = _run(spark, Check(CheckLevel.Error, "s").satisfies("x > 0", "pos"),
+                      Check(CheckLevel.Error, "c").isComplete("t").where("x > 0"))
+    assert _rows(spark, result, df, "s") == {1: True, 2: None, 3: True, 4: False, 5: None}
+    assert _rows(spark, result, df, "c") == {1: True, 2: None, 3: False, 4: True, 5: None}
+
+
+def test_success_metric_names_say_the_filter_and_the_quantile(spark: Any) -> None:
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    result = (VerificationSuite(spark).onData(df)
+              .addCheck(Check(CheckLevel.Error, "c").hasMean("x", lambda v: v > 0).where("id > 1")
+                        .hasApproxQuantile("x", 0.5, lambda v: True)).run())
+    names = {r["name"] for r in VerificationResult.successMetricsAsJson(spark, result)}
+    assert names == {"Mean (where: id > 1)", "ApproxQuantile-0.5"}
+    assert str(ColumnCount()) == "ColumnCount()"
+    context = AnalysisRunner(spark).onData(df).addAnalyzer(ApproxQuantile("x", 0.25)).run()
+    (metric,) = context.metricMap.values()
+    assert metric.name == "ApproxQuantile-0.25"
+
+
+def test_histogram_ratios_divide_by_all_rows_and_bin_counts_have_none(spark: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def keep(name: str) -> Any:
+        def assertion(d: Any) -> bool:
+            seen[name] = d
+            return True
+        return assertion
+
+    _run(spark, Check(CheckLevel.Error, "h").hasHistogramValues("t", keep("h")).where("id > 3"))
+    ratios = {k: v.ratio for k, v in seen["h"].values.items()}
+    assert ratios == {"b": 2 / 5}  # 2 of all 5 rows, not of the 2 rows passing the filter
+    result, _ = _run(spark, Check(CheckLevel.Error, "n").hasNumberOfDistinctValues(
+        "t", lambda n: n == 3))
+    (cr,) = result.checkResults[next(iter(result.checkResults))].constraintResults
+    assert cr.constraint.name.endswith(",false,Count))")
+    assert {k: v.ratio for k, v in cr.metric.value.values.items()} == {
+        "a": 1.0, "b": 2.0, "NullValue": 2.0}
