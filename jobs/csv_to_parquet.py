@@ -14,22 +14,18 @@ overrides (``--outputs.sales.table sales_v2``).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakeforge.errors import ConfigError
-from lakeforge.lifecycle import Job, OutputSpec, RunSettings, SourceSpec, Steps, run_pipeline
+from lakeforge.lifecycle import Job, PipelineConfig, Steps, run_pipeline
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
-@dataclass(frozen=True)
-class CsvToParquetConfig:
-    sources: dict[str, SourceSpec]
-    outputs: dict[str, OutputSpec]
-    database: str = "lakeforge"
-    run: RunSettings = field(default_factory=RunSettings)
+@dataclass(frozen=True, kw_only=True)
+class CsvToParquetConfig(PipelineConfig):
 
     def validate(self, source: str) -> None:
         if set(self.outputs) != set(self.sources):

@@ -24,15 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakeforge.errors import ConfigError
-from lakeforge.lifecycle import (
-    MERGED,
-    Job,
-    OutputSpec,
-    RunSettings,
-    SourceSpec,
-    Steps,
-    run_pipeline,
-)
+from lakeforge.lifecycle import MERGED, Job, PipelineConfig, Steps, run_pipeline
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -42,18 +34,11 @@ OUTPUTS = ("golden", "matches", "contacts")
 PII = ("first_name", "last_name", "email", "phone", "date_of_birth", "postcode")
 
 
-@dataclass(frozen=True)
-class CustomerPropensityConfig:
-    sources: dict[str, SourceSpec]
-    outputs: dict[str, OutputSpec]
-    features: dict[str, Any]
-    features_from: str = "contacts"
-    database: str = "lakeforge"
-    raw_database: str = "lakeforge_raw"
+@dataclass(frozen=True, kw_only=True)
+class CustomerPropensityConfig(PipelineConfig):
     # transforms.dedup.MatchSettings as a mapping (columns, precision_recall_tradeoff,
     # max_em_iterations, seed, ...), checked before Spark starts.
     dedup: dict[str, Any] = field(default_factory=dict)
-    run: RunSettings = field(default_factory=RunSettings)
 
     def validate(self, source: str) -> None:
         for what, names, have in (("sources", SOURCES, self.sources),
@@ -135,7 +120,8 @@ def with_label(published: DataFrame, cfg: CustomerPropensityConfig) -> DataFrame
     """The features input: the published contacts plus the label (1.0 when ``y`` is yes)."""
     from pyspark.sql import functions as F
 
-    return published.withColumn(cfg.features["label"], (F.col("y") == "yes").cast("double"))
+    label = (cfg.features or {})["label"]
+    return published.withColumn(label, (F.col("y") == "yes").cast("double"))
 
 
 JOB = Job("customer_propensity", CustomerPropensityConfig, build, features=with_label)

@@ -14,26 +14,19 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lakeforge.errors import ConfigError
-from lakeforge.lifecycle import Job, OutputSpec, RunSettings, SourceSpec, Steps, run_pipeline
+from lakeforge.lifecycle import Job, PipelineConfig, Steps, run_pipeline
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
-@dataclass(frozen=True)
-class WebSessionsConfig:
-    sources: dict[str, SourceSpec]
-    outputs: dict[str, OutputSpec]
-    features: dict[str, Any]
-    features_from: str = "events"
-    database: str = "lakeforge"
-    raw_database: str | None = None
+@dataclass(frozen=True, kw_only=True)
+class WebSessionsConfig(PipelineConfig):
     event_types: list[str] = field(default_factory=lambda: ["page_view", "purchase"])
     session_gap_minutes: int = 30
-    run: RunSettings = field(default_factory=RunSettings)
 
     def validate(self, source: str) -> None:
         if "events" not in self.sources or "events" not in self.outputs:
@@ -83,7 +76,7 @@ def sessions_per_customer(events: DataFrame, cfg: WebSessionsConfig) -> DataFram
         F.avg("cart_adds").alias("cart_adds_per_session"),
         F.avg("seconds").alias("avg_session_seconds"),
         F.max_by("device", "last").alias("device"),
-        F.max("bought").alias(cfg.features["label"]))
+        F.max("bought").alias((cfg.features or {})["label"]))
 
 
 JOB = Job("web_sessions", WebSessionsConfig, build, features=sessions_per_customer)

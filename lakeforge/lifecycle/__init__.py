@@ -32,11 +32,11 @@ from lakeforge.lifecycle.runner import (
     validate_job_config,
     write_phase,
 )
-from lakeforge.lifecycle.settings import OutputSpec, RunSettings, SourceSpec
+from lakeforge.lifecycle.settings import OutputSpec, PipelineConfig, RunSettings, SourceSpec
 
 __all__ = [
     "MERGED", "PHASES", "QUARANTINE_SCHEMA", "AuditFailedError", "BadInputThresholdError",
-    "Job", "OutputSpec", "RunSettings", "SchemaDriftError", "SourceSpec", "Steps",
+    "Job", "OutputSpec", "PipelineConfig", "RunSettings", "SchemaDriftError", "SourceSpec", "Steps",
     "audit_phase", "new_run_id", "publish_phase", "render_console", "run_phases",
     "run_pipeline", "validate_job_config", "write_phase", "write_quarantine",
 ]

@@ -134,13 +134,12 @@ class Steps:
 def validate_job_config(cfg: Any, source: str) -> None:
     """Every key of a lifecycle job's config, before Spark starts; one-line errors naming the
     key and ``source`` (the file). (The job's own ``validate(source)`` is run by run_job.)"""
-    validate_lifecycle(cfg.sources, cfg.outputs, cfg.run, cfg.database,
-                       getattr(cfg, "raw_database", None), source)
-    features = getattr(cfg, "features", None)
-    if features:
+    validate_lifecycle(cfg.sources, cfg.outputs, cfg.run, cfg.database, cfg.raw_database,
+                       source)
+    if cfg.features:
         from lakeforge.feature_store import feature_spec_from_mapping
 
-        feature_spec_from_mapping(features, source)
+        feature_spec_from_mapping(cfg.features, source)
         if cfg.features_from not in cfg.outputs:
             raise ConfigError(f"{source}: 'features_from' is {cfg.features_from!r}, not one of "
                               f"the outputs {sorted(cfg.outputs)}")
@@ -329,7 +328,7 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
     catalog = get_catalog(ctx.env, spark)
     sources: dict[str, SourceSpec] = cfg.sources
     roots = {n: lake.resolve("raw", s.path) for n, s in sources.items()}
-    if run.crawl_raw and getattr(cfg, "raw_database", None):
+    if run.crawl_raw and cfg.raw_database:
         from lakeforge.crawler import crawl
 
         report = crawl(list(roots.values()), database=cfg.raw_database, catalog=catalog)
@@ -372,7 +371,7 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
         ingested[n] = ingest_source(
             spark, n, spec, roots[n], files_of, keys, chosen[n],
             [f for f in misplaced if f in new[n]],
-            f"{getattr(cfg, 'raw_database', None) or cfg.database}.{n}")
+            f"{cfg.raw_database or cfg.database}.{n}")
         ingested[n].new_files = len(new[n])
     fault_point("read")
     summary["reprocessed_partitions"] = [p for n, s in sources.items() if s.incremental
@@ -604,7 +603,7 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
                 f"ledger for {cfg.database}.{table}: {res.rows} rows were published but the "
                 f"ledger expected {ledger.published}; the bookmark was not advanced")
     summary["published"] = published
-    if getattr(cfg, "features", None):
+    if cfg.features:
         summary["features"] = write_features(job, ctx)
     summary["status"] = "published"
     summary["seconds"] = round(time.monotonic() - state.started, 1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from lakeforge.bookmarks import ENABLE, PAUSE
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
@@ -89,6 +89,27 @@ class RunSettings:
     # Register the raw sources in the raw database with the crawler (for Athena); the job
     # lists the raw files itself either way.
     crawl_raw: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineConfig:
+    """The keys every lifecycle job's config has; a job's config dataclass extends it
+    (``@dataclass(frozen=True, kw_only=True)``) with its own keys and may define
+    ``validate(self, source)`` for them."""
+
+    sources: dict[str, SourceSpec]
+    outputs: dict[str, OutputSpec]
+    database: str = "lakeforge"
+    # When set, the raw sources are crawled into this database (for Athena).
+    raw_database: str | None = None
+    # The feature pipeline (transforms.features spec) over the published output
+    # ``features_from``; none when unset.
+    features: dict[str, Any] | None = None
+    features_from: str | None = None
+    run: RunSettings = field(default_factory=RunSettings)
+
+    def validate(self, source: str) -> None:
+        """Job-specific checks (the lifecycle's own run in the preflight)."""
 
 
 def table_of(name: str, out: OutputSpec) -> str:

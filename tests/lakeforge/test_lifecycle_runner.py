@@ -5,14 +5,14 @@ a failed audit that leaves the current version, the quarantine's one schema."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from lakeforge.lifecycle import Job, OutputSpec, RunSettings, SourceSpec, Steps, run_pipeline
+from lakeforge.lifecycle import Job, PipelineConfig, Steps, run_pipeline
 
 pytestmark = pytest.mark.slow  # in-process job runs on the test session (20-60 s each)
 
@@ -31,12 +31,9 @@ checks:
 """
 
 
-@dataclass(frozen=True)
-class OrdersConfig:
-    sources: dict[str, SourceSpec]
-    outputs: dict[str, OutputSpec]
-    database: str = "lakeforge"
-    run: RunSettings = field(default_factory=RunSettings)
+@dataclass(frozen=True, kw_only=True)
+class OrdersConfig(PipelineConfig):
+    """No keys of its own."""
 
 
 def build(steps: Steps) -> dict[str, Any]:
