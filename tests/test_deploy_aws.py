@@ -1,4 +1,5 @@
-"""Deployment to EMR, Glue, Step Functions and IAM, against a moto server on 127.0.0.1.
+"""Deployment to EMR, Glue and IAM, against a moto server on 127.0.0.1 (Step Functions:
+tests/lakeforge/test_deploy_stepfunctions.py and tests/orchestration/).
 
 Where moto lacks an API the call is covered with botocore's Stubber and a response recorded
 from the real service's shape; each such test says which API moto lacks.
@@ -28,7 +29,6 @@ from lakeforge.deploy import (
     glue,
     iam,
 )
-from lakeforge.deploy import stepfunctions as sfn
 from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts, load_artifacts, upload_artifacts
 
 pytestmark = pytest.mark.aws
@@ -451,152 +451,6 @@ def _topic(endpoint: str) -> str:
         Name="lakeforge-runs")["TopicArn"])
 
 
-def _sfn_role(endpoint: str) -> str:
-    return iam.apply_role(
-        client("iam", region=REGION, endpoint_url=endpoint), "lakeforge-sfn", "stepfunctions",
-        iam.step_functions_policy(account_id=ACCOUNT, region=REGION,
-                                  glue_jobs=["lakeforge-customer-propensity"],
-                                  topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:lakeforge-runs"))
-
-
-def test_state_machine_is_glue_sync_then_quality_then_publish():
-    definition = sfn.build_definition(sfn.PipelineSettings(
-        glue_job="lakeforge-customer-propensity", quality_job="lakeforge-quality-gate",
-        topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:t"))
-    states = definition["States"]
-    assert definition["StartAt"] == "RunJob"
-    assert states["RunJob"]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
-    assert states["RunJob"]["Parameters"] == {"JobName": "lakeforge-customer-propensity"}
-    assert states["RunJob"]["Next"] == "QualityGate"
-    assert states["QualityGate"]["Parameters"]["JobName"] == "lakeforge-quality-gate"
-    assert states["QualityGate"]["Next"] == "Publish"
-    assert states["Publish"]["Resource"] == "arn:aws:states:::sns:publish"
-    assert states["Publish"]["Next"] == "Succeeded"
-    # Transient Glue errors are retried everywhere; a failed quality gate run is not.
-    assert "States.TaskFailed" in states["RunJob"]["Retry"][1]["ErrorEquals"]
-    assert all("States.TaskFailed" not in r["ErrorEquals"]
-               for r in states["QualityGate"]["Retry"])
-    for name in ("RunJob", "QualityGate", "Publish"):
-        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
-                                          "Next": "NotifyFailure"}]
-    assert states["NotifyFailure"]["Next"] == "Failed"
-    assert states["Failed"]["Type"] == "Fail"
-    assert sfn.definition_problems(definition) == []
-
-
-@pytest.mark.parametrize(
-    ("break_it", "problem"),
-    [
-        (lambda d: d["States"]["RunJob"].update(Next="Nowhere"),
-         "RunJob Next -> 'Nowhere' does not exist"),
-        (lambda d: d["States"]["Publish"]["Catch"][0].update(Next="Gone"),
-         "Publish Catch[0].Next -> 'Gone' does not exist"),
-        (lambda d: d.update(StartAt="Missing"), "StartAt 'Missing' is not a state"),
-        (lambda d: d["States"].update(Orphan={"Type": "Succeed"}),
-         "state Orphan is unreachable"),
-        (lambda d: d["States"]["QualityGate"].update(End=True),
-         "QualityGate needs exactly one of Next or End"),
-        (lambda d: d["States"]["RunJob"]["Retry"].insert(0, {"ErrorEquals": ["States.ALL"]}),
-         "States.ALL must be alone and in the last entry"),
-        (lambda d: d["States"]["RunJob"]["Retry"][0].update(BackoffRate=0.5),
-         "BackoffRate must be >= 1.0"),
-        (lambda d: d["States"]["Succeeded"].update(Next="RunJob"),
-         "Succeed state Succeeded may not have Next"),
-    ],
-)
-def test_structural_validation_names_each_problem(break_it, problem):
-    definition = sfn.build_definition(sfn.PipelineSettings(
-        glue_job="a", quality_job="b", topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:t"))
-    break_it(definition)
-    with pytest.raises(sfn.InvalidStateMachineError) as info:
-        sfn.validate_definition(definition)
-    assert any(problem in p for p in info.value.problems), info.value.problems
-
-
-def test_structural_validation_finds_a_loop_with_no_way_out():
-    looping = {"StartAt": "A", "States": {
-        "A": {"Type": "Pass", "Next": "B"},
-        "B": {"Type": "Choice", "Choices": [{"Variable": "$.x", "BooleanEquals": True,
-                                             "Next": "A"}], "Default": "A"},
-        "Done": {"Type": "Succeed"}}}
-    problems = sfn.definition_problems(looping)
-    assert any("no terminal state" in p for p in problems)
-    assert any("Done is unreachable" in p for p in problems)
-    partly = {"StartAt": "A", "States": {
-        "A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "BooleanEquals": True,
-                                             "Next": "Loop"}], "Default": "Done"},
-        "Loop": {"Type": "Pass", "Next": "Loop"},
-        "Done": {"Type": "Succeed"}}}
-    assert sfn.definition_problems(partly) == [
-        "definition: states ['Loop'] can never reach a terminal state"]
-
-
-def test_deploy_stepfunctions_creates_then_updates_the_state_machine(aws, tmp_path, capsys):
-    topic, role = _topic(aws), _sfn_role(aws)
-    args = ["deploy", "stepfunctions", "--region", REGION, "--endpoint-url", aws,
-            "--topic-arn", topic, "--role-arn", role, "--output", str(tmp_path / "sm.json")]
-    assert _cli(*args) == 0, capsys.readouterr().err
-    first = json.loads(capsys.readouterr().out)
-    assert first["action"] == "created"
-    c = client("stepfunctions", region=REGION, endpoint_url=aws)
-    described = c.describe_state_machine(stateMachineArn=first["state_machine_arn"])
-    assert described["roleArn"] == role
-    assert json.loads(described["definition"]) == json.loads((tmp_path / "sm.json").read_text())
-    assert json.loads(described["definition"])["States"]["Publish"]["Parameters"]["TopicArn"] == (
-        topic)
-    assert _cli(*args, "--quality-job", "other-quality") == 0
-    second = json.loads(capsys.readouterr().out)
-    assert second == {**second, "action": "updated",
-                      "state_machine_arn": first["state_machine_arn"]}
-    updated = json.loads(c.describe_state_machine(
-        stateMachineArn=first["state_machine_arn"])["definition"])
-    assert updated["States"]["QualityGate"]["Parameters"]["JobName"] == "other-quality"
-    assert len(c.list_state_machines()["stateMachines"]) == 1
-
-
-def test_deploy_stepfunctions_needs_a_role_unless_dry_run(aws, tmp_path, capsys):
-    args = ["deploy", "stepfunctions", "--region", REGION, "--endpoint-url", aws,
-            "--topic-arn", f"arn:aws:sns:{REGION}:{ACCOUNT}:t",
-            "--output", str(tmp_path / "sm.json")]
-    assert _cli(*args) == 2
-    assert "--role-arn is needed" in capsys.readouterr().err
-    assert _cli(*args, "--dry-run") == 0
-    assert json.loads((tmp_path / "sm.json").read_text())["StartAt"] == "RunJob"
-    assert client("stepfunctions", region=REGION,
-                  endpoint_url=aws).list_state_machines()["stateMachines"] == []
-
-
-def test_aws_validate_passes_and_raises_on_error_diagnostics():
-    """moto has no ValidateStateMachineDefinition: both answers are stubbed (recorded shape)."""
-    from botocore.stub import ANY, Stubber
-
-    definition = sfn.build_definition(sfn.PipelineSettings(
-        glue_job="a", quality_job="b", topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:t"))
-    c = client("stepfunctions", region=REGION, endpoint_url="http://127.0.0.1:9")
-    params = {"definition": ANY, "type": "STANDARD"}
-    warning = {"severity": "WARNING", "code": "UNUSED", "message": "m", "location": "/States"}
-    with Stubber(c) as stub:
-        stub.add_response("validate_state_machine_definition",
-                          {"result": "OK", "diagnostics": [warning], "truncated": False}, params)
-        assert sfn.aws_validate(c, definition) == [warning]
-        error = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED",
-                 "message": "The field 'Resource' is required", "location": "/States/RunJob"}
-        stub.add_response("validate_state_machine_definition",
-                          {"result": "FAIL", "diagnostics": [error], "truncated": False}, params)
-        with pytest.raises(sfn.InvalidStateMachineError, match="'Resource' is required at "
-                                                               "/States/RunJob"):
-            sfn.aws_validate(c, definition)
-
-
-def test_pipeline_settings_are_validated():
-    with pytest.raises(DeployError, match="not an SNS topic ARN"):
-        sfn.build_definition(sfn.PipelineSettings(glue_job="a", quality_job="b", topic_arn="t"))
-    with pytest.raises(DeployError, match="must start with '--'"):
-        sfn.build_definition(sfn.PipelineSettings(
-            glue_job="a", quality_job="b", topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:t",
-            job_arguments={"output.table": "x"}))
-
-
 # --------------------------------------------------------------------------- IAM
 
 
@@ -724,17 +578,6 @@ def test_deploy_iam_writes_and_applies_roles_in_moto(aws, tmp_path, capsys):
                 "--apply") == 0
     names = [r["RoleName"] for r in c.list_roles()["Roles"]]
     assert names.count("lakeforge-glue-job") == 1
-
-
-def test_committed_state_machine_definition_is_current_and_valid():
-    """orchestration/stepfunctions/lakeforge-pipeline.asl.json is what
-    `lakeforge deploy stepfunctions --dry-run` writes for the documented example topic."""
-    committed = json.loads(
-        (REPO / "orchestration/stepfunctions/lakeforge-pipeline.asl.json").read_text())
-    assert committed == sfn.build_definition(sfn.PipelineSettings(
-        glue_job="lakeforge-customer-propensity", quality_job="lakeforge-quality-gate",
-        topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:lakeforge-runs"))
-    assert sfn.definition_problems(committed) == []
 
 
 def test_deploy_emr_names_an_unknown_cluster(aws, dist, conf_root, capsys):

@@ -5,8 +5,9 @@
 * ``emr``: upload dist/ and conf/ to S3, then add a spark-submit step to ``--cluster-id`` or start
   a transient cluster with ``--create-cluster``; ``--wait`` polls the step to its end.
 * ``glue``: upload, then create or update the Glue 5.0 job; ``--start`` starts a run.
-* ``stepfunctions``: write the Glue -> quality -> publish definition, validate it, create or
-  update the state machine (``--dry-run`` only writes and validates).
+* ``stepfunctions``: write the write -> audit -> publish definition (three runs of the job's
+  Glue job, one per ``--phase``), validate it, create or update the state machine
+  (``--dry-run`` only writes and validates).
 * ``iam``: write least-privilege policy documents (``--apply`` creates/updates the roles).
 
 Build the artifacts first: ``bash scripts/build_artifacts.sh``. AWS settings (region, endpoint)
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeforge.config import EnvConfig, conf_dir, load_env
+from lakeforge.deploy.runtimes import DEFAULT_GLUE_VERSION, GLUE_RUNTIMES
 from lakeforge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,9 @@ def _emr_parser(targets: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-alive", action="store_true",
                    help="with --create-cluster: keep the cluster up after the step (for later "
                         "--cluster-id steps; terminate it yourself)")
-    p.add_argument("--release-label", default=None, help="EMR release (default emr-7.5.0)")
+    p.add_argument("--release-label", default=None,
+                   help="EMR release: emr-7.x.y (Spark 3.5, default emr-7.5.0) or "
+                        "emr-spark-8.x.y (Spark 4.0; artifacts from make artifacts-spark4)")
     p.add_argument("--log-uri", help="s3:// prefix for cluster logs")
     p.add_argument("--service-role", default="EMR_DefaultRole")
     p.add_argument("--instance-profile", default="EMR_EC2_DefaultRole")
@@ -102,8 +106,11 @@ def _emr_parser(targets: argparse._SubParsersAction) -> None:
 
 
 def _glue_parser(targets: argparse._SubParsersAction) -> None:
-    p = targets.add_parser("glue", help="create or update a Glue 5.0 job; optionally run it")
+    p = targets.add_parser("glue", help="create or update a Glue job; optionally run it")
     _common(p, "glue")
+    p.add_argument("--glue-version", default=DEFAULT_GLUE_VERSION, choices=list(GLUE_RUNTIMES),
+                   help="5.0 / 5.1: Spark 3.5, Python 3.11 (artifacts from make artifacts); "
+                        "6.0: Spark 4.1, Python 3.13 (make artifacts-spark4 --dist)")
     p.add_argument("--role-arn", required=True, help="the Glue job's IAM role ARN")
     p.add_argument("--name", help="Glue job name (default lakeforge-<job>)")
     p.add_argument("--worker-type", default="G.1X",
@@ -123,11 +130,12 @@ def _glue_parser(targets: argparse._SubParsersAction) -> None:
 
 
 def _sfn_parser(targets: argparse._SubParsersAction) -> None:
-    p = targets.add_parser("stepfunctions", help="the Glue -> quality -> publish state machine")
+    p = targets.add_parser("stepfunctions",
+                           help="the write -> audit -> publish state machine (Glue runs)")
     _common(p, "glue", uploads=False)
     p.add_argument("--name", default="lakeforge-pipeline", help="state machine name")
-    p.add_argument("--glue-job", default="lakeforge-customer-propensity")
-    p.add_argument("--quality-job", default="lakeforge-quality-gate")
+    p.add_argument("--glue-job", default="lakeforge-customer-propensity",
+                   help="the Glue job (from lakeforge deploy glue) whose phases the states run")
     p.add_argument("--topic-arn", required=True, help="SNS topic for published/failed messages")
     p.add_argument("--role-arn", help="the state machine's IAM role ARN (needed unless --dry-run)")
     p.add_argument("--job-retries", type=int, default=1)
@@ -292,7 +300,8 @@ def _deploy_glue(args: argparse.Namespace) -> int:
     env = _load_deploy_env(args.env)
     settings = glue.GlueJobSettings(
         job=args.job, role_arn=args.role_arn, name=args.name, env=env.name,
-        worker_type=args.worker_type, number_of_workers=args.workers,
+        glue_version=args.glue_version, worker_type=args.worker_type,
+        number_of_workers=args.workers,
         timeout_minutes=args.timeout_minutes, bookmark_option=args.bookmark_option,
         temp_dir=args.temp_dir, extra_python_modules=tuple(args.python_module),
         arguments=_pairs(_job_args(args)),
@@ -329,8 +338,7 @@ def _deploy_sfn(args: argparse.Namespace) -> int:
 
     env = _load_deploy_env(args.env)
     definition = sfn.build_definition(sfn.PipelineSettings(
-        glue_job=args.glue_job, quality_job=args.quality_job, topic_arn=args.topic_arn,
-        job_retries=args.job_retries,
+        glue_job=args.glue_job, topic_arn=args.topic_arn, job_retries=args.job_retries,
     ))
     sfn.validate_definition(definition)
     out = Path(args.output or f"orchestration/stepfunctions/{args.name}.asl.json")
@@ -371,7 +379,7 @@ def _deploy_iam(args: argparse.Namespace) -> int:
     if args.topic_arn:
         documents["stepfunctions-policy.json"] = iam.step_functions_policy(
             account_id=account, region=glue_scope.region,
-            glue_jobs=args.glue_job or ["lakeforge-customer-propensity", "lakeforge-quality-gate"],
+            glue_jobs=args.glue_job or ["lakeforge-customer-propensity"],
             topic_arn=args.topic_arn,
         )
     out = Path(args.output_dir)

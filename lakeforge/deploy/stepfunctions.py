@@ -1,17 +1,23 @@
-"""The Step Functions state machine: run the Glue job -> quality gate -> publish.
+"""The Step Functions state machine: write -> audit -> publish, each phase its own Glue run.
 
 States (Amazon States Language)::
 
-    RunJob        glue:startJobRun.sync   the Lakeforge Glue job (waits for the run to end)
-    QualityGate   glue:startJobRun.sync   the Glue job that runs the quality suite
-    Publish       sns:publish             tells subscribers the run's results are published
-    Succeeded     Succeed
-    NotifyFailure sns:publish             every Catch lands here with the error and cause
-    Failed        Fail
+    Write          glue:startJobRun.sync   the job with --phase write: stages a new version
+    Audit          glue:startJobRun.sync   --phase audit: the quality gate on the staged version
+    Publish        glue:startJobRun.sync   --phase publish: switches the staged version in
+    NotifyPublished sns:publish            the three runs' ids and states
+    Succeeded      Succeed
+    NotifyAuditFailed sns:publish          the audit failed: nothing was switched, the current
+                                           version stays (then Failed)
+    NotifyFailure  sns:publish             every other Catch lands here with the error and cause
+    Failed         Fail
 
-Each Glue task retries Glue's transient errors (throttling, concurrent-run limit, internal
-errors) with exponential backoff; the job run itself is retried ``job_retries`` times (Lakeforge's
-publish is exactly-once, so a rerun is safe); a failed quality gate is never retried.
+The three tasks start the same Glue job (``lakeforge deploy glue``) with ``--phase`` in the run's
+Arguments; the lifecycle hands a staged run from one phase to the next through its state store.
+Each task retries Glue's transient errors (throttling, concurrent-run limit, internal errors)
+with exponential backoff; the write phase is rerun ``job_retries`` times when its run fails (a
+new write starts a new staged run, nothing was switched); a failed audit is a verdict on the
+data and a failed publish needs a look, so neither is rerun.
 
 :func:`validate_definition` checks the structure itself (every Next/Default/Catch target exists,
 every state is reachable, a terminal state is reachable from every state, Retry/Catch are well
@@ -20,7 +26,7 @@ formed) so a definition is checked without AWS; :func:`aws_validate` asks AWS as
 Example::
 
     definition = build_definition(PipelineSettings(glue_job="lakeforge-customer-propensity",
-                                  quality_job="lakeforge-quality", topic_arn=topic))
+                                                   topic_arn=topic))
     validate_definition(definition)
     arn = deploy_state_machine(sfn_client, "lakeforge-pipeline", definition, role_arn)
 """
@@ -59,38 +65,36 @@ class InvalidStateMachineError(DeployError):
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """Names the state machine needs."""
+    """Names the state machine needs: the Glue job whose phases run, the SNS topic."""
 
     glue_job: str
-    quality_job: str
     topic_arn: str
     job_arguments: Mapping[str, str] = field(default_factory=dict)
-    quality_arguments: Mapping[str, str] = field(default_factory=dict)
     job_retries: int = 1
     transient_retries: int = 3
 
     def validate(self) -> None:
-        if not self.glue_job or not self.quality_job:
-            raise DeployError("the state machine needs the Glue job and the quality job names")
+        if not self.glue_job:
+            raise DeployError("the state machine needs the Glue job name")
         if not self.topic_arn.startswith("arn:aws") or ":sns:" not in self.topic_arn:
             raise DeployError(f"topic {self.topic_arn!r} is not an SNS topic ARN")
-        for what, args in (("job", self.job_arguments), ("quality", self.quality_arguments)):
-            bad = sorted(k for k in args if not k.startswith("--"))
-            if bad:
-                raise DeployError(f"{what} arguments must start with '--', got {bad}")
+        bad = sorted(k for k in self.job_arguments if not k.startswith("--"))
+        if bad:
+            raise DeployError(f"job arguments must start with '--', got {bad}")
+        if "--phase" in self.job_arguments:
+            raise DeployError("job arguments may not set --phase: each state sets its own")
         if self.job_retries < 0 or self.transient_retries < 0:
             raise DeployError("retry counts must be >= 0")
 
 
-def _glue_task(job: str, arguments: Mapping[str, str], next_state: str, result_key: str,
-               job_retries: int, transient_retries: int) -> dict[str, Any]:
-    params: dict[str, Any] = {"JobName": job}
-    if arguments:
-        params["Arguments"] = dict(arguments)
+def _glue_phase_task(settings: PipelineSettings, phase: str, next_state: str,
+                     job_retries: int, on_error: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"JobName": settings.glue_job,
+                              "Arguments": {**settings.job_arguments, "--phase": phase}}
     retry: list[dict[str, Any]] = []
-    if transient_retries:
+    if settings.transient_retries:
         retry.append({"ErrorEquals": list(GLUE_TRANSIENT_ERRORS), "IntervalSeconds": 30,
-                      "MaxAttempts": transient_retries, "BackoffRate": 2.0})
+                      "MaxAttempts": settings.transient_retries, "BackoffRate": 2.0})
     if job_retries:
         retry.append({"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 120,
                       "MaxAttempts": job_retries, "BackoffRate": 2.0})
@@ -104,9 +108,8 @@ def _glue_task(job: str, arguments: Mapping[str, str], next_state: str, result_k
             "JobRunState.$": "$.JobRunState",
             "ExecutionTime.$": "$.ExecutionTime",
         },
-        "ResultPath": f"$.results.{result_key}",
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
-                   "Next": "NotifyFailure"}],
+        "ResultPath": f"$.results.{phase}",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": on_error}],
         "Next": next_state,
     }
     if retry:
@@ -114,57 +117,64 @@ def _glue_task(job: str, arguments: Mapping[str, str], next_state: str, result_k
     return task
 
 
+def _notify(topic_arn: str, subject: str, message: dict[str, str], next_state: str,
+            catch_to: str | None, result_path: str) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": SNS_PUBLISH,
+        "Parameters": {
+            "TopicArn": topic_arn,
+            "Subject": subject,
+            **message,
+            "MessageAttributes": {
+                "execution": {"DataType": "String", "StringValue.$": "$$.Execution.Name"},
+            },
+        },
+        "ResultPath": result_path,
+        "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 10,
+                   "MaxAttempts": 3, "BackoffRate": 2.0}],
+        "Next": next_state,
+    }
+    if catch_to:
+        state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.notify_error",
+                           "Next": catch_to}]
+    return state
+
+
 def build_definition(settings: PipelineSettings) -> dict[str, Any]:
     """The state machine definition (a dict; ``json.dumps`` it for AWS)."""
     settings.validate()
+    failure = "States.Format('Execution {} failed: {} {}', $$.Execution.Name, $.error.Error, " \
+              "$.error.Cause)"
     return {
-        "Comment": "Lakeforge: run the Glue job, gate on data quality, publish the results",
-        "StartAt": "RunJob",
+        "Comment": "Lakeforge write-audit-publish: stage a new version, run the quality gate "
+                   "on it, switch it in",
+        "StartAt": "Write",
         "States": {
-            "RunJob": _glue_task(settings.glue_job, settings.job_arguments, "QualityGate",
-                                 "job", settings.job_retries, settings.transient_retries),
-            # A failing quality gate is a verdict on the data, not a fault: never retried.
-            "QualityGate": _glue_task(settings.quality_job, settings.quality_arguments, "Publish",
-                                      "quality", 0, settings.transient_retries),
-            "Publish": {
-                "Type": "Task",
-                "Resource": SNS_PUBLISH,
-                "Parameters": {
-                    "TopicArn": settings.topic_arn,
-                    "Subject": "Lakeforge run published",
-                    "Message.$": "States.JsonToString($.results)",
-                    "MessageAttributes": {
-                        "execution": {"DataType": "String",
-                                      "StringValue.$": "$$.Execution.Name"},
-                    },
-                },
-                "ResultPath": "$.published",
-                "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 10,
-                           "MaxAttempts": 3, "BackoffRate": 2.0}],
-                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
-                           "Next": "NotifyFailure"}],
-                "Next": "Succeeded",
-            },
+            "Write": _glue_phase_task(settings, "write", "Audit", settings.job_retries,
+                                      "NotifyFailure"),
+            # A failing audit is a verdict on the data, not a fault: never rerun. The staged
+            # version is not switched in; the current one stays.
+            "Audit": _glue_phase_task(settings, "audit", "Publish", 0, "NotifyAuditFailed"),
+            "Publish": _glue_phase_task(settings, "publish", "NotifyPublished", 0,
+                                        "NotifyFailure"),
+            "NotifyPublished": _notify(
+                settings.topic_arn, "Lakeforge run published",
+                {"Message.$": "States.JsonToString($.results)"}, "Succeeded", None,
+                "$.notified"),
             "Succeeded": {"Type": "Succeed"},
-            "NotifyFailure": {
-                "Type": "Task",
-                "Resource": SNS_PUBLISH,
-                "Parameters": {
-                    "TopicArn": settings.topic_arn,
-                    "Subject": "Lakeforge run failed",
-                    "Message.$": "States.Format('Execution {} failed: {} {}', "
-                                 "$$.Execution.Name, $.error.Error, $.error.Cause)",
-                },
-                "ResultPath": "$.notified",
-                "Retry": [{"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 10,
-                           "MaxAttempts": 3, "BackoffRate": 2.0}],
-                # Even if the notification fails, the execution must still end as failed.
-                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.notify_error",
-                           "Next": "Failed"}],
-                "Next": "Failed",
-            },
+            "NotifyAuditFailed": _notify(
+                settings.topic_arn, "Lakeforge audit failed: current version kept",
+                {"Message.$": "States.Format('Execution {}: the audit of the staged version "
+                              "failed ({}); nothing was published and the current version "
+                              "stays. {}', $$.Execution.Name, $.error.Error, $.error.Cause)"},
+                "Failed", "Failed", "$.notified"),
+            "NotifyFailure": _notify(settings.topic_arn, "Lakeforge run failed",
+                                     {"Message.$": failure}, "Failed", "Failed",
+                                     "$.notified"),
+            # Even if a notification fails, the execution must still end as failed.
             "Failed": {"Type": "Fail", "Error": "LakeforgePipelineFailed",
-                       "Cause": "a stage failed; see the NotifyFailure input for the cause"},
+                       "Cause": "a phase failed; see the notification for the cause"},
         },
     }
 

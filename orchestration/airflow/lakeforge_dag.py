@@ -1,18 +1,23 @@
-"""Airflow DAGs for the Lakeforge customer propensity pipeline (Airflow 2.9+ / 3.x).
+"""Airflow DAGs for a Lakeforge job as write -> audit -> publish (Airflow 2.9+ / 3.x).
 
-Two DAGs, one per runtime; both crawl the raw zone, run the job, then run the quality gate:
+Each lifecycle phase of the job is its own task, so a failed audit stops the run before the
+publish: the staged version is never switched in and the current one stays.
 
-* ``lakeforge_customer_propensity_glue``: GlueCrawlerOperator -> GlueJobOperator (the job
-  deployed by ``lakeforge deploy glue``) -> GlueJobOperator (the quality gate job).
-* ``lakeforge_customer_propensity_emr``: GlueCrawlerOperator -> EmrAddStepsOperator +
-  EmrStepSensor (the job's spark-submit step) -> EmrAddStepsOperator + EmrStepSensor (quality).
-  The cluster id comes from the Airflow Variable ``lakeforge_emr_cluster_id`` at run time.
+* ``lakeforge_<job>_glue``: three GlueJobOperator runs of the Glue job that ``lakeforge deploy
+  glue`` created, with ``--phase write``, ``--phase audit``, ``--phase publish`` as run
+  arguments.
+* ``lakeforge_<job>_emr``: three spark-submit steps (EmrAddStepsOperator + EmrStepSensor each)
+  on the cluster named by the Airflow Variable ``lakeforge_emr_cluster_id``; the steps are built
+  by ``lakeforge.deploy.emr`` from where ``lakeforge deploy`` uploaded the artifacts, so the DAG
+  and the command line submit the same ``spark-submit``, plus ``--phase``.
 
-The EMR steps are built by ``lakeforge.deploy.emr`` from where ``lakeforge deploy`` uploaded the
-artifacts, so the DAG and the command line submit exactly the same ``spark-submit``. Settings are
-read from environment variables of the Airflow deployment (``LAKEFORGE_AIRFLOW_*``, below); no
-AWS or metadata-database call happens while the file is parsed.
+The job registers its raw tables itself (the write phase crawls the raw zone into the job's
+``raw_database``), so no Glue crawler is needed. When ``LAKEFORGE_AIRFLOW_TOPIC_ARN`` is set, a
+``notify_failure`` task publishes to that SNS topic when any phase fails (a failed audit:
+"current version kept"), and ``run_failed`` keeps that run failed.
 
+Settings are environment variables of the Airflow deployment (``LAKEFORGE_AIRFLOW_*``, below);
+no AWS or metadata-database call happens while the file is parsed.
 Install on the Airflow workers: ``pip install 'lakeforge[airflow]'`` (the amazon provider).
 """
 
@@ -23,10 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airflow import DAG
+from airflow.exceptions import AirflowFailException
+from airflow.operators.python import PythonOperator
 from airflow.providers.amazon.aws.operators.emr import EmrAddStepsOperator
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-from airflow.providers.amazon.aws.operators.glue_crawler import GlueCrawlerOperator
+from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
 from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+from airflow.utils.trigger_rule import TriggerRule
 
 from lakeforge import __version__
 from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts
@@ -38,48 +46,72 @@ def _setting(name: str, default: str) -> str:
 
 
 JOB = _setting("JOB", "customer_propensity")
-QUALITY_JOB = _setting("QUALITY_JOB", "quality_gate")
 ARTIFACTS = _setting("ARTIFACTS", "s3://lakeforge-example-bucket/lakeforge-deploy")
 VERSION = _setting("VERSION", __version__)
 SPLINK_JAR = _setting("SPLINK_JAR", "scala-udf-similarity-0.1.2_spark3.x.jar")
 EMR_ENV = _setting("EMR_ENV", "emr")
 GLUE_JOB_NAME = _setting("GLUE_JOB_NAME", f"lakeforge-{JOB.replace('_', '-')}")
-GLUE_QUALITY_JOB_NAME = _setting("GLUE_QUALITY_JOB_NAME", "lakeforge-quality-gate")
-RAW_CRAWLER = _setting("RAW_CRAWLER", "lakeforge-raw")
 AWS_CONN_ID = _setting("AWS_CONN_ID", "aws_default")
 REGION = _setting("REGION", "eu-west-1")
+TOPIC_ARN = _setting("TOPIC_ARN", "")
+POLL_SECONDS = float(_setting("POLL_SECONDS", "60"))
+RETRY_DELAY_SECONDS = float(_setting("RETRY_DELAY_SECONDS", "300"))
 CLUSTER_ID = "{{ var.value.lakeforge_emr_cluster_id }}"
+PHASES = ("write", "audit", "publish")
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "lakeforge",
     "retries": 1,
-    "retry_delay": timedelta(minutes=5),
+    "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS),
 }
+# A failed audit is a verdict on the data (rerunning it changes nothing); a failed publish
+# needs a look before it is retried.
+PHASE_RETRIES = {"write": 1, "audit": 0, "publish": 0}
 
 
-def emr_step(job: str) -> dict[str, Any]:
-    """The spark-submit step for ``job`` (same arguments as ``lakeforge deploy emr``)."""
+def emr_step(job: str, phase: str) -> dict[str, Any]:
+    """The spark-submit step for one phase of ``job`` (``lakeforge deploy emr``'s step plus
+    ``--phase``)."""
     layout = S3Layout.from_uri(ARTIFACTS, VERSION)
     uploaded = UploadedArtifacts.at(
         layout, version=VERSION, jar_names=[SPLINK_JAR],
         conf_files=[f"envs/{EMR_ENV}.yaml", f"jobs/{job}.yaml"],
     )
-    return spark_submit_step(uploaded, StepSettings(job=job, env=EMR_ENV))
+    return spark_submit_step(uploaded, StepSettings(
+        job=job, env=EMR_ENV, job_args=("--phase", phase), name=f"lakeforge {job} {phase}"))
 
 
-def _crawl_raw() -> GlueCrawlerOperator:
-    return GlueCrawlerOperator(
-        task_id="crawl_raw",
-        config={"Name": RAW_CRAWLER},
+def _fail_run() -> None:
+    raise AirflowFailException("a phase failed (see its log); the phases after it did not run")
+
+
+def _notify_failure(upstream: list[Any]) -> None:
+    """notify_failure (when a topic is set) and run_failed run when any phase fails. The run
+    must still end failed: with notify_failure as its only leaf a run whose audit failed would
+    end ``success``, so run_failed (a leaf that fails) keeps it failed."""
+    if not TOPIC_ARN:
+        return
+    notify = SnsPublishOperator(
+        task_id="notify_failure",
+        target_arn=TOPIC_ARN,
+        subject=f"Lakeforge {JOB} failed",
+        message=(f"Lakeforge {JOB} run {{{{ run_id }}}}: a phase failed; nothing after it ran. "
+                 "When the audit failed, the staged version was not published and the current "
+                 "version stays."),
         aws_conn_id=AWS_CONN_ID,
         region_name=REGION,
-        wait_for_completion=True,
+        trigger_rule=TriggerRule.ONE_FAILED,
+        retries=0,
     )
+    failed = PythonOperator(task_id="run_failed", python_callable=_fail_run,
+                            trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    upstream >> notify
+    upstream >> failed
 
 
 with DAG(
-    dag_id="lakeforge_customer_propensity_glue",
-    description="crawl raw -> Glue job -> quality gate",
+    dag_id=f"lakeforge_{JOB}_glue",
+    description="write -> audit -> publish as three runs of the job's Glue job",
     start_date=datetime(2024, 1, 1),
     schedule="@daily",
     catchup=False,
@@ -87,28 +119,26 @@ with DAG(
     default_args=DEFAULT_ARGS,
     tags=["lakeforge", "glue"],
 ) as glue_dag:
-    glue_crawl = _crawl_raw()
-    glue_run = GlueJobOperator(
-        task_id="run_job",
-        job_name=GLUE_JOB_NAME,
-        aws_conn_id=AWS_CONN_ID,
-        region_name=REGION,
-        wait_for_completion=True,
-    )
-    glue_quality = GlueJobOperator(
-        task_id="quality_gate",
-        job_name=GLUE_QUALITY_JOB_NAME,
-        aws_conn_id=AWS_CONN_ID,
-        region_name=REGION,
-        wait_for_completion=True,
-        retries=0,  # a failed gate is a verdict on the data; rerunning it changes nothing
-    )
-    glue_crawl >> glue_run >> glue_quality
+    glue_tasks = [
+        GlueJobOperator(
+            task_id=phase,
+            job_name=GLUE_JOB_NAME,
+            script_args={"--phase": phase},
+            aws_conn_id=AWS_CONN_ID,
+            region_name=REGION,
+            wait_for_completion=True,
+            job_poll_interval=POLL_SECONDS,
+            retries=PHASE_RETRIES[phase],
+        )
+        for phase in PHASES
+    ]
+    glue_tasks[0] >> glue_tasks[1] >> glue_tasks[2]
+    _notify_failure(glue_tasks)
 
 
 with DAG(
-    dag_id="lakeforge_customer_propensity_emr",
-    description="crawl raw -> EMR spark-submit step -> quality gate step",
+    dag_id=f"lakeforge_{JOB}_emr",
+    description="write -> audit -> publish as three spark-submit steps on an EMR cluster",
     start_date=datetime(2024, 1, 1),
     schedule="@daily",
     catchup=False,
@@ -116,32 +146,25 @@ with DAG(
     default_args=DEFAULT_ARGS,
     tags=["lakeforge", "emr"],
 ) as emr_dag:
-    emr_crawl = _crawl_raw()
-    add_job = EmrAddStepsOperator(
-        task_id="add_job_step",
-        job_flow_id=CLUSTER_ID,
-        steps=[emr_step(JOB)],
-        aws_conn_id=AWS_CONN_ID,
-    )
-    watch_job = EmrStepSensor(
-        task_id="watch_job_step",
-        job_flow_id=CLUSTER_ID,
-        step_id="{{ task_instance.xcom_pull(task_ids='add_job_step')[0] }}",
-        aws_conn_id=AWS_CONN_ID,
-        poke_interval=60,
-    )
-    add_quality = EmrAddStepsOperator(
-        task_id="add_quality_step",
-        job_flow_id=CLUSTER_ID,
-        steps=[emr_step(QUALITY_JOB)],
-        aws_conn_id=AWS_CONN_ID,
-    )
-    watch_quality = EmrStepSensor(
-        task_id="watch_quality_step",
-        job_flow_id=CLUSTER_ID,
-        step_id="{{ task_instance.xcom_pull(task_ids='add_quality_step')[0] }}",
-        aws_conn_id=AWS_CONN_ID,
-        poke_interval=60,
-        retries=0,
-    )
-    emr_crawl >> add_job >> watch_job >> add_quality >> watch_quality
+    emr_tasks: list[Any] = []
+    for phase in PHASES:
+        add = EmrAddStepsOperator(
+            task_id=f"add_{phase}_step",
+            job_flow_id=CLUSTER_ID,
+            steps=[emr_step(JOB, phase)],
+            aws_conn_id=AWS_CONN_ID,
+            retries=PHASE_RETRIES[phase],
+        )
+        watch = EmrStepSensor(
+            task_id=f"watch_{phase}_step",
+            job_flow_id=CLUSTER_ID,
+            step_id=f"{{{{ task_instance.xcom_pull(task_ids='add_{phase}_step')[0] }}}}",
+            aws_conn_id=AWS_CONN_ID,
+            poke_interval=POLL_SECONDS,
+            retries=0,
+        )
+        if emr_tasks:
+            emr_tasks[-1] >> add
+        add >> watch
+        emr_tasks += [add, watch]
+    _notify_failure(emr_tasks)

@@ -1,0 +1,156 @@
+"""The Airflow DAGs (orchestration/airflow/lakeforge_dag.py) in .venv-airflow: loaded by a
+DagBag with no import errors, and run end to end by ``dag.test()`` against a moto server.
+
+moto cannot run Glue job scripts or EMR steps: the runtime stand-ins in
+tests/orchestration/awsmoto.py end each Glue run SUCCEEDED and each EMR step COMPLETED, or
+FAILED for the phase a scenario fails, so these tests check the orchestration (which phases
+run, in which order, with which arguments, what happens after a failed audit); what each phase
+does to the data is the lifecycle's, tested with the lifecycle.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts
+from lakeforge.deploy.emr import StepSettings, spark_submit_step
+from tests.orchestration.conftest import AIRFLOW_PY, REPO, airflow_env
+
+DAG_FOLDER = REPO / "orchestration" / "airflow"
+
+pytestmark = pytest.mark.slow
+
+PROBE = r"""
+import json, sys
+from airflow.models.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
+out = {"errors": {str(k): str(v) for k, v in bag.import_errors.items()}, "dags": {}}
+for dag in bag.dags.values():
+    tasks = {}
+    for task in dag.tasks:
+        info = {"type": type(task).__name__, "downstream": sorted(task.downstream_task_ids),
+                "trigger_rule": str(task.trigger_rule), "retries": task.retries}
+        for attr in ("job_name", "script_args", "job_flow_id", "step_id", "steps"):
+            if hasattr(task, attr):
+                info[attr] = getattr(task, attr)
+        tasks[task.task_id] = info
+    out["dags"][dag.dag_id] = tasks
+print("DAGBAG" + json.dumps(out, default=str))
+"""
+
+
+def _dagbag(home: Path, folder: Path, **env: str) -> dict:
+    proc = subprocess.run([str(AIRFLOW_PY), "-c", PROBE, str(folder)], capture_output=True,
+                          text=True, timeout=600, env={**airflow_env(home), **env})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("DAGBAG"))
+    return json.loads(line[len("DAGBAG"):])
+
+
+def test_dagbag_loads_both_dags_with_zero_import_errors_and_three_phases(airflow_home):
+    """Slow: Airflow starts in .venv-airflow (a few seconds)."""
+    bag = _dagbag(airflow_home, DAG_FOLDER)
+    assert bag["errors"] == {}
+    glue = bag["dags"]["lakeforge_customer_propensity_glue"]
+    emr = bag["dags"]["lakeforge_customer_propensity_emr"]
+    # No topic configured: the phases alone, no crawler.
+    assert {t: v["downstream"] for t, v in glue.items()} == {
+        "write": ["audit"], "audit": ["publish"], "publish": []}
+    for phase in ("write", "audit", "publish"):
+        assert glue[phase]["type"] == "GlueJobOperator"
+        assert glue[phase]["job_name"] == "lakeforge-customer-propensity"
+        assert glue[phase]["script_args"] == {"--phase": phase}
+    assert glue["audit"]["retries"] == 0  # a failed audit is a verdict, not retried
+    assert {t: v["downstream"] for t, v in emr.items()} == {
+        "add_write_step": ["watch_write_step"], "watch_write_step": ["add_audit_step"],
+        "add_audit_step": ["watch_audit_step"], "watch_audit_step": ["add_publish_step"],
+        "add_publish_step": ["watch_publish_step"], "watch_publish_step": []}
+    assert emr["watch_audit_step"]["step_id"] == (
+        "{{ task_instance.xcom_pull(task_ids='add_audit_step')[0] }}")
+    # The DAG submits what `lakeforge deploy emr` submits, plus --phase.
+    layout = S3Layout.from_uri("s3://lakeforge-example-bucket/lakeforge-deploy", "0.1.0")
+    uploaded = UploadedArtifacts.at(
+        layout, version="0.1.0", jar_names=["scala-udf-similarity-0.1.2_spark3.x.jar"],
+        conf_files=["envs/emr.yaml", "jobs/customer_propensity.yaml"])
+    for phase in ("write", "audit", "publish"):
+        step = spark_submit_step(uploaded, StepSettings(
+            job="customer_propensity", job_args=("--phase", phase),
+            name=f"lakeforge customer_propensity {phase}"))
+        assert emr[f"add_{phase}_step"]["steps"] == [step]
+        assert step["HadoopJarStep"]["Args"][-2:] == ["--phase", phase]
+    with_topic = _dagbag(airflow_home, DAG_FOLDER, LAKEFORGE_AIRFLOW_TOPIC_ARN=(
+        "arn:aws:sns:eu-west-1:123456789012:lakeforge-runs"))
+    glue = with_topic["dags"]["lakeforge_customer_propensity_glue"]
+    assert glue["notify_failure"]["type"] == "SnsPublishOperator"
+    assert glue["notify_failure"]["trigger_rule"] == "one_failed"
+    assert glue["run_failed"]["trigger_rule"] == "one_failed"
+    assert glue["publish"]["downstream"] == ["notify_failure", "run_failed"]
+
+
+def test_dagbag_reports_a_broken_dag_file(airflow_home, tmp_path):
+    """Slow: starts Airflow. Shows the probe can fail: a DAG file with a bad import is
+    reported as an import error, not silently skipped."""
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    source = (DAG_FOLDER / "lakeforge_dag.py").read_text(encoding="utf-8")
+    (folder / "broken_dag.py").write_text(
+        source.replace("from lakeforge.deploy.emr import", "from lakeforge.deploy.nope import"),
+        encoding="utf-8")
+    bag = _dagbag(airflow_home, folder)
+    assert bag["dags"] == {}
+    assert any("lakeforge.deploy.nope" in e for e in bag["errors"].values())
+
+
+def test_glue_dag_test_on_moto_runs_write_audit_publish_as_three_glue_runs(dag_runs):
+    """Slow: dag.test() in .venv-airflow. Glue runs end SUCCEEDED (stand-in: moto runs no
+    script)."""
+    run = dag_runs["glue"]
+    assert run["state"] == "success"
+    assert run["tasks"] == {"write": "success", "audit": "success", "publish": "success",
+                            "notify_failure": "skipped", "run_failed": "skipped"}
+    assert [r["arguments"]["--phase"] for r in run["glue_runs"]] == ["write", "audit",
+                                                                     "publish"]
+    # The run arguments add --phase to the job's own (from `lakeforge deploy glue`).
+    for r in run["glue_runs"]:
+        assert r["job"] == "lakeforge-customer-propensity"
+        assert r["arguments"]["--lakeforge_job"] == "customer_propensity"
+    assert run["sns"] == []
+
+
+def test_glue_dag_test_on_moto_with_a_failed_audit_skips_publish_reports_and_fails(dag_runs):
+    """Slow: dag.test(). The audit's Glue run ends FAILED (stand-in for an Error-level check
+    failing): publish never starts, so the current version stays; the topic is told."""
+    run = dag_runs["glue:audit"]
+    assert run["state"] == "failed"
+    assert run["tasks"] == {"write": "success", "audit": "failed",
+                            "publish": "upstream_failed", "notify_failure": "success",
+                            "run_failed": "failed"}
+    assert [r["arguments"]["--phase"] for r in run["glue_runs"]] == ["write", "audit"]
+    assert len(run["sns"]) == 1
+    assert "current version stays" in run["sns"][0]["message"]
+
+
+def test_emr_dag_test_on_moto_adds_and_watches_three_phase_steps(dag_runs):
+    """Slow: dag.test(). moto never runs an EMR step: the stand-in ends each step COMPLETED
+    when the sensor first describes it."""
+    run = dag_runs["emr"]
+    assert run["state"] == "success"
+    assert run["emr_steps"] == [
+        {"name": f"lakeforge customer_propensity {p}", "phase": p, "state": "COMPLETED"}
+        for p in ("write", "audit", "publish")]
+    assert run["tasks"]["notify_failure"] == "skipped"
+
+
+def test_emr_dag_test_on_moto_with_a_failed_audit_step_never_adds_publish(dag_runs):
+    """Slow: dag.test(). The audit step ends FAILED (stand-in)."""
+    run = dag_runs["emr:audit"]
+    assert run["state"] == "failed"
+    assert [s["phase"] for s in run["emr_steps"]] == ["write", "audit"]
+    assert run["emr_steps"][1]["state"] == "FAILED"
+    assert run["tasks"]["add_publish_step"] == "upstream_failed"
+    assert run["tasks"]["notify_failure"] == "success"
+    assert len(run["sns"]) == 1
