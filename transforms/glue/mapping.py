@@ -18,6 +18,7 @@ from pyspark.sql.types import (
 )
 
 from lakeforge.errors import MissingColumnsError
+from transforms.casts import cast_or_null
 from transforms.glue.common import (
     CatalogTableNotFoundError,
     ChoiceSpecError,
@@ -60,7 +61,9 @@ def apply_mapping(
 
     Each mapping is ``(source_path, source_type, target_path, target_type)``. Only mapped fields
     are returned, in mapping order; a dotted target path builds (or extends) a struct; a value
-    that does not cast to ``target_type`` becomes null and is counted as rejected in ``ledger``.
+    that does not cast to ``target_type`` (Spark's try_cast rules, on Spark 3.5 and 4 alike: an
+    overflow or a fraction into an integral type too; :mod:`transforms.casts`) becomes null and
+    is counted as rejected in ``ledger``.
     A source path the frame lacks raises MissingColumnsError (Glue would silently skip it).
 
     >>> apply_mapping(df, mappings=[("id", "string", "id", "long"),
@@ -98,7 +101,7 @@ def apply_mapping(
         actual = field_type(schema, source_path)
         value = column_at(source_path)
         if actual != target_dt:
-            converted = value.cast(target_dt)
+            converted = cast_or_null(value, target_dt)
             rejected.append(F.when(value.isNotNull() & converted.isNull(), 1).otherwise(0))
             value = converted
         _insert_target(tree, target_path, value, i, where)
@@ -292,7 +295,7 @@ def _accepts(value: Column, actual: DataType, member: DataType) -> Column:
         return value.isNotNull()
     if isinstance(actual, StringType):
         text = F.trim(value)
-        converted = value.cast(member).isNotNull()
+        converted = cast_or_null(value, member).isNotNull()
         if isinstance(member, IntegralType):
             return text.rlike(r"^[+-]?[0-9]+$") & converted
         if isinstance(member, BooleanType):
@@ -301,7 +304,7 @@ def _accepts(value: Column, actual: DataType, member: DataType) -> Column:
     if actual == member:
         return value.isNotNull()
     # Non-string source: a value belongs to ``member`` when converting there and back is exact.
-    return F.coalesce(value.cast(member).cast(actual) == value, F.lit(False))
+    return F.coalesce(cast_or_null(cast_or_null(value, member), actual) == value, F.lit(False))
 
 
 def _assignments(value: Column, actual: DataType,
@@ -324,7 +327,7 @@ def _rejection_predicate(kind: str, target: DataType | None,
         def cast_fails(c: Column, t: DataType) -> Column:
             if t == target:
                 return F.lit(False)
-            return c.isNotNull() & c.cast(target).isNull()
+            return c.isNotNull() & cast_or_null(c, target).isNull()
 
         return cast_fails
     if kind == "project":
@@ -348,17 +351,17 @@ def _apply_choice(df: DataFrame, path: Path, kind: str, target: DataType | None,
         assert target is not None
 
         def fn(c: Column, t: DataType) -> Column:
-            return c if t == target else c.cast(target)
+            return c if t == target else cast_or_null(c, target)
     elif kind == "project":
         assert target is not None
 
         def fn(c: Column, t: DataType) -> Column:
-            return F.when(_accepts(c, t, target), c.cast(target))
+            return F.when(_accepts(c, t, target), cast_or_null(c, target))
     elif kind == "make_struct":
         assert members is not None
 
         def fn(c: Column, t: DataType) -> Column:
-            fields = [F.when(ok, c.cast(m)).alias(label)
+            fields = [F.when(ok, cast_or_null(c, m)).alias(label)
                       for label, m, ok in _assignments(c, t, members)]
             return F.when(c.isNotNull(), F.struct(*fields))
     else:  # make_cols: the field is replaced by one field per member, in place
@@ -374,7 +377,7 @@ def _make_cols(df: DataFrame, path: Path, members: list[tuple[str, DataType]],
     parent = path[:-1]
 
     def columns_for(c: Column, t: DataType) -> list[tuple[str, Column]]:
-        return [(f"{name}_{label}", F.when(ok, c.cast(m)))
+        return [(f"{name}_{label}", F.when(ok, cast_or_null(c, m)))
                 for label, m, ok in _assignments(c, t, members)]
 
     if not parent:
