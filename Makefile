@@ -19,7 +19,7 @@ PYTHON4 ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/
 SPARK4_ENV := PYSPARK_PYTHON=$(abspath $(PY4)) PYSPARK_DRIVER_PYTHON=$(abspath $(PY4)) \
 	PATH=$(abspath $(VENV4)/bin):$$PATH
 
-.PHONY: help demo test test-spark35 test-spark4 test-fast lint lint-py313 java venv venv-spark4 jars jars-spark4 artifacts artifacts-spark4 clean
+.PHONY: help demo test test-spark35 test-spark4 test-fast lint lint-py313 java venv venv-spark4 venv-airflow tools jars jars-spark4 artifacts artifacts-spark4 clean
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded local default"
@@ -50,6 +50,31 @@ $(STAMP4): setup.py
 
 venv-spark4: $(STAMP4)
 
+# Airflow for the orchestration tests lives in its own venv (.venv-airflow): its pins (Flask 2,
+# SQLAlchemy 1.4, ...) clash with the main venv's; exact pins in orchestration/airflow/.
+VENV_AF := .venv-airflow
+STAMP_AF := $(VENV_AF)/.lakeforge-installed
+$(STAMP_AF): setup.py orchestration/airflow/requirements.txt orchestration/airflow/constraints.txt
+	@test -x $(VENV_AF)/bin/python || $(PYTHON) -m venv $(VENV_AF)
+	$(VENV_AF)/bin/python -m pip install --quiet --upgrade "pip>=23" wheel
+	$(VENV_AF)/bin/python -m pip install --quiet -c orchestration/airflow/constraints.txt \
+		-r orchestration/airflow/requirements.txt -e '.[aws]'
+	@touch $(STAMP_AF)
+
+venv-airflow: $(STAMP_AF)
+
+# Test tools outside Python: npm's asl-validator and @cloud-copilot/iam-simulate (pinned in
+# .tools/package-lock.json, installed into .tools/node_modules) and shellcheck (Debian).
+TOOLS_STAMP := .tools/node_modules/.installed
+$(TOOLS_STAMP): .tools/package.json .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --silent
+	@touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+	@command -v shellcheck >/dev/null 2>&1 || { apt-get update -qq && \
+		apt-get install -y -qq shellcheck >/dev/null; } || \
+		{ echo "error: shellcheck is missing: apt-get install shellcheck" >&2; exit 1; }
+
 demo: $(STAMP)
 	@bash scripts/ensure_java.sh
 	$(PY) scripts/demo.py
@@ -76,12 +101,12 @@ jars-spark4: $(STAMP4)
 test: test-spark35 test-spark4
 .NOTPARALLEL: test
 
-test-spark35: $(STAMP) jars
+test-spark35: $(STAMP) jars $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
-test-spark4: $(STAMP4) jars-spark4
+test-spark4: $(STAMP4) jars-spark4 $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
 	@$(SPARK4_ENV) $(PY4) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
