@@ -904,11 +904,17 @@ class Correlation(ScanAnalyzer):
     def scan_aggregates(self) -> list[tuple[Any, Column]]:
         a = sel(col(self.firstColumn), self._where).cast("double")
         b = sel(col(self.secondColumn), self._where).cast("double")
-        return [(("corr", self.firstColumn, self.secondColumn, self._where), F.corr(a, b))]
+        pairs = F.count(F.when(a.isNotNull() & b.isNotNull(), F.lit(1)))
+        return [(("corr", self.firstColumn, self.secondColumn, self._where), F.corr(a, b)),
+                (("corr_n", self.firstColumn, self.secondColumn, self._where), pairs)]
 
     def from_scan(self, values: list[Any]) -> Metric:
-        (value,) = values
-        return self.empty_failure() if value is None else self.to_success(float(value))
+        value, pairs = values
+        if not pairs:
+            return self.empty_failure()
+        # Spark's corr is NULL where a variance is 0 (one pair, a constant column); Deequ
+        # divides in Scala and reports NaN.
+        return self.to_success(float("nan") if value is None else float(value))
 
 
 class DataTypeInstances(str, Enum):
