@@ -3,12 +3,14 @@ engine missing, pinned without the jar: each expected value is what real Deequ r
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from quality import Check, CheckLevel, VerificationResult, VerificationSuite
-from quality.analyzers import AnalysisRunner, ApproxQuantile, ColumnCount
+from quality.analyzers import AnalysisRunner, ApproxQuantile, ColumnCount, Correlation
 
 SCHEMA = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("t", T.StringType()),
                        T.StructField("x", T.DoubleType())])
@@ -83,3 +85,15 @@ def test_histogram_ratios_divide_by_all_rows_and_bin_counts_have_none(spark: Any
     assert cr.constraint.name.endswith(",false,Count))")
     assert {k: v.ratio for k, v in cr.metric.value.values.items()} == {
         "a": 1.0, "b": 2.0, "NullValue": 2.0}
+
+
+def test_correlation_is_nan_without_variance_and_empty_without_pairs(spark: Any) -> None:
+    df = spark.createDataFrame(ROWS, SCHEMA).withColumn("k", F.lit(2.0))
+    runner = AnalysisRunner(spark).onData(df)
+    one_pair, constant, no_pair = (Correlation("x", "id", "id = 1"), Correlation("x", "k"),
+                                   Correlation("x", "id", "id > 100"))
+    metrics = runner.addAnalyzer(one_pair).addAnalyzer(constant).addAnalyzer(no_pair).run()
+    assert math.isnan(metrics.metricMap[one_pair].value)
+    assert math.isnan(metrics.metricMap[constant].value)
+    assert not metrics.metricMap[no_pair].is_success
+    assert str(metrics.metricMap[no_pair].exception).startswith("Empty state for analyzer")
