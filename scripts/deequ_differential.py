@@ -55,21 +55,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         shapes = dc.build_shapes(args.seed)
         if args.shapes:
-            wanted = set(args.shapes.split(","))
-            shapes = [s for s in shapes if s.name in wanted]
+            by_name = {s.name: s for s in shapes}
+            shapes = [by_name[name] for name in args.shapes.split(",")]  # in the order given
         cases = dc.generate_cases(args.seed, shapes, args.variants)
         if args.every > 1:
             cases = dc.sample(cases, args.every)
         reports = []
+        if args.report:
+            args.report.write_text("")
         for shape in shapes:
             report = dc.run_shape(spark, shape, cases[shape.name])
             reports.append(report)
             print(dc.summary_line(report), flush=True)
+            if args.report:  # shape by shape, so an interrupted run keeps what it compared
+                with args.report.open("a") as out:
+                    out.write(dc.report_text([report]))
         total = dc.Tally.of(reports)
         print(total.text())
         print(f"elapsed {time.perf_counter() - started:.0f} s")
-        if args.report:
-            args.report.write_text(dc.report_text(reports))
     finally:
         dc.shutdown_callback_server(spark)
         spark.stop()
