@@ -31,6 +31,7 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + [
     "pytest>=7.4,<10",
     "pytest-timeout>=2.2,<3",
     "moto[server]>=5.0,<6",
+    "parliament>=1.6,<2",  # IAM policy linter for the generated policies (tests/orchestration)
     "duckdb>=1.0,<3",
     "recordlinkage>=0.16,<0.17",
     "ruff>=0.5,<1",
