@@ -8,7 +8,8 @@
 * ``stepfunctions``: write the write -> audit -> publish definition (three runs of the job's
   Glue job, one per ``--phase``), validate it, create or update the state machine
   (``--dry-run`` only writes and validates).
-* ``iam``: write least-privilege policy documents (``--apply`` creates/updates the roles).
+* ``iam``: write least-privilege policy documents derived from the env and the jobs' configs
+  (``--apply`` creates/updates the Glue, EMR and Step Functions roles).
 
 Build the artifacts first: ``bash scripts/build_artifacts.sh``. AWS settings (region, endpoint)
 come from the env file (conf/envs/<env>.yaml) unless given here. Arguments after the options
@@ -155,10 +156,16 @@ def _iam_parser(targets: argparse._SubParsersAction) -> None:
                                        f"{DEFAULT_DEPLOY_PREFIX})")
     p.add_argument("--log-uri", help="EMR log prefix the instance profile may write")
     p.add_argument("--temp-dir", help="Glue --TempDir the job role may write")
+    p.add_argument("--job", action="append", default=[],
+                   help=f"module in jobs/ whose conf/jobs/<job>.yaml names the raw sources and "
+                        f"databases (repeatable; default {DEFAULT_JOB})")
     p.add_argument("--database", action="append", default=[],
-                   help="catalog database (default: the env's; repeatable)")
+                   help="another catalog database the roles may use (repeatable)")
     p.add_argument("--glue-job", action="append", default=[],
-                   help="Glue job the state machine may run (repeatable)")
+                   help="Glue job the state machine and Airflow may run (repeatable; default "
+                        "lakeforge-<job>)")
+    p.add_argument("--emr-cluster-id", action="append", default=[],
+                   help="EMR cluster the Airflow role may add steps to (default: any)")
     p.add_argument("--topic-arn", help="SNS topic for the state machine policy")
     p.add_argument("--output-dir", default="dist/iam", help="where the JSON documents go")
     p.add_argument("--apply", action="store_true", help="create/update the roles in IAM")
@@ -360,6 +367,19 @@ def _deploy_sfn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _job_configs(names: list[str]) -> list[dict[str, Any]]:
+    from lakeforge.config import read_yaml
+
+    configs = []
+    for name in names:
+        path = conf_dir() / "jobs" / f"{name}.yaml"
+        if not path.is_file():
+            raise ConfigError(f"--job {name}: {path} not found; the IAM policies are derived "
+                              "from the job's config")
+        configs.append({**read_yaml(path), "_source": str(path)})
+    return configs
+
+
 def _deploy_iam(args: argparse.Namespace) -> int:
     from lakeforge.deploy import iam
 
@@ -367,19 +387,25 @@ def _deploy_iam(args: argparse.Namespace) -> int:
     region, _ = _aws(args, env)
     account = args.account_id or _client("sts", args, env).get_caller_identity()["Account"]
     artifacts = args.artifacts or default_artifacts_uri(env)
+    jobs = args.job or [DEFAULT_JOB]
+    configs = _job_configs(jobs)
     common = {"account_id": account, "artifacts_uri": artifacts, "region": region,
-              "databases": args.database}
-    glue_scope = iam.scope_from_env(env, extra_write=[u for u in [args.temp_dir] if u] or
-                                    [f"{artifacts.rstrip('/')}/tmp"], **common)
-    emr_scope = iam.scope_from_env(env, extra_write=[u for u in [args.log_uri] if u], **common)
+              "extra_databases": args.database}
+    glue_scope = iam.scope_from_jobs(env, configs, extra_write=[u for u in [args.temp_dir] if u]
+                                     or [f"{artifacts.rstrip('/')}/tmp"], **common)
+    emr_scope = iam.scope_from_jobs(env, configs, extra_write=[u for u in [args.log_uri] if u],
+                                    **common)
+    glue_jobs = args.glue_job or [f"lakeforge-{j.replace('_', '-')}" for j in jobs]
     documents = {
         "glue-job-policy.json": iam.glue_job_policy(glue_scope),
         "emr-instance-profile-policy.json": iam.emr_instance_profile_policy(emr_scope),
+        "airflow-policy.json": iam.airflow_policy(
+            account_id=account, region=glue_scope.region, glue_jobs=glue_jobs,
+            topic_arn=args.topic_arn, emr_cluster_ids=args.emr_cluster_id),
     }
     if args.topic_arn:
         documents["stepfunctions-policy.json"] = iam.step_functions_policy(
-            account_id=account, region=glue_scope.region,
-            glue_jobs=args.glue_job or ["lakeforge-customer-propensity"],
+            account_id=account, region=glue_scope.region, glue_jobs=glue_jobs,
             topic_arn=args.topic_arn,
         )
     out = Path(args.output_dir)

@@ -3,25 +3,32 @@ Step Functions role, generated from the env's lake zones and the deployment's lo
 
 What each policy allows, and nothing else:
 
-* S3: read the raw zone and the artifacts prefix; read, write and delete in the other zones
-  (curated, features, quarantine, bookmarks, metadata), the Glue temp dir and the EMR log
-  prefix. ``s3:ListBucket`` only with an ``s3:prefix`` condition naming those prefixes.
-* Glue Data Catalog: the configured database(s), their tables, partitions and functions, plus
-  read-only ``GetDatabase`` on ``default`` (the Hive metastore client asks for it at start-up).
+* S3: read the job's raw source folders (each ``sources.<name>.path`` of its config, in the
+  raw zone) and the artifacts prefix; read, write and delete in the other zones (curated,
+  features, quarantine, bookmarks, metadata), the Glue temp dir and the EMR log prefix.
+  ``s3:ListBucket`` only with an ``s3:prefix`` condition naming those prefixes.
+* Glue Data Catalog: the databases the job's config names (``database`` and
+  ``raw_database``, where the write phase registers the raw tables), their tables, partitions
+  and functions, plus read-only ``GetDatabase`` on ``default`` (the Hive metastore client asks
+  for it at start-up).
 * Glue job role only: CloudWatch Logs under ``/aws-glue/`` and ``cloudwatch:PutMetricData``
   restricted to the ``Glue`` namespace (that action has no resource-level permissions).
 * KMS: ``Decrypt``/``GenerateDataKey`` on the env's key when the lake uses SSE-KMS.
 * Step Functions role: start/poll/stop the named Glue jobs and publish to the named topic.
+* Airflow role (:func:`airflow_policy`): what the DAGs call - the named Glue jobs (get, start,
+  poll), steps on the EMR cluster(s) named (add, describe, cancel), the SNS topic.
 
 Example::
 
-    scope = scope_from_env(env, account_id="123456789012",
-                           artifacts_uri="s3://my-bucket/lakeforge-deploy")
+    scope = scope_from_jobs(env, [read_yaml("conf/jobs/customer_propensity.yaml")],
+                            account_id="123456789012",
+                            artifacts_uri="s3://my-bucket/lakeforge-deploy")
     json.dumps(glue_job_policy(scope), indent=2)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -139,14 +146,61 @@ def scope_from_env(
     return scope
 
 
+def scope_from_jobs(
+    env: Any,
+    jobs: Sequence[Mapping[str, Any]],
+    *,
+    account_id: str,
+    artifacts_uri: str,
+    region: str | None = None,
+    extra_write: Sequence[str] = (),
+    extra_databases: Sequence[str] = (),
+) -> AccessScope:
+    """The scope of ``jobs`` (their config mappings, conf/jobs/<job>.yaml) running in ``env``:
+    read on each job's raw source folders instead of the whole raw zone, and every database a
+    job names (``database``, ``raw_database``) plus ``extra_databases``."""
+    from lakeforge.paths import Lake
+
+    if not jobs:
+        raise DeployError("IAM policies are derived from at least one job's config")
+    lake = Lake.from_env(env)
+    databases: list[str] = []
+    raw: list[str] = []
+    for i, cfg in enumerate(jobs):
+        where = cfg.get("_source", f"job config #{i + 1}")
+        for key in ("database", "raw_database"):
+            value = cfg.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise DeployError(f"{where}: '{key}' must be a database name, got {value!r}")
+            if value:
+                databases.append(value)
+        sources = cfg.get("sources") or {}
+        if not isinstance(sources, Mapping):
+            raise DeployError(f"{where}: 'sources' must be a mapping of name -> source")
+        for name, spec in sources.items():
+            path = spec.get("path") if isinstance(spec, Mapping) else None
+            if not isinstance(path, str) or not path:
+                raise DeployError(f"{where}: 'sources.{name}.path' is missing")
+            raw.append(lake.resolve("raw", path).rstrip("/"))
+    databases = list(dict.fromkeys([*databases, *extra_databases] or [env.catalog.database]))
+    scope = scope_from_env(env, account_id=account_id, artifacts_uri=artifacts_uri,
+                           region=region, extra_write=extra_write, databases=databases)
+    read = [artifacts_uri, *raw] if raw else list(scope.read_prefixes)
+    return dataclasses.replace(scope, read_prefixes=tuple(dict.fromkeys(read)))
+
+
 # --------------------------------------------------------------------------- statements
 
 
-def _object_arns(uris: Iterable[str]) -> list[str]:
+def _object_arns(uris: Iterable[str], *, with_folder_key: bool = False) -> list[str]:
+    """Object ARNs under each prefix; ``with_folder_key`` adds the prefix's own key, which
+    pyarrow's S3 filesystem HEADs to tell a folder from a file (denied, that HEAD is a 403)."""
     out: list[str] = []
     for uri in uris:
         bucket, prefix = _bucket_and_prefix(uri)
         out += [f"arn:aws:s3:::{bucket}/{prefix}/*" if prefix else f"arn:aws:s3:::{bucket}/*"]
+        if prefix and with_folder_key:
+            out.append(f"arn:aws:s3:::{bucket}/{prefix}")
     return sorted(set(out))
 
 
@@ -159,16 +213,19 @@ def _list_statements(uris: Iterable[str]) -> list[dict[str, Any]]:
             prefixes.update({prefix, f"{prefix}/*"})
         else:
             prefixes.add("*")
+    # s3:prefix is a condition key of ListBucket only: on GetBucketLocation it would be absent
+    # and the condition never true, so that action gets its own statement.
     return [
         {
             "Sid": f"List{_sid(bucket)}",
             "Effect": "Allow",
-            "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+            "Action": ["s3:ListBucket"],
             "Resource": f"arn:aws:s3:::{bucket}",
             "Condition": {"StringLike": {"s3:prefix": sorted(prefixes)}},
         }
         for bucket, prefixes in sorted(by_bucket.items())
-    ]
+    ] + [{"Sid": "LocateLakeBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
+          "Resource": [f"arn:aws:s3:::{bucket}" for bucket in sorted(by_bucket)]}]
 
 
 def _sid(text: str) -> str:
@@ -180,7 +237,8 @@ def _s3_statements(scope: AccessScope) -> list[dict[str, Any]]:
     statements = _list_statements([*scope.read_prefixes, *scope.write_prefixes])
     statements.append({
         "Sid": "ReadLakeAndArtifacts", "Effect": "Allow", "Action": S3_READ,
-        "Resource": _object_arns([*scope.read_prefixes, *scope.write_prefixes]),
+        "Resource": _object_arns([*scope.read_prefixes, *scope.write_prefixes],
+                                 with_folder_key=True),
     })
     statements.append({
         "Sid": "WriteLakeZones", "Effect": "Allow", "Action": S3_WRITE,
@@ -258,6 +316,38 @@ def step_functions_policy(
         {"Sid": "PublishResults", "Effect": "Allow", "Action": ["sns:Publish"],
          "Resource": topic_arn},
     ])
+
+
+def airflow_policy(
+    *, account_id: str, region: str, glue_jobs: Sequence[str], topic_arn: str | None = None,
+    emr_cluster_ids: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Policy for the Airflow workers' role running the Lakeforge DAGs: the named Glue jobs
+    (GetJob, which GlueJobOperator calls first, StartJobRun, GetJobRun), steps on the named
+    EMR clusters (any cluster of the account and region when none is named: a cluster id is
+    known only once the cluster runs) and, with a topic, SNS Publish."""
+    if not glue_jobs and not emr_cluster_ids:
+        raise DeployError("the Airflow role needs a Glue job or an EMR cluster")
+    jobs = [f"arn:aws:glue:{region}:{account_id}:job/{name}" for name in glue_jobs]
+    clusters = [f"arn:aws:elasticmapreduce:{region}:{account_id}:cluster/{c}"
+                for c in (emr_cluster_ids or ["*"])]
+    statements: list[dict[str, Any]] = []
+    if jobs:
+        statements.append({"Sid": "RunGlueJobPhases", "Effect": "Allow",
+                           "Action": ["glue:GetJob", "glue:StartJobRun", "glue:GetJobRun",
+                                      "glue:BatchStopJobRun"],
+                           "Resource": sorted(set(jobs))})
+    statements.append({"Sid": "RunEmrPhaseSteps", "Effect": "Allow",
+                       "Action": ["elasticmapreduce:AddJobFlowSteps",
+                                  "elasticmapreduce:DescribeStep",
+                                  "elasticmapreduce:CancelSteps"],
+                       "Resource": clusters})
+    if topic_arn:
+        if ":sns:" not in topic_arn:
+            raise DeployError(f"{topic_arn!r} is not an SNS topic ARN")
+        statements.append({"Sid": "NotifyFailures", "Effect": "Allow",
+                           "Action": ["sns:Publish"], "Resource": topic_arn})
+    return _document(statements)
 
 
 def trust_policy(principal: str) -> dict[str, Any]:

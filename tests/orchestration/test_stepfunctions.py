@@ -127,9 +127,9 @@ def test_pipeline_settings_name_what_is_wrong(bad, message):
 # --------------------------------------------------------------------------- executed on moto
 
 
-def _execute(endpoint: str, definition: dict[str, Any]) -> dict[str, Any]:
+def _execute(endpoint: str, definition: dict[str, Any], job: str = JOB) -> dict[str, Any]:
     glue = client("glue", region=awsmoto.REGION, endpoint_url=endpoint)
-    glue.create_job(Name=JOB, Role=f"arn:aws:iam::{awsmoto.ACCOUNT}:role/lakeforge-glue-job",
+    glue.create_job(Name=job, Role=f"arn:aws:iam::{awsmoto.ACCOUNT}:role/lakeforge-glue-job",
                     Command={"Name": "glueetl", "ScriptLocation": "s3://b/glue_entry.py"},
                     GlueVersion="5.0")
     client("sns", region=awsmoto.REGION, endpoint_url=endpoint).create_topic(
