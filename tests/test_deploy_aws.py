@@ -336,7 +336,10 @@ def test_configurations_file_sets_glue_metastore_and_python(tmp_path):
 # --------------------------------------------------------------------------- Glue
 
 
-def test_deploy_glue_creates_a_glue5_job_and_runs_it(aws, dist, conf_root, capsys):
+def test_deploy_glue_creates_a_glue5_job_and_starts_a_run_that_moto_does_not_execute(
+        aws, dist, conf_root, capsys):
+    """moto records the run and reports it SUCCEEDED without running glue_entry.py: what is
+    tested is the job definition, the start and the polling, not the job."""
     code = _cli("deploy", "glue", "--job", "customer_propensity", "--role-arn", ROLE_ARN,
                 *_common(aws, dist, conf_root), "--start", "--wait", "--poll-seconds", "0",
                 "--output.table", "propensity_v2")
