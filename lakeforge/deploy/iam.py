@@ -323,9 +323,10 @@ def airflow_policy(
     emr_cluster_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Policy for the Airflow workers' role running the Lakeforge DAGs: the named Glue jobs
-    (GetJob, which GlueJobOperator calls first, StartJobRun, GetJobRun), steps on the named
-    EMR clusters (any cluster of the account and region when none is named: a cluster id is
-    known only once the cluster runs) and, with a topic, SNS Publish."""
+    (GetJob, which GlueJobOperator calls first, StartJobRun, GetJobRun), the named
+    EMR clusters' steps (add, describe, cancel; DescribeCluster) - any cluster of the account
+    and region when none is named: a cluster id is known only once the cluster runs - and,
+    with a topic, SNS Publish."""
     if not glue_jobs and not emr_cluster_ids:
         raise DeployError("the Airflow role needs a Glue job or an EMR cluster")
     jobs = [f"arn:aws:glue:{region}:{account_id}:job/{name}" for name in glue_jobs]
@@ -338,7 +339,10 @@ def airflow_policy(
                                       "glue:BatchStopJobRun"],
                            "Resource": sorted(set(jobs))})
     statements.append({"Sid": "RunEmrPhaseSteps", "Effect": "Allow",
+                       # DescribeCluster: the provider's operators look the cluster up
+                       # (its console link) before adding a step.
                        "Action": ["elasticmapreduce:AddJobFlowSteps",
+                                  "elasticmapreduce:DescribeCluster",
                                   "elasticmapreduce:DescribeStep",
                                   "elasticmapreduce:CancelSteps"],
                        "Resource": clusters})

@@ -104,7 +104,10 @@ def iam_requests(entry: dict[str, Any], region: str, account: str) -> list[tuple
     if "Action" in form:
         action = form["Action"][0]
         if action == "Publish":
-            return [("sns:Publish", form["TopicArn"][0], {})]
+            target = form.get("TopicArn") or form.get("TargetArn")
+            if not target:
+                raise ValueError(f"SNS Publish without a topic: {sorted(form)}")
+            return [("sns:Publish", target[0], {})]
         raise ValueError(f"unmapped query request {action}")
     auth = headers.get("Authorization", "")
     if "/s3/aws4_request" in auth or "/s3/" in auth:

@@ -216,8 +216,8 @@ def test_airflow_role_allows_every_call_of_the_dag_runs_and_nothing_elsewhere(da
     calls = [c for run in dag_runs.values() for c in _calls(run["requests"], "airflow-role")]
     actions = {a for a, _, _ in calls}
     assert actions == {"glue:GetJob", "glue:StartJobRun", "glue:GetJobRun",
-                       "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeStep",
-                       "sns:Publish"}
+                       "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeCluster",
+                       "elasticmapreduce:DescribeStep", "sns:Publish"}
     policy = iam.airflow_policy(account_id=ACCOUNT, region=REGION, glue_jobs=[GLUE_JOB],
                                 topic_arn=TOPIC)
     assert _denied(simulate(policy, calls, ACCOUNT)) == []
