@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
@@ -48,6 +49,8 @@ JDBC_TYPES = ("jdbc", "postgresql", "mysql", "sqlserver", "oracle", "redshift")
 FORMATS = {"csv": "csv", "json": "json", "parquet": "parquet", "glueparquet": "parquet",
            "orc": "orc"}
 DEFAULT_RETENTION_HOURS = 168
+# Characters java.net.URI leaves unquoted in a path (input_file_name() is such a URI).
+URI_PATH_SAFE = "/;:@&=+$,!*'()"
 
 
 class GlueLogger:
@@ -213,9 +216,10 @@ class GlueContext:
         for i, key in enumerate(spec.partition_keys):
             value = None
             for p in parts:
-                prefix = Path(self._runtime.local_path(p.location)).resolve().as_uri() + "/"
-                hit = F.col(FILE_COL).startswith(prefix) | F.col(FILE_COL).startswith(
-                    prefix.replace("file:///", "file:/", 1))
+                folder = quote(str(Path(self._runtime.local_path(p.location)).resolve()),
+                               safe=URI_PATH_SAFE)
+                hit = (F.col(FILE_COL).startswith(f"file://{folder}/")
+                       | F.col(FILE_COL).startswith(f"file:{folder}/"))
                 value = (F.when(hit, F.lit(p.values[i])) if value is None
                          else value.when(hit, F.lit(p.values[i])))
             column = value if value is not None else F.lit(None)

@@ -113,8 +113,8 @@ class GlueRuntime:
         if parts is not None and self.endpoint_url is None:
             bucket, key = parts
             return str(Path(self.s3_root(), bucket, *[p for p in key.split("/") if p]))
-        if uri.startswith("file://"):
-            return uri[len("file://"):]
+        if uri.startswith("file:"):
+            return "/" + uri[len("file:"):].lstrip("/")
         return uri
 
     def map_buckets(self, buckets: Iterable[str]) -> None:
