@@ -809,7 +809,8 @@ class Check:
                 raise ValueError(f"isContainedIn({column!r}): allowed values must be a list, "
                                  f"got the string {values!r}")
             items = [str(v) for v in values]
-            listed = ",".join("'" + v.replace("'", "''") + "'" for v in items)
+            # Deequ escapes a quote with a backslash (`'it\'s'`), which Spark SQL reads back.
+            listed = ",".join("'" + v.replace("'", "\\'") + "'" for v in items)
             predicate = f"{quote(column)} IS NULL OR {quote(column)} IN ({listed})"
             return self.satisfies(predicate, f"{column} contained in {','.join(items)}",
                                   assertion, hint, columns=[column],
