@@ -1092,7 +1092,7 @@ def tabled_reason(diff: Difference) -> str | None:
         if diff.case.method in SUMMATION_ORDER_METHODS and _close_texts(native, deequ):
             return "float-summation-order"
         if (native.startswith("Empty state for analyzer UniqueValueRatio(")
-                and deequ.endswith("Value at index 0 is null.")):
+                and re.search(r"Value at index \d+ is null\.$", deequ)):
             return "unique-value-ratio-no-rows"
     if diff.field == "row_level" and diff.case.method in COMPLIANCE_METHODS:
         options = diff.case.args.get("options")

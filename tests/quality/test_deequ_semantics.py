@@ -97,3 +97,14 @@ def test_correlation_is_nan_without_variance_and_empty_without_pairs(spark: Any)
     assert math.isnan(metrics.metricMap[constant].value)
     assert not metrics.metricMap[no_pair].is_success
     assert str(metrics.metricMap[no_pair].exception).startswith("Empty state for analyzer")
+
+
+def test_is_contained_in_escapes_quotes_like_deequ(spark: Any) -> None:
+    df = spark.createDataFrame([("it's",), ('say "hi"',), ("b",), (None,)], "v string")
+    check = Check(CheckLevel.Error, "q").isContainedIn("v", ["it's", 'say "hi"'])
+    result = VerificationSuite(spark).onData(df).addCheck(check).run()
+    (cr,) = result.checkResults[check].constraintResults
+    assert str(cr.constraint) == (
+        "ComplianceConstraint(Compliance(v contained in it's,say \"hi\",`v` IS NULL OR `v` IN "
+        "('it\\'s','say \"hi\"'),None,List(v),None))")
+    assert cr.metric.value == 0.75  # it's, say "hi" and NULL are allowed; b is not
