@@ -5,8 +5,6 @@ order, the asl-validator check and the executed runs are in tests/orchestration/
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,6 +12,7 @@ from lakeforge.aws import client
 from lakeforge.cli import main as cli
 from lakeforge.deploy import iam
 from lakeforge.deploy import stepfunctions as sfn
+from tests.orchestration import awsmoto
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -21,16 +20,11 @@ TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:lakeforge-runs"
 
 
 @pytest.fixture
-def aws(moto_endpoint: str) -> Iterator[str]:
-    """The session's moto server, reset; yields its endpoint URL."""
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request).close()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("AWS_DEFAULT_REGION", REGION)
-    try:
-        yield moto_endpoint
-    finally:
-        mp.undo()
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session's moto server, reset (state machines stored, not executed)."""
+    awsmoto.reset(moto_endpoint, execute_state_machines=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    return moto_endpoint
 
 
 def _cli(*args: str) -> int:

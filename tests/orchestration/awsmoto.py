@@ -85,10 +85,13 @@ def moto_server(recording: Path) -> Iterator[str]:
                 os.environ[key] = value
 
 
-def reset(endpoint: str) -> None:
+def reset(endpoint: str, *, execute_state_machines: bool = True) -> None:
+    """Forget every resource on the server; state machines are executed (moto's ASL
+    interpreter) unless ``execute_state_machines`` is false."""
     _post(endpoint, "/moto-api/reset")
-    # reset clears moto's user config too: executing state machines again
-    _post(endpoint, "/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+    # reset clears moto's user config too: set it again
+    _post(endpoint, "/moto-api/config",
+          {"stepfunctions": {"execute_state_machine": execute_state_machines}})
 
 
 def start_recording(endpoint: str) -> None:
