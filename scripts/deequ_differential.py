@@ -2,8 +2,8 @@
 
 Run by hand (it needs the Deequ jar and pydeequ; minutes, not seconds)::
 
-    SPARK_VERSION=3.5 .venv/bin/python scripts/deequ_differential.py \\
-        --jar .jars/spark-3.5/deequ/deequ-2.0.7-spark-3.5.jar --report /tmp/deequ-diff.txt
+    make jars
+    .venv/bin/python scripts/deequ_differential.py --report /tmp/deequ-diff.txt
 
 Prints per shape and in total: cases, agreeing, differing only in tabled ways (docs/quality.md),
 disagreeing; row-level columns the same way; success-metric rows. ``--quality-root DIR`` puts
@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jar", required=True, help="the Deequ 2.0.7-spark-3.5 jar")
+    parser.add_argument("--jar", help="the Deequ jar (default: the jar set `deequ` that "
+                        "`make jars` fetched)")
     parser.add_argument("--seed", type=int, default=20261205)
     parser.add_argument("--variants", type=int, default=4, help="cases per method per shape")
     parser.add_argument("--every", type=int, default=1, help="keep every n-th case (sample)")
@@ -38,7 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("SPARK_VERSION", "3.5")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    if not Path(args.jar).is_file():
+    if args.jar is None:
+        from lakeforge.jars import JarSetMissingError, set_jars
+
+        try:
+            args.jar = ",".join(set_jars("deequ"))
+        except JarSetMissingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    elif not Path(args.jar).is_file():
         print(f"error: no Deequ jar at {args.jar} (make jars fetches it)", file=sys.stderr)
         return 2
 
