@@ -92,29 +92,25 @@ def _read_frame(spark: object, args: argparse.Namespace) -> object:
     return reader.load(args.path)
 
 
-def _print_skipped(skipped: list[tuple[str, str]]) -> None:
+def _show_conversion(converted: tuple[str, list[tuple[str, str]]], out: str | None) -> int:
+    text, skipped = converted
+    if not out:
+        print(text, end="")
     for entry, reason in skipped:
         print(f"[skipped] {entry}: {reason}")
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:
     from lakeforge.dqdl import export_suite
 
-    text, skipped = export_suite(args.suite, args.out)
-    if not args.out:
-        print(text, end="")
-    _print_skipped(skipped)
-    return 0
+    return _show_conversion(export_suite(args.suite, args.out), args.out)
 
 
 def _import(args: argparse.Namespace) -> int:
     from lakeforge.dqdl import import_ruleset
 
-    text, skipped = import_ruleset(args.dqdl, args.name, args.out)
-    if not args.out:
-        print(text, end="")
-    _print_skipped(skipped)
-    return 0
+    return _show_conversion(import_ruleset(args.dqdl, args.name, args.out), args.out)
 
 
 def _deploy(args: argparse.Namespace) -> int:

@@ -156,28 +156,33 @@ def _set_sql(column: str, expr: str, values: list[str], has_null: bool, negated:
     return "TRUE" if negated else "FALSE"
 
 
+def _compare_sql(c: str, expr: str, values: list[str], has_null: bool, op: str,
+                 null_outside: bool) -> str:
+    """Deequ's per-row predicate of a number or date comparison of ``expr`` (column ``c``)."""
+    if op in (">", ">=", "<", "<="):
+        return f"{c} IS NOT NULL AND {expr} {op} {values[0]}"
+    if op == "=":
+        return f"{c} IS NULL" if has_null else f"{c} IS NOT NULL AND {expr} = {values[0]}"
+    if op == "!=":
+        return f"{c} IS NOT NULL" if has_null else f"{c} IS NULL OR {expr} != {values[0]}"
+    if op == "between":
+        return f"{c} IS NOT NULL AND {expr} > {values[0]} AND {expr} < {values[1]}"
+    if op == "not between":
+        outside = f"{expr} <= {values[0]} OR {expr} >= {values[1]}"
+        return f"{c} IS NULL OR {outside}" if null_outside else f"{c} IS NOT NULL AND ({outside})"
+    return _set_sql(c, expr, values, has_null, op == "not in")
+
+
 def column_values_sql(column: str, condition: Condition, today: dt.date) -> str:
     """The per-row SQL predicate of a ``ColumnValues`` condition (Deequ's, NULL handling incl.)."""
     c = sql_column(column)
     op = condition.operator
+    has_null = any(isinstance(o, StringValue) and o.keyword == "NULL" for o in condition.operands)
     if _is_date(condition):
-        has_null = any(isinstance(o, StringValue) and o.keyword == "NULL"
-                       for o in condition.operands)
         dates = [sql_string(_date_text(o, today)) for o in condition.operands
                  if isinstance(o, DateValue)]
-        dc = f"to_date({c})"
-        compare = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
-        if op in compare:
-            return f"{c} IS NOT NULL AND {dc} {compare[op]} {dates[0]}"
-        if op == "=":
-            return f"{c} IS NULL" if has_null else f"{c} IS NOT NULL AND {dc} = {dates[0]}"
-        if op == "!=":
-            return f"{c} IS NOT NULL" if has_null else f"{c} IS NULL OR {dc} != {dates[0]}"
-        if op == "between":
-            return f"{c} IS NOT NULL AND {dc} > {dates[0]} AND {dc} < {dates[1]}"
-        if op == "not between":
-            return f"{c} IS NULL OR {dc} <= {dates[0]} OR {dc} >= {dates[1]}"
-        return _set_sql(c, dc, dates, has_null, op == "not in")
+        # Deequ lets NULL pass a date "not between", not a number "not between"
+        return _compare_sql(c, f"to_date({c})", dates, has_null, op, null_outside=True)
     if op in ("matches", "not matches"):
         pattern = sql_string(f"^(?:{condition.operands[0].value})$")  # type: ignore[union-attr]
         if op == "matches":
@@ -185,20 +190,8 @@ def column_values_sql(column: str, condition: Condition, today: dt.date) -> str:
         return f"{c} IS NOT NULL AND NOT ({c} RLIKE {pattern})"
     if _is_numeric(condition) or all(isinstance(o, StringValue) and o.keyword == "NULL"
                                      for o in condition.operands):
-        numbers, has_null = _numbers(condition)
-        texts = [_number_text(n) for n in numbers]
-        compare = {">": ">", ">=": ">=", "<": "<", "<=": "<="}
-        if op in compare:
-            return f"{c} IS NOT NULL AND {c} {compare[op]} {texts[0]}"
-        if op == "=":
-            return f"{c} IS NULL" if has_null else f"{c} IS NOT NULL AND {c} = {texts[0]}"
-        if op == "!=":
-            return f"{c} IS NOT NULL" if has_null else f"{c} IS NULL OR {c} != {texts[0]}"
-        if op == "between":
-            return f"{c} IS NOT NULL AND {c} > {texts[0]} AND {c} < {texts[1]}"
-        if op == "not between":
-            return f"{c} IS NOT NULL AND ({c} <= {texts[0]} OR {c} >= {texts[1]})"
-        return _set_sql(c, c, texts, has_null, op == "not in")
+        texts = [_number_text(n) for n in _numbers(condition)[0]]
+        return _compare_sql(c, c, texts, has_null, op, null_outside=False)
     # strings, with the keywords NULL / EMPTY / WHITESPACES_ONLY
     operands = [o for o in condition.operands if isinstance(o, StringValue)]
     quoted = [sql_string(o.value or "") for o in operands if o.keyword is None]
