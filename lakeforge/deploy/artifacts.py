@@ -26,7 +26,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeforge.deploy import DeployError, MissingArtifactError
+from lakeforge.jars import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -145,14 +145,6 @@ def splink_version() -> str | None:
         return None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def build(source_root: str | Path, dist: str | Path, wheel: str | Path) -> Path:
     """Assemble dist/ around an already built ``wheel``; return the manifest's path."""
     from lakeforge import __version__
@@ -193,7 +185,7 @@ def build(source_root: str | Path, dist: str | Path, wheel: str | Path) -> Path:
         "splink_version": splink_version(),
         "files": files,
         "jars": jars,
-        "sha256": {name: _sha256(out / name) for name in [*files.values(), *jars]},
+        "sha256": {name: sha256_of(out / name) for name in [*files.values(), *jars]},
     }
     path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -240,7 +232,7 @@ def load_artifacts(dist: str | Path = "dist") -> Artifacts:
         path = folder / name
         if not path.is_file():
             problems.append(f"{name} is missing")
-        elif _sha256(path) != digests.get(name):
+        elif sha256_of(path) != digests.get(name):
             problems.append(f"{name} changed after the build")
     if problems:
         raise MissingArtifactError(

@@ -26,7 +26,6 @@ from quality import (
     VerificationResult,
     VerificationSuite,
 )
-from quality.deequ_engine import deequ_unavailable_reason
 from quality.metrics import Distribution, EmptyStateException, NoSuchColumnException
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,14 +34,6 @@ SCHEMA = T.StructType([T.StructField("x", T.DoubleType()), T.StructField("k", T.
 ROWS = [(1.0, 1, "a"), (None, 2, "b"), (3.5, 2, None), (-1.0, 4, "bb"), (2.0, 5, "a")]
 
 pytestmark = pytest.mark.jars
-
-
-@pytest.fixture(scope="module")
-def deequ(spark: Any) -> Any:
-    reason = deequ_unavailable_reason(spark)
-    if reason is not None:
-        pytest.skip(f"run `make jars` (make test does): {reason}")
-    return spark
 
 
 def _both(spark: Any, df: Any, *checks: Check) -> tuple[VerificationResult, VerificationResult]:

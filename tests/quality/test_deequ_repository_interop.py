@@ -13,7 +13,6 @@ from pyspark.sql import types as T
 
 from lakeforge.quality_repository import FileSystemMetricsRepository, ResultKey
 from quality import analyzers as A
-from quality.deequ_engine import deequ_unavailable_reason
 
 pytestmark = pytest.mark.jars
 
@@ -23,10 +22,7 @@ ROWS = [("foo", 1, 5.0), ("bar", 2, 6.0), ("baz", 3, None), (None, 3, -1.5)]
 
 
 @pytest.fixture(scope="module")
-def pydeequ(spark: Any) -> Any:
-    reason = deequ_unavailable_reason(spark)
-    if reason is not None:
-        pytest.skip(f"run `make jars` (make test does): {reason}")
+def pydeequ(deequ: Any) -> Any:
     import pydeequ.analyzers
     import pydeequ.repository
 

@@ -22,7 +22,6 @@ import quality.profiles as profiles
 import quality.repository as quality_repository
 import quality.suggestions as suggestions
 import quality.verification as verification
-from quality.deequ_engine import deequ_unavailable_reason
 
 # (module, class, method or None for the constructor, PyDeequ's parameter names), from the docs'
 # tables; where a table row is vague the names are those of pydeequ 1.7's code.
@@ -242,11 +241,9 @@ def test_documented_analyzers_run_on_a_frame_with_nulls(spark: Any) -> None:
 
 
 @pytest.mark.jars
-def test_documented_analyzers_give_real_deequs_metrics(spark: Any) -> None:
+def test_documented_analyzers_give_real_deequs_metrics(deequ: Any) -> None:
     """The same analyzers on PyDeequ + Deequ 2.0.7 (no assertions: no callback server)."""
-    reason = deequ_unavailable_reason(spark)
-    if reason is not None:
-        pytest.skip(f"run `make jars` (make test does): {reason}")
+    spark = deequ
     import pydeequ.analyzers as pa
 
     df = spark.createDataFrame(ROWS, SCHEMA)

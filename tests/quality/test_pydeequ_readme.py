@@ -28,7 +28,6 @@ from lakeforge.quality_repository import *  # noqa: F403
 # The README's imports, each with only the module changed (pydeequ -> quality / lakeforge).
 from quality.analyzers import *  # noqa: F403, I001
 from quality.checks import *  # noqa: F403
-from quality.deequ_engine import deequ_unavailable_reason  # noqa: E402
 from quality.profiles import *  # noqa: F403
 from quality.suggestions import *  # noqa: F403
 from quality.verification import *  # noqa: F403
@@ -165,12 +164,10 @@ def test_readme_constraint_verification_and_row_level_results(
 
 
 @pytest.mark.jars
-def test_readme_verification_table_is_real_pydeequs(spark: Any, df: Any) -> None:
+def test_readme_verification_table_is_real_pydeequs(deequ: Any, df: Any) -> None:
     """The same README section on real PyDeequ + Deequ 2.0.7 (jar set deequ) gives the same
     check-result table, constraint strings included."""
-    reason = deequ_unavailable_reason(spark)
-    if reason is not None:
-        pytest.skip(f"run `make jars` (make test does): {reason}")
+    spark = deequ
     import pydeequ.checks
     import pydeequ.verification
 
