@@ -244,7 +244,8 @@ class DynamicFrame:
         name and a different type is refused). A key of the same name on both sides is kept
         once (the join makes the values equal)."""
         left, right = self._df, frame2.toDF()
-        keys1, keys2 = list(paths1), list(paths2)
+        keys1 = [paths1] if isinstance(paths1, str) else list(paths1)
+        keys2 = [paths2] if isinstance(paths2, str) else list(paths2)
         same_keys = [k2 for k1, k2 in zip(keys1, keys2, strict=False) if k1 == k2]
         types1 = {f.name: f.dataType for f in left.schema.fields}
         types2 = {f.name: f.dataType for f in right.schema.fields}

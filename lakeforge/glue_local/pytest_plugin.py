@@ -30,6 +30,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   help="same as --glue-local")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    """Before the first conftest is imported (it may import awsglue at module level)."""
+    if "--glue-local" in args or early_config.getini("glue_local"):
+        from lakeforge.glue_local.shim_path import activate_shim
+
+        activate_shim()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--glue-local") or config.getini("glue_local"):
         from lakeforge.glue_local.shim_path import activate_shim
