@@ -530,8 +530,8 @@ class DataFrameWriter:
                                                                 **kwargs)
 
 
-class DataSink:
-    """``glue_context.getSink(...)``: setFormat, setCatalogInfo, writeFrame."""
+class _Endpoint:
+    """What getSink and getSource share: the connection, format and options."""
 
     def __init__(self, ctx: GlueContext, connection_type: str, format: str | None,  # noqa: A002
                  transformation_ctx: str, options: Mapping[str, Any]) -> None:
@@ -545,6 +545,10 @@ class DataSink:
     def setFormat(self, format: str, **options: Any) -> None:  # noqa: N802, A002
         self.format = format
         self.format_options = dict(options)
+
+
+class DataSink(_Endpoint):
+    """``glue_context.getSink(...)``: setFormat, setCatalogInfo, writeFrame."""
 
     def setCatalogInfo(self, catalogDatabase: str, catalogTableName: str,  # noqa: N802, N803
                        catalogId: str | None = None) -> None:  # noqa: N803
@@ -562,21 +566,8 @@ class DataSink:
         return self.writeFrame(frame_or_dfc)
 
 
-class DataSource:
+class DataSource(_Endpoint):
     """``glue_context.getSource(...)``: setFormat, getFrame."""
-
-    def __init__(self, ctx: GlueContext, connection_type: str, format: str | None,  # noqa: A002
-                 transformation_ctx: str, options: Mapping[str, Any]) -> None:
-        self._ctx = ctx
-        self.connection_type = connection_type
-        self.format = format
-        self.format_options: dict[str, Any] = {}
-        self.options = dict(options)
-        self.transformation_ctx = transformation_ctx
-
-    def setFormat(self, format: str, **options: Any) -> None:  # noqa: N802, A002
-        self.format = format
-        self.format_options = dict(options)
 
     def getFrame(self) -> DynamicFrame:  # noqa: N802
         return self._ctx.create_dynamic_frame_from_options(
