@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pyarrow.fs as pafs
 
 from lakeforge.errors import InputPathError
-from lakeforge.paths import is_remote
+from lakeforge.paths import is_remote, normalize_uri
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -50,10 +50,7 @@ def require_input_path(uri: str, what: str = "input path") -> str:
 
 def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
     """pyarrow file system + path for a local path or an s3:// (s3a://, s3n://) URI."""
-    if uri.startswith(("s3a://", "s3n://")):
-        uri = "s3://" + uri.split("://", 1)[1]
-    if uri.startswith("file://"):
-        uri = uri[len("file://"):]
+    uri = normalize_uri(uri)
     if "://" not in uri:
         return pafs.LocalFileSystem(), uri
     fs, path = pafs.FileSystem.from_uri(uri)
