@@ -183,8 +183,12 @@ class ErrorLedger:
 
 
 def _completed(observation: Observation) -> bool:
-    jo = observation._jo  # set by DataFrame.observe; its future completes after the action
-    return jo is not None and bool(jo.future().isCompleted())
+    jo = getattr(observation, "_jo", None)
+    if jo is not None:  # classic: set by DataFrame.observe; its future completes after the action
+        return bool(jo.future().isCompleted())
+    # Spark Connect's Observation has no JVM side: the action's response fills its metrics in
+    # (an empty dict until then).
+    return bool(getattr(observation, "_result", None))
 
 
 def _drain_listener_bus(timeout_ms: int = 10_000) -> bool:
