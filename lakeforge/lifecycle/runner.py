@@ -497,9 +497,11 @@ def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df
             metrics = seen.get
             for i, rule in enumerate(rules):
                 n = int(metrics.get(f"r{i}", 0))
+                # Rules are the run's, not the output's: a rule no row of this output
+                # matched is not one of its terms.
                 if rule == MERGED:
                     ledger.merged_duplicates += n
-                elif n or rule not in ledger.removed_by_rule:
+                elif n:
                     ledger.remove(rule, n)
     return staged
 
