@@ -643,7 +643,10 @@ def _planned_outcome(plan: PlannedRule, check_result: Any,
               if r.status == ConstraintStatus.Failure]
     if not failed:
         return RuleOutcome(plan.rule, PASSED, None, evaluated)
-    if plan.passes_when_empty and all(_judged_no_rows(r) for r in failed):
+    if (plan.passes_when_empty or plan.rule.where is not None) and all(
+            _judged_no_rows(r) for r in failed):
+        # as Deequ's DQDL module: no row left to judge (empty data or a where that keeps
+        # none) passes the rule
         return RuleOutcome(plan.rule, PASSED, "No rows matched the filter", evaluated)
     reasons = list(dict.fromkeys(r.message or "" for r in failed))
     return RuleOutcome(plan.rule, FAILED, "\n".join(reasons), evaluated)
