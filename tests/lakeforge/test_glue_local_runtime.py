@@ -310,3 +310,18 @@ def test_dynamic_frame_filter_map_union_split_and_collection(glue_context: Any, 
         parts.select("nope")
     empty = DynamicFrame.fromDF(spark.createDataFrame([], "n int"), glue_context, "e")
     assert empty.count() == 0 and empty.union(dyf).count() == 3
+
+
+def test_awsgluedq_evaluate_data_quality_on_a_dynamic_frame(glue_context: Any, spark: Any
+                                                           ) -> None:
+    from awsglue.dynamicframe import DynamicFrame, DynamicFrameCollection
+    from awsgluedq.transforms import EvaluateDataQuality
+
+    df = spark.createDataFrame([(1, "a"), (2, None)], "id int, v string")
+    dyf = DynamicFrame.fromDF(df, glue_context, "d")
+    out = EvaluateDataQuality().process_rows(
+        frame=dyf, ruleset='Rules = [ IsComplete "id", IsComplete "v" ]')
+    assert isinstance(out, DynamicFrameCollection)
+    assert sorted(out.keys()) == ["originalData", "rowLevelOutcomes", "ruleOutcomes"]
+    outcomes = {r["Rule"]: r["Outcome"] for r in out.select("ruleOutcomes").toDF().collect()}
+    assert outcomes == {'IsComplete "id"': "Passed", 'IsComplete "v"': "Failed"}

@@ -1,0 +1,1 @@
+"""Lakeforge's awsgluedq-compatible package (lakeforge.glue_local.dq)."""
