@@ -1078,8 +1078,16 @@ class _FrequencyAnalyzer(Analyzer):
 class _GroupedFrequencyAnalyzer(_FrequencyAnalyzer, GroupingAnalyzer):
     """Frequency analyzers computed from the counts of (non all-null) groups."""
 
+    # (numerator, denominator) group statistics of the analyzers that are one ratio of them
+    ratio: ClassVar[tuple[str, str]] = ("", "")
+
     def group_spec(self) -> GroupSpec:
         return GroupSpec(tuple(self.columns), self._where)
+
+    def from_group(self, stats: Mapping[str, Any]) -> Metric:
+        numerator, denominator = self.ratio
+        total = stats[denominator]
+        return self.empty_failure() if not total else self.to_success(stats[numerator] / total)
 
 
 class Uniqueness(_GroupedFrequencyAnalyzer):
@@ -1087,11 +1095,8 @@ class Uniqueness(_GroupedFrequencyAnalyzer):
 
     metric_name = "Uniqueness"
     group_stats = frozenset(("n", "unique"))
+    ratio = ("unique", "n")
     has_options = True
-
-    def from_group(self, stats: Mapping[str, Any]) -> Metric:
-        n = stats["n"]
-        return self.empty_failure() if not n else self.to_success(stats["unique"] / n)
 
 
 class Distinctness(_GroupedFrequencyAnalyzer):
@@ -1099,13 +1104,10 @@ class Distinctness(_GroupedFrequencyAnalyzer):
 
     metric_name = "Distinctness"
     group_stats = frozenset(("n", "groups"))
+    ratio = ("groups", "n")
 
     def __init__(self, columns: str | Iterable[str], where: str | None = None) -> None:
         super().__init__(columns, where)
-
-    def from_group(self, stats: Mapping[str, Any]) -> Metric:
-        n = stats["n"]
-        return self.empty_failure() if not n else self.to_success(stats["groups"] / n)
 
 
 class UniqueValueRatio(_GroupedFrequencyAnalyzer):
@@ -1113,11 +1115,8 @@ class UniqueValueRatio(_GroupedFrequencyAnalyzer):
 
     metric_name = "UniqueValueRatio"
     group_stats = frozenset(("groups", "unique"))
+    ratio = ("unique", "groups")
     has_options = True
-
-    def from_group(self, stats: Mapping[str, Any]) -> Metric:
-        groups = stats["groups"]
-        return self.empty_failure() if not groups else self.to_success(stats["unique"] / groups)
 
 
 class CountDistinct(_GroupedFrequencyAnalyzer):
