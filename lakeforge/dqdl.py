@@ -168,7 +168,8 @@ def run_dqdl_gate(spark: SparkSession, data: DataFrame, ruleset: str, *, lake: L
         outcome.failing = failing.withColumnRenamed(ROW_FAIL, "failed_constraints")
         outcome.quarantine, outcome.rows_failed = write_quarantine(
             rows_as_quarantine(outcome.failing, reason_col="failed_constraints",
-                               partition_by=partition_by), lake, table, run_id)
+                               partition_by=partition_by), lake, table, run_id,
+            append=True)
         log.warning("DQDL gate %s: %d rule(s) failed, %d row(s) quarantined", name,
                     len(failed), outcome.rows_failed)
     return outcome

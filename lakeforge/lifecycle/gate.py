@@ -73,5 +73,6 @@ def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, ta
         outcome.failing = failing_rows(result, data)
         outcome.quarantine, outcome.rows_failed = write_quarantine(
             rows_as_quarantine(outcome.failing, reason_col="failed_constraints",
-                               partition_by=partition_by), lake, table, run_id)
+                               partition_by=partition_by), lake, table, run_id,
+            append=True)
     return outcome

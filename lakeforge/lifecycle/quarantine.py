@@ -64,10 +64,14 @@ def quarantine_uri(lake: Lake, table: str, run_id: str) -> str:
                                "quarantine")
 
 
-def write_quarantine(records: DataFrame, lake: Lake, table: str, run_id: str
-                     ) -> tuple[str | None, int]:
+def write_quarantine(records: DataFrame, lake: Lake, table: str, run_id: str, *,
+                     append: bool = False) -> tuple[str | None, int]:
     """Write quarantine records as JSON lines under ``quarantine/<table>/run_id=<run>``, in
     one pass that also counts them (``observe``); an empty result leaves no folder.
+
+    Ingestion writes a run's folder afresh (a retried write phase replaces it); the audit
+    phase appends its failing rows beside the ingestion's (``append=True``), so neither
+    loses the other's records.
 
     Returns the folder (None when nothing was quarantined) and the number of records.
     """
@@ -81,10 +85,11 @@ def write_quarantine(records: DataFrame, lake: Lake, table: str, run_id: str
     (records.select(*QUARANTINE_COLUMNS).observe(seen, F.count(F.lit(1)).alias("n"))
      .select(*QUARANTINE_COLUMNS, F.lit(run_id).alias("run_id"),
              F.current_timestamp().alias("quarantined_at"))
-     .coalesce(1).write.mode("overwrite").option("ignoreNullFields", "false").json(path))
+     .coalesce(1).write.mode("append" if append else "overwrite").option("ignoreNullFields", "false").json(path))
     n = int((seen.get or {}).get("n", 0))
     if n == 0:
-        delete_dir(path)
+        if not append:
+            delete_dir(path)
         return None, 0
     log.info("quarantined %d record(s) in %s", n, path)
     return path, n

@@ -223,8 +223,9 @@ def _load(store: StateStore, key: str, after: str) -> RunState:
     current = store.get(key)
     if current is None or current.doc.get("phase") != after:
         found = current.doc.get("phase") if current else "none"
-        raise ConfigError(f"no run is waiting for this phase: it needs a run whose {after!r} "
-                          f"phase finished (pending run: {found}); run --phase {after} first")
+        needed = {"written": "write", "audited": "audit"}.get(after, after)
+        raise ConfigError(f"no run is waiting for this phase: it needs a run whose {needed!r} "
+                          f"phase finished (pending run: {found}); run --phase {needed} first")
     return RunState.from_doc(current.doc)
 
 
