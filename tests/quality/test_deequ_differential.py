@@ -11,7 +11,7 @@ import pytest
 from tests.quality import deequ_corpus as dc
 
 SEED = 20261205
-SAMPLE_EVERY = 8  # of 2,064 corpus cases (12 shapes x 43 methods x 4 variants): 260
+SAMPLE_EVERY = 12  # of 2,064 corpus cases (12 shapes x 43 methods x 4 variants): 171 (every method)
 
 
 def _case(method: str = "hasMean") -> dc.Case:
@@ -100,5 +100,5 @@ def test_sample_of_the_corpus_agrees_with_deequ(deequ: Any) -> None:
                 for diffs in list(r.differing_cases.values()) + list(r.row_differences.values())
                 for d in diffs if dc.tabled_reason(d) is None]
     untabled += [m for r in reports for m in r.metric_differences if not m.startswith("TABLED")]
-    assert tally.cases >= 250
+    assert tally.cases >= 170
     assert untabled == [], f"{tally.text()}\n" + "\n".join(untabled[:40])
