@@ -226,10 +226,24 @@ def feature_rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
     for split in ("train", "validation", "test"):
         table = ds.dataset(str(root / "features" / "propensity" / "parquet" / split),
                            format="parquet").to_table()
-        rows = [tuple(json.dumps(v, sort_keys=True) for v in r.values())
+        rows = [tuple(json.dumps(_rounded(v), sort_keys=True) for v in r.values())
                 for r in table.to_pylist()]
         out[split] = sorted(rows)
     return out
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 12 significant digits: the scaler's mean and deviation are sums over the
+    table, and a table built over several runs is summed in another order than one built at
+    once (a difference in the 15th digit, e.g. -0.10471673640393989 vs -0.10471673640394032).
+    Every other value, and every row, must still be equal."""
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return value
 
 
 def quarantine_rows(root: Path, db: str = DB) -> list[tuple[Any, ...]]:
