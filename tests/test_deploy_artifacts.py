@@ -279,7 +279,7 @@ def test_spark_submit_runs_a_job_from_the_artifacts_alone(dist, tmp_path):
          "--py-files", str(dist / "lakeforge_pyfiles.zip"),
          "--jars", str(next((dist / "jars").glob("*.jar"))),
          str(dist / "glue_entry.py"), "--JOB_NAME", "lf-test", "--lakeforge_job",
-         "csv_to_parquet", "--env", "local", "--output.register_table", "false",
+         "csv_to_parquet", "--env", "local",
          "--env.spark.master", "local[1]", "--log-level", "WARNING"],
         capture_output=True, text=True, cwd=work, timeout=400,
         env=_clean_env(LAKEFORGE_LAKE_ROOT=str(lake), PYSPARK_PYTHON=sys.executable,
@@ -291,9 +291,10 @@ def test_spark_submit_runs_a_job_from_the_artifacts_alone(dist, tmp_path):
     assert ran == [f"glue_entry: running jobs.csv_to_parquet from "
                    f"{dist / 'lakeforge_pyfiles.zip'}/jobs/csv_to_parquet.py"]
     summary = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("{")))
-    assert summary["rows_in"] == 3 and summary["rows_published"] == 3
-    assert summary["rows_quarantined"] == 0
-    out = lake / "curated" / "lakeforge" / "sales"
+    ledger = summary["rows"]["sales"]
+    assert ledger["rows_in"] == 3 and ledger["published"] == 3 and ledger["balanced"]
+    assert ledger["quarantined"] == 0
+    (out,) = (lake / "curated" / "lakeforge" / "sales" / "_versions").iterdir()
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["country=FR", "country=GB"]
     import pyarrow.parquet as pq
 
