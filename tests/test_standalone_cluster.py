@@ -103,14 +103,16 @@ def test_spark_submit_to_standalone_cluster(cluster: dict[str, object]) -> None:
         "--conf", "spark.cores.max=1",
         str(REPO / "jobs" / "csv_to_parquet.py"),
         "--env", "standalone", "--env.spark.master", str(cluster["url"]),
-        "--output.database", "cluster_db",
+        "--database", "cluster_db",
     ]
     proc = run(cmd, dict(cluster["env"]), timeout=600)  # type: ignore[arg-type]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     summary = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])
-    assert summary["rows_published"] == counts["good"]
-    assert summary["rows_quarantined"] == counts["bad"]
-    rows = read_parquet_rows(work / "curated" / "cluster_db" / "sales")
+    ledger = summary["rows"]["sales"]
+    assert ledger["published"] == counts["good"] and ledger["balanced"]
+    assert ledger["quarantined"] == counts["bad"]
+    (version,) = (work / "curated" / "cluster_db" / "sales" / "_versions").iterdir()
+    rows = read_parquet_rows(version)
     assert len(rows) == counts["good"]
     # The work really ran on the cluster: the master recorded a finished application whose
     # executor ran on our worker.
