@@ -233,12 +233,12 @@ def feature_rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _rounded(value: Any) -> Any:
-    """Floats to 12 significant digits: the scaler's mean and deviation are sums over the
+    """Floats to 9 significant digits: the scaler's mean and deviation are sums over the
     table, and a table built over several runs is summed in another order than one built at
     once (a difference in the 15th digit, e.g. -0.10471673640393989 vs -0.10471673640394032).
     Every other value, and every row, must still be equal."""
     if isinstance(value, float):
-        return float(f"{value:.12g}")
+        return float(f"{value:.9g}")
     if isinstance(value, list):
         return [_rounded(v) for v in value]
     if isinstance(value, dict):
