@@ -26,7 +26,10 @@ MATCH = ["splink[spark]>=5.0,<5.1"]  # dedup uses a few Splink internals: pin th
 GX = ["great-expectations>=1.3,<2"]
 # quality engine="deequ" and the differential tests against real Deequ (jar: `make jars`)
 DEEQU = ["pydeequ>=1.7,<1.8"]
-_DEV_TOOLS = AWS + MATCH + GX + DEEQU + [
+# `lakeforge docs build`: the static lake site (Jinja2 pages, Altair charts drawn to inline SVG
+# by vl-convert, offline: no CDN at view time)
+SITE = ["jinja2>=3.1,<4", "altair>=5.4,<7", "vl-convert-python>=1.7,<2"]
+_DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + [
     "chispa>=0.10,<1",
     "pytest>=7.4,<10",
     "pytest-timeout>=2.2,<3",
@@ -37,6 +40,7 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + [
     "ruff>=0.5,<1",
     "mypy>=1.8,<2",
     "types-PyYAML>=6,<7",
+    "playwright>=1.49,<2",  # the site's browser tests drive Debian's chromium (no browser download)
 ]
 DEV = SPARK + _DEV_TOOLS
 DEV_SPARK4 = SPARK4 + _DEV_TOOLS
@@ -47,7 +51,7 @@ setup(
     description="Spark ETL, Glue-style transforms, Deequ-compatible quality and features on AWS",
     python_requires=">=3.10",
     packages=find_packages(include=["lakeforge*", "transforms*", "quality*", "jobs*"]),
-    package_data={"lakeforge": ["py.typed"]},
+    package_data={"lakeforge": ["py.typed", "site/templates/*.html"]},
     install_requires=["PyYAML>=6,<7", "pyarrow>=12,<26"],
     extras_require={
         "spark": SPARK,
@@ -56,6 +60,7 @@ setup(
         "match": MATCH,
         "gx": GX,
         "deequ": DEEQU,
+        "site": SITE,
         "airflow": ["apache-airflow>=2.9,<4", "apache-airflow-providers-amazon>=8.20,<10"],
         "dev": DEV,
         "dev-spark4": DEV_SPARK4,
