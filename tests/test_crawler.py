@@ -250,7 +250,9 @@ def test_similar_folders_are_partitions_unless_table_level(tmp_path: Path,
     assert sorted(t.name for t in report2.tables) == ["eu", "us"]
 
 
-def test_more_than_five_schemas_split_tables(tmp_path: Path) -> None:
+def test_six_similar_schemas_are_one_cluster_and_one_table(tmp_path: Path) -> None:
+    """Six distinct but similar schemas (each shares 10 of 12 names with the others) are one
+    schema cluster, so one table; the 5-cluster limit is tested in test_crawler_grouping.py."""
     from lakeforge.crawler.classify import FileSchema
     from lakeforge.crawler.grouping import Folder
     from lakeforge.crawler.listing import resolve_root
@@ -261,10 +263,9 @@ def test_more_than_five_schemas_split_tables(tmp_path: Path) -> None:
     folders = [Folder((f"p{i}",), f"{tmp_path}/p{i}", [],
                       FileSchema("parquet", None, tuple([*base, (f"x{i}", "int")])))
                for i in range(6)]
-    plans, _ = plan_tables(root, folders)
-    assert len(plans) == 6
-    plans5, _ = plan_tables(root, folders[:5])
-    assert len(plans5) == 1 and len(plans5[0].columns) == 15
+    plans, skipped = plan_tables(root, folders)
+    assert len(plans) == 1 and len(plans[0].columns) == 16 and skipped == []
+    assert [v for v, _ in plans[0].partitions] == [(f"p{i}",) for i in range(6)]
 
 
 # --------------------------------------------------------------------------- policies

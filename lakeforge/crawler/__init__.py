@@ -21,22 +21,29 @@ from lakeforge.crawler.crawl import (
     RecrawlPolicy,
     SchemaChangePolicy,
     TableReport,
+    TableThresholdExceeded,
     crawl,
 )
 from lakeforge.crawler.grouping import (
-    MAX_SCHEMAS,
+    MAX_CLUSTERS,
+    PARTITION_THRESHOLD,
     SIMILARITY_THRESHOLD,
+    TABLE_GROUPING_POLICIES,
+    Cluster,
     Folder,
     Skipped,
+    TableGroupingPolicy,
     TablePlan,
+    cluster_folders,
     plan_tables,
 )
 from lakeforge.crawler.listing import Root, list_objects, resolve_root
 
 __all__ = [
-    "DELETE_BEHAVIORS", "DEPRECATED_PROPERTY", "MAX_SCHEMAS", "RECRAWL_POLICIES",
-    "SCHEMA_CHANGE_POLICIES", "SIMILARITY_THRESHOLD", "CrawlReport", "DeleteBehavior",
-    "FileSchema", "Folder", "RecrawlPolicy", "Root", "SchemaChangePolicy", "Skipped",
-    "TablePlan", "TableReport", "UnreadableObject", "classify", "crawl", "list_objects",
-    "plan_tables", "resolve_root",
+    "DELETE_BEHAVIORS", "DEPRECATED_PROPERTY", "MAX_CLUSTERS", "PARTITION_THRESHOLD",
+    "RECRAWL_POLICIES", "SCHEMA_CHANGE_POLICIES", "SIMILARITY_THRESHOLD",
+    "TABLE_GROUPING_POLICIES", "Cluster", "CrawlReport", "DeleteBehavior", "FileSchema", "Folder",
+    "RecrawlPolicy", "Root", "SchemaChangePolicy", "Skipped", "TableGroupingPolicy", "TablePlan",
+    "TableReport", "TableThresholdExceeded", "UnreadableObject", "classify", "cluster_folders",
+    "crawl", "list_objects", "plan_tables", "resolve_root",
 ]

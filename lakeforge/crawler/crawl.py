@@ -10,7 +10,13 @@ Policies (Glue's names):
   (tables get the ``DEPRECATED_BY_CRAWLER`` property; partitions are reported).
 * ``recrawl_policy``: ``CRAWL_EVERYTHING`` reads every folder; ``CRAWL_NEW_FOLDERS_ONLY`` still
   lists the include paths but reads only folders that are not registered partitions of an
-  existing table (their schema is checked against the table's).
+  existing table (their schema is checked against the table's: compatible and similar).
+* ``table_grouping_policy``: ``None`` (schema similarity decides, see
+  :mod:`lakeforge.crawler.grouping`) or ``CombineCompatibleSchemas`` (compatible folders share
+  one table whatever their columns).
+* ``table_threshold``: the most tables one crawl may detect; more fails the crawl with
+  :class:`TableThresholdExceeded` before anything is written to the catalog (the database
+  itself is created first).
 
 A folder is registered only when every non-empty data object in it is readable and fits the
 table: a corrupt, unreadable or unknown object keeps its whole folder out (a reader would fail
@@ -54,10 +60,14 @@ from lakeforge.crawler.classify import (
     classify,
 )
 from lakeforge.crawler.grouping import (
+    SIMILARITY_THRESHOLD,
+    TABLE_GROUPING_POLICIES,
     Folder,
     Skipped,
+    TableGroupingPolicy,
     TablePlan,
     finalize_columns,
+    jaccard,
     make_table,
     merge_columns,
     plan_tables,
@@ -66,7 +76,7 @@ from lakeforge.crawler.grouping import (
 )
 from lakeforge.crawler.hive_types import TypeConflict
 from lakeforge.crawler.listing import ListedObject, Root, list_objects, resolve_root
-from lakeforge.errors import ConfigError
+from lakeforge.errors import ConfigError, LakeforgeError
 from lakeforge.paths import normalize_uri, unescape_partition_value, validate_identifier
 
 log = logging.getLogger(__name__)
@@ -84,6 +94,16 @@ CRAWLER_PROPERTY = "UPDATED_BY_CRAWLER"  # Glue's marker of crawler-managed tabl
 CRAWLER_NAME = "lakeforge"
 _INT = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class TableThresholdExceeded(LakeforgeError):
+    """The crawl detected more tables than ``table_threshold`` allows (Glue's TableThreshold);
+    nothing was written to the catalog. ``report`` holds what the crawl found (no tables)."""
+
+    def __init__(self, message: str, report: CrawlReport, locations: list[str]) -> None:
+        super().__init__(message)
+        self.report = report
+        self.locations = locations
 
 
 @dataclass
@@ -137,6 +157,8 @@ class CrawlReport:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent listing, reading objects, and in catalog calls (the rest)."""
+    error: str | None = None
+    """Why the crawl failed before writing (table threshold exceeded), else None."""
 
     def table(self, name: str) -> TableReport:
         for t in self.tables:
@@ -157,6 +179,7 @@ class CrawlReport:
             "tables_missing": list(self.tables_missing),
             "seconds": round(self.seconds, 3),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "error": self.error,
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -178,6 +201,8 @@ def crawl(
     schema_change_policy: SchemaChangePolicy = "UPDATE_IN_DATABASE",
     delete_behavior: DeleteBehavior = "LOG",
     table_level: int | None = None,
+    table_grouping_policy: TableGroupingPolicy | None = None,
+    table_threshold: int | None = None,
     exclude: Sequence[str] = (),
     csv_header: HeaderMode = "detect",
     partition_projection: bool = False,
@@ -212,6 +237,16 @@ def crawl(
     _check_choice(delete_behavior, DELETE_BEHAVIORS, "delete_behavior")
     if csv_header not in ("detect", "present", "absent"):
         raise ConfigError(f"csv_header {csv_header!r} is not valid; use detect, present or absent")
+    if table_grouping_policy is not None:
+        _check_choice(table_grouping_policy, TABLE_GROUPING_POLICIES, "table_grouping_policy")
+    if table_threshold is not None and (isinstance(table_threshold, bool)
+                                        or not isinstance(table_threshold, int)
+                                        or table_threshold < 1):
+        raise ConfigError(f"table_threshold {table_threshold!r} is not valid; use a whole number "
+                          "greater than 0 (Glue's TableThreshold), or leave it unset")
+    if table_level is not None and table_level < 1:
+        raise ConfigError(f"table_level must be 1 or more (1 = the include path), "
+                          f"got {table_level}")
     roots = [resolve_root(p, endpoint_url=endpoint_url, region=region, filesystem=filesystem)
              for p in include]
     report = CrawlReport(database)
@@ -220,7 +255,8 @@ def crawl(
     existing = _existing_tables(catalog, database, names, roots)
     taken = set(names)
     ctx = _Context(catalog, database, table_prefix, schema_change_policy, delete_behavior,
-                   partition_projection, report, taken)
+                   partition_projection, report, taken, table_grouping_policy)
+    work: list[_RootWork] = []
     listing = reading = 0.0
     for root in roots:
         t0 = time.perf_counter()
@@ -300,30 +336,46 @@ def crawl(
             else:
                 fresh.append(f)
         reserved = [t.rel for t in known.values()] + [t.rel for t in foreign]
-        plans, skipped = plan_tables(root, fresh, table_level=table_level, reserved=reserved)
+        plans, skipped = plan_tables(root, fresh, table_level=table_level, reserved=reserved,
+                                     grouping_policy=table_grouping_policy)
         for rel in sorted(anchored):
-            plan = make_table(root, rel, anchored[rel], skipped)
+            plan = make_table(root, rel, anchored[rel], skipped,
+                              grouping_policy=table_grouping_policy)
             if plan is not None:
                 plans.append(plan)
         report.skipped.extend(skipped)
+        new_by_table: dict[str, list[Folder]] = defaultdict(list)
+        for f in folders:
+            if f.rel in incremental_targets:
+                new_by_table[normalize_uri(incremental_targets[f.rel].spec.location)].append(f)
+        work.append(_RootWork(root, plans, known, new_by_table, present_dirs))
+    # Glue's TableThreshold: count every table this crawl detected before writing any of them.
+    detected = [loc for w in work for loc in w.detected(recrawl_policy)]
+    if table_threshold is not None and len(detected) > table_threshold:
+        shown = ", ".join(detected[:5]) + (f" and {len(detected) - 5} more"
+                                           if len(detected) > 5 else "")
+        report.error = (f"crawl of {include} detected {len(detected)} tables, more than "
+                        f"table_threshold {table_threshold}; nothing was written to the catalog. "
+                        f"Tables: {shown}. Raise the threshold, exclude folders, set a table "
+                        "level, or use the CombineCompatibleSchemas grouping policy")
+        report.seconds = time.perf_counter() - started
+        raise TableThresholdExceeded(report.error, report, detected)
+    for w in work:
         handled: set[str] = set()
-        for plan in plans:
-            match = known.get(normalize_uri(plan.location))
-            ctx.apply_plan(plan, match.spec if match else None, present_dirs)
+        for plan in w.plans:
+            match = w.known.get(normalize_uri(plan.location))
+            ctx.apply_plan(plan, match.spec if match else None, w.present_dirs)
             handled.add(normalize_uri(plan.location))
         if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY":
-            new_by_table: dict[str, list[Folder]] = defaultdict(list)
-            for f in folders:
-                if f.rel in incremental_targets:
-                    new_by_table[normalize_uri(incremental_targets[f.rel].spec.location)].append(f)
-            for loc, target in known.items():
+            for loc, target in w.known.items():
                 if loc in handled:
                     continue
-                ctx.apply_incremental(root, target, new_by_table.get(loc, []), present_dirs)
+                ctx.apply_incremental(w.root, target, w.new_by_table.get(loc, []),
+                                      w.present_dirs)
                 handled.add(loc)
-        for loc, target in known.items():
+        for loc, target in w.known.items():
             if loc not in handled:
-                ctx.check_gone(target, root, present_dirs)
+                ctx.check_gone(target, w.root, w.present_dirs)
     report.seconds = time.perf_counter() - started
     report.timings = {"list": listing, "read": reading,
                       "catalog_and_grouping": report.seconds - listing - reading}
@@ -355,6 +407,26 @@ def _existing_tables(catalog: Catalog, database: str, names: Sequence[str],
         if any(_under(loc, normalize_uri(r.uri)) is not None for r in roots):
             out.append(spec)
     return out
+
+
+@dataclass
+class _RootWork:
+    """What one include path's crawl will write, kept until the table threshold is checked."""
+
+    root: Root
+    plans: list[TablePlan]
+    known: dict[str, _Existing]
+    new_by_table: dict[str, list[Folder]]
+    present_dirs: set[tuple[str, ...]]
+
+    def detected(self, recrawl_policy: RecrawlPolicy) -> list[str]:
+        """Locations of the tables this include path's crawl creates or updates."""
+        out = [p.location for p in self.plans]
+        planned = {normalize_uri(p.location) for p in self.plans}
+        if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY":
+            out += [t.spec.location for loc, t in self.known.items() if loc not in planned
+                    and any(d[: len(t.rel)] == t.rel for d in self.present_dirs)]
+        return out
 
 
 @dataclass
@@ -480,6 +552,7 @@ class _Context:
     projection: bool
     report: CrawlReport
     taken: set[str]
+    grouping_policy: TableGroupingPolicy | None = None
 
     def _spec(self, plan: TablePlan, name: str, columns: list[tuple[str, str]],
               parameters: dict[str, str]) -> TableSpec:
@@ -603,6 +676,17 @@ class _Context:
                     f.uri, f"folder not registered: its files ({f.schema.format}, "
                     f"{f.schema.compression or 'uncompressed'}) do not match table "
                     f"{spec.qualified_name} ({spec.format}, {spec.compression or 'uncompressed'})"))
+                continue
+            table_names = frozenset(n.lower() for n, _ in columns)
+            similarity = jaccard(f.names, table_names)
+            if (self.grouping_policy != "CombineCompatibleSchemas"
+                    and similarity < SIMILARITY_THRESHOLD):
+                self.report.skipped.append(Skipped(
+                    f.uri, f"folder not registered: its schema is not similar to table "
+                    f"{spec.qualified_name}'s: it shares {similarity:.0%} of the column names "
+                    f"(at least {SIMILARITY_THRESHOLD:.0%} needed); its columns "
+                    f"{sorted(f.names)[:8]}. Crawl it as its own include path, exclude it, or "
+                    "use the CombineCompatibleSchemas grouping policy"))
                 continue
             try:
                 candidate = merge_columns(columns, f.schema.columns, spec.format)

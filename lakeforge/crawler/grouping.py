@@ -1,11 +1,16 @@
 """Turn classified folders into tables and partitions, the way Glue's crawler does.
 
-A folder whose data folders below it (all at the same depth) share one layout (format and
-compression; for CSV also delimiter, header and quoting), have at most 5 distinct schemas, and
-whose every schema shares at least 70% of its column names with the most common schema (Glue's
-partition threshold, measured as Jaccard similarity of the column-name sets) becomes one table;
-the folders below it are its partitions. Otherwise each sub-folder is considered on its own.
-``table_level`` forces tables at a fixed depth instead (1 = the include path itself).
+At each folder (from the include path down) the data folders below it are put into schema
+clusters: folders are compatible when they share one layout (format and compression; for CSV
+also delimiter, header and quoting) and one depth, and similar when their column-name sets
+have a Jaccard similarity of at least 70% with the cluster's first schema. The folder becomes
+one table when there are at most 5 clusters and the largest one holds more than 70% of the data
+folders at every folder level below it (Glue's "partition threshold"); the largest cluster's
+folders are the table's partitions and the folders of the other clusters are skipped and
+reported, never merged into the table. Otherwise each sub-folder is considered on its own.
+With the ``CombineCompatibleSchemas`` grouping policy similarity is ignored: compatible folders
+form one cluster. ``table_level`` forces tables at a fixed depth instead (1 = the include path
+itself); the majority cluster still decides which folders are partitions.
 
 Hive-style ``key=value`` folders name the partition keys; other levels are ``partition_0``,
 ``partition_1``, ... . Column sets merge across partitions (union, widened types); a partition
@@ -19,14 +24,18 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from lakeforge.crawler.classify import FileSchema
 from lakeforge.crawler.hive_types import NULL_TYPE, TypeConflict, finalize, widen
 from lakeforge.crawler.listing import ListedObject, Root
 from lakeforge.paths import unescape_partition_value
 
-SIMILARITY_THRESHOLD = 0.7
-MAX_SCHEMAS = 5
+SIMILARITY_THRESHOLD = 0.7  # Jaccard similarity of column names inside one schema cluster
+PARTITION_THRESHOLD = 0.7  # the majority cluster must hold MORE than this share of the folders
+MAX_CLUSTERS = 5
+TableGroupingPolicy = Literal["CombineCompatibleSchemas"]
+TABLE_GROUPING_POLICIES = ("CombineCompatibleSchemas",)
 _BAD = re.compile(r"[^a-z0-9_]")
 
 
@@ -142,25 +151,68 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(union) if union else 1.0
 
 
-def _dominant(folders: Sequence[Folder]) -> frozenset[tuple[str, str]]:
-    counts = Counter(f.signature for f in folders)
-    best = max(counts.values())
-    return next(f.signature for f in folders if counts[f.signature] == best)
+@dataclass
+class Cluster:
+    """Folders that may share a table: one layout, one depth below the node, and column names
+    similar to the first member's (or any names, under CombineCompatibleSchemas)."""
+
+    layout: tuple[object, ...]
+    depth: int
+    names: frozenset[str]
+    folders: list[Folder] = field(default_factory=list)
 
 
-def is_one_table(node: tuple[str, ...], folders: Sequence[Folder]) -> bool:
-    """Glue's test: same depth, one layout, <= 5 schemas, each >= 70% similar to the most
-    common one."""
-    if len({len(f.rel) - len(node) for f in folders}) != 1:
-        return False
-    if len({f.schema.layout for f in folders}) != 1:
-        return False
-    signatures = {f.signature for f in folders}
-    if len(signatures) > MAX_SCHEMAS:
-        return False
-    dominant = frozenset(n for n, _ in _dominant(folders))
-    return all(jaccard(frozenset(n for n, _ in s), dominant) >= SIMILARITY_THRESHOLD
-               for s in signatures)
+def cluster_folders(node: tuple[str, ...], folders: Sequence[Folder], *,
+                    grouping_policy: TableGroupingPolicy | None = None) -> list[Cluster]:
+    """Schema clusters of ``folders`` (all below ``node``), largest first.
+
+    The most common schemas seed clusters first, so an odd folder never becomes the reference
+    the others are compared with. Ties keep folder order, which makes the result stable.
+    """
+    combine = grouping_policy == "CombineCompatibleSchemas"
+
+    def key(f: Folder) -> tuple[tuple[object, ...], int, frozenset[str]]:
+        return f.schema.layout, len(f.rel) - len(node), f.names
+
+    counts = Counter(key(f) for f in folders)
+    ordered = sorted(sorted(folders, key=lambda f: f.rel), key=lambda f: -counts[key(f)])
+    clusters: list[Cluster] = []
+    for f in ordered:
+        layout, depth, names = key(f)
+        for c in clusters:
+            if c.layout == layout and c.depth == depth and (
+                    combine or jaccard(names, c.names) >= SIMILARITY_THRESHOLD):
+                c.folders.append(f)
+                break
+        else:
+            clusters.append(Cluster(layout, depth, names, [f]))
+    clusters.sort(key=lambda c: -len(c.folders))  # stable: ties keep seeding order
+    return clusters
+
+
+def table_verdict(node: tuple[str, ...], folders: Sequence[Folder],
+                  clusters: Sequence[Cluster]) -> str | None:
+    """Why ``node`` is not one table (None when it is): more than 5 clusters, or the largest
+    cluster does not hold more than 70% of the folders at some folder level below ``node``."""
+    if len(clusters) > MAX_CLUSTERS:
+        return f"{len(clusters)} schema clusters (at most {MAX_CLUSTERS})"
+    main = clusters[0]
+    if len(clusters) == 1:
+        return None
+    share = len(main.folders) / len(folders)
+    if share <= PARTITION_THRESHOLD:
+        return (f"the largest schema cluster holds {len(main.folders)} of {len(folders)} data "
+                f"folders ({share:.0%}, more than {PARTITION_THRESHOLD:.0%} needed)")
+    # An intermediate level counts folders, not leaves: raw/a/dt=1..30 and an unrelated
+    # raw/b/dt=1 are two tables, not one table "raw" with partition_0 = a.
+    for level in range(1, main.depth):
+        cut = len(node) + level
+        above = {f.rel[:cut] for f in folders if len(f.rel) >= cut}
+        held = {f.rel[:cut] for f in main.folders}
+        if len(held) / len(above) <= PARTITION_THRESHOLD:
+            return (f"the largest schema cluster spans {len(held)} of {len(above)} folders "
+                    f"{level} level(s) below (more than {PARTITION_THRESHOLD:.0%} needed)")
+    return None
 
 
 def _partition_keys(node: tuple[str, ...], folders: Sequence[Folder], depth: int) -> list[str]:
@@ -187,30 +239,22 @@ def _values(node: tuple[str, ...], folder: Folder, keys: list[str],
 
 
 def make_table(root: Root, node: tuple[str, ...], folders: Sequence[Folder],
-               skipped: list[Skipped]) -> TablePlan | None:
-    """Build one table from ``folders`` under ``node``; folders that do not fit are skipped."""
-    layouts = Counter(f.schema.layout for f in folders)
-    depths = Counter(len(f.rel) - len(node) for f in folders)
-    layout = layouts.most_common(1)[0][0]
-    depth = depths.most_common(1)[0][0]
-    location = root.uri_of("/".join([root.base, *node]))
-    fitting = []
-    for f in folders:
-        if f.schema.layout != layout:
-            skipped.append(Skipped(f.uri, f"folder not registered: its files are "
-                                          f"{_describe(f.schema.layout)} but table at {location} "
-                                          f"is {_describe(layout)}"))
-        elif len(f.rel) - len(node) != depth:
-            skipped.append(Skipped(f.uri, f"folder not registered: it is {len(f.rel) - len(node)}"
-                                          f" folder level(s) below the table at {location}, "
-                                          f"the table's partitions are {depth}"))
-        else:
-            fitting.append(f)
-    if not fitting:
+               skipped: list[Skipped], *, grouping_policy: TableGroupingPolicy | None = None,
+               clusters: Sequence[Cluster] | None = None) -> TablePlan | None:
+    """Build one table from the largest schema cluster of ``folders`` under ``node``; the
+    folders of the other clusters, and those whose columns cannot merge, are skipped."""
+    if clusters is None:
+        clusters = cluster_folders(node, folders, grouping_policy=grouping_policy)
+    if not clusters:
         return None
-    dominant = _dominant(fitting)
-    ordered = ([f for f in fitting if f.signature == dominant]
-               + [f for f in fitting if f.signature != dominant])
+    main = clusters[0]
+    location = root.uri_of("/".join([root.base, *node]))
+    total = sum(len(c.folders) for c in clusters)
+    for c in clusters[1:]:
+        for f in c.folders:
+            skipped.append(Skipped(f.uri, _odd_reason(f, c, main, total, location)))
+    counts = Counter(f.signature for f in main.folders)
+    ordered = sorted(main.folders, key=lambda f: -counts[f.signature])
     fmt = ordered[0].schema.format
     columns = list(ordered[0].schema.columns)
     kept: list[Folder] = []
@@ -223,6 +267,7 @@ def make_table(root: Root, node: tuple[str, ...], folders: Sequence[Folder],
             continue
         kept.append(f)
     columns, notes = finalize_columns(columns, fmt)
+    depth = main.depth
     keys = _partition_keys(node, kept, depth)
     clash = sorted({k for k in keys} & {n.lower() for n, _ in columns})
     if clash:
@@ -240,6 +285,24 @@ def make_table(root: Root, node: tuple[str, ...], folders: Sequence[Folder],
     return plan
 
 
+def _odd_reason(f: Folder, c: Cluster, main: Cluster, total: int, location: str) -> str:
+    """Why a folder outside the table's majority cluster is not registered."""
+    where = (f"table {location} (its partitions: {len(main.folders)} of {total} data folders "
+             "at this level)")
+    if f.schema.layout != main.layout:
+        return (f"folder not registered: its files are {_describe(f.schema.layout)} but {where} "
+                f"is {_describe(main.layout)}")
+    if c.depth != main.depth:
+        return (f"folder not registered: it is {c.depth} folder level(s) below {where}, whose "
+                f"partitions are {main.depth}")
+    shown = sorted(f.names)
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    return (f"folder not registered: its schema is not similar to {where}: it shares "
+            f"{jaccard(f.names, main.names):.0%} of the column names (at least "
+            f"{SIMILARITY_THRESHOLD:.0%} needed); its columns {shown[:8]}{more}. Crawl it as its "
+            "own include path, exclude it, or use the CombineCompatibleSchemas grouping policy")
+
+
 def _describe(layout: tuple[object, ...]) -> str:
     fmt = layout[0]
     if fmt == "parquet":
@@ -253,13 +316,18 @@ def _describe(layout: tuple[object, ...]) -> str:
 
 
 def plan_tables(root: Root, folders: Sequence[Folder], *, table_level: int | None = None,
-                reserved: Sequence[tuple[str, ...]] = ()
+                reserved: Sequence[tuple[str, ...]] = (),
+                grouping_policy: TableGroupingPolicy | None = None
                 ) -> tuple[list[TablePlan], list[Skipped]]:
     """Group ``folders`` (all under ``root``) into tables.
 
     ``reserved`` are folders of tables that already exist: no new table may contain them
-    (its readers would read the other table's files too).
+    (its readers would read the other table's files too). ``grouping_policy``
+    ``CombineCompatibleSchemas`` ignores schema similarity (Glue's option of that name).
     """
+    if grouping_policy is not None and grouping_policy not in TABLE_GROUPING_POLICIES:
+        raise ValueError(f"table grouping policy {grouping_policy!r} is not valid; use one of "
+                         f"{list(TABLE_GROUPING_POLICIES)} or none")
     skipped: list[Skipped] = []
     tables: list[TablePlan] = []
     if not folders:
@@ -284,11 +352,11 @@ def plan_tables(root: Root, folders: Sequence[Folder], *, table_level: int | Non
                                                   f"{root.uri_of('/'.join([root.base, *node]))} "
                                                   "would contain an existing table's folder"))
                 continue
-            plan = make_table(root, node, groups[node], skipped)
+            plan = make_table(root, node, groups[node], skipped, grouping_policy=grouping_policy)
             if plan is not None:
                 tables.append(plan)
         return tables, skipped
-    _group(root, (), list(folders), tables, skipped, reserved)
+    _group(root, (), list(folders), tables, skipped, reserved, grouping_policy)
     return tables, skipped
 
 
@@ -297,12 +365,15 @@ def _contains_reserved(node: tuple[str, ...], reserved: Sequence[tuple[str, ...]
 
 
 def _group(root: Root, node: tuple[str, ...], folders: list[Folder], tables: list[TablePlan],
-           skipped: list[Skipped], reserved: Sequence[tuple[str, ...]]) -> None:
-    if not _contains_reserved(node, reserved) and is_one_table(node, folders):
-        plan = make_table(root, node, folders, skipped)
-        if plan is not None:
-            tables.append(plan)
-        return
+           skipped: list[Skipped], reserved: Sequence[tuple[str, ...]],
+           grouping_policy: TableGroupingPolicy | None) -> None:
+    if not _contains_reserved(node, reserved):
+        clusters = cluster_folders(node, folders, grouping_policy=grouping_policy)
+        if table_verdict(node, folders, clusters) is None:
+            plan = make_table(root, node, folders, skipped, clusters=clusters)
+            if plan is not None:
+                tables.append(plan)
+            return
     children: dict[str, list[Folder]] = defaultdict(list)
     for f in folders:
         if f.rel == node:
@@ -314,4 +385,4 @@ def _group(root: Root, node: tuple[str, ...], folders: list[Folder], tables: lis
         else:
             children[f.rel[len(node)]].append(f)
     for child in sorted(children):
-        _group(root, (*node, child), children[child], tables, skipped, reserved)
+        _group(root, (*node, child), children[child], tables, skipped, reserved, grouping_policy)
