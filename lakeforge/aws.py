@@ -1,23 +1,125 @@
-"""boto3 clients built from the env's AWS settings (region, endpoint for moto/LocalStack)."""
+"""boto3 clients and S3 settings built from the env's ``aws`` section (region, endpoint, SSE).
+
+One process talks to one S3 API: :func:`configure` (called by the job runner and the CLI after
+the env is loaded) makes the env's ``aws`` settings the ones every client, every S3 write and
+the S3A file system use. The endpoint is, in order: an explicit ``endpoint_url`` argument, the
+configured ``aws.endpoint_url``, ``$LAKEFORGE_AWS_ENDPOINT_URL`` (a moto server, LocalStack,
+MinIO); none means AWS itself. Credentials come from the standard AWS chain (environment
+variables, profile, instance role) for boto3 and S3A alike.
+
+Example::
+
+    configure(env.aws)
+    s3 = client("s3")
+    s3.put_object(Bucket="b", Key="k", Body=b"x", **sse_put_args())
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lakeforge.errors import InputPathError
+from lakeforge.errors import ConfigError, InputPathError
+
+if TYPE_CHECKING:
+    from lakeforge.config import AwsSettings
+
+ENDPOINT_ENV_VAR = "LAKEFORGE_AWS_ENDPOINT_URL"
+DEFAULT_REGION = "us-east-1"
+
+_active: AwsSettings | None = None
 
 
-def client(service: str, *, region: str | None = None, endpoint_url: str | None = None) -> Any:
-    """A boto3 client; ``endpoint_url`` (or ``$LAKEFORGE_AWS_ENDPOINT_URL``) points at moto."""
+def configure(settings: AwsSettings | None) -> None:
+    """Make ``settings`` (an env's ``aws`` section) the process's S3 settings; None resets."""
+    global _active
+    if settings is not None and settings.sse == "SSE-KMS" and not settings.kms_key_id:
+        raise ConfigError("aws.sse SSE-KMS needs aws.kms_key_id (the KMS key id or ARN)")
+    _active = settings
+
+
+def active_settings() -> AwsSettings:
+    """The configured settings, or the defaults (no SSE, endpoint and region from the env)."""
+    from lakeforge.config import AwsSettings
+
+    return _active if _active is not None else AwsSettings()
+
+
+def resolve_endpoint(explicit: str | None = None) -> str | None:
+    """The S3 API endpoint: ``explicit``, else ``aws.endpoint_url``, else the env variable."""
+    return (explicit or active_settings().endpoint_url
+            or os.environ.get(ENDPOINT_ENV_VAR) or None)
+
+
+def region_name(explicit: str | None = None) -> str:
+    """``explicit``, else ``aws.region``, else ``$AWS_DEFAULT_REGION``, else us-east-1."""
+    return (explicit or active_settings().region or os.environ.get("AWS_DEFAULT_REGION")
+            or DEFAULT_REGION)
+
+
+def client(service: str, *, region: str | None = None, endpoint_url: str | None = None,
+           config: Any = None) -> Any:
+    """A boto3 client; the endpoint (a moto server in tests) as :func:`resolve_endpoint` says."""
     import boto3
 
-    endpoint = endpoint_url or os.environ.get("LAKEFORGE_AWS_ENDPOINT_URL")
-    return boto3.client(
-        service,
-        region_name=region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        endpoint_url=endpoint,
-    )
+    return boto3.client(service, region_name=region_name(region),
+                        endpoint_url=resolve_endpoint(endpoint_url),
+                        config=config)
+
+
+def sse_put_args(settings: AwsSettings | None = None) -> dict[str, str]:
+    """boto3 ``put_object`` / ``create_multipart_upload`` arguments for the configured SSE."""
+    aws = settings or active_settings()
+    if aws.sse == "SSE-S3":
+        return {"ServerSideEncryption": "AES256"}
+    if aws.sse == "SSE-KMS":
+        if not aws.kms_key_id:
+            raise ConfigError("aws.sse SSE-KMS needs aws.kms_key_id (the KMS key id or ARN)")
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": aws.kms_key_id}
+    return {}
+
+
+def s3a_conf(settings: AwsSettings | None = None) -> dict[str, str]:
+    """Hadoop conf (without the ``spark.hadoop.`` prefix) that maps ``s3://`` and ``s3a://`` to
+    S3A with the endpoint, path-style access, region and SSE of ``settings``.
+
+    Local and standalone sessions only: on EMR and Glue ``s3://`` stays EMRFS / Glue's own.
+    """
+    aws = settings or active_settings()
+    conf = {
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
+        "fs.s3a.endpoint.region": region_name(aws.region),
+    }
+    endpoint = aws.endpoint_url or os.environ.get(ENDPOINT_ENV_VAR) or None
+    if endpoint:
+        conf["fs.s3a.endpoint"] = endpoint
+        # moto, MinIO and LocalStack serve buckets as paths, not as host names.
+        conf["fs.s3a.path.style.access"] = "true"
+        conf["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https://")).lower()
+    if aws.sse != "none":
+        conf["fs.s3a.server-side-encryption-algorithm"] = aws.sse
+        if aws.sse == "SSE-KMS":
+            if not aws.kms_key_id:
+                raise ConfigError("aws.sse SSE-KMS needs aws.kms_key_id (the KMS key id or ARN)")
+            conf["fs.s3a.server-side-encryption.key"] = aws.kms_key_id
+    return conf
+
+
+def arrow_s3_filesystem() -> Any:
+    """pyarrow's S3 file system on the configured endpoint and region (for listings)."""
+    from urllib.parse import urlparse
+
+    import pyarrow.fs as pafs
+
+    kwargs: dict[str, Any] = {"region": region_name()}
+    endpoint = resolve_endpoint()
+    if endpoint:
+        parsed = urlparse(endpoint)
+        kwargs["endpoint_override"] = parsed.netloc or parsed.path
+        kwargs["scheme"] = parsed.scheme or "https"
+    return pafs.S3FileSystem(**kwargs)
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -27,6 +129,38 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
         raise ValueError(f"{uri!r} is not an s3:// URI")
     bucket, _, key = rest.partition("/")
     return bucket, key
+
+
+def check_bucket(uri: str, *, create: bool = False) -> None:
+    """Preflight of an ``s3://`` location: the endpoint answers and the bucket exists (created
+    when ``create``). Fails with one line naming the bucket and the endpoint, in seconds."""
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, _ = split_s3_uri(uri)
+    where = resolve_endpoint() or "AWS"
+    s3 = client("s3", config=Config(connect_timeout=3, read_timeout=10,
+                                    retries={"max_attempts": 1}))
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code not in ("404", "NoSuchBucket"):
+            raise InputPathError(f"bucket {bucket} of {uri} is not usable at {where}: "
+                                 f"{code or exc}") from exc
+    except BotoCoreError as exc:
+        raise InputPathError(f"S3 endpoint {where} does not answer ({exc}); start it "
+                             "(`lakeforge dev s3`) or fix aws.endpoint_url / "
+                             f"${ENDPOINT_ENV_VAR}") from exc
+    if not create:
+        raise InputPathError(f"bucket {bucket} of {uri} does not exist at {where}; create it "
+                             "or set aws.create_bucket: true")
+    region = region_name()
+    kwargs: dict[str, Any] = {"Bucket": bucket}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
 
 
 def read_s3_text(uri: str, **client_kwargs: Any) -> str:

@@ -210,10 +210,14 @@ def list_data_files(uri: str, *, filesystem: Any = None) -> list[FileEntry]:
     bookkeeping objects (``_SUCCESS``, ``.crc``, ``_temporary/``, ``.``-prefixed names)."""
     import pyarrow.fs as pafs
 
+    if filesystem is None and uri.startswith(("s3://", "s3a://", "s3n://")):
+        from lakeforge.aws import arrow_s3_filesystem
+
+        filesystem = arrow_s3_filesystem()  # the env's endpoint (moto, MinIO) and region
     if filesystem is None:
         filesystem, root = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
     else:
-        root = uri.split("://", 1)[-1]
+        root = uri.split("://", 1)[-1].rstrip("/")
     try:
         infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=True,
                                                            allow_not_found=True))

@@ -57,6 +57,9 @@ class SparkSettings:
     # Jar sets by name (deequ, delta, s3a, iceberg): jvm/<spark line>/<set>/pom.xml pins them,
     # `make jars` fetches them into .jars/ (lakeforge.jars). Local and standalone sessions only.
     jar_sets: list[str] = field(default_factory=list)
+    # The embedded Derby metastore's local folder when the lake root is on s3:// (local and
+    # standalone); a local lake keeps it in its metadata zone.
+    metastore_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,16 @@ class CatalogSettings:
 
 @dataclass(frozen=True)
 class AwsSettings:
-    """AWS client settings and server-side encryption passed through to EMRFS / Glue / S3."""
+    """AWS client settings and server-side encryption passed through to EMRFS / Glue / S3A and
+    every object Lakeforge writes itself (lakeforge.aws)."""
 
     region: str | None = None
     endpoint_url: str | None = None
     sse: Literal["none", "SSE-S3", "SSE-KMS"] = "none"
     kms_key_id: str | None = None
+    # Create the lake's bucket when it is missing (a local moto / MinIO server); otherwise a
+    # missing bucket fails the preflight.
+    create_bucket: bool = False
 
 
 @dataclass(frozen=True)

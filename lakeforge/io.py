@@ -4,15 +4,17 @@
   is a clear error; :func:`read_source` reads a catalog table or a path (the one helper for
   "a table or files");
 * :func:`uri_exists`, :func:`read_text`, :func:`write_text`, :func:`list_subdirs`,
-  :func:`list_files`, :func:`delete_dir` work on a local path, ``file://`` or ``s3://`` (also
-  ``s3a://``, ``s3n://``) URI through pyarrow's file systems: markers, manifests, DDL files and
-  version folders written beside the data.
+  :func:`list_files`, :func:`delete_dir` work on a local path or ``file://`` URI (pyarrow's local
+  file system) and on ``s3://`` (also ``s3a://``, ``s3n://``) through boto3 with the env's
+  endpoint and SSE (:mod:`lakeforge.aws`): markers, manifests, DDL files, summaries and version
+  folders written beside the data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.fs as pafs
 
@@ -26,9 +28,12 @@ if TYPE_CHECKING:
 def require_input_path(uri: str, what: str = "input path") -> str:
     """Return ``uri`` if it exists and holds at least one non-hidden file, else raise.
 
-    Local paths are checked with the file system; ``s3://`` URIs with pyarrow's S3 file system
-    when it is available (on EMR/Glue the check is left to Spark, which fails with the URI).
+    Local paths are checked with the file system, ``s3://`` URIs with one listing through
+    boto3 (a listing the credentials may not make is left to Spark, which fails with the URI);
+    other schemes (hdfs://) are left to Spark.
     """
+    if normalize_uri(uri).startswith("s3://"):
+        return _require_s3_input(uri, what)
     if is_remote(uri):
         return uri
     path = Path(uri)
@@ -45,71 +50,160 @@ def require_input_path(uri: str, what: str = "input path") -> str:
     return uri
 
 
+def _require_s3_input(uri: str, what: str) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    s3, bucket, key = _s3(uri)
+    try:
+        for page in _s3_objects(s3, bucket, key):
+            if any(_visible(item["Key"], "") for item in page.get("Contents", [])):
+                return uri
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code == "NoSuchBucket":
+            raise InputPathError(f"{what} {uri}: bucket {bucket} does not exist") from exc
+        if code in ("AccessDenied", "403"):
+            return uri  # may read, may not list: Spark names the path if it cannot read
+        raise
+    except BotoCoreError as exc:  # no credentials, endpoint down
+        raise InputPathError(f"{what} {uri} cannot be listed: {exc}") from exc
+    if uri_exists(uri):
+        raise InputPathError(f"{what} {uri} holds no data files (only hidden ones); nothing "
+                             "to read")
+    raise InputPathError(f"{what} {uri} does not exist; upload the files or point {what} at "
+                         "an existing prefix")
+
+
 # ------------------------------------------------------------- small files, local or S3
+#
+# Local paths go through pyarrow's local file system; s3:// (s3a://, s3n://) through boto3 with
+# the process's S3 settings (lakeforge.aws: endpoint, region, SSE on every write).
 
 
-def _fs(uri: str) -> tuple[pafs.FileSystem, str]:
-    """pyarrow file system + path for a local path or an s3:// (s3a://, s3n://) URI."""
+def _local(uri: str) -> str | None:
+    """The local path of ``uri``, or None when it is an S3 URI."""
     uri = normalize_uri(uri)
-    if "://" not in uri:
-        return pafs.LocalFileSystem(), uri
-    fs, path = pafs.FileSystem.from_uri(uri)
-    return fs, path
+    if uri.startswith("s3://"):
+        return None
+    if "://" in uri:
+        raise InputPathError(f"{uri}: only local paths and s3:// URIs are supported here")
+    return uri
+
+
+def _s3(uri: str) -> tuple[Any, str, str]:
+    """boto3 S3 client, bucket and key of an s3:// URI (trailing '/' kept off the key)."""
+    from lakeforge import aws
+
+    bucket, key = aws.split_s3_uri(normalize_uri(uri))
+    return aws.client("s3"), bucket, key.rstrip("/")
+
+
+def _s3_objects(s3: Any, bucket: str, prefix: str, delimiter: str | None = None
+                ) -> Iterator[dict[str, Any]]:
+    """Pages of list_objects_v2 under ``prefix`` (a folder: '/' appended unless empty)."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{prefix}/" if prefix else ""}
+    if delimiter:
+        kwargs["Delimiter"] = delimiter
+    yield from s3.get_paginator("list_objects_v2").paginate(**kwargs)
 
 
 def uri_exists(uri: str) -> bool:
     """True when a file or folder (an S3 prefix with objects) exists at ``uri``."""
-    fs, path = _fs(uri)
-    info = fs.get_file_info(path)
-    if info.type != pafs.FileType.NotFound:
-        return True
-    if isinstance(fs, pafs.LocalFileSystem):
-        return False
-    return bool(fs.get_file_info(pafs.FileSelector(path, allow_not_found=True)))
+    path = _local(uri)
+    if path is not None:
+        return Path(path).exists()
+    from botocore.exceptions import ClientError
+
+    s3, bucket, key = _s3(uri)
+    if key:
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                raise
+    resp = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/" if key else "", MaxKeys=1)
+    return bool(resp.get("KeyCount"))
 
 
 def write_text(uri: str, text: str) -> None:
-    """Write a small UTF-8 text file (JSON, SQL) to a local path or S3."""
-    fs, path = _fs(uri)
-    parent = path.rsplit("/", 1)[0]
-    if parent:
-        fs.create_dir(parent, recursive=True)
-    with fs.open_output_stream(path) as out:
-        out.write(text.encode("utf-8"))
+    """Write a small UTF-8 text file (JSON, SQL) to a local path or S3 (with the env's SSE)."""
+    path = _local(uri)
+    if path is not None:
+        fs = pafs.LocalFileSystem()
+        parent = path.rsplit("/", 1)[0]
+        if parent:
+            fs.create_dir(parent, recursive=True)
+        with fs.open_output_stream(path) as out:
+            out.write(text.encode("utf-8"))
+        return
+    from lakeforge.aws import sse_put_args
+
+    s3, bucket, key = _s3(uri)
+    s3.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), **sse_put_args())
 
 
 def read_text(uri: str) -> str:
     """Read a small UTF-8 text file from a local path or S3."""
-    fs, path = _fs(uri)
-    with fs.open_input_stream(path) as src:
-        return bytes(src.read()).decode("utf-8")
+    path = _local(uri)
+    if path is not None:
+        return Path(path).read_text(encoding="utf-8")
+    s3, bucket, key = _s3(uri)
+    return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode("utf-8")
 
 
 def list_subdirs(uri: str) -> list[str]:
     """Names of the immediate sub-folders of ``uri`` (empty when it does not exist)."""
-    fs, path = _fs(uri)
-    infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
-    return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+    path = _local(uri)
+    if path is not None:
+        fs = pafs.LocalFileSystem()
+        infos = fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))
+        return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
+    s3, bucket, key = _s3(uri)
+    names = set()
+    for page in _s3_objects(s3, bucket, key, delimiter="/"):
+        for common in page.get("CommonPrefixes", []):
+            names.add(common["Prefix"].rstrip("/").rsplit("/", 1)[-1])
+    return sorted(names)
+
+
+def _visible(relative: str, suffix: str) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+    return bool(name) and not name.startswith(("_", ".")) and name.endswith(suffix)
 
 
 def list_files(uri: str, suffix: str = "") -> list[str]:
-    """Paths of the data files under ``uri`` (recursive), skipping hidden ``_``/``.`` files."""
-    fs, path = _fs(uri)
-    infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-    return sorted(
-        i.path for i in infos
-        if i.type == pafs.FileType.File
-        and not i.base_name.startswith(("_", "."))
-        and i.base_name.endswith(suffix)
-    )
+    """Paths of the data files under ``uri`` (recursive), skipping hidden ``_``/``.`` files.
 
-
+    Local files come back as paths, S3 objects as ``s3://bucket/key`` URIs."""
+    path = _local(uri)
+    if path is not None:
+        fs = pafs.LocalFileSystem()
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+        return sorted(i.path for i in infos
+                      if i.type == pafs.FileType.File and _visible(i.base_name, suffix))
+    s3, bucket, key = _s3(uri)
+    out = []
+    for page in _s3_objects(s3, bucket, key):
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("/") and _visible(item["Key"], suffix):
+                out.append(f"s3://{bucket}/{item['Key']}")
+    return sorted(out)
 
 
 def delete_dir(uri: str) -> None:
-    """Delete a folder and everything under it (local or S3)."""
-    fs, path = _fs(uri)
-    fs.delete_dir(path)
+    """Delete a folder and everything under it (local or S3; a missing one is a no-op on S3)."""
+    path = _local(uri)
+    if path is not None:
+        pafs.LocalFileSystem().delete_dir(path)
+        return
+    s3, bucket, key = _s3(uri)
+    if not key:
+        raise InputPathError(f"delete_dir {uri}: refusing to empty a whole bucket")
+    for page in _s3_objects(s3, bucket, key):
+        batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if batch:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
 
 # ------------------------------------------------------------- reading a table or a path

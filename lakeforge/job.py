@@ -183,7 +183,7 @@ def run_job(
     """
     from pyspark.sql import SparkSession
 
-    from lakeforge.session import build_session
+    from lakeforge.session import build_session, preflight_storage
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -193,6 +193,7 @@ def run_job(
         env = load_env(args.env, args.env_overrides)
         lake = Lake.from_env(env)
         _check_config(config, args.config_source)
+        preflight_storage(env, lake)  # S3 settings; endpoint and bucket of an s3:// lake
         if preflight is not None:
             preflight(config, env, lake, args.config_source)
     except LakeforgeError as exc:

@@ -4,6 +4,10 @@
   database, warehouse and derby.log live under the lake's metadata zone, UTC everywhere, and
   defaults sized for a small machine.
 * ``standalone``: ``spark://host:port``; same embedded metastore as local, on a shared folder.
+* an ``s3://`` lake on local / standalone (the ``s3a`` jar set): ``s3://`` and ``s3a://`` map to
+  S3A on the env's endpoint, path-style, region and SSE (:func:`lakeforge.aws.s3a_conf`); the
+  Derby database lives in ``spark.metastore_dir``; :func:`preflight_storage` checks the
+  endpoint and bucket before Spark starts. On EMR and Glue ``s3://`` stays EMRFS / Glue's own.
 * ``emr`` / ``glue``: getOrCreate on the cluster's Spark, with the Glue Data Catalog as the Hive
   metastore.
 
@@ -75,18 +79,14 @@ def metastore_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
             "spark.sql.catalogImplementation": "hive",
             "spark.hadoop.hive.metastore.client.factory.class": GLUE_METASTORE_FACTORY,
         }
-    if lake.is_remote:
-        raise ConfigError(
-            f"{env.source}: spark.metastore 'derby' needs a local lake root, got {lake.root}; "
-            "use metastore: glue for s3:// lakes"
-        )
-    meta = Path(lake.zone("metadata"))
+    meta = derby_home(env, lake)
     meta.mkdir(parents=True, exist_ok=True)
-    warehouse = meta / "warehouse"
+    # Managed tables of an s3:// lake live on S3 (through S3A) like the rest of the lake.
+    warehouse = lake.path("metadata", "warehouse") if lake.is_remote else str(meta / "warehouse")
     db = meta / "metastore_db"
     return {
         "spark.sql.catalogImplementation": "hive",
-        "spark.sql.warehouse.dir": str(warehouse),
+        "spark.sql.warehouse.dir": warehouse,
         "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={db};create=true",
         "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
         "spark.hadoop.hive.metastore.schema.verification": "false",
@@ -97,6 +97,63 @@ def metastore_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
         f"-D{DERBY_LOG_BUFFER[0]}={DERBY_LOG_BUFFER[1]}" + _log4j_option(),
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     }
+
+
+def derby_home(env: EnvConfig, lake: Lake) -> Path:
+    """The folder of the embedded Derby metastore: the lake's metadata zone, or for an s3://
+    lake (local and standalone sessions) ``spark.metastore_dir``, a local folder."""
+    if not lake.is_remote:
+        return Path(lake.zone("metadata"))
+    if env.kind not in ("local", "standalone") or not env.spark.metastore_dir:
+        raise ConfigError(
+            f"{env.source}: spark.metastore 'derby' on the s3:// lake {lake.root} needs "
+            "spark.metastore_dir (a local folder for the Derby database); on EMR/Glue use "
+            "metastore: glue")
+    return Path(env.spark.metastore_dir).expanduser().resolve()
+
+
+def s3a_session_conf(env: EnvConfig) -> dict[str, str]:
+    """``spark.hadoop.fs.s3a.*`` for a local or standalone session that takes the s3a jar set:
+    s3:// and s3a:// through S3A on the env's endpoint, region and SSE (lakeforge.aws)."""
+    from lakeforge.aws import s3a_conf
+
+    if env.kind not in ("local", "standalone") or "s3a" not in env.spark.jar_sets:
+        return {}
+    return {f"spark.hadoop.{k}": v for k, v in s3a_conf(env.aws).items()}
+
+
+def preflight_storage(env: EnvConfig, lake: Lake) -> None:
+    """Before Spark starts: make ``env.aws`` the process's S3 settings, and for an s3:// lake on
+    a local or standalone session check that the endpoint answers and every bucket of the
+    lake's zones exists (created when ``aws.create_bucket``). Fails with one line."""
+    from lakeforge import aws
+
+    aws.configure(env.aws)
+    if env.kind not in ("local", "standalone"):
+        return  # EMR / Glue: their own S3 access, checked by the cluster's role
+    buckets = {aws.split_s3_uri(uri)[0]: uri for uri in [lake.root, *lake.zones.values()]
+               if uri.startswith(("s3://", "s3a://", "s3n://"))}
+    for uri in buckets.values():
+        aws.check_bucket(uri, create=env.aws.create_bucket)
+
+
+def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
+    """Set the env's S3A settings on a running session's Hadoop conf (a reused session: tests,
+    notebooks). The file-system cache is turned off for S3A so that the next ``s3://`` path
+    opens a file system with these settings rather than one cached with older ones."""
+    conf = s3a_session_conf(env)
+    jsc = spark.sparkContext._jsc
+    if not conf or jsc is None:
+        return
+    hadoop = jsc.hadoopConfiguration()
+    for key, value in conf.items():
+        hadoop.set(key.removeprefix("spark.hadoop."), value)
+    for key in ("fs.s3.impl.disable.cache", "fs.s3a.impl.disable.cache"):
+        hadoop.set(key, "true")
+    if env.aws.sse == "none":
+        for key in ("fs.s3a.server-side-encryption-algorithm",
+                    "fs.s3a.server-side-encryption.key"):
+            hadoop.unset(key)
 
 
 def _log4j_option() -> str:
@@ -156,7 +213,12 @@ def session_conf(
     if env.kind in ("local", "standalone"):
         conf.update(SMALL_MACHINE_DEFAULTS)
         conf["spark.pyspark.python"] = os.environ.get("PYSPARK_PYTHON", sys.executable)
+    if (lake.is_remote and env.kind in ("local", "standalone")
+            and "s3a" not in env.spark.jar_sets):
+        raise ConfigError(f"{env.source}: the lake root {lake.root} is on S3; a {env.kind} "
+                          "session reads it through S3A: add s3a to spark.jar_sets")
     conf.update(metastore_conf(env, lake))
+    conf.update(s3a_session_conf(env))
     if env.aws.sse != "none" and env.kind in ("emr", "glue"):
         conf["spark.hadoop.fs.s3.enableServerSideEncryption"] = "true"
         if env.aws.sse == "SSE-KMS":
@@ -165,6 +227,9 @@ def session_conf(
             conf["spark.hadoop.fs.s3.serverSideEncryption.kms.keyId"] = env.aws.kms_key_id
     if env.spark.driver_memory:
         conf["spark.driver.memory"] = env.spark.driver_memory
+    from lakeforge.formats import table_format_conf
+
+    conf.update(table_format_conf(env, lake))  # delta / iceberg in jar_sets: extensions, catalogs
     conf.update(env.spark.conf)
     conf.update(extra_conf or {})
     if "spark.jars.packages" in conf:
@@ -219,6 +284,7 @@ def build_session(
         # Whoever started this session owns it (a test fixture, Glue, a notebook): reuse it
         # unchanged rather than overwrite its settings.
         log.info("reusing the active SparkSession (master %s)", active.sparkContext.master)
+        apply_s3a_conf(active, env)
         return active
     lake = lake or Lake.from_env(env)
     if env.kind in ("local", "standalone"):
@@ -258,6 +324,6 @@ def build_session(
         # is created lazily, so setting the property now still keeps derby.log under the lake.
         jvm = spark.sparkContext._jvm
         assert jvm is not None
-        jvm.java.lang.System.setProperty("derby.system.home", lake.zone("metadata"))
+        jvm.java.lang.System.setProperty("derby.system.home", str(derby_home(env, lake)))
         jvm.java.lang.System.setProperty(*DERBY_LOG_BUFFER)
     return spark

@@ -162,8 +162,11 @@ class S3StateStore(StateStore):
     def put(self, key: str, doc: dict[str, Any], expected: str | None) -> str:
         from botocore.exceptions import ClientError
 
+        from lakeforge.aws import sse_put_args
+
         kwargs: dict[str, Any] = {"IfNoneMatch": "*"} if expected is None else {
             "IfMatch": f'"{expected}"'}
+        kwargs.update(sse_put_args())  # the env's aws.sse, like every object Lakeforge writes
         try:
             resp = self.s3.put_object(
                 Bucket=self.bucket, Key=self._key(key), ContentType="application/json",

@@ -1,0 +1,172 @@
+"""lakeforge.io's S3 branches, the S3 state store and the S3 preflight, on a moto server
+(a real HTTP server on 127.0.0.1 from the session-scoped ``moto_endpoint`` fixture)."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lakeforge import aws, io
+from lakeforge.bookmarks import list_data_files
+from lakeforge.config import AwsSettings
+from lakeforge.errors import ConfigError, InputPathError
+from lakeforge.state import store_for
+
+pytestmark = pytest.mark.aws
+
+
+@pytest.fixture
+def s3(moto_endpoint: str) -> Iterator[Any]:
+    """The env's S3 settings pointed at moto (no SSE) for one test; reset afterwards."""
+    aws.configure(AwsSettings(endpoint_url=moto_endpoint, region="us-east-1"))
+    try:
+        yield aws.client("s3")
+    finally:
+        aws.configure(None)
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    name = f"io-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+def _kms_key(endpoint: str) -> str:
+    return str(aws.client("kms", endpoint_url=endpoint).create_key()["KeyMetadata"]["KeyId"])
+
+
+def test_write_read_exists_on_moto(bucket: str) -> None:
+    uri = f"s3://{bucket}/lake/metadata/runs/r1/run_summary.json"
+    assert not io.uri_exists(uri)
+    io.write_text(uri, '{"rows": 3, "name": "caf\u00e9"}')
+    assert io.read_text(uri) == '{"rows": 3, "name": "caf\u00e9"}'
+    assert io.uri_exists(uri)
+    assert io.uri_exists(f"s3://{bucket}/lake/metadata")  # a prefix with objects is a folder
+    assert io.uri_exists(f"s3a://{bucket}/lake/metadata/runs/")  # s3a:// and a trailing '/'
+    assert not io.uri_exists(f"s3://{bucket}/lake/meta")  # a prefix of a name is not a folder
+    io.write_text(f"s3://{bucket}/empty.txt", "")
+    assert io.read_text(f"s3://{bucket}/empty.txt") == ""
+
+
+def test_listings_on_moto(bucket: str) -> None:
+    base = f"s3://{bucket}/t/_versions/v1"
+    for key in ("dt=2024-01-01/part-0.parquet", "dt=2024-01-01/part-1.parquet",
+                "dt=2024-01-02/part-0.parquet", "dt=2024-01-02/_SUCCESS",
+                "dt=2024-01-02/.part-0.crc", "dt=2024-01-02/notes.txt"):
+        io.write_text(f"{base}/{key}", "x")
+    assert io.list_subdirs(base) == ["dt=2024-01-01", "dt=2024-01-02"]
+    assert io.list_subdirs(f"s3://{bucket}/nothing/here") == []
+    assert io.list_files(base, ".parquet") == [
+        f"{base}/dt=2024-01-01/part-0.parquet", f"{base}/dt=2024-01-01/part-1.parquet",
+        f"{base}/dt=2024-01-02/part-0.parquet"]
+    assert io.list_files(f"{base}/dt=2024-01-02") == [
+        f"{base}/dt=2024-01-02/notes.txt", f"{base}/dt=2024-01-02/part-0.parquet"]
+    assert io.list_files(f"s3://{bucket}/missing") == []
+
+
+def test_delete_dir_removes_only_that_prefix_on_moto(bucket: str, s3: Any) -> None:
+    for key in ("v1/a.parquet", "v1/sub/b.parquet", "v10/c.parquet"):
+        io.write_text(f"s3://{bucket}/t/{key}", "x")
+    io.delete_dir(f"s3://{bucket}/t/v1")
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert left == ["t/v10/c.parquet"]  # v10 shares the string prefix, not the folder
+    io.delete_dir(f"s3://{bucket}/t/never")  # nothing there: no error
+    with pytest.raises(InputPathError, match="whole bucket"):
+        io.delete_dir(f"s3://{bucket}")
+
+
+def test_require_input_path_on_moto(bucket: str) -> None:
+    io.write_text(f"s3://{bucket}/raw/contacts/dt=2024-01-01/part-0.json", "{}")
+    io.write_text(f"s3://{bucket}/raw/hidden/_SUCCESS", "")
+    assert io.require_input_path(f"s3://{bucket}/raw/contacts", "sources.contacts.path")
+    with pytest.raises(InputPathError, match="sources.x.path s3://.*/raw/none does not exist"):
+        io.require_input_path(f"s3://{bucket}/raw/none", "sources.x.path")
+    with pytest.raises(InputPathError, match="no data files"):
+        io.require_input_path(f"s3://{bucket}/raw/hidden", "sources.h.path")
+    with pytest.raises(InputPathError, match="bucket no-such-bucket-x does not exist"):
+        io.require_input_path("s3://no-such-bucket-x/raw", "sources.y.path")
+
+
+def test_endpoint_comes_from_the_environment_variable(moto_endpoint: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    aws.configure(None)
+    monkeypatch.setenv(aws.ENDPOINT_ENV_VAR, moto_endpoint)
+    name = f"io-{uuid.uuid4().hex[:12]}"
+    aws.client("s3").create_bucket(Bucket=name)
+    io.write_text(f"s3://{name}/a.json", "1")
+    assert io.read_text(f"s3://{name}/a.json") == "1"
+    # the configured aws.endpoint_url wins over the variable
+    aws.configure(AwsSettings(endpoint_url="http://127.0.0.1:9"))
+    try:
+        assert aws.resolve_endpoint() == "http://127.0.0.1:9"
+        assert aws.resolve_endpoint("http://explicit:1") == "http://explicit:1"
+    finally:
+        aws.configure(None)
+
+
+def test_bookmark_listing_uses_the_endpoint_on_moto(bucket: str) -> None:
+    io.write_text(f"s3://{bucket}/raw/c/dt=1/part-0.json", "{}\n")
+    io.write_text(f"s3://{bucket}/raw/c/dt=1/_SUCCESS", "")
+    io.write_text(f"s3://{bucket}/raw/c/_temporary/x.json", "{}\n")
+    files = list_data_files(f"s3://{bucket}/raw/c")
+    assert [(f.path, f.size) for f in files] == [(f"s3://{bucket}/raw/c/dt=1/part-0.json", 3)]
+    assert list_data_files(f"s3://{bucket}/raw/none") == []
+
+
+@pytest.mark.parametrize("sse", ["SSE-KMS", "SSE-S3"])
+def test_every_write_carries_the_configured_sse_on_moto(sse: str, moto_endpoint: str,
+                                                        bucket: str, s3: Any) -> None:
+    key_id = _kms_key(moto_endpoint) if sse == "SSE-KMS" else None
+    aws.configure(AwsSettings(endpoint_url=moto_endpoint, sse=sse,  # type: ignore[arg-type]
+                              kms_key_id=key_id))
+    io.write_text(f"s3://{bucket}/lake/metadata/a.json", "{}")
+    store = store_for(f"s3://{bucket}/lake/bookmarks")
+    version = store.put("locks/job.db", {"owner": "me"}, None)
+    store.put("locks/job.db", {"owner": "me", "renewed": 1}, version)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["lake/bookmarks/locks/job.db.json", "lake/metadata/a.json"]
+    for key in keys:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        if sse == "SSE-KMS":
+            assert head["ServerSideEncryption"] == "aws:kms"
+            assert head["SSEKMSKeyId"].endswith(str(key_id))
+        else:
+            assert head["ServerSideEncryption"] == "AES256"
+            assert "SSEKMSKeyId" not in head
+
+
+def test_sse_kms_without_a_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match="aws.kms_key_id"):
+        aws.configure(AwsSettings(sse="SSE-KMS"))
+    assert aws.sse_put_args(AwsSettings()) == {}
+
+
+def test_preflight_bucket_check_on_moto(s3: Any) -> None:
+    name = f"pre-{uuid.uuid4().hex[:12]}"
+    with pytest.raises(InputPathError) as missing:
+        aws.check_bucket(f"s3://{name}/lake")
+    assert f"bucket {name} of s3://{name}/lake does not exist" in str(missing.value)
+    assert "\n" not in str(missing.value)
+    aws.check_bucket(f"s3://{name}/lake", create=True)
+    assert s3.head_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    aws.check_bucket(f"s3a://{name}/lake")  # exists now
+
+
+def test_preflight_unreachable_endpoint_is_one_line() -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    aws.configure(AwsSettings(endpoint_url=f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(InputPathError) as err:
+            aws.check_bucket("s3://lakeforge-local/lake")
+    finally:
+        aws.configure(None)
+    message = str(err.value)
+    assert f"S3 endpoint http://127.0.0.1:{port} does not answer" in message
+    assert "lakeforge dev s3" in message and "\n" not in message

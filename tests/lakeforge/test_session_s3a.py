@@ -1,0 +1,153 @@
+"""Sessions on an s3:// lake: the S3A conf computed for local_s3 (no JVM started), the
+preflight of ``lakeforge run --env local_s3`` against a dead endpoint and a moto server, and
+``lakeforge dev s3``."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lakeforge import aws
+from lakeforge.cli import main
+from lakeforge.commands.dev import _serve_s3
+from lakeforge.config import load_env
+from lakeforge.errors import ConfigError, InputPathError
+from lakeforge.paths import Lake
+from lakeforge.session import preflight_storage, session_conf
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    monkeypatch.delenv("LAKEFORGE_LAKE_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)  # metastore_dir ./.lake_s3_metastore lands here
+
+
+@pytest.mark.jars
+def test_local_s3_maps_s3_and_s3a_to_s3a_on_the_endpoint(s3_env: None, tmp_path: Path) -> None:
+    env = load_env("local_s3")
+    lake = Lake.from_env(env)
+    assert lake.root == "s3://lakeforge-local/lake"
+    conf = session_conf(env, lake)
+    assert conf["spark.hadoop.fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    assert conf["spark.hadoop.fs.s3a.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:4566"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert conf["spark.hadoop.fs.s3a.endpoint.region"] == "us-east-1"
+    assert "fs.s3a.server-side-encryption-algorithm" not in " ".join(conf)
+    assert any(j.endswith("hadoop-aws-3.3.4.jar") for j in conf["spark.jars"].split(","))
+    # Derby stays local; the warehouse and checkpoints are on the lake
+    assert str(tmp_path / ".lake_s3_metastore") in conf["spark.hadoop.javax.jdo.option."
+                                                          "ConnectionURL"]
+    assert conf["spark.sql.warehouse.dir"] == "s3://lakeforge-local/lake/metadata/warehouse"
+
+
+@pytest.mark.jars
+def test_sse_kms_overrides_reach_s3a(s3_env: None) -> None:
+    env = load_env("local_s3", {"aws.sse": "SSE-KMS", "aws.kms_key_id": "k-123",
+                                "aws.endpoint_url": "https://minio.local:9000"})
+    conf = session_conf(env, Lake.from_env(env))
+    assert conf["spark.hadoop.fs.s3a.server-side-encryption-algorithm"] == "SSE-KMS"
+    assert conf["spark.hadoop.fs.s3a.server-side-encryption.key"] == "k-123"
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "https://minio.local:9000"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "true"
+    no_key = load_env("local_s3", {"aws.sse": "SSE-KMS"})
+    with pytest.raises(ConfigError, match="aws.kms_key_id"):
+        session_conf(no_key, Lake.from_env(no_key))
+
+
+def test_an_s3_lake_without_the_s3a_set_or_a_metastore_dir_is_refused(s3_env: None) -> None:
+    env = load_env("local", {"lake.root": "s3://b/lake"})
+    with pytest.raises(ConfigError, match="add s3a to spark.jar_sets"):
+        session_conf(env, Lake.from_env(env))
+    env = load_env("local_s3", {"spark.metastore_dir": None})
+    with pytest.raises(ConfigError, match="needs spark.metastore_dir"):
+        session_conf(env, Lake.from_env(env))
+
+
+def test_emr_keeps_emrfs(s3_env: None) -> None:
+    env = load_env("emr")
+    conf = session_conf(env, Lake.from_env(env))
+    assert not [k for k in conf if "fs.s3a" in k or k.endswith("fs.s3.impl")]
+
+
+def test_run_fails_in_the_preflight_when_the_endpoint_is_down(
+        s3_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    port = _free_port()
+    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    try:
+        code = main(["run", "customer_propensity", "--env", "local_s3"])
+    finally:
+        aws.configure(None)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0
+    assert f"S3 endpoint http://127.0.0.1:{port} does not answer" in err
+
+
+@pytest.mark.aws
+def test_preflight_creates_or_requires_the_bucket_on_moto(moto_endpoint: str,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          tmp_path: Path) -> None:
+    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.delenv("LAKEFORGE_LAKE_ROOT", raising=False)
+    strict = load_env("local_s3", {"lake.root": "s3://pre-missing/lake",
+                                   "aws.create_bucket": False})
+    try:
+        with pytest.raises(InputPathError, match="bucket pre-missing .* does not exist"):
+            preflight_storage(strict, Lake.from_env(strict))
+        env = load_env("local_s3", {"lake.root": "s3://pre-created/lake",
+                                    "lake.zones": {"raw": "s3://pre-raw/landing"}})
+        preflight_storage(env, Lake.from_env(env))
+        names = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+        assert {"pre-created", "pre-raw"} <= names
+    finally:
+        aws.configure(None)
+
+
+@pytest.mark.aws
+def test_dev_s3_serves_until_stopped(moto_endpoint: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A second moto server (moto_endpoint only lends dummy credentials)."""
+    stop = threading.Event()
+    args = argparse.Namespace(host="127.0.0.1", port=0, seconds=None)
+    done: list[int] = []
+    thread = threading.Thread(target=lambda: done.append(_serve_s3(args, stop)))
+    thread.start()
+    try:
+        for _ in range(100):
+            out = capsys.readouterr().out
+            if "export LAKEFORGE_AWS_ENDPOINT_URL=" in out:
+                break
+            time.sleep(0.05)
+        endpoint = out.split("export LAKEFORGE_AWS_ENDPOINT_URL=")[1].split()[0]
+        s3 = aws.client("s3", endpoint_url=endpoint)
+        assert endpoint != moto_endpoint
+        s3.create_bucket(Bucket="dev-check")
+        assert s3.head_bucket(Bucket="dev-check")["ResponseMetadata"]["HTTPStatusCode"] == 200
+    finally:
+        stop.set()
+        thread.join(10)
+    assert done == [0]
+
+
+def test_dev_s3_refuses_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["dev", "s3", "--port", str(port)])
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
