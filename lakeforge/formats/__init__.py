@@ -1,0 +1,217 @@
+"""Table formats an output is published as: ``parquet`` (versioned folders and one catalog
+switch, :mod:`lakeforge.publish`), ``delta`` (delta-spark, :mod:`lakeforge.formats.delta`) and
+``iceberg`` (the Iceberg Spark runtime, :mod:`lakeforge.formats.iceberg`).
+
+The lifecycle stages every output the same way (a Parquet version the quality gate reads); the
+publish step then hands the audited rows to the output's format, whose commit is its own: the
+Parquet switch, one Delta commit, one Iceberg snapshot. This module holds what the formats
+share: their names, the Spark settings a session needs for them (:func:`table_format_conf`),
+the schema rule between runs (:func:`check_schema_change`) and the commit's result.
+
+Example::
+
+    conf = table_format_conf(env, lake)          # spark.sql.extensions, catalogs
+    result = commit("delta", df, target, spark=spark, catalog=catalog)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from lakeforge.errors import ConfigError, SchemaMismatchError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+    from lakeforge.catalog.base import Catalog
+    from lakeforge.config import EnvConfig
+    from lakeforge.paths import Lake
+
+log = logging.getLogger(__name__)
+
+TableFormat = Literal["parquet", "delta", "iceberg"]
+FORMATS: tuple[str, ...] = ("parquet", "delta", "iceberg")
+# The Spark catalog Iceberg tables live in (a Hadoop catalog locally, Glue on AWS).
+ICEBERG_CATALOG = "lakeforge_iceberg"
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+ICEBERG_EXTENSION = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+ICEBERG_GLUE_CATALOG = "org.apache.iceberg.aws.glue.GlueCatalog"
+ICEBERG_S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
+
+
+class SchemaEvolutionError(SchemaMismatchError):
+    """The rows to commit have another schema than the table and the config does not allow
+    it; nothing was written."""
+
+
+def check_format(name: str, where: str) -> str:
+    """``name`` when it is a table format; else a one-line :class:`ConfigError` naming
+    ``where``."""
+    if name not in FORMATS:
+        raise ConfigError(f"{where}: output format {name!r}; use one of {list(FORMATS)}")
+    return name
+
+
+def table_format_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
+    """The Spark settings the env's table formats need at session start.
+
+    Taken when ``spark.jar_sets`` names ``delta`` and/or ``iceberg`` (on EMR and Glue the jars
+    come with the platform, ``--datalake-formats delta,iceberg``; the names still select these
+    settings). Delta: its SQL extension and ``spark_catalog`` = DeltaCatalog (non-Delta tables
+    go on to the session catalog unchanged). Iceberg: its extension and a separate catalog
+    :data:`ICEBERG_CATALOG`, a Hadoop catalog whose warehouse is the lake's curated zone (so a
+    table's folder is ``lake.table_uri('curated', table, database)``), or the Glue catalog
+    with S3FileIO when the env's metastore or catalog backend is Glue.
+    """
+    sets = set(env.spark.jar_sets)
+    conf: dict[str, str] = {}
+    extensions = []
+    if "delta" in sets:
+        extensions.append(DELTA_EXTENSION)
+        conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+    if "iceberg" in sets:
+        extensions.append(ICEBERG_EXTENSION)
+        prefix = f"spark.sql.catalog.{ICEBERG_CATALOG}"
+        conf[prefix] = "org.apache.iceberg.spark.SparkCatalog"
+        conf[f"{prefix}.warehouse"] = lake.zone("curated")
+        if env.spark.metastore == "glue" or env.catalog.backend == "glue_api":
+            conf[f"{prefix}.catalog-impl"] = ICEBERG_GLUE_CATALOG
+            conf[f"{prefix}.io-impl"] = ICEBERG_S3_FILE_IO
+            region = env.catalog.region or env.aws.region
+            if region:
+                conf[f"{prefix}.client.region"] = region
+            if env.catalog.endpoint_url or env.aws.endpoint_url:
+                conf[f"{prefix}.glue.endpoint"] = str(env.catalog.endpoint_url
+                                                      or env.aws.endpoint_url)
+        else:
+            conf[f"{prefix}.type"] = "hadoop"
+    if extensions:
+        conf["spark.sql.extensions"] = ",".join(extensions)
+    return conf
+
+
+def formats_enabled(spark: SparkSession) -> set[str]:
+    """The table formats ``spark`` was started with (from its extensions)."""
+    extensions = spark.conf.get("spark.sql.extensions", "") or ""
+    out = {"parquet"}
+    if DELTA_EXTENSION in extensions:
+        out.add("delta")
+    if ICEBERG_EXTENSION in extensions:
+        out.add("iceberg")
+    return out
+
+
+def require_format(spark: SparkSession, fmt: str, where: str) -> None:
+    """A one-line error naming the jar set when the session cannot write ``fmt``."""
+    if fmt not in formats_enabled(spark):
+        raise ConfigError(
+            f"{where}: output format {fmt!r} needs a session started with the {fmt!r} jar set "
+            f"(spark.jar_sets: [{fmt}] in the env, e.g. --env local_jars; `make jars` fetches it)")
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how an output is committed (one table)."""
+
+    database: str
+    table: str
+    location: str
+    partition_by: Sequence[str] = ()
+    # overwrite | overwrite_partitions | append | merge
+    mode: str = "overwrite_partitions"
+    merge_keys: Sequence[str] = ()
+    allow_added_columns: bool = False
+    retention_hours: float = 168.0
+    max_files_per_partition: int = 0  # 0: never compact
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.database}.{self.table}"
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What one table-format commit did."""
+
+    format: str
+    table: str
+    version: str  # Delta version / Iceberg snapshot id / Parquet version folder
+    rows: int  # rows of the committed input
+    operation: str
+    added_columns: tuple[str, ...] = ()
+    compacted_partitions: tuple[str, ...] = ()
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_schema_change(current: StructType | None, new: StructType, *, allow_added: bool,
+                        partition_by: Sequence[str], where: str) -> list[str]:
+    """The columns ``new`` adds to ``current`` (a table's schema), or one clear
+    :class:`SchemaEvolutionError` before anything is written.
+
+    Added columns pass only when ``allow_added``; a dropped column, a changed type or changed
+    partition keys never pass (rename the output or drop the table to change them).
+    """
+    if current is None:
+        return []
+    have = {f.name.lower(): f.dataType for f in current.fields}
+    want = {f.name.lower(): f.dataType for f in new.fields}
+    problems = [f"{n}: column dropped" for n in have if n not in want]
+    problems += [f"{n}: type {have[n].simpleString()} -> {want[n].simpleString()}"
+                 for n in want if n in have and have[n] != want[n]]
+    added = [n for n in want if n not in have]
+    if added and not allow_added:
+        problems.append(f"added columns {added} (allow them with allow_schema_evolution: true "
+                        "on the output)")
+    if problems:
+        raise SchemaEvolutionError(f"{where}: the rows' schema differs from the table's: "
+                                   + "; ".join(problems) + "; nothing was written")
+    return added
+
+
+def commit(fmt: str, df: DataFrame, target: Target, *, spark: SparkSession,
+           catalog: Catalog) -> CommitResult:
+    """Commit ``df`` to ``target`` as ``fmt`` (``delta`` or ``iceberg``) and register it in
+    ``catalog``; the Parquet format is :func:`lakeforge.publish.switch_staged`."""
+    check_format(fmt, f"commit {target.qualified_name}")
+    require_format(spark, fmt, f"commit {target.qualified_name}")
+    if fmt == "delta":
+        from lakeforge.formats import delta
+
+        return delta.commit(spark, df, target, catalog=catalog)
+    if fmt == "iceberg":
+        from lakeforge.formats import iceberg
+
+        return iceberg.commit(spark, df, target, catalog=catalog)
+    raise ConfigError(f"commit {target.qualified_name}: parquet is published by "
+                      "lakeforge.publish.switch_staged, not by a table-format commit")
+
+
+def table_schema(spark: SparkSession, fmt: str, target: Target) -> StructType | None:
+    """The current schema of ``target`` in ``fmt`` (None when the table does not exist)."""
+    if fmt == "delta":
+        from lakeforge.formats import delta
+
+        return delta.current_schema(spark, target)
+    if fmt == "iceberg":
+        from lakeforge.formats import iceberg
+
+        return iceberg.current_schema(spark, target)
+    raise ConfigError(f"table_schema: {fmt!r} is not a table format with a log")
+
+
+def partition_predicate(keys: Sequence[str], values: Sequence[Sequence[Any]]) -> str:
+    """A SQL predicate selecting the partitions ``values`` (tuples in ``keys`` order)."""
+    from lakeforge.catalog.athena_ddl import quote_identifier, quote_string
+
+    ors = []
+    for vals in values:
+        ands = [f"{quote_identifier(k)} IS NULL" if v is None
+                else f"{quote_identifier(k)} = {quote_string(str(v))}"
+                for k, v in zip(keys, vals, strict=True)]
+        ors.append("(" + " AND ".join(ands) + ")")
+    return " OR ".join(ors) if ors else "false"
