@@ -3,7 +3,8 @@
 The catalog is the env's (``catalog.backend``) unless ``--catalog spark|glue`` says otherwise.
 Progress (objects listed, objects read, folders classified) goes to stderr only when stderr is
 a terminal; the summary goes to stdout and the full report to ``--report-json FILE`` (``-`` for
-stdout).
+stdout; also written when the crawl fails on ``--table-threshold``, with the reason in
+``error``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,17 @@ from typing import TextIO
 _RECRAWL = {"everything": "CRAWL_EVERYTHING", "new-folders-only": "CRAWL_NEW_FOLDERS_ONLY"}
 _SCHEMA = {"update": "UPDATE_IN_DATABASE", "log": "LOG"}
 _DELETE = {"log": "LOG", "delete": "DELETE_FROM_DATABASE", "deprecate": "DEPRECATE_IN_DATABASE"}
+_GROUPING = {"similar-schemas": None, "combine-compatible-schemas": "CombineCompatibleSchemas"}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number greater than 0")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="what to do with registered partitions/tables whose data is gone")
     p.add_argument("--table-level", type=int, default=None,
                    help="make tables at this folder depth (1 = the include path itself)")
+    p.add_argument("--grouping-policy", choices=list(_GROUPING), default="similar-schemas",
+                   help="combine-compatible-schemas makes compatible folders (same format, "
+                   "compression, depth) one table whatever their columns (Glue's "
+                   "CombineCompatibleSchemas); default: folders are partitions when more than "
+                   "70%% of them have similar schemas")
+    p.add_argument("--table-threshold", type=_positive_int, default=None, metavar="N",
+                   help="fail, writing nothing, when the crawl detects more than N tables "
+                   "(Glue's TableThreshold)")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                    help="skip objects whose path below the include path matches (repeatable)")
     p.add_argument("--csv-header", choices=["detect", "present", "absent"], default="detect")
@@ -74,7 +94,7 @@ class _Progress:
 def _crawl(args: argparse.Namespace) -> int:
     from lakeforge.catalog import get_catalog
     from lakeforge.config import load_env
-    from lakeforge.crawler import crawl
+    from lakeforge.crawler import TableThresholdExceeded, crawl
 
     env = load_env(args.env or "local")
     backend = {"spark": "spark_sql", "glue": "glue_api"}.get(args.catalog or "",
@@ -95,9 +115,14 @@ def _crawl(args: argparse.Namespace) -> int:
             schema_change_policy=_SCHEMA[args.schema_change],  # type: ignore[arg-type]
             delete_behavior=_DELETE[args.delete_behavior],  # type: ignore[arg-type]
             table_level=args.table_level, exclude=args.exclude, csv_header=args.csv_header,
+            table_grouping_policy=_GROUPING[args.grouping_policy],  # type: ignore[arg-type]
+            table_threshold=args.table_threshold,
             partition_projection=args.partition_projection, endpoint_url=endpoint,
             region=region, progress=progress,
         )
+    except TableThresholdExceeded as exc:
+        _write_report(args.report_json, exc.report.to_json())
+        raise
     finally:
         if progress is not None:
             progress.close()
@@ -115,7 +140,13 @@ def _crawl(args: argparse.Namespace) -> int:
             print(f"skipped {s.path}: {s.reason}")
         print(f"{len(report.tables)} table(s), {len(report.skipped)} skipped, "
               f"{report.objects_listed} objects listed in {report.seconds:.2f}s")
-        if args.report_json:
-            Path(args.report_json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.report_json).write_text(report.to_json() + "\n", encoding="utf-8")
+        _write_report(args.report_json, report.to_json())
     return 0
+
+
+def _write_report(target: str | None, text: str) -> None:
+    if target == "-":
+        print(text)
+    elif target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(text + "\n", encoding="utf-8")
