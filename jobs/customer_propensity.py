@@ -65,7 +65,7 @@ def build(steps: Steps) -> dict[str, DataFrame]:
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
-    from transforms.dedup import find_matches
+    from transforms.dedup import find_matches_detailed
     from transforms.glue import drop_null_fields, join
 
     cfg: CustomerPropensityConfig = steps.config
@@ -75,8 +75,11 @@ def build(steps: Steps) -> dict[str, DataFrame]:
     mapped = [m[2] for m in cfg.sources["customers"].mappings]
     customers = drop_null_fields(steps.sources["customers"].drop(*lineage))
     steps.facts["dropped_null_fields"] = sorted(set(mapped) - set(customers.columns))
-    matched = find_matches(customers, primary_key="customer_id",
-                           settings=cfg.match_settings(present=customers.columns)).cache()
+    run = find_matches_detailed(customers, primary_key="customer_id",
+                                settings=cfg.match_settings(present=customers.columns))
+    matched = run.result.cache()
+    steps.record_matching(run, source="customers", output="matches", key="customer_id",
+                          cluster="golden_customer_id")
     completeness = sum((F.col(c).isNotNull().cast("int") for c in customers.columns),
                        F.lit(0))
     best = Window.partitionBy("match_id").orderBy(completeness.desc(), F.col("customer_id"))

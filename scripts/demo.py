@@ -44,6 +44,15 @@ def main() -> int:
     print(f"  quarantine {lake.zone('quarantine')}  (bad rows: file, line, reason)")
     print("  a rerun processes nothing new; add days with scripts/generate_sample_data.py "
           "--days 14, or start over with rm -rf .lake")
+    from lakeforge.io import uri_exists
+    from lakeforge.site import index_uri
+
+    index = index_uri(lake)
+    if not uri_exists(index):  # the run's own update failed (logged): build it whole
+        from lakeforge.site import build_site
+
+        index = build_site(lake)
+    print(f"site: {index}  (open it in a browser; rebuild with lakeforge docs build)")
     return 0
 
 

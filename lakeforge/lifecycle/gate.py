@@ -32,12 +32,32 @@ class GateOutcome:
     rows_failed: int = 0
     failing: DataFrame | None = None
     html: str = ""
+    score: float | None = None  # a DQDL ruleset's share of passed rules (Glue DQ's score)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"suite": self.suite, "passed": self.passed,
-                "passed_constraints": self.passed_constraints,
-                "failed_constraints": self.failed_constraints, "rows_failed": self.rows_failed,
-                "quarantine": self.quarantine}
+        doc: dict[str, Any] = {
+            "suite": self.suite, "passed": self.passed,
+            "passed_constraints": self.passed_constraints,
+            "failed_constraints": self.failed_constraints, "rows_failed": self.rows_failed,
+            "quarantine": self.quarantine}
+        if self.score is not None:
+            doc["score"] = self.score
+        if hasattr(self.result, "check_rows"):
+            # every constraint with its status and message (python-deequ's columns)
+            doc["constraints"] = self.result.check_rows()
+        return doc
+
+
+def quarantine_failing(outcome: GateOutcome, lake: Lake, table: str, run_id: str,
+                       partition_by: Sequence[str] = ()) -> GateOutcome:
+    """Append ``outcome.failing`` (rows with a ``failed_constraints`` column) to the table's
+    quarantine for this run, with the failed constraints as the reason; fills ``quarantine``
+    and ``rows_failed``. The one quarantine writer of both gates (suites and DQDL)."""
+    if outcome.failing is not None:
+        outcome.quarantine, outcome.rows_failed = write_quarantine(
+            rows_as_quarantine(outcome.failing, reason_col="failed_constraints",
+                               partition_by=partition_by), lake, table, run_id, append=True)
+    return outcome
 
 
 def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, table: str,
@@ -58,9 +78,8 @@ def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, ta
     from quality.verification import VerificationSuite
 
     if is_dqdl(suite):  # a Glue DQDL ruleset (conf/quality/<name>.dqdl or a path)
-        dqdl = run_dqdl_gate(spark, data, suite, lake=lake, table=table, run_id=run_id,
+        return run_dqdl_gate(spark, data, suite, lake=lake, table=table, run_id=run_id,
                              tags=tags, partition_by=partition_by)
-        return dqdl  # type: ignore[return-value]  # same fields as GateOutcome
     suite_name, checks = load_suite(suite)
     repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
     result = (VerificationSuite(spark).onData(data).addChecks(checks).useRepository(repo)
@@ -71,8 +90,4 @@ def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, ta
                           len(statuses) - len(failed), html=html_report(result, suite_name))
     if failed:
         outcome.failing = failing_rows(result, data)
-        outcome.quarantine, outcome.rows_failed = write_quarantine(
-            rows_as_quarantine(outcome.failing, reason_col="failed_constraints",
-                               partition_by=partition_by), lake, table, run_id,
-            append=True)
-    return outcome
+    return quarantine_failing(outcome, lake, table, run_id, partition_by)

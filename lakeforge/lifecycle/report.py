@@ -79,4 +79,6 @@ def render_console(summary: Mapping[str, Any]) -> list[str]:
         lines.append(f"  summary    {files.get('json')} (and .html)")
     if summary.get("quarantine"):
         lines.append(f"  quarantine {', '.join(summary['quarantine'])}")
+    if summary.get("site"):
+        lines.append(f"  site       {summary['site']}  (runs, tables, quality, matches)")
     return lines

@@ -106,6 +106,24 @@ class Steps:
     facts: dict[str, Any] = field(default_factory=dict)
     rejected: dict[str, list[DataFrame]] = field(default_factory=dict)
     rules: list[str] = field(default_factory=list)
+    lake: Lake | None = None
+
+    def record_matching(self, run: Any, *, source: str, output: str, key: str,
+                        cluster: str) -> None:
+        """Keep what a matching step found (a ``transforms.dedup.MatchRun`` of ``source``'s
+        rows, published as ``output`` with ``key`` and the entity id ``cluster``) in the
+        summary's ``matching``: the model, the score and cluster-size distributions and,
+        when ``metadata/ground_truth/<source>_entities.csv`` exists, precision and recall."""
+        from lakeforge.lifecycle.matching import match_facts
+
+        if output not in self.config.outputs:
+            raise ConfigError(f"record_matching: unknown output {output!r}; outputs: "
+                              f"{sorted(self.config.outputs)}")
+        truth = (self.lake.path("metadata", "ground_truth", f"{source}_entities.csv")
+                 if self.lake is not None else None)
+        self.facts["matching"] = match_facts(
+            run, source=source, table=table_of(output, self.config.outputs[output]), key=key,
+            cluster=cluster, truth_uri=truth)
 
     def reject(self, source: str, rows: DataFrame, reason: str) -> None:
         """Quarantine ``rows`` of ``source`` (they carry its lineage) with ``reason``."""
@@ -246,14 +264,18 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
     try:
         if phase in (None, "write"):
             state = new_state(ctx, lock)
+            started = time.monotonic()
             write_phase(job, ctx, lock, state)
+            _timed(state, "write", started)
             if state.phase == "written":
                 _save(store, key, state)
             if state.phase != "written" or phase == "write":
                 return _finish(ctx, state)
         if phase in (None, "audit"):
             state = state or _load(store, key, "written")
+            started = time.monotonic()
             audit_phase(ctx, state)
+            _timed(state, "audit", started)
             _save(store, key, state)
             if phase == "audit":
                 return _finish(ctx, state)
@@ -268,6 +290,8 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
         if state is not None:
             _record_failure(ctx, state, store, key, exc)
         if not gate:
+            if state is not None:
+                _update_site(ctx, state)
             raise
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         if state is not None:
@@ -278,7 +302,29 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
         ctx.spark.catalog.clearCache()
 
 
+def _timed(state: RunState, phase: str, started: float) -> None:
+    state.summary.setdefault("phase_seconds", {})[phase] = round(time.monotonic() - started, 2)
+
+
+def _update_site(ctx: JobContext[Any], state: RunState) -> None:
+    """Regenerate the lake site's pages this run changed (its run page, its tables, the
+    index). The run is already published or failed: a site that cannot be built is a warning
+    (``lakeforge docs build`` rebuilds it), never a failed run."""
+    if not state.summary.get("summary_files"):
+        return  # a phase run alone: the summary (and so the site) comes with the last one
+    try:
+        from lakeforge.site import update_site
+
+        state.summary["site"] = update_site(ctx.lake, state.run_id)
+    except ImportError as exc:
+        log.warning("the lake site was not updated: %s (pip install 'lakeforge[site]')", exc)
+    except Exception as exc:  # noqa: BLE001 - the run's outcome stands; say why, go on
+        log.warning("the lake site was not updated: %s; run `lakeforge docs build`",
+                    one_line(str(exc)))
+
+
 def _finish(ctx: JobContext[Any], state: RunState) -> int:
+    _update_site(ctx, state)
     out = redact(state.summary)
     if ctx.args.summary_format == "text":
         print("\n".join(render_console(out)))
@@ -397,7 +443,7 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
 
     # The business steps, on typed good rows.
     steps = Steps(spark, cfg, run_id, full, {n: _typed(i, sources[n])
-                                             for n, i in ingested.items()})
+                                             for n, i in ingested.items()}, lake=lake)
     outputs = dict(job.build(steps))
     missing = sorted(set(cfg.outputs) - set(outputs))
     if missing:
@@ -583,6 +629,7 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
     catalog = get_catalog(ctx.env, ctx.spark)
     retention = timedelta(hours=cfg.run.version_retention_hours)
     summary = state.summary
+    started = time.monotonic()
 
     def before_switch(plan: Any) -> None:
         lock.verify()
@@ -595,7 +642,7 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
         res = switch_staged(staged, catalog=catalog, retention=retention,
                             before_switch=before_switch)
         table = staged.plan.table
-        published[table] = {"rows": res.rows, "version": res.version}
+        published[table] = {"rows": res.rows, "version": res.version, **_table_facts(staged)}
         if staged.spec.partition_keys:
             published[table]["partitions"] = sorted(
                 "/".join(v or "" for v in p.values) for p in staged.plan.partitions)
@@ -606,8 +653,11 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
                 f"ledger for {cfg.database}.{table}: {res.rows} rows were published but the "
                 f"ledger expected {ledger.published}; the bookmark was not advanced")
     summary["published"] = published
+    _timed(state, "publish", started)
     if cfg.features:
+        started = time.monotonic()
         summary["features"] = write_features(job, ctx)
+        _timed(state, "features", started)
     summary["status"] = "published"
     summary["seconds"] = round(time.monotonic() - state.started, 1)
     summary["summary_files"] = write_summary(lake, summary, state.quality_html)
@@ -618,6 +668,25 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
                           for n, fs in state.bookmarks.items()})
     summary["bookmark_committed"] = marks.commit(state.run_id)
     state.phase = "published"
+
+
+def _table_facts(staged: StagedVersion) -> dict[str, Any]:
+    """What the lake site shows of a published table: where and how it is stored, its
+    columns with their types, and the rows and files of each partition this version wrote."""
+    spec, plan = staged.spec, staged.plan
+    keys = [k.name for k in spec.partition_keys]
+    if keys:
+        stats = [{"partition": "/".join(f"{k}={'' if v is None else v}"
+                                        for k, v in zip(keys, p.values, strict=True)),
+                  "rows": s.rows, "files": s.files}
+                 for p, s in zip(plan.partitions, staged.partition_stats, strict=True)]
+    else:
+        stats = []
+    return {"location": plan.table_uri, "format": spec.format, "mode": plan.mode,
+            "files": sum(s.files for s in staged.partition_stats),
+            "columns": [{"name": c.name, "type": c.type} for c in spec.columns],
+            "partition_keys": [{"name": c.name, "type": c.type} for c in spec.partition_keys],
+            "partition_stats": stats}
 
 
 def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
