@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lakeforge import io
 from lakeforge.config import conf_dir
@@ -26,8 +25,8 @@ from lakeforge.errors import ConfigError, InputPathError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from lakeforge.lifecycle.gate import GateOutcome
     from lakeforge.paths import Lake
-    from quality.dqdl.evaluate import DQDLResult
     from quality.dqdl.model import Ruleset
 
 log = logging.getLogger(__name__)
@@ -120,37 +119,16 @@ def needed_references(ruleset: Ruleset) -> set[str]:
 # --------------------------------------------------------------------------- the gate
 
 
-@dataclass
-class DQDLGateOutcome:
-    """The gate's verdict for a DQDL ruleset (same fields as the suite gate's outcome)."""
-
-    suite: str
-    result: DQDLResult
-    passed: bool
-    failed_constraints: list[str] = field(default_factory=list)
-    passed_constraints: int = 0
-    quarantine: str | None = None
-    rows_failed: int = 0
-    failing: DataFrame | None = None
-    html: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"suite": self.suite, "passed": self.passed, "score": self.result.score,
-                "passed_constraints": self.passed_constraints,
-                "failed_constraints": self.failed_constraints, "rows_failed": self.rows_failed,
-                "quarantine": self.quarantine}
-
-
 def run_dqdl_gate(spark: SparkSession, data: DataFrame, ruleset: str, *, lake: Lake, table: str,
                   run_id: str, tags: Mapping[str, str], partition_by: Sequence[str] = (),
-                  references: Mapping[str, str] | None = None) -> DQDLGateOutcome:
+                  references: Mapping[str, str] | None = None) -> GateOutcome:
     """Evaluate a DQDL ruleset file on ``data``; rows a failed rule fails go to
     ``quarantine/<table>/run_id=<run>`` with the failing rules as the reason. Metrics are saved to
     the lake's repository (dynamic rules read them next time). ``passed`` is False when any rule
     did not pass (DQDL has no warning level)."""
     from pyspark.sql import functions as F
 
-    from lakeforge.lifecycle.quarantine import rows_as_quarantine, write_quarantine
+    from lakeforge.lifecycle.gate import GateOutcome, quarantine_failing
     from lakeforge.quality_gate import metrics_repository
     from quality.dqdl.evaluate import ROW_FAIL, ROW_PASS, ROW_RESULT, ROW_SKIP, evaluate_ruleset
     from quality.repository import ResultKey
@@ -161,15 +139,13 @@ def run_dqdl_gate(spark: SparkSession, data: DataFrame, ruleset: str, *, lake: L
     result = evaluate_ruleset(spark, data, parsed, references=frames, repository=repo,
                               result_key=ResultKey(tags={**tags, "suite": name}))
     failed = [r.text for r in result.rules if r.outcome != "Passed"]
-    outcome = DQDLGateOutcome(name, result, not failed, failed, len(result.rules) - len(failed))
+    outcome = GateOutcome(name, result, not failed, failed, len(result.rules) - len(failed),
+                          score=result.score)
     if failed:
         rows = result.row_level(data)
         failing = rows.where(F.size(ROW_FAIL) > 0).drop(ROW_PASS, ROW_SKIP, ROW_RESULT)
         outcome.failing = failing.withColumnRenamed(ROW_FAIL, "failed_constraints")
-        outcome.quarantine, outcome.rows_failed = write_quarantine(
-            rows_as_quarantine(outcome.failing, reason_col="failed_constraints",
-                               partition_by=partition_by), lake, table, run_id,
-            append=True)
+        quarantine_failing(outcome, lake, table, run_id, partition_by)
         log.warning("DQDL gate %s: %d rule(s) failed, %d row(s) quarantined", name,
                     len(failed), outcome.rows_failed)
     return outcome
@@ -210,6 +186,6 @@ def import_ruleset(ruleset: str, name: str | None, out: str | None
 
 
 __all__ = [
-    "DQDLGateOutcome", "export_suite", "import_ruleset", "is_dqdl", "load_ruleset",
+    "export_suite", "import_ruleset", "is_dqdl", "load_ruleset",
     "needed_references", "parse_references", "read_references", "run_dqdl_gate",
 ]
