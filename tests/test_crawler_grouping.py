@@ -165,7 +165,10 @@ def test_at_most_five_schema_clusters(tmp_path: Path) -> None:
     five_odd = {(f"dt=x{d}",): [f"odd{d}_a", f"odd{d}_b"] for d in range(5)}
     folders = _folders(tmp_path, {**main, **five_odd})
     clusters = cluster_folders((), folders)
-    assert table_verdict((), folders, clusters) == "6 schema clusters (at most 5)"
+    assert [len(c.folders) for c in clusters] == [20, 1, 1, 1, 1, 1]
+    assert table_verdict((), folders, clusters) == "more than 5 schema clusters"
+    many = _folders(tmp_path, {(f"t{d}",): [f"only{d}"] for d in range(50)})
+    assert len(cluster_folders((), many, limit=5)) == 6  # stops at the 6th cluster
     plans, skipped = plan_tables(root, folders)
     assert len(plans) == 25 and skipped == []  # 80% agree, but 6 clusters: one table each
 

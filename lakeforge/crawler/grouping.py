@@ -163,29 +163,34 @@ class Cluster:
 
 
 def cluster_folders(node: tuple[str, ...], folders: Sequence[Folder], *,
-                    grouping_policy: TableGroupingPolicy | None = None) -> list[Cluster]:
+                    grouping_policy: TableGroupingPolicy | None = None,
+                    limit: int | None = None) -> list[Cluster]:
     """Schema clusters of ``folders`` (all below ``node``), largest first.
 
     The most common schemas seed clusters first, so an odd folder never becomes the reference
-    the others are compared with. Ties keep folder order, which makes the result stable.
+    the others are compared with. Ties keep folder order, which makes the result stable. With
+    ``limit``, clustering stops as soon as there are more than ``limit`` clusters (the caller
+    only needs to know that), so a level holding many unrelated tables stays linear.
     """
     combine = grouping_policy == "CombineCompatibleSchemas"
 
     def key(f: Folder) -> tuple[tuple[object, ...], int, frozenset[str]]:
         return f.schema.layout, len(f.rel) - len(node), f.names
 
-    counts = Counter(key(f) for f in folders)
-    ordered = sorted(sorted(folders, key=lambda f: f.rel), key=lambda f: -counts[key(f)])
+    by_key: dict[tuple[tuple[object, ...], int, frozenset[str]], list[Folder]] = {}
+    for f in sorted(folders, key=lambda f: f.rel):
+        by_key.setdefault(key(f), []).append(f)
     clusters: list[Cluster] = []
-    for f in ordered:
-        layout, depth, names = key(f)
+    for (layout, depth, names), members in sorted(by_key.items(), key=lambda kv: -len(kv[1])):
         for c in clusters:
             if c.layout == layout and c.depth == depth and (
                     combine or jaccard(names, c.names) >= SIMILARITY_THRESHOLD):
-                c.folders.append(f)
+                c.folders.extend(members)
                 break
         else:
-            clusters.append(Cluster(layout, depth, names, [f]))
+            clusters.append(Cluster(layout, depth, names, list(members)))
+            if limit is not None and len(clusters) > limit:
+                break
     clusters.sort(key=lambda c: -len(c.folders))  # stable: ties keep seeding order
     return clusters
 
@@ -195,7 +200,7 @@ def table_verdict(node: tuple[str, ...], folders: Sequence[Folder],
     """Why ``node`` is not one table (None when it is): more than 5 clusters, or the largest
     cluster does not hold more than 70% of the folders at some folder level below ``node``."""
     if len(clusters) > MAX_CLUSTERS:
-        return f"{len(clusters)} schema clusters (at most {MAX_CLUSTERS})"
+        return f"more than {MAX_CLUSTERS} schema clusters"
     main = clusters[0]
     if len(clusters) == 1:
         return None
@@ -368,7 +373,8 @@ def _group(root: Root, node: tuple[str, ...], folders: list[Folder], tables: lis
            skipped: list[Skipped], reserved: Sequence[tuple[str, ...]],
            grouping_policy: TableGroupingPolicy | None) -> None:
     if not _contains_reserved(node, reserved):
-        clusters = cluster_folders(node, folders, grouping_policy=grouping_policy)
+        clusters = cluster_folders(node, folders, grouping_policy=grouping_policy,
+                                   limit=MAX_CLUSTERS)
         if table_verdict(node, folders, clusters) is None:
             plan = make_table(root, node, folders, skipped, clusters=clusters)
             if plan is not None:
