@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.jobsupport import job_env, run
-from tests.test_dedup import COMPARED, PEOPLE
+from tests.transforms.test_dedup import COMPARED, PEOPLE
 
 HEADER = ["person_id", "first_name", "last_name", "date_of_birth", "postcode", "email", "entity"]
 

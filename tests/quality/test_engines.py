@@ -247,7 +247,7 @@ def test_cli_engine_deequ_fails_clearly(spark: Any, tmp_path: Any) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "lakeforge.cli", "quality", "run", "--suite", str(suite),
          "--path", str(data), "--engine", "deequ"],
-        cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True,
+        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True,
         timeout=600, env={**os.environ, "LAKEFORGE_LAKE_ROOT": str(tmp_path / "lake")})
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "engine 'deequ' is unavailable" in proc.stderr

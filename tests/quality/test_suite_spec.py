@@ -18,7 +18,7 @@ from quality.report import html_report
 from quality.suite_spec import checks_from_mapping, parse_assertion
 from quality.verification import VerificationSuite
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("s", T.StringType()),
                        T.StructField("v", T.DoubleType())])
 ROWS = [(1, "a", 1.0), (2, "b", -1.0), (3, None, 2.0), (3, "a", None)]

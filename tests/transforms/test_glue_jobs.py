@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakeforge.catalog.base import Column, TableSpec
-from tests.test_transforms_glue import InMemoryCatalog
+from tests.transforms.test_glue import InMemoryCatalog
 from transforms.glue import (
     ApplyMapping,
     DropFields,
