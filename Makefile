@@ -106,6 +106,7 @@ test: test-spark35 test-spark4
 
 test-spark35: $(STAMP) jars $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
+	@bash scripts/ensure_chromium.sh
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
