@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 SUMMARY_FILE = "run_summary.json"
 # Reasons beyond this many are folded into one "other reasons" segment of the row flow.
 MAX_REASONS = 6
+# A metric's point is judged for anomalies against at least this many earlier points.
+MIN_HISTORY = 3
 _RUN_TIME = re.compile(r"^(\d{8}T\d{6}Z)_")
 
 
@@ -385,10 +387,12 @@ def load_metrics(lake: Lake) -> list[dict[str, Any]]:
 def metric_series(metrics: Iterable[Mapping[str, Any]], table: str
                   ) -> list[dict[str, Any]]:
     """The metrics of ``table`` (``database.table`` or the bare name its gate tags) as one
-    series per metric over time, each point flagged when Deequ's OnlineNormalStrategy (3
-    standard deviations from the running mean, first 10 % of points ignored) calls it an
-    anomaly: ``[{metric, points: [{time, value, run_id, anomaly}]}]``."""
-    from quality.anomaly_detection import OnlineNormalStrategy
+    series per metric over time: ``[{metric, points: [{time, value, run_id, anomaly}]}]``.
+
+    A point is an anomaly when Deequ's BatchNormalStrategy, trained on the points before it,
+    finds it beyond 3 standard deviations of their mean (judged from the
+    :data:`MIN_HISTORY`-th point on; a metric constant so far flags any change)."""
+    from quality.anomaly_detection import BatchNormalStrategy
 
     bare = table.split(".")[-1]
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -403,12 +407,14 @@ def metric_series(metrics: Iterable[Mapping[str, Any]], table: str
             "ms": int(m.get("dataset_date") or 0), "value": float(m["value"]),
             "run_id": m.get("run_id") or "", "anomaly": False, "detail": ""})
     series = []
-    strategy = OnlineNormalStrategy()
+    strategy = BatchNormalStrategy()
     for label, points in sorted(groups.items()):
         points.sort(key=lambda p: p["ms"])
-        for i, anomaly in strategy.detect([p["value"] for p in points]):
-            points[i]["anomaly"] = True
-            points[i]["detail"] = anomaly.detail or ""
+        values = [p["value"] for p in points]
+        for i in range(MIN_HISTORY, len(points)):
+            for _, anomaly in strategy.detect(values[:i + 1], (i, i + 1)):
+                points[i]["anomaly"] = True
+                points[i]["detail"] = anomaly.detail or ""
         series.append({"metric": label, "points": points,
                        "anomalies": sum(p["anomaly"] for p in points)})
     return series
