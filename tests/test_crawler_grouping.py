@@ -188,6 +188,13 @@ def test_an_unrelated_sibling_table_is_not_a_partition_of_the_parent(tmp_path: P
                                   ("b", "dt=1"): GOOD, ("b", "dt=2"): GOOD})
     plans, _ = plan_tables(root, similar)
     assert [(p.partition_keys, len(p.partitions)) for p in plans] == [(["partition_0", "dt"], 6)]
+    # year=... folders are partition values: an odd month alone under year=2023 is one odd
+    # folder of 13, not half of the year level.
+    years = _folders(tmp_path, {**{("year=2024", f"month={m:02d}"): GOOD for m in range(1, 13)},
+                                ("year=2023", "month=12"): ["user", "email"]})
+    plans, skipped = plan_tables(root, years)
+    assert [(p.partition_keys, len(p.partitions)) for p in plans] == [(["year", "month"], 12)]
+    assert [s.path for s in skipped] == [f"{tmp_path}/year=2023/month=12"]
 
 
 def test_table_level_keeps_odd_folders_out_and_empty_input(tmp_path: Path) -> None:

@@ -209,15 +209,24 @@ def table_verdict(node: tuple[str, ...], folders: Sequence[Folder],
         return (f"the largest schema cluster holds {len(main.folders)} of {len(folders)} data "
                 f"folders ({share:.0%}, more than {PARTITION_THRESHOLD:.0%} needed)")
     # An intermediate level counts folders, not leaves: raw/a/dt=1..30 and an unrelated
-    # raw/b/dt=1 are two tables, not one table "raw" with partition_0 = a.
+    # raw/b/dt=1 are two tables, not one table "raw" with partition_0 = a. A level whose
+    # folders all name one partition key (year=2023, year=2024) holds partition values, so an
+    # odd year=2023/month=01 is one odd folder, not half of the level.
     for level in range(1, main.depth):
         cut = len(node) + level
         above = {f.rel[:cut] for f in folders if len(f.rel) >= cut}
+        if len({_hive_key(rel[-1]) for rel in above}) == 1 and _hive_key(next(iter(above))[-1]):
+            continue
         held = {f.rel[:cut] for f in main.folders}
         if len(held) / len(above) <= PARTITION_THRESHOLD:
             return (f"the largest schema cluster spans {len(held)} of {len(above)} folders "
                     f"{level} level(s) below (more than {PARTITION_THRESHOLD:.0%} needed)")
     return None
+
+
+def _hive_key(name: str) -> str | None:
+    """The key of a ``key=value`` folder name, None for other names."""
+    return name.partition("=")[0] if "=" in name else None
 
 
 def _partition_keys(node: tuple[str, ...], folders: Sequence[Folder], depth: int) -> list[str]:
