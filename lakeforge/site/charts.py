@@ -124,11 +124,20 @@ def partitions_chart(partitions: Sequence[Mapping[str, Any]]) -> str:
     return to_svg(chart.properties(title="Rows and files per partition"))
 
 
-def metric_chart(series: Mapping[str, Any]) -> str:
-    """One metric's values over the runs, anomalies (Deequ's OnlineNormalStrategy) in red."""
+def metrics_chart(series: Sequence[Mapping[str, Any]]) -> str:
+    """One small trend chart per metric, two a row, drawn in one SVG (one render for a
+    table's every metric keeps the lifecycle's site update cheap)."""
+    charts = [c for c in (_metric_chart(s) for s in series) if c is not None]
+    if not charts:
+        return ""
+    return to_svg(_alt().concat(*charts, columns=2))
+
+
+def _metric_chart(series: Mapping[str, Any]) -> Any:
+    """One metric's values over the runs, anomalies in red (None without points)."""
     points = series.get("points") or []
     if not points:
-        return ""
+        return None
     alt = _alt()
     data = [{"time": p["time"], "value": p["value"], "run": p["run_id"],
              "anomaly": "anomaly" if p["anomaly"] else "normal"} for p in points]
@@ -144,7 +153,7 @@ def metric_chart(series: Mapping[str, Any]) -> str:
         shape=alt.Shape("anomaly:N", scale=alt.Scale(domain=["normal", "anomaly"],
                                                      range=["circle", "diamond"]),
                         legend=None))
-    return to_svg(chart.properties(width=300, height=120, title=str(series["metric"])))
+    return chart.properties(width=300, height=120, title=str(series["metric"]))
 
 
 def score_histogram_chart(histogram: Sequence[Mapping[str, Any]], threshold: float | None

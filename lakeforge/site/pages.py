@@ -116,7 +116,7 @@ def render_table_page(lake: Lake, state: collect.TableState,
         "table.html", **_common(lake, "../"), t=t, series=series,
         charts={"versions": charts.versions_chart(t["versions"]),
                 "partitions": charts.partitions_chart(t["partitions"]),
-                "metrics": [charts.metric_chart(s) for s in series]})
+                "metrics": charts.metrics_chart(series)})
 
 
 def render_match_page(lake: Lake, summary: Mapping[str, Any]) -> str | None:
