@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +68,8 @@ PHASES = ("write", "audit", "publish")
 # The rule name that counts as "duplicates merged" in the ledger.
 MERGED = "merged duplicate"
 _REMOVED = "_removed"
+# Set to 0/off to skip the lake site update after each run (`lakeforge docs build` catches up).
+SITE_SWITCH = "LAKEFORGE_SITE"
 
 
 class BadInputThresholdError(LakeforgeError):
@@ -312,6 +315,9 @@ def _update_site(ctx: JobContext[Any], state: RunState) -> None:
     (``lakeforge docs build`` rebuilds it), never a failed run."""
     if not state.summary.get("summary_files"):
         return  # a phase run alone: the summary (and so the site) comes with the last one
+    if os.environ.get(SITE_SWITCH, "").lower() in ("0", "off", "false", "no"):
+        log.info("lake site not updated (%s=%s)", SITE_SWITCH, os.environ[SITE_SWITCH])
+        return
     try:
         from lakeforge.site import update_site
 
