@@ -108,3 +108,27 @@ def test_is_contained_in_escapes_quotes_like_deequ(spark: Any) -> None:
         "ComplianceConstraint(Compliance(v contained in it's,say \"hi\",`v` IS NULL OR `v` IN "
         "('it\\'s','say \"hi\"'),None,List(v),None))")
     assert cr.metric.value == 0.75  # it's, say "hi" and NULL are allowed; b is not
+
+
+def test_sum_and_mean_of_a_decimal_column_sum_the_decimals_first(spark: Any) -> None:
+    """Deequ's Sum is ``sum(col).cast(DoubleType)`` and Mean divides that by the count: on a
+    DECIMAL column 0.10 + 0.20 is 0.3 exactly, where summing doubles gives 0.30000000000000004
+    (the full corpus's 3 open cases). NULLs are skipped; an all-NULL column is an empty state."""
+    from decimal import Decimal
+
+    from quality.analyzers import Mean, Sum
+
+    schema = T.StructType([T.StructField("d", T.DecimalType(12, 2)),
+                           T.StructField("x", T.DoubleType())])
+    df = spark.createDataFrame([(Decimal("0.10"), 0.1), (Decimal("0.20"), 0.2), (None, None)],
+                               schema)
+    context = AnalysisRunner(spark).onData(df).addAnalyzer(Sum("d")).addAnalyzer(Mean("d")) \
+        .addAnalyzer(Sum("x")).run()
+    metrics = {(m.name, m.instance): m.value for m in context.allMetrics()}
+    assert metrics[("Sum", "d")] == 0.3
+    assert metrics[("Mean", "d")] == 0.15
+    assert metrics[("Sum", "x")] == 0.1 + 0.2  # a double column keeps double arithmetic
+    empty = AnalysisRunner(spark).onData(df.where(F.col("d").isNull())).addAnalyzer(
+        Sum("d")).run()
+    (metric,) = empty.allMetrics()
+    assert metric.value is None and "Empty state" in str(metric.exception)
