@@ -28,7 +28,9 @@ TEST_SPARK_CONF: dict[str, str] = {
 }
 
 # deequ: the `deequ` quality engine and the differential tests against real Deequ.
-TEST_JAR_SETS: tuple[str, ...] = ("deequ",)
+# delta, iceberg: the table formats (lakeforge.session adds their extensions, DeltaCatalog as
+# spark_catalog and the lakeforge_iceberg Hadoop catalog under the temp lake's curated zone).
+TEST_JAR_SETS: tuple[str, ...] = ("deequ", "delta", "iceberg")
 
 
 def fetched_jar_sets(names: tuple[str, ...] = TEST_JAR_SETS) -> list[str]:
