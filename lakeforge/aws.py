@@ -79,6 +79,17 @@ def sse_put_args(settings: AwsSettings | None = None) -> dict[str, str]:
     return {}
 
 
+# Spark SQL conf that routes file-source writes through Hadoop's PathOutputCommitter factory
+# (the s3a jar set's spark-hadoop-cloud), so s3:// writes use the magic committer; local files
+# keep the classic FileOutputCommitter. Dynamic partition overwrite is not supported by it.
+MAGIC_COMMITTER_SQL_CONF: dict[str, str] = {
+    "spark.sql.sources.commitProtocolClass":
+        "org.apache.spark.internal.io.cloud.PathOutputCommitProtocol",
+    "spark.sql.parquet.output.committer.class":
+        "org.apache.spark.internal.io.cloud.BindingParquetOutputCommitter",
+}
+
+
 def s3a_conf(settings: AwsSettings | None = None) -> dict[str, str]:
     """Hadoop conf (without the ``spark.hadoop.`` prefix) that maps ``s3://`` and ``s3a://`` to
     S3A with the endpoint, path-style access, region and SSE of ``settings``.
@@ -92,6 +103,14 @@ def s3a_conf(settings: AwsSettings | None = None) -> dict[str, str]:
         "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
         "fs.s3a.endpoint.region": region_name(aws.region),
     }
+    # S3A's magic committer: tasks upload straight to the destination as pending multipart
+    # uploads, the job commit completes them; no data file is renamed (copied) on S3. It takes
+    # effect where Spark uses PathOutputCommitProtocol (see MAGIC_COMMITTER_SQL_CONF).
+    for scheme in ("s3", "s3a"):
+        conf[f"mapreduce.outputcommitter.factory.scheme.{scheme}"] = (
+            "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory")
+    conf["fs.s3a.committer.name"] = "magic"
+    conf["fs.s3a.committer.magic.enabled"] = "true"
     endpoint = aws.endpoint_url or os.environ.get(ENDPOINT_ENV_VAR) or None
     if endpoint:
         conf["fs.s3a.endpoint"] = endpoint

@@ -191,6 +191,31 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
     return sorted(out)
 
 
+def upload_folder(folder: str | Path, uri: str) -> int:
+    """Copy every file under the local ``folder`` to ``uri`` (local or S3, with the env's SSE),
+    keeping relative paths; returns the number of files. For tools that build files locally
+    (sample data) and put them on the lake."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputPathError(f"upload_folder: {folder} is not a folder")
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    if _local(uri) is not None:
+        for path in files:
+            target = Path(_local(uri) or "") / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+        return len(files)
+    from lakeforge.aws import sse_put_args
+
+    s3, bucket, key = _s3(uri)
+    extra = sse_put_args()
+    for path in files:
+        name = path.relative_to(root).as_posix()
+        s3.upload_file(str(path), bucket, f"{key}/{name}" if key else name,
+                       ExtraArgs=extra or None)
+    return len(files)
+
+
 def delete_dir(uri: str) -> None:
     """Delete a folder and everything under it (local or S3; a missing one is a no-op on S3)."""
     path = _local(uri)

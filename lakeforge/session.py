@@ -112,6 +112,15 @@ def derby_home(env: EnvConfig, lake: Lake) -> Path:
     return Path(env.spark.metastore_dir).expanduser().resolve()
 
 
+def checkpoint_dir(env: EnvConfig, lake: Lake) -> str:
+    """Where checkpoints go: the lake's metadata zone, except for an s3:// lake on a local or
+    standalone session, where these scratch files (Splink's lineage breaks) stay beside the
+    Derby database: through S3A every one would be a round of uploads for nothing."""
+    if lake.is_remote and env.kind in ("local", "standalone") and env.spark.metastore_dir:
+        return str(Path(env.spark.metastore_dir).expanduser().resolve() / "checkpoints")
+    return lake.path("metadata", "checkpoints")
+
+
 def s3a_session_conf(env: EnvConfig) -> dict[str, str]:
     """``spark.hadoop.fs.s3a.*`` for a local or standalone session that takes the s3a jar set:
     s3:// and s3a:// through S3A on the env's endpoint, region and SSE (lakeforge.aws)."""
@@ -219,6 +228,10 @@ def session_conf(
                           "session reads it through S3A: add s3a to spark.jar_sets")
     conf.update(metastore_conf(env, lake))
     conf.update(s3a_session_conf(env))
+    if lake.is_remote and "s3a" in env.spark.jar_sets and env.kind in ("local", "standalone"):
+        from lakeforge.aws import MAGIC_COMMITTER_SQL_CONF
+
+        conf.update(MAGIC_COMMITTER_SQL_CONF)  # data files on the s3:// lake: no renames
     if env.aws.sse != "none" and env.kind in ("emr", "glue"):
         conf["spark.hadoop.fs.s3.enableServerSideEncryption"] = "true"
         if env.aws.sse == "SSE-KMS":
@@ -318,7 +331,7 @@ def build_session(
     if jsc is not None and jsc.sc().getCheckpointDir().isEmpty():
         # Checkpoints (Splink's intermediate tables, long lineages) go where every executor can
         # reach them: the lake's metadata zone (a shared folder, or S3 on EMR/Glue).
-        spark.sparkContext.setCheckpointDir(lake.path("metadata", "checkpoints"))
+        spark.sparkContext.setCheckpointDir(checkpoint_dir(env, lake))
     if env.spark.metastore == "derby":
         # Under spark-submit the driver JVM started before our extraJavaOptions; the Hive client
         # is created lazily, so setting the property now still keeps derby.log under the lake.

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Write a deterministic raw zone under the lake root ($LAKEFORGE_LAKE_ROOT or ./.lake).
+"""Write a deterministic raw zone under the lake root ($LAKEFORGE_LAKE_ROOT or ./.lake; an
+s3:// root too, e.g. --env local_s3: the bank dataset is generated locally and uploaded).
 
     python scripts/generate_sample_data.py --rows 2000            # bank marketing (main job)
     python scripts/generate_sample_data.py --dataset sales --rows 5000
@@ -16,11 +17,15 @@ import argparse
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from lakeforge.config import load_env
+from lakeforge.config import EnvConfig, load_env
+from lakeforge.errors import LakeforgeError
+from lakeforge.io import upload_folder
 from lakeforge.paths import Lake
 from lakeforge.sample_data import write_bank_marketing, write_sales_csv, write_web_events
+from lakeforge.session import preflight_storage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.rows <= 0:
         p.error("--rows must be positive")
-    lake = Lake.from_env(load_env(args.env))
+    env = load_env(args.env)
+    lake = Lake.from_env(env)
     if lake.is_remote:
-        p.error(f"lake root {lake.root} is remote; generate locally, then aws s3 sync")
+        return _to_s3(args, env, lake)
     if args.dataset == "sales":
         folder = lake.path("raw", "sales")
         if args.force:
@@ -60,6 +66,28 @@ def main(argv: list[str] | None = None) -> int:
     counts = write_bank_marketing(Path(lake.root), customers=args.rows, seed=args.seed,
                                   days=args.days)
     print(json.dumps({"raw": lake.zone("raw"), **counts}))
+    return 0
+
+
+def _to_s3(args: argparse.Namespace, env: EnvConfig, lake: Lake) -> int:
+    """An s3:// lake root: generate into a temporary folder, then upload the raw zone (and the
+    ground truth under metadata/) with the env's endpoint and SSE; the bucket is checked (or
+    created, aws.create_bucket) first."""
+    if args.dataset != "bank" or args.force:
+        print("error: an s3:// lake root takes the bank dataset only, without --force "
+              "(delete the prefix with your S3 tool)", file=sys.stderr)
+        return 2
+    try:
+        preflight_storage(env, lake)
+    except LakeforgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        counts = write_bank_marketing(Path(tmp), customers=args.rows, seed=args.seed,
+                                      days=args.days)
+        uploaded = {zone: upload_folder(Path(tmp) / zone, lake.zone(zone))
+                    for zone in ("raw", "metadata") if (Path(tmp) / zone).is_dir()}
+    print(json.dumps({"raw": lake.zone("raw"), "uploaded_files": uploaded, **counts}))
     return 0
 
 

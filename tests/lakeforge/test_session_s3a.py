@@ -52,6 +52,12 @@ def test_local_s3_maps_s3_and_s3a_to_s3a_on_the_endpoint(s3_env: None, tmp_path:
     assert str(tmp_path / ".lake_s3_metastore") in conf["spark.hadoop.javax.jdo.option."
                                                           "ConnectionURL"]
     assert conf["spark.sql.warehouse.dir"] == "s3://lakeforge-local/lake/metadata/warehouse"
+    # data files commit through S3A's magic committer (no rename), on s3:// only
+    assert conf["spark.hadoop.fs.s3a.committer.name"] == "magic"
+    assert conf["spark.sql.sources.commitProtocolClass"].endswith("PathOutputCommitProtocol")
+    local = load_env("local_jars")
+    assert "spark.sql.sources.commitProtocolClass" not in session_conf(local,
+                                                                       Lake.from_env(local))
 
 
 @pytest.mark.jars
@@ -122,7 +128,7 @@ def test_dev_s3_serves_until_stopped(moto_endpoint: str,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     """A second moto server (moto_endpoint only lends dummy credentials)."""
     stop = threading.Event()
-    args = argparse.Namespace(host="127.0.0.1", port=0, seconds=None)
+    args = argparse.Namespace(host="127.0.0.1", port=0, seconds=None, https=False)
     done: list[int] = []
     thread = threading.Thread(target=lambda: done.append(_serve_s3(args, stop)))
     thread.start()

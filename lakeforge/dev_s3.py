@@ -1,0 +1,189 @@
+"""A local S3 API for development, tests and benchmarks: moto's server on 127.0.0.1.
+
+:class:`LocalS3Server` is moto's own WSGI application (the one ``ThreadedMotoServer`` serves)
+with two additions that server lacks:
+
+* ``https=True`` serves TLS with a fresh self-signed certificate for 127.0.0.1. S3A's AWS SDK
+  sends SSE-KMS requests over HTTPS only, so SSE on Spark's writes can only be exercised this
+  way; :attr:`ca_bundle` (for boto3: ``AWS_CA_BUNDLE``) and :attr:`truststore` (for the JVM:
+  :func:`trust_in_jvm`) make clients accept it.
+* :attr:`requests` counts the requests it served by kind (``PUT``, ``PUT copy``, ``GET list``,
+  ``POST uploads``...): how the publish benchmark and docs/publish.md count S3 requests.
+
+moto keeps every bucket in memory for the process: stopping the server does not clear them.
+
+Example::
+
+    with LocalS3Server() as server:
+        os.environ["LAKEFORGE_AWS_ENDPOINT_URL"] = server.endpoint
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import ipaddress
+import logging
+import socket
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TRUSTSTORE_PASSWORD = "lakeforge"  # a throwaway store holding one public certificate
+
+
+class LocalS3Server:
+    """moto's S3 (and KMS, Glue, ...) API on ``host:port`` (0: a free port)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, https: bool = False) -> None:
+        self.host, self.port, self.https = host, port, https
+        self.requests: collections.Counter[str] = collections.Counter()
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self.ca_bundle: str | None = None
+        self.truststore: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self._server is None:
+            raise RuntimeError("LocalS3Server: call start() first")
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://{self.host}:{self._server.server_address[1]}"
+
+    def start(self) -> LocalS3Server:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+
+        def counting(environ: dict[str, Any], start_response: Any) -> Any:
+            with self._lock:
+                self.requests[request_kind(environ)] += 1
+            return app(environ, start_response)
+
+        if self.port:
+            # werkzeug exits the process on a busy port: probe first, fail with OSError.
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((self.host, self.port))
+        ssl_context = self._tls() if self.https else None
+        self._server = make_server(self.host, self.port, counting, threaded=True,
+                                   request_handler=MotoRequestHandler, ssl_context=ssl_context)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        log.info("local S3 API at %s", self.endpoint)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._folder is not None:
+            self._folder.cleanup()
+        self._server = self._thread = self._folder = None
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def total_requests(self) -> int:
+        with self._lock:
+            return sum(self.requests.values())
+
+    def __enter__(self) -> LocalS3Server:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _tls(self) -> Any:
+        import ssl
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self._folder = tempfile.TemporaryDirectory(prefix="lakeforge-s3-tls-")
+        folder = Path(self._folder.name)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, self.host)])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=2))
+                .add_extension(x509.SubjectAlternativeName(
+                    [x509.IPAddress(ipaddress.ip_address(self.host)),
+                     x509.DNSName("localhost")]), critical=False)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+        cert_pem, key_pem = folder / "cert.pem", folder / "key.pem"
+        cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                              serialization.PrivateFormat.TraditionalOpenSSL,
+                                              serialization.NoEncryption()))
+        store = folder / "truststore.p12"
+        subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "lakeforge-local-s3",
+                        "-file", str(cert_pem), "-keystore", str(store), "-storetype", "PKCS12",
+                        "-storepass", TRUSTSTORE_PASSWORD], check=True, capture_output=True)
+        self.ca_bundle, self.truststore = str(cert_pem), str(store)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert_pem), str(key_pem))
+        return context
+
+
+def request_kind(environ: dict[str, Any]) -> str:
+    """``PUT``, ``PUT copy`` (a server-side copy: S3A's rename), ``GET list``, ``POST delete``
+    (a multi-object delete), ``POST uploads`` / ``PUT part`` / ``POST complete`` (multipart)."""
+    method = environ["REQUEST_METHOD"]
+    query = environ.get("QUERY_STRING", "")
+    params = {p.split("=", 1)[0] for p in query.split("&") if p}
+    if method == "PUT" and environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+        return "PUT copy"
+    if "list-type" in params or (method == "GET" and "prefix" in params
+                                 and "uploads" not in params):
+        return "GET list"
+    if "uploads" in params:
+        return f"{method} uploads"
+    if "uploadId" in params:
+        return {"PUT": "PUT part", "POST": "POST complete"}.get(method, f"{method} upload")
+    if "delete" in params:
+        return f"{method} delete"
+    return method
+
+
+def trust_in_jvm(spark: Any, truststore: str) -> dict[str, str | None]:
+    """Make a running JVM trust the server's certificate (``javax.net.ssl.trustStore``; S3A
+    reads it when it opens a connection pool). Returns the previous values for
+    :func:`restore_jvm_trust`."""
+    system = spark.sparkContext._jvm.java.lang.System
+    wanted = {"javax.net.ssl.trustStore": truststore,
+              "javax.net.ssl.trustStorePassword": TRUSTSTORE_PASSWORD,
+              "javax.net.ssl.trustStoreType": "PKCS12"}
+    before = {key: system.getProperty(key) for key in wanted}
+    for key, value in wanted.items():
+        system.setProperty(key, value)
+    return before
+
+
+def restore_jvm_trust(spark: Any, before: dict[str, str | None]) -> None:
+    system = spark.sparkContext._jvm.java.lang.System
+    for key, value in before.items():
+        if value is None:
+            system.clearProperty(key)
+        else:
+            system.setProperty(key, value)
