@@ -30,7 +30,9 @@ TEST_SPARK_CONF: dict[str, str] = {
 # deequ: the `deequ` quality engine and the differential tests against real Deequ.
 # delta, iceberg: the table formats (lakeforge.session adds their extensions, DeltaCatalog as
 # spark_catalog and the lakeforge_iceberg Hadoop catalog under the temp lake's curated zone).
-TEST_JAR_SETS: tuple[str, ...] = ("deequ", "delta", "iceberg")
+# s3a: Spark on s3:// against moto (tests marked aws and jars; the S3A settings are set per
+# test on the session's Hadoop conf, lakeforge.session.apply_s3a_conf).
+TEST_JAR_SETS: tuple[str, ...] = ("deequ", "delta", "iceberg", "s3a")
 
 
 def fetched_jar_sets(names: tuple[str, ...] = TEST_JAR_SETS) -> list[str]:
