@@ -173,6 +173,30 @@ class GlueApiCatalog(Catalog):
         log.info("%s table %s at %s", "updated" if exists else "created", spec.qualified_name,
                  spec.location)
 
+    def put_table_input(self, database: str, table_input: dict[str, Any]) -> bool:
+        """Create or update a table from a raw Glue ``TableInput`` (the shapes the table
+        formats register for Athena: ``table_type`` DELTA / ICEBERG); True when it was
+        created."""
+        validate_identifier(database, "database name")
+        name = table_input["Name"]
+        try:
+            self.glue.get_table(**self._kw(DatabaseName=database, Name=name))
+        except self.glue.exceptions.EntityNotFoundException:
+            self._call(f"create_table {database}.{name}", self.glue.create_table,
+                       DatabaseName=database, TableInput=table_input)
+            return True
+        self._call(f"update_table {database}.{name}", self.glue.update_table,
+                   DatabaseName=database, TableInput=table_input)
+        return False
+
+    def get_table_raw(self, database: str, table: str) -> dict[str, Any] | None:
+        """The Glue ``Table`` structure as stored (None when absent)."""
+        try:
+            return dict(self.glue.get_table(**self._kw(DatabaseName=database,
+                                                         Name=table))["Table"])
+        except self.glue.exceptions.EntityNotFoundException:
+            return None
+
     def drop_table(self, database: str, table: str) -> None:
         with contextlib.suppress(self.glue.exceptions.EntityNotFoundException):
             self.glue.delete_table(**self._kw(DatabaseName=database, Name=table))

@@ -74,6 +74,9 @@ def table_format_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
     if "delta" in sets:
         extensions.append(DELTA_EXTENSION)
         conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
+        if env.kind in ("local", "standalone"):
+            # The log's state is rebuilt in 50 tasks by default: minutes on 2 cores.
+            conf["spark.databricks.delta.snapshotPartitions"] = "4"
     if "iceberg" in sets:
         extensions.append(ICEBERG_EXTENSION)
         prefix = f"spark.sql.catalog.{ICEBERG_CATALOG}"
@@ -202,6 +205,17 @@ def table_schema(spark: SparkSession, fmt: str, target: Target) -> StructType | 
 
         return iceberg.current_schema(spark, target)
     raise ConfigError(f"table_schema: {fmt!r} is not a table format with a log")
+
+
+def read_table(spark: SparkSession, fmt: str, database: str, table: str,
+               location: str) -> DataFrame:
+    """A published table's current rows, whichever its format (Delta by its location, so it
+    reads the same whichever catalog registered it)."""
+    if fmt == "delta":
+        return spark.read.format("delta").load(location)
+    if fmt == "iceberg":
+        return spark.table(f"{ICEBERG_CATALOG}.`{database}`.`{table}`")
+    return spark.table(f"`{database}`.`{table}`")
 
 
 def partition_predicate(keys: Sequence[str], values: Sequence[Sequence[Any]]) -> str:
