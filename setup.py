@@ -29,7 +29,12 @@ DEEQU = ["pydeequ>=1.7,<1.8"]
 # `lakeforge docs build`: the static lake site (Jinja2 pages, Altair charts drawn to inline SVG
 # by vl-convert, offline: no CDN at view time)
 SITE = ["jinja2>=3.1,<4", "altair>=5.4,<7", "vl-convert-python>=1.7,<2"]
-_DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + [
+# output format "delta" (lakeforge.formats.delta): the Python API over the `delta` jar set
+# (delta-spark 3.3.2 on Spark 3.5; the jar and the package go together, as on EMR 7 / Glue 5)
+DELTA = ["delta-spark>=3.3.2,<3.4"]
+# independent readers of what Spark wrote (tests/lakeforge/test_formats.py): delta-rs, pyiceberg
+TABLE_READERS = ["deltalake>=1.1,<2", "pyiceberg[pyarrow]>=0.10,<0.13"]
+_DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + TABLE_READERS + [
     "chispa>=0.10,<1",
     "pytest>=7.4,<10",
     "pytest-timeout>=2.2,<3",
@@ -42,7 +47,7 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + [
     "types-PyYAML>=6,<7",
     "playwright>=1.49,<2",  # the site's browser tests drive Debian's chromium (no browser download)
 ]
-DEV = SPARK + _DEV_TOOLS
+DEV = SPARK + DELTA + _DEV_TOOLS
 DEV_SPARK4 = SPARK4 + _DEV_TOOLS
 
 setup(
@@ -60,6 +65,8 @@ setup(
         "match": MATCH,
         "gx": GX,
         "deequ": DEEQU,
+        "delta": DELTA,
+        "table-readers": TABLE_READERS,
         "site": SITE,
         "airflow": ["apache-airflow>=2.9,<4", "apache-airflow-providers-amazon>=8.20,<10"],
         "dev": DEV,
