@@ -346,7 +346,8 @@ def table_states(summaries: Iterable[Mapping[str, Any]]) -> dict[str, TableState
                 "version": version, "run_id": run_id, "started": run_started(run_id),
                 "rows": int(pub.get("rows") or 0), "mode": pub.get("mode") or "",
                 "partitions": len(stats) or len(pub.get("partitions") or ()),
-                "files": sum(int(p.get("files") or 0) for p in stats)})
+                "files": int(pub.get("files") or sum(int(p.get("files") or 0)
+                                                     for p in stats))})
             if pub.get("mode") == "overwrite":
                 state.partitions = {}
             for p in stats:

@@ -123,6 +123,7 @@ def test_table_states_replay_partition_overwrites_then_a_full_overwrite() -> Non
     state = collect.table_states(runs)["db.t"]
     assert state.rows == 5 + 9 and state.current_versions == ["v1", "v2"]
     assert [v["version"] for v in state.versions] == ["v1", "v2"]
+    assert [v["files"] for v in state.versions] == [2, 1]
     runs.append({"run_id": "20240103T000000Z_c", "status": "published",
                  "config": {"database": "db"},
                  "published": {"t": _published("v3", "overwrite", {"3": 4})}})
@@ -182,3 +183,13 @@ def test_load_summary_of_a_missing_run_is_none_and_bad_json_names_the_file(tmp_p
     bad.write_text("{not json")
     with pytest.raises(ValueError, match="run_summary.json is not valid JSON"):
         collect.load_summary(lake, "r1")
+
+
+def test_an_unpartitioned_table_counts_its_last_versions_rows_and_files() -> None:
+    pub = {"rows": 8, "version": "v9", "mode": "overwrite", "files": 3, "partition_keys": [],
+           "partition_stats": [], "columns": [{"name": "id", "type": "bigint"}]}
+    runs = [{"run_id": "20240101T000000Z_a", "status": "published",
+             "config": {"database": "db"}, "published": {"u": pub}}]
+    state = collect.table_states(runs)["db.u"]
+    assert (state.rows, state.current_versions, state.versions[0]["files"]) == (8, ["v9"], 3)
+    assert collect.table_row(state)["partitions"] is None
