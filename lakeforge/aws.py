@@ -127,12 +127,15 @@ def s3a_conf(settings: AwsSettings | None = None) -> dict[str, str]:
 
 
 def arrow_s3_filesystem() -> Any:
-    """pyarrow's S3 file system on the configured endpoint and region (for listings)."""
+    """pyarrow's S3 file system on the configured endpoint and region (for listings); a
+    private CA in ``$AWS_CA_BUNDLE`` (boto3's variable: a local HTTPS server) is trusted too."""
     from urllib.parse import urlparse
 
     import pyarrow.fs as pafs
 
     kwargs: dict[str, Any] = {"region": region_name()}
+    if os.environ.get("AWS_CA_BUNDLE"):
+        kwargs["tls_ca_file_path"] = os.environ["AWS_CA_BUNDLE"]
     endpoint = resolve_endpoint()
     if endpoint:
         parsed = urlparse(endpoint)

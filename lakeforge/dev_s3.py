@@ -66,6 +66,9 @@ class LocalS3Server:
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
+        werkzeug_log = logging.getLogger("werkzeug")
+        if werkzeug_log.level == logging.NOTSET:
+            werkzeug_log.setLevel(logging.WARNING)  # not one line per request on stderr
 
         def counting(environ: dict[str, Any], start_response: Any) -> Any:
             with self._lock:
