@@ -65,6 +65,9 @@ class JobArgs:
     phase: str | None = None
     # How a lifecycle job prints its run summary on stdout: one JSON line, or text.
     summary_format: str = "json"
+    # Lifecycle jobs: the table format of every output (parquet, delta, iceberg), or None
+    # for each output's own ``format``.
+    output_format: str | None = None
 
     @property
     def config_source(self) -> str:
@@ -78,7 +81,8 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
 
     Known keys: ``--JOB_NAME``, ``--env`` (default ``$LAKEFORGE_ENV`` or ``local``), ``--config``
     (default ``conf/jobs/<job>.yaml`` when it exists), ``--log-level``, ``--phase
-    write|audit|publish`` and ``--summary-format json|text`` (lifecycle jobs). ``--env.<key>
+    write|audit|publish``, ``--summary-format json|text`` and ``--output_format
+    parquet|delta|iceberg`` (lifecycle jobs). ``--env.<key>
     v`` overrides the env config; any other ``--a.b v`` overrides the job config.
     ``--key=value`` also works.
     """
@@ -122,6 +126,11 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     summary_format = values.pop("summary-format", "json")
     if summary_format not in ("json", "text"):
         raise ConfigError(f"--summary-format {summary_format!r}: use json or text")
+    output_format = values.pop("output_format", None) or values.pop("output-format", None)
+    if output_format is not None:
+        from lakeforge.formats import check_format
+
+        check_format(output_format, "--output_format")
     glue_args = {k: values.pop(k) for k in list(values) if k in GLUE_RESERVED}
     env_overrides = {
         k[len("env."):]: parse_override_value(values.pop(k)) for k in list(values)
@@ -132,7 +141,7 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
         candidate = conf_dir() / "jobs" / f"{default_job_name}.yaml"
         config = str(candidate) if candidate.is_file() else None
     return JobArgs(job_name, env, config, overrides, env_overrides, glue_args, log_level,
-                   phase, summary_format)
+                   phase, summary_format, output_format)
 
 
 @dataclass

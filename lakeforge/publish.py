@@ -423,7 +423,7 @@ def stage_partitioned(
     database: str,
     table: str,
     partition_by: Sequence[str],
-    catalog: Catalog,
+    catalog: Catalog | None,
     lake: Lake,
     mode: PublishMode = "overwrite_partitions",
     zone: str = "curated",
@@ -440,6 +440,9 @@ def stage_partitioned(
 
     The first pass over ``df`` is the rows-per-partition count: metrics a caller attached with
     :meth:`DataFrame.observe` are complete once this returns.
+
+    ``catalog`` None stages the rows alone, checked against no catalog table: the staging of a
+    Delta or Iceberg output (:mod:`lakeforge.formats`), whose commit checks its own table.
     """
     validate_identifier(database, "database name")
     validate_identifier(table, "table name")
@@ -462,11 +465,11 @@ def stage_partitioned(
     safe = safe.select(*data_cols, *keys)
     table_uri = lake.require_inside(lake.table_uri(zone, table, database), "table location")
 
-    existing = catalog.get_table(database, table)
+    existing = catalog.get_table(database, table) if catalog is not None else None
     columns = [BaseColumn(c, athena_type_string(safe.schema[c].dataType)) for c in data_cols]
     part_cols = [BaseColumn(k, athena_type_string(safe.schema[k].dataType)) for k in keys]
     current: list[Partition] = []
-    if existing is not None:
+    if existing is not None and catalog is not None:
         _check_compatible(existing, table_uri, columns, part_cols, mode)
         current = catalog.get_partitions(database, table)
 

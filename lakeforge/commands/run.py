@@ -1,4 +1,5 @@
-"""``lakeforge run JOB [--phase write|audit|publish] --env ENV [--config FILE] [--KEY value]``:
+"""``lakeforge run JOB [--phase write|audit|publish] [--output_format parquet|delta|iceberg]
+--env ENV [--config FILE] [--KEY value]``:
 run a job in-process (all three lifecycle phases unless ``--phase`` names one)."""
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "quality gate on it, publish switches it in (default: all three)")
     p.add_argument("--summary-format", choices=["json", "text"],
                    help="print the run summary as one JSON line (default) or as text")
+    p.add_argument("--output_format", "--output-format", dest="output_format",
+                   choices=["parquet", "delta", "iceberg"],
+                   help="publish every output in this table format (default: each output's "
+                   "format in the job config); delta/iceberg need an env with those jar sets")
     p.set_defaults(func=_run, accepts_extra=True)
 
 
@@ -30,7 +35,8 @@ def _run(args: argparse.Namespace) -> int:
     module = load_job(args.job)
     argv: list[str] = []
     for flag, value in (("--env", args.env), ("--config", args.config),
-                        ("--phase", args.phase), ("--summary-format", args.summary_format)):
+                        ("--phase", args.phase), ("--summary-format", args.summary_format),
+                        ("--output_format", args.output_format)):
         if value:
             argv += [flag, value]
     argv += ["--log-level", args.log_level]

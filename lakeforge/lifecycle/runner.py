@@ -52,6 +52,7 @@ from lakeforge.lifecycle.settings import (
     SourceSpec,
     table_of,
     validate_lifecycle,
+    with_output_format,
 )
 from lakeforge.locks import JobLock
 from lakeforge.paths import Lake
@@ -259,6 +260,8 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
     if phase is not None and phase not in PHASES:
         raise ConfigError(f"--phase {phase!r}: use one of {list(PHASES)}")
     install_log_redaction()
+    if ctx.args.output_format:
+        ctx.config = with_output_format(ctx.config, ctx.args.output_format)
     cfg = ctx.config
     lock = _lock(ctx.name, cfg, ctx.env, ctx.lake).acquire()
     lock.start_heartbeat()
@@ -380,11 +383,22 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
     summary = state.summary
     catalog = get_catalog(ctx.env, spark)
     sources: dict[str, SourceSpec] = cfg.sources
+    summary["formats"] = {n: o.format for n, o in cfg.outputs.items()}
+    for n, o in cfg.outputs.items():
+        if o.format != "parquet":
+            from lakeforge.formats import require_format
+
+            require_format(spark, o.format, f"outputs.{n}")
     roots = {n: lake.resolve("raw", s.path) for n, s in sources.items()}
     if run.crawl_raw and cfg.raw_database:
         from lakeforge.crawler import crawl
 
-        report = crawl(list(roots.values()), database=cfg.raw_database, catalog=catalog)
+        # An s3:// raw zone is listed with the env's endpoint, region and CA (lakeforge.aws).
+        on_s3 = all(r.startswith(("s3://", "s3a://", "s3n://")) for r in roots.values())
+        from lakeforge.aws import arrow_s3_filesystem
+
+        report = crawl(list(roots.values()), database=cfg.raw_database, catalog=catalog,
+                       filesystem=arrow_s3_filesystem() if on_s3 and roots else None)
         summary["crawl"] = {"tables": [t.name for t in report.tables],
                             "partitions_added": sum(t.partitions_added for t in report.tables),
                             "schema_changes": {t.name: t.schema_changes for t in report.tables
@@ -536,14 +550,20 @@ def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df
         mode = "overwrite"
     versions = f"{lake.table_uri('curated', table, cfg.database)}/_versions"
     disarm = arm_on_new_file(f"during_write.{table}", versions)
+    fmt = state.summary.get("formats", {}).get(name, out.format)
     try:
+        # A Delta / Iceberg output is staged alone (no catalog table to extend); its commit
+        # checks its own table.
         staged = stage_partitioned(frame, database=cfg.database, table=table,
-                                   partition_by=out.partition_by, catalog=catalog, lake=lake,
+                                   partition_by=out.partition_by,
+                                   catalog=catalog if fmt == "parquet" else None, lake=lake,
                                    mode=mode, run_id=state.run_id.split("_")[-1],  # type: ignore[arg-type]
                                    allow_empty=True)
     finally:
         disarm()
         df.unpersist()
+    if fmt != "parquet":
+        _check_format_schema(ctx, state, name, out, staged, fmt)
     if ledger is not None:
         ledger.published = staged.rows
         if has_rules:
@@ -557,6 +577,42 @@ def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df
                 elif n:
                     ledger.remove(rule, n)
     return staged
+
+
+def format_target(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec,
+                  staged: StagedVersion) -> Any:
+    """The :class:`lakeforge.formats.Target` a Delta / Iceberg output commits to: MERGE on
+    ``merge_keys`` when the run is incremental, else the staged version's mode."""
+    from lakeforge.formats import Target
+
+    cfg = ctx.config
+    table = table_of(name, out)
+    mode = staged.plan.mode
+    if out.merge_keys and state.summary.get("mode") == "incremental":
+        mode = "merge"
+    return Target(cfg.database, table, ctx.lake.table_uri("curated", table, cfg.database),
+                  tuple(k.lower() for k in out.partition_by), mode, tuple(out.merge_keys),
+                  out.allow_schema_evolution, cfg.run.version_retention_hours,
+                  out.max_files_per_partition)
+
+
+def _check_format_schema(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec,
+                         staged: StagedVersion, fmt: str) -> None:
+    """The schema rule between runs, in the write phase: a refused change fails the run here
+    (exit 2) and the staged rows are deleted; the table is not touched."""
+    from lakeforge.formats import SchemaEvolutionError, check_schema_change, table_schema
+    from lakeforge.io import delete_dir
+
+    target = format_target(ctx, state, name, out, staged)
+    try:
+        check_schema_change(table_schema(ctx.spark, fmt, target),
+                            read_staged(ctx.spark, staged).schema,
+                            allow_added=out.allow_schema_evolution,
+                            partition_by=target.partition_by,
+                            where=f"outputs.{name} ({fmt} {target.qualified_name})")
+    except SchemaEvolutionError:
+        delete_dir(staged.plan.version_uri)
+        raise
 
 
 def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
@@ -595,9 +651,10 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
         if gate.rows_failed and gate.failing is not None:
             # The failing rows leave the staged version: stage the passing rows again.
             passed = data.exceptAll(gate.failing.drop("failed_constraints"))
+            fmt = summary.get("formats", {}).get(name, out.format)
             restaged = stage_partitioned(
                 passed, database=cfg.database, table=table, partition_by=out.partition_by,
-                catalog=catalog, lake=lake, mode=staged.plan.mode,  # type: ignore[arg-type]
+                catalog=catalog if fmt == "parquet" else None, lake=lake, mode=staged.plan.mode,  # type: ignore[arg-type]
                 run_id=state.run_id.split("_")[-1], allow_empty=True)
             delete_dir(staged.plan.version_uri)
             state.staged[name] = restaged
@@ -621,6 +678,8 @@ def read_staged(spark: SparkSession, staged: StagedVersion) -> DataFrame:
     folders, typed by the staged table spec)."""
     cols = [*staged.spec.columns, *staged.spec.partition_keys]
     schema = ", ".join(f"`{c.name}` {c.type}" for c in cols)
+    if not staged.expected:  # nothing was written: no rows, the same columns
+        return spark.createDataFrame([], schema)
     reader = spark.read.schema(schema)
     if staged.spec.partition_keys:
         reader = reader.option("basePath", staged.plan.version_uri)
@@ -642,9 +701,15 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
         fault_point(f"before_switch.{plan.table}")
 
     published: dict[str, Any] = {}
+    formats = summary.get("formats", {})
     for name, staged in state.staged.items():
         if not staged.rows and staged.plan.mode != "overwrite":
             continue  # nothing new for this table: its current version stays
+        fmt = formats.get(name, "parquet")
+        if fmt != "parquet":
+            published[staged.plan.table] = _commit_format(ctx, state, name, staged, fmt,
+                                                          catalog, before_switch)
+            continue
         res = switch_staged(staged, catalog=catalog, retention=retention,
                             before_switch=before_switch)
         table = staged.plan.table
@@ -695,6 +760,40 @@ def _table_facts(staged: StagedVersion) -> dict[str, Any]:
             "partition_stats": stats}
 
 
+def _commit_format(ctx: JobContext[Any], state: RunState, name: str, staged: StagedVersion,
+                   fmt: str, catalog: Any, before_switch: Callable[[Any], None]) -> dict[str, Any]:
+    """The audited staged rows as one Delta / Iceberg commit; then the staging folders go
+    (the table's own log holds the data). A kill before the commit leaves the table as it
+    was; the rerun stages and commits again."""
+    from lakeforge.formats import commit
+    from lakeforge.io import delete_dir, list_subdirs
+
+    cfg = ctx.config
+    out = cfg.outputs[name]
+    target = format_target(ctx, state, name, out, staged)
+    before_switch(staged.plan)
+    result = commit(fmt, read_staged(ctx.spark, staged), target, spark=ctx.spark,
+                    catalog=catalog)
+    versions = f"{staged.plan.table_uri}/_versions"
+    for folder in list_subdirs(versions):
+        delete_dir(f"{versions}/{folder}")
+    ledger = state.ledgers.get(out.ledger) if out.ledger else None
+    if ledger is not None and result.rows != ledger.published:
+        raise LedgerImbalanceError(
+            f"ledger for {target.qualified_name}: {result.rows} rows were committed but the "
+            f"ledger expected {ledger.published}; the bookmark was not advanced")
+    entry: dict[str, Any] = {"rows": result.rows, "version": result.version, "format": fmt,
+                             "operation": result.operation}
+    if result.added_columns:
+        entry["added_columns"] = list(result.added_columns)
+    if result.compacted_partitions:
+        entry["compacted"] = list(result.compacted_partitions)
+    if staged.spec.partition_keys:
+        entry["partitions"] = sorted("/".join(v or "" for v in p.values)
+                                     for p in staged.plan.partitions)
+    return entry
+
+
 def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     """Features over the whole published ``features_from`` table: the pipeline fitted on the
     train split only, SageMaker CSV + Parquet splits and a manifest under ``features/``."""
@@ -705,8 +804,12 @@ def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
 
     cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
     spec = fstore.feature_spec_from_mapping(cfg.features, f"{ctx.name} config")
-    source = table_of(cfg.features_from, cfg.outputs[cfg.features_from])
-    table = spark.table(f"{cfg.database}.{source}")
+    from lakeforge.formats import read_table
+
+    out = cfg.outputs[cfg.features_from]
+    source = table_of(cfg.features_from, out)
+    table = read_table(spark, out.format, cfg.database, source,
+                       lake.table_uri("curated", source, cfg.database))
     frame = job.features(table, cfg) if job.features else table
     split = feat.with_split(frame, key=spec.entity_key, split=spec.split,
                             stratify_by=spec.label).cache()

@@ -66,9 +66,20 @@ class OutputSpec:
     table: str | None = None  # the table's name; default: the output's key
     partition_by: list[str] = field(default_factory=list)
     mode: Literal["overwrite", "overwrite_partitions", "append"] = "overwrite_partitions"
-    format: Literal["parquet"] = "parquet"
+    # parquet: versioned folders + one catalog switch; delta / iceberg: the format's own commit
+    # (lakeforge.formats); `lakeforge run JOB --output_format F` sets it for every output.
+    format: Literal["parquet", "delta", "iceberg"] = "parquet"
     ledger: str | None = None
     quality_suite: str | None = None
+    # delta / iceberg: an incremental run MERGEs its rows into the table on these columns
+    # (matched rows updated, new ones inserted) instead of overwriting their partitions.
+    merge_keys: list[str] = field(default_factory=list)
+    # delta / iceberg: a run whose rows add columns evolves the table (older rows read null);
+    # otherwise a schema change fails the run before the commit.
+    allow_schema_evolution: bool = False
+    # delta / iceberg: compact (OPTIMIZE / rewrite_data_files) a partition the commit touched
+    # once it holds more data files than this; 0 never compacts.
+    max_files_per_partition: int = 0
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,14 @@ class PipelineConfig:
 
     def validate(self, source: str) -> None:
         """Job-specific checks (the lifecycle's own run in the preflight)."""
+
+
+def with_output_format(cfg: Any, fmt: str) -> Any:
+    """``cfg`` with every output published as ``fmt`` (``--output_format``)."""
+    import dataclasses
+
+    outputs = {n: dataclasses.replace(o, format=fmt) for n, o in cfg.outputs.items()}
+    return dataclasses.replace(cfg, outputs=outputs)
 
 
 def table_of(name: str, out: OutputSpec) -> str:
@@ -166,6 +185,16 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
             fail(f"outputs.{name}.mode", f"is {out.mode!r}; allowed: {list(PUBLISH_MODES)}")
         for k in out.partition_by:
             validate_identifier(k, f"{source}: outputs.{name}.partition_by")
+        if out.format not in ("parquet", "delta", "iceberg"):
+            fail(f"outputs.{name}.format", f"is {out.format!r}; use parquet, delta or iceberg")
+        if out.format == "parquet" and (out.merge_keys or out.allow_schema_evolution
+                                        or out.max_files_per_partition):
+            fail(f"outputs.{name}", "sets merge_keys / allow_schema_evolution / "
+                 "max_files_per_partition, which need format delta or iceberg")
+        for k in out.merge_keys:
+            validate_identifier(k, f"{source}: outputs.{name}.merge_keys")
+        if out.max_files_per_partition < 0:
+            fail(f"outputs.{name}.max_files_per_partition", "must be >= 0")
         if out.ledger is not None and out.ledger not in sources:
             fail(f"outputs.{name}.ledger", f"is {out.ledger!r}, not one of the sources "
                  f"{sorted(sources)}")

@@ -1,0 +1,75 @@
+"""``lakeforge table rollback DB.TABLE --to-version N`` and ``lakeforge table history DB.TABLE``:
+the versions of a Delta or Iceberg output (lakeforge.formats) and the way back to one.
+
+Delta: ``--to-version`` is a Delta version (``RESTORE``, itself a new version). Iceberg: a
+snapshot id (``rollback_to_snapshot``). The format is found from the table's folder (a
+``_delta_log`` means Delta) unless ``--format`` names it. The env must take the format's jar
+set (e.g. ``--env local_jars``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from lakeforge.config import load_env
+from lakeforge.errors import ConfigError
+from lakeforge.paths import Lake
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("table", help="Delta / Iceberg table versions: history, rollback",
+                       description=__doc__)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    for name, text in (("history", "list the table's versions (newest first)"),
+                       ("rollback", "make an earlier version current again")):
+        a = actions.add_parser(name, help=text, description=text)
+        a.add_argument("table", help="database.table, e.g. lakeforge.customers_golden")
+        a.add_argument("--env", default=os.environ.get("LAKEFORGE_ENV", "local_jars"))
+        a.add_argument("--format", choices=["delta", "iceberg"],
+                       help="the table's format (default: found from its folder)")
+        if name == "rollback":
+            a.add_argument("--to-version", "--to_version", dest="to_version", type=int,
+                           required=True, help="Delta version / Iceberg snapshot id")
+        a.set_defaults(func=_main)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _main(args: argparse.Namespace) -> int:
+    from lakeforge.catalog.factory import get_catalog
+    from lakeforge.formats import Target, require_format
+    from lakeforge.io import uri_exists
+    from lakeforge.session import build_session
+
+    if args.table.count(".") != 1:
+        raise ConfigError(f"table {args.table!r}: use database.table")
+    database, table = args.table.split(".")
+    env = load_env(args.env)
+    lake = Lake.from_env(env)
+    location = lake.table_uri("curated", table, database)
+    fmt = args.format or ("delta" if uri_exists(f"{location}/_delta_log") else "iceberg")
+    spark = build_session(env, "lakeforge-table", lake=lake)
+    require_format(spark, fmt, f"lakeforge table {args.action} {args.table}")
+    catalog = get_catalog(env, spark)
+    target = Target(database, table, location)
+    if fmt == "delta":
+        from lakeforge.formats import delta
+
+        if args.action == "rollback":
+            new = delta.rollback(spark, catalog, target, args.to_version)
+            print(json.dumps({"table": args.table, "format": fmt,
+                              "restored": args.to_version, "version": new}))
+            return 0
+        history = delta.history(spark, location)
+    else:
+        from lakeforge.formats import iceberg
+
+        if args.action == "rollback":
+            current = iceberg.rollback(spark, catalog, target, args.to_version)
+            print(json.dumps({"table": args.table, "format": fmt, "snapshot": current}))
+            return 0
+        history = list(reversed(iceberg.snapshots(spark, target)))
+    for entry in history:
+        print(json.dumps(entry, default=str))
+    return 0
