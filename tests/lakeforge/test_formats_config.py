@@ -155,3 +155,30 @@ def test_table_command_refuses_a_bad_name_before_spark(capsys) -> None:
 
     assert main(["table", "rollback", "no_dot", "--to-version", "1", "--env", "local"]) == 2
     assert "table 'no_dot': use database.table" in capsys.readouterr().err
+
+
+def test_an_incremental_run_merges_on_the_keys_and_a_full_run_overwrites(tmp_path: Path) -> None:
+    """The golden record: MERGE only when the run is incremental and the output has keys."""
+    from types import SimpleNamespace
+
+    from lakeforge.catalog.base import TableSpec
+    from lakeforge.lifecycle.runner import RunState, format_target
+    from lakeforge.lifecycle.settings import OutputSpec, RunSettings
+    from lakeforge.publish import PublishPlan, StagedVersion
+
+    lake = Lake.from_settings(str(tmp_path), allow_env_override=False)
+    ctx = SimpleNamespace(config=SimpleNamespace(database="db", run=RunSettings()), lake=lake)
+    plan = PublishPlan("db", "golden", "overwrite", "v1", "", "", (), ())
+    staged = StagedVersion(plan, TableSpec("db", "golden", [], ""), 3, (), 1, 1.0, ())
+    out = OutputSpec(table="golden", mode="overwrite", format="delta",
+                     merge_keys=["customer_id"], allow_schema_evolution=True)
+    incremental = RunState("r1", {"mode": "incremental"})
+    target = format_target(ctx, incremental, "golden", out, staged)  # type: ignore[arg-type]
+    assert (target.mode, target.merge_keys) == ("merge", ("customer_id",))
+    assert target.location == lake.table_uri("curated", "golden", "db")
+    assert target.allow_added_columns and target.retention_hours == 24.0
+    full = RunState("r2", {"mode": "full"})
+    assert format_target(ctx, full, "golden", out, staged).mode == "overwrite"  # type: ignore[arg-type]
+    no_keys = dataclasses.replace(out, merge_keys=[])
+    assert format_target(ctx, incremental, "golden", no_keys,  # type: ignore[arg-type]
+                         staged).mode == "overwrite"
