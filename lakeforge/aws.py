@@ -126,6 +126,28 @@ def s3a_conf(settings: AwsSettings | None = None) -> dict[str, str]:
     return conf
 
 
+def s3a_credentials_conf() -> dict[str, str]:
+    """The credentials boto3 resolves now (environment, profile, role), as S3A settings.
+
+    For a JVM started before they were set (a reused session: tests, notebooks): S3A's own
+    provider chain reads the JVM's environment, fixed when it started."""
+    import boto3
+
+    found = boto3.Session().get_credentials()
+    if found is None:
+        return {}
+    creds = found.get_frozen_credentials()
+    conf = {"fs.s3a.access.key": creds.access_key, "fs.s3a.secret.key": creds.secret_key}
+    if creds.token:
+        conf["fs.s3a.session.token"] = creds.token
+        conf["fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.TemporaryAWSCredentialsProvider")
+    else:
+        conf["fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider")
+    return conf
+
+
 def arrow_s3_filesystem() -> Any:
     """pyarrow's S3 file system on the configured endpoint and region (for listings); a
     private CA in ``$AWS_CA_BUNDLE`` (boto3's variable: a local HTTPS server) is trusted too."""

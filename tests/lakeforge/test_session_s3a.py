@@ -8,7 +8,9 @@ import argparse
 import socket
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +159,71 @@ def test_dev_s3_refuses_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         code = main(["dev", "s3", "--port", str(port)])
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.aws
+def test_local_s3_server_counts_requests_and_serves_https(moto_endpoint: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second moto server, over HTTPS with its own CA (moto_endpoint lends credentials)."""
+    from lakeforge.dev_s3 import LocalS3Server
+
+    with LocalS3Server(https=True) as server:
+        assert server.endpoint.startswith("https://127.0.0.1:")
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(server.ca_bundle))
+        s3 = aws.client("s3", endpoint_url=server.endpoint)
+        s3.create_bucket(Bucket="tls-check")
+        server.reset_counts()
+        s3.put_object(Bucket="tls-check", Key="a/b.txt", Body=b"x")
+        s3.copy_object(Bucket="tls-check", Key="a/c.txt",
+                       CopySource={"Bucket": "tls-check", "Key": "a/b.txt"})
+        s3.list_objects_v2(Bucket="tls-check", Prefix="a/")
+        assert dict(server.requests) == {"PUT": 1, "PUT copy": 1, "GET list": 1}
+        assert server.total_requests() == 3
+        monkeypatch.delenv("AWS_CA_BUNDLE")
+        with pytest.raises(Exception, match="certificate verify failed|SSL"):
+            aws.client("s3", endpoint_url=server.endpoint).list_buckets()
+
+
+@pytest.mark.aws
+@pytest.mark.jars
+def test_spark_writes_through_s3a_with_sse_kms_on_moto(spark: Any, moto_endpoint: str,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """S3A on the test session (settings on its Hadoop conf), moto over HTTPS: S3A's SDK sends
+    SSE-KMS over HTTPS only."""
+    from lakeforge.dev_s3 import LocalS3Server, restore_jvm_trust, trust_in_jvm
+    from lakeforge.session import apply_s3a_conf
+
+    if "hadoop-aws" not in spark.sparkContext.getConf().get("spark.jars", ""):
+        pytest.skip("the test session has no s3a jar set (make jars)")
+    with LocalS3Server(https=True) as server:
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(server.ca_bundle))
+        key_id = aws.client("kms", endpoint_url=server.endpoint).create_key()[
+            "KeyMetadata"]["KeyId"]
+        bucket = f"s3a-{uuid.uuid4().hex[:10]}"
+        env = load_env("local_s3", {"aws.endpoint_url": server.endpoint, "aws.sse": "SSE-KMS",
+                                    "aws.kms_key_id": key_id,
+                                    "lake.root": f"s3://{bucket}/lake",
+                                    "spark.metastore_dir": str(tmp_path)})
+        before = trust_in_jvm(spark, str(server.truststore))
+        try:
+            preflight_storage(env, Lake.from_env(env))  # creates the bucket
+            apply_s3a_conf(spark, env)
+            rows = [(1, "a", 1.5), (2, None, None), (3, "b", -0.0)]
+            df = spark.createDataFrame(rows, "id int, dt string, x double")
+            df.write.mode("errorifexists").partitionBy("dt").parquet(f"s3a://{bucket}/t/v1")
+            spark.createDataFrame([], "id int").write.parquet(f"s3://{bucket}/t/empty")
+            back = spark.read.parquet(f"s3://{bucket}/t/v1")
+            assert sorted(back.select("id", "dt", "x").collect()) == sorted(rows)
+            assert spark.read.parquet(f"s3://{bucket}/t/empty").count() == 0
+            s3 = aws.client("s3")
+            keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+            assert any("dt=__HIVE_DEFAULT_PARTITION__" in k for k in keys)
+            for key in keys:
+                head = s3.head_object(Bucket=bucket, Key=key)
+                assert head["ServerSideEncryption"] == "aws:kms", key
+                assert head["SSEKMSKeyId"].endswith(key_id), key
+        finally:
+            apply_s3a_conf(spark, load_env("local_s3"))  # SSE keys off again
+            restore_jvm_trust(spark, before)
+            aws.configure(None)
