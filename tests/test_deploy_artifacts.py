@@ -122,7 +122,8 @@ def test_conf_is_found_inside_the_zip(dist, tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(zip_path)], capture_output=True,
                           text=True, cwd=tmp_path, env=_clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "True ['emr', 'glue', 'local', 'local_jars', 'standalone'] emr"
+    assert proc.stdout.strip() == ("True ['emr', 'glue', 'local', 'local_jars', 'local_s3', "
+                                   "'standalone'] emr")
 
 
 def test_ensure_conf_dir_leaves_an_explicit_conf_alone(tmp_path, monkeypatch):

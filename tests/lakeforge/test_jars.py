@@ -189,8 +189,9 @@ def test_session_conf_puts_each_named_set_on_spark_jars(tmp_path: Path) -> None:
                                                              jar_sets=["deequ", "s3a"]))
     conf = session_conf(env, Lake.from_settings(str(tmp_path), allow_env_override=False))
     names = [Path(p).name for p in conf["spark.jars"].split(",")]
-    assert names[:4] == ["deequ-2.0.7-spark-3.5.jar", "aws-java-sdk-bundle-1.12.262.jar",
-                         "hadoop-aws-3.3.4.jar", "wildfly-openssl-1.0.7.Final.jar"]
+    assert names[:5] == ["deequ-2.0.7-spark-3.5.jar", "aws-java-sdk-bundle-1.12.262.jar",
+                         "hadoop-aws-3.3.4.jar", "spark-hadoop-cloud_2.12-3.5.8.jar",
+                         "wildfly-openssl-1.0.7.Final.jar"]
 
 
 def test_spark_jars_packages_passes_through_locally(tmp_path: Path) -> None:
