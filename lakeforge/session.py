@@ -147,13 +147,15 @@ def preflight_storage(env: EnvConfig, lake: Lake) -> None:
 
 
 def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
-    """Set the env's S3A settings on a running session (a reused session: tests, notebooks).
+    """Set the env's S3A settings on a running session's Hadoop conf (a reused session: tests,
+    notebooks), with the credentials boto3 resolves now (the JVM's environment was fixed when
+    it started). The file-system cache is turned off for S3A so that the next ``s3://`` path
+    opens a file system with these settings rather than one cached with older ones.
 
-    They go to the session's Hadoop conf and to the Hive metastore client's conf (the embedded
-    metastore checks table locations with a copy of the conf taken when it started), with the
-    credentials boto3 resolves now (the JVM's environment was fixed when it started). The
-    file-system cache is turned off for S3A so that the next ``s3://`` path opens a file system
-    with these settings rather than one cached with older ones."""
+    Reads and writes of DataFrames take them at once. The embedded Hive metastore does not: it
+    checks table and partition locations with a copy of the conf taken when it started, so
+    registering tables on s3:// needs a session started with the settings (``lakeforge run
+    JOB --env local_s3``, :func:`build_session` on a fresh JVM)."""
     from lakeforge.aws import s3a_credentials_conf
 
     conf = {k.removeprefix("spark.hadoop."): v for k, v in s3a_session_conf(env).items()}
@@ -162,23 +164,13 @@ def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
         return
     conf.update(s3a_credentials_conf())
     conf.update({"fs.s3.impl.disable.cache": "true", "fs.s3a.impl.disable.cache": "true"})
-    unset = ([] if env.aws.sse != "none" else
-             ["fs.s3a.server-side-encryption-algorithm", "fs.s3a.server-side-encryption.key"])
-    targets = [jsc.hadoopConfiguration()]
-    if conf_value(spark, "spark.sql.catalogImplementation") == "hive":
-        external = spark._jsparkSession.sharedState().externalCatalog()  # type: ignore[attr-defined]
-        targets.append(external.unwrapped().client().conf())
-    for target in targets:
-        for key, value in conf.items():
-            target.set(key, value)
-        for key in unset:
-            target.unset(key)
-
-
-def conf_value(spark: SparkSession, key: str) -> str | None:
-    """A static or runtime Spark setting of a running session (None when unset)."""
-    value = spark.sparkContext.getConf().get(key, None)
-    return value if value is not None else spark.conf.get(key, None)
+    hadoop = jsc.hadoopConfiguration()
+    for key, value in conf.items():
+        hadoop.set(key, value)
+    if env.aws.sse == "none":
+        for key in ("fs.s3a.server-side-encryption-algorithm",
+                    "fs.s3a.server-side-encryption.key"):
+            hadoop.unset(key)
 
 
 def _log4j_option() -> str:
