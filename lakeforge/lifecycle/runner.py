@@ -782,8 +782,11 @@ def _commit_format(ctx: JobContext[Any], state: RunState, name: str, staged: Sta
         raise LedgerImbalanceError(
             f"ledger for {target.qualified_name}: {result.rows} rows were committed but the "
             f"ledger expected {ledger.published}; the bookmark was not advanced")
+    facts = _table_facts(staged)  # the lake site shows where it is and its schema
     entry: dict[str, Any] = {"rows": result.rows, "version": result.version, "format": fmt,
-                             "operation": result.operation}
+                             "operation": result.operation, "location": facts["location"],
+                             "columns": facts["columns"],
+                             "partition_keys": facts["partition_keys"]}
     if result.added_columns:
         entry["added_columns"] = list(result.added_columns)
     if result.compacted_partitions:

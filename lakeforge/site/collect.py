@@ -301,15 +301,17 @@ class TableState:
 
     @property
     def current_versions(self) -> list[str]:
-        if self.partition_keys:
+        if self.partitions:
             return sorted({p["version"] for p in self.partitions.values()})
         return [self.versions[-1]["version"]] if self.versions else []
 
     @property
     def rows(self) -> int | None:
+        """Rows of the current partitions; without partition statistics (an unpartitioned
+        table, a Delta or Iceberg commit) the rows of the last version."""
         if not self.versions:
             return None
-        if self.partition_keys:
+        if self.partitions:
             return sum(int(p["rows"]) for p in self.partitions.values())
         return int(self.versions[-1]["rows"])
 
@@ -337,14 +339,15 @@ def table_states(summaries: Iterable[Mapping[str, Any]]) -> dict[str, TableState
             state = states[name]
             state.location = pub.get("location") or state.location
             state.format = pub.get("format") or state.format or "parquet"
-            state.mode = pub.get("mode") or state.mode
+            state.mode = pub.get("mode") or pub.get("operation") or state.mode
             state.columns = list(pub.get("columns") or state.columns)
             state.partition_keys = list(pub.get("partition_keys") or state.partition_keys)
             stats = pub.get("partition_stats") or []
             version = str(pub.get("version") or "")
             state.versions.append({
                 "version": version, "run_id": run_id, "started": run_started(run_id),
-                "rows": int(pub.get("rows") or 0), "mode": pub.get("mode") or "",
+                "rows": int(pub.get("rows") or 0),
+                "mode": pub.get("mode") or pub.get("operation") or "",
                 "partitions": len(stats) or len(pub.get("partitions") or ()),
                 "files": int(pub.get("files") or sum(int(p.get("files") or 0)
                                                      for p in stats))})
@@ -360,7 +363,7 @@ def table_states(summaries: Iterable[Mapping[str, Any]]) -> dict[str, TableState
 def table_row(state: TableState) -> dict[str, Any]:
     """One line of the tables index."""
     return {"name": state.name, "location": state.location, "format": state.format or "-",
-            "partitions": len(state.partitions) if state.partition_keys else None,
+            "partitions": len(state.partitions) if state.partitions else None,
             "partition_keys": [k.get("name") for k in state.partition_keys],
             "current_versions": state.current_versions, "rows": state.rows,
             "last_run": state.last_run, "last_status": state.last_status,

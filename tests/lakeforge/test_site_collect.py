@@ -193,3 +193,16 @@ def test_an_unpartitioned_table_counts_its_last_versions_rows_and_files() -> Non
     state = collect.table_states(runs)["db.u"]
     assert (state.rows, state.current_versions, state.versions[0]["files"]) == (8, ["v9"], 3)
     assert collect.table_row(state)["partitions"] is None
+
+
+def test_a_delta_commit_without_partition_statistics_shows_its_last_commits_rows() -> None:
+    pub = {"rows": 6, "version": "3", "format": "delta", "operation": "MERGE",
+           "location": "/lake/curated/db/d", "columns": [{"name": "id", "type": "bigint"}],
+           "partition_keys": [{"name": "dt", "type": "string"}], "partitions": ["2024-01-01"]}
+    runs = [{"run_id": "20240101T000000Z_a", "status": "published",
+             "config": {"database": "db"}, "published": {"d": pub}}]
+    state = collect.table_states(runs)["db.d"]
+    assert (state.rows, state.current_versions, state.format, state.mode) == (
+        6, ["3"], "delta", "MERGE")
+    row = collect.table_row(state)
+    assert row["partitions"] is None and row["partition_keys"] == ["dt"]
