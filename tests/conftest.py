@@ -17,6 +17,10 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ["LAKEFORGE_CONF_DIR"] = str(REPO / "conf")
+# Job runs in tests (in process and spark-submit children) do not regenerate the lake site
+# after each run (a cold site update costs ~15 s per child process); the site's own tests
+# (tests/lakeforge/test_site_*.py) switch it back on for their run.
+os.environ.setdefault("LAKEFORGE_SITE", "0")
 
 TEST_SPARK_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "2",

@@ -39,6 +39,7 @@ def site_run(spark, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     write_bank_marketing(root, customers=40, days=2, seed=11)
     mp = pytest.MonkeyPatch()
     mp.setenv("LAKEFORGE_LAKE_ROOT", str(root))
+    mp.setenv("LAKEFORGE_SITE", "1")  # tests/conftest.py turns the per-run update off
     try:
         code = customer_propensity.main(
             ["--env", "local", "--database", "site_db", "--raw_database", "site_raw",
