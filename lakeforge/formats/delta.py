@@ -70,11 +70,11 @@ def _session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]
     try:
         yield
     finally:
-        for k, v in before.items():
-            if v is None:
-                spark.conf.unset(k)
+        for key, old in before.items():
+            if old is None:
+                spark.conf.unset(key)
             else:
-                spark.conf.set(k, v)
+                spark.conf.set(key, old)
 
 
 def _retention_interval(hours: float) -> str:
