@@ -109,3 +109,34 @@ def moto_endpoint() -> Iterator[str]:
     finally:
         server.stop()
         mp.undo()
+
+
+@pytest.fixture(scope="session")
+def main_job_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """One run of the main job (jobs/customer_propensity.py) on a tiny generated raw zone (120
+    customers, 3 days, Splink training included), in process on the test session, with the
+    lake site on. Shared because a run is the costliest setup of the suite:
+    tests/jobs/test_customer_propensity.py checks its outputs against the generator's ground
+    truth, tests/lakeforge/test_site_browser.py the site it wrote. Database ``mj``."""
+    import json
+
+    from jobs import customer_propensity
+    from lakeforge.paths import Lake
+    from lakeforge.sample_data import write_bank_marketing
+
+    root = tmp_path_factory.mktemp("main_job")
+    counts = write_bank_marketing(root, customers=120, days=3, seed=5)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LAKEFORGE_LAKE_ROOT", str(root))
+    mp.setenv("LAKEFORGE_SITE", "1")  # on for this run: the site tests read what it wrote
+    try:
+        code = customer_propensity.main(
+            ["--env", "local", "--database", "mj", "--raw_database", "mj_raw",
+             "--dedup.max_em_iterations", "5"])
+    finally:
+        mp.undo()
+    runs = sorted((root / "metadata" / "runs").glob("*/run_summary.json"))
+    summary = json.loads(runs[-1].read_text()) if runs else {}
+    return {"root": root, "counts": counts, "code": code, "summary": summary,
+            "site": root / "metadata" / "site",
+            "lake": Lake.from_settings(str(root), allow_env_override=False)}

@@ -9,30 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from jobs import customer_propensity
 from lakeforge.localquery import query_table
-from lakeforge.paths import Lake
-from lakeforge.sample_data import write_bank_marketing
 
 pytestmark = pytest.mark.slow  # the whole pipeline incl. Splink training: ~1-2 minutes
 
 
 @pytest.fixture(scope="module")
-def finished_run(spark, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    root = tmp_path_factory.mktemp("main_job")
-    counts = write_bank_marketing(root, customers=120, days=3, seed=5)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LAKEFORGE_LAKE_ROOT", str(root))
-    try:
-        code = customer_propensity.main(
-            ["--env", "local", "--database", "mj", "--raw_database", "mj_raw",
-             "--dedup.max_em_iterations", "5"])
-    finally:
-        mp.undo()
-    runs = sorted((root / "metadata" / "runs").glob("*/run_summary.json"))
-    summary = json.loads(runs[-1].read_text()) if runs else {}
-    return {"root": root, "counts": counts, "code": code, "summary": summary,
-            "lake": Lake.from_settings(str(root), allow_env_override=False)}
+def finished_run(main_job_run: dict[str, object]) -> dict[str, object]:
+    """The suite's one main-job run (tests/conftest.py ``main_job_run``: 120 customers, 3 days)."""
+    return main_job_run
 
 
 def test_job_succeeds_and_ledgers_balance(finished_run) -> None:

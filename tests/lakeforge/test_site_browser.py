@@ -20,11 +20,7 @@ from typing import Any
 
 import pytest
 
-from jobs import customer_propensity
-from lakeforge.paths import Lake
-from lakeforge.sample_data import write_bank_marketing
-
-# One run of the whole job (Splink training included) on 40 customers, then Chromium: ~60 s.
+# The shared run of the whole job (tests/conftest.py main_job_run), then Chromium.
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,26 +28,12 @@ CHROMIUM = os.environ.get("LAKEFORGE_CHROMIUM", "/usr/bin/chromium")
 
 
 @pytest.fixture(scope="module")
-def site_run(spark, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One small demo-like run (customers, contacts over 2 days, matching, gate, publish);
-    the lifecycle writes the site as it finishes."""
-    root = tmp_path_factory.mktemp("site_lake")
-    write_bank_marketing(root, customers=40, days=2, seed=11)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LAKEFORGE_LAKE_ROOT", str(root))
-    mp.setenv("LAKEFORGE_SITE", "1")  # tests/conftest.py turns the per-run update off
-    try:
-        code = customer_propensity.main(
-            ["--env", "local", "--database", "site_db", "--raw_database", "site_raw",
-             "--dedup.max_em_iterations", "3", "--run.crawl_raw", "false",
-             "--log-level", "WARNING"])
-    finally:
-        mp.undo()
-    summaries = sorted((root / "metadata" / "runs").glob("*/run_summary.json"))
-    assert code == 0 and summaries, "the job run the site is built from failed"
-    return {"root": root, "summary": json.loads(summaries[-1].read_text()),
-            "site": root / "metadata" / "site",
-            "lake": Lake.from_settings(str(root), allow_env_override=False)}
+def site_run(main_job_run: dict[str, Any]) -> dict[str, Any]:
+    """The suite's one main-job run (tests/conftest.py ``main_job_run``: customers, contacts
+    over 3 days, matching, gate, publish into database ``mj``); the lifecycle wrote the site
+    as it finished."""
+    assert main_job_run["code"] == 0 and main_job_run["summary"], "the job run failed"
+    return main_job_run
 
 
 @pytest.fixture(scope="module")
@@ -119,12 +101,12 @@ def test_index_lists_the_run_and_links_every_table(site_run, browser, tmp_path) 
     page = visit.open(site_run["site"] / "index.html")
     row = page.locator(f"tr[data-run='{s['run_id']}']")
     assert row.locator(".pill").inner_text() == "published"
-    expected = {f"site_db.{t}" for t in s["published"]}
+    expected = {f"mj.{t}" for t in s["published"]}
     linked = {t.stem for t in _href_targets(page, "tr[data-table] td:first-child a")}
     assert linked == expected
     for target in _href_targets(page, "a"):
         assert target.exists(), f"index links to a missing page {target}"
-    rows_cell = page.locator("tr[data-table='site_db.customers_golden'] td.n").nth(1)
+    rows_cell = page.locator("tr[data-table='mj.customers_golden'] td.n").nth(1)
     assert rows_cell.inner_text().replace(",", "") == str(
         s["published"]["customers_golden"]["rows"])
     visit.close()
@@ -152,7 +134,7 @@ def test_run_page_shows_the_status_and_the_summarys_row_flow(site_run, browser,
     assert page.locator("#row-flow svg").count() == 1
     assert page.locator("#timings svg").count() == 1
     linked = {t.stem for t in _href_targets(page, "a.table-link")}
-    assert linked == {f"site_db.{t}" for t in (*s["published"], *s["checks"])}
+    assert linked == {f"mj.{t}" for t in (*s["published"], *s["checks"])}
     assert all(t.exists() for t in _href_targets(page, "a.table-link"))
     checks = page.locator("tr.check")
     assert checks.count() == sum(len(g["constraints"]) for g in s["checks"].values())
@@ -168,8 +150,8 @@ def test_table_page_shows_versions_partitions_and_metric_trends(site_run, browse
     s = site_run["summary"]
     pub = s["published"]["contacts_enriched"]
     visit = Visit(browser, site_run["site"])
-    page = visit.open(site_run["site"] / "tables" / "site_db.contacts_enriched.html")
-    assert page.inner_text("#table-name") == "site_db.contacts_enriched"
+    page = visit.open(site_run["site"] / "tables" / "mj.contacts_enriched.html")
+    assert page.inner_text("#table-name") == "mj.contacts_enriched"
     assert page.inner_text("#row-count") == str(pub["rows"])
     assert page.locator("#partitions tr").count() == len(pub["partitions"]) + 1
     assert page.locator("#versions svg").count() == 1
@@ -215,7 +197,7 @@ def test_a_failed_run_updates_the_site_without_rewriting_other_run_pages(site_ru
     folder.mkdir(parents=True)
     (folder / "run_summary.json").write_text(json.dumps({
         "job": "customer_propensity", "run_id": failed_id,
-        "status": "failed: 9 of 10 input rows are bad", "config": {"database": "site_db"},
+        "status": "failed: 9 of 10 input rows are bad", "config": {"database": "mj"},
         "quarantine": [], "seconds": 1.5}))
     index = update_site(site_run["lake"], failed_id)
     assert first.stat().st_mtime_ns == before

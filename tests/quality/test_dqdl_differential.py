@@ -28,7 +28,9 @@ from pyspark.sql import types as T
 from quality.dqdl import evaluate_ruleset, parse_ruleset
 
 REPO = Path(__file__).resolve().parents[2]
-RULESETS = 4
+# make test runs 2 seeded rulesets per shape (16 rule types); the figures in docs/dqdl.md are
+# from the full corpus, LAKEFORGE_DQDL_RULESETS=4 (19 rule types).
+RULESETS = int(os.environ.get("LAKEFORGE_DQDL_RULESETS", "2"))
 RULES_PER_SET = 24
 
 SCHEMA = T.StructType([
@@ -181,6 +183,6 @@ def test_outcomes_agree_with_deequs_dqdl_module(spark: Any, tmp_path: Path) -> N
     (tmp_path / "figures.json").write_text(report)
     if os.environ.get("LAKEFORGE_DQDL_FIGURES"):
         Path(os.environ["LAKEFORGE_DQDL_FIGURES"]).write_text(report)
-    assert compared > 0 and len(by_type) >= 15
+    assert compared > 0 and len(by_type) >= (15 if RULESETS >= 2 else 12)
     assert mismatches == []
     assert agreed + sum(known.values()) == compared
