@@ -9,6 +9,8 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export PATH := $(abspath $(VENV)/bin):$(PATH)
 PYTEST_ARGS ?=
+# Two pytest-xdist workers (2 cores); a test module stays on one worker (tests/conftest.py).
+PYTEST_XDIST ?= -n 2 --dist loadgroup
 # The Spark 4 line (Glue 6's pyspark 4.1) lives in a second venv, on Python 3.13 (Glue 6's) when
 # this machine has it, else on python3. Its runs put its own python first on every path.
 VENV4 := .venv-spark4
@@ -107,7 +109,7 @@ test: test-spark35 test-spark4
 test-spark35: $(STAMP) jars $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
 	@bash scripts/ensure_chromium.sh
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The Spark 4.1 line runs the tests of what must answer the same on both lines (issue 17):
@@ -121,7 +123,7 @@ SPARK4_TESTS ?= tests/transforms/test_glue.py tests/transforms/test_registry.py 
 
 test-spark4: $(STAMP4) jars-spark4 $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
-	@$(SPARK4_ENV) $(PY4) -m pytest $(SPARK4_TESTS) $(PYTEST_ARGS); rc=$$?; \
+	@$(SPARK4_ENV) $(PY4) -m pytest $(PYTEST_XDIST) $(SPARK4_TESTS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: $(STAMP) jars

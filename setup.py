@@ -38,6 +38,7 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + TABLE_READERS + [
     "chispa>=0.10,<1",
     "pytest>=7.4,<10",
     "pytest-timeout>=2.2,<3",
+    "pytest-xdist>=3.5,<4",  # make test: two workers, a module per worker (tests/conftest.py)
     "moto[server]>=5.0,<6",
     "parliament>=1.6,<2",  # IAM policy linter for the generated policies (tests/orchestration)
     "duckdb>=1.0,<3",

@@ -140,3 +140,23 @@ def main_job_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> dic
     return {"root": root, "counts": counts, "code": code, "summary": summary,
             "site": root / "metadata" / "site",
             "lake": Lake.from_settings(str(root), allow_env_override=False)}
+
+
+# Test modules that share one session-scoped setup run on the same pytest-xdist worker.
+SHARED_SETUP_GROUPS = {
+    "tests/jobs/test_customer_propensity.py": "main_job_run",
+    "tests/lakeforge/test_site_browser.py": "main_job_run",
+    # both build the wheel through the repo's build/ folder (scripts/build_artifacts.sh)
+    "tests/test_deploy_artifacts.py": "build_artifacts",
+    "tests/test_deploy_aws.py": "build_artifacts",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With pytest-xdist (`make test` runs two workers, ``--dist loadgroup``) a module's tests
+    stay together on one worker, so a module-scoped setup (a job run, a trained model, a moto
+    server) is built once; modules sharing a session-scoped setup share a worker. Without
+    xdist the marks change nothing."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(SHARED_SETUP_GROUPS.get(module, module)))
