@@ -938,12 +938,32 @@ class Correlation(ScanAnalyzer):
         return [has_column(self.firstColumn), is_numeric(self.firstColumn),
                 has_column(self.secondColumn), is_numeric(self.secondColumn)]
 
+    _ansi_safe = False
+
+    def resolved(self, schema: T.StructType, *, ansi: bool = True) -> Analyzer:
+        """On an ANSI session (Spark 4's default) Spark's ``corr`` raises DIVIDE_BY_ZERO when a
+        variance is 0 (a constant column), and an observed aggregate that raises never reports
+        (``Observation.get`` would wait forever): there the correlation is planned as
+        ``try_divide(covar_pop, stddev_pop * stddev_pop)`` over the complete pairs, NULL (so
+        NaN, as Deequ) where a variance is 0. Non-ANSI sessions keep ``corr`` (Deequ's own
+        formula, to the last digit)."""
+        if not ansi:
+            return self
+        planned = copy.copy(self)
+        planned._ansi_safe = True
+        return planned
+
     def scan_aggregates(self) -> list[tuple[Any, Column]]:
         a = sel(col(self.firstColumn), self._where).cast("double")
         b = sel(col(self.secondColumn), self._where).cast("double")
-        pairs = F.count(F.when(a.isNotNull() & b.isNotNull(), F.lit(1)))
-        return [(("corr", self.firstColumn, self.secondColumn, self._where), F.corr(a, b)),
-                (("corr_n", self.firstColumn, self.secondColumn, self._where), pairs)]
+        both = a.isNotNull() & b.isNotNull()
+        pairs = F.count(F.when(both, F.lit(1)))
+        key = (self.firstColumn, self.secondColumn, self._where)
+        if self._ansi_safe:
+            a, b = F.when(both, a), F.when(both, b)
+            value = F.try_divide(F.covar_pop(a, b), F.stddev_pop(a) * F.stddev_pop(b))
+            return [(("corr_ansi", *key), value), (("corr_n", *key), pairs)]
+        return [(("corr", *key), F.corr(a, b)), (("corr_n", *key), pairs)]
 
     def from_scan(self, values: list[Any]) -> Metric:
         value, pairs = values

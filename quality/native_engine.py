@@ -60,7 +60,9 @@ def compute_metrics(df: DataFrame, analyzers: Sequence[Analyzer]) -> dict[Analyz
     """Compute the metric of every analyzer; failures become failed metrics, never exceptions."""
     unique = list(dict.fromkeys(analyzers))
     schema = df.schema
-    ansi = str(df.sparkSession.conf.get("spark.sql.ansi.enabled", "false")).lower() == "true"
+    # No default in get(): an explicit default is returned whenever the key was not *set*,
+    # which on Spark 4 (ANSI on by default) would read as "false".
+    ansi = str(df.sparkSession.conf.get("spark.sql.ansi.enabled")).lower() == "true"
     results: dict[Analyzer, Any] = {}
     runnable: list[tuple[Analyzer, Analyzer]] = []  # (as asked, as computed)
     expression_errors: dict[str, Exception | None] = {}

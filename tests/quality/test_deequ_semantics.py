@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -132,3 +133,23 @@ def test_sum_and_mean_of_a_decimal_column_sum_the_decimals_first(spark: Any) -> 
         Sum("d")).run()
     (metric,) = empty.allMetrics()
     assert metric.value is None and "Empty state" in str(metric.exception)
+
+
+def test_engine_reads_the_sessions_effective_ansi_setting(spark: Any) -> None:
+    """Spark 4 turns ANSI on without setting the key: ``conf.get(key, "false")`` answered
+    "false" there, so the engine planned ``corr`` and a constant column raised DIVIDE_BY_ZERO
+    inside an observed aggregate (Observation.get then waited forever). With ANSI on for this
+    run, the constant column's correlation is NaN on either Spark line."""
+    previous = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    try:
+        df = spark.createDataFrame(ROWS, SCHEMA).withColumn("k", F.lit(2.0))
+        constant = Correlation("x", "k")
+        metric = AnalysisRunner(spark).onData(df).addAnalyzer(constant).run().metricMap[constant]
+        assert metric.is_success and math.isnan(metric.value)
+        pair = Correlation("x", "id")
+        value = AnalysisRunner(spark).onData(df).addAnalyzer(pair).run().metricMap[pair].value
+        spark_corr = df.select(F.corr("x", "id")).first()[0]  # no zero variance: corr is safe
+        assert value == pytest.approx(spark_corr, rel=1e-12)
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", previous)
