@@ -664,6 +664,7 @@ class Sum(_SumAggregate):
     metric_name = "Sum"
     function = staticmethod(F.sum)  # type: ignore[assignment]
 
+
 StandardDeviation = _double_aggregate(
     "StandardDeviation", F.stddev_pop,
     "Population standard deviation (Deequ divides by n, not n - 1).")
