@@ -154,6 +154,25 @@ class JobContext(Generic[C]):
     lake: Lake
     spark: SparkSession
     args: JobArgs
+    #: Set by the body, printed by :func:`run_job` once it returns: the run summary (stdout,
+    #: JSON or ``--summary-format text``) and the one-line reason a run failed a gate (stderr).
+    summary: dict[str, Any] | None = None
+    failure: str | None = None
+
+
+def _report(ctx: JobContext[Any]) -> None:
+    """The job's output: a gate failure's one line on stderr, the run summary on stdout."""
+    import json
+
+    from lakeforge.lifecycle.report import render_console
+
+    if ctx.failure:
+        print(f"error: {ctx.failure}", file=sys.stderr)
+    if ctx.summary is not None:
+        if ctx.args.summary_format == "text":
+            print("\n".join(render_console(ctx.summary)))
+        else:
+            print(json.dumps(ctx.summary, default=str))
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -217,6 +236,7 @@ def run_job(
                               lake=lake)
         ctx = JobContext(args.job_name, config, env, lake, spark, args)
         code = body(ctx)
+        _report(ctx)
         log.info("job %s finished with code %s in %.1fs", args.job_name, code,
                  time.monotonic() - started)
         return code

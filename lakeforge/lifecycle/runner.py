@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from lakeforge.lifecycle.quarantine import (
     sweep_dead_quarantine,
     write_quarantine,
 )
-from lakeforge.lifecycle.report import new_run_id, render_console, write_summary
+from lakeforge.lifecycle.report import new_run_id, write_summary
 from lakeforge.lifecycle.settings import (
     OutputSpec,
     RunSettings,
@@ -299,7 +298,7 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
             if state is not None:
                 _update_site(ctx, state)
             raise
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        ctx.failure = one_line(str(exc))  # run_job prints it (stderr) beside the summary
         if state is not None:
             _finish(ctx, state)
         return 1
@@ -333,12 +332,10 @@ def _update_site(ctx: JobContext[Any], state: RunState) -> None:
 
 
 def _finish(ctx: JobContext[Any], state: RunState) -> int:
+    """Update the site and hand the redacted summary to the job entry (``run_job`` prints it
+    on stdout, as JSON or ``--summary-format text``)."""
     _update_site(ctx, state)
-    out = redact(state.summary)
-    if ctx.args.summary_format == "text":
-        print("\n".join(render_console(out)))
-    else:
-        print(json.dumps(out, default=str))
+    ctx.summary = redact(state.summary)
     return 0
 
 
@@ -513,8 +510,9 @@ def _typed(ingested: Ingested, spec: SourceSpec) -> DataFrame:
     """Good rows typed by the source's Glue mappings, with the lineage columns kept."""
     from transforms.glue import apply_mapping
 
-    lineage = [(c, t, c, t) for c, t in (("_file", "string"), ("_line", "int"),
-                                         ("_partition", "string"), ("line", "string"))]
+    lineage: list[tuple[str, ...]] = [
+        (c, t, c, t) for c, t in (("_file", "string"), ("_line", "int"),
+                                  ("_partition", "string"), ("line", "string"))]
     good = ingested.rows.where("size(_problems) = 0")
     return apply_mapping(good.select(*[m[0] for m in spec.mappings], *LINEAGE, "line"),
                          [tuple(m) for m in spec.mappings] + lineage)
