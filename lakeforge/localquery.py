@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lakeforge.catalog.athena_ddl import DDL_FILE
 from lakeforge.errors import InputPathError
 from lakeforge.paths import Lake, is_remote
 
-DDL_FILE = "_athena_ddl.sql"
 _PARTITION = re.compile(r"PARTITION \((?P<spec>[^)]*)\) LOCATION '(?P<loc>(?:[^']|'')*)'")
 _TABLE_LOCATION = re.compile(r"^LOCATION '(?P<loc>(?:[^']|'')*)'", re.MULTILINE)
 

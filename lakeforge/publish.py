@@ -37,6 +37,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
 from lakeforge.catalog.athena_ddl import (
+    DDL_FILE,
     Projection,
     create_table_ddl,
     projection_properties,
@@ -62,7 +63,6 @@ log = logging.getLogger(__name__)
 
 VERSIONS_DIR = "_versions"
 SUPERSEDED_MARKER = "_SUPERSEDED"
-DDL_FILE = "_athena_ddl.sql"
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
 PublishMode = Literal["overwrite", "overwrite_partitions", "append"]
 PUBLISH_MODES: tuple[str, ...] = ("overwrite", "overwrite_partitions", "append")

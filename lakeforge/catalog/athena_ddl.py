@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 from lakeforge.catalog.base import TableSpec
 
+#: The DDL file written next to each published table (read back by lakeforge.localquery).
+DDL_FILE = "_athena_ddl.sql"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"

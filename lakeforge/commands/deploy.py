@@ -24,6 +24,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from lakeforge import bookmarks
 from lakeforge.config import EnvConfig, conf_dir, load_env
 from lakeforge.deploy.runtimes import DEFAULT_GLUE_VERSION, GLUE_RUNTIMES
 from lakeforge.errors import ConfigError
@@ -118,8 +119,7 @@ def _glue_parser(targets: argparse._SubParsersAction) -> None:
                    choices=["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"])
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout-minutes", type=int, default=120)
-    p.add_argument("--bookmark-option", default="job-bookmark-enable",
-                   choices=["job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause"])
+    p.add_argument("--bookmark-option", default=bookmarks.ENABLE, choices=bookmarks.OPTIONS)
     p.add_argument("--temp-dir", help="s3:// --TempDir (default under --artifacts)")
     p.add_argument("--python-module", action="append", default=[],
                    help="extra --additional-python-modules entry (repeatable)")

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.deploy import DeployError
 from lakeforge.deploy.artifacts import UploadedArtifacts
 from lakeforge.deploy.polling import poll_until_done
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 GLUE_VERSION = DEFAULT_GLUE_VERSION
 RUN_DONE = "SUCCEEDED"
 RUN_FAILED = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
-BOOKMARK_OPTIONS = ("job-bookmark-enable", "job-bookmark-disable", "job-bookmark-pause")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _GLUE_JOB_NAME = re.compile(r"^[\w .:/=+@-]{1,255}$")
 
