@@ -13,8 +13,12 @@ import logging
 import re
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakeforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -60,26 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_match)
 
 
-def _format_of(path: str, given: str | None) -> str:
-    if given:
-        return given
-    suffix = Path(path).suffix.lower()
-    return {".csv": "csv", ".json": "json", ".jsonl": "json"}.get(suffix, "parquet")
-
-
-def _read(spark: object, source: str, fmt: str | None) -> object:
-    from lakeforge.io import require_input_path
+def _read(spark: SparkSession, source: str, fmt: str | None) -> DataFrame:
+    """``database.table`` (when no such path exists) or the files at a path."""
+    from lakeforge.io import read_source
 
     if _TABLE.match(source) and not Path(source).exists():
-        return spark.table(source)  # type: ignore[attr-defined]
-    require_input_path(source)
-    kind = _format_of(source, fmt)
-    reader = spark.read  # type: ignore[attr-defined]
-    if kind == "csv":
-        return reader.option("header", "true").option("inferSchema", "false").csv(source)
-    if kind == "json":
-        return reader.json(source)
-    return reader.parquet(source)
+        return read_source(spark, table=source)
+    return read_source(spark, path=source, file_format=fmt)
 
 
 def _match(args: argparse.Namespace) -> int:

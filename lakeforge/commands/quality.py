@@ -18,8 +18,12 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakeforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +87,15 @@ def _tags(values: list[str]) -> dict[str, str]:
     return tags
 
 
-def _read_frame(spark: object, args: argparse.Namespace) -> object:
+def _read_frame(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
+    """The ``--table`` or the files at ``--path`` (a missing path is one line, before Spark
+    reads); CSV with its header and inferred types (the suites compare numbers)."""
+    from lakeforge.io import read_source
+
     if args.table:
-        return spark.table(args.table)  # type: ignore[attr-defined]
-    reader = spark.read.format(args.format)  # type: ignore[attr-defined]
-    if args.format == "csv":
-        reader = reader.option("header", "true").option("inferSchema", "true")
-    return reader.load(args.path)
+        return read_source(spark, table=args.table)
+    return read_source(spark, path=args.path, file_format=args.format,
+                       infer_schema=True)
 
 
 def _show_conversion(converted: tuple[str, list[tuple[str, str]]], out: str | None) -> int:
@@ -169,7 +175,7 @@ def _run_dqdl(args: argparse.Namespace) -> int:
         if args.repository:
             repository = metrics_repository(spark, args.repository)
             key = ResultKey(ResultKey.current_milli_time(), {"ruleset": name, **tags})
-        result = evaluate_ruleset(spark, df, ruleset, references=frames,  # type: ignore[arg-type]
+        result = evaluate_ruleset(spark, df, ruleset, references=frames,
                                   repository=repository, result_key=key)
         for r in result.rules:
             reason = f": {r.failure_reason}" if r.failure_reason else ""
