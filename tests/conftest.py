@@ -152,11 +152,14 @@ SHARED_SETUP_GROUPS = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With pytest-xdist (`make test` runs two workers, ``--dist loadgroup``) a module's tests
     stay together on one worker, so a module-scoped setup (a job run, a trained model, a moto
     server) is built once; modules sharing a session-scoped setup share a worker. Without
-    xdist the marks change nothing."""
+    xdist the marks change nothing. It must run before pytest-xdist's own hook, which turns the
+    marks into the scheduling scope (else the marks come too late and a module's tests are
+    split across the workers, each building the module's fixtures)."""
     for item in items:
         module = item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(SHARED_SETUP_GROUPS.get(module, module)))
