@@ -332,7 +332,10 @@ def test_spark_jars_packages_is_optional_on_clusters_and_passed_to_ivy_locally(
     assert conf["spark.jars.packages"] == packages["spark.jars.packages"]
     assert "only when given to spark-submit" in caplog.text
     # Spark's Ivy resolves it from Maven Central at startup (lakeforge.session's docstring).
+    # A local session on an s3:// lake needs the s3a jar set (tests/lakeforge/
+    # test_session_s3a.py): the local case uses a folder lake.
+    folder = Lake.from_settings("/tmp/lakeforge-units-lake", allow_env_override=False)
     with caplog.at_level(logging.INFO, logger="lakeforge.session"):
-        local = session_conf(_env("local", "none"), lake, extra_conf=packages)
+        local = session_conf(_env("local", "none"), folder, extra_conf=packages)
     assert local["spark.jars.packages"] == packages["spark.jars.packages"]
     assert "resolved by Spark's Ivy at startup" in caplog.text

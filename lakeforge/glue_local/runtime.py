@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 S3_SCHEMES = ("s3", "s3a", "s3n")
 VIEWFS_OVERLOAD = "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme"
 S3A_FS = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+FILE_COMMITTER = "org.apache.hadoop.mapreduce.lib.output.FileOutputCommitterFactory"
 S3_FOLDER = "s3"
 # A bucket name as S3 allows it (3-63 of a-z 0-9 . -), in a literal s3:// URI.
 S3_URI = re.compile(r"\bs3[an]?://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?=[/'\"\s]|$)")
@@ -131,6 +132,9 @@ class GlueRuntime:
             conf.set(f"fs.{scheme}.impl", VIEWFS_OVERLOAD)
             # Each test or run may map a bucket to another lake: no cached file systems.
             conf.set(f"fs.{scheme}.impl.disable.cache", "true")
+            # A session with the s3a jar set commits s3:// through S3A's committers, which
+            # refuse any other file system: the mapped folders take Hadoop's file committer.
+            conf.set(f"mapreduce.outputcommitter.factory.scheme.{scheme}", FILE_COMMITTER)
         for bucket in new:
             folder = Path(self.s3_root(), bucket)
             folder.mkdir(parents=True, exist_ok=True)
