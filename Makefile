@@ -85,13 +85,13 @@ demo: $(STAMP)
 # jvm/<line>/jars.lock.json; Maven runs only for a set whose folder does not match the lock.
 jars: $(STAMP)
 	@bash scripts/ensure_java.sh
-	$(PY) -m lakeforge.jars fetch
+	$(PY) -m lakeforge.cli jars fetch
 
 # The same for the Spark 4.1 line: jvm/spark-4.1/ into .jars/spark-4.1/ (the line is read from
 # the venv's pyspark).
 jars-spark4: $(STAMP4)
 	@bash scripts/ensure_java.sh
-	$(SPARK4_ENV) $(PY4) -m lakeforge.jars fetch
+	$(SPARK4_ENV) $(PY4) -m lakeforge.cli jars fetch
 
 # `make test` (CI) runs the suite on both Spark lines, one after the other (2 cores: never at
 # once). What runs where:

@@ -15,14 +15,16 @@ returns a set's jar files, or raises :class:`JarSetMissingError` naming ``make j
 
 Example::
 
-    python -m lakeforge.jars fetch                 # every set of the installed Spark line
-    python -m lakeforge.jars fetch --set deequ     # one set
-    python -m lakeforge.jars fetch --update-lock   # after changing a pom: re-pin
+    lakeforge jars fetch                 # every set of the installed Spark line
+    lakeforge jars fetch --set deequ     # one set
+    lakeforge jars fetch --update-lock   # after changing a pom: re-pin
+    lakeforge jars path delta            # a set's jars, comma-separated (spark-submit --jars)
+
+(``python -m lakeforge.jars ...`` is the same command.)
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -277,7 +279,7 @@ def fetch(line: str | None = None, sets: Sequence[str] | None = None,
                 diff = sorted(f for f, _ in expected ^ got)
                 raise JarFetchError(
                     f"jar set {name!r} for {line} does not match {LOCK_NAME} ({', '.join(diff)}); "
-                    "if the pom changed on purpose, run `python -m lakeforge.jars fetch "
+                    "if the pom changed on purpose, run `lakeforge jars fetch "
                     "--update-lock` and commit the lock")
             outcome[name] = "fetched, matches the lock"
         else:
@@ -297,31 +299,10 @@ def _installed_line() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lakeforge.jars",
-                                     description="Fetch and verify the pinned jar sets.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("fetch", help="make .jars/<line>/<set>/ match jvm/<line>/jars.lock.json")
-    f.add_argument("--line", help="Spark line, e.g. spark-3.5 (default: the installed pyspark's)")
-    f.add_argument("--set", action="append", dest="sets", help="a jar set (repeatable; "
-                   "default: every set of the line)")
-    f.add_argument("--update-lock", action="store_true",
-                   help="re-resolve and re-pin the lock (after changing a pom)")
-    p = sub.add_parser("path", help="print a fetched set's jar files, comma-separated")
-    p.add_argument("set")
-    p.add_argument("--line")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        if args.command == "path":
-            print(",".join(set_jars(args.set, args.line)))
-            return 0
-        line = args.line or spark_line()
-        for name, what in fetch(line, args.sets, args.update_lock).items():
-            print(f"{line}/{name}: {what}")
-    except (ConfigError, JarFetchError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    """``python -m lakeforge.jars ...`` is ``lakeforge jars ...`` (lakeforge/commands/jars.py)."""
+    from lakeforge.cli import main as cli_main
+
+    return cli_main(["jars", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

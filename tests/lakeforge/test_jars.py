@@ -208,3 +208,17 @@ def test_the_test_session_has_the_deequ_jar_on_its_classpath(spark: object) -> N
     loader = jvm.Thread.currentThread().getContextClassLoader()
     found = jvm.java.lang.Class.forName("com.amazon.deequ.VerificationSuite", True, loader)
     assert found.getName() == "com.amazon.deequ.VerificationSuite"
+
+
+@pytest.mark.jars
+@pytest.mark.skipif(not _fetched(), reason="jar sets not fetched: run `make jars`")
+def test_lakeforge_jars_path_prints_the_set_and_an_unknown_set_fails_in_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from lakeforge.cli import main
+
+    assert main(["jars", "path", "delta", "--line", "spark-3.5"]) == 0
+    printed = capsys.readouterr().out.strip().split(",")
+    assert printed == jars.set_jars("delta", "spark-3.5") and printed[0].endswith(".jar")
+    assert main(["jars", "path", "no-such-set", "--line", "spark-3.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'no-such-set'" in err and "make jars" in err
