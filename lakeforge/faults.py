@@ -68,19 +68,27 @@ def arm_on_new_file(name: str, folder: str, *, poll_seconds: float = 0.02,
     Files present when this is called are ignored; hidden bookkeeping files (``_SUCCESS``,
     ``.crc``) do not count, but files inside Spark's ``_temporary`` attempt folders do, so the
     kill lands while tasks are still writing. Returns a function that disarms the watcher (call
-    it once the write is over). Local folders only; for an ``s3://`` folder it is a no-op.
+    it once the write is over).
+
+    An ``s3://`` folder is listed through the S3 API (at most every 0.1 s): with S3A's magic
+    committer the first new objects are a task's ``__magic`` marker and ``.pending`` file,
+    written once its data is uploaded as a multipart upload that only the job commit completes.
     """
-    if not is_armed(name) or "://" in folder:
+    if not is_armed(name):
         return lambda: None
-    root = Path(folder)
-    before = _data_files(root)
+    if "://" in folder:
+        poll_seconds = max(poll_seconds, 0.1)  # one LIST request per poll
+    before = _data_files(folder)
     stop = threading.Event()
 
     def watch() -> None:
         deadline = time.monotonic() + timeout_seconds
         while not stop.is_set() and time.monotonic() < deadline:
-            if _data_files(root) - before:
-                _die(name)
+            try:
+                if _data_files(folder) - before:
+                    _die(name)
+            except Exception as exc:  # a failed listing must not end the watch
+                log.warning("fault point %s: cannot list %s: %s", name, folder, exc)
             stop.wait(poll_seconds)
 
     threading.Thread(target=watch, name=f"fault-{name}", daemon=True).start()
@@ -88,7 +96,12 @@ def arm_on_new_file(name: str, folder: str, *, poll_seconds: float = 0.02,
     return stop.set
 
 
-def _data_files(root: Path) -> set[str]:
+def _data_files(folder: str) -> set[str]:
+    if "://" in folder:
+        from lakeforge.io import list_files
+
+        return set(list_files(folder))  # S3 objects, hidden '_' / '.' names skipped
+    root = Path(folder)
     if not root.exists():
         return set()
     return {

@@ -140,8 +140,10 @@ def preflight_storage(env: EnvConfig, lake: Lake) -> None:
     aws.configure(env.aws)
     if env.kind not in ("local", "standalone"):
         return  # EMR / Glue: their own S3 access, checked by the cluster's role
-    buckets = {aws.split_s3_uri(uri)[0]: uri for uri in [lake.root, *lake.zones.values()]
-               if uri.startswith(("s3://", "s3a://", "s3n://"))}
+    buckets: dict[str, str] = {}
+    for uri in [lake.root, *lake.zones.values()]:  # a bucket is named by its first URI: the root
+        if uri.startswith(("s3://", "s3a://", "s3n://")):
+            buckets.setdefault(aws.split_s3_uri(uri)[0], uri)
     for uri in buckets.values():
         aws.check_bucket(uri, create=env.aws.create_bucket)
 

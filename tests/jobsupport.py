@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,7 +32,7 @@ def with_fast_jvm(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def job_env(lake_root: Path, **extra: str) -> dict[str, str]:
+def job_env(lake_root: Path | str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         LAKEFORGE_LAKE_ROOT=str(lake_root),
@@ -43,6 +46,30 @@ def job_env(lake_root: Path, **extra: str) -> dict[str, str]:
     env.pop("PYSPARK_GATEWAY_SECRET", None)
     env.update(extra)
     return with_fast_jvm(env)
+
+
+def finish(proc: subprocess.Popen[str], timeout: int = 900) -> tuple[int, str, str]:
+    """Wait for a job started with ``start_new_session=True``; then kill its process group: the
+    driver's JVM exits when its Python parent dies, make sure of it before the next run opens
+    the same Derby metastore. Returns (exit code, stdout, stderr)."""
+    out, err = proc.communicate(timeout=timeout)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode, out, err
+
+
+def rounded(value: Any) -> Any:
+    """Floats to 9 significant digits: the features' scaler means and deviations are sums over
+    a table, and a table built over several runs is summed in another order than one built at
+    once (a difference in the 15th digit, e.g. -0.10471673640393989 vs -0.10471673640394032).
+    Every other value, and every row, must still be equal."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    return value
 
 
 def run(cmd: list[str], env: dict[str, str], timeout: int = 300, cwd: Path | None = None

@@ -25,7 +25,6 @@ to each kind of bad input (docs/reliability.md).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -44,7 +43,7 @@ import pytest
 from lakeforge.localquery import query_table
 from lakeforge.paths import Lake
 from lakeforge.sample_data import add_contact_days, write_bank_marketing
-from tests.jobsupport import REPO, job_env
+from tests.jobsupport import REPO, finish, job_env, rounded
 
 pytestmark = pytest.mark.slow
 
@@ -186,15 +185,6 @@ def start_job(root: Path, fault: str | None = None, extra: list[str] | None = No
         start_new_session=True)
 
 
-def finish(proc: subprocess.Popen[str], timeout: int = 900) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    # The driver's JVM exits when its Python parent dies; make sure of it before the next run
-    # opens the same Derby metastore.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    return proc.returncode, out, err
-
-
 def run_job_once(root: Path, fault: str | None = None, extra: list[str] | None = None
                  ) -> tuple[int, str, str]:
     return finish(start_job(root, fault, extra))
@@ -229,24 +219,10 @@ def feature_rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
     for split in ("train", "validation", "test"):
         table = ds.dataset(str(root / "features" / "propensity" / "parquet" / split),
                            format="parquet").to_table()
-        rows = [tuple(json.dumps(_rounded(v), sort_keys=True) for v in r.values())
+        rows = [tuple(json.dumps(rounded(v), sort_keys=True) for v in r.values())
                 for r in table.to_pylist()]
         out[split] = sorted(rows)
     return out
-
-
-def _rounded(value: Any) -> Any:
-    """Floats to 9 significant digits: the scaler's mean and deviation are sums over the
-    table, and a table built over several runs is summed in another order than one built at
-    once (a difference in the 15th digit, e.g. -0.10471673640393989 vs -0.10471673640394032).
-    Every other value, and every row, must still be equal."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    return value
 
 
 def quarantine_rows(root: Path, db: str = DB) -> list[tuple[Any, ...]]:
