@@ -32,6 +32,9 @@ SITE = ["jinja2>=3.1,<4", "altair>=5.4,<7", "vl-convert-python>=1.7,<2"]
 # output format "delta" (lakeforge.formats.delta): the Python API over the `delta` jar set
 # (delta-spark 3.3.2 on Spark 3.5; the jar and the package go together, as on EMR 7 / Glue 5)
 DELTA = ["delta-spark>=3.3.2,<3.4"]
+# the same on the Spark 4.1 line: the wheel of the jar set jvm/spark-4.1/delta (delta-spark_4.1
+# 4.4.0; 4.1.0 cannot load on pyspark 4.1.2+); 4.4.x allows pyspark <=4.2.0, 4.3.x only <=4.1.1
+DELTA_SPARK4 = ["delta-spark>=4.4,<4.5"]
 # independent readers of what Spark wrote (tests/lakeforge/test_formats.py): delta-rs, pyiceberg
 TABLE_READERS = ["deltalake>=1.1,<2", "pyiceberg[pyarrow]>=0.10,<0.13"]
 _DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + TABLE_READERS + [
@@ -51,7 +54,7 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + TABLE_READERS + [
     "playwright>=1.49,<2",  # the site's browser tests drive Debian's chromium (no browser download)
 ]
 DEV = SPARK + DELTA + _DEV_TOOLS
-DEV_SPARK4 = SPARK4 + _DEV_TOOLS
+DEV_SPARK4 = SPARK4 + DELTA_SPARK4 + _DEV_TOOLS
 
 setup(
     name="lakeforge",
