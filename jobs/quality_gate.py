@@ -39,6 +39,7 @@ def run(ctx: JobContext[QualityGateConfig]) -> int:
     from lakeforge.io import read_source
     from lakeforge.lifecycle.gate import run_gate
     from lakeforge.lifecycle.report import new_run_id
+    from lakeforge.quality_gate import gate_failure_message
 
     cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
     data = read_source(spark, table=cfg.table, path=cfg.path, file_format=cfg.format)
@@ -51,9 +52,7 @@ def run(ctx: JobContext[QualityGateConfig]) -> int:
                       "passed": gate.passed, "failed_constraints": gate.failed_constraints,
                       "rows_failed": gate.rows_failed, "quarantine": gate.quarantine}))
     if not gate.passed:
-        print(f"error: quality gate failed for {name}: Error-level constraint(s) failed: "
-              f"{'; '.join(gate.failed_constraints)}; failing rows in {gate.quarantine}",
-              file=sys.stderr)
+        print(f"error: {gate_failure_message(gate, name)}", file=sys.stderr)
         return 1
     return 0
 

@@ -5,9 +5,10 @@ writes to the lake is here:
 
 - :func:`load_suite` reads conf/quality/<name>.yaml (or a path) into Checks
   (:func:`quality.suite_spec.checks_from_mapping` does the parsing);
-- :func:`quality_gate` verifies a DataFrame, writes the rows failing a row-level constraint to
-  ``quarantine/<table>/run_id=<id>`` with the names of the constraints they fail, and raises
-  :class:`QualityGateError` when an Error-level check failed (the publish must not happen);
+- :func:`quality_gate` verifies a DataFrame through the lifecycle's gate (one quarantine writer:
+  rows failing a row-level constraint go to ``quarantine/<table>/run_id=<id>`` with the
+  constraints they fail as the reason) and raises :class:`QualityGateError` when an
+  Error-level check failed (the publish must not happen);
 - :class:`LakeMetricsStorage` / :func:`metrics_repository` keep a Deequ-format metrics repository
   on a local folder or s3://; :func:`write_html_report` writes the report page.
 
@@ -16,7 +17,7 @@ Example::
     name, checks = load_suite("orders")
     repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
     gate = quality_gate(spark, df, checks, lake=lake, table="orders", run_id=run_id,
-                        repository=repo, result_key=ResultKey(tags={"suite": name}))
+                        suite_name=name, repository=repo)
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,16 +33,16 @@ from lakeforge import io
 from lakeforge.config import conf_dir, read_yaml
 from lakeforge.errors import ConfigError, LakeforgeError
 from lakeforge.paths import is_remote
-from quality.checks import Check, CheckStatus, ConstraintStatus
+from quality.checks import Check
 from quality.report import html_report
 from quality.repository import FileSystemMetricsRepository, MetricsRepository, ResultKey
 from quality.results import VerificationResult, failing_rows
 from quality.suite_spec import checks_from_mapping
-from quality.verification import VerificationSuite
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from lakeforge.lifecycle.gate import GateOutcome
     from lakeforge.paths import Lake
 
 log = logging.getLogger(__name__)
@@ -102,46 +102,38 @@ def write_html_report(result: VerificationResult, uri: str, title: str,
 # --------------------------------------------------------------------------- gate
 
 
-@dataclass
-class GateResult:
-    """What the gate decided: the verification result, where quarantined rows went."""
-
-    result: VerificationResult
-    passed: bool
-    quarantine_path: str | None = None
-    failed_constraints: list[str] = field(default_factory=list)
+def gate_failure_message(gate: GateOutcome, table: str) -> str:
+    """The one line an Error-level failure prints: the failed constraints and where the
+    failing rows went (a dataset-level failure, e.g. a metric of empty data, has none)."""
+    where = (f"failing rows in {gate.quarantine}" if gate.quarantine else
+             "no row failed a row-level constraint (dataset-level failure)")
+    return (f"quality gate failed for {table}: Error-level constraint(s) failed: "
+            f"{'; '.join(gate.failed_constraints)}; {where}")
 
 
 def quality_gate(spark: SparkSession, data: DataFrame, checks: Sequence[Check], *, lake: Lake,
-                 table: str, run_id: str, repository: MetricsRepository | None = None,
-                 result_key: ResultKey | None = None) -> GateResult:
-    """Verify ``data``; quarantine failing rows under ``quarantine/<table>/run_id=<id>``; raise
-    QualityGateError when an Error-level check failed (after quarantining)."""
-    suite = VerificationSuite(spark).onData(data).addChecks(checks)
-    if repository is not None:
-        suite = suite.useRepository(repository)
-        if result_key is not None:
-            suite = suite.saveOrAppendResult(result_key)
-    result = suite.run()
-    failed = [str(cr.constraint) for r in result.checkResults.values()
-              for cr in r.constraintResults if cr.status == ConstraintStatus.Failure]
-    path = None
-    if failed:
-        bad = failing_rows(result, data)
-        path = lake.require_inside(lake.path("quarantine", table, f"run_id={run_id}"),
-                                   "quarantine output")
-        bad.write.mode("overwrite").parquet(path)
-        log.warning("quality gate: %d failed constraint(s); failing rows in %s", len(failed),
-                    path)
-    gate = GateResult(result, result.status != CheckStatus.Error, path, failed)
-    if result.status == CheckStatus.Error:
-        raise QualityGateError(
-            f"quality gate failed for {table}: Error-level constraint(s) failed: "
-            f"{'; '.join(failed)}; failing rows in {path}")
+                 table: str, run_id: str, suite_name: str = "checks",
+                 repository: MetricsRepository | None = None,
+                 tags: Mapping[str, str] | None = None) -> GateOutcome:
+    """Verify ``data`` and raise :class:`QualityGateError` when an Error-level check failed.
+
+    The lifecycle's gate (:func:`lakeforge.lifecycle.gate.gate_checks`) does the work: metrics
+    go to ``repository`` (default: the lake's), rows failing a row-level constraint to the one
+    quarantine (``quarantine/<table>/run_id=<id>``, JSON lines: the row as ``record``, the
+    failed constraints as ``reason``), before the error is raised."""
+    from lakeforge.lifecycle.gate import gate_checks
+
+    gate = gate_checks(spark, data, checks, suite_name=suite_name, lake=lake, table=table,
+                       run_id=run_id, tags=dict(tags or {}), repository=repository)
+    if not gate.passed:
+        raise QualityGateError(gate_failure_message(gate, table))
+    if gate.failed_constraints:
+        log.warning("quality gate: %d failed Warning-level constraint(s); failing rows in %s",
+                    len(gate.failed_constraints), gate.quarantine)
     return gate
 
 
 __all__ = [
-    "GateResult", "LakeMetricsStorage", "QualityGateError", "ResultKey", "failing_rows",
+    "LakeMetricsStorage", "QualityGateError", "ResultKey", "failing_rows",
     "html_report", "load_suite", "metrics_repository", "quality_gate", "write_html_report",
 ]

@@ -60,29 +60,21 @@ def quarantine_failing(outcome: GateOutcome, lake: Lake, table: str, run_id: str
     return outcome
 
 
-def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, table: str,
-             run_id: str, tags: Mapping[str, str], partition_by: Sequence[str] = ()
-             ) -> GateOutcome:
-    """Verify ``data`` with ``suite`` (a name in conf/quality or a path); quarantine failing
-    rows under ``quarantine/<table>/run_id=<run>``. ``passed`` is False when an Error-level
-    check failed."""
-    from lakeforge.dqdl import is_dqdl, run_dqdl_gate
-    from lakeforge.quality_gate import (
-        ResultKey,
-        failing_rows,
-        html_report,
-        load_suite,
-        metrics_repository,
-    )
+def gate_checks(spark: SparkSession, data: DataFrame, checks: Sequence[Any], *,
+                suite_name: str, lake: Lake, table: str, run_id: str,
+                tags: Mapping[str, str], partition_by: Sequence[str] = (),
+                repository: Any | None = None) -> GateOutcome:
+    """Verify ``data`` with ``checks``, metrics saved to ``repository`` (default: the lake's,
+    ``metadata/quality/metrics.json``) under ``tags`` + the suite name; rows failing a failed
+    row-level constraint go to ``quarantine/<table>/run_id=<run>``. ``passed`` is False when
+    an Error-level check failed."""
+    from lakeforge.quality_gate import ResultKey, failing_rows, html_report, metrics_repository
     from quality.checks import CheckStatus, ConstraintStatus
     from quality.verification import VerificationSuite
 
-    if is_dqdl(suite):  # a Glue DQDL ruleset (conf/quality/<name>.dqdl or a path)
-        return run_dqdl_gate(spark, data, suite, lake=lake, table=table, run_id=run_id,
-                             tags=tags, partition_by=partition_by)
-    suite_name, checks = load_suite(suite)
-    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
-    result = (VerificationSuite(spark).onData(data).addChecks(checks).useRepository(repo)
+    if repository is None:
+        repository = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
+    result = (VerificationSuite(spark).onData(data).addChecks(checks).useRepository(repository)
               .saveOrAppendResult(ResultKey(tags={**tags, "suite": suite_name})).run())
     statuses = [cr for r in result.checkResults.values() for cr in r.constraintResults]
     failed = [str(cr.constraint) for cr in statuses if cr.status == ConstraintStatus.Failure]
@@ -91,3 +83,20 @@ def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, ta
     if failed:
         outcome.failing = failing_rows(result, data)
     return quarantine_failing(outcome, lake, table, run_id, partition_by)
+
+
+def run_gate(spark: SparkSession, data: DataFrame, suite: str, *, lake: Lake, table: str,
+             run_id: str, tags: Mapping[str, str], partition_by: Sequence[str] = ()
+             ) -> GateOutcome:
+    """Verify ``data`` with ``suite`` (a name in conf/quality, a path, or a DQDL ruleset);
+    quarantine failing rows under ``quarantine/<table>/run_id=<run>``. ``passed`` is False
+    when an Error-level check failed."""
+    from lakeforge.dqdl import is_dqdl, run_dqdl_gate
+    from lakeforge.quality_gate import load_suite
+
+    if is_dqdl(suite):  # a Glue DQDL ruleset (conf/quality/<name>.dqdl or a path)
+        return run_dqdl_gate(spark, data, suite, lake=lake, table=table, run_id=run_id,
+                             tags=tags, partition_by=partition_by)
+    suite_name, checks = load_suite(suite)
+    return gate_checks(spark, data, checks, suite_name=suite_name, lake=lake, table=table,
+                       run_id=run_id, tags=tags, partition_by=partition_by)

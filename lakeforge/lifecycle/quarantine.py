@@ -78,17 +78,20 @@ def write_quarantine(records: DataFrame, lake: Lake, table: str, run_id: str, *,
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    from lakeforge.io import delete_dir
+    from lakeforge.io import delete_dir, uri_exists
 
     path = quarantine_uri(lake, table, run_id)
+    # An append that adds nothing leaves the folder as it found it (absent stays absent).
+    existed = append and uri_exists(path)
     seen = Observation(f"quarantine_{table.replace('/', '_')}")
     (records.select(*QUARANTINE_COLUMNS).observe(seen, F.count(F.lit(1)).alias("n"))
      .select(*QUARANTINE_COLUMNS, F.lit(run_id).alias("run_id"),
              F.current_timestamp().alias("quarantined_at"))
-     .coalesce(1).write.mode("append" if append else "overwrite").option("ignoreNullFields", "false").json(path))
+     .coalesce(1).write.mode("append" if append else "overwrite")
+     .option("ignoreNullFields", "false").json(path))
     n = int((seen.get or {}).get("n", 0))
     if n == 0:
-        if not append:
+        if not existed:
             delete_dir(path)
         return None, 0
     log.info("quarantined %d record(s) in %s", n, path)

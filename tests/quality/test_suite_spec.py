@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import types as T
 
 from lakeforge.errors import ConfigError
-from lakeforge.quality_gate import QualityGateError, load_suite, quality_gate
+from lakeforge.quality_gate import QualityGateError, load_suite, metrics_repository, quality_gate
 from quality.reference_suites import orders_suite
 from quality.report import html_report
 from quality.suite_spec import checks_from_mapping, parse_assertion
@@ -64,8 +64,11 @@ def test_gate_quarantines_failing_rows_and_stops(spark: Any, lake: Any) -> None:
     ]}, "inline")
     with pytest.raises(QualityGateError, match="Error-level constraint"):
         quality_gate(spark, df, checks, lake=lake, table="t", run_id="r1")
-    quarantined = spark.read.parquet(lake.path("quarantine", "t", "run_id=r1"))
-    got = {(r["id"], r["s"]): sorted(r["failed_constraints"]) for r in quarantined.collect()}
+    # the one quarantine schema (JSON lines): the row as `record`, the constraints as `reason`
+    quarantined = spark.read.json(lake.path("quarantine", "t", "run_id=r1")).collect()
+    assert {r["source_file"] for r in quarantined} == {None}
+    records = [(json.loads(r["record"]), r["reason"]) for r in quarantined]
+    got = {(rec["id"], rec.get("s")): sorted(reason.split("; ")) for rec, reason in records}
     assert set(got) == {(2, "b"), (3, None), (3, "a")}
     assert [n.split("(")[0] for n in got[(2, "b")]] == ["ComplianceConstraint"]
     assert [n.split("(")[0] for n in got[(3, None)]] == ["CompletenessConstraint",
@@ -77,9 +80,25 @@ def test_gate_passes_on_warning_only(spark: Any, lake: Any) -> None:
     df = spark.createDataFrame(ROWS, SCHEMA)
     checks = checks_from_mapping({"checks": [{"level": "Warning", "constraints": [
         {"isComplete": {"column": "s"}}]}]}, "inline")
-    gate = quality_gate(spark, df, checks, lake=lake, table="t", run_id="r2")
-    assert gate.passed and gate.quarantine_path is not None
-    assert spark.read.parquet(gate.quarantine_path).count() == 1
+    gate = quality_gate(spark, df, checks, lake=lake, table="t", run_id="r2", suite_name="s")
+    assert gate.passed and gate.quarantine is not None and gate.rows_failed == 1
+    assert spark.read.json(gate.quarantine).count() == 1
+    # metrics went to the lake's repository under the suite's name
+    repo = metrics_repository(spark, lake.path("metadata", "quality", "metrics.json"))
+    assert [r.resultKey.tags for r in repo.load().get()] == [{"suite": "s"}]
+
+
+def test_gate_on_an_empty_frame_fails_like_deequ_without_a_quarantine_folder(
+        spark: Any, lake: Any) -> None:
+    """Deequ computes no Completeness of empty data (an empty state), so the constraint fails:
+    a dataset-level failure with no row to quarantine."""
+    df = spark.createDataFrame([], SCHEMA)
+    checks = checks_from_mapping({"checks": [{"level": "Error", "constraints": [
+        {"isComplete": {"column": "s"}}]}]}, "inline")
+    with pytest.raises(QualityGateError, match=r"CompletenessConstraint.*; no row failed a "
+                       r"row-level constraint \(dataset-level failure\)$"):
+        quality_gate(spark, df, checks, lake=lake, table="empty", run_id="r3")
+    assert not Path(lake.path("quarantine", "empty", "run_id=r3")).exists()
 
 
 def test_html_report_has_checks_metrics_and_trend(spark: Any) -> None:
