@@ -18,16 +18,15 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakeforge.catalog.athena_ddl import date_projection
+from lakeforge.catalog.athena_schema import AthenaSchemaError, to_athena_schema
 from lakeforge.catalog.spark_sql import SparkSqlCatalog
 from lakeforge.errors import ConfigError, SchemaMismatchError
 from lakeforge.publish import (
     SUPERSEDED_MARKER,
     VERSIONS_DIR,
-    AthenaSchemaError,
     PublishError,
     expire_versions,
     publish_partitioned,
-    to_athena_schema,
     version_of,
 )
 from tests.jobsupport import with_fast_jvm

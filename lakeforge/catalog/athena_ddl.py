@@ -13,10 +13,11 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lakeforge.catalog.base import TableSpec
+from lakeforge.catalog.base import Partition, TableSpec
+from lakeforge.paths import normalize_uri
 
 #: The DDL file written next to each published table (read back by lakeforge.localquery).
 DDL_FILE = "_athena_ddl.sql"
@@ -200,3 +201,25 @@ def projection_properties(spec: TableSpec, projections: Mapping[str, Projection]
     )
     props["storage.location.template"] = template
     return props
+
+
+def athena_ddl(spec: TableSpec, partitions: Sequence[Partition], *,
+               with_partitions: bool = True) -> str:
+    """The Athena statements that recreate the table as published: CREATE EXTERNAL TABLE plus one
+    ``ALTER TABLE ... ADD PARTITION ... LOCATION`` per partition (none with projection)."""
+    parts = [create_table_ddl(spec, if_not_exists=True) + ";"]
+    if with_partitions and partitions:
+        names = [k.name for k in spec.partition_keys]
+        lines = [
+            f"ALTER TABLE {quote_identifier(spec.database)}.{quote_identifier(spec.name)} "
+            "ADD IF NOT EXISTS"
+        ]
+        for p in sorted(partitions, key=lambda p: tuple(v or "" for v in p.values)):
+            values = ", ".join(
+                f"{quote_identifier(n)}={quote_string(v) if v is not None else 'NULL'}"
+                for n, v in zip(names, p.values, strict=True)
+            )
+            where = quote_string(normalize_uri(p.location))
+            lines.append(f"  PARTITION ({values}) LOCATION {where}")
+        parts.append("\n".join(lines) + ";")
+    return "\n\n".join(parts) + "\n"

@@ -156,7 +156,7 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
 
 def glue_table_input(target: Target, schema: StructType) -> dict[str, Any]:
     """The Glue ``TableInput`` Athena reads as a native Delta table (columns from the log)."""
-    from lakeforge.publish import athena_type_string
+    from lakeforge.catalog.athena_schema import athena_type_string
 
     return {
         "Name": target.table,

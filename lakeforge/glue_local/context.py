@@ -425,8 +425,8 @@ class GlueContext:
     def _register(self, df: DataFrame, database: str, table: str, path: str,
                   format: str | None, keys: Sequence[str]) -> None:  # noqa: A002
         """Register files written under ``path`` as ``database.table`` (and its partitions)."""
+        from lakeforge.catalog.athena_schema import athena_type_string
         from lakeforge.paths import partition_path
-        from lakeforge.publish import athena_type_string
 
         catalog = self._runtime.catalog
         location = self._runtime.local_path(path)
