@@ -11,6 +11,11 @@ both see the same machine load. Run by hand::
 
     .venv/bin/python benchmarks/main_job.py [--trees /work/baseline .] [--rounds 1]
         [--customers 1500] [--json out.json]
+
+Spark 3.5 vs 4.1 on one tree (issue 17)::
+
+    .venv/bin/python benchmarks/main_job.py --trees . --rounds 2 \
+        --pythons .venv/bin/python .venv-spark4/bin/python
 """
 
 from __future__ import annotations
@@ -102,16 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--customers", type=int, default=1500)
     parser.add_argument("--python", default=sys.executable)
+    parser.add_argument("--pythons", nargs="+", default=None,
+                        help="run every tree under each of these interpreters (e.g. the 3.5 and "
+                             "4.1 venvs), alternating round by round; overrides --python")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     results = []
     for r in range(args.rounds):
-        for tree in args.trees:
-            res = run_tree(Path(tree).resolve(), args.customers, args.python)
+        for tree, python in [(t, p) for t in args.trees for p in (args.pythons or [args.python])]:
+            res = run_tree(Path(tree).resolve(), args.customers, python)
             res["round"] = r + 1
+            res["python"] = python
             results.append(res)
             first, rerun = res["runs"]
-            print(f"round {r + 1} {tree}: first run {first['seconds']} s, "
+            print(f"round {r + 1} {tree} ({python}): first run {first['seconds']} s, "
                   f"{first['spark_jobs']} Spark jobs (exit {first['code']}); rerun "
                   f"{rerun['seconds']} s, {rerun['spark_jobs']} jobs; session "
                   f"{res['session_seconds']} s; rerun byte-identical: "
