@@ -42,6 +42,7 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 ICEBERG_EXTENSION = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 ICEBERG_GLUE_CATALOG = "org.apache.iceberg.aws.glue.GlueCatalog"
 ICEBERG_S3_FILE_IO = "org.apache.iceberg.aws.s3.S3FileIO"
+ICEBERG_HADOOP_FILE_IO = "org.apache.iceberg.hadoop.HadoopFileIO"
 
 
 class SchemaEvolutionError(SchemaMismatchError):
@@ -65,8 +66,9 @@ def table_format_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
     settings). Delta: its SQL extension and ``spark_catalog`` = DeltaCatalog (non-Delta tables
     go on to the session catalog unchanged). Iceberg: its extension and a separate catalog
     :data:`ICEBERG_CATALOG`, a Hadoop catalog whose warehouse is the lake's curated zone (so a
-    table's folder is ``lake.table_uri('curated', table, database)``), or the Glue catalog
-    with S3FileIO when the env's metastore or catalog backend is Glue.
+    table's folder is ``lake.table_uri('curated', table, database)``), or Iceberg's GlueCatalog
+    (:func:`iceberg_glue_catalog_conf`, warehouse the curated zone, a table's folder
+    ``<curated>/<database>.db/<table>``) when the env's metastore or catalog backend is Glue.
     """
     sets = set(env.spark.jar_sets)
     conf: dict[str, str] = {}
@@ -81,21 +83,65 @@ def table_format_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
         extensions.append(ICEBERG_EXTENSION)
         prefix = f"spark.sql.catalog.{ICEBERG_CATALOG}"
         conf[prefix] = "org.apache.iceberg.spark.SparkCatalog"
-        conf[f"{prefix}.warehouse"] = lake.zone("curated")
-        if env.spark.metastore == "glue" or env.catalog.backend == "glue_api":
-            conf[f"{prefix}.catalog-impl"] = ICEBERG_GLUE_CATALOG
-            conf[f"{prefix}.io-impl"] = ICEBERG_S3_FILE_IO
-            region = env.catalog.region or env.aws.region
-            if region:
-                conf[f"{prefix}.client.region"] = region
-            if env.catalog.endpoint_url or env.aws.endpoint_url:
-                conf[f"{prefix}.glue.endpoint"] = str(env.catalog.endpoint_url
-                                                      or env.aws.endpoint_url)
+        if uses_glue_catalog(env):
+            conf.update({f"{prefix}.{k}": v
+                         for k, v in iceberg_glue_catalog_conf(env, lake.zone("curated")).items()})
         else:
+            conf[f"{prefix}.warehouse"] = lake.zone("curated")
             conf[f"{prefix}.type"] = "hadoop"
     if extensions:
         conf["spark.sql.extensions"] = ",".join(extensions)
     return conf
+
+
+def uses_glue_catalog(env: EnvConfig) -> bool:
+    """True when the env's tables live in the Glue Data Catalog (Glue as the Hive metastore on
+    EMR / Glue, or the ``glue_api`` backend): Iceberg then commits through its GlueCatalog."""
+    return env.spark.metastore == "glue" or env.catalog.backend == "glue_api"
+
+
+def iceberg_glue_catalog_conf(env: EnvConfig, warehouse: str) -> dict[str, str]:
+    """The properties of an Iceberg ``SparkCatalog`` backed by Iceberg's own GlueCatalog (the
+    ``spark.sql.catalog.<name>.`` suffixes), as Glue 5 / EMR 7 users set them.
+
+    GlueCatalog commits a table by writing ``table_type=ICEBERG`` and the new
+    ``metadata_location`` into its Glue table (optimistic locking on the table's VersionId).
+    ``S3FileIO`` reads and writes the files when the warehouse is on S3; a local-folder lake
+    (a laptop against a local Glue API such as moto) takes Hadoop's file IO, as S3FileIO
+    handles ``s3://`` only. Endpoints: Glue at ``catalog.endpoint_url`` (else
+    ``aws.endpoint_url``), S3 at ``aws.endpoint_url`` (else ``$LAKEFORGE_AWS_ENDPOINT_URL``)
+    with path-style access; region ``catalog.region`` / ``aws.region`` / the default.
+    Credentials are the JVM's default AWS chain (role, environment, profile); a session
+    started before them takes :func:`iceberg_credentials_conf`.
+    """
+    import os
+
+    from lakeforge.aws import ENDPOINT_ENV_VAR, region_name
+
+    on_s3 = warehouse.startswith(("s3://", "s3a://", "s3n://"))
+    conf = {"catalog-impl": ICEBERG_GLUE_CATALOG, "warehouse": warehouse,
+            "io-impl": ICEBERG_S3_FILE_IO if on_s3 else ICEBERG_HADOOP_FILE_IO,
+            "client.region": region_name(env.catalog.region or env.aws.region)}
+    glue_endpoint = env.catalog.endpoint_url or env.aws.endpoint_url
+    if glue_endpoint:
+        conf["glue.endpoint"] = str(glue_endpoint)
+    s3_endpoint = env.aws.endpoint_url or os.environ.get(ENDPOINT_ENV_VAR)
+    if s3_endpoint and on_s3:
+        conf["s3.endpoint"] = str(s3_endpoint)
+        # moto, MinIO and LocalStack serve buckets as paths, not as host names.
+        conf["s3.path-style-access"] = "true"
+    return conf
+
+
+def iceberg_credentials_conf() -> dict[str, str]:
+    """The credentials boto3 resolves now, as S3FileIO's properties (``s3.access-key-id``,
+    ``s3.secret-access-key``, ``s3.session-token``): for a session whose JVM started before
+    they were set (its default chain reads the JVM's own environment). Empty when none."""
+    from lakeforge.aws import s3a_credentials_conf
+
+    names = {"fs.s3a.access.key": "s3.access-key-id", "fs.s3a.secret.key": "s3.secret-access-key",
+             "fs.s3a.session.token": "s3.session-token"}
+    return {names[k]: v for k, v in s3a_credentials_conf().items() if k in names}
 
 
 def formats_enabled(spark: SparkSession) -> set[str]:

@@ -6,10 +6,11 @@ snapshot expiry and compaction.
   is the lake's curated zone locally (a table's folder is ``<curated>/<database>/<table>``,
   holding ``data/`` and ``metadata/``), and Iceberg's GlueCatalog on EMR / Glue
   (:func:`lakeforge.formats.table_format_conf`).
-* With the ``glue_api`` backend the table is also registered in the Glue Data Catalog the way
-  Iceberg's GlueCatalog stores it and Athena reads it: ``table_type=ICEBERG`` and
-  ``metadata_location`` (the current metadata file), updated after every commit, with the
-  previous one in ``previous_metadata_location``.
+* With the ``glue_api`` backend the session's Iceberg catalog is Iceberg's GlueCatalog, whose
+  commits write the Glue table Athena reads: ``table_type=ICEBERG`` and ``metadata_location``
+  (the current metadata file), the previous one in ``previous_metadata_location``. A session
+  whose Iceberg catalog is the Hadoop one (a reused local session) is registered the same way
+  by :func:`register` after every commit.
 * Modes: ``overwrite`` (every row replaced), ``overwrite_partitions`` (dynamic: the partitions in
   the rows), ``append`` and ``merge`` (``MERGE INTO`` on ``merge_keys``).
 * Write-audit-publish (:func:`write_branch`, :func:`read_branch`, :func:`publish_branch`): the
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lakeforge.errors import ConfigError, SchemaMismatchError
 from lakeforge.formats import (
     ICEBERG_CATALOG,
+    ICEBERG_GLUE_CATALOG,
     CommitResult,
     Target,
     check_schema_change,
@@ -192,11 +194,20 @@ def glue_table_input(target: Target, schema: StructType, location: str, metadata
     }
 
 
+def glue_catalog_writes(spark: SparkSession) -> bool:
+    """True when the session's Iceberg catalog is Iceberg's GlueCatalog: its commits write the
+    Glue table (``metadata_location``) themselves."""
+    key = f"spark.sql.catalog.{ICEBERG_CATALOG}.catalog-impl"
+    return (spark.conf.get(key, "") or "") == ICEBERG_GLUE_CATALOG
+
+
 def register(spark: SparkSession, catalog: Catalog, target: Target) -> None:
     """Make the table visible through ``catalog``: with ``glue_api`` a Glue table pointing at
-    the current metadata file; with ``spark_sql`` nothing more is needed (the table is
-    ``lakeforge_iceberg.<db>.<table>`` in the session's Iceberg catalog)."""
-    if catalog.backend_name != "glue_api":
+    the current metadata file, unless the session's Iceberg catalog is the GlueCatalog (which
+    committed that pointer itself, with Glue's optimistic locking); with ``spark_sql`` nothing
+    more is needed (the table is ``lakeforge_iceberg.<db>.<table>`` in the session's Iceberg
+    catalog)."""
+    if catalog.backend_name != "glue_api" or glue_catalog_writes(spark):
         return
     if not catalog.database_exists(target.database):
         catalog.create_database(target.database)

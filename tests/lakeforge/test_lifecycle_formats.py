@@ -1,12 +1,16 @@
 # ruff: noqa: F811 - job_root is a fixture imported from test_lifecycle_runner
 """The lifecycle publishing Delta and Iceberg outputs (``--output_format``) on the tiny orders
-job of test_lifecycle_runner: the first run commits, a run whose quality gate fails commits
-nothing (exit 1), a run killed just before the commit leaves the previous version, and the
-rerun commits only its partition, as a clean run would."""
+job of test_lifecycle_runner, on the local metastore: the first run commits, a run whose
+quality gate fails commits nothing (exit 1), a run killed just before the commit leaves the
+previous version, the rerun commits only its partition, as a clean run would (an incremental
+run), and rollback restores the first version. :func:`check_lifecycle_sequence` is the
+sequence; tests/lakeforge/test_formats_glue_api.py runs it on the Glue API (moto)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,32 +34,44 @@ def _table_rows(spark, fmt: str, root: Path, db: str) -> list[tuple]:  # type: i
     return sorted(tuple(r) for r in frame.select("order_id", "dt").collect())
 
 
-def _versions(spark, fmt: str, root: Path, db: str) -> int:  # type: ignore[no-untyped-def]
-    from lakeforge.formats import Target, delta, iceberg
+def _target(root: Path, db: str) -> Any:
+    from lakeforge.formats import Target
 
-    target = Target(db, "orders", str(root / "curated" / db / "orders"))
+    return Target(db, "orders", str(root / "curated" / db / "orders"))
+
+
+def _versions(spark, fmt: str, root: Path, db: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The table's versions oldest first (Delta versions / Iceberg snapshot ids)."""
+    from lakeforge.formats import delta, iceberg
+
+    target = _target(root, db)
     if fmt == "delta":
-        return len(delta.history(spark, target.location))
-    return len(iceberg.snapshots(spark, target))
+        return sorted((str(h["version"]) for h in delta.history(spark, target.location, 1000)),
+                      key=int)
+    return [str(s["snapshot_id"]) for s in iceberg.snapshots(spark, target)]
 
 
-@pytest.mark.parametrize("fmt", ["delta", "iceberg"])
-def test_failed_gate_and_kill_before_commit_leave_the_table_and_the_rerun_commits(
-        spark, job_root: Path, tmp_path: Path, fmt: str, capsys) -> None:
-    """Slow: three in-process lifecycle runs on the test session (~20 s each) and one job
-    process SIGKILLed at the fault point before the format's commit (lakeforge.faults; a
-    second JVM, ~1 min)."""
+def check_lifecycle_sequence(spark, job_root: Path, tmp_path: Path, fmt: str,  # type: ignore[no-untyped-def]
+                             capsys, *, db: str, env_args: tuple[str, ...] = (),
+                             catalog: Any = None,
+                             catalog_entry: Callable[[], object] = lambda: None) -> object:
+    """First run, failed gate, kill before the commit (a job process), rerun (incremental),
+    rollback, for ``fmt`` on the catalog that ``env_args`` (``--env.*`` overrides) select.
+    ``catalog_entry`` returns what the catalog holds for the table: it must not change while
+    nothing is committed; the entry after the first run is returned. ``catalog`` (the run's
+    catalog backend) is the one rollback updates (default: the local metastore)."""
     import signal
     import sys
 
+    from lakeforge.catalog.spark_sql import SparkSqlCatalog
+    from lakeforge.formats import delta, iceberg
     from tests.jobsupport import job_env, run
 
     if fmt not in formats_enabled(spark):
         pytest.skip(f"the test session has no {fmt} jar set: run `make jars`")
-    db = f"lcf_{fmt}"
     config = _config(tmp_path, db)
     _write(job_root, "2024-05-01", ["1,ann,1.0,EUR", "2,bob,2.0,EUR", "3,cid,-1.0,EUR"])
-    assert _run(job_root, config, "--output_format", fmt) == 0
+    assert _run(job_root, config, *env_args, "--output_format", fmt) == 0
     s = _summary(capsys)
     assert s["published"]["orders"]["format"] == fmt
     assert s["published"]["orders"]["rows"] == 2  # the negative amount went to quarantine
@@ -64,13 +80,15 @@ def test_failed_gate_and_kill_before_commit_leave_the_table_and_the_rerun_commit
     assert _table_rows(spark, fmt, job_root, db) == first
     assert not list((job_root / "curated" / db / "orders" / "_versions").iterdir())
     versions = _versions(spark, fmt, job_root, db)
+    entry = catalog_entry()
 
     # a failed Error-level check: exit 1, no commit
     _write(job_root, "2024-05-02", ["4,dan,1.0,XXX"])
-    assert _run(job_root, config, "--output_format", fmt) == 1
+    assert _run(job_root, config, *env_args, "--output_format", fmt) == 1
     assert "quality gate failed" in capsys.readouterr().err
     assert _versions(spark, fmt, job_root, db) == versions
     assert _table_rows(spark, fmt, job_root, db) == first
+    assert catalog_entry() == entry
 
     # the same partition, fixed; the run is killed just before the commit
     _write(job_root, "2024-05-02", ["4,dan,1.0,EUR", "5,eve,1.0,USD"])
@@ -80,19 +98,38 @@ def test_failed_gate_and_kill_before_commit_leave_the_table_and_the_rerun_commit
     env = job_env(job_root, LAKEFORGE_FAULT_POINT="before_switch.orders")
     killed = run([sys.executable, "-c", code, "--env", "local_jars", "--config", config,
                   "--output_format", fmt, "--env.spark.master", "local[2]",
-                  "--env.spark.jar_sets", "[delta, iceberg]"], env, timeout=600)
+                  "--env.spark.jar_sets", "[delta, iceberg]", *env_args], env, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert "fault point before_switch.orders: SIGKILL" in killed.stderr
     assert _versions(spark, fmt, job_root, db) == versions
     assert _table_rows(spark, fmt, job_root, db) == first
+    assert catalog_entry() == entry
 
     # the rerun takes the same file (the bookmark did not advance) and writes only 2024-05-02
-    assert _run(job_root, config, "--output_format", fmt) == 0
+    assert _run(job_root, config, *env_args, "--output_format", fmt) == 0
     s = _summary(capsys)
     assert s["new_files"] == {"orders": 1}
     assert s["published"]["orders"]["operation"] == "OVERWRITE PARTITIONS"
     assert s["published"]["orders"]["rows"] == 2
     assert _table_rows(spark, fmt, job_root, db) == [*first, (4, "2024-05-02"),
                                                      (5, "2024-05-02")]
-    assert _versions(spark, fmt, job_root, db) == versions + 1
+    assert len(_versions(spark, fmt, job_root, db)) == len(versions) + 1
     assert not list((job_root / "curated" / db / "orders" / "_versions").iterdir())
+
+    # rollback to the first run's version (`lakeforge table rollback`'s library call)
+    catalog = catalog or SparkSqlCatalog(spark)
+    if fmt == "delta":
+        delta.rollback(spark, catalog, _target(job_root, db), int(versions[-1]))
+    else:
+        iceberg.rollback(spark, catalog, _target(job_root, db), int(versions[-1]))
+    assert _table_rows(spark, fmt, job_root, db) == first
+    return entry
+
+
+@pytest.mark.parametrize("fmt", ["delta", "iceberg"])
+def test_failed_gate_and_kill_before_commit_leave_the_table_and_the_rerun_commits(
+        spark, job_root: Path, tmp_path: Path, fmt: str, capsys) -> None:
+    """Slow: three in-process lifecycle runs on the test session (~20 s each) and one job
+    process SIGKILLed at the fault point before the format's commit (lakeforge.faults; a
+    second JVM, ~1 min)."""
+    check_lifecycle_sequence(spark, job_root, tmp_path, fmt, capsys, db=f"lcf_{fmt}")
