@@ -3,8 +3,9 @@
 A job calls :func:`fault_point` at the places where a crash matters (after reading, after the
 quarantine write, just before a catalog switch, before the bookmark commit, ...). When the
 environment variable ``LAKEFORGE_FAULT_POINT`` names that point (a comma-separated list may
-name several), the process kills itself with SIGKILL: no ``finally`` block, no ``atexit``
-handler and no JVM shutdown hook of the driver runs, exactly as when a container or node dies.
+name several), the process kills the Spark driver JVM it launched and itself with SIGKILL: no
+``finally`` block, no ``atexit`` handler and no JVM shutdown hook of the driver runs, exactly as
+when a container or node dies.
 
 :func:`arm_on_new_file` kills the process from a watcher thread while Spark is writing, as soon
 as the first data file of a write appears under a folder: a crash in the middle of a write.
@@ -20,6 +21,7 @@ Names may end with ``*`` to match a prefix.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -52,7 +54,21 @@ def _die(name: str) -> None:
     # stderr directly: logging handlers may buffer, and nothing runs after SIGKILL.
     sys.stderr.write(f"lakeforge fault point {name}: SIGKILL\n")
     sys.stderr.flush()
+    jvm = _driver_jvm_pid()
+    if jvm is not None:
+        # The driver JVM goes first: left alone it would see its Python parent's end, run its
+        # shutdown hooks and could finish work in flight (a job commit) in the meantime.
+        with contextlib.suppress(OSError):
+            os.kill(jvm, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _driver_jvm_pid() -> int | None:
+    """The pid of the Spark driver JVM this process launched (PySpark's gateway), if any."""
+    context = sys.modules.get("pyspark.context")
+    gateway = getattr(getattr(context, "SparkContext", None), "_gateway", None)
+    pid = getattr(getattr(gateway, "proc", None), "pid", None)
+    return pid if isinstance(pid, int) else None
 
 
 def fault_point(name: str) -> None:

@@ -10,11 +10,13 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
+from lakeforge import aws
 from lakeforge.bookmarks import ENABLE, PAUSE, FileEntry, JobBookmarks
 from lakeforge.config import AwsSettings, EnvConfig, load_config
 from lakeforge.errors import ConfigError
@@ -41,8 +43,8 @@ def test_fault_point_names_and_prefix_patterns(monkeypatch: pytest.MonkeyPatch) 
     assert not is_armed("read")
 
 
-def _python(code: str, fault: str | None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+def _python(code: str, fault: str | None, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, **extra)
     env.pop("LAKEFORGE_FAULT_POINT", None)
     if fault:
         env["LAKEFORGE_FAULT_POINT"] = fault
@@ -81,6 +83,60 @@ def test_arm_on_new_file_kills_while_files_are_being_written(tmp_path: Path) -> 
     killed = _python(code, "during_write.t")
     assert killed.returncode == -9 and "survived" not in killed.stdout
     assert _python(code, "during_write.other").returncode == 0
+
+
+def test_fault_point_also_kills_the_spark_driver_jvm() -> None:
+    """The driver JVM (PySpark's gateway process; here a stand-in child process) dies with the
+    Python process, instead of living on to run its shutdown hooks or finish a job commit."""
+    code = ("import subprocess, sys, types\n"
+            "from pyspark.context import SparkContext\n"
+            "jvm = subprocess.Popen(['sleep', '60'])\n"
+            "SparkContext._gateway = types.SimpleNamespace(proc=jvm)\n"
+            "print(jvm.pid, flush=True)\n"
+            "from lakeforge.faults import fault_point\n"
+            "fault_point('here')\n")
+    killed = _python(code, "here")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    jvm = int(killed.stdout.split()[0])
+    stat = Path(f"/proc/{jvm}/stat")
+    for _ in range(50):  # dead: gone, or a zombie until init reaps it
+        if not stat.exists() or stat.read_text().split(") ", 1)[1].startswith("Z"):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(jvm, 9)
+        raise AssertionError(f"the stand-in JVM {jvm} outlived the fault point")
+
+
+@pytest.mark.aws
+def test_during_write_fault_point_watches_an_s3_prefix_on_moto(moto_endpoint: str) -> None:
+    """lakeforge.faults.arm_on_new_file on s3:// (it was a no-op there): objects present when
+    armed and hidden names (_SUCCESS) are ignored; the first new data object kills."""
+    bucket = f"lf-watch-{uuid.uuid4().hex[:10]}"
+    s3 = aws.client("s3", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="t/_versions/old/part-0.parquet", Body=b"before")
+    folder = f"s3://{bucket}/t/_versions"
+    code = ("import time, boto3\n"
+            "from lakeforge.faults import arm_on_new_file\n"
+            f"disarm = arm_on_new_file('during_write.t', {folder!r})\n"
+            f"s3 = boto3.client('s3', endpoint_url={moto_endpoint!r})\n"
+            f"s3.put_object(Bucket={bucket!r}, Key='t/_versions/v1/_SUCCESS', Body=b'')\n"
+            "time.sleep(1)\n"
+            "print('hidden ignored', flush=True)\n"
+            f"s3.put_object(Bucket={bucket!r}, Key='t/_versions/v1/__magic/job/"
+            "part-1.parquet.pending', Body=b'{}')\n"
+            "time.sleep(3)\n"
+            "print('survived', flush=True)\n")
+
+    def run(fault: str) -> subprocess.CompletedProcess[str]:
+        return _python(code, fault, LAKEFORGE_AWS_ENDPOINT_URL=moto_endpoint)
+
+    killed = run("during_write.t")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert "hidden ignored" in killed.stdout and "survived" not in killed.stdout
+    assert "fault point during_write.t: SIGKILL" in killed.stderr
+    assert run("during_write.other").returncode == 0
 
 
 # --------------------------------------------------------------------------- lock lease

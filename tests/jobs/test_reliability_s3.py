@@ -1,0 +1,459 @@
+"""Faults on S3 (issue 15 item 5): the main job with its whole lake on s3:// (moto, plain HTTP,
+``lakeforge run customer_propensity --env <local_s3>`` in subprocesses) is SIGKILLed during the
+data write, before the catalog switch and before the bookmark commit, then rerun; and the
+preflight refuses an unreachable endpoint or a missing bucket before Spark starts.
+
+Four job runs on one S3 lake, each kill point with its own killed run, the last run the rerun:
+
+1. base data (2 days); killed at ``before_bookmark_commit``: every table is switched to a new,
+   complete version and the run summary is written, but the bookmark is not committed (no
+   version existed before, so this one is the "previous version" of the next two kills);
+2. a late day arrives; killed at ``during_write.*``: the first table's data is uploaded through
+   S3A's magic committer (multipart uploads, ``__magic`` markers) but the job commit never runs;
+3. killed at ``before_switch.*``: every table is staged as a complete version, none switched;
+4. the rerun completes (it reprocesses everything: no bookmark was ever committed).
+
+After each kill the catalog (the embedded Derby metastore of the runs, read over JDBC, and the
+Athena DDL next to the data) points at complete versions only, and after kills 2 and 3 those
+are run 1's, with run 1's rows. After the rerun every table's rows equal, as a multiset, those
+of one clean run over the same raw data (a local-folder lake, in this process on the test
+session, in a background thread that overlaps the S3 runs; tests/jobs/test_customer_propensity_s3.py
+shows a folder run and an S3 run of the same data publish the same rows), no contact id twice,
+and the killed runs' versions are unreferenced and marked superseded.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+import yaml
+
+from lakeforge import aws, io
+from lakeforge.bookmarks import JobBookmarks
+from lakeforge.config import conf_dir
+from lakeforge.localquery import current_locations
+from lakeforge.paths import Lake
+from lakeforge.publish import SUPERSEDED_MARKER, VERSIONS_DIR, version_of
+from lakeforge.sample_data import add_contact_days, write_bank_marketing
+from lakeforge.state import store_for
+from tests.jobsupport import finish, job_env, rounded
+
+DB = "s3fault"
+REF_DB = "s3fault_ref"
+TABLES = ("customers_golden", "customer_matches", "contacts_enriched")
+JOB_ARGS = ["--dedup.max_em_iterations", "2"]
+DATA = {"customers": 60, "days": 2, "seed": 23}
+LATE = {"first_day": date(2024, 5, 3), "days": 1, "per_day": 40}
+KILLS = ("before_bookmark_commit", "during_write.*", "before_switch.*")
+
+
+# --------------------------------------------------------------------------- reading a lake
+
+
+def _fs_path(uri: str) -> tuple[Any, str]:
+    """pyarrow file system and path of a local or s3:// location."""
+    import pyarrow.fs as pafs
+
+    if uri.startswith(("s3://", "s3a://")):
+        return aws.arrow_s3_filesystem(), uri.split("://", 1)[1]
+    return pafs.LocalFileSystem(), uri.removeprefix("file:")
+
+
+def _rows_at(location: str, table_uri: str) -> list[str]:
+    """The rows of one current location (a partition folder or an unpartitioned version), each
+    as a JSON object with the partition values taken from the folder names, floats rounded."""
+    import pyarrow.dataset as ds
+
+    fs, path = _fs_path(location)
+    rel = location[len(table_uri):].strip("/").split("/")[2:]  # after _versions/<version>
+    parts = {k: unquote(v) for k, _, v in (seg.partition("=") for seg in rel)}
+    table = ds.dataset(path, filesystem=fs, format="parquet").to_table()
+    return [json.dumps(rounded({**r, **parts}), sort_keys=True, default=str)
+            for r in table.to_pylist()]
+
+
+def published(lake: Lake, db: str, table: str) -> dict[str, Any]:
+    """What a reader of the Athena DDL sees: the locations and their rows (a multiset)."""
+    locations, _ = current_locations(lake, db, table)
+    table_uri = lake.table_uri("curated", table, db)
+    rows: Counter[str] = Counter()
+    for loc in locations:
+        rows.update(_rows_at(loc, table_uri))
+    return {"locations": sorted(locations), "rows": rows}
+
+
+def derby_locations(spark: Any, metastore_dir: Path, db: str, table: str) -> list[str]:
+    """The table's location and its partitions' locations in the runs' Derby metastore, read
+    over JDBC in the test session's JVM (the runs are dead; the database is shut down after, so
+    the next run can boot it)."""
+    jvm = spark.sparkContext._jvm
+    url = f"jdbc:derby:;databaseName={metastore_dir / 'metastore_db'}"
+    conn = jvm.java.sql.DriverManager.getConnection(url)
+    out = []
+    try:
+        for sql in ("SELECT s.LOCATION FROM TBLS t JOIN DBS d ON t.DB_ID = d.DB_ID "
+                    "JOIN SDS s ON t.SD_ID = s.SD_ID WHERE d.NAME = ? AND t.TBL_NAME = ?",
+                    "SELECT s.LOCATION FROM PARTITIONS p JOIN TBLS t ON p.TBL_ID = t.TBL_ID "
+                    "JOIN DBS d ON t.DB_ID = d.DB_ID JOIN SDS s ON p.SD_ID = s.SD_ID "
+                    "WHERE d.NAME = ? AND t.TBL_NAME = ?"):
+            ps = conn.prepareStatement(sql)
+            ps.setString(1, db)
+            ps.setString(2, table)
+            rs = ps.executeQuery()
+            while rs.next():
+                out.append(str(rs.getString(1)))
+            ps.close()
+    finally:
+        conn.close()
+        try:
+            jvm.java.sql.DriverManager.getConnection(f"{url};shutdown=true")
+        except Exception as exc:  # Derby reports a clean shutdown as SQLState 08006
+            if "08006" not in str(exc):
+                raise
+    return out
+
+
+def catalog_state(spark: Any, lake: Lake, metastore_dir: Path) -> dict[str, Any]:
+    """Per table: the versions the Derby catalog and the Athena DDL reference, whether each is
+    complete (its job commit wrote _SUCCESS), the rows readers see, every version folder."""
+    state = {}
+    for table in TABLES:
+        table_uri = lake.table_uri("curated", table, DB)
+        derby = derby_locations(spark, metastore_dir, DB, table)
+        seen = published(lake, DB, table)
+        referenced = {version_of(loc, table_uri) for loc in seen["locations"]}
+        state[table] = {
+            "derby_versions": {version_of(loc, table_uri) for loc in derby} - {None},
+            "ddl_versions": referenced,
+            "complete": {v: io.uri_exists(f"{table_uri}/{VERSIONS_DIR}/{v}/_SUCCESS")
+                         for v in referenced if v},
+            "rows": seen["rows"],
+            "folders": io.list_subdirs(f"{table_uri}/{VERSIONS_DIR}"),
+        }
+        state[table]["unfinished"] = {  # version folders whose job commit never ran
+            v for v in state[table]["folders"]
+            if not io.uri_exists(f"{table_uri}/{VERSIONS_DIR}/{v}/_SUCCESS")}
+    return state
+
+
+def summaries(lake: Lake) -> list[dict[str, Any]]:
+    return [json.loads(io.read_text(uri)) for uri in io.list_files(lake.zone("metadata") + "/runs")
+            if uri.endswith("/run_summary.json")]
+
+
+# --------------------------------------------------------------------------- the lakes
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """The session's moto server as this process's S3 endpoint (boto3, pyarrow, the job runs)."""
+    from lakeforge.jars import JarSetMissingError, set_jars
+
+    try:
+        set_jars("s3a")
+    except JarSetMissingError:
+        pytest.skip("the s3a jar set is not fetched (make jars)")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LAKEFORGE_AWS_ENDPOINT_URL", moto_endpoint)
+    mp.delenv("LAKEFORGE_LAKE_ROOT", raising=False)
+    mp.delenv("LAKEFORGE_FAULT_POINT", raising=False)
+    aws.configure(None)
+    try:
+        yield moto_endpoint
+    finally:
+        aws.configure(None)
+        mp.undo()
+
+
+def _reference_in_thread(spark: Any, root: Path) -> Any:
+    """A clean run over every partition of the local lake ``root``, in a background thread on
+    the test session's Spark; the returned function waits for it and returns its exit code."""
+    from jobs import customer_propensity
+
+    holder: dict[str, Any] = {}
+    argv = [*JOB_ARGS, "--env", "local", "--env.lake.root", str(root), "--database", REF_DB,
+            "--raw_database", f"{REF_DB}_raw"]
+
+    def body() -> None:
+        try:
+            # getActiveSession is per JVM thread: make the session this thread's too, so that
+            # the job reuses it (and does not stop it).
+            spark._jvm.SparkSession.setActiveSession(spark._jsparkSession)
+            holder["rc"] = customer_propensity.main(argv)
+        except BaseException as exc:  # re-raised by the waiter
+            holder["error"] = exc
+
+    thread = threading.Thread(target=body, name="s3-fault-reference", daemon=True)
+    thread.start()
+
+    def wait() -> int:
+        thread.join()
+        if "error" in holder:
+            raise holder["error"]
+        return int(holder["rc"])
+
+    return wait
+
+
+def _s3_env_file(tmp: Path, bucket: str, endpoint: str) -> Path:
+    """conf/envs/local_s3.yaml on the test's bucket and endpoint, sized like the test session."""
+    env = yaml.safe_load((conf_dir() / "envs" / "local_s3.yaml").read_text(encoding="utf-8"))
+    env["lake"]["root"] = f"s3://{bucket}/lake"
+    env["aws"]["endpoint_url"] = endpoint
+    env["spark"].update({"master": "local[2]", "driver_memory": "2g",
+                         "metastore_dir": str(tmp / "metastore"),
+                         "conf": {"spark.sql.shuffle.partitions": "2",
+                                  "spark.default.parallelism": "2"}})
+    path = tmp / "local_s3_faults.yaml"
+    path.write_text(yaml.safe_dump(env), encoding="utf-8")
+    return path
+
+
+def _run(env_file: Path, lake_root: str, fault: str | None = None) -> tuple[int, str, str]:
+    env = job_env(lake_root)
+    env.pop("LAKEFORGE_FAULT_POINT", None)
+    if fault:
+        env["LAKEFORGE_FAULT_POINT"] = fault
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lakeforge.cli", "run", "customer_propensity", "--env",
+         str(env_file), "--database", DB, "--raw_database", f"{DB}_raw", *JOB_ARGS],
+        env=env, cwd=env_file.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
+    return finish(proc)
+
+
+@pytest.fixture(scope="module")
+def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+         ) -> dict[str, Any]:
+    """The S3 lake run by run (kills, then the rerun) and the clean reference run."""
+    tmp = tmp_path_factory.mktemp("s3_faults")
+    ref_root = tmp / "reference_lake"
+    write_bank_marketing(ref_root, customers=DATA["customers"], days=DATA["days"],
+                         seed=DATA["seed"])
+    bucket = f"lf-faults-{uuid.uuid4().hex[:10]}"
+    env_file = _s3_env_file(tmp, bucket, s3_endpoint)
+    lake = Lake.from_settings(f"s3://{bucket}/lake", allow_env_override=False)
+    aws.client("s3").create_bucket(Bucket=bucket)
+    io.upload_folder(ref_root / "raw", lake.zone("raw"))
+    late = add_contact_days(ref_root, **LATE)  # the reference lake gets every day at once
+    reference = _reference_in_thread(spark, ref_root)
+
+    started = time.monotonic()
+    seen: dict[str, Any] = {"lake": lake, "bucket": bucket, "kills": []}
+    metastore = tmp / "metastore"
+    for point in KILLS:
+        if point == KILLS[1]:
+            for folder in late:  # the late day lands after the first run
+                io.upload_folder(folder, f"{lake.zone('raw')}/contacts/{Path(folder).name}")
+        rc, _out, err = _run(env_file, lake.root, point)
+        seen["kills"].append({"point": point, "rc": rc, "err": err[-3000:],
+                              # the JVM outlives its Python parent for a moment and may log more
+                              "fault": [ln for ln in err.splitlines()
+                                        if ln.startswith("lakeforge fault point")],
+                              "catalog": catalog_state(spark, lake, metastore),
+                              "summaries": summaries(lake)})
+    rc, out, err = _run(env_file, lake.root)
+    seen["rerun"] = {"rc": rc, "err": err[-3000:], "catalog": catalog_state(spark, lake, metastore),
+                     "summaries": summaries(lake)}
+    seen["seconds"] = round(time.monotonic() - started, 1)
+    seen["ref_rc"] = reference()
+    ref_lake = Lake.from_settings(str(ref_root), allow_env_override=False)
+    seen["reference"] = {t: published(ref_lake, REF_DB, t)["rows"] for t in TABLES}
+    seen["multipart_uploads"] = len(aws.client("s3").list_multipart_uploads(
+        Bucket=bucket).get("Uploads", []))
+    return seen
+
+
+# --------------------------------------------------------------------------- the fault tests
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_each_kill_on_s3_dies_by_sigkill_at_its_point(life: dict[str, Any]) -> None:
+    """slow: four runs of the main job (Splink training included) in subprocesses on moto."""
+    assert [k["point"] for k in life["kills"]] == list(KILLS)
+    for kill in life["kills"]:
+        assert kill["rc"] == -signal.SIGKILL, (kill["point"], kill["err"])
+    assert life["kills"][0]["fault"] == ["lakeforge fault point before_bookmark_commit: SIGKILL"]
+    assert life["kills"][1]["fault"] in (
+        [f"lakeforge fault point during_write.{t}: SIGKILL"] for t in TABLES)
+    assert life["kills"][2]["fault"] in (
+        [f"lakeforge fault point before_switch.{t}: SIGKILL"] for t in TABLES)
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_catalog_references_only_complete_versions_after_every_kill_on_s3(
+        life: dict[str, Any]) -> None:
+    """slow: reads the catalog states the life fixture recorded after each killed run."""
+    for kill in life["kills"]:
+        for table, state in kill["catalog"].items():
+            where = (kill["point"], table)
+            assert state["ddl_versions"] == state["derby_versions"] != set(), where
+            assert all(state["complete"].values()), where
+            assert sum(state["rows"].values()) > 0, where
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_previous_version_stays_readable_through_the_write_and_switch_kills_on_s3(
+        life: dict[str, Any]) -> None:
+    """slow: compares the catalog after the kills during the write and before the switch with
+    the one the run killed before its bookmark commit had published."""
+    first, during_write, before_switch = life["kills"]
+    published_by_first = {s["run_id"]: s for s in first["summaries"]}
+    assert len(published_by_first) == 1
+    summary = next(iter(published_by_first.values()))
+    assert summary["status"] == "published"  # the summary comes before the bookmark commit
+    for table, state in first["catalog"].items():
+        assert state["ddl_versions"] == {summary["published"][table]["version"]}, table
+        assert sum(state["rows"].values()) == summary["published"][table]["rows"], table
+    for kill in (during_write, before_switch):
+        for table in TABLES:
+            now, before = kill["catalog"][table], first["catalog"][table]
+            assert now["ddl_versions"] == before["ddl_versions"], (kill["point"], table)
+            assert now["rows"] == before["rows"], (kill["point"], table)
+        # neither killed run wrote a summary
+        assert len(kill["summaries"]) == 1, kill["point"]
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_killed_writes_left_unreferenced_versions_on_s3(life: dict[str, Any]) -> None:
+    """slow: version folders the killed runs left behind, from the life fixture's listings."""
+    first, during_write, before_switch = (k["catalog"] for k in life["kills"])
+    half = []
+    for table in TABLES:
+        new = set(during_write[table]["folders"]) - set(first[table]["folders"])
+        assert not new & during_write[table]["ddl_versions"], table
+        assert not new & during_write[table]["derby_versions"], table
+        half += sorted(new & during_write[table]["unfinished"])
+        assert not first[table]["unfinished"], table
+    # the write was under way: its version prefix holds the magic committer's objects only
+    assert len(half) == 1, half
+    staged = {t: set(before_switch[t]["folders"]) - set(during_write[t]["folders"])
+              for t in TABLES}
+    for table in TABLES:
+        assert len(staged[table]) == 1, table  # every table staged, none switched
+        assert not staged[table] & before_switch[table]["ddl_versions"], table
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_rerun_after_the_kills_on_s3_equals_a_clean_run(life: dict[str, Any]) -> None:
+    """slow: the rerun's published rows against the clean reference run's."""
+    assert life["rerun"]["rc"] == 0, life["rerun"]["err"]
+    assert life["ref_rc"] == 0
+    final = life["rerun"]["catalog"]
+    for table in TABLES:
+        got, want = final[table]["rows"], life["reference"][table]
+        assert sum(got.values()) > 0, table
+        assert got == want, table  # equal multisets: no row lost, none duplicated
+    contacts = [json.loads(r)["contact_id"] for r in final["contacts_enriched"]["rows"].elements()]
+    assert len(contacts) == len(set(contacts))
+    assert len([c for c in contacts if c.startswith("L2024")]) == LATE["per_day"]  # late day
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_rerun_on_s3_switches_every_table_and_supersedes_the_killed_versions(
+        life: dict[str, Any]) -> None:
+    """slow: the rerun's summary, catalog, bookmark and version folders."""
+    lake: Lake = life["lake"]
+    runs = {s["run_id"]: s for s in life["rerun"]["summaries"]}
+    rerun = [s for rid, s in runs.items()
+             if rid not in {x["run_id"] for x in life["kills"][0]["summaries"]}]
+    assert len(rerun) == 1 and rerun[0]["status"] == "published"
+    summary = rerun[0]
+    for table, state in life["rerun"]["catalog"].items():
+        version = summary["published"][table]["version"]
+        assert state["ddl_versions"] == state["derby_versions"] == {version}, table
+        assert state["complete"] == {version: True}, table
+        table_uri = lake.table_uri("curated", table, DB)
+        for old in set(state["folders"]) - {version}:
+            marker = f"{table_uri}/{VERSIONS_DIR}/{old}/{SUPERSEDED_MARKER}"
+            assert io.uri_exists(marker), (table, old)
+    marks = JobBookmarks(store_for(lake.path("bookmarks")), "customer_propensity")
+    assert [r["run_id"] for r in marks.runs()] == [summary["run_id"]]
+
+
+# --------------------------------------------------------------------------- the preflight
+
+
+@pytest.fixture
+def no_spark(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """Any attempt to build a SparkSession is recorded and fails the run."""
+    from lakeforge import session
+
+    calls: list[str] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        calls.append("build_session")
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr(session, "build_session", refuse)
+    monkeypatch.delenv("LAKEFORGE_LAKE_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)  # local_s3's metastore_dir ./.lake_s3_metastore
+    return calls
+
+
+def test_run_on_an_unreachable_endpoint_fails_in_the_preflight_in_one_line(
+        no_spark: list[str], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from lakeforge.cli import main
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    try:
+        code = main(["run", "customer_propensity", "--env", "local_s3"])
+    finally:
+        aws.configure(None)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and no_spark == []
+    assert err.count("\n") == 0 and err.startswith("error: ")
+    assert f"S3 endpoint http://127.0.0.1:{port} does not answer" in err
+
+
+@pytest.mark.aws
+def test_run_with_a_missing_bucket_fails_in_the_preflight_in_one_line_on_moto(
+        no_spark: list[str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from lakeforge.cli import main
+
+    bucket = f"lf-missing-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", moto_endpoint)
+    try:
+        code = main(["run", "customer_propensity", "--env", "local_s3",
+                     "--env.lake.root", f"s3://{bucket}/lake",
+                     "--env.aws.create_bucket", "false"])
+    finally:
+        aws.configure(None)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and no_spark == []
+    assert err.count("\n") == 0
+    assert f"bucket {bucket} of s3://{bucket}/lake does not exist at {moto_endpoint}" in err
+    names = {b["Name"] for b in aws.client("s3", endpoint_url=moto_endpoint)
+             .list_buckets()["Buckets"]}
+    assert bucket not in names  # not created behind the user's back
