@@ -27,11 +27,26 @@ def match_facts(run: Any, *, source: str, table: str, key: str, cluster: str,
     ``truth_uri`` is a CSV with a header ``<key>,entity_id`` (the sample data writes one);
     when it exists, ``evaluation`` holds precision and recall against it, else it is None.
     """
+    return {
+        **result_facts(run.result, source=source, table=table, key=key, cluster=cluster,
+                       truth_uri=truth_uri),
+        "rows": run.rows, "clusters": run.clusters, "candidate_pairs": run.candidate_pairs,
+        "edges_above_threshold": run.edges_above_threshold,
+        "threshold": run.threshold_match_probability,
+        "blocking_rule_pairs": dict(run.blocking_rule_pairs),
+        "seconds": {k: round(v, 2) for k, v in run.seconds.items()},
+        "model": run.model.to_dict(),
+    }
+
+
+def result_facts(result: Any, *, source: str, table: str, key: str, cluster: str,
+                 truth_uri: str | None = None) -> dict[str, Any]:
+    """What any matched frame (``match_id``, ``match_confidence_score``) shows: the score
+    histogram, the entity sizes and, with ``truth_uri``, the evaluation."""
     from pyspark.sql import functions as F
 
     from transforms.dedup import MATCH_CONFIDENCE_SCORE, MATCH_ID, evaluate_matches
 
-    result = run.result
     score = F.col(MATCH_CONFIDENCE_SCORE)
     hist = []
     if MATCH_CONFIDENCE_SCORE in result.columns:
@@ -53,12 +68,6 @@ def match_facts(run: Any, *, source: str, table: str, key: str, cluster: str,
         log.info("matching of %s against %s: %s", source, truth_uri, evaluation)
     return {
         "source": source, "table": table, "key": key, "cluster": cluster,
-        "rows": run.rows, "clusters": run.clusters, "candidate_pairs": run.candidate_pairs,
-        "edges_above_threshold": run.edges_above_threshold,
-        "threshold": run.threshold_match_probability,
-        "blocking_rule_pairs": dict(run.blocking_rule_pairs),
-        "seconds": {k: round(v, 2) for k, v in run.seconds.items()},
         "score_histogram": hist, "cluster_sizes": sizes, "evaluation": evaluation,
         "truth": truth_uri if evaluation is not None else None,
-        "model": run.model.to_dict(),
     }

@@ -110,23 +110,93 @@ class Steps:
     rejected: dict[str, list[DataFrame]] = field(default_factory=dict)
     rules: list[str] = field(default_factory=list)
     lake: Lake | None = None
+    # per source, the files the bookmark saw as new this run (their ``_file`` lineage value)
+    new_files: dict[str, set[str]] = field(default_factory=dict)
+    # outputs whose frame holds only new or changed rows, with the keys they are merged on
+    changes: dict[str, list[str]] = field(default_factory=dict)
+    # bookmarks disabled: every file is processed again (a full re-run, not new data)
+    reprocess_all: bool = False
+
+    def published(self, output: str) -> DataFrame | None:
+        """The rows ``output``'s table holds now, in its format (None before its first
+        publish): what an incremental step compares its new rows with."""
+        from lakeforge.formats import delta, iceberg, read_table
+
+        cfg = self.config
+        if output not in cfg.outputs or self.lake is None:
+            raise ConfigError(f"published: unknown output {output!r}; outputs: "
+                              f"{sorted(cfg.outputs)}")
+        out = cfg.outputs[output]
+        table = table_of(output, out)
+        location = self.lake.table_uri("curated", table, cfg.database)
+        if out.format == "delta":
+            exists = delta.is_delta_table(self.spark, location)
+        elif out.format == "iceberg":
+            from lakeforge.formats import Target
+
+            exists = iceberg.table_exists(self.spark, Target(cfg.database, table, location))
+        else:
+            exists = bool(self.spark.catalog.tableExists(f"{cfg.database}.{table}"))
+        return read_table(self.spark, out.format, cfg.database, table, location) if exists \
+            else None
+
+    def publish_changes(self, output: str, keys: Sequence[str]) -> None:
+        """Declare that ``output``'s frame holds only new or changed rows: the publish MERGEs
+        them into the table on ``keys`` (matched rows updated, others inserted; one Delta /
+        Iceberg commit rewriting only the files that hold matched rows; no commit when the
+        frame is empty). Parquet outputs have no MERGE: a one-line error."""
+        out = self.config.outputs.get(output)
+        if out is None:
+            raise ConfigError(f"publish_changes: unknown output {output!r}; outputs: "
+                              f"{sorted(self.config.outputs)}")
+        if out.format not in ("delta", "iceberg"):
+            raise ConfigError(f"publish_changes: output {output!r} is {out.format}; only "
+                              "delta and iceberg outputs can be merged")
+        if not keys:
+            raise ConfigError(f"publish_changes: output {output!r}: name the key columns "
+                              "its rows are merged on")
+        self.changes[output] = list(keys)
+
+    def match_model(self, output: str) -> Any:
+        """The match model saved with ``output``'s last published matching (a
+        ``transforms.dedup.MatchModel``), or None when there is none."""
+        from lakeforge import io
+        from lakeforge.model_store import load_match_model
+
+        uri = match_model_uri(self.lake, self.config, output) if self.lake else None
+        return load_match_model(uri) if uri and io.uri_exists(uri) else None
 
     def record_matching(self, run: Any, *, source: str, output: str, key: str,
-                        cluster: str) -> None:
+                        cluster: str, keep_model: bool = False,
+                        incremental: Mapping[str, Any] | None = None) -> None:
         """Keep what a matching step found (a ``transforms.dedup.MatchRun`` of ``source``'s
         rows, published as ``output`` with ``key`` and the entity id ``cluster``) in the
         summary's ``matching``: the model, the score and cluster-size distributions and,
-        when ``metadata/ground_truth/<source>_entities.csv`` exists, precision and recall."""
-        from lakeforge.lifecycle.matching import match_facts
+        when ``metadata/ground_truth/<source>_entities.csv`` exists, precision and recall.
+
+        ``keep_model``: the publish saves the model with the output (:meth:`match_model`
+        reads it back in a later run). ``incremental``: ``run`` is instead the matched frame
+        of ``transforms.dedup.find_incremental_matches``, with ``model`` (the model it used)
+        and the counts of the run (``new_rows``, ``changed_rows``, ``entities_touched``)."""
+        from lakeforge.lifecycle.matching import match_facts, result_facts
 
         if output not in self.config.outputs:
             raise ConfigError(f"record_matching: unknown output {output!r}; outputs: "
                               f"{sorted(self.config.outputs)}")
         truth = (self.lake.path("metadata", "ground_truth", f"{source}_entities.csv")
                  if self.lake is not None else None)
-        self.facts["matching"] = match_facts(
-            run, source=source, table=table_of(output, self.config.outputs[output]), key=key,
-            cluster=cluster, truth_uri=truth)
+        table = table_of(output, self.config.outputs[output])
+        if incremental is None:
+            facts = match_facts(run, source=source, table=table, key=key, cluster=cluster,
+                                truth_uri=truth)
+        else:
+            extra = dict(incremental)
+            facts = {**result_facts(run, source=source, table=table, key=key, cluster=cluster,
+                                    truth_uri=truth),
+                     "model": extra.pop("model").to_dict(), "incremental": extra}
+        facts["output"] = output
+        facts["keep_model"] = keep_model
+        self.facts["matching"] = facts
 
     def reject(self, source: str, rows: DataFrame, reason: str) -> None:
         """Quarantine ``rows`` of ``source`` (they carry its lineage) with ``reason``."""
@@ -147,6 +217,13 @@ class Steps:
         current = F.col(_REMOVED) if _REMOVED in df.columns else F.lit(None).cast("string")
         return df.withColumn(_REMOVED, F.when(current.isNull() & condition, F.lit(rule))
                              .otherwise(current))
+
+
+def match_model_uri(lake: Lake, cfg: Any, output: str) -> str:
+    """Where the model of ``output``'s published matching is kept
+    (``metadata/match_models/<database>/<table>.json``), written by the publish phase."""
+    return lake.path("metadata", "match_models", cfg.database,
+                     f"{table_of(output, cfg.outputs[output])}.json")
 
 
 # --------------------------------------------------------------------------- config + preflight
@@ -460,12 +537,16 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
 
     # The business steps, on typed good rows.
     steps = Steps(spark, cfg, run_id, full, {n: _typed(i, sources[n])
-                                             for n, i in ingested.items()}, lake=lake)
+                                             for n, i in ingested.items()}, lake=lake,
+                  new_files={n: {f.path for f in fs} for n, fs in new.items()},
+                  reprocess_all=marks.option == DISABLE)
     outputs = dict(job.build(steps))
     missing = sorted(set(cfg.outputs) - set(outputs))
     if missing:
         raise ConfigError(f"job {ctx.name}: its steps returned no frame for outputs {missing}")
     summary.update(steps.facts)
+    if steps.changes:
+        summary["merged_changes"] = dict(steps.changes)
 
     # The quarantine: nothing was written before this point (the checks above fail first).
     db = cfg.database
@@ -586,10 +667,14 @@ def format_target(ctx: JobContext[Any], state: RunState, name: str, out: OutputS
     cfg = ctx.config
     table = table_of(name, out)
     mode = staged.plan.mode
-    if out.merge_keys and state.summary.get("mode") == "incremental":
+    keys = list(out.merge_keys)
+    changes = state.summary.get("merged_changes", {})
+    if name in changes:  # the steps returned only new or changed rows (Steps.publish_changes)
+        mode, keys = "merge", list(changes[name])
+    elif out.merge_keys and state.summary.get("mode") == "incremental":
         mode = "merge"
     return Target(cfg.database, table, ctx.lake.table_uri("curated", table, cfg.database),
-                  tuple(k.lower() for k in out.partition_by), mode, tuple(out.merge_keys),
+                  tuple(k.lower() for k in out.partition_by), mode, tuple(keys),
                   out.allow_schema_evolution, cfg.run.version_retention_hours,
                   out.max_files_per_partition)
 
@@ -700,8 +785,9 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
 
     published: dict[str, Any] = {}
     formats = summary.get("formats", {})
+    changes = summary.get("merged_changes", {})
     for name, staged in state.staged.items():
-        if not staged.rows and staged.plan.mode != "overwrite":
+        if not staged.rows and (staged.plan.mode != "overwrite" or name in changes):
             continue  # nothing new for this table: its current version stays
         fmt = formats.get(name, "parquet")
         if fmt != "parquet":
@@ -722,6 +808,14 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
                 f"ledger for {cfg.database}.{table}: {res.rows} rows were published but the "
                 f"ledger expected {ledger.published}; the bookmark was not advanced")
     summary["published"] = published
+    matching = summary.get("matching") or {}
+    if matching.get("keep_model") and matching.get("output") in cfg.outputs:
+        # the model of the matches now published: an incremental run matches new rows with it
+        from lakeforge.model_store import save_match_model
+        from transforms.dedup import MatchModel
+
+        save_match_model(MatchModel.from_dict(matching["model"]),
+                         match_model_uri(lake, cfg, matching["output"]), overwrite=True)
     _timed(state, "publish", started)
     if cfg.features:
         started = time.monotonic()

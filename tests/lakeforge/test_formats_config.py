@@ -182,3 +182,41 @@ def test_an_incremental_run_merges_on_the_keys_and_a_full_run_overwrites(tmp_pat
     no_keys = dataclasses.replace(out, merge_keys=[])
     assert format_target(ctx, incremental, "golden", no_keys,  # type: ignore[arg-type]
                          staged).mode == "overwrite"
+
+
+def test_declared_changes_merge_on_their_keys_even_in_a_full_run(tmp_path: Path) -> None:
+    """Steps.publish_changes (the job's incremental golden records): the output is MERGEd on
+    the declared keys whatever the run's mode; parquet outputs, unknown outputs and no keys
+    are refused with one line."""
+    from types import SimpleNamespace
+
+    from lakeforge.catalog.base import TableSpec
+    from lakeforge.lifecycle import Steps
+    from lakeforge.lifecycle.runner import RunState, format_target
+    from lakeforge.lifecycle.settings import OutputSpec, RunSettings
+    from lakeforge.publish import PublishPlan, StagedVersion
+
+    lake = Lake.from_settings(str(tmp_path), allow_env_override=False)
+    outputs = {"golden": OutputSpec(table="golden", mode="overwrite", format="iceberg"),
+               "flat": OutputSpec(table="flat", mode="overwrite")}
+    config = SimpleNamespace(database="db", run=RunSettings(), outputs=outputs)
+    steps = Steps(None, config, "r1", True, {}, lake=lake)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="output 'flat' is parquet; only delta and iceberg"):
+        steps.publish_changes("flat", ["id"])
+    with pytest.raises(ConfigError, match="unknown output 'nope'"):
+        steps.publish_changes("nope", ["id"])
+    with pytest.raises(ConfigError, match="name the key columns"):
+        steps.publish_changes("golden", [])
+    assert steps.changes == {}
+    steps.publish_changes("golden", ["golden_customer_id"])
+    assert steps.changes == {"golden": ["golden_customer_id"]}
+
+    ctx = SimpleNamespace(config=config, lake=lake)
+    plan = PublishPlan("db", "golden", "overwrite", "v1", "", "", (), ())
+    staged = StagedVersion(plan, TableSpec("db", "golden", [], ""), 2, (), 1, 1.0, ())
+    full = RunState("r1", {"mode": "full", "merged_changes": dict(steps.changes)})
+    target = format_target(ctx, full, "golden", outputs["golden"], staged)  # type: ignore[arg-type]
+    assert (target.mode, target.merge_keys) == ("merge", ("golden_customer_id",))
+    undeclared = RunState("r2", {"mode": "full", "merged_changes": {}})
+    assert format_target(ctx, undeclared, "golden", outputs["golden"],  # type: ignore[arg-type]
+                         staged).mode == "overwrite"
