@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -265,7 +264,7 @@ def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
                               "fault": [ln for ln in err.splitlines()
                                         if ln.startswith("lakeforge fault point")],
                               "catalog": catalog_state(spark, lake, metastore),
-                              "summaries": summaries(lake)})
+                              "summaries": summaries(lake), "uploads": _uploads(bucket)})
     rc, out, err = _run(env_file, lake.root)
     seen["rerun"] = {"rc": rc, "err": err[-3000:], "catalog": catalog_state(spark, lake, metastore),
                      "summaries": summaries(lake)}
@@ -273,9 +272,14 @@ def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
     seen["ref_rc"] = reference()
     ref_lake = Lake.from_settings(str(ref_root), allow_env_override=False)
     seen["reference"] = {t: published(ref_lake, REF_DB, t)["rows"] for t in TABLES}
-    seen["multipart_uploads"] = len(aws.client("s3").list_multipart_uploads(
-        Bucket=bucket).get("Uploads", []))
+    seen["rerun"]["uploads"] = _uploads(bucket)
     return seen
+
+
+def _uploads(bucket: str) -> list[str]:
+    """Keys of the bucket's incomplete multipart uploads (a killed magic-committer write)."""
+    resp = aws.client("s3").list_multipart_uploads(Bucket=bucket)
+    return sorted(u["Key"] for u in resp.get("Uploads", []))
 
 
 # --------------------------------------------------------------------------- the fault tests
@@ -395,65 +399,3 @@ def test_rerun_on_s3_switches_every_table_and_supersedes_the_killed_versions(
             assert io.uri_exists(marker), (table, old)
     marks = JobBookmarks(store_for(lake.path("bookmarks")), "customer_propensity")
     assert [r["run_id"] for r in marks.runs()] == [summary["run_id"]]
-
-
-# --------------------------------------------------------------------------- the preflight
-
-
-@pytest.fixture
-def no_spark(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
-    """Any attempt to build a SparkSession is recorded and fails the run."""
-    from lakeforge import session
-
-    calls: list[str] = []
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        calls.append("build_session")
-        raise AssertionError("Spark was started")
-
-    monkeypatch.setattr(session, "build_session", refuse)
-    monkeypatch.delenv("LAKEFORGE_LAKE_ROOT", raising=False)
-    monkeypatch.chdir(tmp_path)  # local_s3's metastore_dir ./.lake_s3_metastore
-    return calls
-
-
-def test_run_on_an_unreachable_endpoint_fails_in_the_preflight_in_one_line(
-        no_spark: list[str], monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    from lakeforge.cli import main
-
-    with socket.socket() as sock:  # a port nothing listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
-    try:
-        code = main(["run", "customer_propensity", "--env", "local_s3"])
-    finally:
-        aws.configure(None)
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and no_spark == []
-    assert err.count("\n") == 0 and err.startswith("error: ")
-    assert f"S3 endpoint http://127.0.0.1:{port} does not answer" in err
-
-
-@pytest.mark.aws
-def test_run_with_a_missing_bucket_fails_in_the_preflight_in_one_line_on_moto(
-        no_spark: list[str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    from lakeforge.cli import main
-
-    bucket = f"lf-missing-{uuid.uuid4().hex[:10]}"
-    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", moto_endpoint)
-    try:
-        code = main(["run", "customer_propensity", "--env", "local_s3",
-                     "--env.lake.root", f"s3://{bucket}/lake",
-                     "--env.aws.create_bucket", "false"])
-    finally:
-        aws.configure(None)
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and no_spark == []
-    assert err.count("\n") == 0
-    assert f"bucket {bucket} of s3://{bucket}/lake does not exist at {moto_endpoint}" in err
-    names = {b["Name"] for b in aws.client("s3", endpoint_url=moto_endpoint)
-             .list_buckets()["Buckets"]}
-    assert bucket not in names  # not created behind the user's back

@@ -1,6 +1,6 @@
 """Sessions on an s3:// lake: the S3A conf computed for local_s3 (no JVM started), the
-preflight of ``lakeforge run --env local_s3`` against a dead endpoint and a moto server, and
-``lakeforge dev s3``."""
+preflight of ``lakeforge run --env local_s3`` against a dead endpoint and a missing bucket (one
+line, no session built) and a moto server, and ``lakeforge dev s3``."""
 
 from __future__ import annotations
 
@@ -91,8 +91,24 @@ def test_emr_keeps_emrfs(s3_env: None) -> None:
     assert not [k for k in conf if "fs.s3a" in k or k.endswith("fs.s3.impl")]
 
 
+@pytest.fixture
+def no_spark(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Any attempt to build a SparkSession is recorded and fails the run."""
+    from lakeforge import session
+
+    calls: list[str] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        calls.append("build_session")
+        raise AssertionError("Spark was started")
+
+    monkeypatch.setattr(session, "build_session", refuse)
+    return calls
+
+
 def test_run_fails_in_the_preflight_when_the_endpoint_is_down(
-        s3_env: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        s3_env: None, no_spark: list[str], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     port = _free_port()
     monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
     try:
@@ -100,9 +116,28 @@ def test_run_fails_in_the_preflight_when_the_endpoint_is_down(
     finally:
         aws.configure(None)
     err = capsys.readouterr().err.strip()
-    assert code == 2
-    assert err.count("\n") == 0
+    assert code == 2 and no_spark == []  # before Spark starts
+    assert err.count("\n") == 0 and err.startswith("error: ")
     assert f"S3 endpoint http://127.0.0.1:{port} does not answer" in err
+
+
+@pytest.mark.aws
+def test_run_fails_in_the_preflight_when_the_bucket_is_missing_on_moto(
+        s3_env: None, no_spark: list[str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bucket = f"lf-missing-{uuid.uuid4().hex[:10]}"
+    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", moto_endpoint)
+    try:
+        code = main(["run", "customer_propensity", "--env", "local_s3", "--env.lake.root",
+                     f"s3://{bucket}/lake", "--env.aws.create_bucket", "false"])
+    finally:
+        aws.configure(None)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and no_spark == []  # before Spark starts
+    assert err.count("\n") == 0
+    assert f"bucket {bucket} of s3://{bucket}/lake does not exist at {moto_endpoint}" in err
+    names = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    assert bucket not in names  # not created behind the user's back
 
 
 @pytest.mark.aws
