@@ -149,7 +149,10 @@ def glue_iceberg_session(spark: Any, env: EnvConfig, warehouse: str) -> Iterator
         yield child
     finally:
         SparkSession._activeSession = previous
-        jvm_session.setActiveSession(previous._jsparkSession)
+        if previous is None:
+            jvm_session.clearActiveSession()
+        else:
+            jvm_session.setActiveSession(previous._jsparkSession)
         for key, old in before.items():
             if old is None:
                 system.clearProperty(key)
