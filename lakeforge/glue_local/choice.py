@@ -29,6 +29,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
 from lakeforge.errors import ConfigError
+from transforms.casts import cast_or_null
 
 INT_MIN, INT_MAX = -(2 ** 31), 2 ** 31 - 1
 # Member order in the struct: Glue lists the types it met; a fixed order keeps frames stable.
@@ -111,7 +112,7 @@ def json_choice_column(value: Column, name: str, members: Sequence[str]) -> Colu
     as_text = _probe(value, name, T.StringType())
     parts = {
         "boolean": as_bool,
-        "int": as_long.cast("int"),
+        "int": cast_or_null(as_long, T.IntegerType()),
         "long": as_long,
         "double": F.when(as_long.isNull(), as_double),
         "string": F.when(as_long.isNull() & as_double.isNull() & as_bool.isNull(), as_text),
@@ -128,7 +129,7 @@ def text_types(df: DataFrame, columns: Sequence[str]) -> dict[str, tuple[str, ..
     aggs = []
     for i, name in enumerate(columns):
         c = F.col(f"`{name}`")
-        is_int = c.rlike(_INTEGER_TEXT) & c.cast("long").isNotNull()
+        is_int = c.rlike(_INTEGER_TEXT) & cast_or_null(c, T.LongType()).isNotNull()
         is_num = c.rlike(_DECIMAL_TEXT)
         is_text = c.isNotNull() & (F.trim(c) != "") & ~is_num
         aggs += [F.max(is_int).alias(f"l{i}"), F.max(is_num & ~is_int).alias(f"d{i}"),
@@ -145,18 +146,18 @@ def text_types(df: DataFrame, columns: Sequence[str]) -> dict[str, tuple[str, ..
 def text_choice_column(name: str, members: Sequence[str]) -> Column:
     """The choice struct of CSV text column ``name``."""
     c = F.col(f"`{name}`")
-    is_int = c.rlike(_INTEGER_TEXT) & c.cast("long").isNotNull()
+    is_int = c.rlike(_INTEGER_TEXT) & cast_or_null(c, T.LongType()).isNotNull()
     is_num = c.rlike(_DECIMAL_TEXT)
     parts = {
-        "long": F.when(is_int, F.trim(c).cast("long")),
-        "double": F.when(is_num & ~is_int, F.trim(c).cast("double")),
+        "long": F.when(is_int, cast_or_null(F.trim(c), T.LongType())),
+        "double": F.when(is_num & ~is_int, cast_or_null(F.trim(c), T.DoubleType())),
         "string": F.when(~is_num, c),
     }
     return F.struct(*[parts[m].cast(MEMBER_TYPES[m]).alias(m) for m in members])
 
 
 def _coalesced(column: Column, members: Sequence[str], target: T.DataType) -> Column:
-    return F.coalesce(*[column.getField(m).cast(target) for m in members])
+    return F.coalesce(*[cast_or_null(column.getField(m), target) for m in members])
 
 
 def resolve(df: DataFrame, choices: Choices, specs: Sequence[tuple[str, str]],

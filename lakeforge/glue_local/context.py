@@ -41,6 +41,7 @@ from lakeforge.glue_local.frames import (
     DynamicFrameWriter,
 )
 from lakeforge.glue_local.runtime import GlueRuntime, current_runtime, split_s3_uri
+from transforms.casts import cast_or_null
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class GlueContext:
                 value = (F.when(hit, F.lit(p.values[i])) if value is None
                          else value.when(hit, F.lit(p.values[i])))
             column = value if value is not None else F.lit(None)
-            df = df.withColumn(key.name, column.cast(_spark_type(key.type)))
+            df = df.withColumn(key.name, cast_or_null(column, _spark_type(key.type)))
         return frame._derive(df.drop(FILE_COL))
 
     def _read(self, paths: Sequence[str], format: str | None,  # noqa: A002
@@ -297,7 +298,7 @@ class GlueContext:
         for c in df.columns:
             members = kinds.get(c, ("string",))
             if len(members) == 1:
-                cols.append(F.col(f"`{c}`").cast(choice_mod.MEMBER_TYPES[members[0]])
+                cols.append(cast_or_null(F.col(f"`{c}`"), choice_mod.MEMBER_TYPES[members[0]])
                             .alias(c) if members[0] != "string" else F.col(f"`{c}`"))
             elif detect_choices:
                 choices[c] = members
