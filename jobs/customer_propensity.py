@@ -153,8 +153,9 @@ def match_customers(steps: Steps, customers: DataFrame, fresh: DataFrame
 
     cfg: CustomerPropensityConfig = steps.config
     settings = cfg.match_settings(present=customers.columns)
-    record = {"source": "customers", "output": "matches", "key": "customer_id",
-              "cluster": "golden_customer_id", "keep_model": cfg.incremental_dedup}
+    record: dict[str, Any] = {"source": "customers", "output": "matches",
+                              "key": "customer_id", "cluster": "golden_customer_id",
+                              "keep_model": cfg.incremental_dedup}
     formats = {cfg.outputs[o].format for o in ("golden", "matches")}
     model = published = None
     if cfg.incremental_dedup:
