@@ -138,6 +138,22 @@ def test_csv_values_typed_per_record_and_header_options(glue_context: Any) -> No
     assert no_header.count() == 3
 
 
+
+def test_csv_blank_value_in_a_number_column_is_null_on_both_spark_lines(
+        glue_context: Any) -> None:
+    """A whitespace-only value is no value: the column stays long, the blank becomes null
+    (Spark 4.1's ANSI cast would raise CAST_INVALID_INPUT on it; 3.5's gave null)."""
+    folder = _lake_s3(glue_context, "shop") / "csv_blank"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text("id,qty\n1, 7 \n2,   \n3,\n")
+    dyf = glue_context.create_dynamic_frame.from_options(
+        "s3", {"paths": ["s3://shop/csv_blank"]}, format="csv",
+        format_options={"withHeader": True})
+    df = dyf.toDF()
+    assert dyf.choices() == {}
+    assert df.schema["qty"].dataType == T.LongType()
+    assert sorted(df.collect()) == [Row(id=1, qty=7), Row(id=2, qty=None), Row(id=3, qty=None)]
+
 def test_plain_spark_and_glue_writers_share_the_s3_mapping(glue_context: Any, spark: Any
                                                           ) -> None:
     runtime = glue_context._runtime
