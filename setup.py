@@ -51,6 +51,9 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + TABLE_READERS + [
     "ruff>=0.5,<1",
     "mypy>=1.8,<2",
     "types-PyYAML>=6,<7",
+    # tests/lakeforge/test_glue_local_shim.py runs setup.py's find_packages; a Python 3.12+
+    # venv (.venv-spark4 on 3.13) has no setuptools of its own
+    "setuptools>=65,<90",
     "playwright>=1.49,<2",  # the site's browser tests drive Debian's chromium (no browser download)
 ]
 DEV = SPARK + DELTA + _DEV_TOOLS
