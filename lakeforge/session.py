@@ -184,21 +184,18 @@ def _log4j_option() -> str:
 
 
 def splink_jar_path() -> str | None:
-    """The similarity-function jar inside the installed splink wheel for this Spark's major
-    version (splink 5 ships ``*_spark3.x.jar`` for Scala 2.12 and ``*_spark4.x.jar`` for 2.13)."""
-    import importlib.metadata
+    """The similarity-function jar Splink itself picks for this pyspark's major version
+    (splink 5 ships ``*_spark3.x.jar`` for Scala 2.12 and ``*_spark4.x.jar`` for 2.13, two
+    builds of the latter: ``similarity_jar_location()`` names the one Splink registers, the
+    same one transforms.dedup adds); None when splink is not installed or the file is absent."""
     import importlib.util
 
-    spec = importlib.util.find_spec("splink")
-    if spec is None or not spec.submodule_search_locations:
+    if importlib.util.find_spec("splink") is None:
         return None
-    try:
-        major = importlib.metadata.version("pyspark").split(".")[0]
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "internals/files/spark_jars"
-    jars = sorted(folder.glob(f"scala-udf-similarity-*_spark{major}.x.jar"))
-    return str(jars[-1]) if jars else None
+    from splink.backends.spark import similarity_jar_location
+
+    jar = Path(similarity_jar_location())
+    return str(jar.resolve()) if jar.is_file() else None
 
 
 def validate_jars(jars: list[str] | tuple[str, ...], source: str = "spark.jars") -> list[str]:

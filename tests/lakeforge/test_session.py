@@ -18,10 +18,16 @@ def test_session_has_test_settings_and_hive_under_lake(spark, lake_root: Path) -
 
 
 def test_splink_similarity_jar_is_on_the_session(spark) -> None:
+    import pyspark
+    from splink.backends.spark import similarity_jar_location
+
     from lakeforge.session import splink_jar_path
 
     jar = splink_jar_path()
-    assert jar is not None and jar.endswith("_spark3.x.jar")
+    major = pyspark.__version__.split(".")[0]
+    # The jar of this Spark line (Scala 2.12 on 3.5, 2.13 on 4), the one Splink registers.
+    assert jar is not None and jar.endswith(f"_spark{major}.x.jar")
+    assert jar == str(Path(similarity_jar_location()).resolve())
     assert jar in spark.conf.get("spark.jars")
     # The jar's classes load in the driver JVM: its Jaro-Winkler UDF can be registered.
     from pyspark.sql.types import DoubleType
