@@ -1,7 +1,8 @@
 """Faults on S3 (issue 15 item 5): the main job with its whole lake on s3:// (moto, plain HTTP,
 ``lakeforge run customer_propensity --env <local_s3>`` in subprocesses) is SIGKILLed during the
-data write, before the catalog switch and before the bookmark commit, then rerun; and the
-preflight refuses an unreachable endpoint or a missing bucket before Spark starts.
+data write, before the catalog switch and before the bookmark commit, then rerun. (The same
+item's preflight - an unreachable endpoint or a missing bucket fails in one line before Spark
+starts - is tested in tests/lakeforge/test_session_s3a.py and tests/lakeforge/test_io_s3.py.)
 
 Four job runs on one S3 lake, each kill point with its own killed run, the last run the rerun:
 
@@ -16,7 +17,8 @@ Four job runs on one S3 lake, each kill point with its own killed run, the last 
 After each kill the catalog (the embedded Derby metastore of the runs, read over JDBC, and the
 Athena DDL next to the data) points at complete versions only, and after kills 2 and 3 those
 are run 1's, with run 1's rows. After the rerun every table's rows equal, as a multiset, those
-of one clean run over the same raw data (a local-folder lake, in this process on the test
+of one clean run over the same raw data, and so do the feature splits (floats to 9 significant
+digits, tests/jobsupport.py ``rounded``) (a local-folder lake, in this process on the test
 session, in a background thread that overlaps the S3 runs; tests/jobs/test_customer_propensity_s3.py
 shows a folder run and an S3 run of the same data publish the same rows), no contact id twice,
 and the killed runs' versions are unreferenced and marked superseded.
@@ -29,7 +31,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -93,6 +94,19 @@ def published(lake: Lake, db: str, table: str) -> dict[str, Any]:
     for loc in locations:
         rows.update(_rows_at(loc, table_uri))
     return {"locations": sorted(locations), "rows": rows}
+
+
+def feature_rows(lake: Lake) -> dict[str, Counter[str]]:
+    """The SageMaker splits the features step wrote (Parquet), per split as a row multiset."""
+    import pyarrow.dataset as ds
+
+    out = {}
+    for split in ("train", "validation", "test"):
+        fs, path = _fs_path(lake.path("features", "propensity", "parquet", split))
+        table = ds.dataset(path, filesystem=fs, format="parquet").to_table()
+        out[split] = Counter(json.dumps(rounded(r), sort_keys=True, default=str)
+                             for r in table.to_pylist())
+    return out
 
 
 def derby_locations(spark: Any, metastore_dir: Path, db: str, table: str) -> list[str]:
@@ -251,7 +265,6 @@ def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
     late = add_contact_days(ref_root, **LATE)  # the reference lake gets every day at once
     reference = _reference_in_thread(spark, ref_root)
 
-    started = time.monotonic()
     seen: dict[str, Any] = {"lake": lake, "bucket": bucket, "kills": []}
     metastore = tmp / "metastore"
     for point in KILLS:
@@ -260,18 +273,18 @@ def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
                 io.upload_folder(folder, f"{lake.zone('raw')}/contacts/{Path(folder).name}")
         rc, _out, err = _run(env_file, lake.root, point)
         seen["kills"].append({"point": point, "rc": rc, "err": err[-3000:],
-                              # the JVM outlives its Python parent for a moment and may log more
+                              # the fault line (stderr is also the run's log)
                               "fault": [ln for ln in err.splitlines()
                                         if ln.startswith("lakeforge fault point")],
                               "catalog": catalog_state(spark, lake, metastore),
                               "summaries": summaries(lake), "uploads": _uploads(bucket)})
-    rc, out, err = _run(env_file, lake.root)
+    rc, _out, err = _run(env_file, lake.root)
     seen["rerun"] = {"rc": rc, "err": err[-3000:], "catalog": catalog_state(spark, lake, metastore),
-                     "summaries": summaries(lake)}
-    seen["seconds"] = round(time.monotonic() - started, 1)
+                     "summaries": summaries(lake), "features": feature_rows(lake)}
     seen["ref_rc"] = reference()
     ref_lake = Lake.from_settings(str(ref_root), allow_env_override=False)
     seen["reference"] = {t: published(ref_lake, REF_DB, t)["rows"] for t in TABLES}
+    seen["reference_features"] = feature_rows(ref_lake)
     seen["rerun"]["uploads"] = _uploads(bucket)
     return seen
 
@@ -351,8 +364,14 @@ def test_killed_writes_left_unreferenced_versions_on_s3(life: dict[str, Any]) ->
         assert not new & during_write[table]["derby_versions"], table
         half += sorted(new & during_write[table]["unfinished"])
         assert not first[table]["unfinished"], table
-    # the write was under way: its version prefix holds the magic committer's objects only
+    # the write was under way: its version prefix holds the magic committer's objects only,
+    # and its data files are multipart uploads nothing completed (invisible to readers)
     assert len(half) == 1, half
+    assert life["kills"][0]["uploads"] == []
+    uploads = life["kills"][1]["uploads"]
+    assert uploads and all(f"/{VERSIONS_DIR}/{half[0]}/" in key for key in uploads), uploads
+    # later runs write other version prefixes: nothing aborts them (docs/publish.md)
+    assert life["rerun"]["uploads"] == uploads
     staged = {t: set(before_switch[t]["folders"]) - set(during_write[t]["folders"])
               for t in TABLES}
     for table in TABLES:
@@ -372,6 +391,8 @@ def test_rerun_after_the_kills_on_s3_equals_a_clean_run(life: dict[str, Any]) ->
         got, want = final[table]["rows"], life["reference"][table]
         assert sum(got.values()) > 0, table
         assert got == want, table  # equal multisets: no row lost, none duplicated
+    assert life["rerun"]["features"] == life["reference_features"]
+    assert sum(life["rerun"]["features"]["train"].values()) > 0
     contacts = [json.loads(r)["contact_id"] for r in final["contacts_enriched"]["rows"].elements()]
     assert len(contacts) == len(set(contacts))
     assert len([c for c in contacts if c.startswith("L2024")]) == LATE["per_day"]  # late day
