@@ -57,7 +57,7 @@ REF_DB = "s3fault_ref"
 TABLES = ("customers_golden", "customer_matches", "contacts_enriched")
 JOB_ARGS = ["--dedup.max_em_iterations", "2"]
 DATA = {"customers": 60, "days": 2, "seed": 23}
-LATE = {"first_day": date(2024, 5, 3), "days": 1, "per_day": 40}
+LATE_DAY, LATE_ROWS = date(2024, 5, 3), 40  # one late day of contacts
 KILLS = ("before_bookmark_commit", "during_write.*", "before_switch.*")
 
 
@@ -262,7 +262,8 @@ def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
     lake = Lake.from_settings(f"s3://{bucket}/lake", allow_env_override=False)
     aws.client("s3").create_bucket(Bucket=bucket)
     io.upload_folder(ref_root / "raw", lake.zone("raw"))
-    late = add_contact_days(ref_root, **LATE)  # the reference lake gets every day at once
+    # the reference lake gets every day at once
+    late = add_contact_days(ref_root, first_day=LATE_DAY, days=1, per_day=LATE_ROWS)
     reference = _reference_in_thread(spark, ref_root)
 
     seen: dict[str, Any] = {"lake": lake, "bucket": bucket, "kills": []}
@@ -395,7 +396,7 @@ def test_rerun_after_the_kills_on_s3_equals_a_clean_run(life: dict[str, Any]) ->
     assert sum(life["rerun"]["features"]["train"].values()) > 0
     contacts = [json.loads(r)["contact_id"] for r in final["contacts_enriched"]["rows"].elements()]
     assert len(contacts) == len(set(contacts))
-    assert len([c for c in contacts if c.startswith("L2024")]) == LATE["per_day"]  # late day
+    assert len([c for c in contacts if c.startswith("L2024")]) == LATE_ROWS  # late day
 
 
 @pytest.mark.slow
