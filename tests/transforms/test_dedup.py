@@ -224,6 +224,19 @@ def test_single_row_is_its_own_entity(spark) -> None:
     assert (row["id"], row[MATCH_ID], row[MATCH_CONFIDENCE_SCORE]) == (7, 7, 1.0)
 
 
+def test_number_column_given_as_text_compares_as_double_and_non_numbers_as_null(spark) -> None:
+    """A model's ``number`` column arriving as text (e.g. new rows read from CSV): what is not a
+    number is null on both Spark lines (4.x's ANSI cast would raise on ``n/a``)."""
+    from pyspark.sql import types as T  # noqa: N812
+
+    from transforms.dedup.profile import prepare_column
+
+    df = spark.createDataFrame([(" 1.5 ",), ("n/a",), ("",), (None,), ("-2",)], "v string")
+    got = df.select(prepare_column(F.col("v"), "number", T.StringType()).alias("v"))
+    assert dict(got.dtypes)["v"] == "double"
+    assert [r.v for r in got.collect()] == [1.5, None, None, None, -2.0]
+
+
 def test_labels_become_pairs_within_labeling_sets(spark) -> None:
     labels = spark.createDataFrame(
         [("s1", "A", "a1"), ("s1", "A", "a2"), ("s1", "B", "b1"), ("s2", "X", "c1"),

@@ -16,6 +16,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
+from transforms.casts import cast_or_null
+
 log = logging.getLogger(__name__)
 
 ColumnKind = Literal[
@@ -291,7 +293,8 @@ def prepare_column(col: Column, kind: ColumnKind, field_type: T.DataType) -> Col
     if kind in ("date", "number", "boolean") and not isinstance(field_type, T.StringType):
         return col
     if kind == "number":
-        return clean_string(col).cast("double")
+        # Text that is not a number is null on both Spark lines (4.x's ANSI cast would raise).
+        return cast_or_null(clean_string(col), T.DoubleType())
     s = clean_string(col)
     if kind == "phone":
         digits = F.regexp_replace(s, r"[^0-9]", "")
