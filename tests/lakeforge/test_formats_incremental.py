@@ -112,9 +112,9 @@ def bank_lake(tmp_path: Path) -> Path:
 def test_incremental_dedup_merges_the_touched_golden_records_and_equals_a_full_rerun(
         spark, bank_lake: Path, fmt: str) -> None:
     """Slow: three runs of the main job in process on the test session (Splink training in
-    the first; 150-600 s per format under load average 10-17). Delta files of at most 8 rows
-    give the golden table several files, so that a MERGE touching one entity can be seen to
-    rewrite fewer files than the table holds."""
+    the first; 140 s Iceberg, 250 s Delta at load average 1-8, ~600 s each at 10-17). Delta
+    files of at most 8 rows give the golden table several files, so that a MERGE touching one
+    entity can be seen to rewrite fewer files than the table holds."""
     from lakeforge.formats import Target, delta, iceberg
 
     if fmt not in formats_enabled(spark):
