@@ -31,10 +31,9 @@ import yaml
 from jobs import customer_propensity
 from lakeforge import aws, io
 from lakeforge.bookmarks import JobBookmarks
-from lakeforge.config import conf_dir, load_env
+from lakeforge.config import conf_dir
 from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server, restore_jvm_trust, trust_in_jvm
 from lakeforge.sample_data import write_bank_marketing
-from lakeforge.session import apply_s3a_conf
 from lakeforge.state import store_for
 
 # slow: two runs of the whole pipeline (Splink training included) on tiny data, one on S3A in
@@ -123,8 +122,6 @@ def runs(spark: Any, tls_s3: LocalS3Server, tmp_path_factory: pytest.TempPathFac
             for o in page.get("Contents", [])]
     summaries = [k for k in keys if k.endswith("/run_summary.json")]
     summary = json.loads(io.read_text(f"s3://{bucket}/{summaries[-1]}")) if summaries else {}
-    # the test session reads the published S3 versions through S3A (no metastore involved)
-    apply_s3a_conf(spark, load_env(str(env_file)))
     return {"codes": (local_code, gen_code, done.returncode), "stderr": done.stderr[-3000:],
             "bucket": bucket, "key_id": key_id, "keys": keys, "summary": summary, "s3": s3,
             "local_summary": _local_summary(local_root)}
@@ -135,15 +132,31 @@ def _local_summary(root: Path) -> dict[str, Any]:
     return json.loads(runs[-1].read_text()) if runs else {}
 
 
-def _published(spark: Any, summary: dict[str, Any], table: str) -> Any:
-    """The rows of a published version, every column as a string (partition values inferred
-    from folder names come back typed otherwise)."""
+def _version_rows(spark: Any, folder: str) -> Any:
+    """The rows of a published version folder, every column as a string (partition values
+    inferred from folder names come back typed otherwise)."""
     from pyspark.sql import functions as F  # noqa: N812
 
-    pub = summary["published"][table]
-    df = (spark.read.option("basePath", f"{pub['location']}/_versions/{pub['version']}")
-          .parquet(f"{pub['location']}/_versions/{pub['version']}"))
+    df = spark.read.option("basePath", folder).parquet(folder)
     return df.select(*[F.col(c).cast("string").alias(c) for c in sorted(df.columns)])
+
+
+def _version_folder(summary: dict[str, Any], table: str) -> str:
+    pub = summary["published"][table]
+    return f"{pub['location']}/_versions/{pub['version']}"
+
+
+def _download(s3: Any, uri: str, folder: Path) -> str:
+    """The objects under ``uri`` downloaded with boto3 into ``folder``. The S3 version is read
+    from there, not through the shared test JVM's S3A client, whose TLS trust and endpoint are
+    process-wide state that other modules on this pytest worker change."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+        for obj in page.get("Contents", []):
+            target = folder / obj["Key"][len(prefix) + 1:]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(target))
+    return str(folder)
 
 
 def test_the_whole_run_succeeds_on_s3(runs: dict[str, Any]) -> None:
@@ -160,12 +173,14 @@ def test_the_whole_run_succeeds_on_s3(runs: dict[str, Any]) -> None:
     assert s["rows"] == runs["local_summary"]["rows"]  # the same ledgers as the local run
 
 
-def test_published_rows_equal_the_local_folder_run(runs: dict[str, Any], spark: Any) -> None:
+def test_published_rows_equal_the_local_folder_run(runs: dict[str, Any], spark: Any,
+                                                   tmp_path: Path) -> None:
     for table in TABLES:
         location = runs["summary"]["published"][table]["location"]
         assert location.startswith(f"s3://{runs['bucket']}/lake/curated/s3cmp/"), location
-        on_s3 = _published(spark, runs["summary"], table)
-        local = _published(spark, runs["local_summary"], table)
+        on_s3 = _version_rows(spark, _download(runs["s3"], _version_folder(runs["summary"], table),
+                                               tmp_path / table))
+        local = _version_rows(spark, _version_folder(runs["local_summary"], table))
         assert on_s3.columns == local.columns, table
         assert on_s3.count() == local.count() > 0, table
         assert on_s3.exceptAll(local).count() == 0, table  # equal as multisets
