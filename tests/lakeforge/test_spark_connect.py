@@ -1,8 +1,9 @@
 """The quality package and the Glue transforms over a Spark Connect session give the same
 results as over the classic session (pyspark 4 only: the Spark 4.1 line of `make test`).
 
-The Connect side runs in a child process (``python -m tests.lakeforge.test_spark_connect``): creating a
-remote session marks the whole Python process as Spark Connect (SPARK_CONNECT_MODE_ENABLED), which
+The Connect side runs in a child process (``python -m tests.lakeforge.test_spark_connect``):
+creating a remote session marks the whole Python process as Spark Connect
+(SPARK_CONNECT_MODE_ENABLED), which
 would turn the rest of the suite's classic ``F.col`` into Connect columns. The child starts a
 local Connect server (``SparkSession.builder.remote("local[1]")``, its own JVM), computes the
 same functions on the same inline data and prints them as JSON; the test computes them on the
@@ -140,8 +141,8 @@ def over_connect(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
            "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONPATH": str(REPO)}
     env.pop("SPARK_CONNECT_MODE_ENABLED", None)
     env.pop("SPARK_REMOTE", None)
-    done = subprocess.run([sys.executable, "-m", "tests.lakeforge.test_spark_connect"], capture_output=True,
-                          text=True, env=env,
+    done = subprocess.run([sys.executable, "-m", "tests.lakeforge.test_spark_connect"],
+                          capture_output=True, text=True, env=env,
                           cwd=tmp_path_factory.mktemp("connect"), timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     marked = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
