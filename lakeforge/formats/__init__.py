@@ -111,8 +111,7 @@ def iceberg_glue_catalog_conf(env: EnvConfig, warehouse: str) -> dict[str, str]:
     handles ``s3://`` only. Endpoints: Glue at ``catalog.endpoint_url`` (else
     ``aws.endpoint_url``), S3 at ``aws.endpoint_url`` (else ``$LAKEFORGE_AWS_ENDPOINT_URL``)
     with path-style access; region ``catalog.region`` / ``aws.region`` / the default.
-    Credentials are the JVM's default AWS chain (role, environment, profile); a session
-    started before them takes :func:`iceberg_credentials_conf`.
+    Credentials are the JVM's default AWS chain (role, environment, profile).
     """
     import os
 
@@ -131,17 +130,6 @@ def iceberg_glue_catalog_conf(env: EnvConfig, warehouse: str) -> dict[str, str]:
         # moto, MinIO and LocalStack serve buckets as paths, not as host names.
         conf["s3.path-style-access"] = "true"
     return conf
-
-
-def iceberg_credentials_conf() -> dict[str, str]:
-    """The credentials boto3 resolves now, as S3FileIO's properties (``s3.access-key-id``,
-    ``s3.secret-access-key``, ``s3.session-token``): for a session whose JVM started before
-    they were set (its default chain reads the JVM's own environment). Empty when none."""
-    from lakeforge.aws import s3a_credentials_conf
-
-    names = {"fs.s3a.access.key": "s3.access-key-id", "fs.s3a.secret.key": "s3.secret-access-key",
-             "fs.s3a.session.token": "s3.session-token"}
-    return {names[k]: v for k, v in s3a_credentials_conf().items() if k in names}
 
 
 def formats_enabled(spark: SparkSession) -> set[str]:

@@ -47,7 +47,6 @@ from lakeforge.formats import (
     Target,
     commit,
     formats_enabled,
-    iceberg_credentials_conf,
     iceberg_glue_catalog_conf,
     table_format_conf,
 )
@@ -98,6 +97,17 @@ def test_glue_env_configures_iceberg_glue_catalog_with_s3_file_io_and_endpoints(
         load_env("local").spark, jar_sets=["iceberg"]))
     hadoop = table_format_conf(local_env, local)
     assert hadoop[f"{PREFIX}.type"] == "hadoop" and f"{PREFIX}.catalog-impl" not in hadoop
+
+
+def iceberg_credentials_conf() -> dict[str, str]:
+    """The credentials boto3 resolves now, as S3FileIO's properties (``s3.access-key-id``,
+    ``s3.secret-access-key``, ``s3.session-token``): for the suite's session, whose JVM started
+    before moto's credentials were set (its default chain reads the JVM's own environment)."""
+    from lakeforge.aws import s3a_credentials_conf
+
+    names = {"fs.s3a.access.key": "s3.access-key-id", "fs.s3a.secret.key": "s3.secret-access-key",
+             "fs.s3a.session.token": "s3.session-token"}
+    return {names[k]: v for k, v in s3a_credentials_conf().items() if k in names}
 
 
 def test_iceberg_credentials_conf_takes_what_boto3_resolves(
