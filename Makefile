@@ -94,7 +94,8 @@ jars-spark4: $(STAMP4)
 	$(SPARK4_ENV) $(PY4) -m lakeforge.cli jars fetch
 
 # `make test` (CI) runs the suite on both Spark lines, one after the other (2 cores: never at
-# once). What runs where:
+# once). It has fetched the jar sets first, so LAKEFORGE_REQUIRE_JARS=1 turns a set missing on
+# disk into a failure (tests/conftest.py) instead of silently skipped tests. What runs where:
 #   Spark 3.5 (.venv, Python 3.11)        - every test.
 #   Spark 4.1 (.venv-spark4, Python 3.13) - SPARK4_TESTS below: what must answer the same on
 #       both lines; inside it, what cannot run on 4.1 at all is skipped with the reason (the
@@ -109,7 +110,7 @@ test: test-spark35 test-spark4
 test-spark35: $(STAMP) jars $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
 	@bash scripts/ensure_chromium.sh
-	@$(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS); rc=$$?; \
+	@LAKEFORGE_REQUIRE_JARS=1 $(PY) -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The Spark 4.1 line runs the tests of what must answer the same on both lines (issue 17):
@@ -137,7 +138,8 @@ SPARK4_TESTS ?= tests/transforms/test_glue.py tests/transforms/test_registry.py 
 
 test-spark4: $(STAMP4) jars-spark4 $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
-	@$(SPARK4_ENV) $(PY4) -m pytest $(PYTEST_XDIST) $(SPARK4_TESTS) $(PYTEST_ARGS); rc=$$?; \
+	@$(SPARK4_ENV) LAKEFORGE_REQUIRE_JARS=1 $(PY4) -m pytest $(PYTEST_XDIST) $(SPARK4_TESTS) \
+		$(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: $(STAMP) jars

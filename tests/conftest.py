@@ -40,16 +40,25 @@ TEST_JAR_SETS: tuple[str, ...] = ("deequ", "delta", "iceberg", "s3a")
 
 
 def fetched_jar_sets(names: tuple[str, ...] = TEST_JAR_SETS) -> list[str]:
-    """The sets among ``names`` that `make jars` has fetched for the installed Spark line."""
-    from lakeforge.jars import JarSetMissingError, set_jars
+    """The sets among ``names`` that `make jars` has fetched for the installed Spark line.
 
-    present = []
+    Under ``make test`` (``LAKEFORGE_REQUIRE_JARS=1``, set by the Makefile after it fetched
+    them) a set the line's lock file pins but that is not complete on disk fails the session
+    instead: the tests that need it would otherwise skip and the run would look green."""
+    from lakeforge.jars import JarSetMissingError, available_sets, set_jars, spark_line
+
+    present, missing = [], []
     for name in names:
         try:
             set_jars(name)
-        except JarSetMissingError:
+        except JarSetMissingError as exc:
+            if name in available_sets(spark_line()):
+                missing.append(f"{name} ({exc})")
             continue
         present.append(name)
+    if missing and os.environ.get("LAKEFORGE_REQUIRE_JARS") == "1":
+        pytest.fail(f"LAKEFORGE_REQUIRE_JARS=1 but jar sets are not fetched: {'; '.join(missing)}",
+                    pytrace=False)
     return present
 
 
