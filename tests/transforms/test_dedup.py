@@ -352,35 +352,6 @@ def test_model_round_trips_through_json(tmp_path: Path, people: DataFrame,
     assert _groups(from_file) == _groups(matched)  # matched: the saved model's prediction
 
 
-def test_lineage_is_cut_by_local_checkpoints_on_a_local_master_and_parquet_agrees(
-        spark, people: DataFrame, model: MatchModel, matched_run: MatchRun) -> None:
-    """The shared run broke Splink's lineage with local checkpoints (``auto`` on local[2]);
-    the same prediction with Parquet intermediate tables (the cluster default) writes them
-    to the checkpoint folder and gives the same clusters and scores. A bad setting is refused
-    naming the key."""
-    from transforms.dedup.backend import BREAK_LINEAGE_CONF, break_lineage_method
-
-    assert spark.conf.get(BREAK_LINEAGE_CONF, None) is None
-    assert break_lineage_method(spark) == "local_checkpoint"
-    try:
-        spark.conf.set(BREAK_LINEAGE_CONF, "parquet")
-        assert break_lineage_method(spark) == "parquet"
-        run = find_matches_detailed(people, primary_key="person_id", model=model)
-        scores = {r["person_id"]: r[MATCH_CONFIDENCE_SCORE] for r in run.result.collect()}
-        folder = Path(spark.sparkContext.getCheckpointDir().removeprefix("file:"))
-        spark.conf.set(BREAK_LINEAGE_CONF, "memory")
-        with pytest.raises(DedupInputError, match=f"{BREAK_LINEAGE_CONF} 'memory': use one of"):
-            break_lineage_method(spark)
-    finally:
-        spark.conf.unset(BREAK_LINEAGE_CONF)
-    assert any(p.name.startswith("__splink__") for p in folder.rglob("*")), folder
-    assert _groups(run.result) == _groups(matched_run.result)
-    expected = {r["person_id"]: r[MATCH_CONFIDENCE_SCORE] for r in matched_run.result.collect()}
-    assert scores.keys() == expected.keys()
-    assert all(scores[k] == pytest.approx(expected[k]) for k in scores)
-    assert run.candidate_pairs == matched_run.candidate_pairs
-
-
 @pytest.mark.slow
 def test_tradeoff_towards_precision_splits_weak_links(people: DataFrame, model: MatchModel,
                                                       matched_run: MatchRun) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import tempfile
@@ -25,6 +24,7 @@ if TYPE_CHECKING:
     from splink.internals.linker import Linker
 
 log = logging.getLogger(__name__)
+
 
 
 def splink_jar_path() -> str:
@@ -74,107 +74,30 @@ def ensure_similarity_functions(spark: SparkSession) -> None:
         ) from exc
 
 
-#: Spark conf key choosing how Splink's intermediate tables break their lineage.
-BREAK_LINEAGE_CONF = "lakeforge.dedup.breakLineage"
-BREAK_LINEAGE_METHODS = ("auto", "parquet", "local_checkpoint")
-
-
-def break_lineage_method(spark: SparkSession) -> str:
-    """``parquet`` or ``local_checkpoint``: how Splink's intermediate tables cut their lineage.
-
-    ``lakeforge.dedup.breakLineage`` (Spark conf) is ``auto`` (the default), ``parquet`` or
-    ``local_checkpoint``. ``auto`` takes ``local_checkpoint`` on a ``local`` master (one JVM:
-    no executor can be lost, and each table skips a Parquet write, its commit and a read back:
-    the main job on 100 customers ran 14% faster) and ``parquet`` on a cluster (Splink's
-    default, safe when executors come and go).
-    """
-    value = spark.conf.get(BREAK_LINEAGE_CONF, "auto") or "auto"
-    if value not in BREAK_LINEAGE_METHODS:
-        raise DedupInputError(
-            f"{BREAK_LINEAGE_CONF} {value!r}: use one of {', '.join(BREAK_LINEAGE_METHODS)}"
-        )
-    if value == "auto":
-        local = spark.sparkContext.master.startswith("local")
-        return "local_checkpoint" if local else "parquet"
-    return value
-
-
-def _set_checkpoint_dir(spark: SparkSession) -> None:
-    jsc = spark.sparkContext._jsc  # type: ignore[attr-defined]
-    if not jsc.sc().getCheckpointDir().isEmpty():
-        return
-    folder = spark.conf.get("lakeforge.dedup.checkpointDir", None)
-    if not folder:
-        if not spark.sparkContext.master.startswith("local"):
-            raise DedupInputError(
-                "find_matches needs a checkpoint folder on a cluster: set "
-                "spark.checkpoint.dir (or lakeforge.dedup.checkpointDir) to an s3:// or "
-                "hdfs:// path"
-            )
-        # A name only: Spark creates the folder (this library creates no files itself).
-        folder = os.path.join(tempfile.gettempdir(), f"lakeforge-splink-{uuid.uuid4().hex}")
-    log.info("Splink intermediate tables go to checkpoint folder %s", folder)
-    spark.sparkContext.setCheckpointDir(folder)
-
-
-@functools.cache
-def _checkpoint_on_persist(base: Any) -> Any:
-    class LocalCheckpointOnPersist(base):  # type: ignore[valid-type,misc]
-        def persist(self, *args: Any, **kwargs: Any) -> DataFrame:
-            return base.localCheckpoint(self, eager=True)  # type: ignore[no-any-return]
-
-    return LocalCheckpointOnPersist
-
-
-def _checkpointing(df: DataFrame) -> DataFrame:
-    """``df`` as a DataFrame whose ``persist()`` is an eager local checkpoint instead."""
-    base: Any = type(df)
-    return _checkpoint_on_persist(base)(df._jdf, df.sparkSession)  # type: ignore[no-any-return]
-
-
-@functools.cache
-def _local_checkpoint_api() -> type:
-    from splink import SparkAPI
-
-    class LocalCheckpointSparkAPI(SparkAPI):  # type: ignore[misc]
-        """Splink's Spark backend in its ``persist`` mode, where every table Splink would
-        persist is an eager local checkpoint instead: the data stays in the block manager, as
-        with persist, but the plan is cut (cached plans keep their whole lineage, and the plan
-        strings of Splink's chained tables grow until the driver runs out of memory: seen with
-        persist on 100 customers)."""
-
-        def _repartition_if_needed(self, spark_df: DataFrame, templated_name: str) -> DataFrame:
-            return _checkpointing(super()._repartition_if_needed(spark_df, templated_name))
-
-        def _break_lineage_and_repartition(
-            self, spark_df: DataFrame, templated_name: str, physical_name: str
-        ) -> DataFrame:
-            plain = type(spark_df)
-            out = super()._break_lineage_and_repartition(spark_df, templated_name, physical_name)
-            # a table Splink does not persist comes back as the checkpointing subclass
-            return out if type(out) is plain else plain(out._jdf, out.sparkSession)
-
-    return LocalCheckpointSparkAPI
-
-
 def spark_api(spark: SparkSession) -> Any:
-    """Splink's Spark backend; its intermediate tables break their lineage as
-    :func:`break_lineage_method` says.
+    """Splink's Spark backend, writing its intermediate tables as Parquet.
 
     Splink chains many intermediate tables; keeping them as cached plans makes plan strings
-    grow until the driver runs out of memory, so they are either written as Parquet to the
-    SparkContext's checkpoint folder (``spark.checkpoint.dir`` or
-    ``lakeforge.dedup.checkpointDir``; a temp folder on a local master) or, on a local master,
-    locally checkpointed (lineage cut, data kept in the block manager).
+    grow until the driver runs out of memory, so they go to the SparkContext's checkpoint
+    folder (``spark.checkpoint.dir`` or ``lakeforge.dedup.checkpointDir``; a temp folder on a
+    local master).
     """
     from splink import SparkAPI
 
-    if break_lineage_method(spark) == "local_checkpoint":
-        return _local_checkpoint_api()(
-            spark_session=spark, break_lineage_method="persist",
-            register_udfs_automatically=False,
-        )
-    _set_checkpoint_dir(spark)
+    jsc = spark.sparkContext._jsc  # type: ignore[attr-defined]
+    if jsc.sc().getCheckpointDir().isEmpty():
+        folder = spark.conf.get("lakeforge.dedup.checkpointDir", None)
+        if not folder:
+            if not spark.sparkContext.master.startswith("local"):
+                raise DedupInputError(
+                    "find_matches needs a checkpoint folder on a cluster: set "
+                    "spark.checkpoint.dir (or lakeforge.dedup.checkpointDir) to an s3:// or "
+                    "hdfs:// path"
+                )
+            # A name only: Spark creates the folder (this library creates no files itself).
+            folder = os.path.join(tempfile.gettempdir(), f"lakeforge-splink-{uuid.uuid4().hex}")
+        log.info("Splink intermediate tables go to checkpoint folder %s", folder)
+        spark.sparkContext.setCheckpointDir(folder)
     return SparkAPI(
         spark_session=spark,
         break_lineage_method="parquet",
