@@ -12,6 +12,12 @@ both see the same machine load. Run by hand::
     .venv/bin/python benchmarks/main_job.py [--trees /work/baseline .] [--rounds 1]
         [--customers 1500] [--json out.json]
 
+Two Spark settings variants on one tree (e.g. Splink's lineage cut by local checkpoints, the
+default on a local master, vs Parquet, the cluster default)::
+
+    .venv/bin/python benchmarks/main_job.py --trees . --rounds 2 --customers 100 \
+        --confs default lakeforge.dedup.breakLineage=parquet
+
 Spark 3.5 vs 4.1 on one tree (issue 17)::
 
     .venv/bin/python benchmarks/main_job.py --trees . --rounds 2 \
@@ -53,7 +59,8 @@ from lakeforge.session import build_session
 env = load_env("local")
 lake = Lake.from_env(env)
 spark = build_session(env, "bench-main-job", lake=lake,
-                      extra_conf={"spark.ui.retainedJobs": "100000"})
+                      extra_conf={"spark.ui.retainedJobs": "100000",
+                                  **json.loads(os.environ.get("BENCH_SPARK_CONF", "{}"))})
 sc = spark.sparkContext
 session_s = time.monotonic() - t0
 from jobs import customer_propensity
@@ -74,7 +81,18 @@ spark.stop()
 """
 
 
-def run_tree(tree: Path, customers: int, python: str) -> dict[str, object]:
+def parse_conf(variant: str) -> dict[str, str]:
+    """``default`` (nothing added) or ``key=value[,key=value]`` Spark settings."""
+    if variant == "default":
+        return {}
+    pairs = [item.split("=", 1) for item in variant.split(",")]
+    if any(len(p) != 2 for p in pairs):
+        raise SystemExit(f"--confs {variant!r}: use default or key=value[,key=value]")
+    return dict((k, v) for k, v in pairs)
+
+
+def run_tree(tree: Path, customers: int, python: str,
+             conf: dict[str, str] | None = None) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
     from lakeforge.sample_data import write_bank_marketing
 
@@ -82,7 +100,7 @@ def run_tree(tree: Path, customers: int, python: str) -> dict[str, object]:
     write_bank_marketing(lake, customers=customers)
     env = dict(os.environ, PYTHONPATH=str(tree), LAKEFORGE_LAKE_ROOT=str(lake),
                LAKEFORGE_CONF_DIR=str(tree / "conf"), PYSPARK_PYTHON=python,
-               PYSPARK_DRIVER_PYTHON=python)
+               PYSPARK_DRIVER_PYTHON=python, BENCH_SPARK_CONF=json.dumps(conf or {}))
     env.pop("LAKEFORGE_FAULT_POINT", None)
     started = time.monotonic()
     proc = subprocess.run([python, "-c", CHILD], cwd=tree, env=env, capture_output=True,
@@ -110,17 +128,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pythons", nargs="+", default=None,
                         help="run every tree under each of these interpreters (e.g. the 3.5 and "
                              "4.1 venvs), alternating round by round; overrides --python")
+    parser.add_argument("--confs", nargs="+", default=["default"],
+                        help="Spark settings variants, alternating within a round: default "
+                             "or key=value[,key=value] (e.g. lakeforge.dedup.breakLineage="
+                             "parquet)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     results = []
     for r in range(args.rounds):
-        for tree, python in [(t, p) for t in args.trees for p in (args.pythons or [args.python])]:
-            res = run_tree(Path(tree).resolve(), args.customers, python)
+        for tree, python, variant in [(t, p, c) for t in args.trees
+                                      for p in (args.pythons or [args.python])
+                                      for c in args.confs]:
+            res = run_tree(Path(tree).resolve(), args.customers, python, parse_conf(variant))
             res["round"] = r + 1
             res["python"] = python
+            res["conf"] = variant
             results.append(res)
             first, rerun = res["runs"]
-            print(f"round {r + 1} {tree} ({python}): first run {first['seconds']} s, "
+            print(f"round {r + 1} {tree} ({python}, {variant}): first run {first['seconds']} s, "
                   f"{first['spark_jobs']} Spark jobs (exit {first['code']}); rerun "
                   f"{rerun['seconds']} s, {rerun['spark_jobs']} jobs; session "
                   f"{res['session_seconds']} s; rerun byte-identical: "
