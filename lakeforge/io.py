@@ -216,8 +216,28 @@ def upload_folder(folder: str | Path, uri: str) -> int:
     return len(files)
 
 
+def abort_uploads(uri: str) -> int:
+    """Abort the incomplete multipart uploads under an S3 folder (a write killed before its
+    job commit, e.g. S3A's magic committer, leaves them: invisible to readers, billed until
+    aborted). Returns how many; a local folder has none (0)."""
+    if _local(uri) is not None:
+        return 0
+    s3, bucket, key = _s3(uri)
+    if not key:
+        raise InputPathError(f"abort_uploads {uri}: refusing to act on a whole bucket")
+    aborted = 0
+    pages = s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=f"{key}/")
+    for page in pages:
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"],
+                                      UploadId=upload["UploadId"])
+            aborted += 1
+    return aborted
+
+
 def delete_dir(uri: str) -> None:
-    """Delete a folder and everything under it (local or S3; a missing one is a no-op on S3)."""
+    """Delete a folder and everything under it (local or S3; a missing one is a no-op on S3),
+    on S3 its incomplete multipart uploads included (:func:`abort_uploads`)."""
     path = _local(uri)
     if path is not None:
         pafs.LocalFileSystem().delete_dir(path)
@@ -225,6 +245,7 @@ def delete_dir(uri: str) -> None:
     s3, bucket, key = _s3(uri)
     if not key:
         raise InputPathError(f"delete_dir {uri}: refusing to empty a whole bucket")
+    abort_uploads(uri)
     for page in _s3_objects(s3, bucket, key):
         batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if batch:

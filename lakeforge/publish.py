@@ -39,7 +39,15 @@ from lakeforge.catalog.athena_schema import AthenaSchemaError, athena_type_strin
 from lakeforge.catalog.base import Catalog, Partition, TableSpec
 from lakeforge.catalog.base import Column as BaseColumn
 from lakeforge.errors import ConfigError, LakeforgeError, SchemaMismatchError
-from lakeforge.io import delete_dir, list_files, list_subdirs, read_text, uri_exists, write_text
+from lakeforge.io import (
+    abort_uploads,
+    delete_dir,
+    list_files,
+    list_subdirs,
+    read_text,
+    uri_exists,
+    write_text,
+)
 from lakeforge.paths import (
     Lake,
     join_uri,
@@ -558,7 +566,8 @@ def expire_versions(
     keep: Sequence[str] = (),
     now: datetime | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Mark versions nothing points to as superseded; delete those superseded > ``retention``.
+    """Mark versions nothing points to as superseded (on S3 aborting the incomplete multipart
+    uploads a killed write left in them); delete those superseded > ``retention``.
 
     A version is referenced when a catalog partition (or the table's projection template) points
     into it. Versions left by a failed publish are never referenced, so they expire the same way.
@@ -590,6 +599,11 @@ def expire_versions(
             write_text(marker, now.isoformat())
             marked.append(name)
             since = now
+            # a killed S3 write's uploads can never be completed: stop paying for them now
+            aborted = abort_uploads(folder)
+            if aborted:
+                log.info("aborted %d incomplete multipart upload(s) of superseded version %s of "
+                         "%s.%s", aborted, name, database, table)
         else:
             since = datetime.fromisoformat(read_text(marker).strip())
         if now - since >= retention:

@@ -80,6 +80,33 @@ def test_delete_dir_removes_only_that_prefix_on_moto(bucket: str, s3: Any) -> No
         io.delete_dir(f"s3://{bucket}")
 
 
+def _pending(s3: Any, bucket: str, key: str) -> str:
+    """An incomplete multipart upload with one part (a write killed before its job commit)."""
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=1, Body=b"x" * 10)
+    return str(upload)
+
+
+def _uploads(s3: Any, bucket: str) -> list[str]:
+    return sorted(u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+
+
+def test_abort_uploads_and_delete_dir_abort_only_that_prefix_on_moto(bucket: str,
+                                                                     s3: Any) -> None:
+    for key in ("t/v1/a.parquet", "t/v1/sub/b.parquet", "t/v10/c.parquet", "t/v2/d.parquet"):
+        _pending(s3, bucket, key)
+    assert io.abort_uploads(f"s3://{bucket}/t/v1") == 2
+    assert _uploads(s3, bucket) == ["t/v10/c.parquet", "t/v2/d.parquet"]
+    assert io.abort_uploads(f"s3://{bucket}/t/v1") == 0  # nothing left: no error
+    io.write_text(f"s3://{bucket}/t/v2/_SUCCESS", "")
+    io.delete_dir(f"s3://{bucket}/t/v2")  # its objects and its pending upload
+    assert _uploads(s3, bucket) == ["t/v10/c.parquet"]
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix="t/v2/")
+    assert io.abort_uploads("/tmp/no-such-local-folder") == 0  # local folders have none
+    with pytest.raises(InputPathError, match="whole bucket"):
+        io.abort_uploads(f"s3://{bucket}")
+
+
 def test_require_input_path_on_moto(bucket: str) -> None:
     io.write_text(f"s3://{bucket}/raw/contacts/dt=2024-01-01/part-0.json", "{}")
     io.write_text(f"s3://{bucket}/raw/hidden/_SUCCESS", "")
