@@ -213,8 +213,10 @@ def _list_statements(uris: Iterable[str]) -> list[dict[str, Any]]:
             prefixes.update({prefix, f"{prefix}/*"})
         else:
             prefixes.add("*")
-    # s3:prefix is a condition key of ListBucket only: on GetBucketLocation it would be absent
-    # and the condition never true, so that action gets its own statement.
+    # s3:prefix is a condition key of ListBucket only: on GetBucketLocation and
+    # ListBucketMultipartUploads (expire_versions aborts a killed write's uploads under a
+    # superseded version) it would be absent and the condition never true, so those actions
+    # get their own statement.
     return [
         {
             "Sid": f"List{_sid(bucket)}",
@@ -224,7 +226,8 @@ def _list_statements(uris: Iterable[str]) -> list[dict[str, Any]]:
             "Condition": {"StringLike": {"s3:prefix": sorted(prefixes)}},
         }
         for bucket, prefixes in sorted(by_bucket.items())
-    ] + [{"Sid": "LocateLakeBuckets", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
+    ] + [{"Sid": "LocateLakeBuckets", "Effect": "Allow",
+          "Action": ["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
           "Resource": [f"arn:aws:s3:::{bucket}" for bucket in sorted(by_bucket)]}]
 
 

@@ -25,6 +25,11 @@ def test_policies_follow_each_jobs_databases_and_raw_sources(tmp_path, capsys):
     raw = sorted({r for r in resources if "/lake/raw/" in r and r.endswith("/*")})
     assert raw == [f"arn:aws:s3:::lakeforge-example-bucket/lake/raw/{s}/*"
                    for s in ("contacts", "customers", "indicators", "sales")]
+    # expire_versions lists and aborts a killed write's multipart uploads (lakeforge.io)
+    actions = {a for s in policy["Statement"] for a in s["Action"]}
+    assert {"s3:ListBucketMultipartUploads", "s3:AbortMultipartUpload"} <= actions
+    locate = next(s for s in policy["Statement"] if s["Sid"] == "LocateLakeBuckets")
+    assert "Condition" not in locate  # s3:prefix is not a condition key of these actions
     airflow = json.loads((tmp_path / "airflow-policy.json").read_text())
     jobs = next(s for s in airflow["Statement"] if s["Sid"] == "RunGlueJobPhases")
     assert jobs["Resource"] == [

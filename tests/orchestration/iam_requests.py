@@ -60,6 +60,8 @@ def _s3(entry: dict[str, Any]) -> list[tuple]:
     bucket, key = parts[0], unquote(parts[1]) if len(parts) > 1 else ""
     method = entry["method"]
     if not key:
+        if method == "GET" and "uploads" in query:
+            return [("s3:ListBucketMultipartUploads", f"arn:aws:s3:::{bucket}", {})]
         if method == "GET" and ("list-type" in query or not query):
             prefix = query.get("prefix", [""])[0]
             return [("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": prefix})]
@@ -81,6 +83,8 @@ def _s3(entry: dict[str, Any]) -> list[tuple]:
         if source:
             out.append(("s3:GetObject", f"arn:aws:s3:::{unquote(source).lstrip('/')}", {}))
         return out
+    if method == "DELETE" and "uploadId" in query:
+        return [("s3:AbortMultipartUpload", obj, {})]
     if method == "DELETE":
         return [("s3:DeleteObject", obj, {})]
     raise ValueError(f"unmapped S3 object request {method} {entry['url']}")
