@@ -12,11 +12,11 @@ both see the same machine load. Run by hand::
     .venv/bin/python benchmarks/main_job.py [--trees /work/baseline .] [--rounds 1]
         [--customers 1500] [--json out.json]
 
-Two Spark settings variants on one tree (e.g. Splink's lineage cut by local checkpoints, the
-default on a local master, vs Parquet, the cluster default)::
+Spark settings variants on one tree, alternating within each round (docs/benchmarks.md,
+"Where make test's time goes")::
 
     .venv/bin/python benchmarks/main_job.py --trees . --rounds 2 --customers 100 \
-        --confs default lakeforge.dedup.breakLineage=parquet
+        --confs default spark.sql.codegen.wholeStage=false spark.sql.adaptive.enabled=false
 
 Spark 3.5 vs 4.1 on one tree (issue 17)::
 
@@ -130,16 +130,16 @@ def main(argv: list[str] | None = None) -> int:
                              "4.1 venvs), alternating round by round; overrides --python")
     parser.add_argument("--confs", nargs="+", default=["default"],
                         help="Spark settings variants, alternating within a round: default "
-                             "or key=value[,key=value] (e.g. lakeforge.dedup.breakLineage="
-                             "parquet)")
+                             "or key=value[,key=value] (e.g. spark.sql.shuffle.partitions=2)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
+    confs = {variant: parse_conf(variant) for variant in args.confs}  # refused before any run
     results = []
     for r in range(args.rounds):
         for tree, python, variant in [(t, p, c) for t in args.trees
                                       for p in (args.pythons or [args.python])
                                       for c in args.confs]:
-            res = run_tree(Path(tree).resolve(), args.customers, python, parse_conf(variant))
+            res = run_tree(Path(tree).resolve(), args.customers, python, confs[variant])
             res["round"] = r + 1
             res["python"] = python
             res["conf"] = variant
