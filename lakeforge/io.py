@@ -225,6 +225,10 @@ def abort_uploads(uri: str) -> int:
     s3, bucket, key = _s3(uri)
     if not key:
         raise InputPathError(f"abort_uploads {uri}: refusing to act on a whole bucket")
+    return _abort_uploads(s3, bucket, key)
+
+
+def _abort_uploads(s3: Any, bucket: str, key: str) -> int:
     aborted = 0
     pages = s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=f"{key}/")
     for page in pages:
@@ -245,7 +249,7 @@ def delete_dir(uri: str) -> None:
     s3, bucket, key = _s3(uri)
     if not key:
         raise InputPathError(f"delete_dir {uri}: refusing to empty a whole bucket")
-    abort_uploads(uri)
+    _abort_uploads(s3, bucket, key)
     for page in _s3_objects(s3, bucket, key):
         batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if batch:
