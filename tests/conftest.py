@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.jobsupport import with_fast_jvm
+
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -21,6 +23,10 @@ os.environ["LAKEFORGE_CONF_DIR"] = str(REPO / "conf")
 # after each run (a cold site update costs ~15 s per child process); the site's own tests
 # (tests/lakeforge/test_site_*.py) switch it back on for their run.
 os.environ.setdefault("LAKEFORGE_SITE", "0")
+# Every JVM the suite starts through spark-submit (the test session's, the job runs', the CLIs'
+# and spark-submit children's) gets the short-lived-JVM flags (C1 only, serial collector):
+# tests/jobsupport.py FAST_JVM_OPTS, measured in docs/benchmarks.md. They change no result.
+with_fast_jvm(os.environ)
 
 TEST_SPARK_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "2",
