@@ -377,6 +377,64 @@ def test_deploy_glue_creates_a_glue5_job_and_starts_a_run_that_moto_does_not_exe
     assert [r["Id"] for r in runs] == [out["run_id"]]
 
 
+def test_deploy_glue_of_an_iceberg_job_asks_glue_for_iceberg_and_its_glue_catalog(
+        aws, dist, conf_root, capsys):
+    """The job's outputs are Iceberg (--output_format): the Glue job carries
+    --datalake-formats and the catalog settings in --conf, as Glue reads static Spark settings
+    only from there. moto stores the arguments; it does not start Spark with them."""
+    code = _cli("deploy", "glue", "--job", "customer_propensity", "--role-arn", ROLE_ARN,
+                *_common(aws, dist, conf_root), "--output_format", "iceberg")
+    assert code == 0, capsys.readouterr().err
+    args = client("glue", region=REGION, endpoint_url=aws).get_job(
+        JobName="lakeforge-customer-propensity")["Job"]["DefaultArguments"]
+    assert args["--datalake-formats"] == "iceberg"
+    assert args["--output_format"] == "iceberg"
+    conf = dict(item.split("=", 1) for item in args["--conf"].split(" --conf "))
+    assert conf == {
+        "spark.sql.extensions":
+            "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        "spark.sql.catalog.lakeforge_iceberg": "org.apache.iceberg.spark.SparkCatalog",
+        "spark.sql.catalog.lakeforge_iceberg.catalog-impl":
+            "org.apache.iceberg.aws.glue.GlueCatalog",
+        "spark.sql.catalog.lakeforge_iceberg.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        "spark.sql.catalog.lakeforge_iceberg.warehouse":
+            "s3://lakeforge-example-bucket/lake/curated",
+        "spark.sql.catalog.lakeforge_iceberg.client.region": "eu-west-1",
+    }
+
+
+def test_deploy_emr_of_a_delta_job_creates_a_delta_cluster_and_a_step_with_delta_conf(
+        aws, dist, conf_root, capsys):
+    """A Delta job on a new cluster: the delta-defaults classification (EMR's own Delta jars)
+    and the session settings on the step. A clashing --conf is refused before any upload.
+    moto records the cluster and the step; it runs neither."""
+    code = _cli("deploy", "emr", "--create-cluster", "--job", "customer_propensity",
+                *_common(aws, dist, conf_root), "--conf", "spark.executor.memory=4g",
+                "--output_format", "delta")
+    assert code == 0, capsys.readouterr().err
+    out = json.loads(capsys.readouterr().out)
+    c = client("emr", region=REGION, endpoint_url=aws)
+    cluster = c.describe_cluster(ClusterId=out["cluster_id"])["Cluster"]
+    classes = {cfg["Classification"]: cfg for cfg in cluster["Configurations"]}
+    assert classes["delta-defaults"]["Properties"] == {"delta.enabled": "true"}
+    assert "spark-hive-site" in classes  # the configurations file is still there
+    args = c.describe_step(ClusterId=out["cluster_id"], StepId=out["step_id"])["Step"][
+        "Config"]["Args"]
+    confs = [args[i + 1] for i, a in enumerate(args) if a == "--conf"]
+    assert confs == ["spark.executor.memory=4g",
+                     "spark.sql.catalog.spark_catalog="
+                     "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+                     "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension"]
+    before = _keys(aws)
+    code = _cli("deploy", "emr", "--create-cluster", "--job", "customer_propensity",
+                *_common(aws, dist, conf_root), "--conf", "spark.sql.extensions=com.example.X",
+                "--output_format", "delta")
+    assert code == 2
+    assert "spark.sql.extensions='com.example.X' clashes with the job's table formats" in (
+        capsys.readouterr().err)
+    assert _keys(aws) == before
+
+
 def test_deploy_job_updates_an_existing_job_in_place(aws, dist, conf_root):
     """moto has no glue UpdateJob, so the update path is stubbed with botocore's Stubber: the
     job exists (GetJob answers), and UpdateJob must receive the full new definition."""

@@ -261,11 +261,20 @@ def _deploy_artifacts(args: argparse.Namespace) -> int:
 
 def _deploy_emr(args: argparse.Namespace) -> int:
     from lakeforge.deploy import emr
+    from lakeforge.deploy.formats import (
+        emr_configurations,
+        job_table_formats,
+        merge_conf,
+        platform_conf,
+    )
 
     env = _load_deploy_env(args.env)
+    formats = job_table_formats(args.job, _job_args(args))
     step = emr.StepSettings(
         job=args.job, env=env.name, deploy_mode=args.deploy_mode,
-        spark_conf=_key_values(args.conf, "--conf"), job_args=tuple(_job_args(args)),
+        spark_conf=merge_conf(platform_conf(formats, env), _key_values(args.conf, "--conf"),
+                              "--conf"),
+        job_args=tuple(_job_args(args)),
     )
     step.validate()
     cluster = None
@@ -281,7 +290,8 @@ def _deploy_emr(args: argparse.Namespace) -> int:
             keep_alive=args.keep_alive, tags={"lakeforge:job": args.job},
         )
         cluster.validate()
-        configurations = emr.load_configurations(args.configurations)
+        configurations = emr_configurations(formats,
+                                            emr.load_configurations(args.configurations))
     emr_client = _client("emr", args, env)
     if args.cluster_id:
         emr.check_cluster_usable(emr_client, args.cluster_id)  # before uploading anything
@@ -303,8 +313,10 @@ def _deploy_emr(args: argparse.Namespace) -> int:
 
 def _deploy_glue(args: argparse.Namespace) -> int:
     from lakeforge.deploy import glue
+    from lakeforge.deploy.formats import job_table_formats, platform_conf
 
     env = _load_deploy_env(args.env)
+    formats = job_table_formats(args.job, _job_args(args))
     settings = glue.GlueJobSettings(
         job=args.job, role_arn=args.role_arn, name=args.name, env=env.name,
         glue_version=args.glue_version, worker_type=args.worker_type,
@@ -312,6 +324,7 @@ def _deploy_glue(args: argparse.Namespace) -> int:
         timeout_minutes=args.timeout_minutes, bookmark_option=args.bookmark_option,
         temp_dir=args.temp_dir, extra_python_modules=tuple(args.python_module),
         arguments=_pairs(_job_args(args)),
+        table_formats=formats, format_conf=platform_conf(formats, env),
     )
     settings.validate()
     if args.wait and not args.start:

@@ -8,7 +8,9 @@ The Glue job's script is scripts/glue_entry.py (uploaded); its DefaultArguments 
 * ``--additional-python-modules``: the splink version the artifacts were built with (and
   PyYAML), installed by Glue with pip;
 * ``--job-bookmark-option``: passed through to the job (Lakeforge's bookmarks honour it);
-* ``--enable-glue-datacatalog``: Glue Data Catalog as the Hive metastore.
+* ``--enable-glue-datacatalog``: Glue Data Catalog as the Hive metastore;
+* for a job publishing Delta or Iceberg tables (``table_formats``): ``--datalake-formats`` and
+  ``--conf`` with the formats' Spark settings (:mod:`lakeforge.deploy.formats`).
 
 :func:`deploy_job` creates the job or, when it exists, updates it in place (``update_job``
 replaces the whole definition, so nothing from an older deployment lingers).
@@ -33,6 +35,7 @@ from typing import Any, Literal
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.deploy import DeployError
 from lakeforge.deploy.artifacts import UploadedArtifacts
+from lakeforge.deploy.formats import glue_format_arguments
 from lakeforge.deploy.polling import poll_until_done
 from lakeforge.deploy.runtimes import (
     DEFAULT_GLUE_VERSION,
@@ -69,6 +72,10 @@ class GlueJobSettings:
     extra_python_modules: tuple[str, ...] = ()
     arguments: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Delta / Iceberg tables the job publishes, and their Spark settings on Glue
+    # (lakeforge.deploy.formats.job_table_formats / platform_conf)
+    table_formats: tuple[str, ...] = ()
+    format_conf: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def glue_name(self) -> str:
@@ -161,6 +168,8 @@ def default_arguments(uploaded: UploadedArtifacts, settings: GlueJobSettings) ->
     if uploaded.jars:
         args["--extra-jars"] = ",".join(uploaded.jars)
     args.update(settings.arguments)
+    args.update(glue_format_arguments(settings.table_formats, settings.format_conf,
+                                      settings.arguments))
     return args
 
 

@@ -61,33 +61,42 @@ def check_format(name: str, where: str) -> str:
 def table_format_conf(env: EnvConfig, lake: Lake) -> dict[str, str]:
     """The Spark settings the env's table formats need at session start.
 
-    Taken when ``spark.jar_sets`` names ``delta`` and/or ``iceberg`` (on EMR and Glue the jars
-    come with the platform, ``--datalake-formats delta,iceberg``; the names still select these
-    settings). Delta: its SQL extension and ``spark_catalog`` = DeltaCatalog (non-Delta tables
-    go on to the session catalog unchanged). Iceberg: its extension and a separate catalog
+    Taken when ``spark.jar_sets`` names ``delta`` and/or ``iceberg`` (local and standalone
+    sessions; on EMR and Glue the platform brings the jars and the deploy passes the same
+    settings at submit time, :func:`format_conf`, ``lakeforge.deploy.formats``). Delta: its SQL
+    extension and ``spark_catalog`` = DeltaCatalog (non-Delta tables go on to the session
+    catalog unchanged). Iceberg: its extension and a separate catalog
     :data:`ICEBERG_CATALOG`, a Hadoop catalog whose warehouse is the lake's curated zone (so a
     table's folder is ``lake.table_uri('curated', table, database)``), or Iceberg's GlueCatalog
     (:func:`iceberg_glue_catalog_conf`, warehouse the curated zone, a table's folder
     ``<curated>/<database>.db/<table>``) when the env's metastore or catalog backend is Glue.
     """
-    sets = set(env.spark.jar_sets)
+    return format_conf(set(env.spark.jar_sets), env, lake.zone("curated"))
+
+
+def format_conf(formats: set[str] | frozenset[str], env: EnvConfig, curated: str
+                ) -> dict[str, str]:
+    """The Spark settings :func:`table_format_conf` gives for ``formats`` (``delta`` and / or
+    ``iceberg``; others are ignored) with the lake's curated zone ``curated``. The deploy
+    passes them to EMR steps and Glue jobs (``lakeforge.deploy.formats``), where the platform
+    brings the jars and the env names no jar sets."""
     conf: dict[str, str] = {}
     extensions = []
-    if "delta" in sets:
+    if "delta" in formats:
         extensions.append(DELTA_EXTENSION)
         conf["spark.sql.catalog.spark_catalog"] = DELTA_CATALOG
         if env.kind in ("local", "standalone"):
             # The log's state is rebuilt in 50 tasks by default: minutes on 2 cores.
             conf["spark.databricks.delta.snapshotPartitions"] = "4"
-    if "iceberg" in sets:
+    if "iceberg" in formats:
         extensions.append(ICEBERG_EXTENSION)
         prefix = f"spark.sql.catalog.{ICEBERG_CATALOG}"
         conf[prefix] = "org.apache.iceberg.spark.SparkCatalog"
         if uses_glue_catalog(env):
             conf.update({f"{prefix}.{k}": v
-                         for k, v in iceberg_glue_catalog_conf(env, lake.zone("curated")).items()})
+                         for k, v in iceberg_glue_catalog_conf(env, curated).items()})
         else:
-            conf[f"{prefix}.warehouse"] = lake.zone("curated")
+            conf[f"{prefix}.warehouse"] = curated
             conf[f"{prefix}.type"] = "hadoop"
     if extensions:
         conf["spark.sql.extensions"] = ",".join(extensions)
