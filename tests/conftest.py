@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobsupport import with_fast_jvm
+from tests.jobsupport import MAIN_JOB_ARGS, MAIN_JOB_DATA, MAIN_JOB_DB, with_fast_jvm
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -132,7 +132,8 @@ def main_job_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> dic
     customers, 3 days, Splink training included), in process on the test session, with the
     lake site on. Shared because a run is the costliest setup of the suite:
     tests/jobs/test_customer_propensity.py checks its outputs against the generator's ground
-    truth, tests/lakeforge/test_site_browser.py the site it wrote. Database ``mj``."""
+    truth, tests/lakeforge/test_site_browser.py the site it wrote,
+    tests/jobs/test_customer_propensity_s3.py an S3 run of the same data. Database ``mj``."""
     import json
 
     from jobs import customer_propensity
@@ -140,14 +141,14 @@ def main_job_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> dic
     from lakeforge.sample_data import write_bank_marketing
 
     root = tmp_path_factory.mktemp("main_job")
-    counts = write_bank_marketing(root, customers=120, days=3, seed=5)
+    counts = write_bank_marketing(root, **MAIN_JOB_DATA)
     mp = pytest.MonkeyPatch()
     mp.setenv("LAKEFORGE_LAKE_ROOT", str(root))
     mp.setenv("LAKEFORGE_SITE", "1")  # on for this run: the site tests read what it wrote
     try:
         code = customer_propensity.main(
-            ["--env", "local", "--database", "mj", "--raw_database", "mj_raw",
-             "--dedup.max_em_iterations", "5"])
+            ["--env", "local", "--database", MAIN_JOB_DB, "--raw_database", f"{MAIN_JOB_DB}_raw",
+             *MAIN_JOB_ARGS])
     finally:
         mp.undo()
     runs = sorted((root / "metadata" / "runs").glob("*/run_summary.json"))
@@ -161,29 +162,30 @@ def main_job_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> dic
 SHARED_SETUP_GROUPS = {
     "tests/jobs/test_customer_propensity.py": "main_job_run",
     "tests/lakeforge/test_site_browser.py": "main_job_run",
+    "tests/jobs/test_customer_propensity_s3.py": "main_job_run",
     # both build the wheel through the repo's build/ folder (scripts/build_artifacts.sh)
     "tests/test_deploy_artifacts.py": "build_artifacts",
     "tests/test_deploy_aws.py": "build_artifacts",
 }
 
 
-# The costliest modules (worker seconds in a fresh-clone `make test`, session 6: Spark 3.5
+# The costliest modules (worker seconds in a fresh-clone `make test`, session 7: Spark 3.5
 # line, then the 4.1 line's own heavy ones), costliest first. They are collected first, so that
 # xdist hands them out first and the short modules fill the other worker around them, instead
 # of one of them starting last and running alone at the end.
 LONG_MODULES = (
-    "tests/test_reliability.py",                      # 717 s
-    "tests/jobs/test_reliability_s3.py",              # 585 s
-    "tests/test_publish.py",                          # 134 s (279 s on 4.1)
-    "tests/jobs/test_customer_propensity_s3.py",      # 252 s
-    "tests/transforms/test_dedup.py",                 # 235 s
-    "tests/lakeforge/test_formats_incremental.py",    # 232 s
-    "tests/lakeforge/test_standalone_cluster.py",     # 199 s
-    "tests/lakeforge/test_formats.py",                # 165 s (149 s on 4.1)
-    "tests/jobs/test_customer_propensity.py",         # 148 s with the site's tests
-    "tests/lakeforge/test_lifecycle_formats.py",      # 62 s (135 s on 4.1)
-    "tests/lakeforge/test_formats_glue_api.py",       # 118 s
-    "tests/test_job_contract.py",                     # 116 s
+    "tests/test_reliability.py",                      # 578 s
+    "tests/jobs/test_reliability_s3.py",              # 434 s
+    "tests/lakeforge/test_formats_incremental.py",    # 326 s
+    "tests/jobs/test_customer_propensity_s3.py",      # 256 s (+ main_job_run's group)
+    "tests/lakeforge/test_standalone_cluster.py",     # 210 s
+    "tests/transforms/test_dedup.py",                 # 169 s
+    "tests/test_publish.py",                          # 98 s (129 s on 4.1)
+    "tests/lakeforge/test_formats.py",                # 95 s (125 s on 4.1)
+    "tests/lakeforge/test_lifecycle_formats.py",      # 86 s (113 s on 4.1)
+    "tests/lakeforge/test_formats_glue_api.py",       # 95 s
+    "tests/jobs/test_customer_propensity.py",         # 79 s with the site's tests
+    "tests/test_job_contract.py",                     # 78 s
 )
 
 

@@ -22,6 +22,13 @@ BIN = Path(sys.executable).parent
 # 306), so they change no result, only how much CPU a JVM spends to get through tiny data.
 FAST_JVM_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
+# The suite's shared in-process run of the main job (tests/conftest.py ``main_job_run``): its
+# generated data, its arguments and its database. tests/jobs/test_customer_propensity_s3.py
+# runs the same on S3 and compares the two.
+MAIN_JOB_DATA = {"customers": 120, "days": 3, "seed": 5}
+MAIN_JOB_ARGS = ("--dedup.max_em_iterations", "5")
+MAIN_JOB_DB = "mj"
+
 
 def with_fast_jvm(env: MutableMapping[str, str]) -> MutableMapping[str, str]:
     """``env`` with :data:`FAST_JVM_OPTS` added to ``SPARK_SUBMIT_OPTS`` (read by spark-submit,

@@ -5,8 +5,10 @@ The S3 run is ``lakeforge run customer_propensity --env <local_s3 + SSE-KMS>`` i
 a fresh session takes the S3A settings (and the magic committer) when its JVM starts, and its
 embedded metastore (Derby in spark.metastore_dir) checks partition locations with them; the
 test session's metastore copied its Hadoop conf when it started, before any S3 endpoint
-existed. The local run reuses the test session; the test session then reads the S3 run's
-published version folders through S3A to compare.
+existed. The local-folder run it is compared with is the suite's shared in-process run of the
+main job (tests/conftest.py ``main_job_run``: the same generated data, seed and arguments,
+tests/jobsupport.py ``MAIN_JOB_DATA`` / ``MAIN_JOB_ARGS``); the S3 run's published version
+folders are downloaded and read by the test session to compare.
 
 What moto cannot do, and so is not exercised here: Glue crawlers, Glue jobs and EMR steps do
 not run on moto; the crawl below is Lakeforge's own crawler listing S3 through the S3 API, and
@@ -28,22 +30,21 @@ from typing import Any
 import pytest
 import yaml
 
-from jobs import customer_propensity
 from lakeforge import aws, io
 from lakeforge.bookmarks import JobBookmarks
 from lakeforge.config import conf_dir
 from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server, restore_jvm_trust, trust_in_jvm
-from lakeforge.sample_data import write_bank_marketing
 from lakeforge.state import store_for
+from tests.jobsupport import MAIN_JOB_ARGS, MAIN_JOB_DATA, MAIN_JOB_DB
 
-# slow: two runs of the whole pipeline (Splink training included) on tiny data, one on S3A in
-# a subprocess
+# slow: a run of the whole pipeline (Splink training included) on tiny data on S3A in a
+# subprocess (the folder run it is compared with is the suite's shared main_job_run)
 pytestmark = [pytest.mark.aws, pytest.mark.jars, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = {"customers": 40, "days": 2, "seed": 11}
+DATA = MAIN_JOB_DATA  # the local run's (main_job_run's) data and arguments
 TABLES = ("customers_golden", "customer_matches", "contacts_enriched")
-JOB_ARGS = ["--dedup.max_em_iterations", "3"]
+DB = MAIN_JOB_DB
 
 
 @pytest.fixture(scope="module")
@@ -81,19 +82,10 @@ def _generate_script() -> Any:
 
 
 @pytest.fixture(scope="module")
-def runs(spark: Any, tls_s3: LocalS3Server, tmp_path_factory: pytest.TempPathFactory
-         ) -> dict[str, Any]:
+def runs(spark: Any, main_job_run: dict[str, Any], tls_s3: LocalS3Server,
+         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("s3_job")
-    local_root = tmp / "local_lake"
-    write_bank_marketing(local_root, customers=DATA["customers"], days=DATA["days"],
-                         seed=DATA["seed"])
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LAKEFORGE_LAKE_ROOT", str(local_root))
-    try:
-        local_code = customer_propensity.main(
-            ["--env", "local", "--database", "s3cmp", "--raw_database", "s3cmp_raw", *JOB_ARGS])
-    finally:
-        mp.undo()
+    local_code = main_job_run["code"]
 
     bucket = f"lf-s3run-{uuid.uuid4().hex[:10]}"
     key_id = aws.client("kms").create_key()["KeyMetadata"]["KeyId"]
@@ -114,7 +106,7 @@ def runs(spark: Any, tls_s3: LocalS3Server, tmp_path_factory: pytest.TempPathFac
         "-Djavax.net.ssl.trustStoreType=PKCS12"), LAKEFORGE_SITE="0")
     done = subprocess.run(
         [sys.executable, "-m", "lakeforge.cli", "run", "customer_propensity", "--env",
-         str(env_file), "--database", "s3cmp", "--raw_database", "s3cmp_raw", *JOB_ARGS],
+         str(env_file), "--database", DB, "--raw_database", f"{DB}_raw", *MAIN_JOB_ARGS],
         cwd=tmp, env=child_env, capture_output=True, text=True, timeout=1500, check=False)
     aws.configure(None)
     s3 = aws.client("s3")
@@ -124,12 +116,7 @@ def runs(spark: Any, tls_s3: LocalS3Server, tmp_path_factory: pytest.TempPathFac
     summary = json.loads(io.read_text(f"s3://{bucket}/{summaries[-1]}")) if summaries else {}
     return {"codes": (local_code, gen_code, done.returncode), "stderr": done.stderr[-3000:],
             "bucket": bucket, "key_id": key_id, "keys": keys, "summary": summary, "s3": s3,
-            "local_summary": _local_summary(local_root)}
-
-
-def _local_summary(root: Path) -> dict[str, Any]:
-    runs = sorted((root / "metadata" / "runs").glob("*/run_summary.json"))
-    return json.loads(runs[-1].read_text()) if runs else {}
+            "local_summary": main_job_run["summary"]}
 
 
 def _version_rows(spark: Any, folder: str) -> Any:
@@ -177,7 +164,7 @@ def test_published_rows_equal_the_local_folder_run(runs: dict[str, Any], spark: 
                                                    tmp_path: Path) -> None:
     for table in TABLES:
         location = runs["summary"]["published"][table]["location"]
-        assert location.startswith(f"s3://{runs['bucket']}/lake/curated/s3cmp/"), location
+        assert location.startswith(f"s3://{runs['bucket']}/lake/curated/{DB}/"), location
         on_s3 = _version_rows(spark, _download(runs["s3"], _version_folder(runs["summary"], table),
                                                tmp_path / table))
         local = _version_rows(spark, _version_folder(runs["local_summary"], table))
@@ -189,9 +176,9 @@ def test_published_rows_equal_the_local_folder_run(runs: dict[str, Any], spark: 
 
 def test_every_zone_is_s3_objects(runs: dict[str, Any]) -> None:
     keys = runs["keys"]
-    for prefix in ("lake/raw/contacts/dt=", "lake/curated/s3cmp/contacts_enriched/_versions/",
+    for prefix in ("lake/raw/contacts/dt=", f"lake/curated/{DB}/contacts_enriched/_versions/",
                    "lake/metadata/ground_truth/",
-                   "lake/curated/s3cmp/customers_golden/_athena_ddl.sql", "lake/quarantine/",
+                   f"lake/curated/{DB}/customers_golden/_athena_ddl.sql", "lake/quarantine/",
                    "lake/features/propensity/", "lake/bookmarks/", "lake/metadata/runs/",
                    "lake/metadata/quality/metrics.json"):
         assert any(k.startswith(prefix) for k in keys), prefix
