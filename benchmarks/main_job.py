@@ -18,6 +18,13 @@ Spark settings variants on one tree, alternating within each round (docs/benchma
     .venv/bin/python benchmarks/main_job.py --trees . --rounds 2 --customers 100 \
         --confs default spark.sql.codegen.wholeStage=false spark.sql.adaptive.enabled=false
 
+Driver JVM flags (SPARK_SUBMIT_OPTS), two children at once as under `make test`'s two
+workers; each run also reports its JVM's CPU seconds per thread class (docs/benchmarks.md,
+"The JVM's compiler threads")::
+
+    .venv/bin/python benchmarks/main_job.py --trees . --customers 120 --parallel 2 \
+        --jvm-opts default "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
 Spark 3.5 vs 4.1 on one tree (issue 17)::
 
     .venv/bin/python benchmarks/main_job.py --trees . --rounds 2 \
@@ -34,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,6 +49,7 @@ REPO = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import hashlib, json, os, sys, time
 from pathlib import Path
+from typing import Any
 
 root = Path(os.environ["LAKEFORGE_LAKE_ROOT"])
 
@@ -50,6 +59,30 @@ def hashes():
         for p in sorted((root / zone).rglob("*")):
             if p.is_file():
                 out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+def jvm_cpu():
+    # CPU seconds of this process's JVM child (the driver), per thread class (Linux /proc;
+    # digits in thread names folded: "C2 CompilerThread0" -> "C# CompilerThread#").
+    import re
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != os.getpid():
+                continue
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except (OSError, ValueError):
+            continue
+        for tid in tasks:
+            try:
+                t = open(f"/proc/{pid}/task/{tid}/stat").read()
+            except OSError:
+                continue
+            name = re.sub(r"\d+", "#", t[t.index("(") + 1:t.rindex(")")])
+            fields = t.rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return out
 
 t0 = time.monotonic()
@@ -68,13 +101,17 @@ out = {"session_seconds": round(session_s, 1), "runs": []}
 for label in ("first", "rerun"):
     group = f"bench-{label}"
     sc.setJobGroup(group, "main job benchmark")
+    cpu0 = jvm_cpu()
     t = time.monotonic()
     code = customer_propensity.main(["--env", "local", "--log-level", "ERROR"])
     seconds = time.monotonic() - t
     sc._jsc.sc().listenerBus().waitUntilEmpty(30000)
     jobs = len(sc.statusTracker().getJobIdsForGroup(group))
+    cpu = {k: round(v - cpu0.get(k, 0.0), 1) for k, v in jvm_cpu().items()}
+    top = dict(sorted(((k, v) for k, v in cpu.items() if v >= 1.0), key=lambda kv: -kv[1]))
     out["runs"].append({"run": label, "code": code, "seconds": round(seconds, 1),
-                        "spark_jobs": jobs, "files": hashes()})
+                        "spark_jobs": jobs, "files": hashes(),
+                        "jvm_cpu_seconds": round(sum(cpu.values()), 1), "jvm_cpu_threads": top})
 sys.stderr.flush()
 print("BENCH " + json.dumps(out))
 spark.stop()
@@ -91,8 +128,10 @@ def parse_conf(variant: str) -> dict[str, str]:
     return dict((k, v) for k, v in pairs)
 
 
-def run_tree(tree: Path, customers: int, python: str,
-             conf: dict[str, str] | None = None) -> dict[str, object]:
+def start_tree(tree: Path, customers: int, python: str, conf: dict[str, str] | None = None,
+               jvm_opts: str = "") -> tuple[subprocess.Popen[str], float]:
+    """One child process running the job twice on a fresh lake; ``jvm_opts`` is its
+    SPARK_SUBMIT_OPTS (the driver JVM's flags), empty for the JVM's defaults."""
     sys.path.insert(0, str(REPO))
     from lakeforge.sample_data import write_bank_marketing
 
@@ -100,14 +139,19 @@ def run_tree(tree: Path, customers: int, python: str,
     write_bank_marketing(lake, customers=customers)
     env = dict(os.environ, PYTHONPATH=str(tree), LAKEFORGE_LAKE_ROOT=str(lake),
                LAKEFORGE_CONF_DIR=str(tree / "conf"), PYSPARK_PYTHON=python,
-               PYSPARK_DRIVER_PYTHON=python, BENCH_SPARK_CONF=json.dumps(conf or {}))
+               PYSPARK_DRIVER_PYTHON=python, BENCH_SPARK_CONF=json.dumps(conf or {}),
+               SPARK_SUBMIT_OPTS=jvm_opts)
     env.pop("LAKEFORGE_FAULT_POINT", None)
-    started = time.monotonic()
-    proc = subprocess.run([python, "-c", CHILD], cwd=tree, env=env, capture_output=True,
-                          text=True, check=False)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")), None)
+    proc = subprocess.Popen([python, "-c", CHILD], cwd=tree, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, time.monotonic()
+
+
+def finish_tree(tree: Path, proc: subprocess.Popen[str], started: float) -> dict[str, Any]:
+    stdout, stderr = proc.communicate()
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
-        raise SystemExit(f"{tree}: no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise SystemExit(f"{tree}: no result (exit {proc.returncode}):\n{stderr[-3000:]}")
     result = json.loads(line[len("BENCH "):])
     first, rerun = result["runs"]
     result["rerun_byte_identical"] = first["files"] == rerun["files"] and bool(first["files"])
@@ -131,25 +175,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--confs", nargs="+", default=["default"],
                         help="Spark settings variants, alternating within a round: default "
                              "or key=value[,key=value] (e.g. spark.sql.shuffle.partitions=2)")
+    parser.add_argument("--jvm-opts", nargs="+", default=["default"],
+                        help="driver JVM flag variants (SPARK_SUBMIT_OPTS), alternating within "
+                             "a round: default (the JVM's own) or a quoted flag list, e.g. "
+                             "'-XX:TieredStopAtLevel=1 -XX:+UseSerialGC'")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="start this many identical children at once per variant (the "
+                             "two pytest workers of `make test` run two JVMs side by side)")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     confs = {variant: parse_conf(variant) for variant in args.confs}  # refused before any run
     results = []
     for r in range(args.rounds):
-        for tree, python, variant in [(t, p, c) for t in args.trees
-                                      for p in (args.pythons or [args.python])
-                                      for c in args.confs]:
-            res = run_tree(Path(tree).resolve(), args.customers, python, confs[variant])
-            res["round"] = r + 1
-            res["python"] = python
-            res["conf"] = variant
-            results.append(res)
-            first, rerun = res["runs"]
-            print(f"round {r + 1} {tree} ({python}, {variant}): first run {first['seconds']} s, "
-                  f"{first['spark_jobs']} Spark jobs (exit {first['code']}); rerun "
-                  f"{rerun['seconds']} s, {rerun['spark_jobs']} jobs; session "
-                  f"{res['session_seconds']} s; rerun byte-identical: "
-                  f"{res['rerun_byte_identical']}; load {res['load_avg'][0]:.1f}", flush=True)
+        for tree, python, variant, opts in [(t, p, c, o) for t in args.trees
+                                            for p in (args.pythons or [args.python])
+                                            for c in args.confs for o in args.jvm_opts]:
+            jvm_opts = "" if opts == "default" else opts
+            started = [start_tree(Path(tree).resolve(), args.customers, python,
+                                  confs[variant], jvm_opts) for _ in range(args.parallel)]
+            for i, (proc, t0) in enumerate(started):
+                res = finish_tree(Path(tree).resolve(), proc, t0)
+                res.update(round=r + 1, python=python, conf=variant, jvm_opts=opts,
+                           parallel=args.parallel, child=i + 1)
+                results.append(res)
+                first, rerun = res["runs"]
+                print(f"round {r + 1} {tree} ({python}, {variant}, jvm {opts}, child {i + 1}/"
+                      f"{args.parallel}): first run {first['seconds']} s, "
+                      f"JVM CPU {first['jvm_cpu_seconds']} s (C1/C2 compilers "
+                      f"{first['jvm_cpu_threads'].get('C# CompilerThre', 0.0)} s), "
+                      f"{first['spark_jobs']} Spark jobs (exit {first['code']}); rerun "
+                      f"{rerun['seconds']} s, {rerun['spark_jobs']} jobs; session "
+                      f"{res['session_seconds']} s; rerun byte-identical: "
+                      f"{res['rerun_byte_identical']}; load {res['load_avg'][0]:.1f}",
+                      flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0

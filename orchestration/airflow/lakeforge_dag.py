@@ -23,6 +23,7 @@ Install on the Airflow workers: ``pip install 'lakeforge[airflow]'`` (the amazon
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +58,24 @@ TOPIC_ARN = _setting("TOPIC_ARN", "")
 POLL_SECONDS = float(_setting("POLL_SECONDS", "60"))
 RETRY_DELAY_SECONDS = float(_setting("RETRY_DELAY_SECONDS", "300"))
 CLUSTER_ID = "{{ var.value.lakeforge_emr_cluster_id }}"
+
+
+def _spark_conf(raw: str) -> dict[str, str]:
+    """``LAKEFORGE_AIRFLOW_SPARK_CONF``: a JSON object of Spark settings for the EMR steps'
+    ``spark-submit --conf`` (a Delta / Iceberg job's formats: the ``--conf`` pairs that
+    ``lakeforge deploy emr`` printed in ``spark_submit``)."""
+    try:
+        conf = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"LAKEFORGE_AIRFLOW_SPARK_CONF is not JSON: {exc}") from None
+    if not isinstance(conf, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in conf.items()):
+        raise ValueError("LAKEFORGE_AIRFLOW_SPARK_CONF must be a JSON object of strings, e.g. "
+                         '{"spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension"}')
+    return conf
+
+
+SPARK_CONF = _spark_conf(_setting("SPARK_CONF", "{}"))
 PHASES = ("write", "audit", "publish")
 
 DEFAULT_ARGS: dict[str, Any] = {
@@ -78,7 +97,8 @@ def emr_step(job: str, phase: str) -> dict[str, Any]:
         conf_files=[f"envs/{EMR_ENV}.yaml", f"jobs/{job}.yaml"],
     )
     return spark_submit_step(uploaded, StepSettings(
-        job=job, env=EMR_ENV, job_args=("--phase", phase), name=f"lakeforge {job} {phase}"))
+        job=job, env=EMR_ENV, spark_conf=SPARK_CONF, job_args=("--phase", phase),
+        name=f"lakeforge {job} {phase}"))
 
 
 def _fail_run() -> None:

@@ -91,6 +91,25 @@ def test_dagbag_loads_both_dags_with_zero_import_errors_and_three_phases(airflow
     assert glue["publish"]["downstream"] == ["notify_failure", "run_failed"]
 
 
+def test_emr_steps_carry_the_spark_conf_setting_and_a_bad_one_is_an_import_error(
+        airflow_home):
+    """Slow: Airflow starts in .venv-airflow twice. A Delta / Iceberg job's formats reach the
+    EMR DAG's steps through LAKEFORGE_AIRFLOW_SPARK_CONF (the deploy's --conf pairs)."""
+    conf = {"spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+            "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog"}
+    bag = _dagbag(airflow_home, DAG_FOLDER, LAKEFORGE_AIRFLOW_SPARK_CONF=json.dumps(conf))
+    assert bag["errors"] == {}
+    emr = bag["dags"]["lakeforge_customer_propensity_emr"]
+    for phase in ("write", "audit", "publish"):
+        args = emr[f"add_{phase}_step"]["steps"][0]["HadoopJarStep"]["Args"]
+        assert [args[i + 1] for i, a in enumerate(args) if a == "--conf"] == sorted(
+            f"{k}={v}" for k, v in conf.items())
+    broken = _dagbag(airflow_home, DAG_FOLDER, LAKEFORGE_AIRFLOW_SPARK_CONF='["not", "a map"]')
+    assert list(broken["dags"]) == []
+    assert "LAKEFORGE_AIRFLOW_SPARK_CONF must be a JSON object of strings" in "".join(
+        broken["errors"].values())
+
+
 def test_dagbag_reports_a_broken_dag_file(airflow_home, tmp_path):
     """Slow: starts Airflow. Shows the probe can fail: a DAG file with a bad import is
     reported as an import error, not silently skipped."""
