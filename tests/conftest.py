@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.jobsupport import MAIN_JOB_ARGS, MAIN_JOB_DATA, MAIN_JOB_DB, with_fast_jvm
+from tests.jobsupport import (
+    MAIN_JOB_ARGS,
+    MAIN_JOB_DATA,
+    MAIN_JOB_DB,
+    MOTO_CREDENTIALS,
+    with_fast_jvm,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -111,8 +117,7 @@ def moto_endpoint() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     mp = pytest.MonkeyPatch()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in MOTO_CREDENTIALS.items():
         mp.setenv(key, value)
     mp.delenv("AWS_PROFILE", raising=False)
     mp.delenv("LAKEFORGE_AWS_ENDPOINT_URL", raising=False)

@@ -29,6 +29,10 @@ MAIN_JOB_DATA = {"customers": 120, "days": 3, "seed": 5}
 MAIN_JOB_ARGS = ("--dedup.max_em_iterations", "5")
 MAIN_JOB_DB = "mj"
 
+# moto's dummy credentials and region: boto3, S3A and the Iceberg AWS SDK never reach AWS.
+MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
 
 def with_fast_jvm(env: MutableMapping[str, str]) -> MutableMapping[str, str]:
     """``env`` with :data:`FAST_JVM_OPTS` added to ``SPARK_SUBMIT_OPTS`` (read by spark-submit,

@@ -35,7 +35,7 @@ from lakeforge.bookmarks import JobBookmarks
 from lakeforge.config import conf_dir
 from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server, restore_jvm_trust, trust_in_jvm
 from lakeforge.state import store_for
-from tests.jobsupport import MAIN_JOB_ARGS, MAIN_JOB_DATA, MAIN_JOB_DB
+from tests.jobsupport import MAIN_JOB_ARGS, MAIN_JOB_DATA, MAIN_JOB_DB, MOTO_CREDENTIALS
 
 # slow: a run of the whole pipeline (Splink training included) on tiny data on S3A in a
 # subprocess (the folder run it is compared with is the suite's shared main_job_run)
@@ -55,9 +55,7 @@ def tls_s3(spark: Any) -> Iterator[LocalS3Server]:
         pytest.skip("the test session has no s3a jar set (make jars)")
     server = LocalS3Server(https=True).start()
     mp = pytest.MonkeyPatch()
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                       "AWS_CA_BUNDLE": str(server.ca_bundle),
+    for key, value in {**MOTO_CREDENTIALS, "AWS_CA_BUNDLE": str(server.ca_bundle),
                        "LAKEFORGE_AWS_ENDPOINT_URL": server.endpoint}.items():
         mp.setenv(key, value)
     mp.delenv("AWS_PROFILE", raising=False)
