@@ -27,7 +27,6 @@ Example::
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +34,6 @@ from lakeforge.deploy import DeployError
 
 if TYPE_CHECKING:
     from lakeforge.config import EnvConfig
-
-log = logging.getLogger(__name__)
 
 # The formats the platform must bring (Parquet needs nothing).
 PLATFORM_FORMATS = ("delta", "iceberg")
@@ -74,20 +71,12 @@ def job_table_formats(job: str, job_args: Sequence[str] = (),
 
 
 def _job_config(job: str) -> Mapping[str, Any]:
-    import yaml
-
-    from lakeforge.config import conf_dir
+    """The job's conf/jobs/<job>.yaml (``lakeforge.config.read_yaml``: errors name the file);
+    empty when the job has none."""
+    from lakeforge.config import conf_dir, read_yaml
 
     path = conf_dir() / "jobs" / f"{job}.yaml"
-    if not path.exists():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise DeployError(f"{path}: not valid YAML ({exc})".splitlines()[0]) from exc
-    if not isinstance(data, Mapping):
-        raise DeployError(f"{path}: must be a mapping of settings")
-    return data
+    return read_yaml(path) if path.exists() else {}
 
 
 def platform_conf(formats: Sequence[str], env: EnvConfig) -> dict[str, str]:

@@ -130,3 +130,15 @@ def test_merge_conf_keeps_the_users_other_settings() -> None:
     assert merge_conf({}, {}, "--conf") == {}
     with pytest.raises(DeployError, match="--conf: a='2' clashes"):
         merge_conf({"a": "1"}, {"a": "2"}, "--conf")
+
+
+def test_a_broken_job_config_fails_naming_the_file(tmp_path, monkeypatch) -> None:
+    (tmp_path / "envs").mkdir()
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "j.yaml").write_text("outputs: [unclosed\n", encoding="utf-8")
+    (tmp_path / "jobs" / "k.yaml").write_text("outputs:\n  golden: {format: iceberg}\n",
+                                              encoding="utf-8")
+    monkeypatch.setenv("LAKEFORGE_CONF_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match=r"jobs/j.yaml: not valid YAML at line 2"):
+        job_table_formats("j")
+    assert job_table_formats("k") == ("iceberg",)  # read from that conf dir
