@@ -9,8 +9,9 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export PATH := $(abspath $(VENV)/bin):$(PATH)
 PYTEST_ARGS ?=
-# Two pytest-xdist workers (2 cores); a test module stays on one worker (tests/conftest.py).
-PYTEST_XDIST ?= -n 2 --dist loadgroup
+# Two pytest-xdist workers (2 cores); a test module stays on one worker, the costliest handed
+# out first (tests/conftest.py; --no-loadscope-reorder keeps that order).
+PYTEST_XDIST ?= -n 2 --dist loadgroup --no-loadscope-reorder
 # The Spark 4 line (Glue 6's pyspark 4.1) lives in a second venv, on Python 3.13 (Glue 6's) when
 # this machine has it, else on python3. Its runs put its own python first on every path.
 VENV4 := .venv-spark4

@@ -43,7 +43,8 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + TABLE_READERS + [
     # longer reads (Node.nodeid comes from Node._id): the groups would be ignored.
     "pytest>=7.4,<9",
     "pytest-timeout>=2.2,<3",
-    "pytest-xdist>=3.5,<4",  # make test: two workers, a module per worker (tests/conftest.py)
+    # 3.8: --no-loadscope-reorder (make test keeps the costliest modules first)
+    "pytest-xdist>=3.8,<4",  # make test: two workers, a module per worker (tests/conftest.py)
     "moto[server]>=5.0,<6",
     "parliament>=1.6,<2",  # IAM policy linter for the generated policies (tests/orchestration)
     "duckdb>=1.0,<3",

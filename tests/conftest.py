@@ -174,24 +174,35 @@ SHARED_SETUP_GROUPS = {
 }
 
 
-# The costliest modules (worker seconds in a fresh-clone `make test`, session 7: Spark 3.5
-# line, then the 4.1 line's own heavy ones), costliest first. They are collected first, so that
-# xdist hands them out first and the short modules fill the other worker around them, instead
-# of one of them starting last and running alone at the end.
+# The costliest modules (worker seconds in a fresh-clone `make test`, session 7's ci9 run:
+# Spark 3.5 line, then the 4.1 line's own heavy ones), costliest first. They are collected
+# first and `make test` keeps that order (``--no-loadscope-reorder``: by default pytest-xdist
+# >= 3.8 hands out the scopes with the most tests first, which put these last, one of them
+# running alone at the end), so xdist hands them out first and the short modules fill the
+# other worker around them (longest first).
 LONG_MODULES = (
-    "tests/test_reliability.py",                      # 578 s
-    "tests/jobs/test_reliability_s3.py",              # 434 s
-    "tests/lakeforge/test_formats_incremental.py",    # 326 s
-    "tests/jobs/test_customer_propensity_s3.py",      # 256 s (+ main_job_run's group)
-    "tests/lakeforge/test_standalone_cluster.py",     # 210 s
-    "tests/transforms/test_dedup.py",                 # 169 s
-    "tests/test_publish.py",                          # 98 s (129 s on 4.1)
-    "tests/lakeforge/test_formats.py",                # 95 s (125 s on 4.1)
-    "tests/lakeforge/test_lifecycle_formats.py",      # 86 s (113 s on 4.1)
-    "tests/lakeforge/test_formats_glue_api.py",       # 95 s
-    "tests/jobs/test_customer_propensity.py",         # 79 s with the site's tests
-    "tests/test_job_contract.py",                     # 78 s
+    "tests/test_reliability.py",                      # 546 s
+    "tests/jobs/test_reliability_s3.py",              # 406 s
+    "tests/jobs/test_customer_propensity_s3.py",      # 213 s + main_job_run's group (~130 s)
+    "tests/lakeforge/test_formats_incremental.py",    # 360 s, one scope per test (below)
+    "tests/transforms/test_dedup.py",                 # 227 s (59 s on 4.1)
+    "tests/lakeforge/test_standalone_cluster.py",     # 214 s
+    "tests/test_publish.py",                          # 152 s (116 s on 4.1)
+    "tests/lakeforge/test_lifecycle_formats.py",      # 67 s (124 s on 4.1), a scope per test
+    "tests/lakeforge/test_formats.py",                # 111 s (115 s on 4.1)
+    "tests/lakeforge/test_formats_glue_api.py",       # 117 s
+    "tests/test_job_contract.py",                     # 94 s
+    "tests/quality/test_deequ_differential.py",       # 64 s
+    "tests/lakeforge/test_commands_dedup.py",         # 58 s
+    "tests/lakeforge/test_glue_local_runtime.py",     # 51 s
 )
+
+# Long modules whose tests share no module-scoped setup: each test is its own xdist scope, so
+# their few long tests (a Delta and an Iceberg variant of minutes each) can run on both workers.
+SCOPE_PER_TEST = frozenset({
+    "tests/lakeforge/test_formats_incremental.py",
+    "tests/lakeforge/test_lifecycle_formats.py",
+})
 
 
 def _long_first(item: pytest.Item) -> int:
@@ -201,6 +212,13 @@ def _long_first(item: pytest.Item) -> int:
     members = [m for m, g in SHARED_SETUP_GROUPS.items() if g == group] if group else [module]
     ranks = [LONG_MODULES.index(m) for m in members if m in LONG_MODULES]
     return min(ranks) if ranks else len(LONG_MODULES)
+
+
+def _scope(item: pytest.Item) -> str:
+    module = item.nodeid.split("::", 1)[0]
+    if module in SCOPE_PER_TEST:
+        return item.nodeid
+    return SHARED_SETUP_GROUPS.get(module, module)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
@@ -213,5 +231,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     split across the workers, each building the module's fixtures)."""
     items.sort(key=_long_first)  # stable: the rest keep their collection order
     for item in items:
-        module = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(SHARED_SETUP_GROUPS.get(module, module)))
+        item.add_marker(pytest.mark.xdist_group(_scope(item)))
