@@ -306,6 +306,12 @@ def test_evaluate_matches_counts_pairs_and_clusters(spark) -> None:
     assert perfect.pairwise_f1 == 1.0 and perfect.cluster_f1 == 1.0
     with pytest.raises(MissingColumnsError, match="nope"):
         evaluate_matches(df, "nope")
+    with pytest.raises(DedupInputError, match="1 row.s. have a null match_id"):
+        evaluate_matches(df.withColumn("match_id", F.when(F.col("id") != 3, F.col("match_id"))),
+                         "truth")
+    empty = evaluate_matches(df.limit(0), "truth")
+    assert (empty.predicted_pairs, empty.true_pairs, empty.predicted_clusters) == (0, 0, 0)
+    assert empty.pairwise_precision == empty.cluster_recall == 1.0
 
 
 # -- Splink runs ------------------------------------------------------------------------------

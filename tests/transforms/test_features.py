@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 from datetime import date
 from pathlib import Path
 
@@ -358,7 +359,11 @@ def test_sagemaker_csv_parquet_and_manifest_match(spark, spec, data, lake):
         assert feat["statistics"]["count"] == len(values)
         assert feat["statistics"]["nulls"] == len(ROWS) - len(values)
         assert feat["statistics"]["min"] == min(values)
-        assert feat["statistics"]["mean"] == pytest.approx(sum(values) / len(values))
+        assert feat["statistics"]["max"] == max(values)
+        assert feat["statistics"]["mean"] == pytest.approx(statistics.fmean(values))
+        if len(values) > 1:
+            assert feat["statistics"]["stddev"] == pytest.approx(statistics.stdev(values),
+                                                                 abs=1e-12)
     by_name = {f["name"]: f for f in manifest["features"]}
     assert by_name["spend_per_visit"]["statistics"]["nulls"] == 2
     assert by_name["scaled_age_imputed"]["source_column"] == "scaled"
@@ -397,3 +402,21 @@ def test_empty_training_data_gives_a_manifest_with_zero_rows(spark, data):
     assert manifest["training_rows"] == 0
     assert manifest["features"][0]["statistics"]["count"] == 0
     assert manifest["features"][0]["statistics"]["mean"] is None
+
+
+def test_manifest_counts_a_null_feature_vector_as_a_null_in_every_slot(spark, spec, data):
+    """A row whose assembled vector is null (not NaN) still counts among the training rows,
+    as a null in every slot; the other rows' values make the statistics."""
+    out = fit_feature_pipeline(data, spec).transform(data)
+    col = spec.output_col  # its metadata names the slots: kept
+    nulled = out.withColumn(col, F.when(F.col("customer_id") != "c1", F.col(col))
+                            .alias(col, metadata=out.schema[col].metadata))
+    manifest = build_feature_manifest(nulled, spec, version="v")
+    assert manifest["training_rows"] == len(ROWS)
+    others = [v for cid, v in _features(out, spec.output_col).items() if cid != "c1"]
+    for feat in manifest["features"]:
+        values = [row[feat["index"] - 1] for row in others]
+        values = [v for v in values if v is not None]
+        assert feat["statistics"]["count"] == len(values)
+        assert feat["statistics"]["nulls"] == len(ROWS) - len(values)
+        assert feat["statistics"]["max"] == (max(values) if values else None)

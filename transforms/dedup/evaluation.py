@@ -57,27 +57,34 @@ def evaluate_matches(
             F.concat(F.lit("\u0000row"), F.monotonically_increasing_id().cast("string")),
         ).alias("t"),
     )
-    nulls = df.filter(F.col("m").isNull()).count()
-    if nulls:
-        raise DedupInputError(f"evaluate_matches: {nulls} row(s) have a null {match_id_column}")
 
     def pairs(col: Column) -> Column:
         return F.coalesce(F.sum(col * (col - 1) / 2), F.lit(0))
 
-    by_m = df.groupBy("m").agg(F.count(F.lit(1)).alias("n"), F.countDistinct("t").alias("nt"),
-                               F.first("t").alias("t"))
-    by_t = df.groupBy("t").agg(F.count(F.lit(1)).alias("tn"))
-    by_mt = df.groupBy("m", "t").count()
-    pred = by_m.agg(pairs(F.col("n")).alias("p"), F.count(F.lit(1)).alias("c")).first()
-    true = by_t.agg(pairs(F.col("tn")).alias("p"), F.count(F.lit(1)).alias("c")).first()
-    both = by_mt.agg(pairs(F.col("count")).alias("p")).first()
-    exact = by_m.filter("nt = 1").join(by_t, "t").filter("n = tn").count()
-    assert pred is not None and true is not None and both is not None
-    pp, tp, cp = int(pred["p"]), int(true["p"]), int(both["p"])
+    # One query: the (match id, truth) counts are shuffled once (Spark reuses the exchange)
+    # and every figure is an aggregate over them, cross-joined into one row.
+    by_mt = df.groupBy("m", "t").agg(F.count(F.lit(1)).alias("k"))
+    by_m = by_mt.groupBy("m").agg(F.sum("k").alias("n"), F.count(F.lit(1)).alias("nt"),
+                                  F.first("t").alias("t"))
+    by_t = by_mt.groupBy("t").agg(F.sum("k").alias("tn"))
+    pred = by_m.agg(pairs(F.col("n")).alias("pred_p"), F.count(F.lit(1)).alias("pred_c"))
+    true = by_t.agg(pairs(F.col("tn")).alias("true_p"), F.count(F.lit(1)).alias("true_c"))
+    both = by_mt.agg(pairs(F.col("k")).alias("both_p"),
+                     F.coalesce(F.sum(F.when(F.col("m").isNull(), F.col("k"))), F.lit(0))
+                     .alias("nulls"))
+    exact_df = (by_m.filter("nt = 1").join(by_t, "t").filter("n = tn")
+                .agg(F.count(F.lit(1)).alias("exact")))
+    row = pred.crossJoin(true).crossJoin(both).crossJoin(exact_df).first()
+    assert row is not None
+    if row["nulls"]:
+        raise DedupInputError(
+            f"evaluate_matches: {row['nulls']} row(s) have a null {match_id_column}")
+    pp, tp, cp = int(row["pred_p"]), int(row["true_p"]), int(row["both_p"])
+    pred_c, true_c, exact = int(row["pred_c"]), int(row["true_c"]), int(row["exact"])
     precision = cp / pp if pp else 1.0
     recall = cp / tp if tp else 1.0
-    c_prec = exact / pred["c"] if pred["c"] else 1.0
-    c_rec = exact / true["c"] if true["c"] else 1.0
+    c_prec = exact / pred_c if pred_c else 1.0
+    c_rec = exact / true_c if true_c else 1.0
     return MatchEvaluation(
         pairwise_precision=precision,
         pairwise_recall=recall,
@@ -88,7 +95,7 @@ def evaluate_matches(
         true_pairs=tp,
         predicted_pairs=pp,
         correct_pairs=cp,
-        true_clusters=int(true["c"]),
-        predicted_clusters=int(pred["c"]),
+        true_clusters=true_c,
+        predicted_clusters=pred_c,
         correct_clusters=exact,
     )

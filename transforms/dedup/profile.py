@@ -112,44 +112,53 @@ def profile_columns(df: DataFrame, columns: Sequence[str], rows: int) -> dict[st
 
 
 def _profile(df: DataFrame, sample: DataFrame, columns: Sequence[str]) -> dict[str, ColumnProfile]:
-    aggs: list[Column] = []
-    for i, name in enumerate(columns):
-        s = clean_string(F.col(f"`{name}`"))
+    # Long form: a row per (sampled row, column), grouped by column, so the plan holds eleven
+    # aggregates whatever the number of columns (eleven per column in one wide row made a
+    # plan whose generated code took seconds to compile on every run).
+    cells = sample.select(F.explode(F.array(*[
+        F.struct(F.lit(i).alias("c"), clean_string(F.col(f"`{name}`")).alias("s"))
+        for i, name in enumerate(columns)
+    ])).alias("p")).select("p.c", "p.s")
+    s = F.col("s")
 
-        def share(pattern: str, s: Column = s) -> Column:
-            return F.sum(F.when(s.rlike(pattern), 1).otherwise(0))
+    def share(pattern: str) -> Column:
+        return F.sum(F.when(s.rlike(pattern), 1).otherwise(0))
 
-        aggs += [
-            F.count(s).alias(f"nn{i}"),
-            F.approx_count_distinct(s, 0.03).alias(f"d{i}"),
-            F.avg(F.length(s)).alias(f"len{i}"),
-            share(_EMAIL).alias(f"em{i}"),
-            share(_PHONE).alias(f"ph{i}"),
-            share(_DATE_STRING).alias(f"dt{i}"),
-            share(_UK_POSTCODE).alias(f"pc{i}"),
-            share(_SHORT_CODE).alias(f"sc{i}"),
-            share(_DIGITS).alias(f"dg{i}"),
-            share(_WORDS).alias(f"w{i}"),
-            F.avg(F.size(F.split(s, r"\s+"))).alias(f"tok{i}"),
-        ]
-    row = sample.agg(F.count(F.lit(1)).alias("n"), *aggs).first()
-    assert row is not None
-    sampled = int(row["n"])
+    by_column = {r["c"]: r for r in cells.groupBy("c").agg(
+        F.count(F.lit(1)).alias("n"),
+        F.count(s).alias("nn"),
+        F.approx_count_distinct(s, 0.03).alias("d"),
+        F.avg(F.length(s)).alias("len"),
+        share(_EMAIL).alias("em"),
+        share(_PHONE).alias("ph"),
+        share(_DATE_STRING).alias("dt"),
+        share(_UK_POSTCODE).alias("pc"),
+        share(_SHORT_CODE).alias("sc"),
+        share(_DIGITS).alias("dg"),
+        share(_WORDS).alias("w"),
+        # tokens of the non-null values (size(split(null)) is -1 on Spark 3.5, null on 4)
+        F.avg(F.when(s.isNotNull(), F.size(F.split(s, r"\s+")))).alias("tok"),
+    ).collect()}
+    sampled = int(by_column[0]["n"]) if 0 in by_column else 0
     types = dict(df.dtypes)
     out: dict[str, ColumnProfile] = {}
     for i, name in enumerate(columns):
-        nn = int(row[f"nn{i}"] or 0)
+        row = by_column.get(i)
+        nn = int(row["nn"] or 0) if row is not None else 0
 
-        def frac(key: str, nn: int = nn, i: int = i) -> float:
-            return float(row[f"{key}{i}"] or 0) / nn if nn else 0.0
+        def frac(key: str, nn: int = nn, row: Any = row) -> float:
+            return float(row[key] or 0) / nn if nn else 0.0
+
+        def value(key: str, row: Any = row) -> Any:
+            return row[key] if row is not None else None
 
         out[name] = ColumnProfile(
             name=name,
             data_type=types[name],
             rows=sampled,
             non_null=nn,
-            distinct=int(row[f"d{i}"] or 0),
-            avg_length=float(row[f"len{i}"] or 0.0),
+            distinct=int(value("d") or 0),
+            avg_length=float(value("len") or 0.0),
             share_email=frac("em"),
             share_phone=frac("ph"),
             share_date=frac("dt"),
@@ -157,7 +166,7 @@ def _profile(df: DataFrame, sample: DataFrame, columns: Sequence[str]) -> dict[s
             share_short_code=frac("sc"),
             share_digits=frac("dg"),
             share_words=frac("w"),
-            avg_tokens=float(row[f"tok{i}"] or 0.0),
+            avg_tokens=float(value("tok") or 0.0),
         )
     return _with_top_value_shares(sample, out)
 

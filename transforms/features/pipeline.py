@@ -323,28 +323,35 @@ def build_feature_manifest(
     """The manifest of a feature set: column order (label first), names, source columns and
     stages, and per-feature training statistics (count, nulls, mean, stddev, min, max).
 
-    ``train_features`` is the fitted pipeline's output on the training split; computing the
-    statistics is one aggregation over it.
+    ``train_features`` is the fitted pipeline's output on the training split. The statistics
+    are one aggregation over it in long form, a row per (training row, feature slot) grouped
+    by slot: five aggregates whatever the number of features. (Five aggregates per slot in
+    one wide row, as before, made a plan of hundreds of aggregates whose generated code alone
+    took seconds to compile on every run.) A null vector counts as a null in every slot.
     """
     names = feature_names(train_features.schema, spec)
-    arr = vector_to_array(F.col(spec.output_col), "float64")
-    aggs: list[SparkColumn] = [F.count(F.lit(1)).alias("rows")]
-    for i in range(len(names)):
-        v = _nan_to_null(arr[i])
-        aggs += [
-            F.count(v).alias(f"n{i}"),
-            F.mean(v).alias(f"mean{i}"),
-            F.stddev_samp(v).alias(f"std{i}"),
-            F.min(v).alias(f"min{i}"),
-            F.max(v).alias(f"max{i}"),
-        ]
-    row = train_features.agg(*aggs).first()
-    stats = row.asDict() if row is not None else {}
-    rows = int(stats.get("rows") or 0)
+    vec = F.col(spec.output_col)  # vector_to_array fails on a null vector: not called on one
+    arr = F.when(vec.isNull(), F.array_repeat(F.lit(None).cast("double"), len(names))) \
+        .otherwise(vector_to_array(vec, "float64"))
+    # _outer: for a plain posexplode Spark infers an is-not-null filter on the array and
+    # pushes it down, which dropped the rows of null vectors despite the CASE above
+    slots = (train_features.select(F.posexplode_outer(arr).alias("slot", "v"))
+             .select("slot", _nan_to_null(F.col("v")).alias("v")))
+    by_slot = {
+        r["slot"]: r
+        for r in slots.groupBy("slot").agg(
+            F.count(F.lit(1)).alias("rows"), F.count("v").alias("count"),
+            F.mean("v").alias("mean"), F.stddev_samp("v").alias("stddev"),
+            F.min("v").alias("min"), F.max("v").alias("max"),
+        ).collect()
+    }
+    rows = int(by_slot[0]["rows"]) if 0 in by_slot else 0
     raw_names = _slot_names(train_features.schema, spec)
     features = []
     for i, name in enumerate(names):
         column, kind = source_of(raw_names[i], spec)
+        slot = by_slot.get(i)
+        count = int(slot["count"]) if slot is not None else 0
         features.append(
             {
                 "index": i + 1,
@@ -352,12 +359,10 @@ def build_feature_manifest(
                 "source_column": column,
                 "source_stage": kind,
                 "statistics": {
-                    "count": int(stats.get(f"n{i}") or 0),
-                    "nulls": rows - int(stats.get(f"n{i}") or 0),
-                    "mean": stats.get(f"mean{i}"),
-                    "stddev": stats.get(f"std{i}"),
-                    "min": stats.get(f"min{i}"),
-                    "max": stats.get(f"max{i}"),
+                    "count": count,
+                    "nulls": rows - count,
+                    **{k: slot[k] if slot is not None else None
+                       for k in ("mean", "stddev", "min", "max")},
                 },
             }
         )
