@@ -195,6 +195,8 @@ LONG_MODULES = (
     "tests/quality/test_deequ_differential.py",       # 64 s
     "tests/lakeforge/test_commands_dedup.py",         # 58 s
     "tests/lakeforge/test_glue_local_runtime.py",     # 51 s
+    "tests/lakeforge/test_glue_local_samples.py",     # 40 s on 4.1
+    "tests/lakeforge/test_spark_connect.py",          # 35 s on 4.1 (a Connect server)
 )
 
 # Long modules whose tests share no module-scoped setup: each test is its own xdist scope, so
