@@ -103,8 +103,8 @@ jars-spark4: $(STAMP4)
 #       `deequ` engine, PyDeequ and the Deequ differential: Maven Central has no Deequ build for
 #       Spark 4, tests/quality/conftest.py); the Spark Connect tests run on pyspark 4 only.
 #       Splink runs on both (splink 5.0 ships a _spark4.x similarity jar; Splink picks it).
-# Measured on a calm machine the 3.5 run takes ~16 min; on 4.1 the transforms, quality and
-# publish files took 27 min under a load average of 15-30 (docs/benchmarks.md).
+# From a fresh clone with no other load: the 3.5 run ~29-30 min, the 4.1 run ~7 min, the setup
+# ~4 min (docs/benchmarks.md, "make test from a fresh clone").
 test: test-spark35 test-spark4
 .NOTPARALLEL: test
 
@@ -130,6 +130,7 @@ SPARK4_TESTS ?= tests/transforms/test_glue.py tests/transforms/test_registry.py 
 	tests/lakeforge/test_formats_config.py tests/lakeforge/test_formats.py \
 	tests/lakeforge/test_lifecycle_formats.py \
 	tests/transforms/test_features.py tests/transforms/test_glue_jobs.py \
+	tests/transforms/test_dedup_profile.py \
 	tests/lakeforge/test_glue_local_*.py \
 	tests/transforms/test_dedup.py::test_splink_jar_is_a_local_file_and_functions_register \
 	tests/transforms/test_dedup.py::test_auto_config_finds_typos_swaps_and_missing_fields \
