@@ -117,8 +117,10 @@ test-spark35: $(STAMP) jars $(STAMP_AF) tools
 # The Spark 4.1 line runs the tests of what must answer the same on both lines (issue 17):
 # Glue transforms and casts (ANSI), the quality package (Deequ differential and PyDeequ skip:
 # no Deequ build for Spark 4), publish, Spark Connect, and the table formats (issue 16: Delta
-# 4.4 and Iceberg 1.12 for Spark 4.1, commits and the lifecycle), the feature pipeline
-# (pyspark.ml) and the Glue transforms' Spark-job counts, the awsglue runtime (glue_local: Glue
+# 4.4 and Iceberg 1.12 for Spark 4.1, commits and the lifecycle, on the metastore and on moto's
+# Glue and S3 through S3A, whose SDK v2 bundle sits next to iceberg-aws-bundle's newer copy of
+# the same classes: docs/formats.md), S3A's session settings and lakeforge.io on moto, the
+# feature pipeline (pyspark.ml) and the Glue transforms' Spark-job counts, the awsglue runtime (glue_local: Glue
 # 6 is Spark 4.1 and has no Docker image) and Splink matching: of tests/transforms/test_dedup.py
 # (~10 min on 4.1 under load; 137 s for these) only the jar check, one training + prediction,
 # the null/empty input cases and the text-to-number cast. The rest of the suite runs on 3.5
@@ -128,7 +130,8 @@ SPARK4_TESTS ?= tests/transforms/test_glue.py tests/transforms/test_registry.py 
 	tests/transforms/test_casts.py tests/quality tests/test_publish.py \
 	tests/test_publish_unpartitioned.py tests/lakeforge/test_spark_connect.py \
 	tests/lakeforge/test_formats_config.py tests/lakeforge/test_formats.py \
-	tests/lakeforge/test_lifecycle_formats.py \
+	tests/lakeforge/test_lifecycle_formats.py tests/lakeforge/test_formats_glue_api.py \
+	tests/lakeforge/test_session_s3a.py tests/lakeforge/test_io_s3.py \
 	tests/transforms/test_features.py tests/transforms/test_glue_jobs.py \
 	tests/transforms/test_dedup_profile.py \
 	tests/lakeforge/test_glue_local_*.py \
