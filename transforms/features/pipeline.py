@@ -333,9 +333,7 @@ def build_feature_manifest(
     vec = F.col(spec.output_col)  # vector_to_array fails on a null vector: not called on one
     arr = F.when(vec.isNull(), F.array_repeat(F.lit(None).cast("double"), len(names))) \
         .otherwise(vector_to_array(vec, "float64"))
-    # _outer: for a plain posexplode Spark infers an is-not-null filter on the array and
-    # pushes it down, which dropped the rows of null vectors despite the CASE above
-    slots = (train_features.select(F.posexplode_outer(arr).alias("slot", "v"))
+    slots = (train_features.select(F.posexplode(arr).alias("slot", "v"))
              .select("slot", _nan_to_null(F.col("v")).alias("v")))
     by_slot = {
         r["slot"]: r
