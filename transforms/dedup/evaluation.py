@@ -61,8 +61,8 @@ def evaluate_matches(
     def pairs(col: Column) -> Column:
         return F.coalesce(F.sum(col * (col - 1) / 2), F.lit(0))
 
-    # One query: the (match id, truth) counts are shuffled once (Spark reuses the exchange)
-    # and every figure is an aggregate over them, cross-joined into one row.
+    # One action: every figure is an aggregate over the (match id, truth) counts, cross-joined
+    # into one row (five separate actions re-read the input five times).
     by_mt = df.groupBy("m", "t").agg(F.count(F.lit(1)).alias("k"))
     by_m = by_mt.groupBy("m").agg(F.sum("k").alias("n"), F.count(F.lit(1)).alias("nt"),
                                   F.first("t").alias("t"))

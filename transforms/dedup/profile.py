@@ -143,22 +143,19 @@ def _profile(df: DataFrame, sample: DataFrame, columns: Sequence[str]) -> dict[s
     types = dict(df.dtypes)
     out: dict[str, ColumnProfile] = {}
     for i, name in enumerate(columns):
-        row = by_column.get(i)
-        nn = int(row["nn"] or 0) if row is not None else 0
+        stats = by_column[i].asDict() if i in by_column else {}
+        nn = int(stats.get("nn") or 0)
 
-        def frac(key: str, nn: int = nn, row: Any = row) -> float:
-            return float(row[key] or 0) / nn if nn else 0.0
-
-        def value(key: str, row: Any = row) -> Any:
-            return row[key] if row is not None else None
+        def frac(key: str, nn: int = nn, stats: dict[str, Any] = stats) -> float:
+            return float(stats.get(key) or 0) / nn if nn else 0.0
 
         out[name] = ColumnProfile(
             name=name,
             data_type=types[name],
             rows=sampled,
             non_null=nn,
-            distinct=int(value("d") or 0),
-            avg_length=float(value("len") or 0.0),
+            distinct=int(stats.get("d") or 0),
+            avg_length=float(stats.get("len") or 0.0),
             share_email=frac("em"),
             share_phone=frac("ph"),
             share_date=frac("dt"),
@@ -166,7 +163,7 @@ def _profile(df: DataFrame, sample: DataFrame, columns: Sequence[str]) -> dict[s
             share_short_code=frac("sc"),
             share_digits=frac("dg"),
             share_words=frac("w"),
-            avg_tokens=float(value("tok") or 0.0),
+            avg_tokens=float(stats.get("tok") or 0.0),
         )
     return _with_top_value_shares(sample, out)
 

@@ -348,8 +348,8 @@ def build_feature_manifest(
     features = []
     for i, name in enumerate(names):
         column, kind = source_of(raw_names[i], spec)
-        slot = by_slot.get(i)
-        count = int(slot["count"]) if slot is not None else 0
+        stats = by_slot[i].asDict() if i in by_slot else {}
+        count = int(stats.get("count") or 0)
         features.append(
             {
                 "index": i + 1,
@@ -359,8 +359,7 @@ def build_feature_manifest(
                 "statistics": {
                     "count": count,
                     "nulls": rows - count,
-                    **{k: slot[k] if slot is not None else None
-                       for k in ("mean", "stddev", "min", "max")},
+                    **{k: stats.get(k) for k in ("mean", "stddev", "min", "max")},
                 },
             }
         )
