@@ -73,6 +73,16 @@ def finish(proc: subprocess.Popen[str], timeout: int = 900) -> tuple[int, str, s
     return proc.returncode, out, err
 
 
+def failure_text(stderr: str, tail: int = 3000) -> str:
+    """What a failed subprocess run said, for an assertion message: its first error lines
+    (the cause: a later error, e.g. in a ``finally`` block, often hides it in the tail) and
+    the tail of its stderr."""
+    first = [line for line in stderr.splitlines()
+             if line.startswith(("error:", "Traceback", "Caused by:", "Exception"))
+             or " ERROR " in line or "Error:" in line or "Exception:" in line][:15]
+    return "\n".join(["first error lines:", *first, "--- stderr tail:", stderr[-tail:]])
+
+
 def rounded(value: Any) -> Any:
     """Floats to 9 significant digits: the features' scaler means and deviations are sums over
     a table, and a table built over several runs is summed in another order than one built at

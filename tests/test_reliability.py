@@ -43,7 +43,7 @@ import pytest
 from lakeforge.localquery import query_table
 from lakeforge.paths import Lake
 from lakeforge.sample_data import add_contact_days, write_bank_marketing
-from tests.jobsupport import REPO, finish, job_env, rounded
+from tests.jobsupport import REPO, failure_text, finish, job_env, rounded
 
 pytestmark = pytest.mark.slow
 
@@ -308,7 +308,7 @@ def life(tmp_path_factory: pytest.TempPathFactory, reference: dict[str, Any]
     started = time.monotonic()
 
     rc, out, err = run_job_once(root)
-    assert rc == 0, err[-4000:]
+    assert rc == 0, failure_text(err)
     seen["first"] = summary_of(out)
     seen["after_first"] = {t: table_rows(root, t) for t in TABLES}
     hashes = tree_hashes(root)
@@ -339,7 +339,7 @@ def life(tmp_path_factory: pytest.TempPathFactory, reference: dict[str, Any]
         time.sleep(0.2)
     second = run_job_once(root)
     rc, out, err = finish(final)
-    assert rc == 0, err[-4000:]
+    assert rc == 0, failure_text(err)
     seen["second"] = second
     seen["final"] = summary_of(out)
     seen["seconds"] = round(time.monotonic() - started, 1)
