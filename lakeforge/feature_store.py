@@ -114,7 +114,7 @@ def feature_spec_from_mapping(
                 f"{source}: '{key}.kind' is {kind!r}; allowed kinds: {sorted(STEP_KINDS)}"
             )
         body = {k: v for k, v in raw.items() if k != "kind"}
-        step = from_mapping(STEP_KINDS[kind], body, source, key)
+        step: Step = from_mapping(STEP_KINDS[kind], body, source, key)
         validate_step(step, source, key)
         steps.append(step)
         kinds.append(kind)

@@ -134,8 +134,8 @@ def write_bank_marketing(
     raw = root / "raw"
     cust_dir, contact_dir, ind_dir = raw / "customers", raw / "contacts", raw / "indicators"
     truth_dir = root / "metadata" / "ground_truth"
-    for d in (cust_dir, contact_dir, ind_dir, truth_dir):
-        d.mkdir(parents=True, exist_ok=True)
+    for directory in (cust_dir, contact_dir, ind_dir, truth_dir):
+        directory.mkdir(parents=True, exist_ok=True)
 
     entities = []
     for e in range(customers):
@@ -247,10 +247,10 @@ def write_bank_marketing(
         folder = contact_dir / f"dt={day.isoformat()}"
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "part-00000.json", "w", encoding="utf-8") as fh:
-            for i, row in enumerate(rows):
+            for i, contact in enumerate(rows):
                 if d == days - 1:
-                    row = {**row, "channel": rng.choice(["cellular", "telephone"])}
-                fh.write(json.dumps(row) + "\n")
+                    contact = {**contact, "channel": rng.choice(["cellular", "telephone"])}
+                fh.write(json.dumps(contact) + "\n")
                 if d == 2 and i == 3:
                     fh.write('{"contact_id": "TBROKEN", "customer_id": \n')
                     malformed_contacts += 1

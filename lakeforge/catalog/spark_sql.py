@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lakeforge.catalog.athena_ddl import (
     OPENX_JSON_SERDE,
@@ -224,8 +224,9 @@ class SparkSqlCatalog(Catalog):
             return create_table_ddl(spec)
         # Athena reads the Glue Data Catalog only: with the embedded (Derby) metastore nobody
         # can act on this, so it is a warning only where the metastore is Glue's.
-        embedded = "derby" in self.spark.conf.get(
-            "spark.hadoop.javax.jdo.option.ConnectionURL", "")
+        # RuntimeConfig.get is typed Optional[str], but with a str default it returns a str.
+        embedded = "derby" in cast(str, self.spark.conf.get(
+            "spark.hadoop.javax.jdo.option.ConnectionURL", ""))
         log.log(logging.INFO if embedded else logging.WARNING,
                 "table %s: registered as a Spark data source table (USING %s) because "
                 "Spark's Hive reader would mis-read it; Athena cannot read this "
@@ -499,7 +500,7 @@ class SparkSqlCatalog(Catalog):
 
     def _alter_partition_locations(self, database: str, table: str, keys: list[str],
                                    partitions: Sequence[Partition]) -> None:
-        jvm = self.spark.sparkContext._jvm  # type: ignore[attr-defined]
+        jvm = self._jvm()
         jcat = self._external_catalog()
         wanted = {
             tuple(HIVE_DEFAULT_PARTITION if v is None else str(v) for v in p.values): p.location

@@ -31,7 +31,7 @@ from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
 from lakeforge.catalog.base import Column as CatalogColumn
-from lakeforge.catalog.base import Partition, TableNotFoundError, TableSpec
+from lakeforge.catalog.base import DataFormat, Partition, TableNotFoundError, TableSpec
 from lakeforge.glue_local import choice as choice_mod
 from lakeforge.glue_local.errors import GlueApiNotImplementedError
 from lakeforge.glue_local.frames import (
@@ -49,6 +49,8 @@ FILE_COL = "_lf_source_file"
 JDBC_TYPES = ("jdbc", "postgresql", "mysql", "sqlserver", "oracle", "redshift")
 FORMATS = {"csv": "csv", "json": "json", "parquet": "parquet", "glueparquet": "parquet",
            "orc": "orc"}
+# The formats a catalog table can be registered as (anything else registers as parquet).
+_TABLE_FORMATS: dict[str, DataFormat] = {"parquet": "parquet", "csv": "csv", "json": "json"}
 DEFAULT_RETENTION_HOURS = 168
 # Characters java.net.URI leaves unquoted in a path (input_file_name() is such a URI).
 URI_PATH_SAFE = "/;:@&=+$,!*'()"
@@ -437,7 +439,7 @@ class GlueContext:
                          columns=[CatalogColumn(n, t) for n, t in types.items() if n not in keys],
                          location=location,
                          partition_keys=[CatalogColumn(k, types[k]) for k in keys],
-                         format=fmt if fmt in ("parquet", "csv", "json") else "parquet")
+                         format=_TABLE_FORMATS.get(fmt, "parquet"))
         if not catalog.database_exists(database):
             catalog.create_database(database)
         catalog.create_or_update_table(spec)

@@ -63,7 +63,7 @@ def write_legislators(folder: str | Path, *, persons: int = 40, seed: int = 7
     rng = random.Random(seed)
     root = Path(folder)
     people = [_person(rng, i) for i in range(persons)]
-    orgs = []
+    orgs: list[dict[str, object]] = []
     for org_id, name, classification, seats in _ORGS:
         org: dict[str, object] = {
             "id": org_id, "name": name, "classification": classification,
