@@ -18,6 +18,8 @@ through the JVM.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from pyspark.sql import Column
 from pyspark.sql.types import DataType
 
@@ -28,7 +30,9 @@ def cast_or_null(col: Column, data_type: DataType) -> Column:
     >>> df.select(cast_or_null(F.col("age"), IntegerType()))   # 'forty' -> null, '40' -> 40
     """
     if hasattr(Column, "try_cast"):  # pyspark >= 4.0
-        return col.try_cast(data_type)
+        # mypy checks against pyspark 3.5, whose Column has no try_cast (attribute access on a
+        # Column there is a struct field), so the call is untyped on this branch.
+        return cast(Any, col).try_cast(data_type)
     return _try_cast_35(col, data_type)
 
 

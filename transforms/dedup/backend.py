@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pyspark.sql import DataFrame
 
@@ -88,7 +88,8 @@ def spark_api(spark: SparkSession) -> Any:
     if jsc.sc().getCheckpointDir().isEmpty():
         folder = spark.conf.get("lakeforge.dedup.checkpointDir", None)
         if not folder:
-            if not spark.sparkContext.master.startswith("local"):
+            # SparkContext.master is typed Optional[str]; a running context always has one.
+            if not cast(str, spark.sparkContext.master).startswith("local"):
                 raise DedupInputError(
                     "find_matches needs a checkpoint folder on a cluster: set "
                     "spark.checkpoint.dir (or lakeforge.dedup.checkpointDir) to an s3:// or "
@@ -129,7 +130,9 @@ def splink_settings_dict(
     creator = SettingsCreator(
         link_type="dedupe_only",
         comparisons=list(comparisons),
-        blocking_rules_to_generate_predictions=list(blocking_rules),
+        # Splink annotates this list[BlockingRuleCreator | dict], but it also takes SQL text:
+        # SettingsCreator turns each entry into a CustomRule with to_blocking_rule_creator.
+        blocking_rules_to_generate_predictions=cast("list[Any]", list(blocking_rules)),
         unique_id_column_name=UID,
         max_iterations=max_em_iterations,
         retain_matching_columns=False,

@@ -39,6 +39,7 @@ from transforms.dedup.profile import (
 from transforms.dedup.settings import U_PAIRS, UID, DedupInputError, MatchSettings
 
 if TYPE_CHECKING:
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
     from splink.internals.linker import Linker
 
 log = logging.getLogger(__name__)
@@ -122,9 +123,9 @@ def _train(
         # (small inputs): estimate it from agreement on two blocking rules at once instead.
         first = list(prediction_rules[:4])
         deterministic = [f"({a}) and ({b})" for i, a in enumerate(first) for b in first[i + 1 :]]
-        linker.training.estimate_probability_two_random_records_match(
-            deterministic or first, recall=0.8
-        )
+        # Splink takes list[str | BlockingRuleCreator]; list is invariant, so list[str] is not one.
+        rules: list[str | BlockingRuleCreator] = list(deterministic or first)
+        linker.training.estimate_probability_two_random_records_match(rules, recall=0.8)
         notes.append(
             f"EM gave no usable match prior ({prior}); estimated it from records agreeing on "
             "two blocking rules, assuming 80% recall"

@@ -139,14 +139,16 @@ def _stages_for(step: Step, index: int) -> list[Any]:
             ),
         ]
     if isinstance(step, QuantileBinsStep):
+        # pyspark's __init__ overloads pair numBuckets with inputCol only (numBuckets applies to
+        # every one of inputCols too, as its docs say), so the columns are set with setters.
         return [
             QuantileDiscretizer(
-                inputCols=step.columns,
-                outputCols=step.outputs(),
                 numBuckets=step.buckets,
                 relativeError=step.relative_error,
                 handleInvalid="keep",
             )
+            .setInputCols(step.columns)
+            .setOutputCols(step.outputs())
         ]
     if isinstance(step, BucketsStep):
         return [
