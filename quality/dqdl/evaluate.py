@@ -36,7 +36,7 @@ import math
 import re
 import statistics
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -248,8 +248,9 @@ def _evaluate_number(expr: Any, analyzer: A.Analyzer | None, history: _History) 
             return items[position]
         if name == "abs":
             return abs(_scalar(args[0]))
-        aggregates = {"avg": statistics.fmean, "min": min, "max": max, "sum": math.fsum,
-                      "std": statistics.pstdev}
+        aggregates: dict[str, Callable[[list[float]], float]] = {
+            "avg": statistics.fmean, "min": min, "max": max, "sum": math.fsum,
+            "std": statistics.pstdev}
         if name in aggregates:
             items = args[0] if len(args) == 1 and isinstance(args[0], list) else \
                 [_scalar(a) for a in args]

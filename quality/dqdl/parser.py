@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
+from typing import Any, cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -96,7 +96,10 @@ def _syntax_error(text: str, exc: UnexpectedInput, source: str) -> DQDLSyntaxErr
         return DQDLSyntaxError(f"{where}: unexpected {got}; expected "
                                f"{_expected(exc.accepts or exc.expected)}")
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        # lark declares pos_in_stream = None on UnexpectedInput (so mypy sees None), but
+        # UnexpectedCharacters always sets it to the lexer's (int) position.
+        pos = cast(int, exc.pos_in_stream)
+        char = text[pos] if pos < len(text) else ""
         return DQDLSyntaxError(f"{where}: unexpected character {char!r}; expected "
                                f"{_expected(exc.allowed or ())}")
     return DQDLSyntaxError(f"{where}: {exc}")
@@ -395,13 +398,13 @@ def _check_rule(rule: Rule, source: str) -> None:
         raise DQDLRuleError(f"{where}: {rule.rule_type} takes no condition")
     if rule.where is not None and not spec.where:
         raise DQDLRuleError(f"{where}: {rule.rule_type} does not support a where clause")
-    for name, condition in rule.tags:
+    for name, tag_condition in rule.tags:
         if name != "threshold":
             raise DQDLRuleError(f"{where}: unknown tag 'with {name}'; only 'with threshold'")
         if not spec.threshold:
             raise DQDLRuleError(f"{where}: {rule.rule_type} does not support 'with threshold'")
-        if condition.operator not in (">", ">=", "<", "<=", "=", "between") or not all(
-                isinstance(o, Number) for o in condition.operands):
+        if tag_condition.operator not in (">", ">=", "<", "<=", "=", "between") or not all(
+                isinstance(o, Number) for o in tag_condition.operands):
             raise DQDLRuleError(f"{where}: 'with threshold' takes a number comparison "
                                 f"(e.g. with threshold > 0.9)")
     condition = rule.condition

@@ -165,7 +165,7 @@ def suite_to_dqdl(suite: Mapping[str, Any], source: str = "suite") -> Conversion
                 rules.append(_export_constraint(method, dict(args or {})))
             except (ValueError, KeyError) as exc:
                 skipped.append((f"{here} {method}", str(exc).strip("'")))
-    metadata = {"Suite": str(suite.get("name") or source)}
+    metadata: dict[str, object] = {"Suite": str(suite.get("name") or source)}
     return Conversion(Ruleset(tuple(rules), (), metadata), skipped)
 
 
@@ -223,11 +223,12 @@ def _import_rule(rule: Rule, today: dt.date) -> list[dict[str, Any]]:
                                "constraintName": rule.to_dqdl(), "assertion": s, **where}}
                 for s in assertion]
     if t == "ColumnLength" and c is not None:
-        method = "hasMinLength" if c.operator in (">", ">=") else \
+        length_method = "hasMinLength" if c.operator in (">", ">=") else \
             "hasMaxLength" if c.operator in ("<", "<=") else None
-        if method is None:
+        if length_method is None:
             raise ValueError(f"ColumnLength {c.operator} has no suite form")
-        return [{method: {"column": p[0], "assertion": s, **where}} for s in _assertion_text(c)]
+        return [{length_method: {"column": p[0], "assertion": s, **where}}
+                for s in _assertion_text(c)]
     raise ValueError(f"{t} has no suite constraint with the same verdicts")
 
 
