@@ -260,7 +260,10 @@ def _assert_rows(value: Column, assertion: Callable[[Any], bool]) -> Column:
 
     # Real classes, not strings: postponed annotations (PEP 563) defeat pandas_udf's inference.
     apply_assertion.__annotations__ = {"values": pd.Series, "return": pd.Series}
-    return F.pandas_udf(apply_assertion, "boolean")(value.cast("double"))
+    # pyspark's stubs only know the functionType forms; pandas_udf(f, returnType) infers the
+    # (scalar) type from f's type hints, as its documentation recommends.
+    return F.pandas_udf(  # type: ignore[call-overload]
+        apply_assertion, "boolean")(value.cast("double"))
 
 
 def _null_outcome(options: AnalyzerOptions | None, assertion: Callable[[Any], bool],

@@ -59,7 +59,8 @@ def _import_pydeequ(spark: SparkSession) -> Any:
 def deequ_unavailable_reason(spark: SparkSession) -> str | None:
     """None when PyDeequ and the Deequ jar are usable, otherwise why not."""
     try:
-        jvm = spark.sparkContext._jvm  # type: ignore[attr-defined]
+        # Typed Optional (None without a running SparkContext): any failure here means no Deequ.
+        jvm: Any = spark.sparkContext._jvm
         loader = jvm.Thread.currentThread().getContextClassLoader()
         jvm.java.lang.Class.forName("com.amazon.deequ.VerificationSuite", True, loader)
     except Exception:  # noqa: BLE001 - py4j raises Py4JJavaError(ClassNotFoundException)
@@ -82,7 +83,8 @@ def require_deequ(spark: SparkSession) -> None:
 
 def shutdown_callback_server(spark: SparkSession) -> None:
     """Stop Py4J's callback server if it runs, so the process can exit (python-deequ #7)."""
-    gateway = spark.sparkContext._gateway  # type: ignore[attr-defined]
+    # Typed Optional (None before a SparkContext starts); a live session always has one.
+    gateway: Any = spark.sparkContext._gateway
     server = gateway.get_callback_server()
     if server is not None and not server.is_shutdown:
         gateway.shutdown_callback_server()
@@ -113,7 +115,8 @@ def _pydeequ_value(value: Any, pydeequ_checks: Any) -> Any:
     return value
 
 
-RANGE_CALL = ("isContainedIn", [], {})  # the bounds form, which PyDeequ lacks: called on the JVM
+# The bounds form of isContainedIn, which PyDeequ lacks: called on the JVM.
+RANGE_CALL: tuple[str, list[Any], dict[str, Any]] = ("isContainedIn", [], {})
 
 
 def _contained_in_range(target: Any, arguments: dict[str, Any], jvm: Any) -> None:

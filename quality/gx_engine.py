@@ -128,13 +128,14 @@ def translate_to_gx(gx: Any, constraint: Constraint) -> GxTranslation | str:
         if type(analyzer) is cls:
             if isinstance(analyzer, Sum):
                 # GX sums an all-NULL column to 0; Deequ has no value then.
-                return GxTranslation([expectation(column=column, **cond), not_null(column)],
+                return GxTranslation([expectation(column=column, **cond),
+                                      not_null(analyzer.column)],
                                      lambda r: None if _nonnull(r[1]) == 0 else _observed(r))
             return GxTranslation([expectation(column=column, **cond)], _observed)
     if isinstance(analyzer, (StandardDeviation, Variance)):
         square = isinstance(analyzer, Variance)
         return GxTranslation([E.ExpectColumnStdevToBeBetween(column=column, **cond),
-                              not_null(column)],
+                              not_null(analyzer.column)],
                              lambda r: _pop_from_sample(r, square))
     if isinstance(analyzer, PatternMatch):
         def matched(r: list[dict[str, Any]]) -> float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -233,7 +233,7 @@ def _from_json_double(value: Any) -> float:
     return float(value)
 
 
-def iter_flat_success(metrics: Iterator[Metric] | list[Metric]) -> Iterator[DoubleMetric]:
+def iter_flat_success(metrics: Iterable[Metric]) -> Iterator[DoubleMetric]:
     """Successful DoubleMetrics after flattening, in order."""
     for metric in metrics:
         for flat in metric.flatten():

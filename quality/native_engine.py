@@ -380,11 +380,13 @@ def _run_group_batch(source: DataFrame, batch: list[GroupSpec],
             valid = valid & F.col(info["where"])
         wanted_stats = {"n"} if spec.histogram else set(needs[spec])
         if not spec.histogram:
-            any_value = None
+            any_value: Column | None = None
             for c in spec.columns:
                 term = col(c).isNotNull()
                 any_value = term if any_value is None else (any_value | term)
-            valid = valid & any_value  # type: ignore[operator]
+            # No columns (the analyzers' preconditions rule that out): `valid & None` would
+            # AND a null literal, which F.lit(None) spells out.
+            valid = valid & (F.lit(None) if any_value is None else any_value)
         summaries = {
             "groups": lambda v: F.count(F.when(v, 1)),
             "unique": lambda v: F.count(F.when(v & (cnt == 1), 1)),
@@ -418,10 +420,10 @@ def _run_group_batch(source: DataFrame, batch: list[GroupSpec],
         stats: dict[str, Any] = {stat: values.get(f"{stat}_{j}") or zero.get(stat, 0)
                                  for stat in (*GROUP_STATS, "all") if f"{stat}_{j}" in values}
         if spec.histogram:
-            key, flag, sum_alias = info["key"], info.get("where"), info.get("sum")
+            key, where_flag, sum_alias = info["key"], info.get("where"), info.get("sum")
             hist_rows = []
             for r in rows:
-                if r["__dq_gid"] != gids[spec] or (flag and not r[flag]):
+                if r["__dq_gid"] != gids[spec] or (where_flag and not r[where_flag]):
                     continue
                 amount = (r[sum_alias] or 0.0) if sum_alias else r["__dq_cnt"]
                 hist_rows.append((r[key], amount))

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -151,14 +151,17 @@ def analyzer_from_json(data: Mapping[str, Any]) -> Analyzer:
     raw_options = data.get("analyzerOptions")
     options = (A.AnalyzerOptions(raw_options["nullBehavior"], raw_options["filteredRow"])
                if raw_options else None)
-    column = data.get("column")
-    simple = {"Mean": A.Mean, "Sum": A.Sum, "StandardDeviation": A.StandardDeviation,
-              "Variance": A.Variance, "Skewness": A.Skewness, "Kurtosis": A.Kurtosis,
-              "ApproxCountDistinct": A.ApproxCountDistinct, "ZerosCount": A.ZerosCount,
-              "Range": A.Range, "InterquartileRange": A.InterquartileRange,
-              "DataType": A.DataType, "Entropy": A.Entropy}
-    with_options = {"Completeness": A.Completeness, "Minimum": A.Minimum,
-                    "Maximum": A.Maximum, "MaxLength": A.MaxLength, "MinLength": A.MinLength}
+    # Unvalidated JSON, like every other field here (None when absent).
+    column: Any = data.get("column")
+    simple: dict[str, Callable[..., Analyzer]] = {
+        "Mean": A.Mean, "Sum": A.Sum, "StandardDeviation": A.StandardDeviation,
+        "Variance": A.Variance, "Skewness": A.Skewness, "Kurtosis": A.Kurtosis,
+        "ApproxCountDistinct": A.ApproxCountDistinct, "ZerosCount": A.ZerosCount,
+        "Range": A.Range, "InterquartileRange": A.InterquartileRange,
+        "DataType": A.DataType, "Entropy": A.Entropy}
+    with_options: dict[str, Callable[..., Analyzer]] = {
+        "Completeness": A.Completeness, "Minimum": A.Minimum, "Maximum": A.Maximum,
+        "MaxLength": A.MaxLength, "MinLength": A.MinLength}
     if name == "Size":
         return A.Size(where)
     if name == "ColumnCount":

@@ -191,9 +191,11 @@ def failing_rows(result: VerificationResult, data: DataFrame) -> DataFrame:
     for check, check_result in result.checkResults.items():
         for constraint, cr in zip(check.constraints, check_result.constraintResults,
                                   strict=True):
-            if cr.status != ConstraintStatus.Failure or not _row_level_computed(constraint, cr):
+            row_level = constraint.row_level
+            if (cr.status != ConstraintStatus.Failure or row_level is None
+                    or not _row_level_computed(constraint, cr)):
                 continue
-            outcome = constraint.row_level(data)
+            outcome = row_level(data)
             names.append(F.when(outcome == F.lit(False), F.lit(str(constraint))))
     if not names:
         return data.withColumn("failed_constraints", F.array().cast("array<string>")).limit(0)
