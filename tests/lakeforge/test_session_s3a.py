@@ -1,21 +1,24 @@
 """Sessions on an s3:// lake: the S3A conf computed for local_s3 (no JVM started), the
 preflight of ``lakeforge run --env local_s3`` against a dead endpoint and a missing bucket (one
-line, no session built) and a moto server, and ``lakeforge dev s3``."""
+line, no session built) and a moto server, ``lakeforge dev s3``, and one AWS SDK v2 version
+across the Spark 4.1 jar sets (S3A's modules and iceberg-aws-bundle)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import socket
 import threading
 import time
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lakeforge import aws
+from lakeforge import aws, jars
 from lakeforge.cli import main
 from lakeforge.commands.dev import _serve_s3
 from lakeforge.config import load_env
@@ -267,3 +270,61 @@ def test_spark_writes_through_s3a_with_sse_kms_on_moto(spark: Any, moto_endpoint
             apply_s3a_conf(spark, load_env("local_s3"))  # SSE keys off again
             restore_jvm_trust(spark, before)
             aws.configure(None)
+
+
+SDK_V2 = "software.amazon.awssdk"
+
+
+def _sdk_v2_versions(locked: list[jars.LockedJar]) -> dict[str, list[str]]:
+    """AWS SDK v2 version -> the locked jars that are SDK v2 modules at that version."""
+    found: dict[str, list[str]] = {}
+    for jar in locked:
+        parts = jar.coordinate.split(":")
+        if len(parts) == 3 and parts[0] == SDK_V2:
+            found.setdefault(parts[2], []).append(jar.file)
+    return found
+
+
+def _sdk_v2_versions_inside(path: Path) -> set[str]:
+    """The SDK v2 versions a jar carries inside (a bundle's META-INF/maven/.../pom.properties)."""
+    with zipfile.ZipFile(path) as jar:
+        props = [n for n in jar.namelist()
+                 if n.startswith(f"META-INF/maven/{SDK_V2}/") and n.endswith("/pom.properties")]
+        return {line.split("=", 1)[1].strip() for name in props
+                for line in jar.read(name).decode("utf-8").splitlines()
+                if line.startswith("version=")}
+
+
+def test_the_spark_4_1_lock_pins_one_aws_sdk_v2_version_and_no_sdk_bundle() -> None:
+    """S3A's SDK modules (jvm/spark-4.1/s3a) are one version; a second one (say hadoop-aws's own
+    bundle 2.29.52 coming back) is reported."""
+    lock = jars.read_lock("spark-4.1")
+    locked = [jar for name in ("s3a", "iceberg") for jar in lock[name]]
+    versions = _sdk_v2_versions(locked)
+    assert len(versions) == 1, versions
+    files = next(iter(versions.values()))
+    assert {"s3-2.54.17.jar", "s3-transfer-manager-2.54.17.jar", "sts-2.54.17.jar",
+            "apache-client-2.54.17.jar"} <= set(files)
+    assert not any(jars.artifact_name(f) == "bundle" for f in files)
+    assert any(j.coordinate.startswith("org.apache.iceberg:iceberg-aws-bundle:") for j in locked)
+    second = jars.LockedJar(f"{SDK_V2}:bundle:2.29.52", "bundle-2.29.52.jar", "0" * 64, 1)
+    assert sorted(_sdk_v2_versions([*locked, second])) == ["2.29.52", "2.54.17"]
+    assert _sdk_v2_versions([]) == {}
+
+
+@pytest.mark.jars
+def test_the_fetched_spark_4_1_sets_carry_one_aws_sdk_v2_version_inside_their_jars() -> None:
+    """iceberg-aws-bundle holds SDK v2 classes unshaded; they must be the version S3A's modules
+    are, so a session with both sets loads each SDK class at one version. Reads the fetched
+    jars' directories only (the 69 MB bundle's central directory, not its classes)."""
+    try:
+        fetched = {name: jars.set_jars(name, "spark-4.1") for name in ("s3a", "iceberg")}
+    except jars.JarSetMissingError:
+        if jars.spark_line() == "spark-4.1" and os.environ.get("LAKEFORGE_REQUIRE_JARS") == "1":
+            raise
+        pytest.skip("the Spark 4.1 jar sets are not fetched (make jars-spark4)")
+    inside = {Path(p).name: _sdk_v2_versions_inside(Path(p))
+              for paths in fetched.values() for p in paths}
+    assert inside["iceberg-aws-bundle-1.12.0.jar"] == {"2.54.17"}
+    versions = set().union(*inside.values())
+    assert versions == set(_sdk_v2_versions(jars.read_lock("spark-4.1")["s3a"])), inside
