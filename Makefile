@@ -1,5 +1,7 @@
 # The README's commands. Both work from a fresh clone: they create .venv, install Java when it
 # is missing, install the project with its dev extra, then run. A second run reuses all of it.
+# The venvs are filled by scripts/install_venv.sh: uv (pinned there, from PyPI) or, where uv
+# cannot be had or LAKEFORGE_INSTALLER=pip, pip.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -36,9 +38,7 @@ java:
 
 $(STAMP): setup.py
 	@bash scripts/ensure_java.sh
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade "pip>=23" wheel
-	$(PY) -m pip install --quiet -e '.[dev]'
+	bash scripts/install_venv.sh $(VENV) $(PYTHON) -e '.[dev]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -46,9 +46,7 @@ venv: $(STAMP)
 $(STAMP4): setup.py
 	@bash scripts/ensure_java.sh
 	@test -n "$(PYTHON4)" || { echo "error: no python3.13 or $(PYTHON) for $(VENV4)" >&2; exit 1; }
-	@test -x $(PY4) || $(PYTHON4) -m venv $(VENV4)
-	$(PY4) -m pip install --quiet --upgrade "pip>=23" wheel
-	$(PY4) -m pip install --quiet -e '.[dev-spark4]' 'pyspark>=4.1,<4.2'
+	bash scripts/install_venv.sh $(VENV4) $(PYTHON4) -e '.[dev-spark4]' 'pyspark>=4.1,<4.2'
 	@touch $(STAMP4)
 
 venv-spark4: $(STAMP4)
@@ -58,9 +56,7 @@ venv-spark4: $(STAMP4)
 VENV_AF := .venv-airflow
 STAMP_AF := $(VENV_AF)/.lakeforge-installed
 $(STAMP_AF): setup.py orchestration/airflow/requirements.txt orchestration/airflow/constraints.txt
-	@test -x $(VENV_AF)/bin/python || $(PYTHON) -m venv $(VENV_AF)
-	$(VENV_AF)/bin/python -m pip install --quiet --upgrade "pip>=23" wheel
-	$(VENV_AF)/bin/python -m pip install --quiet -c orchestration/airflow/constraints.txt \
+	bash scripts/install_venv.sh $(VENV_AF) $(PYTHON) -c orchestration/airflow/constraints.txt \
 		-r orchestration/airflow/requirements.txt -e '.[aws]'
 	@touch $(STAMP_AF)
 

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Make (or reuse) a virtualenv and install packages into it: scripts/install_venv.sh VENV PYTHON
+# PIP-ARGS...  (e.g. .venv python3 -e '.[dev]'). Used by the Makefile for .venv, .venv-spark4 and
+# .venv-airflow.
+#
+# The installer is uv (`uv pip install`, the same requirement syntax and resolution as pip's,
+# its downloads in parallel): on a machine with no download cache it installs .venv's
+# requirements in about a quarter of pip's time (docs/benchmarks.md, "Setting up the venvs").
+# uv itself comes from PyPI into the venv, pinned to UV_SPEC. When uv cannot be installed (a
+# platform without its wheels, an index that does not carry it), or LAKEFORGE_INSTALLER=pip
+# asks for it, pip does the same install.
+set -euo pipefail
+
+if [ "$#" -lt 3 ]; then
+    echo "usage: $0 VENV PYTHON PIP-ARGS..." >&2
+    exit 2
+fi
+venv=$1
+python=$2
+shift 2
+UV_SPEC=${UV_SPEC:-"uv>=0.9,<1"}
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+py=$venv/bin/python
+
+if [ "${LAKEFORGE_INSTALLER:-uv}" != pip ] && { [ -x "$venv/bin/uv" ] || \
+        "$py" -m pip install --quiet --disable-pip-version-check "$UV_SPEC"; }; then
+    # uv reads neither pip.conf nor PIP_* variables: pip's index, extra index, local wheel
+    # folder and CA bundle given in the environment are handed over (UV_* set already win).
+    [ -n "${PIP_INDEX_URL:-}" ] && export UV_INDEX_URL=${UV_INDEX_URL:-$PIP_INDEX_URL}
+    [ -n "${PIP_EXTRA_INDEX_URL:-}" ] && \
+        export UV_EXTRA_INDEX_URL=${UV_EXTRA_INDEX_URL:-$PIP_EXTRA_INDEX_URL}
+    [ -n "${PIP_FIND_LINKS:-}" ] && export UV_FIND_LINKS=${UV_FIND_LINKS:-$PIP_FIND_LINKS}
+    [ -n "${PIP_CERT:-}" ] && export SSL_CERT_FILE=${SSL_CERT_FILE:-$PIP_CERT}
+    # --python: into this venv, whatever venv is active. pip and wheel as the pip branch has
+    # them (scripts/build_artifacts.sh builds the wheel with the venv's pip and setuptools).
+    "$venv/bin/uv" pip install --quiet --python "$py" --upgrade-package pip \
+        --upgrade-package wheel "pip>=23" wheel "$@"
+else
+    echo "install_venv: installing with pip (uv not used)" >&2
+    "$py" -m pip install --quiet --upgrade "pip>=23" wheel
+    "$py" -m pip install --quiet "$@"
+fi
