@@ -24,7 +24,7 @@ PYTHON4 ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/
 SPARK4_ENV := PYSPARK_PYTHON=$(abspath $(PY4)) PYSPARK_DRIVER_PYTHON=$(abspath $(PY4)) \
 	PATH=$(abspath $(VENV4)/bin):$$PATH
 
-.PHONY: help demo test test-spark35 test-spark4 test-fast lint lint-py313 java venv venv-spark4 venv-airflow tools jars jars-spark4 artifacts artifacts-spark4 clean
+.PHONY: help demo setup test test-spark35 test-spark4 test-fast lint lint-py313 java venv venv-spark4 venv-airflow tools jars jars-spark4 artifacts artifacts-spark4 clean
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded local default"
@@ -101,8 +101,20 @@ jars-spark4: $(STAMP4)
 #       Splink runs on both (splink 5.0 ships a _spark4.x similarity jar; Splink picks it).
 # From a fresh clone with no other load: the 3.5 run ~25 min, the 4.1 run ~6 min, the setup
 # ~4 min (docs/benchmarks.md, "make test from a fresh clone").
-test: test-spark35 test-spark4
+test: setup test-spark35 test-spark4
 .NOTPARALLEL: test
+
+# make test's setup, the downloads side by side (they wait on the network, not the CPU): the
+# apt-get installs first and one at a time (dpkg takes one at a time), then .venv and the 3.5
+# jar sets (which need .venv) next to .venv-spark4, .venv-airflow and npm's tools, then the 4.1
+# jar sets (the two Maven runs share ~/.m2, so not at once). Each step is the same target as
+# when run alone; a second run finds them all done.
+setup:
+	@bash scripts/ensure_java.sh
+	@bash scripts/ensure_chromium.sh
+	@$(MAKE) --no-print-directory -j4 --output-sync=target jars $(STAMP4) $(STAMP_AF) \
+		$(TOOLS_STAMP)
+	@$(MAKE) --no-print-directory tools jars-spark4
 
 test-spark35: $(STAMP) jars $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
