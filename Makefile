@@ -24,7 +24,7 @@ PYTHON4 ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/
 SPARK4_ENV := PYSPARK_PYTHON=$(abspath $(PY4)) PYSPARK_DRIVER_PYTHON=$(abspath $(PY4)) \
 	PATH=$(abspath $(VENV4)/bin):$$PATH
 
-.PHONY: help demo setup test test-spark35 test-spark4 test-fast lint lint-py313 java venv venv-spark4 venv-airflow tools jars jars-spark4 artifacts artifacts-spark4 clean
+.PHONY: help demo test test-spark35 test-spark4 test-fast lint lint-py313 java venv venv-spark4 venv-airflow tools jars jars-spark4 artifacts artifacts-spark4 clean
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded local default"
@@ -101,20 +101,8 @@ jars-spark4: $(STAMP4)
 #       Splink runs on both (splink 5.0 ships a _spark4.x similarity jar; Splink picks it).
 # From a fresh clone with no other load: the 3.5 run ~25 min, the 4.1 run ~6 min, the setup
 # ~4 min (docs/benchmarks.md, "make test from a fresh clone").
-test: setup test-spark35 test-spark4
+test: test-spark35 test-spark4
 .NOTPARALLEL: test
-
-# make test's setup, the downloads side by side (they wait on the network, not the CPU): the
-# apt-get installs first and one at a time (dpkg takes one at a time), then .venv and the 3.5
-# jar sets (which need .venv) next to .venv-spark4, .venv-airflow and npm's tools, then the 4.1
-# jar sets (the two Maven runs share ~/.m2, so not at once). Each step is the same target as
-# when run alone; a second run finds them all done.
-setup:
-	@bash scripts/ensure_java.sh
-	@bash scripts/ensure_chromium.sh
-	@$(MAKE) --no-print-directory -j4 --output-sync=target jars $(STAMP4) $(STAMP_AF) \
-		$(TOOLS_STAMP)
-	@$(MAKE) --no-print-directory tools jars-spark4
 
 test-spark35: $(STAMP) jars $(STAMP_AF) tools
 	@bash scripts/ensure_java.sh
@@ -126,8 +114,8 @@ test-spark35: $(STAMP) jars $(STAMP_AF) tools
 # Glue transforms and casts (ANSI), the quality package (Deequ differential and PyDeequ skip:
 # no Deequ build for Spark 4), publish, Spark Connect, and the table formats (issue 16: Delta
 # 4.4 and Iceberg 1.12 for Spark 4.1, commits and the lifecycle, on the metastore and on moto's
-# Glue and S3 through S3A, whose SDK v2 bundle sits next to iceberg-aws-bundle's newer copy of
-# the same classes: docs/formats.md), S3A's session settings and lakeforge.io on moto, the
+# Glue and S3 through S3A and Iceberg's S3FileIO, both on one AWS SDK v2, 2.54.17:
+# docs/formats.md), S3A's session settings and lakeforge.io on moto, the
 # feature pipeline (pyspark.ml) and the Glue transforms' Spark-job counts, the awsglue runtime (glue_local: Glue
 # 6 is Spark 4.1 and has no Docker image) and Splink matching: of tests/transforms/test_dedup.py
 # (~10 min on 4.1 under load; 137 s for these) only the jar check, one training + prediction,
