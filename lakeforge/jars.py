@@ -16,7 +16,7 @@ returns a set's jar files, or raises :class:`JarSetMissingError` naming ``make j
 Example::
 
     lakeforge jars fetch                 # every set of the installed Spark line
-    lakeforge jars fetch --set deequ     # one set
+    lakeforge jars fetch --set delta     # one set
     lakeforge jars fetch --update-lock   # after changing a pom: re-pin
     lakeforge jars path delta            # a set's jars, comma-separated (spark-submit --jars)
 
@@ -103,15 +103,19 @@ def available_sets(line: str) -> list[str]:
     return sorted(p.parent.name for p in (jvm_dir() / line).glob("*/pom.xml"))
 
 
+def _known_sets_text(line: str, known: Sequence[str]) -> str:
+    return (f"no jar sets for {line} under {jvm_dir()}" if not known
+            else f"known sets for {line}: {', '.join(known)}")
+
+
 def check_set_names(names: Sequence[str], source: str, line: str | None = None) -> None:
     """Refuse a set name the line has no pom for (config load time: before Spark starts)."""
     line = line or spark_line()
     known = available_sets(line)
     for i, name in enumerate(names):
         if name not in known:
-            where = (f"no jar sets for {line} under {jvm_dir()}" if not known
-                     else f"known sets for {line}: {', '.join(known)}")
-            raise ConfigError(f"{source}: spark.jar_sets[{i}] is {name!r}; {where}")
+            raise ConfigError(f"{source}: spark.jar_sets[{i}] is {name!r}; "
+                              f"{_known_sets_text(line, known)}")
 
 
 def read_lock(line: str) -> dict[str, list[LockedJar]]:
@@ -139,11 +143,17 @@ def set_jars(name: str, line: str | None = None) -> list[str]:
     """The jar files of one fetched set, checked against the lock by name and size.
 
     Raises JarSetMissingError (one line, naming ``make jars``) when the folder is missing or
-    differs from the lock; sha256 is checked by :func:`fetch`, not on every session start.
+    differs from the lock; sha256 is checked by :func:`fetch`, not on every session start. A set
+    the line has no pom for (``deequ`` on spark-4.1) is named with the line's known sets
+    instead: ``make jars`` cannot fetch it.
     """
     line = line or spark_line()
     locked = read_lock(line).get(name)
     folder = jars_dir() / line / name
+    known = available_sets(line)
+    if name not in known:
+        raise JarSetMissingError(f"jar set {name!r} is not defined for {line} "
+                                 f"({_known_sets_text(line, known)})")
     if not locked:
         raise JarSetMissingError(f"jar set {name!r} has no entry in "
                                  f"{jvm_dir() / line / LOCK_NAME}; run `{FETCH_COMMAND}`")
