@@ -36,8 +36,12 @@ if [ "${LAKEFORGE_INSTALLER:-uv}" != pip ] && { [ -x "$venv/bin/uv" ] || \
     [ -n "${PIP_CERT:-}" ] && export SSL_CERT_FILE=${SSL_CERT_FILE:-$PIP_CERT}
     # --python: into this venv, whatever venv is active. pip and wheel as the pip branch has
     # them (scripts/build_artifacts.sh builds the wheel with the venv's pip and setuptools).
-    "$venv/bin/uv" pip install --quiet --python "$py" --upgrade-package pip \
-        --upgrade-package wheel "pip>=23" wheel "$@"
+    # --compile-bytecode, as pip does at install: where PYTHONDONTWRITEBYTECODE is set (it is
+    # on this project's CI machines) Python never writes .pyc files itself, and every process
+    # (each job run, pytest worker and Airflow task) would compile pyspark, pandas, Splink, ...
+    # from source again: that made a whole make test about 40 % slower (docs/benchmarks.md).
+    "$venv/bin/uv" pip install --quiet --compile-bytecode --python "$py" \
+        --upgrade-package pip --upgrade-package wheel "pip>=23" wheel "$@"
 else
     echo "install_venv: installing with pip (uv not used)" >&2
     "$py" -m pip install --quiet --upgrade "pip>=23" wheel
