@@ -244,12 +244,15 @@ def write_sagemaker(
     feature_names: Sequence[str],
     features_col: str = "features",
     mode: Literal["error", "overwrite"] = "error",
+    check_labels: bool = True,
 ) -> str:
     """Write a SageMaker training channel: the label, then one double column per feature.
 
     ``file_format`` ``"csv"`` writes no header and numbers only (what the built-in XGBoost and
     linear learner read); ``"parquet"`` writes snappy Parquet with named double columns (no
-    VectorUDT). No ``_SUCCESS`` marker is written into the channel. A null label is an error.
+    VectorUDT). No ``_SUCCESS`` marker is written into the channel. A null label is an error
+    (one Spark job looks for one); ``check_labels=False`` is for a caller that has checked
+    every row already, before writing any of its channels.
 
     Example::
 
@@ -265,7 +268,8 @@ def write_sagemaker(
     frame = to_sagemaker_frame(
         df, label=label, feature_names=feature_names, features_col=features_col
     )
-    require_labels(frame, label)
+    if check_labels:
+        require_labels(frame, label)
     (
         frame.write.mode(mode)
         .format(file_format)

@@ -914,13 +914,19 @@ def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     names = feat.feature_names(scored.schema, spec)
     files = {}
     base = lake.path("features", spec.name)
+    # The labels of every split are checked once, before anything is written: a null label in
+    # the test split must not fail the run after train and validation were replaced (and one
+    # Spark job instead of one per channel).
+    feat.require_labels(feat.to_sagemaker_frame(
+        scored, label=spec.label, feature_names=names, features_col=spec.output_col), spec.label)
     fault_point("before_features_write")
     for part in ("train", "validation", "test"):
         rows = scored.where(F.col(spec.split.column) == part)
         for fmt in ("csv", "parquet"):
             files[f"{part}_{fmt}"] = fstore.write_sagemaker(
                 rows, f"{base}/{fmt}/{part}", file_format=fmt, label=spec.label, lake=lake,
-                feature_names=names, features_col=spec.output_col, mode="overwrite")
+                feature_names=names, features_col=spec.output_col, mode="overwrite",
+                check_labels=False)
     manifest = feat.build_feature_manifest(
         scored.where(F.col(spec.split.column) == "train"), spec, version=ref.version,
         files=files)

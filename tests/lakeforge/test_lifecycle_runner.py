@@ -197,3 +197,61 @@ def test_too_many_bad_rows_exit_1_and_publish_nothing(spark, job_root: Path,
     assert not (job_root / "quarantine").exists()  # it failed before writing anything
     runs = list((job_root / "metadata" / "runs").glob("*/run_summary.json"))
     assert len(runs) == 1 and json.loads(runs[0].read_text())["status"].startswith("failed")
+
+
+FEATURES = {"name": "visits", "label": "label", "entity_key": ["id"],
+            "split": {"train": 0.6, "validation": 0.2, "test": 0.2, "seed": 3, "method": "hash"},
+            "steps": [{"kind": "scale", "method": "standard", "columns": ["x"],
+                       "output": "scaled"}],
+            "features": ["scaled"]}
+
+
+def _write_features(spark, tmp_path: Path, labels: list[float | None]):  # type: ignore[no-untyped-def]
+    """write_features on a published table `lc_feat.visits` (one row per label), called
+    directly with the context a run hands it."""
+    from types import SimpleNamespace
+
+    from lakeforge.job import JobContext
+    from lakeforge.lifecycle.runner import write_features
+    from lakeforge.paths import Lake
+
+    spark.sql("CREATE DATABASE IF NOT EXISTS lc_feat")
+    rows = [(i, float(i % 7), lab) for i, lab in enumerate(labels)]
+    spark.createDataFrame(rows, "id long, x double, label double") \
+        .write.mode("overwrite").saveAsTable("lc_feat.visits")
+    cfg = SimpleNamespace(features=FEATURES, features_from="visits", database="lc_feat",
+                          outputs={"visits": SimpleNamespace(table="visits", format="parquet")})
+    lake = Lake.from_settings(str(tmp_path / "lake"), allow_env_override=False)
+    ctx = JobContext(name="feat_job", config=cfg, env=None, lake=lake, spark=spark,  # type: ignore[arg-type]
+                     args=None)  # type: ignore[arg-type]
+    return write_features(Job("feat_job", OrdersConfig, build), ctx), lake
+
+
+def test_write_features_with_a_null_label_fails_before_writing_any_channel(
+        spark, tmp_path: Path) -> None:
+    """The labels are checked once over every split before the first channel is written: a
+    null label anywhere leaves no SageMaker file (it used to fail on the first channel holding
+    it, after the channels before it were written). NaN counts as null, as SageMaker reads it."""
+    from transforms.features import FeatureInputError
+
+    labels: list[float | None] = [float(i % 2) for i in range(40)]
+    labels[38] = None  # id 38 is in the test split (hash split, seed 3): written last
+    with pytest.raises(FeatureInputError, match="'label' has null values"):
+        _write_features(spark, tmp_path, labels)
+    assert not (tmp_path / "lake" / "features").exists() or not any(
+        p.is_file() for p in (tmp_path / "lake" / "features").rglob("*"))
+    labels[38] = float("nan")
+    with pytest.raises(FeatureInputError, match="'label' has null values"):
+        _write_features(spark, tmp_path, labels)
+
+
+def test_write_features_writes_every_channel_and_counts_the_splits(spark, tmp_path: Path) -> None:
+    """With every label set: six channels (3 splits x CSV and Parquet) and the split counts."""
+    result, lake = _write_features(spark, tmp_path, [float(i % 2) for i in range(40)])
+    assert sorted(result["files"]) == sorted(f"{p}_{f}" for p in ("train", "validation", "test")
+                                             for f in ("csv", "parquet"))
+    assert sum(result["splits"].values()) == 40 and set(result["splits"]) <= {
+        "train", "validation", "test"}
+    csv_rows = [line for p in sorted((tmp_path / "lake" / "features" / "visits" / "csv")
+                                     .rglob("part-*")) for line in p.read_text().splitlines()]
+    assert len(csv_rows) == 40 and all(line.split(",")[0] in ("0.0", "1.0") for line in csv_rows)

@@ -19,6 +19,7 @@ from transforms.features.pipeline import (
     build_feature_pipeline,
     feature_names,
     fit_feature_pipeline,
+    require_labels,
     source_of,
     to_sagemaker_frame,
     with_split,
@@ -48,6 +49,6 @@ __all__ = [
     "DATE_PARTS", "SPLITS", "STEP_KINDS", "BucketsStep", "DatePartsStep", "FeatureInputError",
     "FeatureSpec", "ImputeStep", "InteractionStep", "LogStep", "OneHotStep", "QuantileBinsStep",
     "RatioStep", "ScaleStep", "SplitSpec", "Step", "build_feature_manifest",
-    "build_feature_pipeline", "feature_names", "fit_feature_pipeline", "source_of", "spec_to_dict",
-    "step_dicts", "to_sagemaker_frame", "with_split",
+    "build_feature_pipeline", "feature_names", "fit_feature_pipeline", "require_labels",
+    "source_of", "spec_to_dict", "step_dicts", "to_sagemaker_frame", "with_split",
 ]
