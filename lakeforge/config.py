@@ -56,6 +56,8 @@ class SparkSettings:
     splink_jar: bool = True
     # Jar sets by name (deequ, delta, s3a, iceberg): jvm/<spark line>/<set>/pom.xml pins them,
     # `make jars` fetches them into .jars/ (lakeforge.jars). Local and standalone sessions only.
+    # The YAML may give a list or a mapping from Spark line to list; load_env keeps the
+    # installed line's list here (_line_jar_sets).
     jar_sets: list[str] = field(default_factory=list)
     # The embedded Derby metastore's local folder when the lake root is on s3:// (local and
     # standalone); a local lake keeps it in its metadata zone.
@@ -344,26 +346,70 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
     data.setdefault("name", Path(str(path)).stem)
     if overrides:
         data = apply_overrides(data, overrides)
+    # spark.jar_sets may be per line, which the dataclass does not model: checked on its own
+    # once the rest (kind above all) is valid, and replaced by the installed line's list.
+    raw_sets: Any = []
+    spark = data.get("spark")
+    if isinstance(spark, dict) and "jar_sets" in spark:
+        raw_sets = spark["jar_sets"]
+        data = {**data, "spark": {k: v for k, v in spark.items() if k != "jar_sets"}}
     env = from_mapping(EnvConfig, data, str(path))
-    _check_jar_sets(env, str(path))
-    return dataclasses.replace(env, source=str(path))
+    sets = _line_jar_sets(raw_sets, env.kind, str(path))
+    return dataclasses.replace(env, spark=dataclasses.replace(env.spark, jar_sets=sets),
+                               source=str(path))
 
 
-def _check_jar_sets(env: EnvConfig, source: str) -> None:
-    """spark.jar_sets: known set names of the installed Spark line, on local/standalone only."""
-    sets = env.spark.jar_sets
-    if not sets:
-        return
-    if env.kind not in ("local", "standalone"):
+def _line_jar_sets(raw: Any, kind: str, source: str) -> list[str]:
+    """spark.jar_sets as the installed Spark line's list of set names, checked before Spark.
+
+    ``raw`` is a list (the same sets on every line) or a mapping from line (``spark-3.5``, a
+    folder of jvm/ with a pom.xml) to a list. Every entry of a mapping is checked, not only the
+    installed line's, so one env file is known good on both lines wherever it loads. Empty (a
+    list or a mapping) means no sets. Local and standalone sessions only.
+    """
+    from lakeforge import jars
+
+    if not isinstance(raw, (list, tuple, Mapping)):
+        raise ConfigError(
+            f"{source}: 'spark.jar_sets' must be a list of set names or a mapping from Spark "
+            f"line to such a list, got {type(raw).__name__} {raw!r}")
+    if not raw:
+        return []
+    if kind not in ("local", "standalone"):
         raise ConfigError(
             f"{source}: spark.jar_sets applies to local and standalone sessions; on "
-            f"{env.kind} the cluster brings its jars (EMR step --jars, Glue --extra-jars)")
-    twice = sorted({s for s in sets if sets.count(s) > 1})
+            f"{kind} the cluster brings its jars (EMR step --jars, Glue --extra-jars)")
+    installed = jars.spark_line()
+    if not isinstance(raw, Mapping):
+        return _checked_sets(raw, "spark.jar_sets", installed, source)
+    lines = jars.available_lines()
+    for line in raw:
+        if line not in lines:
+            raise ConfigError(
+                f"{source}: spark.jar_sets has an entry for {line!r}, which is not a Spark line "
+                f"of {jars.jvm_dir()}; known lines: {', '.join(lines) or 'none'}")
+    if installed not in raw:
+        raise ConfigError(
+            f"{source}: spark.jar_sets has no entry for {installed}, the installed Spark line "
+            f"(it has {', '.join(raw)}); add `{installed}: [...]` ([] for no sets)")
+    per_line = {line: _checked_sets(sets, f"spark.jar_sets.{line}", line, source)
+                for line, sets in raw.items()}
+    return per_line[installed]
+
+
+def _checked_sets(value: Any, key: str, line: str, source: str) -> list[str]:
+    """One list of set names: a list of strings, none twice, each defined for ``line``."""
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{source}: '{key}' must be a list of set names, got "
+                          f"{type(value).__name__} {value!r}")
+    names: list[str] = _coerce(list(value), list[str], key, source)
+    twice = sorted({s for s in names if names.count(s) > 1})
     if twice:
-        raise ConfigError(f"{source}: spark.jar_sets lists {', '.join(twice)} more than once")
+        raise ConfigError(f"{source}: {key} lists {', '.join(twice)} more than once")
     from lakeforge.jars import check_set_names
 
-    check_set_names(sets, source)
+    check_set_names(names, source, line, key)
+    return names
 
 
 def to_dict(obj: Any) -> Any:

@@ -108,13 +108,18 @@ def _known_sets_text(line: str, known: Sequence[str]) -> str:
             else f"known sets for {line}: {', '.join(known)}")
 
 
-def check_set_names(names: Sequence[str], source: str, line: str | None = None) -> None:
-    """Refuse a set name the line has no pom for (config load time: before Spark starts)."""
+def check_set_names(names: Sequence[str], source: str, line: str | None = None,
+                    key: str = "spark.jar_sets") -> None:
+    """Refuse a set name the line has no pom for (config load time: before Spark starts).
+
+    ``key`` is the config key the names came from (``spark.jar_sets.spark-4.1`` for one line's
+    entry of the per-line form), named in the error.
+    """
     line = line or spark_line()
     known = available_sets(line)
     for i, name in enumerate(names):
         if name not in known:
-            raise ConfigError(f"{source}: spark.jar_sets[{i}] is {name!r}; "
+            raise ConfigError(f"{source}: {key}[{i}] is {name!r}; "
                               f"{_known_sets_text(line, known)}")
 
 

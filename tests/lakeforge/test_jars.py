@@ -5,7 +5,9 @@ never starts Maven.
 Runs on both Spark lines: the tests that use the real sets take the installed line (``LINE``,
 lakeforge.jars.spark_line()) and the sets every line has (delta, iceberg, s3a); the 3.5 line's
 ``deequ`` set (no Deequ build for Spark 4 on Maven Central, so spark-4.1 has none) is asserted
-where the line defines it and refused, naming the line's sets, where it does not."""
+where the line defines it and refused, naming the line's sets, where it does not. The per-line
+form of ``spark.jar_sets`` (conf/envs/local_jars.yaml) is tested for both lines on either venv
+by setting ``$LAKEFORGE_SPARK_LINE``."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import pytest
 from lakeforge import jars
 from lakeforge.config import load_env
 from lakeforge.errors import ConfigError
+from lakeforge.job import parse_job_args
 from lakeforge.paths import Lake
 from lakeforge.session import session_conf
 
@@ -135,20 +138,114 @@ def test_jar_sets_are_refused_on_clusters_and_when_listed_twice(tmp_path: Path) 
         load_env(str(wrong_type))
 
 
-def test_local_is_jar_free_and_local_jars_loads_on_a_line_with_every_set_it_names() -> None:
+# What conf/envs/local_jars.yaml takes per line: the four sets, less deequ on 4.1 (and never
+# deequ-dqdl, which runs Deequ 2.1 in its own JVM for the DQDL differential).
+LOCAL_JARS_SETS = {"spark-3.5": ["deequ", "delta", "s3a", "iceberg"],
+                   "spark-4.1": ["delta", "s3a", "iceberg"]}
+
+
+def test_local_is_jar_free_and_local_jars_loads_the_installed_lines_sets() -> None:
     assert load_env("local").spark.jar_sets == []
-    if "deequ" in jars.available_sets(LINE):
-        assert load_env("local_jars").spark.jar_sets == ["deequ", "delta", "s3a", "iceberg"]
-    else:
-        # spark-4.1: local_jars names deequ, which the line has no set for; refused at load,
-        # naming the entry and the line's sets
-        known = ", ".join(jars.available_sets(LINE))
-        with pytest.raises(ConfigError, match=re.escape(
-                f"local_jars.yaml: spark.jar_sets[0] is 'deequ'; known sets for {LINE}: {known}")):
-            load_env("local_jars")
-    # without deequ it loads on every line (what tests/lakeforge/test_lifecycle_formats.py runs)
+    assert load_env("local_jars").spark.jar_sets == LOCAL_JARS_SETS[LINE]
+
+
+@pytest.mark.parametrize("line", sorted(LOCAL_JARS_SETS))
+def test_local_jars_loads_on_each_line_with_that_lines_sets(
+        line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEFORGE_SPARK_LINE", line)
+    sets = load_env("local_jars").spark.jar_sets
+    assert type(sets) is list and sets == LOCAL_JARS_SETS[line]
+    assert set(sets) <= set(jars.available_sets(line))
+
+
+@pytest.mark.parametrize("line", sorted(LOCAL_JARS_SETS))
+def test_a_list_or_a_mapping_override_replaces_the_per_line_jar_sets(
+        line: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEFORGE_SPARK_LINE", line)
+    # a list: the same sets on every line, as before the per-line form
     overridden = load_env("local_jars", {"spark.jar_sets": ["delta", "s3a", "iceberg"]})
     assert overridden.spark.jar_sets == ["delta", "s3a", "iceberg"]
+    # on a job's command line: a list, or a mapping in YAML flow style
+    for value, expected in (("[delta, iceberg]", ["delta", "iceberg"]),
+                            ("{spark-3.5: [deequ], spark-4.1: [s3a]}",
+                             {"spark-3.5": ["deequ"], "spark-4.1": ["s3a"]}[line])):
+        args = parse_job_args(["--env", "local_jars", "--env.spark.jar_sets", value], "x")
+        assert load_env(args.env, args.env_overrides).spark.jar_sets == expected
+    assert load_env("local_jars", {"spark.jar_sets": []}).spark.jar_sets == []
+
+
+def test_a_list_naming_deequ_is_refused_on_spark_4_1_naming_the_lines_sets(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEFORGE_SPARK_LINE", "spark-4.1")
+    with pytest.raises(ConfigError) as info:
+        load_env("local_jars", {"spark.jar_sets": ["delta", "deequ"]})
+    known = ", ".join(jars.available_sets("spark-4.1"))
+    assert str(info.value).endswith("local_jars.yaml: spark.jar_sets[1] is 'deequ'; known sets "
+                                    f"for spark-4.1: {known}")
+
+
+# Each way the per-line form fails at load, on the 4.1 line (forced, so the same on both
+# venvs): the YAML under spark.jar_sets, then the message after "<file>: ".
+PER_LINE_FAILURES = {
+    "unknown line": (
+        "{spark-4.1: [delta], spark-3.4: [delta]}",
+        "spark.jar_sets has an entry for 'spark-3.4', which is not a Spark line of {jvm}; "
+        "known lines: spark-3.5, spark-4.1"),
+    "a line written as a number": (
+        "{4.1: [delta]}",
+        "spark.jar_sets has an entry for 4.1, which is not a Spark line of {jvm}; "
+        "known lines: spark-3.5, spark-4.1"),
+    "installed line missing": (
+        "{spark-3.5: [deequ, delta]}",
+        "spark.jar_sets has no entry for spark-4.1, the installed Spark line (it has "
+        "spark-3.5); add `spark-4.1: [...]` ([] for no sets)"),
+    "not a list": (
+        "{spark-3.5: [delta], spark-4.1: delta}",
+        "'spark.jar_sets.spark-4.1' must be a list of set names, got str 'delta'"),
+    "null": (
+        "{spark-3.5: [delta], spark-4.1: }",
+        "'spark.jar_sets.spark-4.1' must be a list of set names, got NoneType None"),
+    "a set twice": (
+        "{spark-3.5: [delta], spark-4.1: [delta, s3a, delta]}",
+        "spark.jar_sets.spark-4.1 lists delta more than once"),
+    "unknown set": (
+        "{spark-3.5: [delta], spark-4.1: [s3a, deequ]}",
+        "spark.jar_sets.spark-4.1[1] is 'deequ'; known sets for spark-4.1: {sets_4_1}"),
+    # the other line's entry is checked too: the file fails on both lines, not only on 3.5
+    "unknown set on the other line": (
+        "{spark-3.5: [delta, delat], spark-4.1: [delta]}",
+        "spark.jar_sets.spark-3.5[1] is 'delat'; known sets for spark-3.5: {sets_3_5}"),
+    "neither a list nor a mapping": (
+        "delta",
+        "'spark.jar_sets' must be a list of set names or a mapping from Spark line to such a "
+        "list, got str 'delta'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PER_LINE_FAILURES))
+def test_per_line_jar_sets_fail_at_load_with_one_line_naming_file_and_key(
+        case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEFORGE_SPARK_LINE", "spark-4.1")
+    value, message = PER_LINE_FAILURES[case]
+    env_file = tmp_path / "x.yaml"
+    env_file.write_text(f"kind: local\nspark:\n  jar_sets: {value}\n")
+    assert jars.available_lines() == ["spark-3.5", "spark-4.1"]
+    with pytest.raises(ConfigError) as info:
+        load_env(str(env_file))
+    message = message.replace("{jvm}", str(jars.jvm_dir())).replace(
+        "{sets_3_5}", ", ".join(jars.available_sets("spark-3.5"))).replace(
+        "{sets_4_1}", ", ".join(jars.available_sets("spark-4.1")))
+    assert str(info.value) == f"{env_file}: {message}"
+
+
+def test_per_line_jar_sets_are_refused_on_clusters_and_empty_means_none(tmp_path: Path) -> None:
+    emr = tmp_path / "emr.yaml"
+    emr.write_text("kind: emr\nspark:\n  metastore: glue\n  jar_sets: {spark-3.5: [delta]}\n")
+    with pytest.raises(ConfigError, match="jar_sets applies to local and standalone"):
+        load_env(str(emr))
+    for empty in ("[]", "{}"):
+        emr.write_text(f"kind: emr\nspark:\n  metastore: glue\n  jar_sets: {empty}\n")
+        assert load_env(str(emr)).spark.jar_sets == []
 
 
 def test_missing_set_fails_before_spark_with_one_line_naming_make_jars(
