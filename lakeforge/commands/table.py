@@ -4,7 +4,7 @@ the versions of a Delta or Iceberg output (lakeforge.formats) and the way back t
 Delta: ``--to-version`` is a Delta version (``RESTORE``, itself a new version). Iceberg: a
 snapshot id (``rollback_to_snapshot``). The format is found from the table's folder (a
 ``_delta_log`` means Delta) unless ``--format`` names it. The env must take the format's jar
-set (e.g. ``--env local_jars``).
+set: the default, ``--env local_jars``, takes delta and iceberg on both Spark lines.
 """
 
 from __future__ import annotations

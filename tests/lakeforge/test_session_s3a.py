@@ -62,8 +62,7 @@ def test_local_s3_maps_s3_and_s3a_to_s3a_on_the_endpoint(s3_env: None, tmp_path:
     # data files commit through S3A's magic committer (no rename), on s3:// only
     assert conf["spark.hadoop.fs.s3a.committer.name"] == "magic"
     assert conf["spark.sql.sources.commitProtocolClass"].endswith("PathOutputCommitProtocol")
-    # ... even with the s3a set loaded (env local plus s3a: local_jars names deequ, which the
-    # 4.1 line has no set for)
+    # ... even with the s3a set loaded (env local plus s3a alone)
     local = load_env("local")
     local = dataclasses.replace(local, spark=dataclasses.replace(local.spark, jar_sets=["s3a"]))
     assert "spark.sql.sources.commitProtocolClass" not in session_conf(local,
