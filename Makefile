@@ -123,7 +123,7 @@ test-spark35: $(STAMP) jars $(STAMP_AF) tools
 # only, to keep both lines within CI's time; the jar tier's tests run on both (about 10 s on
 # 4.1), the orchestration tests are not made to pass on 4.1 yet (see docs/deploy.md).
 SPARK4_TESTS ?= tests/transforms/test_glue.py tests/transforms/test_registry.py \
-	tests/lakeforge/test_jars.py \
+	tests/lakeforge/test_jars.py tests/lakeforge/test_jar_classes.py \
 	tests/transforms/test_casts.py tests/quality tests/test_publish.py \
 	tests/test_publish_unpartitioned.py tests/lakeforge/test_spark_connect.py \
 	tests/lakeforge/test_formats_config.py tests/lakeforge/test_formats.py \
