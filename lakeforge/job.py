@@ -186,9 +186,25 @@ def configure_logging(level: str = "INFO") -> None:
     if level != "DEBUG":
         # Splink warns per comparison level it cannot train on small samples; keep errors.
         logging.getLogger("splink").setLevel(logging.ERROR)
+        _quiet_query_context_loggers()
     from lakeforge.redact import install_log_redaction
 
     install_log_redaction()  # secrets never reach a log, whichever job or command logs them
+
+
+def _quiet_query_context_loggers() -> None:
+    """pyspark 4 logs every captured AnalysisException that carries a query context as an
+    ERROR JSON line on stderr when the exception is made, even when the caller catches it
+    (a probe for a table, a refused table in ``lakeforge table``): noise next to Lakeforge's
+    own one-line errors. The exception keeps its message; ``--log-level DEBUG`` keeps the
+    lines. pyspark 3.5 has no such loggers."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        # made as PySparkLogger (pyspark calls them with structured keyword arguments)
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def run_job(

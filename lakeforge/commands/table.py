@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 from lakeforge.config import load_env
 from lakeforge.errors import ConfigError
@@ -37,8 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from lakeforge.catalog.factory import get_catalog
-    from lakeforge.formats import Target, require_format
+    from lakeforge.formats import Target
     from lakeforge.io import uri_exists
     from lakeforge.session import build_session
 
@@ -48,11 +49,39 @@ def _main(args: argparse.Namespace) -> int:
     env = load_env(args.env)
     lake = Lake.from_env(env)
     location = lake.table_uri("curated", table, database)
-    fmt = args.format or ("delta" if uri_exists(f"{location}/_delta_log") else "iceberg")
+    fmt = args.format or _detect_format(args.table, location, uri_exists)
     spark = build_session(env, "lakeforge-table", lake=lake)
+    try:
+        return _run(args, spark, env, fmt, Target(database, table, location))
+    except Exception as exc:  # the analysis error of a wrong table, version or snapshot
+        from pyspark.errors import AnalysisException, IllegalArgumentException
+
+        if not isinstance(exc, (AnalysisException, IllegalArgumentException)):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"lakeforge table {args.action} {args.table} ({fmt} at {location}): "
+                          f"{first}") from exc
+
+
+def _detect_format(name: str, location: str, exists: Callable[[str], bool]) -> str:
+    """delta when the table's folder has a ``_delta_log``, iceberg when it has ``metadata/``;
+    neither is refused here, before Spark starts."""
+    if exists(f"{location}/_delta_log"):
+        return "delta"
+    if exists(f"{location}/metadata"):
+        return "iceberg"
+    raise ConfigError(
+        f"table {name}: no Delta log or Iceberg metadata at {location} (no such table, or a "
+        "Parquet output, whose versions are folders under _versions/); name the format with "
+        "--format when the table lives elsewhere")
+
+
+def _run(args: argparse.Namespace, spark: Any, env: Any, fmt: str, target: Any) -> int:
+    from lakeforge.catalog.factory import get_catalog
+    from lakeforge.formats import require_format
+
     require_format(spark, fmt, f"lakeforge table {args.action} {args.table}")
     catalog = get_catalog(env, spark)
-    target = Target(database, table, location)
     if fmt == "delta":
         from lakeforge.formats import delta
 
@@ -61,7 +90,7 @@ def _main(args: argparse.Namespace) -> int:
             print(json.dumps({"table": args.table, "format": fmt,
                               "restored": args.to_version, "version": new}))
             return 0
-        history = delta.history(spark, location)
+        history = delta.history(spark, target.location)
     else:
         from lakeforge.formats import iceberg
 

@@ -157,6 +157,30 @@ def test_table_command_refuses_a_bad_name_before_spark(capsys) -> None:
     assert "table 'no_dot': use database.table" in capsys.readouterr().err
 
 
+def test_table_command_refuses_a_table_with_no_versions_before_spark(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """No such table, or a Parquet output (no Delta log, no Iceberg metadata): one line,
+    exit 2, and no session built (build_session would fail the test)."""
+    import lakeforge.session
+    from lakeforge.cli import main
+
+    def no_spark(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("build_session was called")
+
+    monkeypatch.setattr(lakeforge.session, "build_session", no_spark)
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    parquet_output = tmp_path / "curated" / "db" / "orders" / "_versions" / "v1"
+    parquet_output.mkdir(parents=True)
+    for name in ("missing", "orders"):
+        assert main(["table", "history", f"db.{name}", "--env", "local"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.splitlines() == [
+            f"error: table db.{name}: no Delta log or Iceberg metadata at "
+            f"{tmp_path / 'curated' / 'db' / name} (no such table, or a Parquet output, whose "
+            "versions are folders under _versions/); name the format with --format when the "
+            "table lives elsewhere"]
+
+
 def test_an_incremental_run_merges_on_the_keys_and_a_full_run_overwrites(tmp_path: Path) -> None:
     """The golden record: MERGE only when the run is incremental and the output has keys."""
     from types import SimpleNamespace

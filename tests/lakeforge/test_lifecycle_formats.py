@@ -132,4 +132,26 @@ def test_failed_gate_and_kill_before_commit_leave_the_table_and_the_rerun_commit
     """Slow: three in-process lifecycle runs on the test session (~20 s each) and one job
     process SIGKILLed at the fault point before the format's commit (lakeforge.faults; a
     second JVM, ~1 min)."""
-    check_lifecycle_sequence(spark, job_root, tmp_path, fmt, capsys, db=f"lcf_{fmt}")
+    db = f"lcf_{fmt}"
+    check_lifecycle_sequence(spark, job_root, tmp_path, fmt, capsys, db=db)
+
+    # `lakeforge table history` (in this process: the CLI reuses the test session): every
+    # version, newest first; a table that is not there is one line, not a traceback
+    import json
+
+    from lakeforge.cli import main
+
+    capsys.readouterr()
+    # Delta's format is found from job_root's table folder; this session's Iceberg warehouse
+    # is the session's own lake, not job_root, so Iceberg is named (as the docs say to)
+    named = ["--format", fmt] if fmt == "iceberg" else []
+    assert main(["table", "history", f"{db}.orders", "--env", "local_jars", *named]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    key = "version" if fmt == "delta" else "snapshot_id"
+    assert [str(e[key]) for e in printed] == _versions(spark, fmt, job_root, db)[::-1]
+    assert main(["table", "history", f"{db}.missing", "--format", fmt,
+                 "--env", "local_jars"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        f"error: lakeforge table history {db}.missing ({fmt} at "
+        f"{job_root / 'curated' / db / 'missing'}): "), err
