@@ -174,6 +174,9 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     out = _deep_copy(data)
     for dotted, value in overrides.items():
         parts = dotted.split(".")
+        if parts[:2] == ["spark", "jar_sets"] and len(parts) > 3:
+            # one line's entry: a Spark line's name holds a dot (--env.spark.jar_sets.spark-4.1)
+            parts = [*parts[:2], ".".join(parts[2:])]
         node = out
         for part in parts[:-1]:
             child = node.get(part)

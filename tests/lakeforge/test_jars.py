@@ -172,6 +172,12 @@ def test_a_list_or_a_mapping_override_replaces_the_per_line_jar_sets(
         args = parse_job_args(["--env", "local_jars", "--env.spark.jar_sets", value], "x")
         assert load_env(args.env, args.env_overrides).spark.jar_sets == expected
     assert load_env("local_jars", {"spark.jar_sets": []}).spark.jar_sets == []
+    # one line's entry, the others kept (a line's name holds a dot)
+    args = parse_job_args(["--env", "local_jars", "--env.spark.jar_sets.spark-4.1", "[s3a]"],
+                          "x")
+    assert args.env_overrides == {"spark.jar_sets.spark-4.1": ["s3a"]}
+    assert load_env(args.env, args.env_overrides).spark.jar_sets == {
+        "spark-3.5": ["deequ", "delta", "s3a", "iceberg"], "spark-4.1": ["s3a"]}[line]
 
 
 def test_a_list_naming_deequ_is_refused_on_spark_4_1_naming_the_lines_sets(
