@@ -6,12 +6,13 @@ those two against the published matches and commits the golden table by one MERG
 rewrites only the files holding the touched entity (Delta: operationMetrics; Iceberg, whose
 golden table here is one file: one copy-on-write snapshot, net one row added); a run with
 bookmarks disabled (a full re-deduplication with the kept model) publishes the same golden
-rows."""
+rows (Delta; both formats with LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL=1)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +110,14 @@ def bank_lake(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("fmt", ["delta", "iceberg"])
-def test_incremental_dedup_merges_the_touched_golden_records_and_equals_a_full_rerun(
+def test_incremental_dedup_merges_the_touched_golden_records(
         spark, bank_lake: Path, fmt: str) -> None:
-    """Slow: three runs of the main job in process on the test session (Splink training in
-    the first; 140 s Iceberg, 250 s Delta at load average 1-8, ~600 s each at 10-17). Delta
-    files of at most 8 rows give the golden table several files, so that a MERGE touching one
-    entity can be seen to rewrite fewer files than the table holds."""
+    """Slow: three runs of the main job in process on the test session (two for Iceberg
+    under make test; Splink training in the first; 140 s Iceberg, 250 s Delta at load
+    average 1-8, ~600 s each at 10-17). Delta files of at most 8 rows give the golden table
+    several files, so that a MERGE touching one entity can be seen to rewrite fewer files
+    than the table holds. Then (Delta; both formats with LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL=1)
+    a full re-deduplication with the kept model publishes the same golden rows."""
     from lakeforge.formats import Target, delta, iceberg
 
     if fmt not in formats_enabled(spark):
@@ -184,7 +187,12 @@ def test_incremental_dedup_merges_the_touched_golden_records_and_equals_a_full_r
         assert int(summary["added-records"]) - int(summary["deleted-records"]) == 1
         assert int(summary["total-records"]) == len(golden_after)
 
-    # a full re-deduplication (bookmarks disabled) with the kept model: the same golden rows
+    # a full re-deduplication (bookmarks disabled) with the kept model: the same golden rows.
+    # Delta only under make test (a fourth main-job run, ~90 s): the matching with the kept
+    # model is the same code for both formats, and an Iceberg OVERWRITE commit is tested in
+    # tests/lakeforge/test_formats.py; LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL=1 runs it for both.
+    if fmt == "iceberg" and os.environ.get("LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL") != "1":
+        return
     full = _run(root, db, fmt, "--run.bookmark_option", "job-bookmark-disable")
     assert "incremental" not in full["matching"]
     assert full["published"][GOLDEN]["operation"] == "OVERWRITE"
