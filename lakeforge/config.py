@@ -173,10 +173,7 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     """Return a copy of ``data`` with dotted-key overrides set (``a.b.c`` -> data[a][b][c])."""
     out = _deep_copy(data)
     for dotted, value in overrides.items():
-        parts = dotted.split(".")
-        if parts[:2] == ["spark", "jar_sets"] and len(parts) > 3:
-            # one line's entry: a Spark line's name holds a dot (--env.spark.jar_sets.spark-4.1)
-            parts = [*parts[:2], ".".join(parts[2:])]
+        parts = _override_keys(out, dotted)
         node = out
         for part in parts[:-1]:
             child = node.get(part)
@@ -191,6 +188,21 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
             node = child
         node[parts[-1]] = value
     return out
+
+
+def _override_keys(data: Mapping[str, Any], dotted: str) -> list[str]:
+    """The keys a dotted override names. A key may hold dots itself (a Spark line,
+    ``spark.jar_sets.spark-4.1``): the longest run of parts that names a key the data already
+    has at that level is that key; otherwise each part is a key."""
+    parts, keys, i = dotted.split("."), [], 0
+    node: Any = data
+    while i < len(parts):
+        j = next((j for j in range(len(parts), i + 1, -1)
+                  if isinstance(node, Mapping) and ".".join(parts[i:j]) in node), i + 1)
+        keys.append(".".join(parts[i:j]))
+        node = node.get(keys[-1]) if isinstance(node, Mapping) else None
+        i = j
+    return keys
 
 
 def _deep_copy(data: Any) -> Any:

@@ -13,11 +13,17 @@ import argparse
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lakeforge.config import load_env
 from lakeforge.errors import ConfigError
 from lakeforge.paths import Lake
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from lakeforge.config import EnvConfig
+    from lakeforge.formats import Target
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from pyspark.errors import AnalysisException, IllegalArgumentException
+
     from lakeforge.formats import Target
     from lakeforge.io import uri_exists
     from lakeforge.session import build_session
@@ -53,11 +61,7 @@ def _main(args: argparse.Namespace) -> int:
     spark = build_session(env, "lakeforge-table", lake=lake)
     try:
         return _run(args, spark, env, fmt, Target(database, table, location))
-    except Exception as exc:  # the analysis error of a wrong table, version or snapshot
-        from pyspark.errors import AnalysisException, IllegalArgumentException
-
-        if not isinstance(exc, (AnalysisException, IllegalArgumentException)):
-            raise
+    except (AnalysisException, IllegalArgumentException) as exc:  # a wrong table or version
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ConfigError(f"lakeforge table {args.action} {args.table} ({fmt} at {location}): "
                           f"{first}") from exc
@@ -76,7 +80,8 @@ def _detect_format(name: str, location: str, exists: Callable[[str], bool]) -> s
         "--format when the table lives elsewhere")
 
 
-def _run(args: argparse.Namespace, spark: Any, env: Any, fmt: str, target: Any) -> int:
+def _run(args: argparse.Namespace, spark: SparkSession, env: EnvConfig, fmt: str,
+         target: Target) -> int:
     from lakeforge.catalog.factory import get_catalog
     from lakeforge.formats import require_format
 
