@@ -169,11 +169,16 @@ def parse_override_value(text: str) -> Any:
         return text
 
 
-def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``data`` with dotted-key overrides set (``a.b.c`` -> data[a][b][c])."""
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any],
+                    schema: type | None = None) -> dict[str, Any]:
+    """Return a copy of ``data`` with dotted-key overrides set (``a.b.c`` -> data[a][b][c]).
+
+    ``schema`` (the config dataclass the data is for) tells where a key may hold dots: under a
+    map of plain values (``spark.conf``, ``lake.zones``) or a per-line map (``spark.jar_sets``)
+    the rest of the dotted name is one key (``--env.spark.conf.spark.sql.adaptive.enabled``)."""
     out = _deep_copy(data)
     for dotted, value in overrides.items():
-        parts = _override_keys(out, dotted)
+        parts = _override_keys(out, dotted, schema)
         node = out
         for part in parts[:-1]:
             child = node.get(part)
@@ -190,17 +195,40 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     return out
 
 
-def _override_keys(data: Mapping[str, Any], dotted: str) -> list[str]:
-    """The keys a dotted override names. A key may hold dots itself (a Spark line,
-    ``spark.jar_sets.spark-4.1``): the longest run of parts that names a key the data already
+def _holds_dotted_keys(tp: Any) -> bool:
+    """A field whose keys are free text: a map of plain values (``dict[str, str]``) or a list
+    that the YAML may also give as a map of lists (a Spark line's jar sets)."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):  # Optional[...]
+        return any(_holds_dotted_keys(arg) for arg in typing.get_args(tp) if arg is not type(None))
+    if origin is list:
+        return True
+    if origin is not dict:
+        return False
+    value = typing.get_args(tp)[1]
+    value_origin = typing.get_origin(value) or value
+    return value_origin in (str, int, float, bool, list)
+
+
+def _override_keys(data: Mapping[str, Any], dotted: str, schema: type | None = None
+                   ) -> list[str]:
+    """The keys a dotted override names. Under a field of ``schema`` whose keys are free text
+    (:func:`_holds_dotted_keys`) the rest is one key; elsewhere a key may still hold dots (a
+    map the schema does not type): the longest run of parts that names a key the data already
     has at that level is that key; otherwise each part is a key."""
     parts, keys, i = dotted.split("."), [], 0
     node: Any = data
+    cls: Any = schema
     while i < len(parts):
+        if cls is not None and not dataclasses.is_dataclass(cls) and _holds_dotted_keys(cls):
+            keys.append(".".join(parts[i:]))
+            break
         j = next((j for j in range(len(parts), i + 1, -1)
                   if isinstance(node, Mapping) and ".".join(parts[i:j]) in node), i + 1)
         keys.append(".".join(parts[i:j]))
         node = node.get(keys[-1]) if isinstance(node, Mapping) else None
+        cls = (typing.get_type_hints(cls).get(keys[-1])
+               if cls is not None and dataclasses.is_dataclass(cls) else None)
         i = j
     return keys
 
@@ -334,7 +362,7 @@ def load_config(
     if path:
         data.update(read_yaml(path))
     if overrides:
-        data = apply_overrides(data, overrides)
+        data = apply_overrides(data, overrides, cls)
         source = f"{source} (with command-line overrides)"
     return from_mapping(cls, data, source)
 
@@ -360,7 +388,7 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
     data = read_yaml(path)
     data.setdefault("name", Path(str(path)).stem)
     if overrides:
-        data = apply_overrides(data, overrides)
+        data = apply_overrides(data, overrides, EnvConfig)
     # spark.jar_sets may be per line, which the dataclass does not model: checked on its own
     # once the rest (kind above all) is valid, and replaced by the installed line's list.
     raw_sets: Any = []

@@ -109,6 +109,31 @@ def test_override_values_parse_as_yaml() -> None:
     assert original == {"a": {"b": 1}}  # the caller's mapping is not mutated
 
 
+def test_an_override_under_a_map_of_plain_values_is_one_dotted_key() -> None:
+    """A Spark setting the env file does not have, from a job's command line: its name is one
+    key of spark.conf (it used to be split at each dot into nested sections and refused)."""
+    from lakeforge.job import parse_job_args
+
+    args = parse_job_args(["--env", "local", "--env.spark.conf.spark.sql.adaptive.enabled",
+                           "false", "--env.lake.zones.raw", "/data/raw",
+                           "--env.spark.master", "local[3]"], "x")
+    env = load_env(args.env, args.env_overrides)
+    assert env.spark.conf == {**load_env("local").spark.conf,
+                              "spark.sql.adaptive.enabled": "false"}
+    assert env.lake.zones == {"raw": "/data/raw"} and env.spark.master == "local[3]"
+    # a setting the file has is replaced, not nested beside it
+    data = {"spark": {"conf": {"spark.sql.adaptive.enabled": "false"}}}
+    assert apply_overrides(data, {"spark.conf.spark.sql.adaptive.enabled": "true"},
+                           EnvConfig) == {"spark": {"conf": {"spark.sql.adaptive.enabled": "true"}}}
+    # the value is still checked, naming the whole key
+    with pytest.raises(ConfigError, match=r"local\.yaml: 'spark\.conf\.spark\.sql\.x' must be "
+                                          r"a string, got list$"):
+        load_env("local", {"spark.conf.spark.sql.x": [1]})
+    # a section is still a section: an unknown key under it fails in one line, naming it
+    with pytest.raises(ConfigError, match=r"local\.yaml: unknown key 'spark\.no_such_key'"):
+        load_env("local", {"spark.no_such_key.x": 1})
+
+
 def test_shipped_envs_load_and_validate() -> None:
     assert {"local", "standalone", "emr", "glue"} <= set(available_envs())
     for name in ("local", "standalone", "emr", "glue"):

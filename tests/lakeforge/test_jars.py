@@ -178,6 +178,11 @@ def test_a_list_or_a_mapping_override_replaces_the_per_line_jar_sets(
     assert args.env_overrides == {"spark.jar_sets.spark-4.1": ["s3a"]}
     assert load_env(args.env, args.env_overrides).spark.jar_sets == {
         "spark-3.5": ["deequ", "delta", "s3a", "iceberg"], "spark-4.1": ["s3a"]}[line]
+    # a line the map does not have yet is one key too, refused as that line (not 'spark-4')
+    with pytest.raises(ConfigError) as info:
+        load_env("local_jars", {"spark.jar_sets.spark-4.0": ["delta"]})
+    assert "spark.jar_sets has an entry for 'spark-4.0', which is not a Spark line" in str(
+        info.value)
 
 
 def test_a_list_naming_deequ_is_refused_on_spark_4_1_naming_the_lines_sets(
