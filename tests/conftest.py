@@ -153,8 +153,8 @@ def main_job_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> dic
     customers, 3 days, Splink training included), in process on the test session, with the
     lake site on. Shared because a run is the costliest setup of the suite:
     tests/jobs/test_customer_propensity.py checks its outputs against the generator's ground
-    truth, tests/lakeforge/test_site_browser.py the site it wrote,
-    tests/jobs/test_customer_propensity_s3.py an S3 run of the same data. Database ``mj``."""
+    truth, tests/lakeforge/test_site_browser.py the site it wrote. Database ``mj``. (The whole
+    run on S3, HTTPS and SSE-KMS, is tests/jobs/test_reliability_s3.py's rerun.)"""
     import json
 
     from jobs import customer_propensity
@@ -183,36 +183,37 @@ def main_job_run(spark: object, tmp_path_factory: pytest.TempPathFactory) -> dic
 SHARED_SETUP_GROUPS = {
     "tests/jobs/test_customer_propensity.py": "main_job_run",
     "tests/lakeforge/test_site_browser.py": "main_job_run",
-    "tests/jobs/test_customer_propensity_s3.py": "main_job_run",
     # both build the wheel through the repo's build/ folder (scripts/build_artifacts.sh)
     "tests/test_deploy_artifacts.py": "build_artifacts",
     "tests/test_deploy_aws.py": "build_artifacts",
 }
 
 
-# The costliest modules (worker seconds in a fresh-clone `make test`, session 7's ci9 run:
-# Spark 3.5 line, then the 4.1 line's own heavy ones), costliest first. They are collected
-# first and `make test` keeps that order (``--no-loadscope-reorder``: by default pytest-xdist
-# >= 3.8 hands out the scopes with the most tests first, which put these last, one of them
-# running alone at the end), so xdist hands them out first and the short modules fill the
-# other worker around them (longest first).
+# The costliest modules (worker seconds in a fresh-clone `make test`, session 10's ci14 run:
+# Spark 3.5 line, the 4.1 line's in parentheses), costliest first. They are collected first and
+# `make test` keeps that order (``--no-loadscope-reorder``: by default pytest-xdist >= 3.8 hands
+# out the scopes with the most tests first, which put these last, one of them running alone at
+# the end), so xdist hands them out first and the short modules fill the other worker around
+# them (longest first).
 LONG_MODULES = (
-    "tests/test_reliability.py",                      # 546 s
-    "tests/jobs/test_reliability_s3.py",              # 406 s
-    "tests/jobs/test_customer_propensity_s3.py",      # 213 s + main_job_run's group (~130 s)
-    "tests/lakeforge/test_formats_incremental.py",    # 360 s, one scope per test (below)
-    "tests/transforms/test_dedup.py",                 # 227 s (59 s on 4.1)
-    "tests/lakeforge/test_standalone_cluster.py",     # 214 s
-    "tests/test_publish.py",                          # 152 s (116 s on 4.1)
-    "tests/lakeforge/test_lifecycle_formats.py",      # 67 s (124 s on 4.1), a scope per test
-    "tests/lakeforge/test_formats.py",                # 111 s (115 s on 4.1)
-    "tests/lakeforge/test_formats_glue_api.py",       # 117 s
-    "tests/test_job_contract.py",                     # 94 s
-    "tests/quality/test_deequ_differential.py",       # 64 s
-    "tests/lakeforge/test_commands_dedup.py",         # 58 s
-    "tests/lakeforge/test_glue_local_runtime.py",     # 51 s
-    "tests/lakeforge/test_glue_local_samples.py",     # 40 s on 4.1
-    "tests/lakeforge/test_spark_connect.py",          # 35 s on 4.1 (a Connect server)
+    "tests/jobs/test_reliability_s3.py",              # 900 s, + the whole-run-on-S3 checks
+    "tests/test_reliability.py",                      # 1,079 s; ~830 s after two kills left out
+    "tests/lakeforge/test_formats_incremental.py",    # 581 s (~450 s now), a scope per test
+    "tests/lakeforge/test_standalone_cluster.py",     # 313 s
+    "tests/transforms/test_dedup.py",                 # 220 s (100 s)
+    "tests/lakeforge/test_formats_glue_api.py",       # 179 s (228 s)
+    "tests/test_publish.py",                          # 169 s (242 s)
+    "tests/lakeforge/test_formats.py",                # 156 s (182 s)
+    "tests/lakeforge/test_lifecycle_formats.py",      # 155 s (191 s), a scope per test
+    "tests/test_job_contract.py",                     # 130 s
+    "tests/jobs/test_customer_propensity.py",         # 116 s: main_job_run's group
+    "tests/lakeforge/test_commands_dedup.py",         # 101 s
+    "tests/quality/test_deequ_differential.py",       # 97 s
+    "tests/lakeforge/test_lifecycle_runner.py",       # 88 s
+    "tests/quality/test_dqdl_differential.py",        # 85 s
+    "tests/lakeforge/test_glue_local_samples.py",     # 46 s (58 s)
+    "tests/lakeforge/test_glue_local_runtime.py",     # 40 s (43 s)
+    "tests/lakeforge/test_spark_connect.py",          # (38 s: a Connect server)
 )
 
 # Long modules whose tests share no module-scoped setup: each test is its own xdist scope, so

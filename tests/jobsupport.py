@@ -23,8 +23,7 @@ BIN = Path(sys.executable).parent
 FAST_JVM_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
 # The suite's shared in-process run of the main job (tests/conftest.py ``main_job_run``): its
-# generated data, its arguments and its database. tests/jobs/test_customer_propensity_s3.py
-# runs the same on S3 and compares the two.
+# generated data, its arguments and its database.
 MAIN_JOB_DATA = {"customers": 120, "days": 3, "seed": 5}
 MAIN_JOB_ARGS = ("--dedup.max_em_iterations", "5")
 MAIN_JOB_DB = "mj"

@@ -1,6 +1,7 @@
-"""Faults on S3 (issue 15 item 5): the main job with its whole lake on s3:// (moto, plain HTTP,
-``lakeforge run customer_propensity --env <local_s3>`` in subprocesses) is SIGKILLed during the
-data write, before the catalog switch and before the bookmark commit, then rerun. (The same
+"""Faults on S3 (issue 15 item 5): the main job with its whole lake on s3:// (moto over HTTPS
+with SSE-KMS, ``lakeforge run customer_propensity --env <local_s3 + SSE-KMS>`` in subprocesses)
+is SIGKILLed during the data write, before the catalog switch and before the bookmark commit,
+then rerun. (The same
 item's preflight - an unreachable endpoint or a missing bucket fails in one line before Spark
 starts - is tested in tests/lakeforge/test_session_s3a.py and tests/lakeforge/test_io_s3.py.)
 
@@ -19,14 +20,27 @@ Athena DDL next to the data) points at complete versions only, and after kills 2
 are run 1's, with run 1's rows. After the rerun every table's rows equal, as a multiset, those
 of one clean run over the same raw data, and so do the feature splits (floats to 9 significant
 digits, tests/jobsupport.py ``rounded``) (a local-folder lake, in this process on the test
-session, in a background thread that overlaps the S3 runs; tests/jobs/test_customer_propensity_s3.py
-shows a folder run and an S3 run of the same data publish the same rows), no contact id twice,
-and the killed runs' versions are unreferenced and marked superseded.
+session, in a background thread that overlaps the S3 runs), no contact id twice, and the killed
+runs' versions are unreferenced and marked superseded.
+
+The same lake is the suite's whole-run-on-S3 check: its raw zone is written by
+``scripts/generate_sample_data.py --env <the S3 env>`` (the reference lake by the same generator
+and seed on a folder), S3A sends SSE-KMS over HTTPS only, so moto serves HTTPS here (a private
+CA: ``AWS_CA_BUNDLE`` for boto3 and pyarrow, a JVM trust store for the runs); after the rerun
+every zone is S3 objects, every object (raw, curated, features, quarantine, state, metadata,
+the killed runs' leftovers) carries SSE-KMS with the env's key, and the rerun's row ledgers
+equal the clean folder run's.
+
+What moto cannot do, and so is not exercised here: Glue crawlers, Glue jobs and EMR steps do
+not run on moto; the crawl is Lakeforge's own crawler listing S3 through the S3 API, and Spark
+reads and writes through S3A against moto's S3.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -44,13 +58,14 @@ import yaml
 
 from lakeforge import aws, io
 from lakeforge.bookmarks import JobBookmarks
-from lakeforge.config import conf_dir
+from lakeforge.config import conf_dir, load_env
+from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server
 from lakeforge.localquery import current_locations
 from lakeforge.paths import Lake
 from lakeforge.publish import SUPERSEDED_MARKER, VERSIONS_DIR, version_of
 from lakeforge.sample_data import add_contact_days, write_bank_marketing
 from lakeforge.state import store_for
-from tests.jobsupport import finish, job_env, rounded
+from tests.jobsupport import MOTO_CREDENTIALS, REPO, finish, job_env, rounded
 
 DB = "s3fault"
 REF_DB = "s3fault_ref"
@@ -172,24 +187,30 @@ def summaries(lake: Lake) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint(moto_endpoint: str) -> Iterator[str]:
-    """The session's moto server as this process's S3 endpoint (boto3, pyarrow, the job runs)."""
+def tls_s3() -> Iterator[LocalS3Server]:
+    """A moto server of this module's own over HTTPS (S3A sends SSE-KMS requests over HTTPS
+    only), trusted by boto3 and pyarrow (``AWS_CA_BUNDLE``) in this process and its children;
+    the job runs' JVMs get its trust store (``_run``)."""
     from lakeforge.jars import JarSetMissingError, set_jars
 
     try:
         set_jars("s3a")
     except JarSetMissingError:
         pytest.skip("the s3a jar set is not fetched (make jars)")
+    server = LocalS3Server(https=True).start()
     mp = pytest.MonkeyPatch()
-    mp.setenv("LAKEFORGE_AWS_ENDPOINT_URL", moto_endpoint)
-    mp.delenv("LAKEFORGE_LAKE_ROOT", raising=False)
-    mp.delenv("LAKEFORGE_FAULT_POINT", raising=False)
+    for key, value in {**MOTO_CREDENTIALS, "AWS_CA_BUNDLE": str(server.ca_bundle),
+                       "LAKEFORGE_AWS_ENDPOINT_URL": server.endpoint}.items():
+        mp.setenv(key, value)
+    for key in ("AWS_PROFILE", "LAKEFORGE_LAKE_ROOT", "LAKEFORGE_FAULT_POINT"):
+        mp.delenv(key, raising=False)
     aws.configure(None)
     try:
-        yield moto_endpoint
+        yield server
     finally:
         aws.configure(None)
         mp.undo()
+        server.stop()
 
 
 def _reference_in_thread(spark: Any, root: Path) -> Any:
@@ -222,11 +243,12 @@ def _reference_in_thread(spark: Any, root: Path) -> Any:
     return wait
 
 
-def _s3_env_file(tmp: Path, bucket: str, endpoint: str) -> Path:
-    """conf/envs/local_s3.yaml on the test's bucket and endpoint, sized like the test session."""
+def _s3_env_file(tmp: Path, bucket: str, endpoint: str, kms_key_id: str) -> Path:
+    """conf/envs/local_s3.yaml on the test's bucket and endpoint with SSE-KMS, sized like the
+    test session."""
     env = yaml.safe_load((conf_dir() / "envs" / "local_s3.yaml").read_text(encoding="utf-8"))
     env["lake"]["root"] = f"s3://{bucket}/lake"
-    env["aws"]["endpoint_url"] = endpoint
+    env["aws"].update({"endpoint_url": endpoint, "sse": "SSE-KMS", "kms_key_id": kms_key_id})
     env["spark"].update({"master": "local[2]", "driver_memory": "2g",
                          "metastore_dir": str(tmp / "metastore"),
                          "conf": {"spark.sql.shuffle.partitions": "2",
@@ -236,8 +258,25 @@ def _s3_env_file(tmp: Path, bucket: str, endpoint: str) -> Path:
     return path
 
 
-def _run(env_file: Path, lake_root: str, fault: str | None = None) -> tuple[int, str, str]:
-    env = job_env(lake_root)
+def _generate(env_file: Path) -> int:
+    """scripts/generate_sample_data.py's main on the S3 env (generated locally, uploaded with
+    the env's endpoint and SSE), with :data:`DATA`'s size and seed."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_sample_data", REPO / "scripts" / "generate_sample_data.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return int(module.main(["--env", str(env_file), "--rows", str(DATA["customers"]),
+                            "--days", str(DATA["days"]), "--seed", str(DATA["seed"])]))
+
+
+def _run(env_file: Path, lake_root: str, server: LocalS3Server,
+         fault: str | None = None) -> tuple[int, str, str]:
+    env = job_env(lake_root, JDK_JAVA_OPTIONS=" ".join(filter(None, [
+        os.environ.get("JDK_JAVA_OPTIONS", ""),
+        f"-Djavax.net.ssl.trustStore={server.truststore}",
+        f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}",
+        "-Djavax.net.ssl.trustStoreType=PKCS12"])))
     env.pop("LAKEFORGE_FAULT_POINT", None)
     if fault:
         env["LAKEFORGE_FAULT_POINT"] = fault
@@ -250,7 +289,7 @@ def _run(env_file: Path, lake_root: str, fault: str | None = None) -> tuple[int,
 
 
 @pytest.fixture(scope="module")
-def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
+def life(spark: Any, tls_s3: LocalS3Server, tmp_path_factory: pytest.TempPathFactory
          ) -> dict[str, Any]:
     """The S3 lake run by run (kills, then the rerun) and the clean reference run."""
     tmp = tmp_path_factory.mktemp("s3_faults")
@@ -258,35 +297,48 @@ def life(spark: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
     write_bank_marketing(ref_root, customers=DATA["customers"], days=DATA["days"],
                          seed=DATA["seed"])
     bucket = f"lf-faults-{uuid.uuid4().hex[:10]}"
-    env_file = _s3_env_file(tmp, bucket, s3_endpoint)
+    key_id = aws.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    env_file = _s3_env_file(tmp, bucket, tls_s3.endpoint, key_id)
     lake = Lake.from_settings(f"s3://{bucket}/lake", allow_env_override=False)
-    aws.client("s3").create_bucket(Bucket=bucket)
-    io.upload_folder(ref_root / "raw", lake.zone("raw"))
+    try:
+        gen_rc = _generate(env_file)  # the same raw zone as the reference lake's, on S3
+    finally:
+        aws.configure(None)  # the script configured this process's boto3 with the env
     # the reference lake gets every day at once
     late = add_contact_days(ref_root, first_day=LATE_DAY, days=1, per_day=LATE_ROWS)
     reference = _reference_in_thread(spark, ref_root)
 
-    seen: dict[str, Any] = {"lake": lake, "bucket": bucket, "kills": []}
+    seen: dict[str, Any] = {"lake": lake, "bucket": bucket, "key_id": key_id, "gen_rc": gen_rc,
+                            "kills": []}
     metastore = tmp / "metastore"
     for point in KILLS:
         if point == KILLS[1]:
-            for folder in late:  # the late day lands after the first run
-                io.upload_folder(folder, f"{lake.zone('raw')}/contacts/{Path(folder).name}")
-        rc, _out, err = _run(env_file, lake.root, point)
+            aws.configure(load_env(str(env_file)).aws)  # the env's SSE-KMS on the upload
+            try:
+                for folder in late:  # the late day lands after the first run
+                    io.upload_folder(folder,
+                                     f"{lake.zone('raw')}/contacts/{Path(folder).name}")
+            finally:
+                aws.configure(None)
+        rc, _out, err = _run(env_file, lake.root, tls_s3, point)
         seen["kills"].append({"point": point, "rc": rc, "err": err[-3000:],
                               # the fault line (stderr is also the run's log)
                               "fault": [ln for ln in err.splitlines()
                                         if ln.startswith("lakeforge fault point")],
                               "catalog": catalog_state(spark, lake, metastore),
                               "summaries": summaries(lake), "uploads": _uploads(bucket)})
-    rc, _out, err = _run(env_file, lake.root)
+    rc, _out, err = _run(env_file, lake.root, tls_s3)
     seen["rerun"] = {"rc": rc, "err": err[-3000:], "catalog": catalog_state(spark, lake, metastore),
                      "summaries": summaries(lake), "features": feature_rows(lake)}
     seen["ref_rc"] = reference()
     ref_lake = Lake.from_settings(str(ref_root), allow_env_override=False)
     seen["reference"] = {t: published(ref_lake, REF_DB, t)["rows"] for t in TABLES}
     seen["reference_features"] = feature_rows(ref_lake)
+    seen["reference_summaries"] = summaries(ref_lake)
     seen["rerun"]["uploads"] = _uploads(bucket)
+    s3 = aws.client("s3")
+    seen["keys"] = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket) for o in page.get("Contents", [])]
     return seen
 
 
@@ -297,6 +349,13 @@ def _uploads(bucket: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- the fault tests
+
+
+def _rerun_summary(life: dict[str, Any]) -> dict[str, Any]:
+    killed = {s["run_id"] for s in life["kills"][0]["summaries"]}
+    rerun = [s for s in life["rerun"]["summaries"] if s["run_id"] not in killed]
+    assert len(rerun) == 1, [s["run_id"] for s in life["rerun"]["summaries"]]
+    return rerun[0]
 
 
 @pytest.mark.slow
@@ -406,11 +465,8 @@ def test_rerun_on_s3_switches_every_table_and_supersedes_the_killed_versions(
         life: dict[str, Any]) -> None:
     """slow: the rerun's summary, catalog, bookmark and version folders."""
     lake: Lake = life["lake"]
-    runs = {s["run_id"]: s for s in life["rerun"]["summaries"]}
-    rerun = [s for rid, s in runs.items()
-             if rid not in {x["run_id"] for x in life["kills"][0]["summaries"]}]
-    assert len(rerun) == 1 and rerun[0]["status"] == "published"
-    summary = rerun[0]
+    summary = _rerun_summary(life)
+    assert summary["status"] == "published"
     for table, state in life["rerun"]["catalog"].items():
         version = summary["published"][table]["version"]
         assert state["ddl_versions"] == state["derby_versions"] == {version}, table
@@ -421,3 +477,67 @@ def test_rerun_on_s3_switches_every_table_and_supersedes_the_killed_versions(
             assert io.uri_exists(marker), (table, old)
     marks = JobBookmarks(store_for(lake.path("bookmarks")), "customer_propensity")
     assert [r["run_id"] for r in marks.runs()] == [summary["run_id"]]
+
+
+# --------------------------------------------------------------------------- the whole run on S3
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_rerun_on_s3_is_a_whole_run_with_the_clean_runs_ledgers(life: dict[str, Any]) -> None:
+    """slow: the S3 rerun's summary (every phase, on the generator's raw zone) against the clean
+    folder run's."""
+    assert life["gen_rc"] == 0 and life["rerun"]["rc"] == 0, life["rerun"]["err"]
+    summary = _rerun_summary(life)
+    assert summary["status"] == "published"
+    assert summary["lake_root"] == f"s3://{life['bucket']}/lake"
+    assert summary["rows"]["customers"]["balanced"] and summary["rows"]["contacts"]["balanced"]
+    assert summary["rows"]["customers"]["quarantined"] > 0  # the generator's malformed lines
+    assert {"customers", "contacts", "indicators"} <= set(summary["crawl"]["tables"])
+    assert len(life["reference_summaries"]) == 1
+    reference = life["reference_summaries"][0]["rows"]
+    assert sorted(summary["rows"]) == sorted(reference) != []
+    for source, ledger in summary["rows"].items():  # the same ledgers, but for the database
+        assert ledger["table"] == ledger["table"].replace(REF_DB, DB)
+        assert ledger == {**reference[source], "table": reference[source]["table"].replace(
+            REF_DB, DB)}, source
+    manifest = json.loads(io.read_text(summary["features"]["manifest"]))
+    assert manifest["label"]["name"] == "label"
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_every_zone_is_s3_objects_and_no_lock_is_left(life: dict[str, Any]) -> None:
+    """slow: the bucket's keys after the rerun (the life fixture's listing)."""
+    keys = life["keys"]
+    for prefix in ("lake/raw/contacts/dt=", f"lake/curated/{DB}/contacts_enriched/_versions/",
+                   "lake/metadata/ground_truth/",
+                   f"lake/curated/{DB}/customers_golden/_athena_ddl.sql", "lake/quarantine/",
+                   "lake/features/propensity/", "lake/bookmarks/", "lake/metadata/runs/",
+                   "lake/metadata/quality/metrics.json"):
+        assert any(k.startswith(prefix) for k in keys), prefix
+    summary = _rerun_summary(life)
+    for table in TABLES:  # the rerun's versions: committed files only
+        version = summary["published"][table]["version"]
+        files = [k for k in keys
+                 if k.startswith(f"lake/curated/{DB}/{table}/{VERSIONS_DIR}/{version}/")]
+        assert files and not [k for k in files if "/_temporary/" in k or "__magic" in k], table
+    assert not [k for k in keys if k.startswith("lake/bookmarks/locks/")]  # lock released
+
+
+@pytest.mark.slow
+@pytest.mark.aws
+@pytest.mark.jars
+def test_every_object_carries_sse_kms_on_s3(life: dict[str, Any]) -> None:
+    """slow: a HEAD of every object the generator, the four runs and the test's upload left."""
+    s3, bucket = aws.client("s3"), life["bucket"]
+    assert len(life["keys"]) > 20
+    unencrypted = []
+    for key in life["keys"]:
+        head = s3.head_object(Bucket=bucket, Key=key)
+        if (head.get("ServerSideEncryption") != "aws:kms"
+                or not str(head.get("SSEKMSKeyId", "")).endswith(life["key_id"])):
+            unencrypted.append(key)
+    assert unencrypted == []
