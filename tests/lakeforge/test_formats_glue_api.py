@@ -7,7 +7,9 @@ server, with Iceberg's own Java GlueCatalog as the Iceberg writer.
   it writes is what Athena reads (docs/formats.md), pyiceberg and Spark read the same rows
   from its ``metadata_location``, rollback moves the pointer.
 * The lifecycle sequence of tests/lakeforge/test_lifecycle_formats.py (first run, failed gate,
-  kill before the commit, incremental rerun, rollback) for both formats on glue_api. The
+  kill before the commit, incremental rerun, rollback) for both formats on glue_api. Its kill
+  is the suite's kill before a Delta / Iceberg commit on both Spark lines: the local-metastore
+  sequence kills only with LAKEFORGE_LIFECYCLE_ALL_KILLS=1 (test_lifecycle_formats.py). The
   commit-level first commit / partition overwrite / rollback / refused schema change on
   glue_api are in test_formats.py (Iceberg there through the Hadoop catalog plus Lakeforge's
   Glue registration, the path a reused local session takes).
@@ -295,7 +297,11 @@ def test_lifecycle_on_glue_api_first_run_failed_gate_kill_rerun_rollback_on_moto
     is registered by Lakeforge (table_type DELTA); Iceberg is committed by Iceberg's
     GlueCatalog (a child session in process, the Glue env's own settings in the killed job's
     JVM), on the local-folder lake with Hadoop's file IO. The Glue entry does not change
-    while nothing is committed."""
+    while nothing is committed. The kill runs here always: under ``make test`` it is the only
+    kill before a Delta / Iceberg commit on either Spark line (the killed job reads the table
+    with the line's Delta, or loads it through Iceberg's GlueCatalog, before the fault point);
+    test_lifecycle_formats.py's local-metastore sequence kills only with
+    LAKEFORGE_LIFECYCLE_ALL_KILLS=1."""
     import boto3
 
     from lakeforge.catalog.glue_api import GlueApiCatalog
@@ -324,7 +330,7 @@ def test_lifecycle_on_glue_api_first_run_failed_gate_kill_rerun_rollback_on_moto
             session = stack.enter_context(glue_iceberg_session(
                 spark, glue_env(moto_endpoint), lake.zone("curated")))
         first = check_lifecycle_sequence(session, job_root, tmp_path, fmt, capsys, db=db,
-                                         env_args=env_args, catalog=catalog,
+                                         kill=True, env_args=env_args, catalog=catalog,
                                          catalog_entry=entry)
     final = entry()
     assert isinstance(first, dict) and final is not None

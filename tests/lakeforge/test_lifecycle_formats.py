@@ -1,13 +1,26 @@
 # ruff: noqa: F811 - job_root is a fixture imported from test_lifecycle_runner
 """The lifecycle publishing Delta and Iceberg outputs (``--output_format``) on the tiny orders
 job of test_lifecycle_runner, on the local metastore: the first run commits, a run whose
-quality gate fails commits nothing (exit 1), a run killed just before the commit leaves the
-previous version, the rerun commits only its partition, as a clean run would (an incremental
-run), and rollback restores the first version. :func:`check_lifecycle_sequence` is the
-sequence; tests/lakeforge/test_formats_glue_api.py runs it on the Glue API (moto)."""
+quality gate fails commits nothing (exit 1), the rerun commits only its partition, as a clean
+run would (an incremental run), rollback restores the first version, and ``lakeforge table
+history`` lists every version. :func:`check_lifecycle_sequence` is the sequence;
+tests/lakeforge/test_formats_glue_api.py runs it on the Glue API (moto).
+
+The sequence's kill (a job process SIGKILLed at ``before_switch.<table>``, just before the
+format's commit: it must leave the previous version, and the rerun commits as a clean run
+would) runs under ``make test`` on the Glue API sequence only, for both formats on both Spark
+lines; here it runs too with ``LAKEFORGE_LIFECYCLE_ALL_KILLS=1``. A killed run costs a cold
+job JVM (~1-2 minutes on 2 busy cores), and the Glue one covers more: the killed job reads
+the existing table with the line's Delta / Iceberg (Delta by its path, as here; Iceberg
+through Iceberg's GlueCatalog, which finds the table: here the killed job's Hadoop catalog
+is under the job's lake while the test session's Iceberg tables are in the session's own
+warehouse, so it sees no Iceberg table at all), and it also checks that the Glue entry does
+not change. What the local kill adds is only the killed job's ``spark_sql`` backend, which
+nothing checks here (the killed job's Derby metastore is its own)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +37,9 @@ from tests.lakeforge.test_lifecycle_runner import (  # noqa: F401 - job_root is 
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.jars]
+
+# The local-metastore sequence's kill before the commit (see the module docstring).
+ALL_KILLS = os.environ.get("LAKEFORGE_LIFECYCLE_ALL_KILLS") == "1"
 
 
 def _table_rows(spark, fmt: str, root: Path, db: str) -> list[tuple]:  # type: ignore[no-untyped-def]
@@ -52,14 +68,15 @@ def _versions(spark, fmt: str, root: Path, db: str) -> list[str]:  # type: ignor
 
 
 def check_lifecycle_sequence(spark, job_root: Path, tmp_path: Path, fmt: str,  # type: ignore[no-untyped-def]
-                             capsys, *, db: str, env_args: tuple[str, ...] = (),
+                             capsys, *, db: str, kill: bool, env_args: tuple[str, ...] = (),
                              catalog: Any = None,
                              catalog_entry: Callable[[], object] = lambda: None) -> object:
-    """First run, failed gate, kill before the commit (a job process), rerun (incremental),
-    rollback, for ``fmt`` on the catalog that ``env_args`` (``--env.*`` overrides) select.
-    ``catalog_entry`` returns what the catalog holds for the table: it must not change while
-    nothing is committed; the entry after the first run is returned. ``catalog`` (the run's
-    catalog backend) is the one rollback updates (default: the local metastore)."""
+    """First run, failed gate, kill before the commit (a job process; only when ``kill``),
+    rerun (incremental), rollback, for ``fmt`` on the catalog that ``env_args`` (``--env.*``
+    overrides) select. ``catalog_entry`` returns what the catalog holds for the table: it must
+    not change while nothing is committed; the entry after the first run is returned.
+    ``catalog`` (the run's catalog backend) is the one rollback updates (default: the local
+    metastore). Without ``kill`` the rerun is the next run after the failed gate."""
     import signal
     import sys
 
@@ -90,22 +107,25 @@ def check_lifecycle_sequence(spark, job_root: Path, tmp_path: Path, fmt: str,  #
     assert _table_rows(spark, fmt, job_root, db) == first
     assert catalog_entry() == entry
 
-    # the same partition, fixed; the run is killed just before the commit
+    # the same partition, fixed; with ``kill`` a run is killed just before the commit
     _write(job_root, "2024-05-02", ["4,dan,1.0,EUR", "5,eve,1.0,USD"])
-    code = ("import sys; from lakeforge.lifecycle import run_pipeline; "
-            "from tests.lakeforge.test_lifecycle_runner import JOB; "
-            "sys.exit(run_pipeline(JOB, sys.argv[1:]))")
-    env = job_env(job_root, LAKEFORGE_FAULT_POINT="before_switch.orders")
-    killed = run([sys.executable, "-c", code, "--env", "local_jars", "--config", config,
-                  "--output_format", fmt, "--env.spark.master", "local[2]",
-                  "--env.spark.jar_sets", "[delta, iceberg]", *env_args], env, timeout=600)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert "fault point before_switch.orders: SIGKILL" in killed.stderr
-    assert _versions(spark, fmt, job_root, db) == versions
-    assert _table_rows(spark, fmt, job_root, db) == first
-    assert catalog_entry() == entry
+    if kill:
+        code = ("import sys; from lakeforge.lifecycle import run_pipeline; "
+                "from tests.lakeforge.test_lifecycle_runner import JOB; "
+                "sys.exit(run_pipeline(JOB, sys.argv[1:]))")
+        env = job_env(job_root, LAKEFORGE_FAULT_POINT="before_switch.orders")
+        killed = run([sys.executable, "-c", code, "--env", "local_jars", "--config", config,
+                      "--output_format", fmt, "--env.spark.master", "local[2]",
+                      "--env.spark.jar_sets", "[delta, iceberg]", *env_args], env,
+                     timeout=600)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        assert "fault point before_switch.orders: SIGKILL" in killed.stderr
+        assert _versions(spark, fmt, job_root, db) == versions
+        assert _table_rows(spark, fmt, job_root, db) == first
+        assert catalog_entry() == entry
 
-    # the rerun takes the same file (the bookmark did not advance) and writes only 2024-05-02
+    # the rerun takes the same file (the bookmark did not advance) and writes only 2024-05-02;
+    # after a kill it also deletes the killed run's staged version
     assert _run(job_root, config, *env_args, "--output_format", fmt) == 0
     s = _summary(capsys)
     assert s["new_files"] == {"orders": 1}
@@ -127,13 +147,16 @@ def check_lifecycle_sequence(spark, job_root: Path, tmp_path: Path, fmt: str,  #
 
 
 @pytest.mark.parametrize("fmt", ["delta", "iceberg"])
-def test_failed_gate_and_kill_before_commit_leave_the_table_and_the_rerun_commits(
+def test_failed_gate_leaves_the_table_the_rerun_commits_and_history_lists_the_versions(
         spark, job_root: Path, tmp_path: Path, fmt: str, capsys) -> None:
-    """Slow: three in-process lifecycle runs on the test session (~20 s each) and one job
-    process SIGKILLed at the fault point before the format's commit (lakeforge.faults; a
-    second JVM, ~1 min)."""
+    """Slow: three in-process lifecycle runs on the test session (~20 s each): the first run,
+    the failed gate, the rerun; rollback; ``lakeforge table history``. With
+    LAKEFORGE_LIFECYCLE_ALL_KILLS=1 also a job process SIGKILLed at the fault point before the
+    format's commit (lakeforge.faults; a second JVM, ~1 min) before the rerun; under
+    ``make test`` that kill runs on the Glue API sequence only
+    (test_lifecycle_on_glue_api_first_run_failed_gate_kill_rerun_rollback_on_moto)."""
     db = f"lcf_{fmt}"
-    check_lifecycle_sequence(spark, job_root, tmp_path, fmt, capsys, db=db)
+    check_lifecycle_sequence(spark, job_root, tmp_path, fmt, capsys, db=db, kill=ALL_KILLS)
 
     # `lakeforge table history` (in this process: the CLI reuses the test session): every
     # version, newest first; a table that is not there is one line, not a traceback
