@@ -1,9 +1,9 @@
 """Faults on S3 (issue 15 item 5): the main job with its whole lake on s3:// (moto over HTTPS
 with SSE-KMS, ``lakeforge run customer_propensity --env <local_s3 + SSE-KMS>`` in subprocesses)
 is SIGKILLed during the data write, before the catalog switch and before the bookmark commit,
-then rerun. (The same
-item's preflight - an unreachable endpoint or a missing bucket fails in one line before Spark
-starts - is tested in tests/lakeforge/test_session_s3a.py and tests/lakeforge/test_io_s3.py.)
+then rerun. (The same item's preflight - an unreachable endpoint or a missing bucket fails in
+one line before Spark starts - is tested in tests/lakeforge/test_session_s3a.py and
+tests/lakeforge/test_io_s3.py.)
 
 Four job runs on one S3 lake, each kill point with its own killed run, the last run the rerun:
 
