@@ -372,7 +372,7 @@ def test_partition_projection_points_the_template_at_the_current_version(
 # --------------------------------------------------------------------------- SIGKILL mid-publish
 
 WORKER = r'''
-import dataclasses, json, sys, time
+import dataclasses, json, os, sys, time
 from pathlib import Path
 from lakeforge.catalog.spark_sql import SparkSqlCatalog
 from lakeforge.config import load_env
@@ -397,8 +397,11 @@ if step == "first":
     publish_partitioned(rows([1, 2], "d1").unionByName(rows([3], "d2")), mode="overwrite", **kw)
 if step == "second":
     def hang(plan):
-        Path(root, "ready.json").write_text(json.dumps(
+        # written under another name, then renamed: the test kills this process as soon as
+        # ready.json exists, which must not be before its content is there
+        Path(root, "ready.json.tmp").write_text(json.dumps(
             {"version_uri": plan.version_uri, "locations": [p.location for p in plan.partitions]}))
+        os.replace(Path(root, "ready.json.tmp"), Path(root, "ready.json"))
         time.sleep(600)
     publish_partitioned(rows([7, 8], "d1").unionByName(rows([9], "d3")), mode="overwrite",
                         before_switch=hang, **kw)
