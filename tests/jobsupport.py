@@ -22,6 +22,11 @@ BIN = Path(sys.executable).parent
 # 306), so they change no result, only how much CPU a JVM spends to get through tiny data.
 FAST_JVM_OPTS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 
+# What `make test` leaves out for time, each part tested elsewhere (the folder lake's extra kill
+# points, the local-metastore Delta / Iceberg kill, Iceberg's full re-deduplication run): run
+# with LAKEFORGE_TESTS_FULL=1 to include it.
+FULL_TESTS = os.environ.get("LAKEFORGE_TESTS_FULL") == "1"
+
 # The suite's shared in-process run of the main job (tests/conftest.py ``main_job_run``): its
 # generated data, its arguments and its database.
 MAIN_JOB_DATA = {"customers": 120, "days": 3, "seed": 5}

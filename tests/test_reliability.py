@@ -13,7 +13,7 @@ below asserts on what one step did:
 4. new partitions (good and bad input) arrive; the run is SIGKILLed at
    ``after_quarantine_write`` and ``before_bookmark_commit`` (published, bookmark not
    advanced: the rerun must replay the same partitions without a duplicate); between kills
-   the previous version stays readable. With ``LAKEFORGE_RELIABILITY_ALL_KILLS=1`` also at
+   the previous version stays readable. With ``LAKEFORGE_TESTS_FULL=1`` also at
    ``read`` (before anything is written, the point the others imply),
    ``during_write.contacts_enriched`` and ``before_switch.contacts_enriched``. Those two are
    left out of ``make test`` for time (a killed run here costs 1.5-2 minutes; the suite has to
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -47,7 +46,7 @@ import pytest
 from lakeforge.localquery import query_table
 from lakeforge.paths import Lake
 from lakeforge.sample_data import add_contact_days, write_bank_marketing
-from tests.jobsupport import REPO, failure_text, finish, job_env, rounded
+from tests.jobsupport import FULL_TESTS, REPO, failure_text, finish, job_env, rounded
 
 pytestmark = pytest.mark.slow
 
@@ -59,9 +58,8 @@ TABLES = ("customers_golden", "customer_matches", "contacts_enriched")
 ORDER = {"customers_golden": "golden_customer_id", "customer_matches": "customer_id",
          "contacts_enriched": "contact_id"}
 JOB_ARGS = ["--dedup.max_em_iterations", "2", "--run.max_bad_row_fraction", "0.1"]
-ALL_KILLS = os.environ.get("LAKEFORGE_RELIABILITY_ALL_KILLS") == "1"
-KILL_POINTS = (("read",) if ALL_KILLS else ()) + ("after_quarantine_write",) + (
-    ("during_write.contacts_enriched", "before_switch.contacts_enriched") if ALL_KILLS
+KILL_POINTS = (("read",) if FULL_TESTS else ()) + ("after_quarantine_write",) + (
+    ("during_write.contacts_enriched", "before_switch.contacts_enriched") if FULL_TESTS
     else ()) + ("before_bookmark_commit",)
 ESCAPING_DT = "2024-05-06/../../escape"
 
@@ -376,7 +374,7 @@ def test_incompatible_type_change_fails_before_anything_is_written(
 
 def test_sigkill_at_each_point_keeps_the_previous_version_readable(
         life: dict[str, Any]) -> None:
-    """slow: two (five with LAKEFORGE_RELIABILITY_ALL_KILLS=1) killed job runs in
+    """slow: two (five with LAKEFORGE_TESTS_FULL=1) killed job runs in
     subprocesses."""
     assert [k[0] for k in life["kills"]] == list(KILL_POINTS)
     for point, rc, err, readable in life["kills"]:

@@ -9,7 +9,7 @@ server, with Iceberg's own Java GlueCatalog as the Iceberg writer.
 * The lifecycle sequence of tests/lakeforge/test_lifecycle_formats.py (first run, failed gate,
   kill before the commit, incremental rerun, rollback) for both formats on glue_api. Its kill
   is the suite's kill before a Delta / Iceberg commit on both Spark lines: the local-metastore
-  sequence kills only with LAKEFORGE_LIFECYCLE_ALL_KILLS=1 (test_lifecycle_formats.py). The
+  sequence kills only with LAKEFORGE_TESTS_FULL=1 (test_lifecycle_formats.py). The
   commit-level first commit / partition overwrite / rollback / refused schema change on
   glue_api are in test_formats.py (Iceberg there through the Hadoop catalog plus Lakeforge's
   Glue registration, the path a reused local session takes).
@@ -301,7 +301,7 @@ def test_lifecycle_on_glue_api_first_run_failed_gate_kill_rerun_rollback_on_moto
     kill before a Delta / Iceberg commit on either Spark line (the killed job reads the table
     with the line's Delta, or loads it through Iceberg's GlueCatalog, before the fault point);
     test_lifecycle_formats.py's local-metastore sequence kills only with
-    LAKEFORGE_LIFECYCLE_ALL_KILLS=1."""
+    LAKEFORGE_TESTS_FULL=1."""
     import boto3
 
     from lakeforge.catalog.glue_api import GlueApiCatalog

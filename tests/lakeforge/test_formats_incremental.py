@@ -6,19 +6,19 @@ those two against the published matches and commits the golden table by one MERG
 rewrites only the files holding the touched entity (Delta: operationMetrics; Iceberg, whose
 golden table here is one file: one copy-on-write snapshot, net one row added); a run with
 bookmarks disabled (a full re-deduplication with the kept model) publishes the same golden
-rows (Delta; both formats with LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL=1)."""
+rows (Delta; both formats with LAKEFORGE_TESTS_FULL=1)."""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lakeforge.formats import ICEBERG_CATALOG, formats_enabled
+from tests.jobsupport import FULL_TESTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.jars]
 
@@ -116,7 +116,7 @@ def test_incremental_dedup_merges_the_touched_golden_records(
     under make test; Splink training in the first; 140 s Iceberg, 250 s Delta at load
     average 1-8, ~600 s each at 10-17). Delta files of at most 8 rows give the golden table
     several files, so that a MERGE touching one entity can be seen to rewrite fewer files
-    than the table holds. Then (Delta; both formats with LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL=1)
+    than the table holds. Then (Delta; both formats with LAKEFORGE_TESTS_FULL=1)
     a full re-deduplication with the kept model publishes the same golden rows."""
     from lakeforge.formats import Target, delta, iceberg
 
@@ -190,8 +190,8 @@ def test_incremental_dedup_merges_the_touched_golden_records(
     # a full re-deduplication (bookmarks disabled) with the kept model: the same golden rows.
     # Delta only under make test (a fourth main-job run, ~90 s): the matching with the kept
     # model is the same code for both formats, and an Iceberg OVERWRITE commit is tested in
-    # tests/lakeforge/test_formats.py; LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL=1 runs it for both.
-    if fmt == "iceberg" and os.environ.get("LAKEFORGE_INCREMENTAL_FULL_RERUN_ALL") != "1":
+    # tests/lakeforge/test_formats.py; LAKEFORGE_TESTS_FULL=1 runs it for both.
+    if fmt == "iceberg" and not FULL_TESTS:
         return
     full = _run(root, db, fmt, "--run.bookmark_option", "job-bookmark-disable")
     assert "incremental" not in full["matching"]

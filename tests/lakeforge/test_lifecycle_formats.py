@@ -9,7 +9,7 @@ tests/lakeforge/test_formats_glue_api.py runs it on the Glue API (moto).
 The sequence's kill (a job process SIGKILLed at ``before_switch.<table>``, just before the
 format's commit: it must leave the previous version, and the rerun commits as a clean run
 would) runs under ``make test`` on the Glue API sequence only, for both formats on both Spark
-lines; here it runs too with ``LAKEFORGE_LIFECYCLE_ALL_KILLS=1``. A killed run costs a cold
+lines; here it runs too with ``LAKEFORGE_TESTS_FULL=1``. A killed run costs a cold
 job JVM (~1-2 minutes on 2 busy cores), and the Glue one covers more: the killed job reads
 the existing table with the line's Delta / Iceberg (Delta by its path, as here; Iceberg
 through Iceberg's GlueCatalog, which finds the table: here the killed job's Hadoop catalog
@@ -20,7 +20,6 @@ nothing checks here (the killed job's Derby metastore is its own)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import pytest
 
 from lakeforge.formats import ICEBERG_CATALOG, formats_enabled
+from tests.jobsupport import FULL_TESTS
 from tests.lakeforge.test_lifecycle_runner import (  # noqa: F401 - job_root is a fixture
     _config,
     _run,
@@ -39,7 +39,6 @@ from tests.lakeforge.test_lifecycle_runner import (  # noqa: F401 - job_root is 
 pytestmark = [pytest.mark.slow, pytest.mark.jars]
 
 # The local-metastore sequence's kill before the commit (see the module docstring).
-ALL_KILLS = os.environ.get("LAKEFORGE_LIFECYCLE_ALL_KILLS") == "1"
 
 
 def _table_rows(spark, fmt: str, root: Path, db: str) -> list[tuple]:  # type: ignore[no-untyped-def]
@@ -151,12 +150,12 @@ def test_failed_gate_leaves_the_table_the_rerun_commits_and_history_lists_the_ve
         spark, job_root: Path, tmp_path: Path, fmt: str, capsys) -> None:
     """Slow: three in-process lifecycle runs on the test session (~20 s each): the first run,
     the failed gate, the rerun; rollback; ``lakeforge table history``. With
-    LAKEFORGE_LIFECYCLE_ALL_KILLS=1 also a job process SIGKILLed at the fault point before the
+    LAKEFORGE_TESTS_FULL=1 also a job process SIGKILLed at the fault point before the
     format's commit (lakeforge.faults; a second JVM, ~1 min) before the rerun; under
     ``make test`` that kill runs on the Glue API sequence only
     (test_lifecycle_on_glue_api_first_run_failed_gate_kill_rerun_rollback_on_moto)."""
     db = f"lcf_{fmt}"
-    check_lifecycle_sequence(spark, job_root, tmp_path, fmt, capsys, db=db, kill=ALL_KILLS)
+    check_lifecycle_sequence(spark, job_root, tmp_path, fmt, capsys, db=db, kill=FULL_TESTS)
 
     # `lakeforge table history` (in this process: the CLI reuses the test session): every
     # version, newest first; a table that is not there is one line, not a traceback
