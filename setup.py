@@ -46,6 +46,8 @@ _DEV_TOOLS = AWS + MATCH + GX + DEEQU + SITE + TABLE_READERS + [
     # 3.8: --no-loadscope-reorder (make test keeps the costliest modules first)
     "pytest-xdist>=3.8,<4",  # make test: two workers, a module per worker (tests/conftest.py)
     "moto[server]>=5.0,<6",
+    # lakeforge.dev_s3 serves moto with HTTP/1.1 keep-alive (werkzeug closes every connection)
+    "cheroot>=10,<12",
     "parliament>=1.6,<2",  # IAM policy linter for the generated policies (tests/orchestration)
     "duckdb>=1.0,<3",
     "recordlinkage>=0.16,<0.17",

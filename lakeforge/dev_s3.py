@@ -1,7 +1,14 @@
 """A local S3 API for development, tests and benchmarks: moto's server on 127.0.0.1.
 
 :class:`LocalS3Server` is moto's own WSGI application (the one ``ThreadedMotoServer`` serves)
-with two additions that server lacks:
+with three additions that server lacks:
+
+* HTTP/1.1 keep-alive: it is served by cheroot (CherryPy's WSGI server), not by werkzeug's
+  development server, which closes the connection after every response. A main-job run on an
+  S3 lake makes about 2,500 S3 requests; over HTTPS each of them was a new TLS handshake, ~20 s
+  of a 160 s run (docs/benchmarks.md). One difference from ``ThreadedMotoServer``: moto's
+  request handler keeps a header's underscores (S3 metadata keys such as ``x-amz-meta-a_b``),
+  cheroot's WSGI environ, like every WSGI server's, folds them into dashes.
 
 * ``https=True`` serves TLS with a fresh self-signed certificate for 127.0.0.1. S3A's AWS SDK
   sends SSE-KMS requests over HTTPS only, so SSE on Spark's writes can only be exercised this
@@ -40,8 +47,11 @@ TRUSTSTORE_PASSWORD = "lakeforge"  # a throwaway store holding one public certif
 class LocalS3Server:
     """moto's S3 (and KMS, Glue, ...) API on ``host:port`` (0: a free port)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, https: bool = False) -> None:
-        self.host, self.port, self.https = host, port, https
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, https: bool = False,
+                 keep_alive: bool = True) -> None:
+        """``keep_alive=False`` answers every request with ``Connection: close``, as werkzeug's
+        server does (benchmarks/s3_main_job.py measures what that costs)."""
+        self.host, self.port, self.https, self.keep_alive = host, port, https, keep_alive
         self.requests: collections.Counter[str] = collections.Counter()
         self._lock = threading.Lock()
         self._server: Any = None
@@ -55,42 +65,54 @@ class LocalS3Server:
         if self._server is None:
             raise RuntimeError("LocalS3Server: call start() first")
         scheme = "https" if self.https else "http"
-        return f"{scheme}://{self.host}:{self._server.server_address[1]}"
+        return f"{scheme}://{self.host}:{self._server.bind_addr[1]}"
 
     def start(self) -> LocalS3Server:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
+        from cheroot import wsgi
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         app = DomainDispatcherApplication(create_backend_app)
-        werkzeug_log = logging.getLogger("werkzeug")
-        if werkzeug_log.level == logging.NOTSET:
-            werkzeug_log.setLevel(logging.WARNING)  # not one line per request on stderr
 
         def counting(environ: dict[str, Any], start_response: Any) -> Any:
             with self._lock:
                 self.requests[request_kind(environ)] += 1
-            return app(environ, start_response)
+            if self.keep_alive:
+                return app(environ, start_response)
+
+            def closing(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+                return start_response(status, [*headers, ("Connection", "close")], *exc)
+
+            return app(environ, closing)
 
         if self.port:
-            # werkzeug exits the process on a busy port: probe first, fail with OSError.
+            # fail with OSError on a busy port, before any thread starts
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.bind((self.host, self.port))
-        ssl_context = self._tls() if self.https else None
-        self._server = make_server(self.host, self.port, counting, threaded=True,
-                                   request_handler=MotoRequestHandler, ssl_context=ssl_context)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        class Server(wsgi.Server):  # type: ignore[misc]
+            def error_log(self, msg: str = "", level: int = logging.INFO,
+                          traceback: bool = False) -> None:
+                # a client's dropped connection or refused certificate: not worth stderr
+                log.log(level if level >= logging.WARNING else logging.DEBUG, "%s", msg,
+                        exc_info=traceback)
+
+        server = Server((self.host, self.port), counting, numthreads=16,
+                        server_name="lakeforge-local-s3")
+        if self.https:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+
+            cert, key = self._tls()
+            server.ssl_adapter = BuiltinSSLAdapter(cert, key)
+        server.prepare()  # binds: bind_addr now holds the port
+        self._server = server
+        self._thread = threading.Thread(target=server.serve, name="lakeforge-local-s3",
+                                        daemon=True)
         self._thread.start()
         log.info("local S3 API at %s", self.endpoint)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
         if self._thread is not None:
             self._thread.join(10)
         if self._folder is not None:
@@ -112,9 +134,9 @@ class LocalS3Server:
                  tb: TracebackType | None) -> None:
         self.stop()
 
-    def _tls(self) -> Any:
-        import ssl
-
+    def _tls(self) -> tuple[str, str]:
+        """A fresh self-signed certificate for the host: (certificate, key) PEM files, and the
+        CA bundle and JVM trust store that trust it."""
         from cryptography import x509
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
@@ -144,9 +166,7 @@ class LocalS3Server:
                         "-file", str(cert_pem), "-keystore", str(store), "-storetype", "PKCS12",
                         "-storepass", TRUSTSTORE_PASSWORD], check=True, capture_output=True)
         self.ca_bundle, self.truststore = str(cert_pem), str(store)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert_pem), str(key_pem))
-        return context
+        return str(cert_pem), str(key_pem)
 
 
 def request_kind(environ: dict[str, Any]) -> str:

@@ -62,6 +62,12 @@ def test_local_s3_maps_s3_and_s3a_to_s3a_on_the_endpoint(s3_env: None, tmp_path:
     # data files commit through S3A's magic committer (no rename), on s3:// only
     assert conf["spark.hadoop.fs.s3a.committer.name"] == "magic"
     assert conf["spark.sql.sources.commitProtocolClass"].endswith("PathOutputCommitProtocol")
+    # directory markers are kept on both lines (Hadoop 3.4's default); spark.conf may say delete
+    assert conf["spark.hadoop.fs.s3a.directory.marker.retention"] == "keep"
+    delete = load_env("local_s3", {
+        "spark.conf.spark.hadoop.fs.s3a.directory.marker.retention": "delete"})
+    assert session_conf(delete, lake)["spark.hadoop.fs.s3a.directory.marker.retention"] == (
+        "delete")
     # ... even with the s3a set loaded (env local plus s3a alone)
     local = load_env("local")
     local = dataclasses.replace(local, spark=dataclasses.replace(local.spark, jar_sets=["s3a"]))
@@ -203,14 +209,43 @@ def test_dev_s3_refuses_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
+def _three_requests_on_one_connection(server: Any) -> tuple[list[bool], list[Any]]:
+    """Three ListBuckets (unsigned: moto answers anyway) through one http.client connection:
+    whether each response closes it, and the socket each went over."""
+    import http.client
+    import ssl
+
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", port, context=ssl.create_default_context(cafile=server.ca_bundle))
+    closes, socks = [], []
+    try:
+        for _ in range(3):
+            conn.request("GET", "/")
+            socks.append(conn.sock)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200, resp.getheaders()
+            closes.append(resp.will_close)
+    finally:
+        conn.close()
+    return closes, socks
+
+
 @pytest.mark.aws
-def test_local_s3_server_counts_requests_and_serves_https(moto_endpoint: str,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """A second moto server, over HTTPS with its own CA (moto_endpoint lends credentials)."""
+def test_local_s3_server_counts_requests_and_serves_https_with_keep_alive(
+        moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second moto server, over HTTPS with its own CA (moto_endpoint lends credentials); one
+    TLS connection carries several requests, unless keep_alive=False (werkzeug's behaviour)."""
     from lakeforge.dev_s3 import LocalS3Server
 
+    with LocalS3Server(https=True, keep_alive=False) as closing:
+        closes, socks = _three_requests_on_one_connection(closing)
+        assert closes == [True] * 3 and len({id(s) for s in socks}) == 3
     with LocalS3Server(https=True) as server:
         assert server.endpoint.startswith("https://127.0.0.1:")
+        closes, socks = _three_requests_on_one_connection(server)
+        assert closes == [False] * 3 and socks[0] is not None and socks == [socks[0]] * 3
         monkeypatch.setenv("AWS_CA_BUNDLE", str(server.ca_bundle))
         s3 = aws.client("s3", endpoint_url=server.endpoint)
         s3.create_bucket(Bucket="tls-check")
