@@ -93,7 +93,8 @@ jars-spark4: $(STAMP4)
 # `make test` (CI) runs the suite on both Spark lines, one after the other (2 cores: never at
 # once). It has fetched the jar sets first, so LAKEFORGE_REQUIRE_JARS=1 turns a set missing on
 # disk into a failure (tests/conftest.py) instead of silently skipped tests. What runs where:
-#   Spark 3.5 (.venv, Python 3.11)        - every test.
+#   Spark 3.5 (.venv, Python 3.11)        - every test (LAKEFORGE_TESTS_FULL=1 adds the costly
+#       cases tests/jobsupport.py FULL_TESTS names, each covered elsewhere).
 #   Spark 4.1 (.venv-spark4, Python 3.13) - SPARK4_TESTS below: what must answer the same on
 #       both lines; inside it, what cannot run on 4.1 at all is skipped with the reason (the
 #       `deequ` engine, PyDeequ and the Deequ differential: Maven Central has no Deequ build for

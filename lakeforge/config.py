@@ -13,7 +13,7 @@ Example::
 
     env = load_env("local")
     cfg = load_config(CsvToParquetConfig, "conf/jobs/csv_to_parquet.yaml",
-                      overrides={"output.table": "sales_v2"})
+                      overrides={"outputs.sales.table": "sales_v2"})
 """
 
 from __future__ import annotations

@@ -150,9 +150,11 @@ def preflight_storage(env: EnvConfig, lake: Lake) -> None:
 
 def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
     """Set the env's S3A settings on a running session's Hadoop conf (a reused session: tests,
-    notebooks), with the credentials boto3 resolves now (the JVM's environment was fixed when
-    it started). The file-system cache is turned off for S3A so that the next ``s3://`` path
-    opens a file system with these settings rather than one cached with older ones.
+    notebooks), then the env's own ``spark.hadoop.fs.s3a.*`` entries of ``spark.conf`` (they
+    win, as in a new session), with the credentials boto3 resolves now (the JVM's environment
+    was fixed when it started). The file-system cache is turned off for S3A so that the next
+    ``s3://`` path opens a file system with these settings rather than one cached with older
+    ones.
 
     Reads and writes of DataFrames take them at once. The embedded Hive metastore does not: it
     checks table and partition locations with a copy of the conf taken when it started, so
@@ -173,6 +175,10 @@ def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
         for key in ("fs.s3a.server-side-encryption-algorithm",
                     "fs.s3a.server-side-encryption.key"):
             hadoop.unset(key)
+    # the env's own S3A settings win, as they do in a new session (session_conf)
+    for key, value in env.spark.conf.items():
+        if key.startswith(("spark.hadoop.fs.s3a.", "spark.hadoop.fs.s3.")):
+            hadoop.set(key.removeprefix("spark.hadoop."), value)
 
 
 def _log4j_option() -> str:

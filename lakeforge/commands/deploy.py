@@ -13,7 +13,7 @@
 
 Build the artifacts first: ``bash scripts/build_artifacts.sh``. AWS settings (region, endpoint)
 come from the env file (conf/envs/<env>.yaml) unless given here. Arguments after the options
-(``--output.table x``) are passed to the job as config overrides.
+(``--outputs.sales.table x``) are passed to the job as config overrides.
 """
 
 from __future__ import annotations

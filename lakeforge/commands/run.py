@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run a job from jobs/ (Glue-style --KEY value arguments are passed through)",
         description="Run jobs/<JOB>.py's main() with Glue-style arguments. Any --KEY value not "
-        "listed here overrides the job config (dotted keys: --output.table sales).",
+        "listed here overrides the job config (dotted keys: --outputs.sales.table sales_v2).",
     )
     p.add_argument("job", help=f"job name, one of: {', '.join(discover_jobs())}")
     p.add_argument("--env", help="environment name in conf/envs (default: local)")

@@ -173,6 +173,36 @@ def test_preflight_creates_or_requires_the_bucket_on_moto(moto_endpoint: str,
         aws.configure(None)
 
 
+def test_env_s3a_settings_win_on_a_reused_session(s3_env: None, spark: Any) -> None:
+    """apply_s3a_conf (the active session, reused: tests, notebooks) sets what session_conf
+    would: the env's own spark.hadoop.fs.s3a.* entries override Lakeforge's S3A defaults."""
+    from lakeforge.session import apply_s3a_conf
+
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def s3_entries() -> dict[str, str]:
+        entries, it = {}, hadoop.iterator()
+        while it.hasNext():
+            entry = it.next()
+            if entry.getKey().startswith("fs.s3"):
+                entries[entry.getKey()] = entry.getValue()
+        return entries
+
+    before = s3_entries()
+    key = "fs.s3a.directory.marker.retention"
+    try:
+        apply_s3a_conf(spark, load_env("local_s3", {f"spark.conf.spark.hadoop.{key}": "delete"}))
+        assert hadoop.get(key) == "delete"
+        assert hadoop.get("fs.s3a.committer.name") == "magic"  # the rest is still set
+        apply_s3a_conf(spark, load_env("local_s3"))
+        assert hadoop.get(key) == "keep"
+    finally:  # the session's S3 settings as they were (s3_env's endpoint is a dead one)
+        for name in set(s3_entries()) - set(before):
+            hadoop.unset(name)
+        for name, value in before.items():
+            hadoop.set(name, value)
+
+
 @pytest.mark.aws
 def test_dev_s3_serves_until_stopped(moto_endpoint: str,
                                     capsys: pytest.CaptureFixture[str]) -> None:
