@@ -10,6 +10,7 @@ and the files they name must exist.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import shlex
@@ -33,6 +34,14 @@ def tour() -> list[list[str]]:
             if line.strip()]
 
 
+def help_comment() -> str:
+    """The comment on the tour's ``lakeforge --help`` line."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    line = re.search(r"^\.venv/bin/lakeforge --help +# (.*)$", text, re.M)
+    assert line, "the tour has no commented lakeforge --help line"
+    return line.group(1)
+
+
 def _run(cmd: list[str], root: Path) -> subprocess.CompletedProcess[str]:
     exe = cmd[0].replace(".venv/bin/", "")
     full = [str(BIN / exe), *cmd[1:]]
@@ -53,9 +62,14 @@ def test_cheap_tour_commands_run(tmp_path: Path) -> None:
         if cmd[:2] == [".venv/bin/lakeforge", "--help"]:
             proc = _run(cmd, tmp_path)
             assert proc.returncode == 0, proc.stderr
-            for sub in ("run", "jobs", "crawl", "quality", "match", "query", "deploy",
-                        "bookmarks"):
-                assert sub in proc.stdout
+            # the README's comment on this line lists every subcommand, and only those
+            from lakeforge.cli import build_parser
+
+            listed = {w.strip() for w in help_comment().split(",")}
+            actions = [a for a in build_parser()._actions
+                       if isinstance(a, argparse._SubParsersAction)]
+            assert listed == set(actions[0].choices), listed ^ set(actions[0].choices)
+            assert all(sub in proc.stdout for sub in listed)
         elif cmd[:2] == [".venv/bin/lakeforge", "jobs"]:
             proc = _run(cmd, tmp_path)
             assert proc.returncode == 0, proc.stderr
