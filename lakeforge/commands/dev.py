@@ -34,8 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _serve_s3(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Serve until Ctrl-C, ``--seconds``, or ``stop`` is set (tests)."""
+    import importlib
+
     from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server
 
+    for module in ("moto", "cheroot"):  # the dev extras: moto's app, cheroot serves it
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigError(f"dev s3 needs the Python package '{module}' ({exc}); install "
+                              "the dev extras: pip install -e '.[dev]'") from exc
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"dev s3 --port {args.port} is not a port number (0-65535)")
     server = LocalS3Server(args.host, args.port, https=getattr(args, "https", False))

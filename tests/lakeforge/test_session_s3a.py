@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -227,6 +228,15 @@ def test_dev_s3_serves_until_stopped(moto_endpoint: str,
         stop.set()
         thread.join(10)
     assert done == [0]
+
+
+def test_dev_s3_without_its_server_package_fails_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "cheroot", None)  # import cheroot raises ImportError
+    assert main(["dev", "s3", "--port", "0", "--seconds", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "dev s3 needs the Python package 'cheroot'" in err and ".[dev]" in err
 
 
 def test_dev_s3_refuses_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
