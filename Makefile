@@ -100,8 +100,9 @@ jars-spark4: $(STAMP4)
 #       `deequ` engine, PyDeequ and the Deequ differential: Maven Central has no Deequ build for
 #       Spark 4, tests/quality/conftest.py); the Spark Connect tests run on pyspark 4 only.
 #       Splink runs on both (splink 5.0 ships a _spark4.x similarity jar; Splink picks it).
-# From a fresh clone with no other load: the 3.5 run 24-47 min (35 min in session 11), the 4.1
-# run 5-12 min (8-9), the setup ~3-4 min, as fast as the machine is that day (docs/benchmarks.md).
+# From a fresh clone with no other load: the 3.5 run ~31 min in session 12 (35 in session 11),
+# the 4.1 run 8-9 min, the setup 2.5-3 min, as fast as the machine is that day
+# (docs/benchmarks.md).
 test: test-spark35 test-spark4
 .NOTPARALLEL: test
 
