@@ -31,29 +31,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from lakeforge import aws  # noqa: E402
-from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server  # noqa: E402
+from lakeforge.dev_s3 import (  # noqa: E402
+    TRUSTSTORE_PASSWORD,
+    LocalS3Server,
+    local_s3_env_file,
+)
 
 VARIANTS = ("keep-alive", "close", "markers-delete")
 JVM_OPTS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"  # the suite's (tests/jobsupport.py)
-
-
-def env_file(folder: Path, bucket: str, endpoint: str, key_id: str) -> Path:
-    env = yaml.safe_load((REPO / "conf" / "envs" / "local_s3.yaml").read_text(encoding="utf-8"))
-    env["lake"]["root"] = f"s3://{bucket}/lake"
-    env["aws"].update({"endpoint_url": endpoint, "sse": "SSE-KMS", "kms_key_id": key_id})
-    env["spark"].update({"master": "local[2]", "driver_memory": "2g",
-                         "metastore_dir": str(folder / "metastore"),
-                         "conf": {"spark.sql.shuffle.partitions": "2",
-                                  "spark.default.parallelism": "2"}})
-    path = folder / "s3_bench.yaml"
-    path.write_text(yaml.safe_dump(env), encoding="utf-8")
-    return path
 
 
 def one_run(variant: str, args: argparse.Namespace, python: str) -> dict[str, Any]:
@@ -77,7 +66,12 @@ def one_run(variant: str, args: argparse.Namespace, python: str) -> dict[str, An
             key_id = aws.client("kms", endpoint_url=server.endpoint).create_key()[
                 "KeyMetadata"]["KeyId"]
             bucket = f"bench-{uuid.uuid4().hex[:10]}"
-            path = env_file(Path(tmp), bucket, server.endpoint, key_id)
+            path = local_s3_env_file(
+                Path(tmp) / "s3_bench.yaml", bucket=bucket, endpoint=server.endpoint,
+                metastore_dir=Path(tmp) / "metastore", kms_key_id=key_id,
+                spark={"master": "local[2]", "driver_memory": "2g",
+                       "conf": {"spark.sql.shuffle.partitions": "2",
+                                "spark.default.parallelism": "2"}})
             gen = subprocess.run(
                 [python, str(REPO / "scripts" / "generate_sample_data.py"), "--env", str(path),
                  "--rows", str(args.customers), "--days", str(args.days), "--seed", "23"],

@@ -169,6 +169,26 @@ class LocalS3Server:
         return str(cert_pem), str(key_pem)
 
 
+def local_s3_env_file(path: Path, *, bucket: str, endpoint: str, metastore_dir: Path,
+                      kms_key_id: str | None = None, spark: dict[str, Any] | None = None
+                      ) -> Path:
+    """Write conf/envs/local_s3.yaml to ``path`` with its lake in ``bucket`` on ``endpoint``
+    (a :class:`LocalS3Server`'s), its Derby metastore in ``metastore_dir``, SSE-KMS with
+    ``kms_key_id`` when given, and ``spark`` merged into its ``spark`` section."""
+    import yaml
+
+    from lakeforge.config import conf_dir
+
+    env = yaml.safe_load((conf_dir() / "envs" / "local_s3.yaml").read_text(encoding="utf-8"))
+    env["lake"]["root"] = f"s3://{bucket}/lake"
+    env["aws"]["endpoint_url"] = endpoint
+    if kms_key_id:
+        env["aws"].update({"sse": "SSE-KMS", "kms_key_id": kms_key_id})
+    env["spark"].update({"metastore_dir": str(metastore_dir), **(spark or {})})
+    path.write_text(yaml.safe_dump(env), encoding="utf-8")
+    return path
+
+
 def request_kind(environ: dict[str, Any]) -> str:
     """``PUT``, ``PUT copy`` (a server-side copy: S3A's rename), ``GET list``, ``POST delete``
     (a multi-object delete), ``POST uploads`` / ``PUT part`` / ``POST complete`` (multipart)."""

@@ -54,12 +54,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-import yaml
 
 from lakeforge import aws, io
 from lakeforge.bookmarks import JobBookmarks
-from lakeforge.config import conf_dir, load_env
-from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server
+from lakeforge.config import load_env
+from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server, local_s3_env_file
 from lakeforge.localquery import current_locations
 from lakeforge.paths import Lake
 from lakeforge.publish import SUPERSEDED_MARKER, VERSIONS_DIR, version_of
@@ -74,6 +73,8 @@ JOB_ARGS = ["--dedup.max_em_iterations", "2"]
 DATA = {"customers": 60, "days": 2, "seed": 23}
 LATE_DAY, LATE_ROWS = date(2024, 5, 3), 40  # one late day of contacts
 KILLS = ("before_bookmark_commit", "during_write.*", "before_switch.*")
+SMALL_SPARK = {"master": "local[2]", "driver_memory": "2g",
+               "conf": {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}}
 
 
 # --------------------------------------------------------------------------- reading a lake
@@ -246,16 +247,9 @@ def _reference_in_thread(spark: Any, root: Path) -> Any:
 def _s3_env_file(tmp: Path, bucket: str, endpoint: str, kms_key_id: str) -> Path:
     """conf/envs/local_s3.yaml on the test's bucket and endpoint with SSE-KMS, sized like the
     test session."""
-    env = yaml.safe_load((conf_dir() / "envs" / "local_s3.yaml").read_text(encoding="utf-8"))
-    env["lake"]["root"] = f"s3://{bucket}/lake"
-    env["aws"].update({"endpoint_url": endpoint, "sse": "SSE-KMS", "kms_key_id": kms_key_id})
-    env["spark"].update({"master": "local[2]", "driver_memory": "2g",
-                         "metastore_dir": str(tmp / "metastore"),
-                         "conf": {"spark.sql.shuffle.partitions": "2",
-                                  "spark.default.parallelism": "2"}})
-    path = tmp / "local_s3_faults.yaml"
-    path.write_text(yaml.safe_dump(env), encoding="utf-8")
-    return path
+    return local_s3_env_file(tmp / "local_s3_faults.yaml", bucket=bucket, endpoint=endpoint,
+                             metastore_dir=tmp / "metastore", kms_key_id=kms_key_id,
+                             spark=SMALL_SPARK)
 
 
 def _generate(env_file: Path) -> int:
