@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO))
 
 from lakeforge import aws  # noqa: E402
 from lakeforge.dev_s3 import (  # noqa: E402
-    TRUSTSTORE_PASSWORD,
     LocalS3Server,
+    jvm_trust_options,
     local_s3_env_file,
 )
 
@@ -55,9 +55,7 @@ def one_run(variant: str, args: argparse.Namespace, python: str) -> dict[str, An
                        LAKEFORGE_AWS_ENDPOINT_URL=server.endpoint,
                        PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python,
                        SPARK_SUBMIT_OPTS=JVM_OPTS,
-                       JDK_JAVA_OPTIONS=f"-Djavax.net.ssl.trustStore={server.truststore} "
-                       f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD} "
-                       "-Djavax.net.ssl.trustStoreType=PKCS12")
+                       JDK_JAVA_OPTIONS=jvm_trust_options(str(server.truststore)))
             env.pop("LAKEFORGE_LAKE_ROOT", None)
             os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                                     "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",

@@ -209,14 +209,24 @@ def request_kind(environ: dict[str, Any]) -> str:
     return method
 
 
+def jvm_trust_properties(truststore: str) -> dict[str, str]:
+    """The JVM system properties that make it trust the server's certificate (S3A reads them
+    when it opens a connection pool)."""
+    return {"javax.net.ssl.trustStore": truststore,
+            "javax.net.ssl.trustStorePassword": TRUSTSTORE_PASSWORD,
+            "javax.net.ssl.trustStoreType": "PKCS12"}
+
+
+def jvm_trust_options(truststore: str) -> str:
+    """:func:`jvm_trust_properties` as JVM options (``JDK_JAVA_OPTIONS`` of a new JVM)."""
+    return " ".join(f"-D{k}={v}" for k, v in jvm_trust_properties(truststore).items())
+
+
 def trust_in_jvm(spark: Any, truststore: str) -> dict[str, str | None]:
-    """Make a running JVM trust the server's certificate (``javax.net.ssl.trustStore``; S3A
-    reads it when it opens a connection pool). Returns the previous values for
-    :func:`restore_jvm_trust`."""
+    """Make a running JVM trust the server's certificate (:func:`jvm_trust_properties`).
+    Returns the previous values for :func:`restore_jvm_trust`."""
     system = spark.sparkContext._jvm.java.lang.System
-    wanted = {"javax.net.ssl.trustStore": truststore,
-              "javax.net.ssl.trustStorePassword": TRUSTSTORE_PASSWORD,
-              "javax.net.ssl.trustStoreType": "PKCS12"}
+    wanted = jvm_trust_properties(truststore)
     before = {key: system.getProperty(key) for key in wanted}
     for key, value in wanted.items():
         system.setProperty(key, value)

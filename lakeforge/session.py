@@ -168,17 +168,15 @@ def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
         return
     conf.update(s3a_credentials_conf())
     conf.update({"fs.s3.impl.disable.cache": "true", "fs.s3a.impl.disable.cache": "true"})
+    # the env's own S3A settings win, as they do in a new session (session_conf)
+    conf.update({k.removeprefix("spark.hadoop."): v for k, v in env.spark.conf.items()
+                 if k.startswith(("spark.hadoop.fs.s3a.", "spark.hadoop.fs.s3."))})
     hadoop = jsc.hadoopConfiguration()
+    for key in ("fs.s3a.server-side-encryption-algorithm", "fs.s3a.server-side-encryption.key"):
+        if key not in conf:  # an earlier env's SSE must not stay behind
+            hadoop.unset(key)
     for key, value in conf.items():
         hadoop.set(key, value)
-    if env.aws.sse == "none":
-        for key in ("fs.s3a.server-side-encryption-algorithm",
-                    "fs.s3a.server-side-encryption.key"):
-            hadoop.unset(key)
-    # the env's own S3A settings win, as they do in a new session (session_conf)
-    for key, value in env.spark.conf.items():
-        if key.startswith(("spark.hadoop.fs.s3a.", "spark.hadoop.fs.s3.")):
-            hadoop.set(key.removeprefix("spark.hadoop."), value)
 
 
 def _log4j_option() -> str:

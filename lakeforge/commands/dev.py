@@ -36,7 +36,7 @@ def _serve_s3(args: argparse.Namespace, stop: threading.Event | None = None) -> 
     """Serve until Ctrl-C, ``--seconds``, or ``stop`` is set (tests)."""
     import importlib
 
-    from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server
+    from lakeforge.dev_s3 import LocalS3Server, jvm_trust_options
 
     for module in ("moto", "cheroot"):  # the dev extras: moto's app, cheroot serves it
         try:
@@ -58,9 +58,8 @@ def _serve_s3(args: argparse.Namespace, stop: threading.Event | None = None) -> 
           "AWS_DEFAULT_REGION=us-east-1")
     if server.https:
         print(f"export AWS_CA_BUNDLE={server.ca_bundle}")
-        print(f"export JDK_JAVA_OPTIONS='-Djavax.net.ssl.trustStore={server.truststore} "
-              f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD} "
-              "-Djavax.net.ssl.trustStoreType=PKCS12'   # Spark's JVM (S3A) trusts it")
+        print(f"export JDK_JAVA_OPTIONS='{jvm_trust_options(str(server.truststore))}'"
+              "   # Spark's JVM (S3A) trusts it")
     waiter = stop or threading.Event()
     try:
         waiter.wait(args.seconds)

@@ -58,7 +58,7 @@ import pytest
 from lakeforge import aws, io
 from lakeforge.bookmarks import JobBookmarks
 from lakeforge.config import load_env
-from lakeforge.dev_s3 import TRUSTSTORE_PASSWORD, LocalS3Server, local_s3_env_file
+from lakeforge.dev_s3 import LocalS3Server, jvm_trust_options, local_s3_env_file
 from lakeforge.localquery import current_locations
 from lakeforge.paths import Lake
 from lakeforge.publish import SUPERSEDED_MARKER, VERSIONS_DIR, version_of
@@ -267,10 +267,7 @@ def _generate(env_file: Path) -> int:
 def _run(env_file: Path, lake_root: str, server: LocalS3Server,
          fault: str | None = None) -> tuple[int, str, str]:
     env = job_env(lake_root, JDK_JAVA_OPTIONS=" ".join(filter(None, [
-        os.environ.get("JDK_JAVA_OPTIONS", ""),
-        f"-Djavax.net.ssl.trustStore={server.truststore}",
-        f"-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}",
-        "-Djavax.net.ssl.trustStoreType=PKCS12"])))
+        os.environ.get("JDK_JAVA_OPTIONS", ""), jvm_trust_options(str(server.truststore))])))
     env.pop("LAKEFORGE_FAULT_POINT", None)
     if fault:
         env["LAKEFORGE_FAULT_POINT"] = fault
