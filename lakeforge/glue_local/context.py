@@ -10,7 +10,9 @@
   registering them in the catalog when ``enableUpdateCatalog`` names a database and table (or
   ``getSink(...).setCatalogInfo``); ``from_catalog`` publishes into the table
   (:func:`lakeforge.publish.publish_partitioned`, append), or appends to a crawled table's
-  folder and registers the new partitions.
+  folder with the table's own format settings and registers the new partitions. An existing
+  table's definition is kept; new columns are added only with ``enableUpdateCatalog`` and
+  ``updateBehavior`` UPDATE_IN_DATABASE (Glue's update-from-job rule).
 * Sources named with ``transformation_ctx`` honour the job's bookmark (``Job.init``).
 
 A Glue API that is not here raises :class:`GlueApiNotImplementedError` naming it.
@@ -18,6 +20,7 @@ A Glue API that is not here raises :class:`GlueApiNotImplementedError` naming it
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -330,13 +333,15 @@ class GlueContext:
             raise ValueError("write_dynamic_frame.from_options: connection_options needs "
                              "'path': 's3://bucket/prefix'")
         keys = list(opts.get("partitionKeys") or [])
+        update_schema = _updates_schema(opts)
         self._write_files(frame.toDF(), str(path), format, dict(format_options or {}), keys)
         if opts.get("enableUpdateCatalog") in (True, "true", "True"):
             database, table = opts.get("database"), opts.get("tableName")
             if not database or not table:
                 raise ValueError("enableUpdateCatalog needs 'database' and 'tableName' in "
                                  "connection_options (or getSink(...).setCatalogInfo)")
-            self._register(frame.toDF(), str(database), str(table), str(path), format, keys)
+            self._register(frame.toDF(), str(database), str(table), str(path), format, keys,
+                           update_schema=update_schema)
         return frame
 
     def write_dynamic_frame_from_catalog(
@@ -355,10 +360,15 @@ class GlueContext:
         df = frame.toDF()
         if spec is not None and "lakeforge.version" not in spec.parameters:
             keys = [k.name for k in spec.partition_keys]
-            self._write_files(df, spec.location, spec.format,
-                              {"separator": spec.csv_delimiter,
-                               "writeHeader": spec.csv_header}, keys)
-            self._register(df, db, table, spec.location, spec.format, keys)
+            update_schema = _updates_schema(opts)
+            df = _in_table_order(df, spec)
+            fo: dict[str, Any] = {"separator": spec.csv_delimiter,
+                                  "writeHeader": spec.csv_header}
+            if spec.compression:
+                fo["compression"] = spec.compression
+            self._write_files(df, spec.location, spec.format, fo, keys)
+            self._register(df, db, table, spec.location, spec.format, keys,
+                           update_schema=update_schema)
             return frame
         keys = list(opts.get("partitionKeys") or
                     ([k.name for k in spec.partition_keys] if spec else []))
@@ -426,23 +436,48 @@ class GlueContext:
         writer.save(path if split_s3_uri(path) else self._runtime.local_path(path))
 
     def _register(self, df: DataFrame, database: str, table: str, path: str,
-                  format: str | None, keys: Sequence[str]) -> None:  # noqa: A002
-        """Register files written under ``path`` as ``database.table`` (and its partitions)."""
+                  format: str | None, keys: Sequence[str], *,  # noqa: A002
+                  update_schema: bool) -> None:
+        """Register files written under ``path`` as ``database.table`` (and its partitions).
+
+        A table the catalog already has keeps its definition (format, SerDe settings such as
+        the CSV delimiter and header, compression, parameters, column types): only its new
+        partitions are added, and with ``update_schema`` (Glue's ``enableUpdateCatalog`` with
+        ``updateBehavior`` UPDATE_IN_DATABASE) the frame's new columns are appended."""
         from lakeforge.catalog.athena_schema import athena_type_string
         from lakeforge.paths import partition_path
 
         catalog = self._runtime.catalog
         location = self._runtime.local_path(path)
         types = {f.name: athena_type_string(f.dataType) for f in df.schema.fields}
-        fmt = FORMATS.get((format or "parquet").lower(), "parquet")
-        spec = TableSpec(database=database, name=table,
-                         columns=[CatalogColumn(n, t) for n, t in types.items() if n not in keys],
-                         location=location,
-                         partition_keys=[CatalogColumn(k, types[k]) for k in keys],
-                         format=_TABLE_FORMATS.get(fmt, "parquet"))
-        if not catalog.database_exists(database):
-            catalog.create_database(database)
-        catalog.create_or_update_table(spec)
+        existing = catalog.get_table(database, table)
+        if existing is None:
+            fmt = FORMATS.get((format or "parquet").lower(), "parquet")
+            spec = TableSpec(database=database, name=table,
+                             columns=[CatalogColumn(n, t) for n, t in types.items()
+                                      if n not in keys],
+                             location=location,
+                             partition_keys=[CatalogColumn(k, types[k]) for k in keys],
+                             format=_TABLE_FORMATS.get(fmt, "parquet"))
+            if not catalog.database_exists(database):
+                catalog.create_database(database)
+            catalog.create_or_update_table(spec)
+        else:
+            known = {c.name.lower() for c in [*existing.columns, *existing.partition_keys]}
+            added = [CatalogColumn(n, t) for n, t in types.items()
+                     if n.lower() not in known and n not in keys]
+            if added and update_schema:
+                log.info("table %s: column(s) %s added (enableUpdateCatalog)",
+                         existing.qualified_name, [c.name for c in added])
+                catalog.create_or_update_table(
+                    dataclasses.replace(existing, columns=[*existing.columns, *added]))
+            elif added:
+                log.warning("table %s: the frame's column(s) %s are not in the table and the "
+                            "table is left as it is (Glue updates it only with "
+                            "enableUpdateCatalog and updateBehavior UPDATE_IN_DATABASE)",
+                            existing.qualified_name, [c.name for c in added])
+            keys = [k.name for k in existing.partition_keys]
+            location = existing.location
         if keys:
             values = [tuple(None if v is None else str(v) for v in row)
                       for row in df.select(*keys).distinct().collect()]
@@ -597,6 +632,29 @@ def _catalog_names(frame: DynamicFrame, spec: TableSpec) -> DynamicFrame:
     renames = dict(zip(data_cols, names, strict=True))
     out = df.toDF(*[renames.get(c, c) for c in df.columns])
     return frame._derive(out, renames=renames)
+
+
+def _updates_schema(opts: Mapping[str, Any]) -> bool:
+    """Glue's update-from-job rule: the table schema changes only with ``enableUpdateCatalog``
+    and ``updateBehavior`` UPDATE_IN_DATABASE (its default); ``LOG`` keeps the schema."""
+    if opts.get("enableUpdateCatalog") not in (True, "true", "True"):
+        return False
+    behavior = str(opts.get("updateBehavior", "UPDATE_IN_DATABASE"))
+    if behavior not in ("UPDATE_IN_DATABASE", "LOG"):
+        raise ValueError(f"updateBehavior {behavior!r}: use 'UPDATE_IN_DATABASE' or 'LOG'")
+    return behavior == "UPDATE_IN_DATABASE"
+
+
+def _in_table_order(df: DataFrame, spec: TableSpec) -> DataFrame:
+    """``df``'s columns in the table's column order (by name, case-insensitively, as the
+    catalog stores names in lower case), then the columns the table lacks: a headerless CSV
+    file is read by position, so its fields must be written in the table's order."""
+    by_lower = {c.lower(): c for c in df.columns}
+    ordered = [by_lower.pop(c.name.lower()) for c in spec.columns if c.name.lower() in by_lower]
+    keys = {k.name.lower() for k in spec.partition_keys}
+    rest = [c for c in by_lower.values() if c.lower() not in keys]
+    tail = [c for c in by_lower.values() if c.lower() in keys]
+    return df.select(*[F.col(f"`{c}`") for c in [*ordered, *rest, *tail]])
 
 
 def _refuse_options(api: str, opts: Mapping[str, Any], known: Sequence[str]) -> None:

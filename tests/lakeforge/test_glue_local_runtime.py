@@ -209,6 +209,67 @@ def test_write_from_catalog_publishes_and_reads_back(glue_context: Any, spark: A
     assert glue_context.create_data_frame.from_catalog(database=db, table_name="t").count() == 4
 
 
+def _pipe_csv_table(glue_context: Any) -> tuple[Any, str, Path]:
+    """A crawled-style table: pipe-delimited CSV without a header row, with parameters."""
+    from lakeforge.catalog import Column, TableSpec
+
+    folder = _lake_s3(glue_context, "raw") / "people"
+    folder.mkdir(parents=True)
+    (folder / "part1.csv").write_text("1|alice|30\n2|bob|40\n")
+    catalog = glue_context._runtime.catalog
+    db = f"glue_cw_{uuid.uuid4().hex[:6]}"
+    catalog.create_database(db)
+    catalog.create_or_update_table(TableSpec(
+        db, "people", [Column("id", "bigint"), Column("name", "string"), Column("age", "bigint")],
+        str(folder), format="csv", csv_delimiter="|", csv_header=False,
+        parameters={"classification": "csv", "UPDATED_BY_CRAWLER": "c1"}))
+    return catalog, db, folder
+
+
+def test_write_from_catalog_keeps_crawled_csv_definition(glue_context: Any, spark: Any
+                                                         ) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+
+    catalog, db, folder = _pipe_csv_table(glue_context)
+    before = catalog.get_table(db, "people")
+    # The frame's columns in another order and case: written in the table's order.
+    new = DynamicFrame.fromDF(spark.createDataFrame([("carol", 50, 3)],
+                                                    "NAME string, age long, id long"),
+                              glue_context, "n")
+    glue_context.write_dynamic_frame.from_catalog(frame=new, database=db, table_name="people")
+    assert catalog.get_table(db, "people") == before
+    back = glue_context.create_dynamic_frame.from_catalog(database=db, table_name="people")
+    assert sorted(back.toDF().collect()) == [Row(id=1, name="alice", age=30),
+                                             Row(id=2, name="bob", age=40),
+                                             Row(id=3, name="carol", age=50)]
+
+
+def test_write_from_catalog_updates_schema_only_when_asked(glue_context: Any, spark: Any
+                                                          ) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+
+    catalog, db, _ = _pipe_csv_table(glue_context)
+    before = catalog.get_table(db, "people")
+    df = spark.createDataFrame([(3, "carol", 50, "x")], "id long, name string, age long, t string")
+    new = DynamicFrame.fromDF(df, glue_context, "n")
+    glue_context.write_dynamic_frame.from_catalog(
+        frame=new, database=db, table_name="people",
+        additional_options={"enableUpdateCatalog": True, "updateBehavior": "LOG"})
+    assert catalog.get_table(db, "people") == before
+    glue_context.write_dynamic_frame.from_catalog(
+        frame=new, database=db, table_name="people",
+        additional_options={"enableUpdateCatalog": True})
+    after = catalog.get_table(db, "people")
+    assert [(c.name, c.type) for c in after.columns] == [
+        ("id", "bigint"), ("name", "string"), ("age", "bigint"), ("t", "string")]
+    assert (after.csv_delimiter, after.csv_header, after.format) == ("|", False, "csv")
+    assert after.parameters == before.parameters
+    with pytest.raises(ValueError, match="updateBehavior 'MERGE'"):
+        glue_context.write_dynamic_frame.from_catalog(
+            frame=new, database=db, table_name="people",
+            additional_options={"enableUpdateCatalog": True, "updateBehavior": "MERGE"})
+
+
 def test_from_catalog_of_a_missing_table_says_crawl_or_publish(glue_context: Any) -> None:
     from lakeforge.catalog import TableNotFoundError
 
