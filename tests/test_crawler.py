@@ -169,6 +169,30 @@ def test_all_null_columns(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None
     assert columns(t2) == {"id": "bigint", "empty": "string"}
 
 
+def test_compression_must_match_file_suffix(tmp_path: Path, glue: GlueApiCatalog,
+                                            db: str) -> None:
+    """Readers pick the codec from the name: gzip bytes without .gz, or a .gz/.bz2 name over
+    plain text, keep the object and its folder out with the reason; nothing is registered."""
+    root = tmp_path / "lake"
+    (root / "gz_noext").mkdir(parents=True)
+    (root / "gz_noext" / "part-00000").write_bytes(gzip.compress(b"1,alice,2.5\n2,bob,3.5\n"))
+    (root / "fake_gz").mkdir()
+    (root / "fake_gz" / "b.csv.gz").write_bytes(b"1,alice,2.5\n2,bob,3.5\n")
+    (root / "fake_bz2").mkdir()
+    (root / "fake_bz2" / "c.csv.bz2").write_bytes(gzip.compress(b"1,alice,2.5\n"))
+    report = crawl(str(root), database=db, catalog=glue)
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons[str(root / "gz_noext" / "part-00000")].startswith(
+        "gzip content but the name has no .gz suffix: readers pick the codec from the file name")
+    assert reasons[str(root / "fake_gz" / "b.csv.gz")].startswith(
+        "named *.gz but the content is not gzip")
+    assert reasons[str(root / "fake_bz2" / "c.csv.bz2")].startswith(
+        "gzip content but the name has no .gz suffix")
+    for folder in ("gz_noext", "fake_gz", "fake_bz2"):
+        assert "unreadable object(s) inside" in reasons[str(root / folder)]
+    assert report.tables == [] and glue.list_tables(db) == []
+
+
 # --------------------------------------------------------------------------- skipped objects
 
 

@@ -1,7 +1,8 @@
 """Classify one object and infer its schema, as Glue's built-in classifiers do.
 
 * Parquet (``PAR1`` magic): the schema comes from the footer only; no row is read.
-* Text (optionally gzip or bz2, recognised by their magic bytes): a sample of the first
+* Text (optionally gzip or bz2, recognised by their magic bytes, which must agree with the
+  name's suffix ``.gz``/``.gzip``/``.bz2`` that readers go by): a sample of the first
   1,000 records or 1 MB (whichever comes first, Glue's sample) is read.
   JSON lines when every sampled line is a JSON object; otherwise CSV when one delimiter
   (``,`` ``\\t`` ``|`` ``;`` ``\\x01``) splits every sampled line into the same number (>= 2) of
@@ -102,22 +103,43 @@ def _parquet(f: object, head: bytes) -> FileSchema:
     return FileSchema("parquet", codec, columns)
 
 
+# Readers pick a text file's codec from its name (Hadoop's CompressionCodecFactory, used by
+# Spark, Hive, EMR and Athena), never from its bytes: content and name must agree.
+_SUFFIX_CODECS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bz2"}
+
+
+def _codec_of_name(name: str) -> str | None:
+    lower = name.lower()
+    return next((c for sfx, c in _SUFFIX_CODECS.items() if lower.endswith(sfx)), None)
+
+
 def _open_text(fs: pafs.FileSystem, obj: ListedObject) -> tuple[io.BufferedIOBase, str | None]:
     raw = fs.open_input_stream(obj.path, compression=None)
     magic = raw.read(4)
     raw.close()
-    raw = fs.open_input_stream(obj.path, compression=None)
-    if magic[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw), "gzip"  # type: ignore[arg-type]
-    if magic[:3] == b"BZh":
-        return bz2.BZ2File(raw), "bz2"  # type: ignore[arg-type]
     if magic == b"\x28\xb5\x2f\xfd":
-        raw.close()
         raise UnreadableObject("zstd-compressed text is not readable by Athena's text SerDes")
     if obj.name.endswith(".snappy") or magic == b"\xff\x06\x00\x00":
-        raw.close()
         raise UnreadableObject("snappy-compressed text files cannot be sampled (use Parquet, "
                                "gzip or bz2); Hadoop's snappy framing has no Python reader here")
+    content = ("gzip" if magic[:2] == b"\x1f\x8b" else "bz2" if magic[:3] == b"BZh" else None)
+    named = _codec_of_name(obj.name)
+    if content != named:
+        suffix = {"gzip": ".gz", "bz2": ".bz2"}
+        if content is not None:
+            raise UnreadableObject(
+                f"{content} content but the name has no {suffix[content]} suffix: readers pick "
+                "the codec from the file name (Hadoop CompressionCodecFactory), so they would "
+                f"read compressed bytes as text; rename it to *{suffix[content]}")
+        raise UnreadableObject(
+            f"named *{obj.name[obj.name.rfind('.'):]} but the content is not {named}: readers "
+            "pick the codec from the file name (Hadoop CompressionCodecFactory) and would fail "
+            "to decompress it; compress it or drop the suffix")
+    raw = fs.open_input_stream(obj.path, compression=None)
+    if content == "gzip":
+        return gzip.GzipFile(fileobj=raw), "gzip"  # type: ignore[arg-type]
+    if content == "bz2":
+        return bz2.BZ2File(raw), "bz2"  # type: ignore[arg-type]
     return raw, None  # type: ignore[return-value]
 
 
