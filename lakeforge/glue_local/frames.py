@@ -20,6 +20,7 @@ from pyspark.sql import types as T  # noqa: N812
 
 from lakeforge.glue_local import choice as choice_mod
 from lakeforge.glue_local.errors import GlueApiNotImplementedError
+from lakeforge.glue_local.records import DynamicRecord, filter_records
 from transforms.glue import (
     apply_mapping,
     drop_fields,
@@ -45,10 +46,6 @@ _NOT_IMPLEMENTED = {
 }
 
 
-class DynamicRecord(dict):  # type: ignore[type-arg]
-    """A record handed to ``filter`` / ``map`` functions: a dict of the row's fields."""
-
-
 class DynamicFrame:
     """Glue's DynamicFrame, backed by a DataFrame.
 
@@ -68,7 +65,9 @@ class DynamicFrame:
         self.glue_ctx = glue_ctx
         self.name = name
         self._choices = {k: tuple(v) for k, v in (choices or {}).items()}
+        # Error records of every stage up to this frame, and of the stage that made it.
         self._errors = errors
+        self._stage_errors = errors
 
     # ------------------------------------------------------------------ conversion
 
@@ -108,7 +107,18 @@ class DynamicFrame:
             new = (renames or {}).get(col, col)
             if col not in resolved and fields.get(new) == choice_mod.choice_type(members):
                 kept[new] = members
-        return DynamicFrame(df, self.glue_ctx, name or self.name, kept, self._errors)
+        out = DynamicFrame(df, self.glue_ctx, name or self.name, kept, self._errors)
+        out._stage_errors = None
+        return out
+
+    def _with_stage_errors(self, df: DataFrame, stage_errors: DataFrame, name: str
+                           ) -> DynamicFrame:
+        """A frame of ``df`` whose stage made ``stage_errors`` (added to the earlier ones)."""
+        out = self._derive(df, name)
+        out._errors = (stage_errors if self._errors is None
+                       else self._errors.unionByName(stage_errors, allowMissingColumns=True))
+        out._stage_errors = stage_errors
+        return out
 
     def choices(self) -> dict[str, tuple[str, ...]]:
         """Choice columns and their member types (Lakeforge's addition)."""
@@ -143,14 +153,17 @@ class DynamicFrame:
         return self._df.rdd.getNumPartitions()
 
     def errorsCount(self) -> int:  # noqa: N802
-        """Records that could not be parsed when the frame was read."""
+        """Error records of every stage up to this frame: records that could not be parsed
+        when it was read, and records a ``filter`` / ``map`` function failed on."""
         return 0 if self._errors is None else self._errors.count()
 
     def stageErrorsCount(self) -> int:  # noqa: N802
-        return self.errorsCount()
+        """Error records of the stage that made this frame (its read, filter or map)."""
+        return 0 if self._stage_errors is None else self._stage_errors.count()
 
     def errorsAsDynamicFrame(self) -> DynamicFrame:  # noqa: N802
-        """The unparseable records (``_corrupt_record``), as Glue's error records."""
+        """The error records: ``_corrupt_record`` (the unparseable line, or the record a
+        function failed on as JSON) and, for function failures, ``errorMessage``."""
         spark = self._df.sparkSession
         errors = self._errors if self._errors is not None else spark.createDataFrame(
             [], "_corrupt_record string")
@@ -313,11 +326,11 @@ class DynamicFrame:
     def filter(self, f: Callable[[DynamicRecord], bool], transformation_ctx: str = "",
                info: str = "", stageThreshold: int = 0,  # noqa: N803
                totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
-        """Records for which ``f(record)`` is true (``f`` runs in Python on each record)."""
-        schema = self._df.schema
-        rdd = self._df.rdd.filter(lambda row: bool(f(DynamicRecord(row.asDict(True)))))
-        return self._derive(self._df.sparkSession.createDataFrame(rdd, schema),
-                            transformation_ctx)
+        """Records for which ``f(record)`` is true (``f`` runs in Python on each record).
+        As awsglue: a KeyError, ValueError or TypeError in ``f`` drops the record; any other
+        exception makes it an error record (``errorsCount()``) instead of failing the job."""
+        kept, errors = filter_records(self._df, f)
+        return self._with_stage_errors(kept, errors, transformation_ctx)
 
     def map(self, f: Callable[[DynamicRecord], Mapping[str, Any]],
             preservesPartitioning: bool = False, transformation_ctx: str = "",  # noqa: N803

@@ -402,3 +402,33 @@ def test_awsgluedq_evaluate_data_quality_on_a_dynamic_frame(glue_context: Any, s
     assert sorted(out.keys()) == ["originalData", "rowLevelOutcomes", "ruleOutcomes"]
     outcomes = {r["Rule"]: r["Outcome"] for r in out.select("ruleOutcomes").toDF().collect()}
     assert outcomes == {'IsComplete "id"': "Passed", 'IsComplete "v"': "Failed"}
+
+
+def test_filter_drops_records_whose_predicate_raises_key_value_or_type_error(
+        glue_context: Any, spark: Any) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.createDataFrame([(1, None), (2, 40), (3, 20)], "id int, age int")
+    dyf = DynamicFrame.fromDF(df, glue_context, "people")
+    older = dyf.filter(lambda r: r["age"] > 30)  # None > 30: TypeError -> dropped
+    assert older.toDF().collect() == [Row(id=2, age=40)]
+    assert older.toDF().schema == df.schema
+    assert dyf.filter(lambda r: r["missing"] == 1).count() == 0  # KeyError -> dropped
+    assert dyf.filter(lambda r: int("x" if r["id"] == 3 else "1")).count() == 2  # ValueError
+    assert older.errorsCount() == 0
+
+
+def test_filter_other_exception_is_an_error_record_not_a_crash(glue_context: Any, spark: Any
+                                                               ) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.createDataFrame([(1, 2), (2, 0), (3, 1)], "id int, d int")
+    dyf = DynamicFrame.fromDF(df, glue_context, "ratios")
+    out = dyf.filter(lambda r: 6 / r["d"] > 2)
+    assert sorted(out.toDF().collect()) == [Row(id=1, d=2), Row(id=3, d=1)]
+    assert (out.errorsCount(), out.stageErrorsCount()) == (1, 1)
+    assert out.errorsAsDynamicFrame().toDF().collect() == [
+        Row(_corrupt_record='{"id": 2, "d": 0}', errorMessage="division by zero")]
+    later = out.select_fields(["id"])
+    assert (later.errorsCount(), later.stageErrorsCount()) == (1, 0)
+
