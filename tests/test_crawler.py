@@ -142,6 +142,27 @@ def test_csv_without_header_and_bz2(tmp_path: Path, glue: GlueApiCatalog, db: st
     assert (t2.compression, columns(t2)) == ("bz2", {"id": "bigint", "name": "string"})
 
 
+def test_csv_iso_timestamps_stay_string(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    """LazySimpleSerDe reads only 'YYYY-MM-DD HH:MM:SS[.f]' as timestamp; ISO-8601 'T' and
+    offset forms would read as NULL, so they are string. JSON strings are never typed
+    timestamp (OpenX JsonSerDe columns from string values stay string)."""
+    root = tmp_path / "lake"
+    (root / "iso_ts").mkdir(parents=True)
+    (root / "iso_ts" / "a.csv").write_text(
+        "1,2024-01-01T10:00:00,2024-01-01T10:00:00Z,2024-01-01 10:00:00+01:00,"
+        "2024-01-01 10:00:00,2024-01-01 10:00:00.123456789,\n"
+        "2,2024-01-02T11:30:00,2024-01-02T11:30:00.5Z,2024-01-02 11:30:00-05:00,"
+        "2024-01-02 11:30:00,2024-01-02 11:30:00.1,2024-01-02\n")
+    (root / "iso_json").mkdir()
+    (root / "iso_json" / "e.json").write_text(
+        json.dumps({"id": 1, "at": "2024-01-01T10:00:00", "at2": "2024-01-01 10:00:00"}) + "\n")
+    report = crawl(str(root), database=db, catalog=glue)
+    assert columns(report.table("iso_ts")) == {
+        "col0": "bigint", "col1": "string", "col2": "string", "col3": "string",
+        "col4": "timestamp", "col5": "timestamp", "col6": "date"}
+    assert columns(report.table("iso_json")) == {"id": "bigint", "at": "string", "at2": "string"}
+
+
 def test_all_string_csv_has_no_header_as_in_glue(tmp_path: Path, glue: GlueApiCatalog,
                                                   db: str) -> None:
     root = tmp_path / "names"

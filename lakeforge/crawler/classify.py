@@ -39,7 +39,10 @@ HeaderMode = Literal["detect", "present", "absent"]
 _INT = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
+# Only java.sql.Timestamp's text form: LazySimpleSerDe (Athena, Hive, Spark's Hive reader) reads
+# ISO-8601 forms ('2024-01-01T10:00:00', '...Z', '...+01:00') of a timestamp column as NULL, so
+# those stay string (Athena's advice: string + from_iso8601_timestamp()).
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$")
 
 
 class UnreadableObject(Exception):
