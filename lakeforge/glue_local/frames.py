@@ -9,7 +9,6 @@ signatures are Glue's. A Glue method that is not implemented raises
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -20,7 +19,7 @@ from pyspark.sql import types as T  # noqa: N812
 
 from lakeforge.glue_local import choice as choice_mod
 from lakeforge.glue_local.errors import GlueApiNotImplementedError
-from lakeforge.glue_local.records import DynamicRecord, filter_records
+from lakeforge.glue_local.records import DynamicRecord, filter_records, map_records
 from transforms.glue import (
     apply_mapping,
     drop_fields,
@@ -336,12 +335,12 @@ class DynamicFrame:
             preservesPartitioning: bool = False, transformation_ctx: str = "",  # noqa: N803
             info: str = "", stageThreshold: int = 0,  # noqa: N803
             totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
-        """``f(record)`` for each record; the result's schema is inferred from its records
-        (one Spark job), as Glue infers a DynamicFrame's schema."""
-        rdd = self._df.rdd.map(lambda row: json.dumps(dict(f(DynamicRecord(row.asDict(True)))),
-                                                      default=str))
-        spark = self._df.sparkSession
-        return DynamicFrame(spark.read.json(rdd), self.glue_ctx, transformation_ctx or self.name)
+        """``f(record)`` for each record. Fields keep their types and order while ``f``'s
+        values fit them; new fields are appended with the types of their values (one Spark
+        job finds them). As awsglue: a record on which ``f`` raises or returns None is an
+        error record (``errorsCount()``), and the job goes on."""
+        out, errors = map_records(self._df, f)
+        return self._with_stage_errors(out, errors, transformation_ctx)
 
     def repartition(self, num_partitions: int, transformation_ctx: str = "", info: str = "",
                     stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803

@@ -432,3 +432,48 @@ def test_filter_other_exception_is_an_error_record_not_a_crash(glue_context: Any
     later = out.select_fields(["id"])
     assert (later.errorsCount(), later.stageErrorsCount()) == (1, 0)
 
+
+def test_map_keeps_types_and_order_and_counts_errors(glue_context: Any, spark: Any) -> None:
+    import datetime
+    from decimal import Decimal
+
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.createDataFrame(
+        [(1, 30, datetime.date(2024, 1, 2), Decimal("1.50"), "ann"),
+         (2, None, None, None, None), (3, 5, datetime.date(2024, 3, 4), Decimal("2.00"), "x")],
+        "zid int, age int, d date, amt decimal(10,2), name string")
+    dyf = DynamicFrame.fromDF(df, glue_context, "t")
+
+    def upper(r: dict[str, Any]) -> dict[str, Any]:
+        r["name"] = r["name"] and r["name"].upper()
+        return r
+
+    same = dyf.map(upper)
+    assert same.toDF().schema == df.schema
+    assert sorted(same.toDF().collect())[0] == Row(zid=1, age=30, d=datetime.date(2024, 1, 2),
+                                                  amt=Decimal("1.50"), name="ANN")
+    assert same.errorsCount() == 0
+
+    def fail_on_two(r: dict[str, Any]) -> dict[str, Any] | None:
+        if r["zid"] == 2:
+            raise RuntimeError("bad")
+        return None if r["zid"] == 3 else r
+
+    failed = dyf.map(fail_on_two)
+    assert failed.count() == 1 and failed.toDF().schema == df.schema
+    assert failed.errorsCount() == 2 and failed.stageErrorsCount() == 2
+    messages = sorted(r.errorMessage for r in failed.errorsAsDynamicFrame().toDF().collect())
+    assert messages == ["User-specified function returned None instead of DynamicRecord", "bad"]
+
+    def retype(r: dict[str, Any]) -> dict[str, Any]:
+        r["age"] = "n/a" if r["age"] is None else r["age"]  # int and text: the field is text
+        r["flag"] = r["zid"] > 1
+        del r["d"]
+        return r
+
+    changed = dyf.map(retype).toDF()
+    assert changed.schema.simpleString() == (
+        "struct<zid:int,age:string,amt:decimal(10,2),name:string,flag:boolean>")
+    assert sorted((r.zid, r.age, r.flag) for r in changed.collect()) == [
+        (1, "30", False), (2, "n/a", True), (3, "5", True)]
