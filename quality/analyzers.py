@@ -669,8 +669,33 @@ StandardDeviation = _double_aggregate(
     "StandardDeviation", F.stddev_pop,
     "Population standard deviation (Deequ divides by n, not n - 1).")
 Variance = _double_aggregate("Variance", F.var_pop, "Population variance.")
-Skewness = _double_aggregate("Skewness", F.skewness, "Population skewness (g1).")
-Kurtosis = _double_aggregate("Kurtosis", F.kurtosis, "Excess kurtosis (normal distribution = 0).")
+
+
+class _HigherMoment(_DoubleAggregate):
+    """Skewness and Kurtosis: 0.0 when the second central moment is 0 (all values equal, or one
+    value), as Deequ's ``SkewnessState``/``KurtosisState.metricValue``; an empty state only when
+    no value is counted. Spark's ``skewness``/``kurtosis`` answer NULL there (NaN with
+    ``spark.sql.legacy.statisticalAggregate``), which would read as "all values were NULL"."""
+
+    def aggregate(self) -> Column:
+        values = self.value().cast("double")
+        return (F.when(F.count(values) == 0, F.lit(None).cast("double"))
+                .when(F.var_pop(values) == 0, F.lit(0.0))
+                .otherwise(type(self).function(values)))
+
+
+class Skewness(_HigherMoment):
+    """Population skewness (g1)."""
+
+    metric_name = "Skewness"
+    function = staticmethod(F.skewness)  # type: ignore[assignment]
+
+
+class Kurtosis(_HigherMoment):
+    """Excess kurtosis (normal distribution = 0)."""
+
+    metric_name = "Kurtosis"
+    function = staticmethod(F.kurtosis)  # type: ignore[assignment]
 
 
 class ApproxCountDistinct(_SingleAggregate):

@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from quality import Check, CheckLevel, VerificationResult, VerificationSuite
+from quality import Check, CheckLevel, CheckStatus, VerificationResult, VerificationSuite
 from quality.analyzers import AnalysisRunner, ApproxQuantile, ColumnCount, Correlation
 
 SCHEMA = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("t", T.StringType()),
@@ -153,3 +153,49 @@ def test_engine_reads_the_sessions_effective_ansi_setting(spark: Any) -> None:
         assert value == pytest.approx(spark_corr, rel=1e-12)
     finally:
         spark.conf.set("spark.sql.ansi.enabled", previous)
+
+
+@pytest.mark.parametrize("legacy", ["false", "true"])
+def test_skewness_kurtosis_of_constant_column_is_zero(spark: Any, legacy: str) -> None:
+    """Deequ's Skewness/Kurtosis states answer 0.0 when m2 == 0 (all values equal, or one
+    value) and are empty only when no value is counted. Spark's skewness/kurtosis answer NULL
+    there (NaN with the legacy statistical aggregates), which read as "all values were NULL"."""
+    from quality.analyzers import Kurtosis, Skewness
+
+    df = spark.createDataFrame([(1, 5.0), (2, 5.0), (3, 5.0), (4, None), (5, 1.0)],
+                               "id int, x double")
+    analyzers = {
+        "constant": (Skewness("x", "id <= 4"), Kurtosis("x", "id <= 4")),
+        "one row": (Skewness("x", "id = 1"), Kurtosis("x", "id = 1")),
+        "all NULL": (Skewness("x", "id = 4"), Kurtosis("x", "id = 4")),
+        "no row": (Skewness("x", "id > 9"), Kurtosis("x", "id > 9")),
+        "varying": (Skewness("x"), Kurtosis("x")),
+    }
+    previous = spark.conf.get("spark.sql.legacy.statisticalAggregate")
+    spark.conf.set("spark.sql.legacy.statisticalAggregate", legacy)
+    try:
+        runner = AnalysisRunner(spark).onData(df)
+        for pair in analyzers.values():
+            for analyzer in pair:
+                runner = runner.addAnalyzer(analyzer)
+        metrics = runner.run().metricMap
+        check = (Check(CheckLevel.Error, "moments").hasSkewness("x", lambda v: v == 0.0)
+                 .where("id <= 3").hasKurtosis("x", lambda v: v == 0.0).where("id <= 3"))
+        result = VerificationSuite(spark).onData(df).addCheck(check).run()
+    finally:
+        spark.conf.set("spark.sql.legacy.statisticalAggregate", previous)
+    for case in ("constant", "one row"):
+        assert [metrics[a].value for a in analyzers[case]] == [0.0, 0.0], case
+    for case in ("all NULL", "no row"):
+        for analyzer in analyzers[case]:
+            assert not metrics[analyzer].is_success, case
+            assert str(metrics[analyzer].exception).startswith("Empty state for analyzer"), case
+    # 5, 5, 5, 1: g1 = sqrt(n) m3 / m2^1.5 and n m4 / m2^2 - 3 (m_k = sum of (x - mean)^k)
+    values = [5.0, 5.0, 5.0, 1.0]
+    mean = sum(values) / 4
+    m2, m3, m4 = (sum((v - mean) ** k for v in values) for k in (2, 3, 4))
+    skew, kurt = (metrics[a].value for a in analyzers["varying"])
+    assert skew == pytest.approx(math.sqrt(4) * m3 / m2 ** 1.5)
+    assert kurt == pytest.approx(4 * m4 / m2 ** 2 - 3.0)
+    assert result.status == CheckStatus.Success, [
+        cr.message for r in result.checkResults.values() for cr in r.constraintResults]
