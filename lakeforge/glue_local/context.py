@@ -21,8 +21,10 @@ A Glue API that is not here raises :class:`GlueApiNotImplementedError` naming it
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -122,7 +124,8 @@ class GlueContext:
         if not paths:
             raise ValueError("create_dynamic_frame.from_options: connection_options needs "
                              "'paths': ['s3://bucket/prefix', ...]")
-        files = self._bookmarked(transformation_ctx, paths)
+        files = self._source_files("create_dynamic_frame.from_options", transformation_ctx,
+                                   paths, opts)
         return self._read(files, format, dict(format_options or {}), transformation_ctx)
 
     def create_dynamic_frame_from_catalog(
@@ -155,7 +158,11 @@ class GlueContext:
                 "read it with spark.read")
         opts = dict(connection_options or {})
         paths = list(opts.get("paths") or ([opts["path"]] if opts.get("path") else []))
-        files = self._bookmarked(transformation_ctx, paths)
+        if not paths:
+            raise ValueError("create_data_frame.from_options: connection_options needs "
+                             "'paths': ['s3://bucket/prefix', ...]")
+        files = self._source_files("create_data_frame.from_options", transformation_ctx,
+                                   paths, opts)
         return self._read(files, format, dict(format_options or {}), transformation_ctx,
                           detect_choices=False).toDF()
 
@@ -198,6 +205,41 @@ class GlueContext:
 
         listed = [f for path in local for f in list_data_files(path)]
         return [f.path for f in marks.select(ctx, listed)]
+
+    def _source_files(self, api: str, ctx: str, uris: Sequence[str],
+                      opts: Mapping[str, Any]) -> list[str]:
+        """The files an S3 source reads, from one listing whether bookmarks are on or off:
+        the files directly under each path (every level below with ``recurse``), minus those
+        matching an ``exclusions`` glob, minus (with an enabled bookmark and a
+        ``transformation_ctx``) those the bookmark has seen."""
+        from lakeforge.bookmarks import FileEntry, list_data_files
+
+        _check_source_options(api, opts)
+        recurse = opts.get("recurse") in (True, "true", "True")
+        exclusions = _exclusion_patterns(api, opts.get("exclusions"))
+        listed: list[FileEntry] = []
+        for uri in uris:
+            self._runtime.map_uri(uri)
+            local = self._runtime.local_path(uri)
+            if _is_file(local):  # a path naming one object: that object
+                parent = local.rsplit("/", 1)[0]
+                entries = [(e, uri) for e in list_data_files(parent)
+                           if e.path.split("://", 1)[-1] == local.split("://", 1)[-1]]
+            else:
+                base = local.split("://", 1)[-1].rstrip("/")
+                entries = []
+                for e in list_data_files(local):
+                    rel = e.path.split("://", 1)[-1][len(base):].lstrip("/")
+                    if recurse or "/" not in rel:
+                        entries.append((e, f"{uri.rstrip('/')}/{rel}"))
+            for entry, full in entries:
+                rel = full[len(uri.rstrip("/")):].lstrip("/") or full.rsplit("/", 1)[-1]
+                if any(p.fullmatch(rel) or p.fullmatch(full) for p in exclusions):
+                    continue
+                listed.append(entry)
+        marks = self._runtime.bookmarks
+        chosen = marks.select(ctx, listed) if marks is not None and ctx else sorted(listed)
+        return [f.path for f in chosen]
 
     def _read_table(self, database: str, table: str, ctx: str, predicate: str,
                     detect_choices: bool) -> DynamicFrame:
@@ -655,6 +697,110 @@ def _in_table_order(df: DataFrame, spec: TableSpec) -> DataFrame:
     rest = [c for c in by_lower.values() if c.lower() not in keys]
     tail = [c for c in by_lower.values() if c.lower() in keys]
     return df.select(*[F.col(f"`{c}`") for c in [*ordered, *rest, *tail]])
+
+
+# Glue's S3 source options (Amazon S3 connection option reference). awsglue hands every
+# connection option to the JVM as JSON and Glue ignores names it does not know; so does this
+# runtime (with a warning). Known options it does not implement raise.
+_S3_SOURCE_DONE = ("paths", "path", "recurse", "exclusions")
+_S3_SOURCE_NO_OP = {
+    "groupFiles": "file grouping changes partitioning only",
+    "groupSize": "file grouping changes partitioning only",
+    "maxBand": "local listings are consistent",
+    "maxFilesInBand": "local listings are consistent",
+    "useS3ListImplementation": "the listing is local",
+    "excludeStorageClasses": "local files have no storage class",
+    "compressionType": "Spark decompresses by the file extension",
+}
+_S3_SOURCE_REFUSED = ("isFailFast", "attachFilename", "attachTimestamp", "boundedFiles",
+                      "boundedSize", "catalogPartitionPredicate")
+
+
+def _check_source_options(api: str, opts: Mapping[str, Any]) -> None:
+    refused = sorted(k for k in opts if k in _S3_SOURCE_REFUSED)
+    if refused:
+        raise GlueApiNotImplementedError(
+            f"{api} connection option(s) {refused}",
+            f"the local runtime implements {list(_S3_SOURCE_DONE)} and ignores "
+            f"{sorted(_S3_SOURCE_NO_OP)}")
+    for key in opts:
+        if key in _S3_SOURCE_NO_OP:
+            log.info("%s: connection option %r has no effect locally (%s)", api, key,
+                     _S3_SOURCE_NO_OP[key])
+        elif key not in _S3_SOURCE_DONE:
+            log.warning("%s: connection option %r is not an S3 source option; Glue ignores "
+                        "it, and so does the local runtime", api, key)
+
+
+def _exclusion_patterns(api: str, value: Any) -> list[re.Pattern[str]]:
+    """``exclusions``: a JSON list of globs (Glue's form, ``"[\"**.pdf\"]"``) or a list."""
+    if value is None or value == "":
+        return []
+    globs = value
+    if isinstance(value, str):
+        try:
+            globs = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{api}: connection option 'exclusions' {value!r} is not a JSON "
+                             f"list of glob patterns, e.g. '[\"**.pdf\"]' ({exc})") from exc
+    if not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
+        raise ValueError(f"{api}: connection option 'exclusions' must be a list of glob "
+                         f"patterns, got {value!r}")
+    return [re.compile(_glob_regex(g)) for g in globs]
+
+
+def _glob_regex(glob: str) -> str:
+    """A regex for a Unix-style (Java ``PathMatcher``) glob: ``*`` and ``?`` stay inside one
+    path segment, ``**`` crosses segments, ``[...]`` and ``{a,b}`` as in Java."""
+    out, i, depth = [], 0, 0
+    while i < len(glob):
+        c = glob[i]
+        if c == "*":
+            if glob.startswith("**", i):
+                out.append(".*")
+                i += 2
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = glob.find("]", i + 1)
+            if end < 0:
+                raise ValueError(f"exclusions glob {glob!r}: '[' without ']'")
+            body = glob[i + 1:end]
+            body = "^" + body[1:] if body.startswith("!") else body
+            out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
+            i = end + 1
+            continue
+        elif c == "{":
+            out.append("(?:")
+            depth += 1
+        elif c == "}" and depth:
+            out.append(")")
+            depth -= 1
+        elif c == "," and depth:
+            out.append("|")
+        elif c == "\\" and i + 1 < len(glob):
+            out.append(re.escape(glob[i + 1]))
+            i += 2
+            continue
+        else:
+            out.append(re.escape(c))
+        i += 1
+    if depth:
+        raise ValueError(f"exclusions glob {glob!r}: '{{' without '}}'")
+    return "".join(out)
+
+
+def _is_file(path: str) -> bool:
+    if split_s3_uri(path) is None:
+        return os.path.isfile(path)
+    import pyarrow.fs as pafs
+
+    from lakeforge.aws import arrow_s3_filesystem
+
+    info = arrow_s3_filesystem().get_file_info(path.split("://", 1)[1])
+    return bool(info.type == pafs.FileType.File)
 
 
 def _refuse_options(api: str, opts: Mapping[str, Any], known: Sequence[str]) -> None:

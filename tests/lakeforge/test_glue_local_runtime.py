@@ -477,3 +477,39 @@ def test_map_keeps_types_and_order_and_counts_errors(glue_context: Any, spark: A
         "struct<zid:int,age:string,amt:decimal(10,2),name:string,flag:boolean>")
     assert sorted((r.zid, r.age, r.flag) for r in changed.collect()) == [
         (1, "30", False), (2, "n/a", True), (3, "5", True)]
+
+
+def test_from_options_recurse_and_exclusions(glue_context: Any,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    from awsglue.job import Job
+
+    from lakeforge.glue_local.errors import GlueApiNotImplementedError
+
+    root = _lake_s3(glue_context, "raw") / "ev"
+    _write_json(root, [{"id": 1}], "a.json")
+    _write_json(root, [{"id": 9}], "skip.csv")  # JSON lines in a .csv: only a glob skips it
+    _write_json(root / "2024", [{"id": 8}], "c.csv")
+    _write_json(root / "2024" / "01", [{"id": 2}], "b.json")
+
+    def ids(ctx: str = "", **options: Any) -> list[int]:
+        dyf = glue_context.create_dynamic_frame.from_options(
+            "s3", {"paths": ["s3://raw/ev/"], **options}, format="json",
+            transformation_ctx=ctx)
+        return sorted(r.id for r in dyf.toDF().collect())
+
+    assert ids() == [1, 9]
+    assert ids(recurse=True) == [1, 2, 8, 9]
+    assert ids(recurse=True, exclusions='["**.csv"]') == [1, 2]
+    assert ids(recurse=True, exclusions=["2024/*"]) == [1, 2, 9]  # * stays in one folder
+    assert ids(exclusions=["s3://raw/ev/a.*"]) == [9]
+    job = Job(glue_context)
+    job.init("recursing", {"job_bookmark_option": "job-bookmark-enable"})
+    assert ids("src", recurse=True, exclusions='["**.csv"]') == [1, 2]
+    assert ids("src2") == [1, 9]
+    with caplog.at_level("WARNING", logger="lakeforge.glue_local.context"):
+        assert ids(recursive=True) == [1, 9]
+    assert "'recursive' is not an S3 source option" in caplog.text
+    with pytest.raises(GlueApiNotImplementedError, match=r"\['isFailFast'\]"):
+        ids(isFailFast=True)
+    with pytest.raises(ValueError, match="'exclusions' '\\*\\*.csv' is not a JSON list"):
+        ids(exclusions="**.csv")
