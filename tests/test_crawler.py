@@ -325,17 +325,61 @@ def test_incremental_recrawl_reads_only_new_folders(tmp_path: Path, glue: GlueAp
     assert first.table("events").partitions_added == 3
     # A registered folder that is now unreadable proves old folders are not read again.
     (root / "dt=0" / "a.parquet").write_bytes(b"PAR1 garbage")
-    for d in (3, 4):
-        write_parquet(root / f"dt={d}" / "a.parquet", sales(extra={"note": pa.array(["n"] * 3)}))
+    write_parquet(root / "dt=3" / "a.parquet", sales())
+    write_parquet(root / "dt=4" / "a.parquet", sales(extra={"note": pa.array(["n"] * 3)}))
     second = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
     t = second.table("events")
-    assert (t.partitions_added, t.partitions_already_present) == (2, 3)
-    assert second.objects_read == 2 and second.skipped == []
-    assert "added column note string" in t.schema_changes
-    assert [c.name for c in glue.get_table(db, "events").columns][-1] == "note"  # type: ignore[union-attr]
-    assert len(glue.get_partitions(db, "events")) == 5
+    assert (t.partitions_added, t.partitions_already_present) == (1, 3)
+    assert second.objects_read == 2 and t.schema_changes == []
+    [skip] = second.skipped
+    assert skip.path == str(root / "dt=4")
+    assert skip.reason.startswith("folder not registered: its schema is not compatible with "
+                                  f"table {db}.events (added column note string)")
+    assert [c.name for c in glue.get_table(db, "events").columns] == [  # type: ignore[union-attr]
+        "id", "amount", "customer", "qty"]
+    assert sorted(p.values for p in glue.get_partitions(db, "events")) == [
+        ("0",), ("1",), ("2",), ("3",)]
     third = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
-    assert third.table("events").partitions_added == 0 and third.objects_read == 0
+    assert third.table("events").partitions_added == 0 and third.objects_read == 1
+
+
+def test_incremental_forces_log_policies(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
+    """CRAWL_NEW_FOLDERS_ONLY: both policies LOG (others rejected, as by Glue's API), no schema
+    change, no partition or table deleted, no new table once the include path has tables."""
+    root = tmp_path / "lake"
+    for d in range(2):
+        write_parquet(root / "t" / f"dt={d}" / "a.parquet", sales())
+    write_parquet(root / "u" / "a.parquet", pa.table({"k": pa.array([1]), "w": pa.array(["x"])}))
+    assert sorted(t.name for t in crawl(str(root), database=db, catalog=glue).tables) == [
+        "t", "u"]
+    for bad in ({"schema_change_policy": "UPDATE_IN_DATABASE"},
+                {"delete_behavior": "DELETE_FROM_DATABASE"},
+                {"delete_behavior": "DEPRECATE_IN_DATABASE", "schema_change_policy": "LOG"}):
+        with pytest.raises(ConfigError, match="^recrawl_policy CRAWL_NEW_FOLDERS_ONLY allows "
+                                              "only LOG for schema_change_policy and "
+                                              "delete_behavior"):
+            crawl(str(root), database=db, catalog=glue,
+                  recrawl_policy="CRAWL_NEW_FOLDERS_ONLY", **bad)  # type: ignore[arg-type]
+    import shutil
+
+    shutil.rmtree(root / "t" / "dt=0")
+    write_parquet(root / "t" / "dt=2" / "a.parquet",
+                  sales().drop_columns(["customer"]))  # a subset of the table's columns fits
+    write_parquet(root / "fresh" / "a.parquet", pa.table({"z": pa.array([1])}))
+    report = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY",
+                   schema_change_policy="LOG", delete_behavior="LOG")
+    t = report.table("t")
+    assert (t.partitions_added, t.partitions_missing, t.partitions_deleted) == (1, [("0",)], 0)
+    assert sorted(p.values for p in glue.get_partitions(db, "t")) == [("0",), ("1",), ("2",)]
+    assert [c.name for c in glue.get_table(db, "t").columns] == [  # type: ignore[union-attr]
+        "id", "amount", "customer", "qty"]
+    assert [s.path for s in report.skipped] == [str(root / "fresh")]
+    assert "adds no new tables after the first crawl" in report.skipped[0].reason
+    assert sorted(glue.list_tables(db)) == ["t", "u"]
+    # The first crawl of an include path with no crawler tables still creates them.
+    first = crawl(str(root / "fresh"), database=db + "f", catalog=glue,
+                  recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    assert [x.name for x in first.tables] == ["fresh"]
 
 
 def test_hive_key_names_are_sanitised_and_recognised_on_recrawl(

@@ -60,11 +60,18 @@ def test_cli_writes_report_json(tmp_path: Path, moto_endpoint: str, db: str,
 
     again = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
                   "--endpoint-url", moto_endpoint, "--table-prefix", "raw_",
-                  "--recrawl", "new-folders-only", "--report-json", "-"])
+                  "--recrawl", "new-folders-only", "--schema-change", "log",
+                  "--report-json", "-"])
     assert again == 0
     second = json.loads(capsys.readouterr().out)
     assert second["tables"][0]["partitions_already_present"] == 2
     assert second["tables"][0]["partitions_added"] == 0
+    refused = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+                    "--endpoint-url", moto_endpoint, "--table-prefix", "raw_",
+                    "--recrawl", "new-folders-only", "--schema-change", "update"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert refused == 2 and len(err) == 1
+    assert err[0].startswith("error: recrawl_policy CRAWL_NEW_FOLDERS_ONLY allows only LOG")
 
 
 def test_cli_progress_on_terminal(tmp_path: Path, moto_endpoint: str, db: str, glue: object,

@@ -233,16 +233,19 @@ def test_combine_compatible_schemas_makes_one_table_of_dissimilar_folders_on_mot
     assert (t.name, t.partition_keys, t.partitions_added) == ("table1", ["year"], 2)
     assert dict(t.columns) == {"A": "bigint", "B": "bigint", "C": "bigint", "D": "bigint"}
     # Compatibility still counts: a CSV folder is not combined; a new dissimilar JSON folder
-    # is added by an incremental recrawl (similarity is ignored), with its column.
+    # whose columns the table already has is added by an incremental recrawl (similarity is
+    # ignored); one with a new column is skipped (incremental crawls make no schema change).
     (root / "year=2019").mkdir()
     (root / "year=2019" / "x.csv").write_text("a,b\n1,2\n")
-    _json(root / "year=2020" / "data3.json", [{"E": "x"}])
+    _json(root / "year=2020" / "data3.json", [{"C": 5}])
+    _json(root / "year=2022" / "data5.json", [{"E": "x"}])
     again = crawl(str(root), database=db + "c", catalog=glue,
                   table_grouping_policy="CombineCompatibleSchemas",
                   recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
     t2 = again.table("table1")
-    assert (t2.partitions_added, t2.schema_changes) == (1, ["added column E string"])
+    assert (t2.partitions_added, t2.schema_changes) == (1, [])
     assert "do not match table" in skipped_by_path(again)[str(root / "year=2019")]
+    assert "(added column E string)" in skipped_by_path(again)[str(root / "year=2022")]
     # Without the policy the same new folder is too dissimilar to join the table.
     _json(root / "year=2021" / "data4.json", [{"F": 1.5}])
     strict = crawl(str(root), database=db + "c", catalog=glue,
@@ -294,11 +297,15 @@ def test_table_threshold_exceeded_fails_before_writing_on_moto(
     assert glue.list_tables(db) == []
     report = crawl(str(root), database=db, catalog=glue, table_threshold=3)
     assert sorted(t.name for t in report.tables) == ["clicks", "orders", "users"]
-    # An incremental recrawl detects the registered tables too (Glue: "tables detected").
+    # An incremental recrawl detects the registered tables too (Glue: "tables detected"), and
+    # adds no new table (Glue's incremental crawls), so orders2 is reported, not detected.
     write_parquet(root / "orders2" / "o.parquet", sales())
-    with pytest.raises(TableThresholdExceeded, match="detected 4 tables"):
-        crawl(str(root), database=db, catalog=glue, table_threshold=3,
+    with pytest.raises(TableThresholdExceeded, match="detected 3 tables"):
+        crawl(str(root), database=db, catalog=glue, table_threshold=2,
               recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    again = crawl(str(root), database=db, catalog=glue, table_threshold=3,
+                  recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    assert str(root / "orders2") in {s.path for s in again.skipped}
     assert len(glue.list_tables(db)) == 3
 
 

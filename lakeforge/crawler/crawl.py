@@ -10,7 +10,11 @@ Policies (Glue's names):
   (tables get the ``DEPRECATED_BY_CRAWLER`` property; partitions are reported).
 * ``recrawl_policy``: ``CRAWL_EVERYTHING`` reads every folder; ``CRAWL_NEW_FOLDERS_ONLY`` still
   lists the include paths but reads only folders that are not registered partitions of an
-  existing table (their schema is checked against the table's: compatible and similar).
+  existing table. As in Glue's incremental crawls it forces both policies above to ``LOG``
+  (an explicit other value is a :class:`ConfigError`, as Glue's API rejects it), makes no schema
+  change, deletes nothing, and adds no new table once the include path has crawler tables: a new
+  folder becomes a partition only when its columns already fit the table's (and it is similar),
+  otherwise it is skipped with the reason.
 * ``table_grouping_policy``: ``None`` (schema similarity decides, see
   :mod:`lakeforge.crawler.grouping`) or ``CombineCompatibleSchemas`` (compatible folders share
   one table whatever their columns).
@@ -191,6 +195,28 @@ def _check_choice(value: str, allowed: Sequence[str], what: str) -> None:
         raise ConfigError(f"{what} {value!r} is not valid; use one of {list(allowed)}")
 
 
+def _resolve_policies(
+    recrawl_policy: RecrawlPolicy, schema_change_policy: SchemaChangePolicy | None,
+    delete_behavior: DeleteBehavior | None,
+) -> tuple[SchemaChangePolicy, DeleteBehavior]:
+    """The policies in force; Glue's API rejects anything but LOG for incremental crawls
+    ("The SchemaChangePolicy for "Crawl new folders only" Amazon S3 target can have only LOG
+    DeleteBehavior value and LOG UpdateBehavior value")."""
+    if schema_change_policy is not None:
+        _check_choice(schema_change_policy, SCHEMA_CHANGE_POLICIES, "schema_change_policy")
+    if delete_behavior is not None:
+        _check_choice(delete_behavior, DELETE_BEHAVIORS, "delete_behavior")
+    if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY":
+        if schema_change_policy not in (None, "LOG") or delete_behavior not in (None, "LOG"):
+            raise ConfigError(
+                "recrawl_policy CRAWL_NEW_FOLDERS_ONLY allows only LOG for schema_change_policy "
+                f"and delete_behavior (got {schema_change_policy or 'unset'}, "
+                f"{delete_behavior or 'unset'}; Glue's API rejects it too): leave them unset "
+                "or LOG (CLI: --schema-change log --delete-behavior log), or crawl everything")
+        return "LOG", "LOG"
+    return schema_change_policy or "UPDATE_IN_DATABASE", delete_behavior or "LOG"
+
+
 def crawl(
     paths: Sequence[str] | str,
     *,
@@ -198,8 +224,8 @@ def crawl(
     catalog: Catalog,
     table_prefix: str = "",
     recrawl_policy: RecrawlPolicy = "CRAWL_EVERYTHING",
-    schema_change_policy: SchemaChangePolicy = "UPDATE_IN_DATABASE",
-    delete_behavior: DeleteBehavior = "LOG",
+    schema_change_policy: SchemaChangePolicy | None = None,
+    delete_behavior: DeleteBehavior | None = None,
     table_level: int | None = None,
     table_grouping_policy: TableGroupingPolicy | None = None,
     table_threshold: int | None = None,
@@ -218,6 +244,8 @@ def crawl(
 
     Tables are named after their folder (``table_prefix`` + name; a clash gets a short hash
     of the location appended, as in Glue). Returns the :class:`CrawlReport`.
+    ``schema_change_policy`` defaults to ``UPDATE_IN_DATABASE`` and ``delete_behavior`` to
+    ``LOG``; under ``CRAWL_NEW_FOLDERS_ONLY`` both are ``LOG`` and may not be set otherwise.
 
     Example::
 
@@ -233,8 +261,8 @@ def crawl(
         raise ConfigError(f"table prefix {table_prefix!r} may only hold lower-case letters, "
                           "digits and '_'")
     _check_choice(recrawl_policy, RECRAWL_POLICIES, "recrawl_policy")
-    _check_choice(schema_change_policy, SCHEMA_CHANGE_POLICIES, "schema_change_policy")
-    _check_choice(delete_behavior, DELETE_BEHAVIORS, "delete_behavior")
+    schema_change_policy, delete_behavior = _resolve_policies(
+        recrawl_policy, schema_change_policy, delete_behavior)
     if csv_header not in ("detect", "present", "absent"):
         raise ConfigError(f"csv_header {csv_header!r} is not valid; use detect, present or absent")
     if table_grouping_policy is not None:
@@ -335,6 +363,14 @@ def crawl(
                 anchored[owner.rel].append(f)
             else:
                 fresh.append(f)
+        if recrawl_policy == "CRAWL_NEW_FOLDERS_ONLY" and known and fresh:
+            # Glue: "no new tables will be added to the Data Catalog after the first crawl run".
+            for f in fresh:
+                report.skipped.append(Skipped(
+                    f.uri, "folder not registered: it belongs to no table, and an incremental "
+                    "crawl (CRAWL_NEW_FOLDERS_ONLY) adds no new tables after the first crawl, as "
+                    "in Glue; run a full crawl (CRAWL_EVERYTHING) to add its table"))
+            fresh = []
         reserved = [t.rel for t in known.values()] + [t.rel for t in foreign]
         plans, skipped = plan_tables(root, fresh, table_level=table_level, reserved=reserved,
                                      grouping_policy=table_grouping_policy)
@@ -689,24 +725,23 @@ class _Context:
                     "use the CombineCompatibleSchemas grouping policy"))
                 continue
             try:
-                candidate = merge_columns(columns, f.schema.columns, spec.format)
+                merged = merge_columns(columns, f.schema.columns, spec.format)
             except TypeConflict as exc:
                 self.report.skipped.append(Skipped(
                     f.uri, f"incompatible schema, folder not registered: {exc}; "
                     f"table {spec.qualified_name}"))
                 continue
-            columns = candidate
+            changes = _describe_changes(columns, finalize_columns(merged, spec.format)[0])
+            if changes:
+                # Glue: incremental crawls make no schema change and do not add objects whose
+                # schema is not compatible with the table's.
+                self.report.skipped.append(Skipped(
+                    f.uri, f"folder not registered: its schema is not compatible with table "
+                    f"{spec.qualified_name} ({'; '.join(changes)}), and an incremental crawl "
+                    "(CRAWL_NEW_FOLDERS_ONLY) makes no schema change, as in Glue; run a full "
+                    "crawl (CRAWL_EVERYTHING) to update the table"))
+                continue
             kept.append(f)
-        columns, tr.notes = finalize_columns(columns, spec.format)
-        changes = _describe_changes([(c.name, c.type) for c in spec.columns], columns)
-        if changes:
-            if self.schema_policy == "UPDATE_IN_DATABASE":
-                spec = replace(spec, columns=[Column(n, t) for n, t in columns])
-                self.catalog.create_or_update_table(spec)
-                tr.schema_changes = changes
-                tr.columns = columns
-            else:
-                tr.schema_changes = [f"not applied (LOG): {c}" for c in changes]
         new = []
         for f in kept:
             values = target.values_of(f.rel)
