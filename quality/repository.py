@@ -101,8 +101,8 @@ def analyzer_to_json(analyzer: Analyzer) -> dict[str, Any] | None:
             return None
         out.update(column=analyzer.column, maxDetailBins=analyzer.maxDetailBins)
         agg = analyzer.sum_column()
-        if agg:
-            out["aggregateFunction"] = {"function": "sum", "column": agg}
+        if agg:  # Deequ's AnalysisResultSerde: two string properties; Count (default) omitted
+            out.update(aggregateFunction="sum", aggregateColumn=agg)
     elif isinstance(analyzer, A.Compliance):
         out.update(instance=analyzer.instance, predicate=analyzer.predicate)
         if analyzer.columns:
@@ -186,10 +186,8 @@ def analyzer_from_json(data: Mapping[str, Any]) -> Analyzer:
     if name == "CountDistinct":
         return A.CountDistinct(data["columns"])
     if name == "Histogram":
-        agg = data.get("aggregateFunction")
-        function = A.Histogram.Sum(agg["column"]) if agg else None
         return A.Histogram(column, None, data.get("maxDetailBins"), where,
-                           aggregateFunction=function)
+                           aggregateFunction=_histogram_aggregate(data))
     if name == "HistogramBinned":
         return A.HistogramBinned(column, data.get("binCount"), data.get("customEdges"), where)
     if name == "ApproxQuantile":
@@ -202,6 +200,23 @@ def analyzer_from_json(data: Mapping[str, Any]) -> Analyzer:
     if name == "Correlation":
         return A.Correlation(data["firstColumn"], data["secondColumn"], where)
     raise ValueError(f"unknown analyzerName {name!r} in stored analyzer {dict(data)}")
+
+
+def _histogram_aggregate(data: Mapping[str, Any]) -> Any:
+    """A stored Histogram's aggregate function: Deequ's ``"aggregateFunction": "sum",
+    "aggregateColumn": "x"`` (absent = count), or the ``{"function": "sum", "column": "x"}``
+    object earlier Lakeforge versions wrote."""
+    function: Any = data.get("aggregateFunction")
+    column: Any = data.get("aggregateColumn")
+    if isinstance(function, Mapping):
+        column = function.get("column")
+        function = function.get("function")
+    if function is None or function == "count":
+        return None
+    if function == "sum" and isinstance(column, str) and column:
+        return A.Histogram.Sum(column)
+    raise ValueError(f"Histogram aggregateFunction {function!r} with aggregateColumn "
+                     f"{column!r}: expected 'count', or 'sum' with a column")
 
 
 def results_to_json(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
@@ -221,15 +236,39 @@ def results_to_json(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
     return out
 
 
-def results_from_json(data: Sequence[Mapping[str, Any]]) -> list[AnalysisResult]:
+def results_from_json(data: Sequence[Mapping[str, Any]],
+                      source: str = "metrics repository") -> list[AnalysisResult]:
+    """Parse Deequ's repository JSON. One unreadable entry (an analyzer or metric this
+    version does not know, a field of the wrong shape) is skipped with a warning naming
+    ``source``, the result and the entry: it must not hide every other metric of the
+    repository (anomaly history, DQDL dynamic rules, trends). An unreadable result key skips
+    that result the same way."""
+    if not isinstance(data, Sequence) or isinstance(data, (str, bytes)):
+        raise ValueError(f"{source}: expected a JSON list of results, got {type(data).__name__}")
     out = []
-    for item in data:
-        key = item["resultKey"]
-        metrics = {analyzer_from_json(e["analyzer"]): metric_from_json(e["metric"])
-                   for e in item["analyzerContext"]["metricMap"]}
-        out.append(AnalysisResult(ResultKey(int(key["dataSetDate"]), key.get("tags") or {}),
-                                  AnalyzerContext(metrics)))
+    for index, item in enumerate(data):
+        try:
+            key = item["resultKey"]
+            result_key = ResultKey(int(key["dataSetDate"]), key.get("tags") or {})
+            entries = item["analyzerContext"]["metricMap"]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            log.warning("%s: result %d skipped, unreadable (%s: %s): %s", source, index,
+                        type(exc).__name__, exc, _short(item))
+            continue
+        metrics = {}
+        for entry in entries:
+            try:
+                metrics[analyzer_from_json(entry["analyzer"])] = metric_from_json(entry["metric"])
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                log.warning("%s: entry of result %s skipped, unreadable (%s: %s): %s", source,
+                            result_key, type(exc).__name__, exc, _short(entry))
+        out.append(AnalysisResult(result_key, AnalyzerContext(metrics)))
     return out
+
+
+def _short(value: Any, limit: int = 500) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # --------------------------------------------------------------------------- repositories
@@ -315,7 +354,7 @@ class FileSystemMetricsRepository(MetricsRepository):
         return os.path.join(tempfile.gettempdir(), f"quality-metrics-{uuid.uuid4().hex}",
                             filename)
 
-    def _all(self) -> list[AnalysisResult]:
+    def _raw(self) -> list[Any]:
         text = self.storage.read_text(self.path)
         if text is None or not text.strip():
             return []
@@ -323,12 +362,28 @@ class FileSystemMetricsRepository(MetricsRepository):
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"metrics repository {self.path} is not valid JSON: {exc}") from exc
-        return results_from_json(data)
+        if not isinstance(data, list):
+            raise ValueError(f"metrics repository {self.path}: expected a JSON list of results, "
+                             f"got {type(data).__name__}")
+        return data
+
+    def _all(self) -> list[AnalysisResult]:
+        return results_from_json(self._raw(), f"metrics repository {self.path}")
 
     def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None:
-        results = [r for r in self._all() if r.resultKey != resultKey]
-        results.append(AnalysisResult(resultKey, analyzerContext))
-        self.storage.write_text(self.path, json.dumps(results_to_json(results)))
+        """Replace ``resultKey``'s result, keeping every other stored result as it was written
+        (entries this version cannot read included: another writer's data is not dropped)."""
+        kept = [item for item in self._raw() if not _stored_under(item, resultKey)]
+        kept.extend(results_to_json([AnalysisResult(resultKey, analyzerContext)]))
+        self.storage.write_text(self.path, json.dumps(kept))
+
+
+def _stored_under(item: Any, resultKey: ResultKey) -> bool:
+    try:
+        key = item["resultKey"]
+        return ResultKey(int(key["dataSetDate"]), key.get("tags") or {}) == resultKey
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
 
 
 class MetricsRepositoryMultipleResultsLoader:

@@ -32,7 +32,13 @@ from quality.anomaly_detection import (
     SeriesSeasonality,
     SimpleThresholdStrategy,
 )
-from quality.repository import FileSystemMetricsRepository, InMemoryMetricsRepository, ResultKey
+from quality.repository import (
+    FileSystemMetricsRepository,
+    InMemoryMetricsRepository,
+    ResultKey,
+    analyzer_from_json,
+    analyzer_to_json,
+)
 
 SCHEMA = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("s", T.StringType())])
 
@@ -72,6 +78,72 @@ def test_file_repository_writes_deequ_json_and_reads_it_back(spark: Any, tmp_pat
     assert again.load().withTagValues({"table": "other"}).get() == []
     frame_df = again.load().getSuccessMetricsAsDataFrame(spark)
     assert frame_df.columns == ["entity", "instance", "name", "value", "dataset_date", "table"]
+
+
+def test_histogram_sum_is_stored_in_deequs_form_and_both_forms_are_read() -> None:
+    """Deequ's AnalysisResultSerde writes a Histogram's aggregate function as two strings
+    (``aggregateFunction``, ``aggregateColumn``; absent for the default Count) and reads only
+    that; files written before in the object form still read."""
+    summed = Histogram("status", aggregateFunction=Histogram.Sum("amount"))
+    assert analyzer_to_json(summed) == {"analyzerName": "Histogram", "column": "status",
+                                        "maxDetailBins": 1000, "aggregateFunction": "sum",
+                                        "aggregateColumn": "amount"}
+    assert analyzer_to_json(Histogram("status")) == {"analyzerName": "Histogram",
+                                                     "column": "status", "maxDetailBins": 1000}
+    deequ_form = {"analyzerName": "Histogram", "column": "status", "maxDetailBins": 1000,
+                  "aggregateFunction": "sum", "aggregateColumn": "amount"}
+    old_form = {"analyzerName": "Histogram", "column": "status", "maxDetailBins": 1000,
+                "aggregateFunction": {"function": "sum", "column": "amount"}}
+    count_form = {"analyzerName": "Histogram", "column": "status", "maxDetailBins": 1000,
+                  "aggregateFunction": "count", "aggregateColumn": ""}
+    assert analyzer_from_json(deequ_form) == summed
+    assert analyzer_from_json(old_form) == summed
+    assert analyzer_from_json(count_form) == Histogram("status")
+    with pytest.raises(ValueError, match="Histogram aggregateFunction 'avg'"):
+        analyzer_from_json({**deequ_form, "aggregateFunction": "avg"})
+    with pytest.raises(ValueError, match="aggregateColumn None"):
+        analyzer_from_json({**deequ_form, "aggregateColumn": None})
+
+
+def test_an_unreadable_entry_is_skipped_with_a_warning_and_kept_on_save(
+        spark: Any, tmp_path: Path, caplog: Any) -> None:
+    """One entry this version cannot read (an analyzer it does not know, a result without a
+    key) must not make the whole repository unreadable; a save keeps it as written."""
+    size = {"analyzer": {"analyzerName": "Size"},
+            "metric": {"metricName": "DoubleMetric", "entity": "Dataset", "instance": "*",
+                       "name": "Size", "value": 3.0}}
+    unknown = {"analyzer": {"analyzerName": "FutureAnalyzer", "column": "s"},
+               "metric": {"metricName": "DoubleMetric", "entity": "Column", "instance": "s",
+                          "name": "Future", "value": 1.0}}
+    no_key = {"analyzerContext": {"metricMap": [size]}}
+    stored = [{"resultKey": {"dataSetDate": 1000, "tags": {}},
+               "analyzerContext": {"metricMap": [size, unknown]}}, no_key]
+    path = tmp_path / "repo.json"
+    path.write_text(json.dumps(stored))
+    repo = metrics_repository(spark, str(path))
+    with caplog.at_level("WARNING", logger="quality.repository"):
+        results = repo.load().get()
+    assert [(r.resultKey.dataSetDate, r.analyzerContext.metric(Size()).value)
+            for r in results] == [(1000, 3.0)]
+    assert len(results[0].analyzerContext.metricMap) == 1
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2
+    assert f"metrics repository {path}" in warnings[0] and "FutureAnalyzer" in warnings[0]
+    assert "result 1 skipped" in warnings[1] and "resultKey" in warnings[1]
+
+    AnalysisRunner(spark).onData(frame(spark, 2)).addAnalyzer(Size()) \
+        .useRepository(repo).saveOrAppendResult(ResultKey(spark, 2000, {})).run()
+    rewritten = json.loads(path.read_text())
+    assert rewritten[:2] == stored  # the unreadable entries, as written
+    assert [r.resultKey.dataSetDate for r in repo.load().get()] == [1000, 2000]
+
+
+def test_a_repository_file_that_is_not_a_list_is_refused_with_its_path(
+        spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "object.json"
+    path.write_text('{"resultKey": {}}')
+    with pytest.raises(ValueError, match=f"metrics repository {path}: expected a JSON list"):
+        metrics_repository(spark, str(path)).load().get()
 
 
 def test_repository_rejects_corrupt_file(spark: Any, tmp_path: Path) -> None:
