@@ -272,6 +272,73 @@ def test_schema_drift_added_column_merged_and_type_change_reported(
     assert "'qty' is bigint here but int" in skips[str(root / "dt=4")]
 
 
+def test_update_in_database_removes_missing_columns(tmp_path: Path, glue: GlueApiCatalog,
+                                                   db: str) -> None:
+    """A full recrawl registers exactly the files' columns (Glue's default "update the table
+    definition"): a column gone from every file is removed and reported, order is kept."""
+    root = tmp_path / "t"
+    legacy = {"legacy": pa.array(["x"] * 3)}
+    write_parquet(root / "dt=1" / "a.parquet", sales(extra=legacy))
+    write_parquet(root / "dt=2" / "a.parquet", sales(extra=legacy))
+    crawl(str(root), database=db, catalog=glue)
+    for d in (1, 2):
+        write_parquet(root / f"dt={d}" / "a.parquet",
+                      sales(extra={"extra": pa.array([True] * 3)}))
+    report = crawl(str(root), database=db, catalog=glue)
+    assert report.table("t").schema_changes == ["added column extra boolean",
+                                                "column legacy no longer in the files"]
+    assert [c.name for c in glue.get_table(db, "t").columns] == [  # type: ignore[union-attr]
+        "id", "amount", "customer", "qty", "extra"]
+    # Nothing changed since: the next crawl reports nothing.
+    assert crawl(str(root), database=db, catalog=glue).table("t").schema_changes == []
+
+
+def test_add_new_columns_only_keeps_missing_and_retyped_columns(
+    tmp_path: Path, glue: GlueApiCatalog, db: str
+) -> None:
+    """add_new_columns_only (Glue's MergeNewColumns): new columns are added; a column gone from
+    the files and a changed type are kept as registered and reported as not applied. Without
+    the option the same recrawl applies both (type conflicts follow the same rule)."""
+    root = tmp_path / "j"
+    root.mkdir()
+    (root / "a.json").write_text('{"id": 1, "legacy": "x", "n": 1}\n')
+    crawl(str(root), database=db, catalog=glue)
+    (root / "a.json").write_text('{"id": 2, "n": "many", "extra": true}\n')
+    merged = crawl(str(root), database=db, catalog=glue, add_new_columns_only=True)
+    assert merged.table("j").schema_changes == [
+        "added column extra boolean",
+        "not applied (add new columns only): column n: bigint -> string",
+        "not applied (add new columns only): column legacy no longer in the files"]
+    assert [(c.name, c.type) for c in glue.get_table(db, "j").columns] == [  # type: ignore[union-attr]
+        ("id", "bigint"), ("legacy", "string"), ("n", "bigint"), ("extra", "boolean")]
+    updated = crawl(str(root), database=db, catalog=glue)
+    assert updated.table("j").schema_changes == ["column n: bigint -> string",
+                                                 "column legacy no longer in the files"]
+    assert [(c.name, c.type) for c in glue.get_table(db, "j").columns] == [  # type: ignore[union-attr]
+        ("id", "bigint"), ("n", "string"), ("extra", "boolean")]
+
+
+def test_add_new_columns_only_csv_is_positional(tmp_path: Path, glue: GlueApiCatalog,
+                                                db: str) -> None:
+    root = tmp_path / "c"
+    root.mkdir()
+    (root / "a.csv").write_text("1,x,2.5\n")
+    crawl(str(root), database=db, catalog=glue)
+    (root / "a.csv").write_text("1,x\n")
+    kept = crawl(str(root), database=db, catalog=glue, add_new_columns_only=True)
+    assert kept.table("c").schema_changes == [
+        "not applied (add new columns only): column col2 no longer in the files"]
+    assert len(glue.get_table(db, "c").columns) == 3  # type: ignore[union-attr]
+    (root / "a.csv").write_text("id,name\n1,x\n")  # a header now: names differ at column 0
+    refused = crawl(str(root), database=db, catalog=glue, add_new_columns_only=True,
+                    csv_header="present")
+    assert refused.tables == []
+    assert refused.skipped[0].reason == (
+        f"table {db}.c not updated: CSV column 0 is 'col0' in the table but 'id' in the files "
+        "(CSV columns are read by position) (add_new_columns_only: existing columns are never "
+        "changed)")
+
+
 def test_dissimilar_folders_become_separate_tables(tmp_path: Path, glue: GlueApiCatalog,
                                                    db: str) -> None:
     root = tmp_path / "lake"

@@ -3,8 +3,12 @@ with Glue's policies, and report what was registered and what was skipped.
 
 Policies (Glue's names):
 
-* ``schema_change_policy``: ``UPDATE_IN_DATABASE`` (merge new columns and widened types into the
-  table) or ``LOG`` (keep the catalog's schema; differences are logged and reported).
+* ``schema_change_policy``: ``UPDATE_IN_DATABASE`` (Glue's default "update the table
+  definition": the table gets the columns the files hold now - new columns added, changed types
+  applied, columns gone from every file removed, each change reported) or ``LOG`` (keep the
+  catalog's schema; differences are logged and reported). ``add_new_columns_only=True`` is
+  Glue's ``CrawlerOutput.Tables.AddOrUpdateBehavior = MergeNewColumns``: new columns are added,
+  existing ones are never removed or retyped (those differences are reported as not applied).
 * ``delete_behavior`` for registered partitions or tables whose folders no longer hold data:
   ``LOG`` (report only), ``DELETE_FROM_DATABASE`` (drop them) or ``DEPRECATE_IN_DATABASE``
   (tables get the ``DEPRECATED_BY_CRAWLER`` property; partitions are reported).
@@ -229,6 +233,7 @@ def crawl(
     table_level: int | None = None,
     table_grouping_policy: TableGroupingPolicy | None = None,
     table_threshold: int | None = None,
+    add_new_columns_only: bool = False,
     exclude: Sequence[str] = (),
     csv_header: HeaderMode = "detect",
     partition_projection: bool = False,
@@ -283,7 +288,8 @@ def crawl(
     existing = _existing_tables(catalog, database, names, roots)
     taken = set(names)
     ctx = _Context(catalog, database, table_prefix, schema_change_policy, delete_behavior,
-                   partition_projection, report, taken, table_grouping_policy)
+                   partition_projection, report, taken, table_grouping_policy,
+                   add_new_columns_only)
     work: list[_RootWork] = []
     listing = reading = 0.0
     for root in roots:
@@ -589,6 +595,7 @@ class _Context:
     report: CrawlReport
     taken: set[str]
     grouping_policy: TableGroupingPolicy | None = None
+    add_new_columns_only: bool = False
 
     def _spec(self, plan: TablePlan, name: str, columns: list[tuple[str, str]],
               parameters: dict[str, str]) -> TableSpec:
@@ -646,20 +653,27 @@ class _Context:
                 f"are {keys_old} but the folders now give {plan.partition_keys} "
                 "(schema_change_policy LOG)"))
             return old, [], False
-        try:
-            merged = merge_columns(old, plan.columns, plan.schema.format)
-        except TypeConflict:
-            merged = list(plan.columns)
-        merged, _ = finalize_columns(merged, plan.schema.format)
+        fmt = plan.schema.format
+        kept: list[str] = []
+        if self.add_new_columns_only:
+            merged, kept = _merge_new_columns(old, plan.columns, fmt)
+            if merged is None:
+                self.report.skipped.append(Skipped(
+                    plan.location, f"table {existing.qualified_name} not updated: " + kept[0]
+                    + " (add_new_columns_only: existing columns are never changed)"))
+                return old, [], False
+        else:
+            merged = _update_columns(old, plan.columns, fmt)
         changes = _describe_changes(old, merged)
+        kept = [f"not applied (add new columns only): {c}" for c in kept]
         if not changes:
-            return old, [], True
+            return old, kept, True
         if self.schema_policy == "LOG":
             log.warning("table %s: schema differs from the files (not applied, policy LOG): %s",
                         existing.qualified_name, changes)
-            return old, [f"not applied (LOG): {c}" for c in changes], True
+            return old, [f"not applied (LOG): {c}" for c in changes] + kept, True
         log.info("table %s: schema updated: %s", existing.qualified_name, changes)
-        return merged, changes, True
+        return merged, changes + kept, True
 
     def _register_partitions(self, spec: TableSpec, plan: TablePlan, tr: TableReport,
                              existed: bool, present_dirs: set[tuple[str, ...]]) -> None:
@@ -802,6 +816,39 @@ class _Context:
 def _values_for(table_rel: tuple[str, ...], rel: tuple[str, ...],
                 spec: TableSpec) -> tuple[str | None, ...] | None:
     return _Existing(spec, table_rel).values_of(rel)
+
+
+def _update_columns(old: list[tuple[str, str]], new: list[tuple[str, str]],
+                    fmt: str) -> list[tuple[str, str]]:
+    """Glue's "update the table definition": exactly the columns the files hold now (``new``,
+    already the union over every current folder), the surviving ones in the table's order with
+    the files' types, then the new ones. CSV columns are positional, so the files' order wins."""
+    if fmt == "csv":
+        return list(new)
+    by_name = {n.lower(): (n, t) for n, t in new}
+    out = [(n, by_name[n.lower()][1]) for n, _ in old if n.lower() in by_name]
+    have = {n.lower() for n, _ in out}
+    return out + [(n, t) for n, t in new if n.lower() not in have]
+
+
+def _merge_new_columns(
+    old: list[tuple[str, str]], new: list[tuple[str, str]], fmt: str
+) -> tuple[list[tuple[str, str]] | None, list[str]]:
+    """Glue's MergeNewColumns: the table's columns unchanged (types too) plus the new ones;
+    also the differences left out. For CSV (positional) the new columns must extend the table's
+    (None and the reason otherwise)."""
+    if fmt == "csv":
+        for i, ((a, _), (b, _)) in enumerate(zip(old, new, strict=False)):
+            if a.lower() != b.lower():
+                return None, [f"CSV column {i} is {a!r} in the table but {b!r} in the files "
+                              "(CSV columns are read by position)"]
+        out = list(old) + list(new[len(old):])
+    else:
+        have = {n.lower() for n, _ in old}
+        out = list(old) + [(n, t) for n, t in new if n.lower() not in have]
+    left_out = [c for c in _describe_changes(out, _update_columns(old, new, fmt))
+                if not c.startswith("added column")]
+    return out, left_out
 
 
 def _describe_changes(old: list[tuple[str, str]], new: list[tuple[str, str]]) -> list[str]:
