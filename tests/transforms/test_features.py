@@ -297,6 +297,81 @@ def test_split_without_validation_and_bad_input(spark, population):
         with_split(out, key=["customer_id"], split=split)
 
 
+@pytest.fixture
+def contacts(spark):
+    """Several rows per entity with different labels: 300 customers, each with a label-0 contact;
+    every third also has a label-1 contact, every fifth a second label-0 contact, and c00007 a
+    null-label contact. 100 entities are mixed, so a per-row stratum would cut them apart."""
+    base = spark.range(300).select(F.format_string("c%05d", "id").alias("customer_id"),
+                                   F.col("id"))
+    rows = (base.select("customer_id", F.lit(0).alias("churned"))
+            .unionByName(base.where("id % 3 = 0").select("customer_id", F.lit(1).alias("churned")))
+            .unionByName(base.where("id % 5 = 0").select("customer_id", F.lit(0).alias("churned")))
+            .unionByName(base.where("id = 7").select("customer_id",
+                                                      F.lit(None).cast("int").alias("churned"))))
+    return rows
+
+
+def test_stratified_split_keeps_each_entity_in_one_split(spark, contacts):
+    split = SplitSpec(train=0.7, validation=0.15, test=0.15, seed=3)
+    out = with_split(contacts, key=["customer_id"], split=split, stratify_by="churned")
+    assert out.count() == contacts.count() == 461  # every row kept, the null label included
+    spread = out.groupBy("customer_id").agg(F.countDistinct("split").alias("n"))
+    assert spread.where("n > 1").count() == 0
+    assert spread.count() == 300
+    # Deterministic whatever the row order or partitioning.
+    shuffled = contacts.repartition(4, "churned").orderBy(F.rand(9))
+    again = with_split(shuffled, key=["customer_id"], split=split, stratify_by="churned")
+    assert _assignments(out) == _assignments(again)
+    # Still stratified: each split holds its fraction of the rows, and its share of label-1 rows
+    # is close to the whole's (100 of the 460 labelled rows). Entities are stratified exactly;
+    # rows only as closely as the rows per entity vary (validation holds ~70 rows here).
+    rows = {(r["split"], r["churned"]): r["count"]
+            for r in out.groupBy("split", "churned").count().collect()}
+    whole_share = 100 / 460
+    for name, fraction in (("train", 0.7), ("validation", 0.15), ("test", 0.15)):
+        total = sum(n for (s, _), n in rows.items() if s == name)
+        assert abs(total - fraction * 461) <= 0.03 * 461, (name, total)
+        share = rows.get((name, 1), 0) / (total - rows.get((name, None), 0))
+        assert abs(share - whole_share) <= 0.04, (name, share)
+    # Entities per split: an entity's stratum is its most frequent label, ties to the greatest
+    # (c00003: 0 and 1 -> 1; c00015: 0, 0 and 1 -> 0; c00007: 0 and null -> 0), so 80 entities
+    # are in stratum 1 and 220 in stratum 0; each stratum splits 70/15/15 to within one entity.
+    labels = {}
+    for r in contacts.collect():
+        labels.setdefault(r["customer_id"], []).append(r["churned"])
+    def stratum(values):
+        return max(set(values), key=lambda v: (values.count(v), v is not None, v or 0))
+    strata = {k: stratum(v) for k, v in labels.items()}
+    assert (strata["c00003"], strata["c00015"], strata["c00007"]) == (1, 0, 0)
+    assignments = _assignments(out)
+    for value, n in ((1, 80), (0, 220)):
+        assert sum(s == value for s in strata.values()) == n
+        for name, fraction in (("train", 0.7), ("validation", 0.15), ("test", 0.15)):
+            got = sum(1 for k, s in strata.items() if s == value and assignments[k] == name)
+            assert abs(got - fraction * n) <= 1, (value, name, got)
+
+
+def test_stratified_split_of_empty_frame_and_null_keys(spark):
+    empty = spark.createDataFrame([], "customer_id string, churned int")
+    split = SplitSpec(train=0.6, validation=0.2, test=0.2, seed=1)
+    out = with_split(empty, key=["customer_id"], split=split, stratify_by="churned")
+    assert out.columns == ["customer_id", "churned", "split"]
+    assert out.collect() == []
+    # A null key is one entity (as the hash sees it): all its rows share one split.
+    nulls = spark.createDataFrame(
+        [(None, 0), (None, 1), (None, None), ("a", 1), ("a", 0), ("b", None)],
+        "customer_id string, churned int",
+    )
+    got = with_split(nulls, key=["customer_id"], split=split, stratify_by="churned")
+    assert got.count() == 6
+    per_key = {}
+    for r in got.collect():
+        per_key.setdefault(r["customer_id"], set()).add(r["split"])
+    assert set(per_key) == {None, "a", "b"}
+    assert all(len(v) == 1 for v in per_key.values()), per_key
+
+
 # --------------------------------------------------------------------------- SageMaker outputs
 
 

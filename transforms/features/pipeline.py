@@ -28,6 +28,7 @@ from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
+from pyspark.sql.window import Window
 
 from lakeforge.errors import ConfigError, require_columns
 from transforms.features.spec import (
@@ -182,10 +183,13 @@ def with_split(
     """Add ``split.column`` ('train' / 'validation' / 'test') from a hash of the entity key.
 
     The hash is ``xxhash64(seed, *key)``, so the assignment never depends on row order or
-    partitioning. With ``method='stratified'`` the cut points are learnt per value of
-    ``stratify_by`` (nulls form their own stratum) with ``percentile_approx`` so each stratum gets
-    the fractions to within one row; with ``method='hash'`` the cut points are the fractions
-    themselves. Lazy: no action is run.
+    partitioning, and every row of a key lands in the same split (no entity leaks between
+    train and validation/test). With ``method='stratified'`` each entity gets one stratum, the
+    most frequent value of ``stratify_by`` among its rows (ties go to the greatest value, a
+    value before null; an entity whose labels are all null is the null stratum), and the cut
+    points are learnt per stratum over the entities with ``percentile_approx``, so each stratum
+    gets the fractions to within one entity. With ``method='hash'`` the cut points are the
+    fractions themselves. Lazy: no action is run.
     """
     require_columns(df.columns, list(key) + ([stratify_by] if stratify_by else []), "with_split")
     if split.column in df.columns:
@@ -196,11 +200,26 @@ def with_split(
     cut_val = 1.0 if split.test == 0 else split.train + split.validation
     with_u = df.withColumn("__split_u", u)
     if split.method == "stratified" and stratify_by:
-        cuts = with_u.groupBy(F.col(stratify_by).alias("__split_stratum")).agg(
+        # One stratum per entity, by windows over the key (a null key is one entity, as it is
+        # one hash): the label's count among the entity's rows, then the entity's greatest
+        # (count, label) pair. Struct ordering compares count first, then the label with null
+        # lowest, so the choice never depends on row order.
+        entity = Window.partitionBy(*[F.col(k) for k in key])
+        label_count = F.count(F.lit(1)).over(
+            Window.partitionBy(*[F.col(k) for k in key], F.col(stratify_by)))
+        with_u = (
+            with_u.withColumn("__split_n", label_count)
+            .withColumn("__split_stratum", F.max(F.struct(
+                F.col("__split_n").alias("n"), F.col(stratify_by).alias("v"))).over(entity)["v"])
+        )
+        entities = with_u.select(*key, "__split_stratum", "__split_u").dropDuplicates(list(key))
+        cuts = entities.groupBy(F.col("__split_stratum").alias("__split_cut_stratum")).agg(
             F.percentile_approx("__split_u", [cut_train, cut_val], 100_000).alias("__split_cuts")
         )
         with_u = with_u.join(
-            F.broadcast(cuts), with_u[stratify_by].eqNullSafe(cuts["__split_stratum"]), "left"
+            F.broadcast(cuts),
+            with_u["__split_stratum"].eqNullSafe(cuts["__split_cut_stratum"]),
+            "left",
         )
         train_cond = F.col("__split_u") <= F.col("__split_cuts")[0]
         val_cond = F.col("__split_u") <= F.col("__split_cuts")[1]
@@ -216,7 +235,9 @@ def with_split(
         F.when(train_cond, F.lit("train")).when(val_cond, F.lit("validation"))
         .otherwise(F.lit("test")),
     )
-    return labelled.drop("__split_u", "__split_stratum", "__split_cuts")
+    return labelled.drop(
+        "__split_u", "__split_n", "__split_stratum", "__split_cut_stratum", "__split_cuts"
+    )
 
 
 def feature_names(schema: StructType, spec: FeatureSpec) -> list[str]:

@@ -192,9 +192,10 @@ STEP_KINDS: dict[str, type] = {
 class SplitSpec:
     """Train/validation/test fractions of a deterministic split by a hash of the entity key.
 
-    ``method: stratified`` gives every stratum (label value) the fractions exactly (to one row),
-    with per-stratum cut points learnt from the data; ``method: hash`` uses fixed cut points, so a
-    key keeps its split even when more data arrives (stratified only in expectation).
+    ``method: stratified`` gives every stratum (an entity's most frequent label) the fractions
+    exactly (to one entity), with per-stratum cut points learnt from the data; every row of an
+    entity is in one split. ``method: hash`` uses fixed cut points, so a key keeps its split even
+    when more data arrives (stratified only in expectation).
     """
 
     train: float = 0.7
