@@ -178,14 +178,34 @@ class DynamicFrame:
     def apply_mapping(self, mappings: Sequence[Sequence[str]], case_sensitive: bool = False,
                       transformation_ctx: str = "", info: str = "", stageThreshold: int = 0,  # noqa: N803
                       totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
-        """ApplyMapping; a choice column mapped to a type is cast to it first, as Glue does."""
-        df, resolved = self._df, []
+        """ApplyMapping; a choice column mapped to a type is cast to it first, as Glue does.
+
+        As awsglue: a lone tuple is one mapping, each mapping must be a tuple, and source
+        names match regardless of case unless ``case_sensitive``. awsglue also hands 2- and
+        3-tuples to Glue's JVM, whose meaning of them is not documented: they are refused
+        here (GlueApiNotImplementedError)."""
+        if isinstance(mappings, tuple):
+            mappings = [mappings]
         for mapping in mappings:
-            source = mapping[0]
-            if source in self._choices and len(mapping) >= 4:
+            if not isinstance(mapping, tuple):
+                raise TypeError(f"apply_mapping: mapping {mapping!r} must be a tuple "
+                                "(source, source_type, target, target_type), as awsglue "
+                                "requires")
+            if len(mapping) in (2, 3):
+                raise GlueApiNotImplementedError(
+                    f"apply_mapping with a {len(mapping)}-tuple mapping {mapping!r}",
+                    "write it as (source, source_type, target, target_type)")
+            if len(mapping) != 4:
+                raise ValueError(f"apply_mapping: mapping tuple must be of length 2, 3, or 4; "
+                                 f"got {mapping!r} of length {len(mapping)}")
+        df, resolved = self._df, []
+        by_name = {c if case_sensitive else c.lower(): c for c in self._choices}
+        for mapping in mappings:
+            source = by_name.get(mapping[0] if case_sensitive else str(mapping[0]).lower())
+            if source is not None and source not in resolved:
                 df = choice_mod.resolve(df, self._choices, [(source, f"cast:{mapping[3]}")])
                 resolved.append(source)
-        out = apply_mapping(df, mappings=[tuple(m) for m in mappings])
+        out = apply_mapping(df, mappings=list(mappings), case_sensitive=case_sensitive)
         return self._derive(out, transformation_ctx, resolved=resolved)
 
     applyMapping = apply_mapping  # noqa: N815 - Glue's alias

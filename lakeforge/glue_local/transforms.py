@@ -25,7 +25,8 @@ _Method = Callable[[Mapping[str, Any]], Any]
 # Glue class -> the DynamicFrame call it makes, from the wrapper's bound arguments.
 _METHODS: dict[str, _Method] = {
     "ApplyMapping": lambda v: v["frame"].apply_mapping(
-        v["mappings"], transformation_ctx=v["transformation_ctx"]),
+        v["mappings"], case_sensitive=v["case_sensitive"],
+        transformation_ctx=v["transformation_ctx"]),
     "ResolveChoice": lambda v: v["frame"].resolveChoice(
         specs=v["specs"], choice=v["choice"], database=v["database"],
         table_name=v["table_name"], transformation_ctx=v["transformation_ctx"]),

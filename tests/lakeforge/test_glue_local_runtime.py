@@ -513,3 +513,33 @@ def test_from_options_recurse_and_exclusions(glue_context: Any,
         ids(isFailFast=True)
     with pytest.raises(ValueError, match="'exclusions' '\\*\\*.csv' is not a JSON list"):
         ids(exclusions="**.csv")
+
+
+def test_apply_mapping_case_insensitive_by_default(glue_context: Any, spark: Any) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+    from awsglue.transforms import ApplyMapping
+
+    from lakeforge.errors import MissingColumnsError
+    from lakeforge.glue_local.errors import GlueApiNotImplementedError
+
+    df = spark.createDataFrame([(1, "a"), (None, None)], "zid int, name string")
+    dyf = DynamicFrame.fromDF(df, glue_context, "t")
+    out = dyf.apply_mapping([("ZID", "int", "id", "long"), ("Name", "string", "name", "string")])
+    assert out.toDF().schema.simpleString() == "struct<id:bigint,name:string>"
+    assert out.toDF().collect() == [Row(id=1, name="a"), Row(id=None, name=None)]
+    assert dyf.apply_mapping(("zid", "int", "id", "long")).toDF().columns == ["id"]
+    assert ApplyMapping.apply(frame=dyf, mappings=[("NAME", "string", "n", "string")]
+                              ).toDF().columns == ["n"]
+    with pytest.raises(MissingColumnsError, match="ZID"):
+        dyf.apply_mapping([("ZID", "int", "id", "long")], case_sensitive=True)
+    with pytest.raises(GlueApiNotImplementedError, match="2-tuple"):
+        dyf.apply_mapping([("zid", "id")])
+    with pytest.raises(ValueError, match="length 2, 3, or 4"):
+        dyf.apply_mapping([("zid", "int", "id", "long", "x")])
+    with pytest.raises(TypeError, match="must be a tuple"):
+        dyf.apply_mapping([["zid", "int", "id", "long"]])
+
+
+def test_apply_mapping_finds_a_choice_column_ignoring_case(prices: Any) -> None:
+    mapped = prices.apply_mapping([("ID", "int", "id", "int"), ("PRICE", "string", "p", "long")])
+    assert dict(mapped.toDF().collect()) == {1: 100, 2: None, 3: None, 4: None, 5: 12}

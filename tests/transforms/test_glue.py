@@ -178,6 +178,29 @@ def test_apply_mapping_empty_frame_and_errors(spark, people) -> None:
         apply_mapping(people, [("id", "string", "id", "string")], stage_threshold=0)
 
 
+def test_apply_mapping_matches_source_case_insensitively_by_default(spark) -> None:
+    """Glue's default case_sensitive=False: ``ZID`` and ``Addr.ZIP`` find ``zid`` and
+    ``addr.zip``; two fields equal but for case are refused; a lone 4-tuple is one mapping
+    (the ApplyMapping class forwards case_sensitive)."""
+    df = spark.createDataFrame([(1, ("E1",)), (None, None)], "zid int, addr struct<zip:string>")
+    out = apply_mapping(df, [("ZID", "int", "id", "long"), ("Addr.ZIP", "string", "z", "string")])
+    assert out.schema.simpleString() == "struct<id:bigint,z:string>"
+    assert out.collect() == [(1, "E1"), (None, None)]
+    assert apply_mapping(df, ("zid", "int", "i", "int")).collect() == [(1,), (None,)]
+    assert ApplyMapping.apply(frame=df, mappings=[("zId", "int", "k", "int")]).columns == ["k"]
+    with pytest.raises(MissingColumnsError, match="ZID"):
+        apply_mapping(df, [("ZID", "int", "id", "long")], case_sensitive=True)
+    with pytest.raises(MissingColumnsError, match="ZID"):
+        ApplyMapping.apply(frame=df, mappings=[("ZID", "int", "k", "int")], case_sensitive=True)
+    with pytest.raises(MappingError, match="must be strings"):
+        apply_mapping(df, [("zid", "int", "id", 5)])
+    twins = spark.createDataFrame([], "Id int, ID int, s struct<a:int,A:int>")
+    with pytest.raises(MappingError, match=r"'Id' matches fields \['ID', 'Id'\]"):
+        apply_mapping(twins, [("Id", "int", "i", "int")])
+    with pytest.raises(MappingError, match=r"'S.a' matches fields \['A', 'a'\]"):
+        apply_mapping(twins, [("S.a", "int", "z", "int")])
+
+
 # ------------------------------------------------------------------ ResolveChoice
 
 PRICES_SCHEMA = "sku string, price string, myList array<struct<price:string>>"

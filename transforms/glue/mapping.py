@@ -51,6 +51,7 @@ def apply_mapping(
     df: DataFrame,
     mappings: Sequence[Sequence[str]],
     *,
+    case_sensitive: bool = False,
     ledger: ErrorLedger | None = None,
     transformation_ctx: str = "",
     info: str = "",
@@ -65,11 +66,16 @@ def apply_mapping(
     overflow or a fraction into an integral type too; :mod:`transforms.casts`) becomes null and
     is counted as rejected in ``ledger``.
     A source path the frame lacks raises MissingColumnsError (Glue would silently skip it).
+    With ``case_sensitive=False`` (Glue's default) a source path segment that is not a field
+    name matches the one field whose name differs only in case (``ZID`` finds ``zid``; two
+    fields equal but for case raise MappingError). A lone 4-tuple is one mapping, as in awsglue.
 
     >>> apply_mapping(df, mappings=[("id", "string", "id", "long"),
     ...                             ("`addr.zip`", "string", "address.zip", "string")])
     """
     where = "apply_mapping"
+    if isinstance(mappings, tuple) and mappings and isinstance(mappings[0], str):
+        mappings = [mappings]
     if not mappings:
         raise MappingError(f"{where}: give at least one (source, source_type, target, "
                            "target_type) mapping; an empty mapping would drop every column")
@@ -80,6 +86,9 @@ def apply_mapping(
         if isinstance(mapping, str) or len(mapping) != 4:
             raise MappingError(f"{where}: mapping #{i} {mapping!r} is not a 4-tuple "
                                "(source_path, source_type, target_path, target_type)")
+        if not all(isinstance(part, str) for part in mapping):
+            raise MappingError(f"{where}: mapping #{i} {mapping!r}: its four items must be "
+                               "strings")
         source, source_type, target, target_type = mapping
         source_path, target_path = parse_path(source), parse_path(target)
         for label, p in (("source", source_path), ("target", target_path)):
@@ -88,10 +97,12 @@ def apply_mapping(
                                    "through an array; map the whole array field instead")
         parse_type(source_type, f"{where} mapping #{i} source_type")
         target_dt = parse_type(target_type, f"{where} mapping #{i} target_type")
-        if not has_path(schema, source_path):
+        found = (source_path if case_sensitive
+                 else _ignoring_case(schema, source_path, f"{where}: mapping #{i}"))
+        if found is None or not has_path(schema, found):
             missing.append(format_path(source_path))
             continue
-        parsed.append((i, source_path, target_path, target_dt))
+        parsed.append((i, found, target_path, target_dt))
     if missing:
         raise MissingColumnsError(missing, _available_paths(schema), where)
 
@@ -122,6 +133,28 @@ def apply_mapping(
                       transformation_ctx=transformation_ctx, info=info,
                       stage_threshold=stage_threshold, total_threshold=total_threshold)
     return observed.drop(tmp)
+
+
+def _ignoring_case(schema: StructType, path: Path, where: str) -> Path | None:
+    """``path`` with each segment replaced by the field it names when case is ignored; None
+    when a segment names no field. Fields equal but for case are refused even when one is
+    named exactly: Spark's analyzer (case-insensitive by default) could not tell them apart."""
+    current: DataType = schema
+    out: list[str] = []
+    for depth, seg in enumerate(path):
+        if not isinstance(current, StructType):
+            return None
+        hits = [f for f in current.fields if f.name.lower() == seg.lower()]
+        if not hits:
+            return None
+        if len(hits) > 1:
+            raise MappingError(
+                f"{where} source {format_path(path)!r}: {format_path(path[:depth + 1])!r} "
+                f"matches fields {sorted(f.name for f in hits)} when case is ignored; name "
+                "one exactly and pass case_sensitive=True")
+        out.append(hits[0].name)
+        current = hits[0].dataType
+    return tuple(out)
 
 
 def _insert_target(tree: dict[str, Any], path: Path, value: Column, index: int,

@@ -189,7 +189,7 @@ def _output_column_or_none(kwargs: dict[str, Any], values: Mapping[str, Any]) ->
 
 ApplyMapping = glue_wrapper(
     "ApplyMapping", apply_mapping, "Apply a declarative mapping",
-    [GlueArg("mappings"), *COUNTED, GlueArg("ledger", None)])
+    [GlueArg("mappings"), GlueArg("case_sensitive", False), *COUNTED, GlueArg("ledger", None)])
 ResolveChoice = glue_wrapper(
     "ResolveChoice", resolve_choice, "Resolve mixed-type columns",
     [GlueArg("specs", None), GlueArg("choice", ""), GlueArg("database", None),
