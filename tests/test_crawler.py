@@ -214,6 +214,39 @@ def test_compression_must_match_file_suffix(tmp_path: Path, glue: GlueApiCatalog
     assert report.tables == [] and glue.list_tables(db) == []
 
 
+@pytest.mark.parametrize(("pattern", "excluded"), [
+    ("*.{json,txt}", ["notes.txt", "top.json"]),
+    ("*.json", ["top.json"]),
+    ("**.json", ["dt=1/deep/d.json", "dt=1/x.json", "top.json"]),
+    ("**/*.json", ["dt=1/deep/d.json", "dt=1/x.json"]),
+    ("dt=1/*", ["dt=1/a.csv", "dt=1/x.json"]),
+    ("dt=1/**", ["dt=1/a.csv", "dt=1/deep/d.json", "dt=1/x.json"]),
+])
+def test_exclude_patterns_follow_glue_glob(tmp_path: Path, pattern: str,
+                                           excluded: list[str]) -> None:
+    """--exclude is matched on each object's path below the include path with Glue's glob
+    rules (listing only: no catalog)."""
+    from lakeforge.crawler import list_objects, resolve_root
+
+    root = tmp_path / "sales"
+    for rel in ("top.json", "notes.txt", "dt=1/a.csv", "dt=1/x.json", "dt=1/deep/d.json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("1,2\n")
+    objects, ignored, count = list_objects(resolve_root(str(root)), exclude=[pattern])
+    kept = {"/".join([*o.rel_dir, o.name]) for o in objects}
+    assert (count, ignored) == (len(excluded), 0)
+    assert kept == {"top.json", "notes.txt", "dt=1/a.csv", "dt=1/x.json",
+                    "dt=1/deep/d.json"} - set(excluded)
+
+
+def test_malformed_exclude_fails_before_writing(tmp_path: Path, glue: GlueApiCatalog,
+                                                db: str) -> None:
+    (tmp_path / "t").mkdir()
+    with pytest.raises(ConfigError, match=r"^exclude pattern '\*\.\{json,txt': '\{' without"):
+        crawl(str(tmp_path / "t"), database=db, catalog=glue, exclude=["*.{json,txt"])
+    assert not glue.database_exists(db)
+
+
 # --------------------------------------------------------------------------- skipped objects
 
 

@@ -83,7 +83,13 @@ from lakeforge.crawler.grouping import (
     unique_name,
 )
 from lakeforge.crawler.hive_types import TypeConflict
-from lakeforge.crawler.listing import ListedObject, Root, list_objects, resolve_root
+from lakeforge.crawler.listing import (
+    ListedObject,
+    Root,
+    glob_to_regex,
+    list_objects,
+    resolve_root,
+)
 from lakeforge.errors import ConfigError, LakeforgeError
 from lakeforge.paths import normalize_uri, unescape_partition_value, validate_identifier
 
@@ -280,6 +286,8 @@ def crawl(
     if table_level is not None and table_level < 1:
         raise ConfigError(f"table_level must be 1 or more (1 = the include path), "
                           f"got {table_level}")
+    for pattern in exclude:
+        glob_to_regex(pattern)  # a malformed glob fails before anything is written
     roots = [resolve_root(p, endpoint_url=endpoint_url, region=region, filesystem=filesystem)
              for p in include]
     report = CrawlReport(database)

@@ -3,13 +3,16 @@
 Objects that are not data are ignored exactly as Spark and Hive ignore them: a path component
 starting with ``.`` or ``_`` (unless it is a ``key=value`` partition folder such as
 ``_x=1``), ``_SUCCESS``, ``*.crc``, ``_temporary/``, ``_delta_log/``, plus the user's exclude
-globs (matched against the path relative to the include path).
+globs, matched against each object's path relative to the include path with Glue's glob rules
+(Java's ``FileSystem.getPathMatcher("glob:...")``): ``*`` within one path component, ``**``
+across ``/``, ``?`` one character of a component, ``[a-z]``/``[!a-c]`` one character of a set,
+``{csv,avro}`` alternatives (not nested), ``\\`` escapes the next character.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from lakeforge.errors import InputPathError
+from lakeforge.errors import ConfigError, InputPathError
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,75 @@ def resolve_root(path: str, *, endpoint_url: str | None = None, region: str | No
     return Root(absolute, filesystem or pafs.LocalFileSystem(), absolute, "")
 
 
+_REGEX_META = set(".^$+{}()|[]\\*?")
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """A Glue exclude glob as a compiled regex for ``fullmatch`` on a relative object path.
+
+    Mirrors Java's glob syntax (``sun.nio.fs.Globs``), which Glue's exclude patterns document;
+    a malformed pattern raises :class:`ConfigError` naming it. Example::
+
+        glob_to_regex("*.{json,txt}").fullmatch("a.json")   # matches
+        glob_to_regex("*.json").fullmatch("dt=1/a.json")     # None: * stays in one folder
+    """
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"exclude pattern {pattern!r}: {why} (Glue glob syntax: * ** ? "
+                           "[a-z] [!a-c] {a,b} and \\ to escape)")
+
+    out: list[str] = []
+    in_group = False
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "\\":
+            if i == n:
+                raise bad("nothing to escape after the final \\")
+            out.append(re.escape(pattern[i]))
+            i += 1
+        elif c == "*":
+            if i < n and pattern[i] == "*":
+                out.append(".*")
+                i += 1
+            else:
+                out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            close = pattern.find("]", i)
+            if close < 0:
+                raise bad("'[' without its ']'")
+            body = pattern[i:close]
+            negate = body[:1] == "!"
+            body = body[1:] if negate else body
+            if "/" in body:
+                raise bad("a bracket expression may not hold '/'")
+            if not body:
+                raise bad("empty bracket expression []")
+            chars = "".join("\\" + ch if ch in "\\^[]" else ch for ch in body)
+            out.append(f"(?![/])[{'^' if negate else ''}{chars}]")
+            i = close + 1
+        elif c == "{":
+            if in_group:
+                raise bad("groups {...} cannot be nested")
+            in_group = True
+            out.append("(?:")
+        elif c == "}" and in_group:
+            in_group = False
+            out.append(")")
+        elif c == "," and in_group:
+            out.append("|")
+        else:
+            out.append(re.escape(c) if c in _REGEX_META else c)
+    if in_group:
+        raise bad("'{' without its '}'")
+    try:
+        return re.compile("".join(out), re.DOTALL)
+    except re.error as exc:  # e.g. a reversed range [z-a]
+        raise bad(f"not a valid bracket expression ({exc.msg})") from exc
+
+
 def is_hidden_component(name: str) -> bool:
     """Spark's rule (InMemoryFileIndex.shouldFilterOutPathName) for names readers skip."""
     return ((name.startswith("_") and "=" not in name) or name.startswith(".")
@@ -96,8 +168,10 @@ def list_objects(
     """All data-candidate objects under ``root``; returns (objects, ignored, excluded).
 
     ``ignored`` counts non-data objects (markers, checksums, hidden files), ``excluded`` those
-    matched by an exclude glob. A missing include path raises :class:`InputPathError`.
+    matched by an exclude glob (:func:`glob_to_regex`). A missing include path raises
+    :class:`InputPathError`, a malformed glob :class:`ConfigError`.
     """
+    excludes = [glob_to_regex(g) for g in exclude]
     info = root.fs.get_file_info(root.base)
     if info.type == pafs.FileType.NotFound:
         raise InputPathError(f"include path {root.uri} does not exist")
@@ -121,7 +195,7 @@ def list_objects(
         if is_non_data(parts):
             ignored += 1
             continue
-        if any(fnmatch.fnmatchcase(rel, g) for g in exclude):
+        if any(g.fullmatch(rel) for g in excludes):
             excluded += 1
             continue
         objects.append(ListedObject(fi.path, tuple(parts[:-1]), parts[-1], fi.size or 0, fi))
