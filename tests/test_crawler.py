@@ -125,6 +125,39 @@ def test_mixed_formats_under_one_root(tmp_path: Path, glue: GlueApiCatalog, db: 
     assert "org.openx.data.jsonserde.JsonSerDe" in ddl and "'compressionType'='gzip'" in ddl
 
 
+def test_json_keys_differing_in_case_merge(tmp_path: Path, glue: GlueApiCatalog,
+                                           db: str) -> None:
+    """Keys that differ only in case are one column (the OpenX SerDe and Athena are
+    case-insensitive), inside a file as across files; a row holding both spellings, or a
+    shape conflict between them, keeps the file and its folder out with the reason."""
+    root = tmp_path / "lake"
+    (root / "clicks").mkdir(parents=True)
+    (root / "clicks" / "a.json").write_text('{"userId": 1, "page": "x"}\n'
+                                            '{"userid": 2, "page": "y"}\n')
+    (root / "clicks" / "b.json").write_text('{"USERID": 3, "Page": "z", "n": 1.5}\n')
+    (root / "widened").mkdir()
+    (root / "widened" / "w.json").write_text('{"A": 1, "k": 0}\n{"a": "x", "k": 1}\n')
+    (root / "same_row").mkdir()
+    (root / "same_row" / "s.json").write_text('{"Url": "u", "URL": "v"}\n')
+    (root / "shapes").mkdir()
+    (root / "shapes" / "c.json").write_text('{"Tag": 1, "q": 0}\n{"tag": [1], "q": 1}\n')
+    report = crawl(str(root), database=db, catalog=glue)
+    assert sorted(t.name for t in report.tables) == ["clicks", "widened"]
+    assert report.table("clicks").columns == [("userId", "bigint"), ("page", "string"),
+                                              ("n", "double")]
+    assert report.table("widened").columns == [("A", "string"), ("k", "bigint")]
+    ddl = glue.show_create_table(db, "clicks")
+    assert "`userid`" not in ddl and "`userId` bigint" in ddl
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons[str(root / "same_row" / "s.json")] == (
+        "line 1 holds keys 'Url' and 'URL', which differ only in case: the OpenX JSON SerDe "
+        "lower-cases keys (case.insensitive) and fails such a row with a duplicate key")
+    assert reasons[str(root / "shapes" / "c.json")].startswith(
+        "keys 'Tag' and 'tag' (one column: they differ only in case) change shape between "
+        "records")
+    assert "unreadable object(s) inside" in reasons[str(root / "shapes")]
+
+
 def test_csv_without_header_and_bz2(tmp_path: Path, glue: GlueApiCatalog, db: str) -> None:
     root = tmp_path / "noheader"
     root.mkdir()

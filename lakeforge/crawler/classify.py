@@ -4,7 +4,8 @@
 * Text (optionally gzip or bz2, recognised by their magic bytes, which must agree with the
   name's suffix ``.gz``/``.gzip``/``.bz2`` that readers go by): a sample of the first
   1,000 records or 1 MB (whichever comes first, Glue's sample) is read.
-  JSON lines when every sampled line is a JSON object; otherwise CSV when one delimiter
+  JSON lines when every sampled line is a JSON object (keys that differ only in case are one
+  column, as the OpenX JSON SerDe reads them); otherwise CSV when one delimiter
   (``,`` ``\\t`` ``|`` ``;`` ``\\x01``) splits every sampled line into the same number (>= 2) of
   fields. The header is detected as Glue does: the first row is a header when all its values
   are distinct non-empty strings and some later row has a non-string value in a column.
@@ -207,7 +208,10 @@ def json_type(value: object) -> str:
 
 
 def _json(lines: list[str], compression: str | None) -> FileSchema:
-    types: dict[str, str] = {}
+    # Keyed by the lower-cased key: the OpenX JsonSerDe (case.insensitive, its default) and
+    # Athena/Hive column names are case-insensitive, so 'userId' and 'userid' are one column
+    # (first spelling kept, types widened), as merge_columns merges files.
+    types: dict[str, tuple[str, str]] = {}
     bad: list[str] = []
     for n, line in enumerate(lines, 1):
         try:
@@ -218,19 +222,29 @@ def _json(lines: list[str], compression: str | None) -> FileSchema:
         if not isinstance(record, dict):
             bad.append(f"line {n} is a JSON {type(record).__name__}, not an object")
             continue
+        seen: dict[str, str] = {}
         for key, value in record.items():
+            folded = key.lower()
+            if folded in seen:
+                raise UnreadableObject(
+                    f"line {n} holds keys {seen[folded]!r} and {key!r}, which differ only in "
+                    "case: the OpenX JSON SerDe lower-cases keys (case.insensitive) and fails "
+                    "such a row with a duplicate key")
+            seen[folded] = key
             t = json_type(value)
+            first, before = types.get(folded, (key, None))
             try:
-                types[key] = widen(types[key], t, "text") if key in types else t
+                types[folded] = (first, widen(before, t, "text") if before is not None else t)
             except TypeConflict as exc:
-                raise UnreadableObject(f"field {key!r} changes shape between records: "
-                                       f"{exc}") from exc
+                what = (f"field {key!r} changes" if first == key else
+                        f"keys {first!r} and {key!r} (one column: they differ only in case) change")
+                raise UnreadableObject(f"{what} shape between records: {exc}") from exc
     if bad and not _tolerable(len(bad), len(lines)):
         raise UnreadableObject(f"{bad[0]}; {len(bad)} of {len(lines)} sampled lines are "
                                "malformed (JSON files must hold one object per line)")
     if not types:
         raise UnreadableObject("JSON records have no fields")
-    return FileSchema("json", compression, tuple(types.items()))
+    return FileSchema("json", compression, tuple(types.values()))
 
 
 # --------------------------------------------------------------------------- CSV
