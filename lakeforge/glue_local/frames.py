@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
 
+from lakeforge.errors import MissingColumnsError
 from lakeforge.glue_local import choice as choice_mod
 from lakeforge.glue_local.errors import GlueApiNotImplementedError
 from lakeforge.glue_local.records import DynamicRecord, filter_records, map_records
@@ -33,6 +34,7 @@ from transforms.glue import (
     unbox,
     unnest,
 )
+from transforms.glue.field_paths import has_path, parse_path
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +228,14 @@ class DynamicFrame:
         todo = ([(s[0], s[1]) for s in specs] if specs
                 else [(c, choice) for c in self._choices])
         mine = [(p, a) for p, a in todo if p in self._choices]
-        others = [(p, a) for p, a in todo if p not in self._choices]
+        # A field of one type is no choice: make_cols / make_struct leave it as it is (Glue
+        # resolves choice types only); cast, project and match_catalog still convert it.
+        others = [(p, a) for p, a in todo if p not in self._choices
+                  and str(a).strip() not in ("make_cols", "make_struct")]
+        missing = [p for p, _ in todo if p not in self._choices
+                   and not has_path(self._df.schema, parse_path(p))]
+        if missing:
+            raise MissingColumnsError(missing, self._df.columns, "resolveChoice")
         catalog_types = None
         if any(a == "match_catalog" for _, a in mine):
             catalog_types = self.glue_ctx._catalog_types(database, table_name)

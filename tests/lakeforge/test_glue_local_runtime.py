@@ -543,3 +543,23 @@ def test_apply_mapping_case_insensitive_by_default(glue_context: Any, spark: Any
 def test_apply_mapping_finds_a_choice_column_ignoring_case(prices: Any) -> None:
     mapped = prices.apply_mapping([("ID", "int", "id", "int"), ("PRICE", "string", "p", "long")])
     assert dict(mapped.toDF().collect()) == {1: 100, 2: None, 3: None, 4: None, 5: 12}
+
+
+def test_make_cols_on_non_choice_is_noop(glue_context: Any, spark: Any) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+    from awsglue.transforms import ResolveChoice
+
+    from lakeforge.errors import MissingColumnsError
+
+    df = spark.createDataFrame([(1, 10, "a"), (2, None, None)],
+                               "id long, price long, name string")
+    dyf = DynamicFrame.fromDF(df, glue_context, "t")
+    for action in ("make_cols", "make_struct"):
+        out = dyf.resolveChoice(specs=[("price", action), ("name", action)]).toDF()
+        assert out.schema == df.schema and sorted(out.collect()) == sorted(df.collect())
+        assert ResolveChoice.apply(frame=dyf, specs=[("price", action)]).toDF().schema == \
+            df.schema
+    cast = dyf.resolveChoice(specs=[("price", "cast:string")]).toDF()
+    assert cast.schema["price"].dataType == T.StringType()
+    with pytest.raises(MissingColumnsError, match="nope"):
+        dyf.resolveChoice(specs=[("nope", "make_cols")])

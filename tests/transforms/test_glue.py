@@ -239,6 +239,19 @@ def test_resolve_choice_make_cols_names_columns_by_type(spark, prices) -> None:
         ("a", 100, None), ("b", None, "$100"), ("c", None, None)]
 
 
+def test_resolve_choice_make_cols_uses_glue_type_names_and_skips_single_typed(spark) -> None:
+    """Glue labels members with its own names (``long``, not Spark's ``bigint``); a column of
+    one non-string type is no choice, so make_cols / make_struct leave it unchanged."""
+    df = spark.createDataFrame([(1, "7"), (2, "x"), (3, None)], "id long, price string")
+    out = resolve_choice(df, specs=[("price", "make_cols")],
+                         choice_types={"price": ["bigint", "string"]})
+    assert out.columns == ["id", "price_long", "price_string"]
+    assert sorted(out.collect()) == [(1, 7, None), (2, None, "x"), (3, None, None)]
+    for action in ("make_cols", "make_struct"):
+        same = resolve_choice(df, specs=[("id", action)])
+        assert same.schema == df.schema and sorted(same.collect()) == sorted(df.collect())
+
+
 def test_resolve_choice_make_struct_and_project(spark, prices) -> None:
     """ResolveChoice class: make_struct ("a structure column where each structure contains both
     an int and a string") and project:<type> (values of other types are removed)."""

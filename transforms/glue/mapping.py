@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BooleanType,
     DataType,
+    IntegerType,
     IntegralType,
     StringType,
     StructField,
@@ -264,6 +265,10 @@ def resolve_choice(
         members = None
         if kind in ("make_cols", "make_struct"):
             members = _members(choice_types, path, actual, where)
+            if members is None:
+                log.info("%s: %r is a %s column, not a choice: %s leaves it unchanged", where,
+                         format_path(path), actual.simpleString(), kind)
+                continue
         rejected_name = f"__lakeforge_rejected_{i}"
         pred = _rejection_predicate(kind, target, members)
         if pred is not None:
@@ -296,8 +301,16 @@ def _parse_action(action: str, where: str) -> tuple[str, str | None]:
     return kind, type_name.strip() or None
 
 
+def glue_type_name(dtype: DataType) -> str:
+    """Glue's name of a type, as in make_cols column names: ``long`` (Spark: bigint),
+    ``int``, ``short``, ``byte``, ``double``, ``string``, ``decimal``, ``date`` ..."""
+    return "int" if isinstance(dtype, IntegerType) else dtype.typeName()
+
+
 def _members(choice_types: Mapping[str, Sequence[str]], path: Path, actual: DataType,
-             where: str) -> list[tuple[str, DataType]]:
+             where: str) -> list[tuple[str, DataType]] | None:
+    """The member types of the choice at ``path``, labelled with Glue's type names; None
+    for a column of one type that is no choice (Glue's make_cols / make_struct leave it)."""
     declared = None
     for key, value in choice_types.items():
         if parse_path(key) == path:
@@ -308,11 +321,12 @@ def _members(choice_types: Mapping[str, Sequence[str]], path: Path, actual: Data
                 f"{where}: {format_path(path)!r} is a string column; say which types its values "
                 f"mix with choice_types={{{format_path(path)!r}: ['int', 'string']}}"
             )
-        declared = [actual.simpleString()]
+        return None
     if isinstance(declared, str) or not declared:
         raise ChoiceSpecError(f"{where}: choice_types for {format_path(path)!r} must be a "
                               f"non-empty list of type names, got {declared!r}")
-    members = [(str(t), parse_type(str(t), f"{where} choice_types")) for t in declared]
+    members = [(glue_type_name(dt), dt) for dt in
+               (parse_type(str(t), f"{where} choice_types") for t in declared)]
     labels = [label for label, _ in members]
     if len(set(labels)) != len(labels):
         raise ChoiceSpecError(f"{where}: choice_types for {format_path(path)!r} repeats a type: "
