@@ -60,8 +60,7 @@ def test_cli_writes_report_json(tmp_path: Path, moto_endpoint: str, db: str,
 
     again = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
                   "--endpoint-url", moto_endpoint, "--table-prefix", "raw_",
-                  "--recrawl", "new-folders-only", "--schema-change", "log",
-                  "--report-json", "-"])
+                  "--recrawl", "new-folders-only", "--report-json", "-"])
     assert again == 0
     second = json.loads(capsys.readouterr().out)
     assert second["tables"][0]["partitions_already_present"] == 2
@@ -84,6 +83,29 @@ def test_cli_progress_on_terminal(tmp_path: Path, moto_endpoint: str, db: str, g
     text = tty.getvalue()
     assert "\robjects listed: 7 " in text and "\robjects read: 3/3 " in text
     assert "\rfolders classified: 3/3 " in text
+
+
+def test_cli_add_new_columns_only_keeps_a_dropped_column_on_moto(
+        tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--add-new-columns-only (Glue's MergeNewColumns) keeps a column gone from the files; the
+    default schema update removes it (Glue's "update the table definition")."""
+    root = tmp_path / "raw" / "events"
+    root.mkdir(parents=True)
+    (root / "a.json").write_text('{"id": 1, "old": "x"}\n', encoding="utf-8")
+    args = ["crawl", str(root), "--database", db, "--catalog", "glue",
+            "--endpoint-url", moto_endpoint, "--region", "us-east-1", "--report-json", "-"]
+    assert main(args) == 0
+    capsys.readouterr()
+    (root / "a.json").write_text('{"id": 1, "new": 2.5}\n', encoding="utf-8")
+
+    assert main([*args, "--add-new-columns-only"]) == 0
+    [merged] = json.loads(capsys.readouterr().out)["tables"]
+    assert [c["name"] for c in merged["columns"]] == ["id", "old", "new"]
+
+    assert main(args) == 0
+    [updated] = json.loads(capsys.readouterr().out)["tables"]
+    assert [c["name"] for c in updated["columns"]] == ["id", "new"]
 
 
 def test_cli_errors(tmp_path: Path, moto_endpoint: str, db: str, glue: object,

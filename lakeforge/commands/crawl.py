@@ -46,10 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--table-prefix", default="", help="prefix for every table name")
     p.add_argument("--recrawl", choices=sorted(_RECRAWL), default="everything",
                    help="new-folders-only reads only folders not yet registered")
-    p.add_argument("--schema-change", choices=sorted(_SCHEMA), default="update",
-                   help="update the catalog schema, or only log differences")
-    p.add_argument("--delete-behavior", choices=sorted(_DELETE), default="log",
-                   help="what to do with registered partitions/tables whose data is gone")
+    p.add_argument("--schema-change", choices=sorted(_SCHEMA), default=None,
+                   help="update the catalog schema, or only log differences (default: update; "
+                   "log with --recrawl new-folders-only, the only policy Glue allows there)")
+    p.add_argument("--delete-behavior", choices=sorted(_DELETE), default=None,
+                   help="what to do with registered partitions/tables whose data is gone "
+                   "(default: log)")
+    p.add_argument("--add-new-columns-only", action="store_true",
+                   help="on a schema update, add new columns but keep missing ones and their "
+                   "types (Glue's MergeNewColumns)")
     p.add_argument("--table-level", type=int, default=None,
                    help="make tables at this folder depth (1 = the include path itself)")
     p.add_argument("--grouping-policy", choices=list(_GROUPING), default="similar-schemas",
@@ -112,8 +117,9 @@ def _crawl(args: argparse.Namespace) -> int:
         report = crawl(
             args.paths, database=args.database, catalog=catalog, table_prefix=args.table_prefix,
             recrawl_policy=_RECRAWL[args.recrawl],  # type: ignore[arg-type]
-            schema_change_policy=_SCHEMA[args.schema_change],  # type: ignore[arg-type]
-            delete_behavior=_DELETE[args.delete_behavior],  # type: ignore[arg-type]
+            schema_change_policy=_SCHEMA.get(args.schema_change),  # type: ignore[arg-type]
+            delete_behavior=_DELETE.get(args.delete_behavior),  # type: ignore[arg-type]
+            add_new_columns_only=args.add_new_columns_only,
             table_level=args.table_level, exclude=args.exclude, csv_header=args.csv_header,
             table_grouping_policy=_GROUPING[args.grouping_policy],  # type: ignore[arg-type]
             table_threshold=args.table_threshold,
