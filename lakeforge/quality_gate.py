@@ -128,8 +128,10 @@ def quality_gate(spark: SparkSession, data: DataFrame, checks: Sequence[Check], 
     if not gate.passed:
         raise QualityGateError(gate_failure_message(gate, table))
     if gate.failed_constraints:
-        log.warning("quality gate: %d failed Warning-level constraint(s); failing rows in %s",
-                    len(gate.failed_constraints), gate.quarantine)
+        where = (f"{gate.rows_failed} failing row(s) in {gate.quarantine}" if gate.quarantine
+                 else "no row failed a row-level constraint (dataset-level failure)")
+        log.warning("quality gate: %d failed Warning-level constraint(s); %s",
+                    len(gate.failed_constraints), where)
     return gate
 
 

@@ -183,12 +183,16 @@ class Constraint:
     """A named assertion on the metric of one analyzer (Deequ's AnalysisBasedConstraint).
 
     ``row_level`` (optional) builds a boolean column telling, per row, whether the row meets the
-    constraint; ``row_level_name`` is Deequ's name for that column.
+    constraint; ``row_level_name`` is Deequ's name for that column. ``null_row_fails`` says
+    whether a row the constraint judges NULL counts against its metric (Compliance: its
+    ``sum(predicate)`` counts a NULL predicate as not compliant) or is not judged (a NULL
+    value of ``hasMin`` with ``NullBehavior.Ignore``: the minimum skips it).
     """
 
     def __init__(self, analyzer: Analyzer, assertion: Callable[[Any], bool], name: str,
                  hint: str | None = None, value_picker: Callable[[Any], Any] | None = None,
-                 row_level: RowLevel | None = None, row_level_name: str | None = None) -> None:
+                 row_level: RowLevel | None = None, row_level_name: str | None = None,
+                 *, null_row_fails: bool = False) -> None:
         self.analyzer = analyzer
         self.assertion = assertion
         self.name = name
@@ -196,6 +200,7 @@ class Constraint:
         self.value_picker = value_picker
         self.row_level = row_level
         self.row_level_name = row_level_name
+        self.null_row_fails = null_row_fails
         # The public Check call that created the constraint (method name, bound arguments,
         # where filter): what the great_expectations and deequ engines translate.
         self.origin: Origin | None = None
@@ -204,6 +209,20 @@ class Constraint:
         return self.name
 
     __repr__ = __str__
+
+    def row_failure(self, data: DataFrame) -> Column | None:
+        """TRUE for the rows that count against this constraint's metric (what the gate
+        quarantines when the constraint failed); None without row-level results.
+
+        Rows outside the analyzer's ``where`` (NULL included: Deequ's ``conditionalCount``
+        counts neither) never fail, whatever ``FilteredRowOutcome`` shows for them; inside,
+        a FALSE row-level outcome fails, and a NULL one fails when ``null_row_fails``."""
+        if self.row_level is None:
+            return None
+        where = self.analyzer.where
+        in_scope = F.coalesce(F.expr(where), F.lit(False)) if where else F.lit(True)
+        judged = F.coalesce(self.row_level(data), F.lit(not self.null_row_fails))
+        return in_scope & ~judged
 
     def evaluate(self, metrics: dict[Analyzer, Metric]) -> ConstraintResult:
         metric = metrics.get(self.analyzer)
@@ -702,7 +721,8 @@ class Check:
             analyzer = Compliance(constraintName, columnCondition, where, cols, analyzerOptions)
             return Constraint(analyzer, assertion, f"ComplianceConstraint({analyzer})", hint,
                               row_level=_compliance_rows(columnCondition, where, analyzerOptions),
-                              row_level_name=f"ColumnsCompliance-{columnCondition}")
+                              row_level_name=f"ColumnsCompliance-{columnCondition}",
+                              null_row_fails=True)
         return self._add(factory)
 
     def hasPattern(self, column: str, pattern: str | re.Pattern[str],

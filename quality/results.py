@@ -185,18 +185,22 @@ def overall_status(statuses: Iterable[CheckStatus]) -> CheckStatus:
 def failing_rows(result: VerificationResult, data: DataFrame) -> DataFrame:
     """Rows failing any failed row-level constraint, with ``failed_constraints`` (their names).
 
-    Lazy (no job); constraints without row-level results (e.g. a mean) quarantine nothing.
+    A row fails a constraint when it counts against the constraint's metric
+    (:meth:`Constraint.row_failure`): a FALSE row-level result, or a NULL one of a
+    Compliance-based constraint (``satisfies``, ``isContainedIn``, ``isLessThan``, ...: the
+    metric counts a NULL predicate as not compliant, though the row-level result, as Deequ's,
+    stays NULL). Rows outside the constraint's ``where`` never fail. Lazy (no job);
+    constraints without row-level results (e.g. a mean) quarantine nothing.
     """
     names: list[Any] = []
     for check, check_result in result.checkResults.items():
         for constraint, cr in zip(check.constraints, check_result.constraintResults,
                                   strict=True):
-            row_level = constraint.row_level
-            if (cr.status != ConstraintStatus.Failure or row_level is None
-                    or not _row_level_computed(constraint, cr)):
+            if cr.status != ConstraintStatus.Failure or not _row_level_computed(constraint, cr):
                 continue
-            outcome = row_level(data)
-            names.append(F.when(outcome == F.lit(False), F.lit(str(constraint))))
+            failure = constraint.row_failure(data)
+            if failure is not None:
+                names.append(F.when(failure, F.lit(str(constraint))))
     if not names:
         return data.withColumn("failed_constraints", F.array().cast("array<string>")).limit(0)
     failed = F.filter(F.array(*names), lambda x: x.isNotNull())

@@ -88,6 +88,40 @@ def test_gate_passes_on_warning_only(spark: Any, lake: Any) -> None:
     assert [r.resultKey.tags for r in repo.load().get()] == [{"suite": "s"}]
 
 
+def test_null_predicate_rows_are_quarantined(spark: Any, lake: Any, caplog: Any) -> None:
+    """Compliance counts a NULL predicate as not compliant (2 of 3 rows comply, the check
+    fails), so the row that made it fail goes to the quarantine with the constraint as the
+    reason, though its row-level result is NULL (as Deequ's)."""
+    df = spark.createDataFrame([(1, 5.0), (2, None), (3, 7.0)], "id int, amount double")
+    checks = checks_from_mapping({"checks": [{"level": "Warning", "constraints": [
+        {"satisfies": {"columnCondition": "amount > 0", "constraintName": "amount positive",
+                       "assertion": "== 1.0"}}]}]}, "inline")
+    with caplog.at_level("WARNING", logger="lakeforge.quality_gate"):
+        gate = quality_gate(spark, df, checks, lake=lake, table="t", run_id="r4")
+    assert gate.passed and gate.rows_failed == 1
+    assert gate.failed_constraints == [
+        "ComplianceConstraint(Compliance(amount positive,amount > 0,None,List(),None))"]
+    (row,) = spark.read.json(gate.quarantine).collect()
+    assert json.loads(row["record"]) == {"id": 2}  # the record's JSON omits NULL fields
+    assert row["reason"] == gate.failed_constraints[0]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"quality gate: 1 failed Warning-level constraint(s); 1 failing row(s) in "
+        f"{gate.quarantine}"]
+
+
+def test_warning_level_dataset_failure_logs_that_no_row_failed(spark: Any, lake: Any,
+                                                                caplog: Any) -> None:
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    checks = checks_from_mapping({"checks": [{"level": "Warning", "constraints": [
+        {"hasSize": {"assertion": "> 10"}}]}]}, "inline")
+    with caplog.at_level("WARNING", logger="lakeforge.quality_gate"):
+        gate = quality_gate(spark, df, checks, lake=lake, table="t", run_id="r5")
+    assert gate.passed and gate.quarantine is None and gate.rows_failed == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "quality gate: 1 failed Warning-level constraint(s); no row failed a row-level "
+        "constraint (dataset-level failure)"]
+
+
 def test_gate_on_an_empty_frame_fails_like_deequ_without_a_quarantine_folder(
         spark: Any, lake: Any) -> None:
     """Deequ computes no Completeness of empty data (an empty state), so the constraint fails:
