@@ -327,7 +327,7 @@ def airflow_policy(
 ) -> dict[str, Any]:
     """Policy for the Airflow workers' role running the Lakeforge DAGs: the named Glue jobs
     (GetJob, which GlueJobOperator calls first, StartJobRun, GetJobRun), the named
-    EMR clusters' steps (add, describe, cancel; DescribeCluster) - any cluster of the account
+    EMR clusters' steps (add, list, describe, cancel) - any cluster of the account
     and region when none is named: a cluster id is known only once the cluster runs - and,
     with a topic, SNS Publish."""
     if not glue_jobs and not emr_cluster_ids:
@@ -342,10 +342,10 @@ def airflow_policy(
                                       "glue:BatchStopJobRun"],
                            "Resource": sorted(set(jobs))})
     statements.append({"Sid": "RunEmrPhaseSteps", "Effect": "Allow",
-                       # DescribeCluster: the provider's operators look the cluster up
-                       # (its console link) before adding a step.
+                       # ListSteps: a retry looks for the step an earlier try queued
+                       # before adding one (EmrPhaseStepOperator in the EMR DAG).
                        "Action": ["elasticmapreduce:AddJobFlowSteps",
-                                  "elasticmapreduce:DescribeCluster",
+                                  "elasticmapreduce:ListSteps",
                                   "elasticmapreduce:DescribeStep",
                                   "elasticmapreduce:CancelSteps"],
                        "Resource": clusters})

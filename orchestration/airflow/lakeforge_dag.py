@@ -6,10 +6,11 @@ publish: the staged version is never switched in and the current one stays.
 * ``lakeforge_<job>_glue``: three GlueJobOperator runs of the Glue job that ``lakeforge deploy
   glue`` created, with ``--phase write``, ``--phase audit``, ``--phase publish`` as run
   arguments.
-* ``lakeforge_<job>_emr``: three spark-submit steps (EmrAddStepsOperator + EmrStepSensor each)
-  on the cluster named by the Airflow Variable ``lakeforge_emr_cluster_id``; the steps are built
-  by ``lakeforge.deploy.emr`` from where ``lakeforge deploy`` uploaded the artifacts, so the DAG
-  and the command line submit the same ``spark-submit``, plus ``--phase``.
+* ``lakeforge_<job>_emr``: three spark-submit steps on the cluster named by the Airflow
+  Variable ``lakeforge_emr_cluster_id``, one task per phase that adds the step and waits for it
+  (:class:`EmrPhaseStepOperator`), so a task's retry resubmits a failed step; the steps are
+  built by ``lakeforge.deploy.emr`` from where ``lakeforge deploy`` uploaded the artifacts, so
+  the DAG and the command line submit the same ``spark-submit``, plus ``--phase``.
 
 The job registers its raw tables itself (the write phase crawls the raw zone into the job's
 ``raw_database``), so no Glue crawler is needed. When ``LAKEFORGE_AIRFLOW_TOPIC_ARN`` is set, a
@@ -24,6 +25,7 @@ Install on the Airflow workers: ``pip install 'lakeforge[airflow]'`` (the amazon
 from __future__ import annotations
 
 import json
+import math
 import os
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,11 +33,13 @@ from typing import Any
 from airflow import DAG
 from airflow.exceptions import AirflowFailException
 from airflow.operators.python import PythonOperator
+from airflow.providers.amazon.aws.hooks.emr import EmrHook
 from airflow.providers.amazon.aws.operators.emr import EmrAddStepsOperator
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
-from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
+from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.utils.trigger_rule import TriggerRule
+from botocore.config import Config
 
 from lakeforge import __version__
 from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts
@@ -57,6 +61,7 @@ REGION = _setting("REGION", "eu-west-1")
 TOPIC_ARN = _setting("TOPIC_ARN", "")
 POLL_SECONDS = float(_setting("POLL_SECONDS", "60"))
 RETRY_DELAY_SECONDS = float(_setting("RETRY_DELAY_SECONDS", "300"))
+STEP_TIMEOUT_SECONDS = float(_setting("STEP_TIMEOUT_SECONDS", "86400"))
 CLUSTER_ID = "{{ var.value.lakeforge_emr_cluster_id }}"
 
 
@@ -90,7 +95,8 @@ PHASE_RETRIES = {"write": 1, "audit": 0, "publish": 0}
 
 def emr_step(job: str, phase: str) -> dict[str, Any]:
     """The spark-submit step for one phase of ``job`` (``lakeforge deploy emr``'s step plus
-    ``--phase``)."""
+    ``--phase``), named ``lakeforge <job> <phase> <run id>`` (the run id is templated): the
+    name is how a retry finds the step an earlier try queued."""
     layout = S3Layout.from_uri(ARTIFACTS, VERSION)
     uploaded = UploadedArtifacts.at(
         layout, version=VERSION, jar_names=[SPLINK_JAR],
@@ -98,7 +104,54 @@ def emr_step(job: str, phase: str) -> dict[str, Any]:
     )
     return spark_submit_step(uploaded, StepSettings(
         job=job, env=EMR_ENV, spark_conf=SPARK_CONF, job_args=("--phase", phase),
-        name=f"lakeforge {job} {phase}"))
+        name=f"lakeforge {job} {phase} {{{{ run_id }}}}"))
+
+
+class EmrPhaseStepOperator(EmrAddStepsOperator):
+    """Add one phase's step to the cluster and wait until it ends, in one task, so the task's
+    retries rerun the phase: a step that ends FAILED or CANCELLED fails the task, and the retry
+    submits it again.
+
+    AddJobFlowSteps has no idempotency token, so a call that timed out may still have queued
+    the step. The add is therefore sent once (botocore's own retries are off for it), and every
+    try first looks for a step of the same name (which carries the run id) still PENDING or
+    RUNNING on the cluster and waits for that one instead of queueing a second. Returns
+    ``[step id]``.
+    """
+
+    def execute(self, context: Any) -> list[str]:
+        hook = EmrHook(aws_conn_id=self.aws_conn_id)
+        cluster = str(self.job_flow_id)
+        (step,) = self.steps  # one step per phase, built by emr_step
+        step_id = _step_in_flight(hook.conn, cluster, step["Name"])
+        if step_id:
+            self.log.info("step %s (%s) is already queued on %s: waiting for it",
+                          step_id, step["Name"], cluster)
+        else:
+            once = hook.get_client_type(config=Config(retries={"total_max_attempts": 1}))
+            step_id = str(once.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0])
+            self.log.info("added step %s (%s) to %s", step_id, step["Name"], cluster)
+        wait(
+            waiter=hook.conn.get_waiter("step_complete"),
+            waiter_delay=self.waiter_delay,
+            waiter_max_attempts=self.waiter_max_attempts,
+            args={"ClusterId": cluster, "StepId": step_id},
+            failure_message=f"EMR step {step_id} ({step['Name']}) failed",
+            status_message="EMR step state",
+            status_args=["Step.Status.State", "Step.Status.StateChangeReason"],
+        )
+        return [step_id]
+
+
+def _step_in_flight(emr: Any, cluster: str, name: str) -> str | None:
+    """The id of a PENDING or RUNNING step named ``name`` on ``cluster``, if any."""
+    pages = emr.get_paginator("list_steps").paginate(
+        ClusterId=cluster, StepStates=["PENDING", "RUNNING"])
+    for page in pages:
+        for step in page["Steps"]:
+            if step["Name"] == name:
+                return str(step["Id"])
+    return None
 
 
 def _fail_run() -> None:
@@ -168,23 +221,16 @@ with DAG(
 ) as emr_dag:
     emr_tasks: list[Any] = []
     for phase in PHASES:
-        add = EmrAddStepsOperator(
-            task_id=f"add_{phase}_step",
+        task = EmrPhaseStepOperator(
+            task_id=f"{phase}_step",
             job_flow_id=CLUSTER_ID,
             steps=[emr_step(JOB, phase)],
             aws_conn_id=AWS_CONN_ID,
+            waiter_delay=POLL_SECONDS,
+            waiter_max_attempts=max(1, math.ceil(STEP_TIMEOUT_SECONDS / POLL_SECONDS)),
             retries=PHASE_RETRIES[phase],
         )
-        watch = EmrStepSensor(
-            task_id=f"watch_{phase}_step",
-            job_flow_id=CLUSTER_ID,
-            step_id=f"{{{{ task_instance.xcom_pull(task_ids='add_{phase}_step')[0] }}}}",
-            aws_conn_id=AWS_CONN_ID,
-            poke_interval=POLL_SECONDS,
-            retries=0,
-        )
         if emr_tasks:
-            emr_tasks[-1] >> add
-        add >> watch
-        emr_tasks += [add, watch]
+            emr_tasks[-1] >> task
+        emr_tasks.append(task)
     _notify_failure(emr_tasks)

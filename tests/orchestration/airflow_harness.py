@@ -6,9 +6,10 @@
 AIRFLOW_HOME must point at a migrated Airflow database (the test makes one). The moto server
 runs in this process, so the Glue and EMR runtime stand-ins of tests.orchestration.awsmoto
 apply: moto cannot run Glue job scripts or EMR steps, so each run / step ends SUCCEEDED /
-COMPLETED, or FAILED for the scenario's failing phase. Airflow talks to moto as the principal
-``airflow-role`` (its connection's access key), so its calls can be told apart in the
-recorded requests the result carries.
+COMPLETED, or FAILED for the scenario's failing phase (every time, or its first EMR step
+only); an EMR scenario can also lose the reply of a phase's first AddJobFlowSteps. Airflow
+talks to moto as the principal ``airflow-role`` (its connection's access key), so its calls can
+be told apart in the recorded requests the result carries.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _setup_aws(endpoint: str) -> str:
         Tags=[{"Key": "lakeforge:job", "Value": JOB}])["JobFlowId"])
 
 
-def _run(endpoint: str, dag_name: str, fail_phase: str) -> dict:
+def _run(endpoint: str, dag_name: str, fail_phase: str, mode: str) -> dict:
     from airflow.models.dagbag import DagBag
 
     awsmoto.reset(endpoint)
@@ -67,19 +68,24 @@ def _run(endpoint: str, dag_name: str, fail_phase: str) -> dict:
     if bag.import_errors:
         return {"import_errors": {str(k): v for k, v in bag.import_errors.items()}}
     dag = bag.get_dag(f"lakeforge_{JOB}_{dag_name}")
-    failing = {fail_phase: "stand-in failure"} if fail_phase else {}
+    failing = {fail_phase: "stand-in failure"} if fail_phase and mode == "fails" else {}
     awsmoto.start_recording(endpoint)
     glue_runs = awsmoto.GlueRuns(failing=failing)
-    emr_steps = awsmoto.EmrSteps(failing=failing)
+    emr_steps = awsmoto.EmrSteps(
+        failing=failing,
+        fail_once={fail_phase} if mode == "fails_once" else set(),
+        reply_lost_once={fail_phase} if mode == "add_reply_lost" else set())
     with awsmoto.glue_runtime(glue_runs), awsmoto.emr_runtime(emr_steps):
         run = dag.test()
     return {
         "dag_id": dag.dag_id,
         "fail_phase": fail_phase,
+        "mode": mode,
         "state": str(run.state),
         "tasks": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
         "glue_runs": glue_runs.started,
         "emr_steps": emr_steps.ended,
+        "emr_lost_replies": emr_steps.lost_replies,
         "sns": awsmoto.sns_messages(TOPIC),
         "cluster_id": cluster_id,
         "requests": awsmoto.recorded(endpoint),
@@ -89,7 +95,10 @@ def _run(endpoint: str, dag_name: str, fail_phase: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenario", action="append", required=True,
-                        help="DAG[:PHASE_THAT_FAILS], e.g. glue or emr:audit (repeatable)")
+                        help="DAG[:PHASE[:MODE]], e.g. glue, emr:audit or emr:write:fails_once "
+                             "(repeatable); MODE: fails (default: every run / step of PHASE "
+                             "fails), fails_once (EMR: its first step fails), add_reply_lost "
+                             "(EMR: its first add queues the step but answers 500)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -107,8 +116,9 @@ def main() -> int:
             "LAKEFORGE_AIRFLOW_REGION": awsmoto.REGION,
         })
         for scenario in args.scenario:
-            dag_name, _, fail_phase = scenario.partition(":")
-            results.append(_run(endpoint, dag_name, fail_phase))
+            dag_name, _, rest = scenario.partition(":")
+            fail_phase, _, mode = rest.partition(":")
+            results.append(_run(endpoint, dag_name, fail_phase, mode or "fails"))
     Path(args.out).write_text(json.dumps(results, default=str), encoding="utf-8")
     return 0
 

@@ -8,7 +8,8 @@ What moto cannot do, and how these tests deal with it (said here, and in each te
   its script is. :class:`GlueRuns` records each run's arguments (``--phase``) and sets its end
   state (SUCCEEDED, or FAILED for the phases a test marks as failing) in moto's job run model.
 * moto does not run EMR steps: a cluster's first step stays RUNNING. :class:`EmrSteps` ends
-  each step (COMPLETED, or FAILED for a failing phase) when it is described.
+  each step (COMPLETED, or FAILED for a failing phase) when it is described, and can make an
+  AddJobFlowSteps call queue its step but answer an error (a reply lost to a timeout).
 * moto does run Step Functions state machines (its ASL interpreter, ``execute_state_machine``),
   including ``glue:startJobRun.sync`` and ``sns:publish`` against the same server. Its
   ``.sync`` path for Glue dereferences a callback endpoint that only exists for services that
@@ -155,33 +156,61 @@ def glue_runtime(runs: GlueRuns) -> Iterator[GlueRuns]:
 class EmrSteps:
     """EMR runtime stand-in: moto never runs a step (the first stays RUNNING, later ones
     PENDING), so a step ends when it is first described: FAILED when its ``--phase`` argument
-    is in ``failing``, COMPLETED otherwise. ``ended`` lists (name, phase, state)."""
+    is in ``failing``, or for the first step of a phase in ``fail_once``; COMPLETED otherwise.
+    For a phase in ``reply_lost_once`` the first AddJobFlowSteps queues the step and then
+    answers 500 (what a client sees when the call timed out after EMR took it). ``ended`` lists
+    (name, phase, state); ``lost_replies`` the phases whose reply was lost."""
 
     failing: dict[str, str] = field(default_factory=dict)
+    fail_once: set[str] = field(default_factory=set)
+    reply_lost_once: set[str] = field(default_factory=set)
     ended: list[dict[str, Any]] = field(default_factory=list)
+    lost_replies: list[str] = field(default_factory=list)
+
+
+def _phase_of(args: list[str]) -> str:
+    return args[args.index("--phase") + 1] if "--phase" in args else ""
 
 
 @contextmanager
 def emr_runtime(steps: EmrSteps) -> Iterator[EmrSteps]:
     """Patch moto's EMR backend (in this process) so described steps end as ``steps`` says."""
+    from moto.core.exceptions import ServiceException
     from moto.emr import models
 
+    class InternalServerError(ServiceException):
+        code = "InternalServerError"
+
     original = models.ElasticMapReduceBackend.describe_step
+    original_add = models.ElasticMapReduceBackend.add_job_flow_steps
 
     def describe_step(self: Any, cluster_id: str, step_id: str) -> Any:
         step = original(self, cluster_id, step_id)
         if step is not None and step.state in ("PENDING", "RUNNING"):
-            args = list(step.args)
-            phase = args[args.index("--phase") + 1] if "--phase" in args else ""
-            step.state = "FAILED" if phase in steps.failing else "COMPLETED"
+            phase = _phase_of(list(step.args))
+            failed_before = any(e["phase"] == phase and e["state"] == "FAILED"
+                                for e in steps.ended)
+            fails = phase in steps.failing or (phase in steps.fail_once and not failed_before)
+            step.state = "FAILED" if fails else "COMPLETED"
             steps.ended.append({"name": step.name, "phase": phase, "state": step.state})
         return step
 
+    def add_job_flow_steps(self: Any, job_flow_id: str, new: list[dict[str, Any]]) -> Any:
+        added = original_add(self, job_flow_id, new)
+        phases = {_phase_of(list(step.args)) for step in added}
+        lost = (phases & steps.reply_lost_once) - set(steps.lost_replies)
+        if lost:
+            steps.lost_replies.extend(sorted(lost))
+            raise InternalServerError("stand-in: the step was queued but the reply was lost")
+        return added
+
     models.ElasticMapReduceBackend.describe_step = describe_step
+    models.ElasticMapReduceBackend.add_job_flow_steps = add_job_flow_steps
     try:
         yield steps
     finally:
         models.ElasticMapReduceBackend.describe_step = original
+        models.ElasticMapReduceBackend.add_job_flow_steps = original_add
 
 
 def sns_messages(topic_arn: str, region: str = REGION) -> list[dict[str, Any]]:

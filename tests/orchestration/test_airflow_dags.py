@@ -3,7 +3,9 @@ DagBag with no import errors, and run end to end by ``dag.test()`` against a mot
 
 moto cannot run Glue job scripts or EMR steps: the runtime stand-ins in
 tests/orchestration/awsmoto.py end each Glue run SUCCEEDED and each EMR step COMPLETED, or
-FAILED for the phase a scenario fails, so these tests check the orchestration (which phases
+FAILED for the phase a scenario fails (moto lets a step's state be set in its backend, which
+the stand-in does when the step is described), and can lose the reply of an AddJobFlowSteps
+that queued its step; so these tests check the orchestration (which phases
 run, in which order, with which arguments, what happens after a failed audit); what each phase
 does to the data is the lifecycle's, tested with the lifecycle.
 """
@@ -18,7 +20,9 @@ import pytest
 
 from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts
 from lakeforge.deploy.emr import StepSettings, spark_submit_step
+from tests.orchestration import awsmoto
 from tests.orchestration.conftest import AIRFLOW_PY, REPO, airflow_env
+from tests.orchestration.iam_requests import iam_requests, principal
 
 DAG_FOLDER = REPO / "orchestration" / "airflow"
 
@@ -34,7 +38,8 @@ for dag in bag.dags.values():
     for task in dag.tasks:
         info = {"type": type(task).__name__, "downstream": sorted(task.downstream_task_ids),
                 "trigger_rule": str(task.trigger_rule), "retries": task.retries}
-        for attr in ("job_name", "script_args", "job_flow_id", "step_id", "steps"):
+        for attr in ("job_name", "script_args", "job_flow_id", "steps", "waiter_delay",
+                     "waiter_max_attempts"):
             if hasattr(task, attr):
                 info[attr] = getattr(task, attr)
         tasks[task.task_id] = info
@@ -65,13 +70,17 @@ def test_dagbag_loads_both_dags_with_zero_import_errors_and_three_phases(airflow
         assert glue[phase]["job_name"] == "lakeforge-customer-propensity"
         assert glue[phase]["script_args"] == {"--phase": phase}
     assert glue["audit"]["retries"] == 0  # a failed audit is a verdict, not retried
+    # One task per phase adds the step and waits for it, so the task that fails when the step
+    # fails is the one with the retries: write rerun once, audit and publish never.
     assert {t: v["downstream"] for t, v in emr.items()} == {
-        "add_write_step": ["watch_write_step"], "watch_write_step": ["add_audit_step"],
-        "add_audit_step": ["watch_audit_step"], "watch_audit_step": ["add_publish_step"],
-        "add_publish_step": ["watch_publish_step"], "watch_publish_step": []}
-    assert emr["watch_audit_step"]["step_id"] == (
-        "{{ task_instance.xcom_pull(task_ids='add_audit_step')[0] }}")
-    # The DAG submits what `lakeforge deploy emr` submits, plus --phase.
+        "write_step": ["audit_step"], "audit_step": ["publish_step"], "publish_step": []}
+    assert {t: (v["type"], v["retries"]) for t, v in emr.items()} == {
+        "write_step": ("EmrPhaseStepOperator", 1), "audit_step": ("EmrPhaseStepOperator", 0),
+        "publish_step": ("EmrPhaseStepOperator", 0)}
+    assert emr["write_step"]["waiter_delay"] == 60.0
+    assert emr["write_step"]["waiter_max_attempts"] == 1440  # 24 h at one poll a minute
+    # The DAG submits what `lakeforge deploy emr` submits, plus --phase; the name carries the
+    # run id (templated), which is how a retry finds an earlier try's step.
     layout = S3Layout.from_uri("s3://lakeforge-example-bucket/lakeforge-deploy", "0.1.0")
     uploaded = UploadedArtifacts.at(
         layout, version="0.1.0", jar_names=["scala-udf-similarity-0.1.2_spark3.x.jar"],
@@ -79,8 +88,8 @@ def test_dagbag_loads_both_dags_with_zero_import_errors_and_three_phases(airflow
     for phase in ("write", "audit", "publish"):
         step = spark_submit_step(uploaded, StepSettings(
             job="customer_propensity", job_args=("--phase", phase),
-            name=f"lakeforge customer_propensity {phase}"))
-        assert emr[f"add_{phase}_step"]["steps"] == [step]
+            name=f"lakeforge customer_propensity {phase} {{{{ run_id }}}}"))
+        assert emr[f"{phase}_step"]["steps"] == [step]
         assert step["HadoopJarStep"]["Args"][-2:] == ["--phase", phase]
     with_topic = _dagbag(airflow_home, DAG_FOLDER, LAKEFORGE_AIRFLOW_TOPIC_ARN=(
         "arn:aws:sns:eu-west-1:123456789012:lakeforge-runs"))
@@ -101,7 +110,7 @@ def test_emr_steps_carry_the_spark_conf_setting_and_a_bad_one_is_an_import_error
     assert bag["errors"] == {}
     emr = bag["dags"]["lakeforge_customer_propensity_emr"]
     for phase in ("write", "audit", "publish"):
-        args = emr[f"add_{phase}_step"]["steps"][0]["HadoopJarStep"]["Args"]
+        args = emr[f"{phase}_step"]["steps"][0]["HadoopJarStep"]["Args"]
         assert [args[i + 1] for i, a in enumerate(args) if a == "--conf"] == sorted(
             f"{k}={v}" for k, v in conf.items())
     broken = _dagbag(airflow_home, DAG_FOLDER, LAKEFORGE_AIRFLOW_SPARK_CONF='["not", "a map"]')
@@ -153,23 +162,73 @@ def test_glue_dag_test_on_moto_with_a_failed_audit_skips_publish_reports_and_fai
     assert "current version stays" in run["sns"][0]["message"]
 
 
-def test_emr_dag_test_on_moto_adds_and_watches_three_phase_steps(dag_runs):
+def _step_names(run: dict) -> list[str]:
+    return [s["name"] for s in run["emr_steps"]]
+
+
+def test_emr_dag_test_on_moto_adds_and_waits_for_three_phase_steps(dag_runs):
     """Slow: dag.test(). moto never runs an EMR step: the stand-in ends each step COMPLETED
-    when the sensor first describes it."""
+    when the task first describes it."""
     run = dag_runs["emr"]
     assert run["state"] == "success"
-    assert run["emr_steps"] == [
-        {"name": f"lakeforge customer_propensity {p}", "phase": p, "state": "COMPLETED"}
-        for p in ("write", "audit", "publish")]
+    assert [(s["phase"], s["state"]) for s in run["emr_steps"]] == [
+        (p, "COMPLETED") for p in ("write", "audit", "publish")]
+    # Each step is named after the phase and the DAG run.
+    assert all(name.startswith(f"lakeforge customer_propensity {p} manual__")
+               for name, p in zip(_step_names(run), ("write", "audit", "publish"), strict=True))
     assert run["tasks"]["notify_failure"] == "skipped"
 
 
 def test_emr_dag_test_on_moto_with_a_failed_audit_step_never_adds_publish(dag_runs):
-    """Slow: dag.test(). The audit step ends FAILED (stand-in)."""
+    """Slow: dag.test(). The audit step ends FAILED (stand-in) and is not retried."""
     run = dag_runs["emr:audit"]
     assert run["state"] == "failed"
     assert [s["phase"] for s in run["emr_steps"]] == ["write", "audit"]
     assert run["emr_steps"][1]["state"] == "FAILED"
-    assert run["tasks"]["add_publish_step"] == "upstream_failed"
+    assert run["tasks"]["publish_step"] == "upstream_failed"
     assert run["tasks"]["notify_failure"] == "success"
     assert len(run["sns"]) == 1
+
+
+def _adds(run: dict) -> list[tuple]:
+    """The AddJobFlowSteps calls Airflow made (recorded on the moto server)."""
+    return [call for entry in run["requests"] if principal(entry) == "airflow-role"
+            for call in iam_requests(entry, awsmoto.REGION, awsmoto.ACCOUNT)
+            if call[0] == "elasticmapreduce:AddJobFlowSteps"]
+
+
+def test_emr_dag_test_on_moto_resubmits_a_failed_write_step_exactly_once(dag_runs):
+    """Slow: dag.test(). Every write step ends FAILED (stand-in): the write task's one retry
+    submits a second step, which fails too; then the run fails and audit is never added."""
+    run = dag_runs["emr:write"]
+    assert run["state"] == "failed"
+    assert [(s["phase"], s["state"]) for s in run["emr_steps"]] == [
+        ("write", "FAILED"), ("write", "FAILED")]
+    assert len(_adds(run)) == 2
+    assert run["tasks"]["write_step"] == "failed"
+    assert run["tasks"]["audit_step"] == "upstream_failed"
+    assert len(run["sns"]) == 1
+
+
+def test_emr_dag_test_on_moto_reruns_a_write_step_that_failed_once_and_publishes(dag_runs):
+    """Slow: dag.test(). The first write step ends FAILED (stand-in), the resubmitted one
+    COMPLETED: the run goes on and succeeds."""
+    run = dag_runs["emr:write:fails_once"]
+    assert run["state"] == "success"
+    assert [(s["phase"], s["state"]) for s in run["emr_steps"]] == [
+        ("write", "FAILED"), ("write", "COMPLETED"), ("audit", "COMPLETED"),
+        ("publish", "COMPLETED")]
+    assert run["tasks"]["notify_failure"] == "skipped"
+
+
+def test_emr_dag_test_on_moto_after_a_lost_add_reply_waits_for_the_queued_step(dag_runs):
+    """Slow: dag.test(). The first AddJobFlowSteps of the write queues its step but answers 500
+    (stand-in for a timeout after EMR took the call): the write task fails, and its retry finds
+    the step (same name, still PENDING/RUNNING) and waits for it instead of adding a second."""
+    run = dag_runs["emr:write:add_reply_lost"]
+    assert run["emr_lost_replies"] == ["write"]
+    assert run["state"] == "success"
+    assert [(s["phase"], s["state"]) for s in run["emr_steps"]] == [
+        ("write", "COMPLETED"), ("audit", "COMPLETED"), ("publish", "COMPLETED")]
+    # One add per phase: the write's add was sent once (no botocore retry of the 500).
+    assert len(_adds(run)) == 3

@@ -212,11 +212,11 @@ def test_shipped_env_database_only_policy_denies_the_raw_database_calls(job_call
 
 @pytest.mark.slow
 def test_airflow_role_allows_every_call_of_the_dag_runs_and_nothing_elsewhere(dag_runs):
-    """Slow: uses the four dag.test() runs of tests/orchestration/test_airflow_dags.py."""
+    """Slow: uses the dag.test() runs of tests/orchestration/test_airflow_dags.py."""
     calls = [c for run in dag_runs.values() for c in _calls(run["requests"], "airflow-role")]
     actions = {a for a, _, _ in calls}
     assert actions == {"glue:GetJob", "glue:StartJobRun", "glue:GetJobRun",
-                       "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:DescribeCluster",
+                       "elasticmapreduce:AddJobFlowSteps", "elasticmapreduce:ListSteps",
                        "elasticmapreduce:DescribeStep", "sns:Publish"}
     policy = iam.airflow_policy(account_id=ACCOUNT, region=REGION, glue_jobs=[GLUE_JOB],
                                 topic_arn=TOPIC)
