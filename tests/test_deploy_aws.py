@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 import urllib.request
@@ -494,6 +495,37 @@ def test_glue_settings_are_validated(aws, dist, conf_root):
         glue.python_modules(uploaded, ("numpy>=1.24,<2",))
     with pytest.raises(DeployError, match="at least 2 workers"):
         glue.GlueJobSettings(job="x", role_arn=ROLE_ARN, number_of_workers=1).validate()
+
+
+@pytest.mark.parametrize("worker_type", ["G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X",
+                                         "R.1X", "R.2X", "R.4X", "R.8X"])
+def test_glue_spark_etl_worker_types_are_accepted(worker_type):
+    glue.GlueJobSettings(job="x", role_arn=ROLE_ARN, worker_type=worker_type).validate()
+
+
+@pytest.mark.parametrize(("worker_type", "message"), [
+    ("G.025X", "'G.025X' is for Glue streaming jobs only; a Lakeforge Glue job is a Spark ETL"),
+    ("Z.2X", "'Z.2X' is for Glue Ray jobs only"),
+    ("Standard", "'Standard' is not a Glue Spark ETL worker type; use one of"),
+    ("", "'' is not a Glue Spark ETL worker type"),
+])
+def test_glue_worker_types_of_other_job_kinds_are_refused_in_one_line(worker_type, message):
+    """G.025X is for streaming jobs, Z.2X for Ray jobs (Glue API, WorkerType): a glueetl job
+    with them would fail at CreateJob / StartJobRun instead of here."""
+    settings = glue.GlueJobSettings(job="x", role_arn=ROLE_ARN,
+                                    worker_type=worker_type)  # type: ignore[arg-type]
+    with pytest.raises(DeployError, match=re.escape(message)) as err:
+        settings.validate()
+    assert "\n" not in str(err.value)
+
+
+def test_cli_refuses_a_streaming_worker_type_before_uploading(aws, conf_root, tmp_path, capsys):
+    code = _cli("deploy", "glue", "--role-arn", ROLE_ARN, "--worker-type", "G.025X",
+                *_common(aws, tmp_path / "no-dist", conf_root))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'G.025X' is for Glue streaming jobs only" in err
+    assert _keys(aws) == []  # validated before anything was uploaded
 
 
 def test_cli_reports_missing_artifacts(aws, conf_root, tmp_path, capsys):

@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.deploy import DeployError
@@ -52,6 +52,15 @@ RUN_FAILED = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _GLUE_JOB_NAME = re.compile(r"^[\w .:/=+@-]{1,255}$")
 
+# The worker types of a Glue Spark ETL job (Command.Name "glueetl") on Glue 5.x / 6.0, from the
+# Glue API's WorkerType (CreateJob): G.1X to G.8X (Glue 3.0+); G.12X, G.16X and R.1X to R.8X
+# (Glue 4.0+, in select regions: Glue refuses them elsewhere). Not here: G.025X (Glue streaming
+# jobs only), Z.2X (Glue Ray jobs only) and Standard (the legacy type).
+WorkerType = Literal["G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X",
+                     "R.1X", "R.2X", "R.4X", "R.8X"]
+WORKER_TYPES: tuple[str, ...] = get_args(WorkerType)
+_OTHER_JOB_KINDS = {"G.025X": "Glue streaming jobs", "Z.2X": "Glue Ray jobs"}
+
 
 @dataclass(frozen=True)
 class GlueJobSettings:
@@ -62,7 +71,7 @@ class GlueJobSettings:
     name: str | None = None
     env: str = "glue"
     glue_version: str = DEFAULT_GLUE_VERSION
-    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X", "G.025X"] = "G.1X"
+    worker_type: WorkerType = "G.1X"
     number_of_workers: int = 2
     timeout_minutes: int = 120
     max_retries: int = 0
@@ -96,6 +105,14 @@ class GlueJobSettings:
             raise DeployError(
                 f"bookmark option {self.bookmark_option!r}; allowed: {list(BOOKMARK_OPTIONS)}"
             )
+        if self.worker_type in _OTHER_JOB_KINDS:
+            raise DeployError(
+                f"worker type {self.worker_type!r} is for {_OTHER_JOB_KINDS[self.worker_type]} "
+                f"only; a Lakeforge Glue job is a Spark ETL job (glueetl): use one of "
+                f"{list(WORKER_TYPES)}")
+        if self.worker_type not in WORKER_TYPES:
+            raise DeployError(f"worker type {self.worker_type!r} is not a Glue Spark ETL worker "
+                              f"type; use one of {list(WORKER_TYPES)}")
         if self.number_of_workers < 2:
             raise DeployError("Glue Spark jobs need at least 2 workers")
         if self.temp_dir is not None and not self.temp_dir.startswith("s3://"):
