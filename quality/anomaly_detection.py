@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import math
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -172,13 +173,18 @@ class OnlineNormalStrategy(AnomalyDetectionStrategy):
         start, end = _interval(dataSeries, searchInterval)
         mean = variance = sn = 0.0
         skip = len(dataSeries) * self.ignoreStartPercentage
-        upper_f = self.upperDeviationFactor if self.upperDeviationFactor is not None else 1e308
-        lower_f = self.lowerDeviationFactor if self.lowerDeviationFactor is not None else 1e308
+        # A missing factor is Double.MaxValue in Deequ (a bound of +/-inf, or the mean itself
+        # when the standard deviation is 0).
+        upper_f = (self.upperDeviationFactor if self.upperDeviationFactor is not None
+                   else sys.float_info.max)
+        lower_f = (self.lowerDeviationFactor if self.lowerDeviationFactor is not None
+                   else sys.float_info.max)
         out = []
         for i, raw in enumerate(dataSeries):
             value = float(raw)
             last_mean, last_variance, last_sn = mean, variance, sn
-            mean = value if i == 0 else last_mean + (value - last_mean) / (i + 1)
+            # Deequ's arithmetic, operation for operation (the bounds are printed).
+            mean = value if i == 0 else last_mean + (1.0 / (i + 1)) * (value - last_mean)
             sn += (value - last_mean) * (value - mean)
             variance = sn / (i + 1)
             std = math.sqrt(variance)
@@ -187,8 +193,12 @@ class OnlineNormalStrategy(AnomalyDetectionStrategy):
                 continue
             if self.ignoreAnomalies:
                 mean, variance, sn = last_mean, last_variance, last_sn
+            # As Deequ's detect: the bounds of the stored result, i.e. the mean after the
+            # rollback (the last one, with ignoreAnomalies) and the standard deviation that
+            # included the anomaly.
             detail = (f"[OnlineNormalStrategy]: Value {java_double(value)} is not in bounds "
-                      f"[{java_double(lower)}, {java_double(upper)}].")
+                      f"[{java_double(mean - lower_f * std)}, "
+                      f"{java_double(mean + upper_f * std)}].")
             out.append((i, Anomaly(value, 1.0, detail)))
         return out
 

@@ -246,6 +246,51 @@ def test_online_and_batch_normal() -> None:
         BatchNormalStrategy().detect([1.0, 2.0], (0, 2))
 
 
+SPIKE = [1.0, 1.1, 0.9, 1.0, 1.1, 0.9, 1.0, 1.0, 1.1, 0.9, 1.0, 1.05, 2.0]
+
+
+def test_online_normal_detail_matches_deequ() -> None:
+    """Deequ prints the bounds of the stored result: the mean rolled back to the last one
+    (ignoreAnomalies) and the standard deviation that included the anomaly."""
+    ((index, anomaly),) = OnlineNormalStrategy(ignoreStartPercentage=0.0).detect(SPIKE, (12, 13))
+    assert index == 12 and anomaly.value == 2.0
+    # Real Deequ 2.0.7's text (test_online_normal_anomalies_and_details_equal_real_deequs).
+    assert anomaly.detail == ("[OnlineNormalStrategy]: Value 2.0 is not in bounds "
+                              "[0.1814492757447025, 1.826884057588631].")
+
+
+@pytest.mark.jars
+@pytest.mark.parametrize("kwargs, series, interval", [
+    ({"ignoreStartPercentage": 0.0}, SPIKE, (12, 13)),
+    ({"ignoreStartPercentage": 0.0, "ignoreAnomalies": False}, SPIKE, (0, 13)),
+    ({"ignoreStartPercentage": 0.1}, SPIKE + [0.2, 1.0, 3.5], (0, 16)),
+    ({"lowerDeviationFactor": None, "upperDeviationFactor": 1.5}, SPIKE + [-5.0], (0, 14)),
+    ({"lowerDeviationFactor": 2.0, "upperDeviationFactor": None}, [3.0] * 9 + [-20.0],
+     (0, 10)),
+])
+def test_online_normal_anomalies_and_details_equal_real_deequs(
+        deequ: Any, kwargs: dict[str, Any], series: list[float],
+        interval: tuple[int, int]) -> None:
+    jvm = deequ.sparkContext._jvm
+    options = {"lowerDeviationFactor": 3.0, "upperDeviationFactor": 3.0,
+               "ignoreStartPercentage": 0.1, "ignoreAnomalies": True, **kwargs}
+    real = jvm.com.amazon.deequ.anomalydetection.OnlineNormalStrategy(
+        jvm.scala.Option.apply(options["lowerDeviationFactor"]),
+        jvm.scala.Option.apply(options["upperDeviationFactor"]),
+        float(options["ignoreStartPercentage"]), options["ignoreAnomalies"])
+    values = jvm.java.util.ArrayList()
+    for v in series:
+        values.add(jvm.java.lang.Double(v))
+    vector = jvm.scala.collection.JavaConverters.asScalaBufferConverter(values).asScala() \
+        .toVector()
+    found = jvm.scala.collection.JavaConverters.seqAsJavaListConverter(
+        real.detect(vector, jvm.scala.Tuple2(*interval))).asJava()
+    expected = [(int(pair._1()), pair._2().detail().get()) for pair in found]
+    ours = OnlineNormalStrategy(**options).detect(series, interval)
+    assert [(i, a.detail) for i, a in ours] == expected
+    assert expected  # every case has an anomaly to print
+
+
 def test_holt_winters_flags_a_break_in_a_weekly_pattern() -> None:
     week = [100.0, 120.0, 130.0, 125.0, 140.0, 60.0, 50.0]
     history = [v + 0.5 * i for i, v in enumerate(week * 4)]
