@@ -26,6 +26,7 @@ from typing import Any
 
 from lakeforge import bookmarks
 from lakeforge.config import EnvConfig, conf_dir, load_env
+from lakeforge.deploy.glue import WORKER_TYPES
 from lakeforge.deploy.runtimes import DEFAULT_GLUE_VERSION, GLUE_RUNTIMES
 from lakeforge.errors import ConfigError
 
@@ -116,7 +117,8 @@ def _glue_parser(targets: argparse._SubParsersAction) -> None:
     p.add_argument("--role-arn", required=True, help="the Glue job's IAM role ARN")
     p.add_argument("--name", help="Glue job name (default lakeforge-<job>)")
     p.add_argument("--worker-type", default="G.1X",
-                   choices=["G.025X", "G.1X", "G.2X", "G.4X", "G.8X"])
+                   help="a Spark ETL worker type: " + ", ".join(WORKER_TYPES)
+                   + " (G.025X and Z.2X are for streaming and Ray jobs: refused in one line)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--timeout-minutes", type=int, default=120)
     p.add_argument("--bookmark-option", default=bookmarks.ENABLE, choices=bookmarks.OPTIONS)
