@@ -93,6 +93,12 @@ class ColumnProfiles:
     passes: int
 
 
+# Deequ 2.0.7's validSparkDataTypesForHistograms (ColumnProfiler.findTargetColumnsForHistograms):
+# no histogram of dates, timestamps, decimals, bytes, binaries or nested columns.
+_HISTOGRAM_TYPES = (T.StringType, T.BooleanType, T.DoubleType, T.FloatType, T.IntegerType,
+                    T.LongType, T.ShortType)
+
+
 def _type_of(dtype: T.DataType) -> str:
     if isinstance(dtype, (T.ByteType, T.ShortType, T.IntegerType, T.LongType)):
         return "Integral"
@@ -175,9 +181,12 @@ class ColumnProfilerRunBuilder:
             m2 = compute_metrics(cast, [a for c in numeric_strings for a in _numeric_analyzers(c)])
             passes += 1
 
+        # Deequ's findTargetColumnsForHistograms: a String, Boolean, Double, Float, Integer,
+        # Long or Short column whose (inferred) type is known, at or under the threshold.
         low_card = [c for c in columns
-                    if (_value(m1[ApproxCountDistinct(c)]) or 0) <= self._threshold
-                    and not isinstance(schema[c], (T.ArrayType, T.MapType, T.StructType))]
+                    if isinstance(schema[c], _HISTOGRAM_TYPES)
+                    and (inferred.get(c) or _type_of(schema[c])) != "Unknown"
+                    and (_value(m1[ApproxCountDistinct(c)]) or 0) <= self._threshold]
         m3: dict[Any, Any] = {}
         if low_card:
             m3 = compute_metrics(df, [Histogram(c) for c in low_card])

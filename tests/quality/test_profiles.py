@@ -95,3 +95,27 @@ def test_interval_strategies() -> None:
     assert WilsonScoreIntervalStrategy().calculateTargetConfidenceInterval(1.0, 10).upperBound == 1
     with pytest.raises(ValueError, match="pHat must be between"):
         WaldIntervalStrategy().calculateTargetConfidenceInterval(1.5, 10)
+
+
+def test_histograms_only_for_deequ_types(spark: Any) -> None:
+    """Deequ 2.0.7's findTargetColumnsForHistograms: String, Boolean, Double, Float, Integer,
+    Long and Short columns of a known (inferred) type; no histogram (and no pass) for dates,
+    timestamps, decimals, bytes, or a string column of NULLs only."""
+    import datetime as dt
+    from decimal import Decimal
+
+    schema = T.StructType([
+        T.StructField("day", T.DateType()), T.StructField("at", T.TimestampType()),
+        T.StructField("price", T.DecimalType(10, 2)), T.StructField("tiny", T.ByteType()),
+        T.StructField("nothing", T.StringType()), T.StructField("s", T.StringType()),
+        T.StructField("n", T.ShortType()), T.StructField("flag", T.BooleanType())])
+    days = [dt.date(2026, 1, d) for d in (1, 2, 3)]
+    rows = [(days[i % 3], dt.datetime(2026, 1, 1, i % 3), Decimal(f"{i % 3}.50"), i % 3, None,
+             "ab"[i % 2], i % 2, i % 2 == 0) for i in range(6)]
+    profiles = ColumnProfilerRunner(spark).onData(spark.createDataFrame(rows, schema)).run()
+    with_histogram = {c for c, p in profiles.profiles.items() if p.histogram is not None}
+    assert with_histogram == {"s", "n", "flag"}
+    assert profiles.profiles["s"].histogram.absolutes == {"a": 3, "b": 3}
+    only_dates = spark.createDataFrame([(d,) for d in days], "day date")
+    dated = ColumnProfilerRunner(spark).onData(only_dates).run()
+    assert dated.profiles["day"].histogram is None and dated.passes == 1
