@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -62,6 +63,11 @@ log = logging.getLogger(__name__)
 VERSIONS_DIR = "_versions"
 SUPERSEDED_MARKER = "_SUPERSEDED"
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
+# An append that knows its input window (a run's bookmark window) records it in the table
+# parameter and, in the version folder, the partition locations its rows were added to: a
+# rerun over the same window starts again from those, so it replaces its own earlier append.
+APPEND_WINDOW_PARAM = "lakeforge.append_window"
+APPEND_WINDOW_FILE = "_APPEND_WINDOW"
 PublishMode = Literal["overwrite", "overwrite_partitions", "append"]
 PUBLISH_MODES: tuple[str, ...] = ("overwrite", "overwrite_partitions", "append")
 class PublishError(LakeforgeError, RuntimeError):
@@ -119,13 +125,67 @@ def _partition_counts(df: DataFrame, keys: Sequence[str]) -> list[tuple[tuple[An
     return [(tuple(r[k] for k in keys), int(r["count"])) for r in rows]
 
 
-def _with_current_table(spark: SparkSession, new: DataFrame,
-                        existing: TableSpec | None) -> DataFrame:
-    """Append to an unpartitioned table: the new version holds the current rows plus ``new``."""
-    if existing is None or not uri_exists(existing.location):
+def _with_current_table(spark: SparkSession, new: DataFrame, location: str | None
+                        ) -> DataFrame:
+    """Append to an unpartitioned table: the new version holds the rows at ``location`` (the
+    table's current version) plus ``new``."""
+    if location is None or not uri_exists(location):
         return new
-    current = spark.read.parquet(existing.location)
+    current = spark.read.parquet(location)
     return current.unionByName(new.select(*current.columns))
+
+
+def _append_bases(existing: TableSpec | None, table_uri: str, current: Sequence[Partition],
+                  keys: Sequence[str], window: str | None
+                  ) -> dict[tuple[str | None, ...], str | None]:
+    """Where an append takes each partition's current rows from (``()`` for an unpartitioned
+    table; None: no rows). Normally the catalog's current locations; when the table's last
+    append was ``window`` itself (a rerun over the same input), the locations that append
+    started from, so the rerun replaces it instead of adding the same rows again."""
+    if existing is None:
+        return {}
+    now: dict[tuple[str | None, ...], str | None] = (
+        {tuple(p.values): p.location for p in current} if keys else {(): existing.location})
+    if window is None:
+        return now
+    if existing.parameters.get(APPEND_WINDOW_PARAM) != window:
+        from lakeforge.formats import AppendWindow, window_committed
+
+        # windows of one app id come in sequence: one at or before the last is refused
+        last = AppendWindow.from_text(existing.parameters.get(APPEND_WINDOW_PARAM))
+        ours = AppendWindow.from_text(window)
+        if last is not None and ours is not None and last.app_id == ours.app_id:
+            window_committed(last, ours, f"publish {existing.qualified_name}")
+        return now
+    done = existing.parameters.get("lakeforge.version", "")
+    doc = _read_append_window(table_uri, done)
+    if doc is None or doc.get("window") != window:
+        return now
+    where = f"publish {existing.qualified_name}"
+    for values, base in doc["bases"]:
+        key = tuple(values)
+        at = now.get(key)
+        if at is None or version_of(at, table_uri) != done:
+            continue  # that partition moved on since (or was dropped): keep what it holds
+        if base is not None and not uri_exists(base):
+            raise PublishError(
+                f"{where}: the append of this input window (version {done}) is redone, but "
+                f"the rows it was added to ({base}) are gone; the catalog was not changed")
+        now[key] = base
+    log.info("%s: the input window of version %s is published again: it replaces that "
+             "append", where, done)
+    return now
+
+
+def _read_append_window(table_uri: str, version: str) -> dict[str, Any] | None:
+    """The ``_APPEND_WINDOW`` record of a version folder (None when it has none)."""
+    if not version:
+        return None
+    uri = join_uri(table_uri, VERSIONS_DIR, version, APPEND_WINDOW_FILE)
+    if not uri_exists(uri):
+        return None
+    doc = json.loads(read_text(uri))
+    return doc if isinstance(doc, dict) else None
 
 
 def _distribute(df: DataFrame, partition_by: Sequence[str], stats: Sequence[PartitionStats],
@@ -225,6 +285,7 @@ def publish_partitioned(
     allow_empty: bool = False,
     table_parameters: Mapping[str, str] | None = None,
     before_switch: Callable[[PublishPlan], None] | None = None,
+    append_window: str | None = None,
 ) -> PublishResult:
     """Publish ``df`` as partitioned, snappy Parquet for Athena, atomically.
 
@@ -241,7 +302,10 @@ def publish_partitioned(
     Modes: ``overwrite`` replaces the whole table (partitions absent from ``df`` are dropped
     right after the switch); ``overwrite_partitions`` replaces only the partitions in ``df``;
     ``append`` adds ``df``'s rows to its partitions (their current rows are rewritten into the
-    new version together with the new ones, which also compacts them).
+    new version together with the new ones, which also compacts them). An ``append`` given
+    ``append_window`` (the identity of its input, e.g. a run's bookmark window) is done once
+    per window: publishing the same window again (a rerun after a kill between the switch and
+    the bookmark commit) replaces that window's earlier append instead of adding its rows twice.
 
     ``projection`` (key -> :class:`~lakeforge.catalog.athena_ddl.Projection`) enables Athena
     partition projection; Athena then finds partitions from one location template, so each
@@ -259,7 +323,8 @@ def publish_partitioned(
         df, database=database, table=table, partition_by=partition_by, catalog=catalog,
         lake=lake, mode=mode, zone=zone, target_file_bytes=target_file_bytes,
         projection=projection, convert_vectors=convert_vectors, run_id=run_id,
-        allow_empty=allow_empty, table_parameters=table_parameters)
+        allow_empty=allow_empty, table_parameters=table_parameters,
+        append_window=append_window)
     return switch_staged(staged, catalog=catalog, retention=retention,
                          before_switch=before_switch)
 
@@ -318,6 +383,7 @@ def stage_partitioned(
     run_id: str | None = None,
     allow_empty: bool = False,
     table_parameters: Mapping[str, str] | None = None,
+    append_window: str | None = None,
 ) -> StagedVersion:
     """Write ``df`` as a new, immutable version of a table without touching the catalog
     (steps 1-3 of :func:`publish_partitioned`); :func:`switch_staged` makes it current.
@@ -373,9 +439,14 @@ def stage_partitioned(
 
     new_values = {tuple(_partition_text(v) for v in values) for values, _ in counts}
     frame = safe
+    bases: list[tuple[tuple[str | None, ...], str | None]] = []
     if mode == "append":
-        frame = (_with_current_rows(spark, safe, keys, current, new_values) if keys
-                 else _with_current_table(spark, safe, existing))
+        window = append_window if existing is not None and append_window else None
+        carried = _append_bases(existing, table_uri, current, keys, window)
+        # every partition the append touches, None where it adds a new one
+        bases = [(v, carried.get(v)) for v in sorted(new_values, key=str)]
+        frame = (_with_current_rows(spark, safe, keys, carried, new_values) if keys
+                 else _with_current_table(spark, safe, carried.get(())))
         counts = _partition_counts(frame, keys)
     total_rows = sum(n for _, n in counts)
     bytes_per_row = estimate_parquet_bytes_per_row(frame.select(*data_cols),
@@ -410,6 +481,10 @@ def stage_partitioned(
             f"publish {database}.{table}: partition folders {missing[:5]} were not written "
             f"under {version_uri}; the catalog was not changed"
         )
+    windowed = mode == "append" and bool(append_window) and bool(counts)
+    if windowed:
+        write_text(join_uri(version_uri, APPEND_WINDOW_FILE), json.dumps(
+            {"window": append_window, "bases": [[list(v), loc] for v, loc in bases]}))
     stale: tuple[tuple[str | None, ...], ...] = ()
     if mode == "overwrite":
         stale = tuple(p.values for p in current if tuple(p.values) not in new_values)
@@ -422,8 +497,9 @@ def stage_partitioned(
         partition_keys=part_cols,
         format="parquet",
         compression="snappy",
-        parameters=_table_parameters(table_uri, version_uri, keys, columns, part_cols,
-                                     projection, table_parameters),
+        parameters={**_table_parameters(table_uri, version_uri, keys, columns, part_cols,
+                                        projection, table_parameters),
+                    **({APPEND_WINDOW_PARAM: str(append_window)} if windowed else {})},
     )
     return StagedVersion(plan=plan, spec=spec, rows=total_rows, partition_stats=tuple(stats),
                          rows_per_file=rows_per_file, bytes_per_row=bytes_per_row,
@@ -514,16 +590,16 @@ def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[Bas
 
 
 def _with_current_rows(spark: SparkSession, new: DataFrame, keys: Sequence[str],
-                       current: Sequence[Partition],
+                       current: Mapping[tuple[str | None, ...], str | None],
                        touched: set[tuple[str | None, ...]]) -> DataFrame:
-    """``new`` plus the rows the catalog's current versions of the touched partitions hold."""
+    """``new`` plus the rows the touched partitions hold (``current``: values -> location)."""
     data_schema = T.StructType([f for f in new.schema.fields if f.name not in keys])
     out = new
-    for part in current:
-        if tuple(part.values) not in touched:
+    for values, location in current.items():
+        if values not in touched or location is None:
             continue
-        old = spark.read.schema(data_schema).parquet(part.location)
-        for key, value in zip(keys, part.values, strict=True):
+        old = spark.read.schema(data_schema).parquet(location)
+        for key, value in zip(keys, values, strict=True):
             old = old.withColumn(key, F.lit(value).cast(new.schema[key].dataType))
         out = out.unionByName(old.select(*new.columns))
     return out
@@ -587,6 +663,13 @@ def expire_versions(
         v = version_of(template, table_uri)
         if v:
             referenced.add(v)
+    if spec is not None and spec.parameters.get(APPEND_WINDOW_PARAM):
+        # the rows the last windowed append started from: a rerun of that window needs them
+        doc = _read_append_window(table_uri, spec.parameters.get("lakeforge.version", ""))
+        for _values, base in (doc or {}).get("bases", []):
+            v = version_of(base, table_uri) if base else None
+            if v:
+                referenced.add(v)
     versions_uri = join_uri(table_uri, VERSIONS_DIR)
     marked: list[str] = []
     removed: list[str] = []

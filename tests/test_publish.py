@@ -21,6 +21,7 @@ from lakeforge.catalog.athena_ddl import date_projection
 from lakeforge.catalog.athena_schema import AthenaSchemaError, to_athena_schema
 from lakeforge.catalog.spark_sql import SparkSqlCatalog
 from lakeforge.errors import ConfigError, SchemaMismatchError
+from lakeforge.formats import AppendWindow, AppendWindowError
 from lakeforge.publish import (
     SUPERSEDED_MARKER,
     VERSIONS_DIR,
@@ -254,6 +255,35 @@ def test_modes_versions_and_retention(spark, catalog, db, lake):
     assert _ids(catalog, db, "t") == [20]
     assert set(fourth.removed_versions) == {first.version, second.version, third.version}
     assert sorted(p.name for p in versions.iterdir()) == [fourth.version]
+
+
+def test_append_of_the_same_window_replaces_its_earlier_append(spark, catalog, db, lake):
+    """An append given its input window (a run's bookmark window) twice, as the rerun after a
+    kill before the bookmark commit publishes it: the rows are in the table once, also after
+    retention 0 expired the first attempt; the next window appends (an append without a window
+    always adds: test_modes_versions_and_retention)."""
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    publish_partitioned(_batch(spark, [1], "d1"), mode="overwrite", **kw)
+    window = _batch(spark, [2], "d1").unionByName(_batch(spark, [3], "d2"))
+    first = publish_partitioned(window, mode="append", append_window="w1", **kw)
+    again = publish_partitioned(window, mode="append", append_window="w1",
+                                retention=timedelta(0), **kw)
+    assert _ids(catalog, db, "t") == [1, 2, 3]
+    assert first.version in again.removed_versions  # the window's first attempt is gone
+    third = publish_partitioned(window, mode="append", append_window="w1",
+                                retention=timedelta(0), **kw)  # its start rows were kept
+    assert _ids(catalog, db, "t") == [1, 2, 3] and third.rows == 3
+
+    publish_partitioned(_batch(spark, [4], "d1"), mode="append", append_window="w2", **kw)
+    assert _ids(catalog, db, "t") == [1, 2, 3, 4]
+    # lifecycle windows (AppendWindow) come in sequence: an earlier place with other files is
+    # a bookmark that went back, refused before anything is written
+    later = AppendWindow("app", 5, "in5").to_text()
+    publish_partitioned(_batch(spark, [6], "d2"), mode="append", append_window=later, **kw)
+    with pytest.raises(AppendWindowError, match=r"append window 4 \(input in4\)"):
+        publish_partitioned(_batch(spark, [7], "d2"), mode="append",
+                            append_window=AppendWindow("app", 4, "in4").to_text(), **kw)
+    assert _ids(catalog, db, "t") == [1, 2, 3, 4, 6]
 
 
 def test_retention_keeps_superseded_versions_until_they_expire(spark, catalog, db, lake):

@@ -54,3 +54,25 @@ def test_overwrite_append_and_retention_without_partitions(spark, db, lake) -> N
     assert spark.table(f"{db}.golden").where("name IS NULL").count() == 1
     with pytest.raises(PublishError, match="input is empty"):
         publish_partitioned(_df(spark, []), mode="overwrite", **kw)
+
+
+def test_append_of_the_same_window_without_partitions_adds_its_rows_once(spark, db,
+                                                                          lake) -> None:
+    """The rerun of an append window on an unpartitioned table replaces that append (its
+    version started from the table's previous location); the next window appends."""
+    catalog = SparkSqlCatalog(spark)
+    kw = {"database": db, "table": "golden", "partition_by": [], "catalog": catalog,
+          "lake": lake}
+
+    def ids() -> list[int]:
+        spark.catalog.refreshTable(f"{db}.golden")
+        return sorted(r.id for r in spark.table(f"{db}.golden").collect())
+
+    publish_partitioned(_df(spark, [1]), mode="append", append_window="w1", **kw)
+    publish_partitioned(_df(spark, [1]), mode="append", append_window="w1",
+                        retention=timedelta(0), **kw)
+    assert ids() == [1]
+    publish_partitioned(_df(spark, [2, 3]), mode="append", append_window="w2", **kw)
+    publish_partitioned(_df(spark, [2, 3]), mode="append", append_window="w2",
+                        retention=timedelta(0), **kw)
+    assert ids() == [1, 2, 3]

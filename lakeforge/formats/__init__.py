@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from lakeforge.errors import ConfigError, SchemaMismatchError
+from lakeforge.errors import ConfigError, LakeforgeError, SchemaMismatchError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -160,6 +160,70 @@ def require_format(spark: SparkSession, fmt: str, where: str) -> None:
             f"(spark.jar_sets: [{fmt}] in the env, e.g. --env local_jars; `make jars` fetches it)")
 
 
+class AppendWindowError(LakeforgeError):
+    """An append's input window cannot be committed as a new window (the table already took
+    this place in the sequence with another input); nothing was written."""
+
+
+@dataclass(frozen=True)
+class AppendWindow:
+    """The identity of an ``append`` commit's input: what makes the commit idempotent.
+
+    ``app_id`` names the writer (job and table), ``sequence`` is the input window's place in
+    the job's bookmark (its committed runs + 1) and ``input_id`` a hash of the window's files.
+    A rerun over the same bookmark window has the same three, so its commit is skipped; the
+    next window has a higher ``sequence``. Delta writes them as ``txnAppId`` / ``txnVersion``
+    (and the commit's ``userMetadata``), Iceberg as the snapshot property
+    :data:`WINDOW_PROPERTY`.
+    """
+
+    app_id: str
+    sequence: int
+    input_id: str
+
+    def to_text(self) -> str:
+        """How the window is recorded in a commit (JSON, one line)."""
+        import json
+
+        return json.dumps({"app": self.app_id, "sequence": self.sequence,
+                           "input": self.input_id}, sort_keys=True)
+
+    @classmethod
+    def from_text(cls, text: str | None) -> AppendWindow | None:
+        """The window recorded by :meth:`to_text` (None for anything else)."""
+        import json
+
+        try:
+            doc = json.loads(text or "")
+            return cls(str(doc["app"]), int(doc["sequence"]), str(doc["input"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+# The snapshot summary / commit key an append's window is recorded under.
+WINDOW_PROPERTY = "lakeforge.window"
+
+
+def window_committed(last: AppendWindow | None, window: AppendWindow, where: str) -> bool:
+    """True when ``last`` (the latest window the table recorded for ``window.app_id``) is
+    ``window`` itself: the commit is already in the table and must be skipped.
+
+    A ``last`` at or after ``window``'s sequence with another input (a bookmark rewound or
+    reset while the table kept its later appends) raises :class:`AppendWindowError`: Delta
+    would skip such a commit silently and lose the rows.
+    """
+    if last is None or last.sequence < window.sequence:
+        return False
+    if last.sequence == window.sequence and last.input_id == window.input_id:
+        return True
+    raise AppendWindowError(
+        f"{where}: append window {window.sequence} (input {window.input_id}) of "
+        f"{window.app_id} is not after the table's last window {last.sequence} (input "
+        f"{last.input_id}): the job's bookmark went back (rewound or reset) while the table "
+        "kept its appends; nothing was written (Delta would skip it unseen); restore the "
+        "bookmark, or publish the output under a new table name")
+
+
 @dataclass(frozen=True)
 class Target:
     """Where and how an output is committed (one table)."""
@@ -174,6 +238,8 @@ class Target:
     allow_added_columns: bool = False
     retention_hours: float = 168.0
     max_files_per_partition: int = 0  # 0: never compact
+    # an ``append`` whose input window is known: committed once per window (AppendWindow)
+    window: AppendWindow | None = None
 
     @property
     def qualified_name(self) -> str:

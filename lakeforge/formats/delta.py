@@ -27,7 +27,15 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lakeforge.errors import ConfigError, SchemaMismatchError
-from lakeforge.formats import CommitResult, Target, check_schema_change, partition_predicate
+from lakeforge.formats import (
+    AppendWindow,
+    AppendWindowError,
+    CommitResult,
+    Target,
+    check_schema_change,
+    partition_predicate,
+    window_committed,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -108,6 +116,20 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     if mode == "merge" and not target.merge_keys:
         raise ConfigError(f"{where}: mode 'merge' needs merge_keys (the columns a row is "
                           "matched on)")
+    window = target.window if mode == "append" else None
+    before = None
+    if window is not None and exists:
+        found = last_window(spark, target.location, window.app_id)
+        if found is not None and window_committed(found[0], window, where):
+            # a rerun over a window this table already took: its commit is the earlier one
+            version, metrics = found[1]
+            log.info("%s: append window %d already committed as version %d; skipped", where,
+                     window.sequence, version)
+            register(spark, catalog, target)
+            return CommitResult("delta", target.qualified_name, str(version),
+                                int(metrics.get("numOutputRows") or 0),
+                                "APPEND (already committed)", (), (), metrics)
+        before = int(_delta_table(spark, target.location).history(1).collect()[0]["version"])
     settings: dict[str, str] = {}
     if not exists:
         # Table properties in the creating commit itself: VACUUM's retention is the config's.
@@ -131,6 +153,11 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
             if mode == "append":
                 writer = writer.mode("append")
                 operation = "APPEND"
+                if window is not None:
+                    # Delta skips a (txnAppId, txnVersion) it has committed: idempotent
+                    writer = (writer.option("txnAppId", window.app_id)
+                              .option("txnVersion", window.sequence)
+                              .option("userMetadata", window.to_text()))
             elif mode == "overwrite_partitions" and exists and keys:
                 writer = writer.mode("overwrite").option("partitionOverwriteMode", "dynamic")
                 operation = "OVERWRITE PARTITIONS"
@@ -146,12 +173,34 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     metrics = dict(last["operationMetrics"] or {})
     rows = int(metrics.get("numSourceRows") or metrics.get("numOutputRows") or 0)
     version = int(last["version"])
+    if before is not None and version == before:
+        raise AppendWindowError(
+            f"{where}: Delta skipped the append of window {window.sequence} of "  # type: ignore[union-attr]
+            f"{window.app_id}: the table's transaction for it is at or past that window "  # type: ignore[union-attr]
+            "but its log no longer names the input; nothing was written")
     log.info("%s: %s committed version %d (%d rows)", where, operation, version, rows)
     register(spark, catalog, target)
     compacted = compact(spark, target, df) if target.max_files_per_partition > 0 else ()
     vacuum(spark, target.location, target.retention_hours)
     return CommitResult("delta", target.qualified_name, str(version), rows, operation,
                         tuple(added), compacted, metrics)
+
+
+def last_window(spark: SparkSession, location: str, app_id: str
+                ) -> tuple[AppendWindow, tuple[int, dict[str, Any]]] | None:
+    """The latest append window ``app_id`` recorded in the table's history (the commit's
+    ``userMetadata``), with that commit's version and metrics; None when there is none."""
+    from pyspark.sql import functions as F
+
+    rows = (_delta_table(spark, location).history()
+            .where(F.col("userMetadata").isNotNull())
+            .orderBy(F.col("version").desc())
+            .select("version", "userMetadata", "operationMetrics").collect())
+    for r in rows:
+        found = AppendWindow.from_text(r["userMetadata"])
+        if found is not None and found.app_id == app_id:
+            return found, (int(r["version"]), dict(r["operationMetrics"] or {}))
+    return None
 
 
 def glue_table_input(target: Target, schema: StructType) -> dict[str, Any]:

@@ -32,9 +32,12 @@ from lakeforge.errors import ConfigError, SchemaMismatchError
 from lakeforge.formats import (
     ICEBERG_CATALOG,
     ICEBERG_GLUE_CATALOG,
+    WINDOW_PROPERTY,
+    AppendWindow,
     CommitResult,
     Target,
     check_schema_change,
+    window_committed,
 )
 
 if TYPE_CHECKING:
@@ -134,11 +137,27 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
         raise ConfigError(f"{where}: mode 'merge' needs merge_keys (the columns a row is "
                           "matched on)")
     ident = identifier(target)
+    window = target.window if target.mode == "append" else None
+    if window is not None and exists:
+        found = last_window(spark, target, window.app_id)
+        if found is not None and window_committed(found[0], window, where):
+            # a rerun over a window this table already took: its commit is the earlier one
+            snapshot_id, summary = found[1]
+            log.info("%s: append window %d already committed as snapshot %s; skipped", where,
+                     window.sequence, snapshot_id)
+            register(spark, catalog, target)
+            return CommitResult("iceberg", target.qualified_name, str(snapshot_id),
+                                int(summary.get("added-records", 0)),
+                                "APPEND (already committed)", (), (), summary)
+    # the window rides on the snapshot's summary (Iceberg's snapshot-property.<key> option)
+    window_options = ({f"snapshot-property.{WINDOW_PROPERTY}": window.to_text()}
+                      if window is not None else {})
     if added:
         _add_columns(spark, target, df, added)
     if not exists:
         _ensure_namespace(spark, target)
-        writer = df.writeTo(ident).using("iceberg").tableProperty("format-version", "2")
+        writer = (df.writeTo(ident).using("iceberg").tableProperty("format-version", "2")
+                  .options(**window_options))
         if keys:
             writer = writer.partitionedBy(*[F.col(k) for k in keys])
         writer.create()
@@ -152,7 +171,7 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
         spark.catalog.dropTempView(view)
         operation = "MERGE"
     elif target.mode == "append":
-        df.writeTo(ident).append()
+        df.writeTo(ident).options(**window_options).append()
         operation = "APPEND"
     elif target.mode == "overwrite_partitions" and keys:
         df.writeTo(ident).overwritePartitions()
@@ -171,6 +190,24 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     expire(spark, target, target.retention_hours)
     return CommitResult("iceberg", target.qualified_name, str(snap["snapshot_id"]), rows,
                         operation, tuple(added), compacted, summary)
+
+
+def last_window(spark: SparkSession, target: Target, app_id: str
+                ) -> tuple[AppendWindow, tuple[int, dict[str, str]]] | None:
+    """The latest append window ``app_id`` recorded on a snapshot of ``main``'s current
+    history (a snapshot rolled back from is not one), with that snapshot's id and summary."""
+    ident = identifier(target)
+    rows = spark.sql(
+        f"SELECT s.snapshot_id, s.summary FROM {ident}.snapshots s JOIN {ident}.history h "
+        "ON s.snapshot_id = h.snapshot_id WHERE h.is_current_ancestor "
+        f"AND s.summary['{WINDOW_PROPERTY}'] IS NOT NULL ORDER BY s.committed_at DESC"
+    ).collect()
+    for r in rows:
+        summary = dict(r["summary"] or {})
+        found = AppendWindow.from_text(summary.get(WINDOW_PROPERTY))
+        if found is not None and found.app_id == app_id:
+            return found, (int(r["snapshot_id"]), summary)
+    return None
 
 
 def glue_table_input(target: Target, schema: StructType, location: str, metadata: str,

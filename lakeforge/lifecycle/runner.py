@@ -504,6 +504,7 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
                            key=lambda v: tuple(x or "" for x in v))
         for v in chosen[n]:
             marks.stage(n, files_of[v])
+    summary["window"] = _input_window(marks)
 
     # Read and classify every row; drift fails the run here, before anything is written.
     ingested: dict[str, Ingested] = {}
@@ -587,6 +588,34 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
     state.phase = "written"
 
 
+def _input_window(marks: JobBookmarks) -> dict[str, Any] | None:
+    """The bookmark window this run reads: its place in the job's bookmark (the committed
+    runs + 1) and a hash of its files. A rerun over a window the bookmark did not take (the
+    run before was killed before the bookmark commit) has the same two; ``append`` outputs
+    commit once per window with them (:func:`append_window`). None when the bookmark does not
+    advance (``disable`` / ``pause``): there every run reads its window anew."""
+    import hashlib
+
+    if marks.option != ENABLE:
+        return None
+    files = sorted([ctx, f.path, f.size, f.mtime_ms]
+                   for ctx, fs in marks.staged_files().items() for f in fs)
+    digest = hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16]
+    return {"sequence": len(marks.runs()) + 1, "input": digest}
+
+
+def append_window(ctx: JobContext[Any], state: RunState, table: str) -> Any:
+    """The :class:`lakeforge.formats.AppendWindow` an ``append`` to ``table`` commits with
+    (None when the run has no bookmark window)."""
+    from lakeforge.formats import AppendWindow
+
+    window = state.summary.get("window")
+    if not window:
+        return None
+    return AppendWindow(f"lakeforge.{ctx.name}.{ctx.config.database}.{table}",
+                        int(window["sequence"]), str(window["input"]))
+
+
 def _typed(ingested: Ingested, spec: SourceSpec) -> DataFrame:
     """Good rows typed by the source's Glue mappings, with the lineage columns kept."""
     from transforms.glue import apply_mapping
@@ -630,14 +659,18 @@ def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df
     versions = f"{lake.table_uri('curated', table, cfg.database)}/_versions"
     disarm = arm_on_new_file(f"during_write.{table}", versions)
     fmt = state.summary.get("formats", {}).get(name, out.format)
+    window = append_window(ctx, state, table) if mode == "append" and fmt == "parquet" \
+        else None
     try:
         # A Delta / Iceberg output is staged alone (no catalog table to extend); its commit
-        # checks its own table.
+        # checks its own table. A Parquet append carries its window: a rerun over the same
+        # window replaces its earlier append.
         staged = stage_partitioned(frame, database=cfg.database, table=table,
                                    partition_by=out.partition_by,
                                    catalog=catalog if fmt == "parquet" else None, lake=lake,
                                    mode=mode, run_id=state.run_id.split("_")[-1],  # type: ignore[arg-type]
-                                   allow_empty=True)
+                                   allow_empty=True,
+                                   append_window=window.to_text() if window else None)
     finally:
         disarm()
         df.unpersist()
@@ -676,7 +709,8 @@ def format_target(ctx: JobContext[Any], state: RunState, name: str, out: OutputS
     return Target(cfg.database, table, ctx.lake.table_uri("curated", table, cfg.database),
                   tuple(k.lower() for k in out.partition_by), mode, tuple(keys),
                   out.allow_schema_evolution, cfg.run.version_retention_hours,
-                  out.max_files_per_partition)
+                  out.max_files_per_partition,
+                  append_window(ctx, state, table) if mode == "append" else None)
 
 
 def _check_format_schema(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec,

@@ -16,6 +16,8 @@ from lakeforge.catalog.base import Catalog
 from lakeforge.errors import ConfigError, SchemaMismatchError
 from lakeforge.formats import (
     ICEBERG_CATALOG,
+    AppendWindow,
+    AppendWindowError,
     SchemaEvolutionError,
     Target,
     commit,
@@ -230,6 +232,46 @@ def test_compaction_rewrites_partitions_over_the_file_target(fspark, fmt: str,
                                                             ("2024-01-02", 1)]
     assert spark_rows(fspark, fmt, target, catalog) == sorted(
         [(1, "a", "2024-01-01"), (2, "b", "2024-01-02"), (3, "c", "2024-01-01")], key=str)
+
+
+@pytest.mark.parametrize("fmt", ["delta", "iceberg"])
+def test_append_of_the_same_window_commits_once_and_a_later_window_appends(
+        fspark, fmt: str, tmp_path: Path) -> None:
+    """An append carrying its input window (a rerun after a kill before the bookmark commit
+    publishes the same window again): the second commit of a window is skipped and reports
+    the first; the next window appends; a window back in the sequence with another input (a
+    rewound bookmark) is refused with nothing written; without a window every commit appends."""
+    from lakeforge.catalog.spark_sql import SparkSqlCatalog
+
+    catalog = SparkSqlCatalog(fspark)
+    app = "lakeforge.orders_job.db.t"
+    target = _target(fmt, tmp_path, mode="append", window=AppendWindow(app, 1, "in1"))
+    first = commit(fmt, fspark.createDataFrame(FIRST, SCHEMA), target, spark=fspark,
+                   catalog=catalog)
+    again = commit(fmt, fspark.createDataFrame(FIRST, SCHEMA), target, spark=fspark,
+                   catalog=catalog)
+    assert (again.operation, again.version, again.rows) == (
+        "APPEND (already committed)", first.version, 3)
+    assert spark_rows(fspark, fmt, target, catalog) == _rows(fspark.createDataFrame(FIRST,
+                                                                                     SCHEMA))
+    assert _version_count(fspark, fmt, target) == 1
+
+    later = Target(**{**vars(target), "window": AppendWindow(app, 2, "in2")})
+    new_rows = fspark.createDataFrame([(4, "d", "2024-01-02")], SCHEMA)
+    second = commit(fmt, new_rows, later, spark=fspark, catalog=catalog)
+    assert (second.operation, second.rows) == ("APPEND", 1)
+    assert commit(fmt, new_rows, later, spark=fspark,
+                  catalog=catalog).version == second.version
+    expected = sorted([*FIRST, (4, "d", "2024-01-02")], key=str)
+    assert spark_rows(fspark, fmt, target, catalog) == expected
+
+    rewound = Target(**{**vars(target), "window": AppendWindow(app, 2, "other")})
+    with pytest.raises(AppendWindowError, match=r"window 2 \(input other\).*nothing was"):
+        commit(fmt, new_rows, rewound, spark=fspark, catalog=catalog)
+    plain = Target(**{**vars(target), "window": None})
+    commit(fmt, new_rows, plain, spark=fspark, catalog=catalog)
+    assert len(spark_rows(fspark, fmt, target, catalog)) == 5
+    assert _version_count(fspark, fmt, target) == 3
 
 
 def test_iceberg_write_audit_publish_keeps_main_unchanged_until_fast_forward(
