@@ -37,6 +37,7 @@ from pyspark.sql import types as T  # noqa: N812
 
 from lakeforge.catalog.base import Column as CatalogColumn
 from lakeforge.catalog.base import DataFormat, Partition, TableNotFoundError, TableSpec
+from lakeforge.crawler.listing import glob_to_regex
 from lakeforge.glue_local import choice as choice_mod
 from lakeforge.glue_local.errors import GlueApiNotImplementedError
 from lakeforge.glue_local.frames import (
@@ -746,50 +747,7 @@ def _exclusion_patterns(api: str, value: Any) -> list[re.Pattern[str]]:
     if not isinstance(globs, list) or not all(isinstance(g, str) for g in globs):
         raise ValueError(f"{api}: connection option 'exclusions' must be a list of glob "
                          f"patterns, got {value!r}")
-    return [re.compile(_glob_regex(g)) for g in globs]
-
-
-def _glob_regex(glob: str) -> str:
-    """A regex for a Unix-style (Java ``PathMatcher``) glob: ``*`` and ``?`` stay inside one
-    path segment, ``**`` crosses segments, ``[...]`` and ``{a,b}`` as in Java."""
-    out, i, depth = [], 0, 0
-    while i < len(glob):
-        c = glob[i]
-        if c == "*":
-            if glob.startswith("**", i):
-                out.append(".*")
-                i += 2
-                continue
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = glob.find("]", i + 1)
-            if end < 0:
-                raise ValueError(f"exclusions glob {glob!r}: '[' without ']'")
-            body = glob[i + 1:end]
-            body = "^" + body[1:] if body.startswith("!") else body
-            out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
-            i = end + 1
-            continue
-        elif c == "{":
-            out.append("(?:")
-            depth += 1
-        elif c == "}" and depth:
-            out.append(")")
-            depth -= 1
-        elif c == "," and depth:
-            out.append("|")
-        elif c == "\\" and i + 1 < len(glob):
-            out.append(re.escape(glob[i + 1]))
-            i += 2
-            continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    if depth:
-        raise ValueError(f"exclusions glob {glob!r}: '{{' without '}}'")
-    return "".join(out)
+    return [glob_to_regex(g) for g in globs]
 
 
 def _is_file(path: str) -> bool:
