@@ -56,7 +56,8 @@ def rows_as_quarantine(df: DataFrame, *, reason_col: str, partition_by: Sequence
     return df.select(F.lit(None).cast("string").alias("source_file"),
                      F.lit(None).cast("int").alias("line"), part.alias("partition"),
                      reason.alias("reason"),
-                     F.to_json(F.struct(*[F.col(f"`{c}`") for c in data])).alias("record"))
+                     F.to_json(F.struct(*[F.col(f"`{c}`") for c in data]),
+                               {"ignoreNullFields": "false"}).alias("record"))
 
 
 def quarantine_uri(lake: Lake, table: str, run_id: str) -> str:

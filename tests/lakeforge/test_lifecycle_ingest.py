@@ -134,6 +134,9 @@ def test_parquet_rows_are_typed_and_quarantined_like_lines(spark, tmp_path: Path
                    None: "required column id is null"}
     assert [r["_partition"] for r in got.rows.where("id = 'q1'").collect()] == ["k=a"]
     assert (got.rows_in, got.bad_rows, got.file_issues) == (3, 2, 0)
+    # the quarantined record keeps every column, NULLs included (to_json drops them by default)
+    [empty] = [json.loads(r.line) for r in got.rows.where("id is null").collect()]
+    assert empty == {"id": None, "born": None, "n": None}
 
 
 def test_a_column_whose_every_value_fails_is_drift_and_stops_the_run(spark,

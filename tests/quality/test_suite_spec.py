@@ -102,7 +102,7 @@ def test_null_predicate_rows_are_quarantined(spark: Any, lake: Any, caplog: Any)
     assert gate.failed_constraints == [
         "ComplianceConstraint(Compliance(amount positive,amount > 0,None,List(),None))"]
     (row,) = spark.read.json(gate.quarantine).collect()
-    assert json.loads(row["record"]) == {"id": 2}  # the record's JSON omits NULL fields
+    assert json.loads(row["record"]) == {"id": 2, "amount": None}  # NULL fields kept
     assert row["reason"] == gate.failed_constraints[0]
     assert [r.getMessage() for r in caplog.records] == [
         f"quality gate: 1 failed Warning-level constraint(s); 1 failing row(s) in "
