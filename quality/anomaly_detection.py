@@ -230,10 +230,11 @@ class BatchNormalStrategy(AnomalyDetectionStrategy):
         mean = sum(training) / len(training)
         std = (math.sqrt(sum((v - mean) ** 2 for v in training) / (len(training) - 1))
                if len(training) > 1 else 0.0)
-        upper = (mean + self.upperDeviationFactor * std
-                 if self.upperDeviationFactor is not None else math.inf)
-        lower = (mean - self.lowerDeviationFactor * std
-                 if self.lowerDeviationFactor is not None else -math.inf)
+        # A missing factor is Double.MaxValue, as in Deequ: with stdDev 0 that bound is the mean.
+        upper = mean + (self.upperDeviationFactor if self.upperDeviationFactor is not None
+                        else sys.float_info.max) * std
+        lower = mean - (self.lowerDeviationFactor if self.lowerDeviationFactor is not None
+                        else sys.float_info.max) * std
         out = []
         for i in range(start, end):
             value = values[i]

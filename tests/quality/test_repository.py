@@ -291,6 +291,37 @@ def test_online_normal_anomalies_and_details_equal_real_deequs(
     assert expected  # every case has an anomaly to print
 
 
+@pytest.mark.jars
+@pytest.mark.parametrize("kwargs, series, interval", [
+    ({}, SPIKE, (12, 13)),
+    ({"includeInterval": True}, SPIKE + [9.0], (12, 14)),
+    # a missing factor is Double.MaxValue: with a constant history that bound is the mean
+    ({"lowerDeviationFactor": None}, [3.0] * 8 + [2.0, 3.5], (8, 10)),
+    ({"upperDeviationFactor": None}, [3.0] * 8 + [2.0, 3.5], (8, 10)),
+    ({"upperDeviationFactor": None}, [1.0, 5.0, 9.0, -40.0, 40.0], (3, 5)),
+])
+def test_batch_normal_anomalies_and_details_equal_real_deequs(
+        deequ: Any, kwargs: dict[str, Any], series: list[float],
+        interval: tuple[int, int]) -> None:
+    jvm = deequ.sparkContext._jvm
+    options = {"lowerDeviationFactor": 3.0, "upperDeviationFactor": 3.0,
+               "includeInterval": False, **kwargs}
+    real = jvm.com.amazon.deequ.anomalydetection.BatchNormalStrategy(
+        jvm.scala.Option.apply(options["lowerDeviationFactor"]),
+        jvm.scala.Option.apply(options["upperDeviationFactor"]), options["includeInterval"])
+    values = jvm.java.util.ArrayList()
+    for v in series:
+        values.add(jvm.java.lang.Double(v))
+    vector = jvm.scala.collection.JavaConverters.asScalaBufferConverter(values).asScala() \
+        .toVector()
+    found = jvm.scala.collection.JavaConverters.seqAsJavaListConverter(
+        real.detect(vector, jvm.scala.Tuple2(*interval))).asJava()
+    expected = [(int(pair._1()), pair._2().detail().get()) for pair in found]
+    ours = BatchNormalStrategy(**options).detect(series, interval)
+    assert [(i, a.detail) for i, a in ours] == expected
+    assert expected  # every case has an anomaly to print
+
+
 def test_holt_winters_flags_a_break_in_a_weekly_pattern() -> None:
     week = [100.0, 120.0, 130.0, 125.0, 140.0, 60.0, 50.0]
     history = [v + 0.5 * i for i, v in enumerate(week * 4)]
