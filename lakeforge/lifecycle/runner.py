@@ -804,7 +804,12 @@ def read_staged(spark: SparkSession, staged: StagedVersion) -> DataFrame:
 
 
 def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock) -> None:
-    """Switch every staged version in, write the features, the summary, commit the bookmark."""
+    """Switch every staged version in, write the features, the summary, commit the bookmark.
+
+    Each output switched or committed is recorded in the pending run at once, so a retry of
+    the phase (``--phase publish`` after a crash part-way) skips the outputs already
+    published and commits the others from their staged versions, which stay until the
+    bookmark commit."""
     from lakeforge.catalog.factory import get_catalog
 
     cfg, lake = ctx.config, ctx.lake
@@ -812,35 +817,33 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
     retention = timedelta(hours=cfg.run.version_retention_hours)
     summary = state.summary
     started = time.monotonic()
+    store, key = lock.store, _pending_key(ctx.name, cfg)
 
     def before_switch(plan: Any) -> None:
         lock.verify()
         fault_point(f"before_switch.{plan.table}")
 
-    published: dict[str, Any] = {}
+    # outputs an earlier attempt of this phase published (a retry): they are not done again
+    published: dict[str, Any] = dict(summary.get("published") or {})
     formats = summary.get("formats", {})
     changes = summary.get("merged_changes", {})
     for name, staged in state.staged.items():
         if not staged.rows and (staged.plan.mode != "overwrite" or name in changes):
             continue  # nothing new for this table: its current version stays
+        table = staged.plan.table
+        if table in published:
+            log.info("%s.%s was published by an earlier attempt of this run's publish phase",
+                     cfg.database, table)
+            continue
         fmt = formats.get(name, "parquet")
         if fmt != "parquet":
-            published[staged.plan.table] = _commit_format(ctx, state, name, staged, fmt,
-                                                          catalog, before_switch)
-            continue
-        res = switch_staged(staged, catalog=catalog, retention=retention,
-                            before_switch=before_switch)
-        table = staged.plan.table
-        published[table] = {"rows": res.rows, "version": res.version, **_table_facts(staged)}
-        if staged.spec.partition_keys:
-            published[table]["partitions"] = sorted(
-                "/".join(v or "" for v in p.values) for p in staged.plan.partitions)
-        out = cfg.outputs[name]
-        ledger = state.ledgers.get(out.ledger) if out.ledger else None
-        if ledger is not None and res.rows != ledger.published:
-            raise LedgerImbalanceError(
-                f"ledger for {cfg.database}.{table}: {res.rows} rows were published but the "
-                f"ledger expected {ledger.published}; the bookmark was not advanced")
+            entry = _commit_format(ctx, state, name, staged, fmt, catalog, before_switch)
+        else:
+            entry = _switch_parquet(ctx, state, name, staged, catalog, retention,
+                                    before_switch)
+        published[table] = entry
+        summary["published"] = published
+        _save(store, key, state)
     summary["published"] = published
     matching = summary.get("matching") or {}
     if matching.get("keep_model") and matching.get("output") in cfg.outputs:
@@ -865,6 +868,43 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
                           for n, fs in state.bookmarks.items()})
     summary["bookmark_committed"] = marks.commit(state.run_id)
     state.phase = "published"
+    _drop_format_staging(state)
+
+
+def _switch_parquet(ctx: JobContext[Any], state: RunState, name: str, staged: StagedVersion,
+                    catalog: Any, retention: timedelta,
+                    before_switch: Callable[[Any], None]) -> dict[str, Any]:
+    """A Parquet output's staged version switched in; what the summary shows of it."""
+    cfg = ctx.config
+    res = switch_staged(staged, catalog=catalog, retention=retention,
+                        before_switch=before_switch)
+    table = staged.plan.table
+    entry = {"rows": res.rows, "version": res.version, **_table_facts(staged)}
+    if staged.spec.partition_keys:
+        entry["partitions"] = sorted(
+            "/".join(v or "" for v in p.values) for p in staged.plan.partitions)
+    out = cfg.outputs[name]
+    ledger = state.ledgers.get(out.ledger) if out.ledger else None
+    if ledger is not None and res.rows != ledger.published:
+        raise LedgerImbalanceError(
+            f"ledger for {cfg.database}.{table}: {res.rows} rows were published but the "
+            f"ledger expected {ledger.published}; the bookmark was not advanced")
+    return entry
+
+
+def _drop_format_staging(state: RunState) -> None:
+    """After the bookmark commit: the staged folders of the Delta / Iceberg outputs go (their
+    table's own log holds the data), with any a killed run left. Until then a retry of the
+    publish phase reads them."""
+    from lakeforge.io import delete_dir, list_subdirs
+
+    formats = state.summary.get("formats", {})
+    for name, staged in state.staged.items():
+        if formats.get(name, "parquet") == "parquet":
+            continue
+        versions = f"{staged.plan.table_uri}/_versions"
+        for folder in list_subdirs(versions):
+            delete_dir(f"{versions}/{folder}")
 
 
 def _table_facts(staged: StagedVersion) -> dict[str, Any]:
@@ -888,11 +928,10 @@ def _table_facts(staged: StagedVersion) -> dict[str, Any]:
 
 def _commit_format(ctx: JobContext[Any], state: RunState, name: str, staged: StagedVersion,
                    fmt: str, catalog: Any, before_switch: Callable[[Any], None]) -> dict[str, Any]:
-    """The audited staged rows as one Delta / Iceberg commit; then the staging folders go
-    (the table's own log holds the data). A kill before the commit leaves the table as it
-    was; the rerun stages and commits again."""
+    """The audited staged rows as one Delta / Iceberg commit (the staged folders stay until
+    the bookmark commit, :func:`_drop_format_staging`). A kill before the commit leaves the
+    table as it was; the rerun stages and commits again."""
     from lakeforge.formats import commit
-    from lakeforge.io import delete_dir, list_subdirs
 
     cfg = ctx.config
     out = cfg.outputs[name]
@@ -900,9 +939,6 @@ def _commit_format(ctx: JobContext[Any], state: RunState, name: str, staged: Sta
     before_switch(staged.plan)
     result = commit(fmt, read_staged(ctx.spark, staged), target, spark=ctx.spark,
                     catalog=catalog)
-    versions = f"{staged.plan.table_uri}/_versions"
-    for folder in list_subdirs(versions):
-        delete_dir(f"{versions}/{folder}")
     ledger = state.ledgers.get(out.ledger) if out.ledger else None
     if ledger is not None and result.rows != ledger.published:
         raise LedgerImbalanceError(

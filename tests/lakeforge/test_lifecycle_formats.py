@@ -177,3 +177,107 @@ def test_failed_gate_leaves_the_table_the_rerun_commits_and_history_lists_the_ve
     assert len(err) == 1 and err[0].startswith(
         f"error: lakeforge table history {db}.missing ({fmt} at "
         f"{job_root / 'curated' / db / 'missing'}): "), err
+
+
+def _two_outputs_config(tmp_path: Path, db: str) -> str:
+    """The orders job's config with a second output (``orders_b``, the same rows) and both
+    outputs in mode ``append``."""
+    import yaml
+
+    path = Path(_config(tmp_path, db))
+    data = yaml.safe_load(path.read_text())
+    data["outputs"]["orders"]["mode"] = "append"
+    data["outputs"]["orders_b"] = {"table": "orders_b", "partition_by": ["dt"],
+                                   "mode": "append"}
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _build_two(steps):  # type: ignore[no-untyped-def]
+    from tests.lakeforge.test_lifecycle_runner import build
+
+    orders = build(steps)["orders"]
+    return {"orders": orders, "orders_b": orders}
+
+
+def _crash_at(monkeypatch: pytest.MonkeyPatch, point: str | None) -> None:
+    """Make the fault point ``point`` raise in this process (None: none raises)."""
+    from lakeforge.lifecycle import runner
+
+    def fault_point(name: str) -> None:
+        if name == point:
+            raise RuntimeError(f"injected failure at {name}")
+
+    monkeypatch.setattr(runner, "fault_point", fault_point)
+
+
+def _append_rows(spark, fmt: str, root: Path, db: str, table: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    from lakeforge.formats import Target, delta, iceberg, read_table
+
+    location = str(root / "curated" / db / table)
+    if fmt == "parquet":
+        if not spark.catalog.tableExists(f"{db}.{table}"):
+            return []
+        spark.catalog.refreshTable(f"{db}.{table}")
+    elif not (delta.is_delta_table(spark, location) if fmt == "delta"
+              else iceberg.table_exists(spark, Target(db, table, location))):
+        return []
+    frame = read_table(spark, fmt, db, table, location)
+    return sorted(tuple(r) for r in frame.select("order_id", "dt").collect())
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta", "iceberg"])
+def test_publish_retry_and_rerun_before_the_bookmark_commit_append_each_window_once(
+        spark, job_root: Path, tmp_path: Path, fmt: str, capsys,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two ``append`` outputs, failures raised in process at the lifecycle's fault points.
+    The publish phase fails between the two outputs: its retry (``--phase publish``) commits
+    only the second, from the staged rows kept until the bookmark commit. A run then fails
+    just before the bookmark commit: the rerun reads the same bookmark window and adds its
+    rows once (the format's commit is skipped; Parquet replaces that window's append)."""
+    from lakeforge.lifecycle import Job, run_pipeline
+    from tests.lakeforge.test_lifecycle_runner import OrdersConfig
+
+    if fmt not in formats_enabled(spark):
+        pytest.skip(f"the test session has no {fmt} jar set: run `make jars`")
+    job = Job("orders_two_job", OrdersConfig, _build_two)
+    db = f"lcw_{fmt}"
+    config = _two_outputs_config(tmp_path, db)
+
+    def run(*extra: str) -> int:
+        return run_pipeline(job, ["--env", "local", "--config", config,
+                                  "--output_format", fmt, *extra])
+
+    def tables() -> tuple[list[tuple], list[tuple]]:
+        return (_append_rows(spark, fmt, job_root, db, "orders"),
+                _append_rows(spark, fmt, job_root, db, "orders_b"))
+
+    _write(job_root, "2024-06-01", ["1,ann,1.0,EUR", "2,bob,2.0,EUR"])
+    first = [(1, "2024-06-01"), (2, "2024-06-01")]
+    assert run("--phase", "write") == 0 and run("--phase", "audit") == 0
+    _crash_at(monkeypatch, "before_switch.orders_b")
+    with pytest.raises(RuntimeError, match="injected failure at before_switch.orders_b"):
+        run("--phase", "publish")
+    assert tables() == (first, [])
+    _crash_at(monkeypatch, None)
+    assert run("--phase", "publish") == 0
+    assert tables() == (first, first)
+    if fmt != "parquet":
+        assert len(_versions(spark, fmt, job_root, db)) == 1  # orders: committed once
+        assert not list((job_root / "curated" / db / "orders" / "_versions").iterdir())
+    capsys.readouterr()
+
+    _write(job_root, "2024-06-02", ["3,cid,1.0,EUR"])
+    _crash_at(monkeypatch, "before_bookmark_commit")
+    with pytest.raises(RuntimeError, match="injected failure at before_bookmark_commit"):
+        run()
+    grown = [*first, (3, "2024-06-02")]
+    assert tables() == (grown, grown)
+    _crash_at(monkeypatch, None)
+    assert run() == 0
+    s = _summary(capsys)
+    assert s["new_files"] == {"orders": 1} and s["bookmark_committed"] is True
+    assert tables() == (grown, grown)
+    if fmt != "parquet":
+        assert s["published"]["orders"]["operation"] == "APPEND (already committed)"
+        assert len(_versions(spark, fmt, job_root, db)) == 2
