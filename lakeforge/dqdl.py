@@ -142,7 +142,11 @@ def run_dqdl_gate(spark: SparkSession, data: DataFrame, ruleset: str, *, lake: L
     outcome = GateOutcome(name, result, not failed, failed, len(result.rules) - len(failed),
                           score=result.score)
     if failed:
-        rows = result.row_level(data)
+        # only the failed rules: a rule that passed (e.g. within its `with threshold`) has
+        # rows in DataQualityRulesFail too, and they are not a reason to quarantine
+        failed_texts = F.array(*[F.lit(text) for text in failed])
+        rows = result.row_level(data).withColumn(
+            ROW_FAIL, F.filter(ROW_FAIL, lambda rule: F.array_contains(failed_texts, rule)))
         failing = rows.where(F.size(ROW_FAIL) > 0).drop(ROW_PASS, ROW_SKIP, ROW_RESULT)
         outcome.failing = failing.withColumnRenamed(ROW_FAIL, "failed_constraints")
         quarantine_failing(outcome, lake, table, run_id, partition_by)

@@ -86,6 +86,22 @@ def test_dqdl_gate_quarantines_failing_rows(spark: Any, lake: Any, tmp_path: Pat
     assert outcome.to_dict()["score"] == pytest.approx(2 / 3)
 
 
+def test_dqdl_gate_leaves_rows_failing_only_a_passed_rule(spark: Any, lake: Any,
+                                                          tmp_path: Path) -> None:
+    """A thresholded rule that passes keeps its failing rows out of quarantine and out of the
+    reason, while another rule fails: only the failed rule's rows are quarantined."""
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    rules = tmp_path / "gate.dqdl"
+    rules.write_text('Rules = [ ColumnValues "id" = 1 with threshold > 0.3, IsComplete "price" ]')
+    outcome = run_dqdl_gate(spark, df, str(rules), lake=lake, table="sales/orders",
+                            run_id="r1", tags={"job": "t"})
+    assert outcome.failed_constraints == ['IsComplete "price"']
+    records = spark.read.json(outcome.quarantine).collect()
+    assert [(json.loads(r.record)["price"], r.reason) for r in records] == [
+        (None, 'IsComplete "price"')]
+    assert outcome.rows_failed == 1
+
+
 @pytest.mark.slow
 def test_cli_runs_dqdl_on_a_path(spark: Any, tmp_path: Path) -> None:
     """Starts its own Spark in a subprocess (about a minute)."""
