@@ -63,3 +63,49 @@ def test_csv_java_timestamps_read_back_and_iso_stays_string(
         (1, "2024-01-01 10:00:00", "2024-01-01T10:00:00"),
         (2, "2024-01-02 11:30:00.5", "2024-01-02T11:30:00"),
         (3, None, "")]
+
+
+def test_parquet_nanos_timestamp_is_bigint_that_spark_reads_with_a_report_note(
+    spark: object, catalog: SparkSqlCatalog, db: str, tmp_path: Path
+) -> None:
+    """pyarrow's default (format 2.6) writes TIMESTAMP(NANOS): registered bigint, as Glue's
+    crawler does, with a report note naming the column and the file. Spark 3.5 reads that
+    bigint through the table and refuses the column as timestamp (the old registration);
+    INT96 and microsecond timestamps stay timestamp and read back."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    at = datetime.datetime(2024, 1, 1, 10, 0, 0, 123456)
+    root = tmp_path / "lake"
+    (root / "nanos").mkdir(parents=True)
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int64()),
+                             "at": pa.array([at, None], pa.timestamp("ns"))}),
+                   root / "nanos" / "a.parquet")
+    (root / "micros").mkdir()
+    pq.write_table(pa.table({"k": pa.array([1], pa.int64()),
+                             "us": pa.array([at], pa.timestamp("us"))}),
+                   root / "micros" / "m.parquet")
+    (root / "int96").mkdir()
+    pq.write_table(pa.table({"j": pa.array([1], pa.int64()),
+                             "i96": pa.array([at], pa.timestamp("ns"))}),
+                   root / "int96" / "i.parquet", use_deprecated_int96_timestamps=True)
+    report = crawl(str(root), database=db, catalog=catalog)
+    nanos = report.table("nanos")
+    assert nanos.columns == [("id", "bigint"), ("at", "bigint")]
+    [note] = nanos.notes
+    assert note.startswith(f"column at: Parquet TIMESTAMP(NANOS) in {root / 'nanos' / 'a.parquet'}"
+                           " is registered bigint (nanoseconds since the epoch)")
+    assert "cannot read it as a timestamp" in note
+    assert report.table("micros").columns == [("k", "bigint"), ("us", "timestamp")]
+    assert report.table("int96").columns == [("j", "bigint"), ("i96", "timestamp")]
+    assert report.table("micros").notes == report.table("int96").notes == []
+    assert spark.table(f"{db}.micros").collect()[0]["us"] == at  # type: ignore[attr-defined]
+    assert spark.table(f"{db}.int96").collect()[0]["i96"] == at  # type: ignore[attr-defined]
+    rows = spark.table(f"{db}.nanos").orderBy("id").collect()  # type: ignore[attr-defined]
+    expected = int((at - datetime.datetime(1970, 1, 1)).total_seconds()) * 10**9 + 123456000
+    assert [tuple(r) for r in rows] == [(1, expected), (2, None)]
+    with pytest.raises(Exception, match=r"Expected: timestamp, Found: INT64"):
+        spark.read.schema("id bigint, at timestamp").parquet(  # type: ignore[attr-defined]
+            str(root / "nanos")).collect()

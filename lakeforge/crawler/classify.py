@@ -29,7 +29,13 @@ from typing import Literal
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from lakeforge.crawler.hive_types import NULL_TYPE, TypeConflict, from_arrow, widen
+from lakeforge.crawler.hive_types import (
+    NULL_TYPE,
+    TypeConflict,
+    from_arrow,
+    has_nanos_timestamp,
+    widen,
+)
 from lakeforge.crawler.listing import ListedObject
 
 SAMPLE_BYTES = 1024 * 1024
@@ -60,6 +66,9 @@ class FileSchema:
     csv_delimiter: str = ","
     csv_header: bool = False
     csv_quoted: bool = False
+    integer_time_columns: tuple[tuple[str, str], ...] = ()
+    """(column, Parquet type) of Parquet columns holding TIMESTAMP(NANOS), registered ``bigint``
+    as Glue's crawler does: the type Spark 3.5 reads them as; the crawl report says so."""
 
     @property
     def layout(self) -> tuple[object, ...]:
@@ -93,18 +102,23 @@ def _parquet(f: object, head: bytes) -> FileSchema:
     if head != b"PAR1":
         raise UnreadableObject("named .parquet but not a Parquet file (no PAR1 magic bytes)")
     try:
-        md = pq.read_metadata(f)
+        # Arrow reports INT96 (Spark's and Hive's legacy timestamps) as nanoseconds; read it as
+        # microseconds so that only a real TIMESTAMP(NANOS) column has the 'ns' unit.
+        pf = pq.ParquetFile(f, coerce_int96_timestamp_unit="us")
+        md, arrow_schema = pf.metadata, pf.schema_arrow
     except Exception as exc:  # ArrowInvalid, OSError from a truncated or corrupt footer
         raise UnreadableObject(f"corrupt Parquet footer: {exc}") from exc
     try:
-        columns = tuple((fld.name, from_arrow(fld.type)) for fld in md.schema.to_arrow_schema())
+        columns = tuple((fld.name, from_arrow(fld.type)) for fld in arrow_schema)
     except TypeConflict as exc:
         raise UnreadableObject(f"Parquet schema not supported: {exc}") from exc
+    nanos = tuple((fld.name, "TIMESTAMP(NANOS)") for fld in arrow_schema
+                  if has_nanos_timestamp(fld.type))
     codec = None
     if md.num_row_groups and md.num_columns:
         codec = str(md.row_group(0).column(0).compression).lower()
         codec = None if codec in ("uncompressed", "none") else codec
-    return FileSchema("parquet", codec, columns)
+    return FileSchema("parquet", codec, columns, integer_time_columns=nanos)
 
 
 # Readers pick a text file's codec from its name (Hadoop's CompressionCodecFactory, used by

@@ -80,6 +80,7 @@ from lakeforge.crawler.grouping import (
     merge_columns,
     plan_tables,
     sanitize_name,
+    spark_read_notes,
     unique_name,
 )
 from lakeforge.crawler.hive_types import TypeConflict
@@ -572,7 +573,9 @@ def _read_folders(root: Root, to_read: dict[tuple[str, ...], list[ListedObject]]
         if isinstance(merged, str):
             report.skipped.append(Skipped(uri, f"folder not registered: {merged}"))
             continue
-        folders.append(Folder(rel, uri, objs, merged))
+        integer_times = [(col, ptype, root.uri_of(o.path)) for o in objs
+                         for col, ptype in by_obj[o.path].integer_time_columns]  # type: ignore[union-attr]
+        folders.append(Folder(rel, uri, objs, merged, integer_times))
     return folders
 
 
@@ -634,6 +637,8 @@ class _Context:
         tr = TableReport(name, plan.location, plan.schema.format, plan.columns,
                          plan.partition_keys, compression=plan.schema.compression,
                          created=existing is None, notes=list(plan.notes))
+        for note in plan.notes:
+            log.warning("table %s.%s: %s", self.database, name, note)
         columns = plan.columns
         if existing is not None:
             params = {**{k: v for k, v in existing.parameters.items()
@@ -764,6 +769,7 @@ class _Context:
                     "crawl (CRAWL_EVERYTHING) to update the table"))
                 continue
             kept.append(f)
+        tr.notes = spark_read_notes(kept)
         new = []
         for f in kept:
             values = target.values_of(f.rel)

@@ -55,6 +55,9 @@ class Folder:
     uri: str
     files: list[ListedObject]
     schema: FileSchema
+    integer_time_columns: list[tuple[str, str, str]] = field(default_factory=list)
+    """(column, Parquet type, file URI) of each time column registered as its integer storage
+    (Parquet TIMESTAMP(NANOS)) in the folder's files."""
 
     @property
     def names(self) -> frozenset[str]:
@@ -95,6 +98,26 @@ def finalize_columns(columns: Sequence[tuple[str, str]],
             continue
         out.append((name, finalize(t)))
     return out, notes
+
+
+def spark_read_notes(folders: Sequence[Folder]) -> list[str]:
+    """One report note per column registered as the integer its Parquet time type stores,
+    naming the first file that holds it and how many more do."""
+    files: dict[tuple[str, str], list[str]] = {}
+    for f in folders:
+        for column, ptype, uri in f.integer_time_columns:
+            files.setdefault((column, ptype), []).append(uri)
+    notes = []
+    for (column, ptype), uris in files.items():
+        more = f" (and {len(uris) - 1} more file(s))" if len(uris) > 1 else ""
+        notes.append(
+            f"column {column}: Parquet {ptype} in {uris[0]}{more} is registered bigint "
+            "(nanoseconds since the epoch), as Glue's crawler registers it: Spark 3.5 reads "
+            "the table's column as that bigint but cannot read it as a timestamp (\"Parquet "
+            "column cannot be converted ... Expected: timestamp, Found: INT64\"). For a "
+            "timestamp column, rewrite the files with microseconds (pyarrow: "
+            "coerce_timestamps='us') and recrawl")
+    return notes
 
 
 def sanitize_name(raw: str) -> str:
@@ -291,6 +314,7 @@ def make_table(root: Root, node: tuple[str, ...], folders: Sequence[Folder],
         return None
     hive = [k != f"partition_{i}" for i, k in enumerate(keys)]
     base = sanitize_name(node[-1] if node else root.name)
+    notes += spark_read_notes(kept)
     plan = TablePlan(root, node, base, location, ordered[0].schema, columns, keys, notes=notes)
     kept.sort(key=lambda f: f.rel)
     plan.partitions = [(_values(node, f, keys, hive), f) for f in kept] if keys else []

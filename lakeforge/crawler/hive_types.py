@@ -64,7 +64,10 @@ def from_arrow(t: pa.DataType) -> str:
     if pa.types.is_date(t):
         return "date"
     if pa.types.is_timestamp(t):
-        return "timestamp"
+        # Parquet TIMESTAMP(NANOS) (pyarrow's default since format 2.6): Glue's crawler
+        # registers it bigint, and bigint is what Spark reads it as (only with
+        # spark.sql.legacy.parquet.nanosAsLong=true); see has_nanos_timestamp.
+        return "bigint" if t.unit == "ns" else "timestamp"
     if pa.types.is_dictionary(t):
         return from_arrow(t.value_type)
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
@@ -78,6 +81,24 @@ def from_arrow(t: pa.DataType) -> str:
     if pa.types.is_time(t):
         return "string"
     raise TypeConflict(f"Arrow type {t} has no Hive/Athena equivalent")
+
+
+def has_nanos_timestamp(t: pa.DataType) -> bool:
+    """True when ``t`` is, or holds, a nanosecond timestamp (Parquet ``TIMESTAMP(NANOS)``,
+    which Spark 3.5 refuses with "Illegal Parquet type" unless
+    ``spark.sql.legacy.parquet.nanosAsLong`` is true). Read INT96 with
+    ``coerce_int96_timestamp_unit`` first: Arrow reports INT96 as nanoseconds too."""
+    if pa.types.is_timestamp(t):
+        return bool(t.unit == "ns")
+    if pa.types.is_dictionary(t):
+        return has_nanos_timestamp(t.value_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return has_nanos_timestamp(t.value_type)
+    if pa.types.is_map(t):
+        return has_nanos_timestamp(t.key_type) or has_nanos_timestamp(t.item_type)
+    if pa.types.is_struct(t):
+        return any(has_nanos_timestamp(t.field(i).type) for i in range(t.num_fields))
+    return False
 
 
 # --------------------------------------------------------------------------- parsing
