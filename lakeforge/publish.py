@@ -286,6 +286,7 @@ def publish_partitioned(
     table_parameters: Mapping[str, str] | None = None,
     before_switch: Callable[[PublishPlan], None] | None = None,
     append_window: str | None = None,
+    allow_breaking_schema_change: bool = False,
 ) -> PublishResult:
     """Publish ``df`` as partitioned, snappy Parquet for Athena, atomically.
 
@@ -307,6 +308,11 @@ def publish_partitioned(
     per window: publishing the same window again (a rerun after a kill between the switch and
     the bookmark commit) replaces that window's earlier append instead of adding its rows twice.
 
+    ``overwrite`` may add columns; a changed type or a dropped column is refused
+    (:class:`~lakeforge.formats.SchemaEvolutionError`) unless ``allow_breaking_schema_change``:
+    the table update and the partition switch are two catalog calls, and between them readers
+    would fail on the old partitions. A failed partition switch restores the table definition.
+
     ``projection`` (key -> :class:`~lakeforge.catalog.athena_ddl.Projection`) enables Athena
     partition projection; Athena then finds partitions from one location template, so each
     version must hold the whole table: projection needs ``mode='overwrite'``.
@@ -324,7 +330,7 @@ def publish_partitioned(
         lake=lake, mode=mode, zone=zone, target_file_bytes=target_file_bytes,
         projection=projection, convert_vectors=convert_vectors, run_id=run_id,
         allow_empty=allow_empty, table_parameters=table_parameters,
-        append_window=append_window)
+        append_window=append_window, allow_breaking_schema_change=allow_breaking_schema_change)
     return switch_staged(staged, catalog=catalog, retention=retention,
                          before_switch=before_switch)
 
@@ -384,6 +390,7 @@ def stage_partitioned(
     allow_empty: bool = False,
     table_parameters: Mapping[str, str] | None = None,
     append_window: str | None = None,
+    allow_breaking_schema_change: bool = False,
 ) -> StagedVersion:
     """Write ``df`` as a new, immutable version of a table without touching the catalog
     (steps 1-3 of :func:`publish_partitioned`); :func:`switch_staged` makes it current.
@@ -420,7 +427,8 @@ def stage_partitioned(
     part_cols = [BaseColumn(k, athena_type_string(safe.schema[k].dataType)) for k in keys]
     current: list[Partition] = []
     if existing is not None and catalog is not None:
-        _check_compatible(existing, table_uri, columns, part_cols, mode)
+        _check_compatible(existing, table_uri, columns, part_cols, mode,
+                          allow_breaking_schema_change)
         current = catalog.get_partitions(database, table)
 
     counts = _partition_counts(safe, keys)
@@ -527,9 +535,21 @@ def switch_staged(
     existing = catalog.get_table(database, table)
     if existing is None and not catalog.database_exists(database):
         catalog.create_database(database)
+    # The table update and the partition switch are two catalog calls (Glue and Hive have no
+    # call that changes both), made back to back; a failed switch restores the table.
     catalog.create_or_update_table(spec)
     if plan.partitions:
-        catalog.set_partition_locations(database, table, list(plan.partitions))
+        try:
+            catalog.set_partition_locations(database, table, list(plan.partitions))
+        except Exception as exc:
+            restored = _restore_table(catalog, existing, spec)
+            raise PublishError(
+                f"publish {database}.{table}: the partition switch to version {plan.version} "
+                f"failed ({type(exc).__name__}: {str(exc).splitlines()[0][:300]}); " + (
+                    "the table definition was restored and readers stay on the previous "
+                    "version" if restored else "the table definition could NOT be restored "
+                    f"(see the log): re-create it from {join_uri(plan.table_uri, DDL_FILE)}")
+            ) from exc
     if plan.stale_partitions:
         catalog.drop_partitions(database, table, list(plan.stale_partitions))
     log.info("switched %s.%s to version %s (%d partitions, %d dropped)", database, table,
@@ -557,8 +577,24 @@ def switch_staged(
     )
 
 
+def _restore_table(catalog: Catalog, previous: TableSpec | None, spec: TableSpec) -> bool:
+    """Put back the table definition a failed switch changed (drop a table it created);
+    False when that failed too (logged: the switch's own error is the one raised)."""
+    try:
+        if previous is None:
+            catalog.drop_table(spec.database, spec.name)
+        else:
+            catalog.create_or_update_table(previous)
+    except Exception:  # noqa: BLE001 - reported with the switch's error
+        log.exception("publish %s: the table definition could not be restored after a failed "
+                      "partition switch", spec.qualified_name)
+        return False
+    return True
+
+
 def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[BaseColumn],
-                      part_cols: Sequence[BaseColumn], mode: str) -> None:
+                      part_cols: Sequence[BaseColumn], mode: str,
+                      allow_breaking: bool = False) -> None:
     where = f"publish {existing.qualified_name}"
     inside = version_of(existing.location, table_uri) is not None and not part_cols
     if normalize_uri(existing.location) != normalize_uri(table_uri) and not inside:
@@ -573,10 +609,24 @@ def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[Bas
             f"{where}: partition keys {want} differ from the table's {have}; partition keys "
             "cannot change"
         )
-    if mode == "overwrite":
-        return
     have_cols = {c.name.lower(): c.type.lower() for c in existing.columns}
     want_cols = {c.name: c.type for c in columns}
+    if mode == "overwrite":
+        # Every partition is rewritten, but the catalog cannot change the table's columns and
+        # its partitions in one call: between the two a changed type or a dropped column makes
+        # the table unreadable (docs/publish.md). Added columns read as null meanwhile.
+        problems = [f"{n}: column dropped" for n in have_cols if n not in want_cols]
+        problems += [f"{n}: type {have_cols[n]} -> {want_cols[n]}" for n in want_cols
+                     if n in have_cols and have_cols[n] != want_cols[n]]
+        if problems and not allow_breaking:
+            from lakeforge.formats import SchemaEvolutionError
+
+            raise SchemaEvolutionError(
+                f"{where}: the rows' schema differs from the table's: {'; '.join(problems)}; "
+                "nothing was written (readers would fail between the table update and the "
+                "partition switch: pass allow_breaking_schema_change=True to accept that, or "
+                "publish under a new table name)")
+        return
     if have_cols != want_cols:
         diff = sorted(
             f"{n}: table {have_cols.get(n)} vs data {want_cols.get(n)}"

@@ -21,7 +21,7 @@ from lakeforge.catalog.athena_ddl import date_projection
 from lakeforge.catalog.athena_schema import AthenaSchemaError, to_athena_schema
 from lakeforge.catalog.spark_sql import SparkSqlCatalog
 from lakeforge.errors import ConfigError, SchemaMismatchError
-from lakeforge.formats import AppendWindow, AppendWindowError
+from lakeforge.formats import AppendWindow, AppendWindowError, SchemaEvolutionError
 from lakeforge.publish import (
     SUPERSEDED_MARKER,
     VERSIONS_DIR,
@@ -374,12 +374,45 @@ def test_bad_input_is_rejected_before_anything_is_written(spark, catalog, db, la
     with pytest.raises(SchemaMismatchError, match="partition keys"):
         publish_partitioned(_batch(spark, [2], "d2"), database=db, table="t",
                             partition_by=["country"], catalog=catalog, lake=lake)
-    # mode='overwrite' may change the schema: every partition is rewritten.
-    publish_partitioned(wider, mode="overwrite", **kw)
+    # mode='overwrite' rewrites every partition, but a changed type would leave the table
+    # unreadable between the table update and the partition switch: refused unless allowed
+    with pytest.raises(SchemaEvolutionError,
+                       match=r"v: type double -> string; nothing was written.*allow_breaking"):
+        publish_partitioned(wider, mode="overwrite", **kw)
+    assert _ids(catalog, db, "t") == [1]
+    publish_partitioned(wider, mode="overwrite", allow_breaking_schema_change=True, **kw)
     assert [(c.name, c.type) for c in catalog.get_table(db, "t").columns] == [
         ("id", "bigint"), ("v", "string"), ("country", "string")
     ]
     assert _ids(catalog, db, "t") == [2]
+
+
+def test_failed_partition_switch_restores_the_previous_table_definition(
+        spark, catalog, db, lake, monkeypatch):
+    """An overwrite changing a column type whose partition call fails: PublishError, and the
+    table is back at its old columns and partitions, readable by Spark and DuckDB."""
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    publish_partitioned(_batch(spark, [1], "d1").unionByName(_batch(spark, [2], "d2")), **kw)
+    before = catalog.get_table(db, "t")
+    locations = catalog.get_partitions(db, "t")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("injected: batch_update_partition throttled")
+
+    monkeypatch.setattr(catalog, "set_partition_locations", fail)
+    wider = _batch(spark, [3], "d3").withColumn("v", F.col("v").cast("string"))
+    with pytest.raises(PublishError, match=r"partition switch .* failed \(RuntimeError: "
+                                           r"injected.*definition was restored"):
+        publish_partitioned(wider, mode="overwrite", allow_breaking_schema_change=True, **kw)
+    after = catalog.get_table(db, "t")
+    assert [(c.name, c.type) for c in after.columns] == [(c.name, c.type)
+                                                         for c in before.columns]
+    assert after.parameters["lakeforge.version"] == before.parameters["lakeforge.version"]
+    assert catalog.get_partitions(db, "t") == locations
+    spark.catalog.refreshTable(f"{db}.t")
+    assert sorted((r.id, r.v) for r in spark.table(f"{db}.t").collect()) == [(1, 1.0),
+                                                                            (2, 2.0)]
+    assert _ids(catalog, db, "t") == [1, 2]
 
 
 def test_partition_projection_points_the_template_at_the_current_version(
