@@ -109,3 +109,32 @@ def test_parquet_nanos_timestamp_is_bigint_that_spark_reads_with_a_report_note(
     with pytest.raises(Exception, match=r"Expected: timestamp, Found: INT64"):
         spark.read.schema("id bigint, at timestamp").parquet(  # type: ignore[attr-defined]
             str(root / "nanos")).collect()
+
+
+def test_parquet_time_is_registered_as_its_integer_and_reads_back(
+    spark: object, catalog: SparkSqlCatalog, db: str, tmp_path: Path
+) -> None:
+    """Parquet TIME(MILLIS) is int and TIME(MICROS) bigint (ms/us since midnight), the only
+    types Spark 3.5 reads them as; the old 'string' fails every read. One note per column."""
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "times"
+    root.mkdir()
+    ten = datetime.time(10, 0, 0, 500000)
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int64()),
+                             "t_ms": pa.array([ten, None], pa.time32("ms")),
+                             "t_us": pa.array([ten, None], pa.time64("us"))}), root / "a.parquet")
+    t = crawl(str(root), database=db, catalog=catalog).table("times")
+    assert t.columns == [("id", "bigint"), ("t_ms", "int"), ("t_us", "bigint")]
+    assert [n.split(" is registered ")[0] for n in t.notes] == [
+        f"column t_ms: Parquet TIME(MILLIS) in {root / 'a.parquet'}",
+        f"column t_us: Parquet TIME(MICROS) in {root / 'a.parquet'}"]
+    assert t.notes[0].split(" is registered ")[1].startswith("int (millis since midnight)")
+    rows = spark.table(f"{db}.times").orderBy("id").collect()  # type: ignore[attr-defined]
+    assert [tuple(r) for r in rows] == [(1, 36_000_500, 36_000_500_000), (2, None, None)]
+    with pytest.raises(Exception, match=r"Expected: string, Found: INT32"):
+        spark.read.schema("id bigint, t_ms string").parquet(  # type: ignore[attr-defined]
+            str(root)).collect()

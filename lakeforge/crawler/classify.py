@@ -33,7 +33,7 @@ from lakeforge.crawler.hive_types import (
     NULL_TYPE,
     TypeConflict,
     from_arrow,
-    has_nanos_timestamp,
+    integer_time_type,
     widen,
 )
 from lakeforge.crawler.listing import ListedObject
@@ -67,8 +67,8 @@ class FileSchema:
     csv_header: bool = False
     csv_quoted: bool = False
     integer_time_columns: tuple[tuple[str, str], ...] = ()
-    """(column, Parquet type) of Parquet columns holding TIMESTAMP(NANOS), registered ``bigint``
-    as Glue's crawler does: the type Spark 3.5 reads them as; the crawl report says so."""
+    """(column, Parquet type) of Parquet columns holding TIMESTAMP(NANOS) or TIME, registered
+    as the integer they store (the type Spark 3.5 reads them as); the crawl report says so."""
 
     @property
     def layout(self) -> tuple[object, ...]:
@@ -112,8 +112,8 @@ def _parquet(f: object, head: bytes) -> FileSchema:
         columns = tuple((fld.name, from_arrow(fld.type)) for fld in arrow_schema)
     except TypeConflict as exc:
         raise UnreadableObject(f"Parquet schema not supported: {exc}") from exc
-    nanos = tuple((fld.name, "TIMESTAMP(NANOS)") for fld in arrow_schema
-                  if has_nanos_timestamp(fld.type))
+    nanos = tuple((fld.name, kind) for fld in arrow_schema
+                  if (kind := integer_time_type(fld.type)) is not None)
     codec = None
     if md.num_row_groups and md.num_columns:
         codec = str(md.row_group(0).column(0).compression).lower()

@@ -57,7 +57,7 @@ class Folder:
     schema: FileSchema
     integer_time_columns: list[tuple[str, str, str]] = field(default_factory=list)
     """(column, Parquet type, file URI) of each time column registered as its integer storage
-    (Parquet TIMESTAMP(NANOS)) in the folder's files."""
+    (Parquet TIMESTAMP(NANOS), TIME) in the folder's files."""
 
     @property
     def names(self) -> frozenset[str]:
@@ -111,13 +111,25 @@ def spark_read_notes(folders: Sequence[Folder]) -> list[str]:
     for (column, ptype), uris in files.items():
         more = f" (and {len(uris) - 1} more file(s))" if len(uris) > 1 else ""
         notes.append(
-            f"column {column}: Parquet {ptype} in {uris[0]}{more} is registered bigint "
-            "(nanoseconds since the epoch), as Glue's crawler registers it: Spark 3.5 reads "
-            "the table's column as that bigint but cannot read it as a timestamp (\"Parquet "
-            "column cannot be converted ... Expected: timestamp, Found: INT64\"). For a "
-            "timestamp column, rewrite the files with microseconds (pyarrow: "
-            "coerce_timestamps='us') and recrawl")
+            f"column {column}: Parquet {ptype} in {uris[0]}{more} is registered "
+            + _integer_time_note(ptype))
     return notes
+
+
+def _integer_time_note(ptype: str) -> str:
+    if ptype == "TIMESTAMP(NANOS)":
+        return ("bigint (nanoseconds since the epoch), as Glue's crawler registers it: Spark "
+                "3.5 reads the table's column as that bigint but cannot read it as a timestamp "
+                "(\"Parquet column cannot be converted ... Expected: timestamp, Found: "
+                "INT64\"). For a timestamp column, rewrite the files with microseconds "
+                "(pyarrow: coerce_timestamps='us') and recrawl")
+    unit = ptype[len("TIME("):-1].lower()
+    kind = "int" if unit in ("millis", "seconds") else "bigint"
+    return (f"{kind} ({unit} since midnight): Hive, Athena's DDL and Spark 3.5 have no TIME "
+            f"type, and Spark reads the column only as that {kind} (as string, the old "
+            "registration, every read failed: \"Parquet column cannot be converted\"); "
+            "Glue's crawler type for TIME is not documented. Write a string or a timestamp "
+            "for a readable time of day")
 
 
 def sanitize_name(raw: str) -> str:

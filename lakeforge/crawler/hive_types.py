@@ -65,8 +65,7 @@ def from_arrow(t: pa.DataType) -> str:
         return "date"
     if pa.types.is_timestamp(t):
         # Parquet TIMESTAMP(NANOS) (pyarrow's default since format 2.6): Glue's crawler
-        # registers it bigint, and bigint is what Spark reads it as (only with
-        # spark.sql.legacy.parquet.nanosAsLong=true); see has_nanos_timestamp.
+        # registers it bigint, the type Spark 3.5 reads it as; see integer_time_type.
         return "bigint" if t.unit == "ns" else "timestamp"
     if pa.types.is_dictionary(t):
         return from_arrow(t.value_type)
@@ -78,27 +77,36 @@ def from_arrow(t: pa.DataType) -> str:
         fields = ",".join(f"{t.field(i).name}:{from_arrow(t.field(i).type)}"
                           for i in range(t.num_fields))
         return f"struct<{fields}>"
-    if pa.types.is_time(t):
-        return "string"
+    if pa.types.is_time32(t):
+        # Parquet TIME(MILLIS) is an INT32 of milliseconds since midnight. Spark 3.5 has no
+        # TIME type and reads the column only as int (not string); see integer_time_type.
+        return "int"
+    if pa.types.is_time64(t):
+        return "bigint"
     raise TypeConflict(f"Arrow type {t} has no Hive/Athena equivalent")
 
 
-def has_nanos_timestamp(t: pa.DataType) -> bool:
-    """True when ``t`` is, or holds, a nanosecond timestamp (Parquet ``TIMESTAMP(NANOS)``,
-    which Spark 3.5 refuses with "Illegal Parquet type" unless
-    ``spark.sql.legacy.parquet.nanosAsLong`` is true). Read INT96 with
+_TIME_UNITS = {"s": "SECONDS", "ms": "MILLIS", "us": "MICROS", "ns": "NANOS"}
+
+
+def integer_time_type(t: pa.DataType) -> str | None:
+    """The Parquet type (``TIMESTAMP(NANOS)``, ``TIME(MILLIS)``, ...) when ``t`` is, or
+    holds, a time type registered as the integer it stores, else None. Read INT96 with
     ``coerce_int96_timestamp_unit`` first: Arrow reports INT96 as nanoseconds too."""
     if pa.types.is_timestamp(t):
-        return bool(t.unit == "ns")
+        return "TIMESTAMP(NANOS)" if t.unit == "ns" else None
+    if pa.types.is_time(t):
+        return f"TIME({_TIME_UNITS[t.unit]})"
     if pa.types.is_dictionary(t):
-        return has_nanos_timestamp(t.value_type)
+        return integer_time_type(t.value_type)
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return has_nanos_timestamp(t.value_type)
+        return integer_time_type(t.value_type)
     if pa.types.is_map(t):
-        return has_nanos_timestamp(t.key_type) or has_nanos_timestamp(t.item_type)
+        return integer_time_type(t.key_type) or integer_time_type(t.item_type)
     if pa.types.is_struct(t):
-        return any(has_nanos_timestamp(t.field(i).type) for i in range(t.num_fields))
-    return False
+        return next((k for i in range(t.num_fields)
+                     if (k := integer_time_type(t.field(i).type))), None)
+    return None
 
 
 # --------------------------------------------------------------------------- parsing
