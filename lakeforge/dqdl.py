@@ -122,15 +122,14 @@ def needed_references(ruleset: Ruleset) -> set[str]:
 def run_dqdl_gate(spark: SparkSession, data: DataFrame, ruleset: str, *, lake: Lake, table: str,
                   run_id: str, tags: Mapping[str, str], partition_by: Sequence[str] = (),
                   references: Mapping[str, str] | None = None) -> GateOutcome:
-    """Evaluate a DQDL ruleset file on ``data``; rows a failed rule fails go to
-    ``quarantine/<table>/run_id=<run>`` with the failing rules as the reason. Metrics are saved to
+    """Evaluate a DQDL ruleset file on ``data``; rows a failed rule counts as failing
+    (:meth:`~quality.dqdl.evaluate.DQDLResult.failing_rows`) go to
+    ``quarantine/<table>/run_id=<run>`` with the failed rules as the reason. Metrics are saved to
     the lake's repository (dynamic rules read them next time). ``passed`` is False when any rule
     did not pass (DQDL has no warning level)."""
-    from pyspark.sql import functions as F
-
     from lakeforge.lifecycle.gate import GateOutcome, quarantine_failing
     from lakeforge.quality_gate import metrics_repository
-    from quality.dqdl.evaluate import ROW_FAIL, ROW_PASS, ROW_RESULT, ROW_SKIP, evaluate_ruleset
+    from quality.dqdl.evaluate import evaluate_ruleset
     from quality.repository import ResultKey
 
     name, parsed = load_ruleset(ruleset)
@@ -142,13 +141,11 @@ def run_dqdl_gate(spark: SparkSession, data: DataFrame, ruleset: str, *, lake: L
     outcome = GateOutcome(name, result, not failed, failed, len(result.rules) - len(failed),
                           score=result.score)
     if failed:
-        # only the failed rules: a rule that passed (e.g. within its `with threshold`) has
-        # rows in DataQualityRulesFail too, and they are not a reason to quarantine
-        failed_texts = F.array(*[F.lit(text) for text in failed])
-        rows = result.row_level(data).withColumn(
-            ROW_FAIL, F.filter(ROW_FAIL, lambda rule: F.array_contains(failed_texts, rule)))
-        failing = rows.where(F.size(ROW_FAIL) > 0).drop(ROW_PASS, ROW_SKIP, ROW_RESULT)
-        outcome.failing = failing.withColumnRenamed(ROW_FAIL, "failed_constraints")
+        # the rows each failed rule counts against its metric (a NULL predicate included,
+        # rows outside its where never); a rule that passed within its `with threshold`
+        # blames none, though its failing rows are in DataQualityRulesFail
+        outcome.failing = result.failing_rows(data).withColumnRenamed("failed_rules",
+                                                                      "failed_constraints")
         quarantine_failing(outcome, lake, table, run_id, partition_by)
         log.warning("DQDL gate %s: %d rule(s) failed, %d row(s) quarantined", name,
                     len(failed), outcome.rows_failed)

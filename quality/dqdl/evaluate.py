@@ -47,7 +47,7 @@ from pyspark.sql.utils import AnalysisException
 
 from quality import analyzers as A
 from quality.anomaly_detection import BatchNormalStrategy
-from quality.checks import ConstraintStatus
+from quality.checks import Constraint, ConstraintStatus
 from quality.dqdl.model import (
     AnalyzerSpec,
     AnyRule,
@@ -124,6 +124,7 @@ class DQDLResult:
     rules: list[RuleOutcome]
     analyzer_metrics: dict[str, float]
     _row_columns: list[tuple[str, Any]] = field(default_factory=list, repr=False)
+    _failure_columns: list[tuple[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def score(self) -> float:
@@ -181,6 +182,32 @@ class DQDLResult:
                .withColumn(ROW_SKIP, collect(skips)))
         return out.withColumn(ROW_RESULT, F.when(F.size(ROW_FAIL) > 0, F.lit(FAILED))
                               .otherwise(F.lit(PASSED)))
+
+
+    def failing_rows(self, df: DataFrame) -> DataFrame:
+        """The rows of ``df`` that count against a failed rule, with ``failed_rules`` (their
+        rule texts); lazy (no Spark job here). What the DQDL gate quarantines.
+
+        A row fails a rule when it counts against the rule's metric
+        (:meth:`~quality.checks.Constraint.row_failure` of the rule's failed constraints): a
+        FALSE row-level result, and a NULL one of a Compliance rule (ColumnValues,
+        DataFreshness, ColumnDataType, ColumnLength ``in``: the metric counts a NULL predicate
+        as not compliant, e.g. a date that does not parse); never a row outside the rule's
+        ``where`` (its filter FALSE or NULL), nor a NULL a metric skips (ColumnLength's
+        min/max, IsUnique's uniqueness). Rules that passed, and rules without row-level
+        results (RowCount, Mean, CustomSql, ...), fail no row. A failed composite fails the
+        rows that fail one of its failed parts (``and``) or every part (``or``), when all its
+        parts are row-level (as :meth:`row_level`).
+        """
+        parts = []
+        for text, builder in self._failure_columns:
+            failure = builder(df) if builder is not None else None
+            if failure is not None:
+                parts.append(F.when(failure, F.lit(text)))
+        if not parts:
+            return df.withColumn("failed_rules", F.array().cast("array<string>")).limit(0)
+        failed = F.filter(F.array(*parts), lambda x: x.isNotNull())
+        return df.withColumn("failed_rules", failed).where(F.size("failed_rules") > 0)
 
 
 # --------------------------------------------------------------------------- dynamic numbers
@@ -606,6 +633,7 @@ def evaluate_ruleset(spark: SparkSession, df: DataFrame, ruleset: Ruleset | str,
 
     leaf_outcomes: dict[int, RuleOutcome] = dict(errors)
     leaf_rows: dict[int, Any] = {}
+    leaf_failed: dict[int, list[Constraint]] = {}
     for leaf in leaves:
         if id(leaf) in leaf_outcomes:
             continue
@@ -613,12 +641,21 @@ def evaluate_ruleset(spark: SparkSession, df: DataFrame, ruleset: Ruleset | str,
         if isinstance(plan, ApartRule):
             leaf_outcomes[id(leaf)] = apart.evaluate(plan, metrics)
             continue
-        leaf_outcomes[id(leaf)] = _planned_outcome(plan, verification.checkResults[plan.check],
-                                                   metrics)
+        check_result = verification.checkResults[plan.check]
+        leaf_outcomes[id(leaf)] = _planned_outcome(plan, check_result, metrics)
         if plan.row_level:
             leaf_rows[id(leaf)] = plan
+            if leaf_outcomes[id(leaf)].outcome == FAILED:
+                # a metric that could not be computed (a missing column) blames no row
+                leaf_failed[id(leaf)] = [
+                    r.constraint for r in check_result.constraintResults
+                    if r.status == ConstraintStatus.Failure and r.metric is not None
+                    and r.metric.is_success]
     outcomes = [_combine(top, leaf_outcomes) for top in ruleset.rules]
     rows = [(top.to_dqdl(), _row_builder(top, leaf_rows)) for top in ruleset.rules]
+    failures = [(top.to_dqdl(), _failure_builder(top, leaf_rows, leaf_failed))
+                for top, outcome in zip(ruleset.rules, outcomes, strict=True)
+                if outcome.outcome == FAILED]
     analyzer_metrics: dict[str, float] = {}
     for name, analyzer in analyzer_names:
         metric = metrics.get(analyzer)
@@ -627,7 +664,7 @@ def evaluate_ruleset(spark: SparkSession, df: DataFrame, ruleset: Ruleset | str,
                 else metric.value
             if not math.isnan(float(value)):
                 analyzer_metrics[name] = float(value)
-    result = DQDLResult(outcomes, analyzer_metrics, rows)
+    result = DQDLResult(outcomes, analyzer_metrics, rows, failures)
     log.info("DQDL ruleset: %d rules, score %.3f", len(outcomes), result.score)
     return result
 
@@ -696,6 +733,40 @@ def _row_builder(rule: AnyRule, leaf_rows: Mapping[int, PlannedRule], in_composi
         combined = columns[0]
         for column in columns[1:]:
             combined = combined & column if rule.operator == "and" else combined | column
+        return combined
+    return build
+
+
+def _failure_builder(rule: AnyRule, leaf_rows: Mapping[int, PlannedRule],
+                     leaf_failed: Mapping[int, Sequence[Constraint]], in_composite: bool = False
+                     ) -> Callable[[DataFrame], Column] | None:
+    """A function df -> Column, TRUE for the rows counting against the rule (never NULL), or
+    None when the rule has no row-level results (see :meth:`DQDLResult.failing_rows`)."""
+    if isinstance(rule, Rule):
+        plan = leaf_rows.get(id(rule))
+        if plan is None or (in_composite and rule.rule_type in _NOT_ROW_LEVEL_IN_COMPOSITES):
+            return None
+        constraints = list(leaf_failed.get(id(rule), ()))
+
+        def leaf(df: DataFrame) -> Column:
+            columns = [c for c in (constraint.row_failure(df) for constraint in constraints)
+                       if c is not None]
+            combined = F.lit(False)
+            for column in columns:
+                combined = combined | column
+            return combined
+        return leaf
+    builders = [_failure_builder(r, leaf_rows, leaf_failed, True) for r in rule.rules]
+    if any(b is None for b in builders):
+        return None
+    present = [b for b in builders if b is not None]
+
+    def build(df: DataFrame) -> Column:
+        # `or` failed: every part failed, a row fails when it fails each; `and`: any part
+        columns = [b(df) for b in present]
+        combined = columns[0]
+        for column in columns[1:]:
+            combined = combined | column if rule.operator == "and" else combined & column
         return combined
     return build
 

@@ -102,6 +102,28 @@ def test_dqdl_gate_leaves_rows_failing_only_a_passed_rule(spark: Any, lake: Any,
     assert outcome.rows_failed == 1
 
 
+def test_dqdl_gate_quarantines_null_predicate_rows_and_not_rows_outside_the_where(
+        spark: Any, lake: Any, tmp_path: Path) -> None:
+    """DataFreshness counts a NULL timestamp as failing: quarantined. IsUnique's row level
+    fails a row whose where is NULL, but its metric does not count it: not quarantined."""
+    df = spark.createDataFrame(
+        [(1, "a", "2024-01-01"), (2, "a", None), (3, "a", "2024-01-02"), (None, "a", None)],
+        "id long, status string, day string")
+    rules = tmp_path / "gate.dqdl"
+    rules.write_text('Rules = [ DataFreshness "day" <= 1000000 hours, '
+                     'IsUnique "status" where "id > 1" ]')
+    outcome = run_dqdl_gate(spark, df, str(rules), lake=lake, table="sales/orders",
+                            run_id="r1", tags={"job": "t"})
+    assert outcome.failed_constraints == ['DataFreshness "day" <= 1000000 hours',
+                                          'IsUnique "status" where "id > 1"']
+    reasons = sorted((json.loads(r.record)["id"] or 0, r.reason)
+                     for r in spark.read.json(outcome.quarantine).collect())
+    assert reasons == [(0, 'DataFreshness "day" <= 1000000 hours'),
+                       (2, 'DataFreshness "day" <= 1000000 hours; '
+                           'IsUnique "status" where "id > 1"'),
+                       (3, 'IsUnique "status" where "id > 1"')]
+
+
 @pytest.mark.slow
 def test_cli_runs_dqdl_on_a_path(spark: Any, tmp_path: Path) -> None:
     """Starts its own Spark in a subprocess (about a minute)."""

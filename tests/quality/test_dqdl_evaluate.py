@@ -197,6 +197,66 @@ def test_empty_frame(spark: Any) -> None:
     assert res.row_level(empty).count() == 0
 
 
+NULLS_SCHEMA = T.StructType([
+    T.StructField("id", T.LongType()),
+    T.StructField("x", T.IntegerType()),
+    T.StructField("s", T.StringType()),
+    T.StructField("ts", T.StringType()),
+])
+NULLS_ROWS = [
+    (1, 5, "a", "2024-01-01"),
+    (2, None, None, None),
+    (3, -1, "bbb", "2024-01-02"),
+    (4, 3, "a", "2024-01-03"),
+    (5, 2, None, None),
+    (6, None, "a", "2024-01-04"),
+]
+
+
+def test_failing_rows_are_the_rows_each_failed_rule_counts_against(spark: Any) -> None:
+    """NULL values, NULL where filters, a passed threshold rule, a composite: the rows blamed
+    are exactly those the rule's metric counts as failing."""
+    df = spark.createDataFrame(NULLS_ROWS, NULLS_SCHEMA)
+    rules = [
+        'ColumnValues "x" > 0',                         # NULL x fails (Glue: NULL rows fail)
+        'ColumnValues "x" > 0 with threshold > 0.4',     # 3/6 compliant: passes, blames none
+        'IsComplete "s" where "x > 0"',                  # x NULL: outside the where
+        'IsUnique "s" where "x > 1"',                    # row 6 (x NULL) is not counted
+        'DataFreshness "ts" <= 1000000 hours',           # NULL ts fails (Glue's null behavior)
+        'ColumnLength "s" >= 2',                         # MinLength skips NULL (Deequ 2.1.0)
+        '(ColumnValues "x" > 0) or (ColumnValues "s" = "a")',
+        "RowCount > 10",                                 # fails, no row-level results
+    ]
+    res = evaluate_ruleset(spark, df, "Rules = [ " + ", ".join(rules) + " ]")
+    assert [r.outcome for r in res.rules] == ["Failed", "Passed", "Failed", "Failed", "Failed",
+                                              "Failed", "Failed", "Failed"]
+    blamed = {r.id: r.failed_rules for r in res.failing_rows(df).collect()}
+    assert blamed == {
+        1: [rules[3], rules[5]],
+        2: [rules[0], rules[4], rules[6]],
+        3: [rules[0], rules[6]],
+        4: [rules[3], rules[5]],
+        5: [rules[2], rules[4]],
+        6: [rules[0], rules[5]],
+    }
+    # the metric and the blamed rows agree: Compliance 3/6, Completeness 2/3 under the where
+    assert res.rules[0].evaluated_metrics == {"Column.x.ColumnValues.Compliance": 0.5}
+    assert res.rules[2].evaluated_metrics == {"Column.s.Completeness": 2 / 3}
+    assert res.rules[4].evaluated_metrics == {"Column.ts.DataFreshness.Compliance": 4 / 6}
+
+
+def test_failing_rows_of_an_empty_frame_or_without_failed_rules_are_empty(spark: Any) -> None:
+    empty = spark.createDataFrame([], NULLS_SCHEMA)
+    res = evaluate_ruleset(spark, empty, 'Rules = [ RowCount > 0, ColumnValues "x" > 0 ]')
+    assert [r.outcome for r in res.rules] == ["Failed", "Failed"]
+    failing = res.failing_rows(empty)
+    assert failing.columns == [*NULLS_SCHEMA.names, "failed_rules"]
+    assert failing.count() == 0
+    df = spark.createDataFrame(NULLS_ROWS, NULLS_SCHEMA)
+    passed = evaluate_ruleset(spark, df, 'Rules = [ ColumnValues "x" > 0 with threshold > 0.4 ]')
+    assert passed.passed and passed.failing_rows(df).count() == 0
+
+
 def test_all_null_column(spark: Any) -> None:
     nulls = spark.createDataFrame([(1, None, None, None, None), (2, None, None, None, None)],
                                   SCHEMA)
