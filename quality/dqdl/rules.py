@@ -248,7 +248,14 @@ def data_type_sql(column: str, type_names: Sequence[str], df: DataFrame) -> str:
 
 
 def freshness_sql(column: str, condition: Condition) -> str:
-    """Per row: the age of ``column`` in hours (2 decimals, as Deequ) meets the condition."""
+    """Per row: ``column`` is not NULL and its age in hours (2 decimals, as Deequ) meets the
+    condition. Glue fails a NULL row ("Null behavior" of DataFreshness); without the guard the
+    predicate was NULL, which the Compliance metric counts as failing but the row level left
+    in Skip."""
+    return f"{sql_column(column)} IS NOT NULL AND ({_freshness_condition(column, condition)})"
+
+
+def _freshness_condition(column: str, condition: Condition) -> str:
     c = sql_column(column)
     age = (f"round((unix_timestamp(current_timestamp()) - unix_timestamp(to_timestamp({c})))"
            f" / 3600, 2)")

@@ -257,6 +257,16 @@ def test_failing_rows_of_an_empty_frame_or_without_failed_rules_are_empty(spark:
     assert passed.passed and passed.failing_rows(df).count() == 0
 
 
+def test_data_freshness_fails_null_rows_at_row_level(spark: Any) -> None:
+    """Glue: DataFreshness rules fail rows with NULL values (they were in Skip)."""
+    df = spark.createDataFrame(NULLS_ROWS, NULLS_SCHEMA)
+    rule = 'DataFreshness "ts" <= 1000000 hours'
+    rows = {r.id: r for r in evaluate_ruleset(spark, df, f"Rules = [ {rule} ]")
+            .row_level(df).collect()}
+    assert [i for i, r in sorted(rows.items()) if r[ROW_FAIL] == [rule]] == [2, 5]
+    assert all(r[ROW_SKIP] == [] for r in rows.values())
+
+
 def test_all_null_column(spark: Any) -> None:
     nulls = spark.createDataFrame([(1, None, None, None, None), (2, None, None, None, None)],
                                   SCHEMA)
