@@ -405,6 +405,56 @@ def test_add_new_columns_only_csv_is_positional(tmp_path: Path, glue: GlueApiCat
         "changed)")
 
 
+def _partition_columns(glue: GlueApiCatalog, db: str, table: str) -> dict[tuple[str, ...],
+                                                                       list[tuple[str, str]]]:
+    parts = glue.glue.get_partitions(DatabaseName=db, TableName=table)["Partitions"]
+    return {tuple(p["Values"]): [(c["Name"], c["Type"]) for c in p["StorageDescriptor"]["Columns"]]
+            for p in parts}
+
+
+def test_partitions_inherit_from_table_updates_existing_partition_schemas(
+    tmp_path: Path, glue: GlueApiCatalog, db: str
+) -> None:
+    """A full recrawl that retypes a column updates the table only: registered partitions keep
+    their old columns (Athena: HIVE_PARTITION_SCHEMA_MISMATCH for text tables). With
+    partitions_inherit_from_table (Glue's InheritFromTable) they take the table's columns,
+    locations kept, and the report counts them; nothing left to update the next time."""
+    root = tmp_path / "t"
+    for d in (1, 2):
+        (root / f"dt={d}").mkdir(parents=True)
+        (root / f"dt={d}" / "a.csv").write_text("1,x\n2,y\n")
+    crawl(str(root), database=db, catalog=glue)
+    (root / "dt=1" / "a.csv").write_text("1,x\nn/a,y\n")
+    plain = crawl(str(root), database=db, catalog=glue)
+    assert plain.table("t").schema_changes == ["column col0: bigint -> string"]
+    assert plain.table("t").partitions_updated == 0
+    stale = [("col0", "bigint"), ("col1", "string")]
+    assert _partition_columns(glue, db, "t") == {("1",): stale, ("2",): stale}
+    (root / "dt=3").mkdir()
+    (root / "dt=3" / "a.csv").write_text("a,x\n")
+    inherited = crawl(str(root), database=db, catalog=glue, partitions_inherit_from_table=True)
+    t = inherited.table("t")
+    assert (t.partitions_added, t.partitions_updated) == (1, 2)
+    assert t.to_dict()["partitions_updated"] == 2
+    fresh = [("col0", "string"), ("col1", "string")]
+    assert _partition_columns(glue, db, "t") == {("1",): fresh, ("2",): fresh, ("3",): fresh}
+    assert {p.values: p.location for p in glue.get_partitions(db, "t")} == {
+        (d,): str(root / f"dt={d}") for d in ("1", "2", "3")}
+    again = crawl(str(root), database=db, catalog=glue, partitions_inherit_from_table=True)
+    assert again.table("t").partitions_updated == 0
+
+
+def test_partitions_inherit_from_table_needs_a_capable_catalog(tmp_path: Path, db: str) -> None:
+    from lakeforge.catalog.base import Catalog
+
+    bare = type("BareCatalog", (Catalog,),
+                {m: (lambda *a, **k: None) for m in Catalog.__abstractmethods__})()
+    (tmp_path / "t").mkdir()
+    with pytest.raises(ConfigError, match=r"^partitions_inherit_from_table needs a catalog "
+                                          r"backend .*; BareCatalog cannot$"):
+        crawl(str(tmp_path / "t"), database=db, catalog=bare, partitions_inherit_from_table=True)
+
+
 def test_dissimilar_folders_become_separate_tables(tmp_path: Path, glue: GlueApiCatalog,
                                                    db: str) -> None:
     root = tmp_path / "lake"

@@ -108,6 +108,28 @@ def test_cli_add_new_columns_only_keeps_a_dropped_column_on_moto(
     assert [c["name"] for c in updated["columns"]] == ["id", "new"]
 
 
+def test_cli_partitions_inherit_from_table_updates_old_partitions_on_moto(
+        tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--partitions-inherit-from-table (Glue's InheritFromTable): after a retype, the registered
+    partitions take the table's columns; the summary and the report count them."""
+    root = tmp_path / "raw" / "t"
+    for d in (1, 2):
+        (root / f"dt={d}").mkdir(parents=True)
+        (root / f"dt={d}" / "a.csv").write_text("1,x\n", encoding="utf-8")
+    args = ["crawl", str(root), "--database", db, "--catalog", "glue",
+            "--endpoint-url", moto_endpoint, "--region", "us-east-1"]
+    assert main(args) == 0
+    (root / "dt=1" / "a.csv").write_text("one,x\n", encoding="utf-8")
+    out = tmp_path / "report.json"
+    capsys.readouterr()
+    assert main([*args, "--partitions-inherit-from-table", "--report-json", str(out)]) == 0
+    assert f"{db}.t: csv, 2 columns, partitions by [dt]: 0 added, 2 already present, 2 " \
+           "updated to the table's schema" in capsys.readouterr().out
+    [table] = json.loads(out.read_text())["tables"]
+    assert table["partitions_updated"] == 2
+
+
 def test_cli_errors(tmp_path: Path, moto_endpoint: str, db: str, glue: object,
                     capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["crawl", str(tmp_path / "missing"), "--database", db, "--catalog", "glue",

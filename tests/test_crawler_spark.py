@@ -138,3 +138,56 @@ def test_parquet_time_is_registered_as_its_integer_and_reads_back(
     with pytest.raises(Exception, match=r"Expected: string, Found: INT32"):
         spark.read.schema("id bigint, t_ms string").parquet(  # type: ignore[attr-defined]
             str(root)).collect()
+
+
+def _metastore_partition_columns(spark: object, db: str, table: str) -> dict[str, list[str]]:
+    """Each partition's own column list, as the embedded Derby metastore stores it (Hive and
+    Athena read these; Spark's catalog API does not return them)."""
+    from lakeforge.catalog.derby_bulk import derby_url
+
+    url = derby_url(spark)  # type: ignore[arg-type]
+    assert url is not None
+    conn = spark.sparkContext._jvm.java.sql.DriverManager.getConnection(url)  # type: ignore[attr-defined]
+    try:
+        ps = conn.prepareStatement(
+            'SELECT p."PART_NAME", c."COLUMN_NAME", c."TYPE_NAME" FROM "PARTITIONS" p '
+            'JOIN "SDS" s ON p."SD_ID" = s."SD_ID" JOIN "COLUMNS_V2" c ON c."CD_ID" = s."CD_ID" '
+            'JOIN "TBLS" t ON p."TBL_ID" = t."TBL_ID" JOIN "DBS" d ON t."DB_ID" = d."DB_ID" '
+            'WHERE t."TBL_NAME" = ? AND d."NAME" = ? ORDER BY p."PART_NAME", c."INTEGER_IDX"')
+        ps.setString(1, table)
+        ps.setString(2, db)
+        rs = ps.executeQuery()
+        out: dict[str, list[str]] = {}
+        while rs.next():
+            out.setdefault(rs.getString(1), []).append(f"{rs.getString(2)} {rs.getString(3)}")
+        ps.close()
+        return out
+    finally:
+        conn.close()
+
+
+def test_partitions_inherit_from_table_on_spark_sql(spark: object, catalog: SparkSqlCatalog,
+                                                    db: str, tmp_path: Path) -> None:
+    """spark_sql: an added column (ALTER TABLE ADD COLUMNS) leaves the partitions' own column
+    lists as they were; with partitions_inherit_from_table they take the table's, and the
+    table still reads back."""
+    root = tmp_path / "t"
+    for d in (1, 2):
+        (root / f"dt={d}").mkdir(parents=True)
+        (root / f"dt={d}" / "a.csv").write_text("1,x\n")
+    crawl(str(root), database=db, catalog=catalog)
+    for d in (1, 2):
+        (root / f"dt={d}" / "a.csv").write_text("1,x,true\n")
+    plain = crawl(str(root), database=db, catalog=catalog).table("t")
+    assert (plain.schema_changes, plain.partitions_updated) == (["added column col2 boolean"], 0)
+    old = ["col0 bigint", "col1 string"]
+    assert _metastore_partition_columns(spark, db, "t") == {"dt=1": old, "dt=2": old}
+    inherited = crawl(str(root), database=db, catalog=catalog,
+                      partitions_inherit_from_table=True).table("t")
+    assert inherited.partitions_updated == 2
+    new = ["col0 bigint", "col1 string", "col2 boolean"]
+    assert _metastore_partition_columns(spark, db, "t") == {"dt=1": new, "dt=2": new}
+    rows = spark.table(f"{db}.t").orderBy("dt").collect()  # type: ignore[attr-defined]
+    assert [tuple(r) for r in rows] == [(1, "x", True, "1"), (1, "x", True, "2")]
+    assert {p.location for p in catalog.get_partitions(db, "t")} == {
+        str(root / "dt=1"), str(root / "dt=2")}

@@ -329,6 +329,36 @@ class GlueApiCatalog(Catalog):
                 raise CatalogError(f"glue_api: batch_update_partition {spec.qualified_name} "
                                    f"failed: {resp['Errors'][:5]}")
 
+    def inherit_partition_schemas(self, database: str, table: str) -> int:
+        """Glue's crawler option ``InheritFromTable`` ("Update all new and existing partitions
+        with metadata from the table"): each partition whose storage descriptor (columns,
+        SerDe, input and output formats) differs from the table's is rewritten with the
+        table's, its location and parameters kept, with ``batch_update_partition`` (100 per
+        call). A table-level type change otherwise leaves old partitions with their old
+        columns, and Athena fails text tables with HIVE_PARTITION_SCHEMA_MISMATCH. Returns how
+        many partitions were updated."""
+        spec = self._require_table(database, table)
+        wanted = _sd_shape(self._storage_descriptor(spec))
+        stale: list[Partition] = []
+        try:
+            for page in self.glue.get_paginator("get_partitions").paginate(
+                **self._kw(DatabaseName=database, TableName=table)
+            ):
+                for p in page["Partitions"]:
+                    sd = p.get("StorageDescriptor", {})
+                    if _sd_shape(sd) != wanted:
+                        values = tuple(None if v == "__HIVE_DEFAULT_PARTITION__" else v
+                                       for v in p["Values"])
+                        stale.append(Partition(values, sd.get("Location", ""),
+                                               dict(p.get("Parameters", {}))))
+        except self.glue.exceptions.EntityNotFoundException as exc:
+            raise TableNotFoundError(database, table, self.backend_name) from exc
+        if stale:
+            self._update(spec, stale)
+        log.info("table %s.%s: %d partitions updated to the table's schema", database, table,
+                 len(stale))
+        return len(stale)
+
     def drop_partitions(
         self, database: str, table: str, values: Sequence[tuple[str | None, ...]]
     ) -> int:
@@ -375,6 +405,14 @@ class GlueApiCatalog(Catalog):
             self._update(spec, to_update)
         if to_create:
             self.add_partitions(database, table, to_create)
+
+
+def _sd_shape(sd: dict[str, Any]) -> tuple[object, ...]:
+    """What a partition inherits from its table: columns, formats and SerDe."""
+    serde = sd.get("SerdeInfo", {})
+    return ([(c.get("Name", "").lower(), c.get("Type", "")) for c in sd.get("Columns", [])],
+            sd.get("InputFormat"), sd.get("OutputFormat"), serde.get("SerializationLibrary"),
+            dict(serde.get("Parameters", {})))
 
 
 def _column(c: Column) -> dict[str, Any]:

@@ -498,6 +498,40 @@ class SparkSqlCatalog(Catalog):
             self.add_partitions(database, table, adding)
         self.spark.catalog.refreshTable(self._name(database, table))
 
+    def inherit_partition_schemas(self, database: str, table: str) -> int:
+        """Glue's crawler option ``InheritFromTable`` for a Hive table: every registered
+        partition gets the table's columns and storage format (SerDe, input and output
+        formats), its location kept, in one ``ExternalCatalog.alterPartitions`` call (Hive
+        fills a partition's columns from the table's). ``ALTER TABLE ADD COLUMNS`` leaves the
+        partitions' column lists as they were, which Hive and Athena read (Spark reads through
+        the table's schema). Returns how many partitions were rewritten: all of them, since
+        Spark's catalog API does not return partition columns to compare; 0 for a Spark data
+        source table, whose partitions hold no columns of their own."""
+        spec = self._require_table(database, table)
+        if not spec.partition_keys or self.uses_datasource_table(spec):
+            return 0
+        jvm = self._jvm()
+        jcat = self._external_catalog()
+        table_storage = jcat.getTable(database, table).storage()
+        seq = jcat.listPartitions(database, table, jvm.scala.Option.empty())
+        altered = jvm.java.util.ArrayList()
+        for i in range(seq.size()):
+            jp = seq.apply(i)
+            st = jp.storage()
+            storage = st.copy(st.locationUri(), table_storage.inputFormat(),
+                              table_storage.outputFormat(), table_storage.serde(),
+                              table_storage.compressed(), table_storage.properties())
+            altered.add(jp.copy(jp.spec(), storage, jp.parameters(), jp.createTime(),
+                                jp.lastAccessTime(), jp.stats()))
+        if altered.size():
+            converters = jvm.scala.collection.JavaConverters
+            jcat.alterPartitions(database, table,
+                                 converters.asScalaBufferConverter(altered).asScala().toSeq())
+            self.spark.catalog.refreshTable(self._name(database, table))
+        log.info("table %s.%s: %d partitions take the table's schema", database, table,
+                 altered.size())
+        return int(altered.size())
+
     def _alter_partition_locations(self, database: str, table: str, keys: list[str],
                                    partitions: Sequence[Partition]) -> None:
         jvm = self._jvm()

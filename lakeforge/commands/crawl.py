@@ -55,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--add-new-columns-only", action="store_true",
                    help="on a schema update, add new columns but keep missing ones and their "
                    "types (Glue's MergeNewColumns)")
+    p.add_argument("--partitions-inherit-from-table", action="store_true",
+                   help="after a full crawl updates a table, give its registered partitions the "
+                   "table's columns and format (Glue's 'Update all new and existing partitions "
+                   "with metadata from the table', InheritFromTable)")
     p.add_argument("--table-level", type=int, default=None,
                    help="make tables at this folder depth (1 = the include path itself)")
     p.add_argument("--grouping-policy", choices=list(_GROUPING), default="similar-schemas",
@@ -120,6 +124,7 @@ def _crawl(args: argparse.Namespace) -> int:
             schema_change_policy=_SCHEMA.get(args.schema_change),  # type: ignore[arg-type]
             delete_behavior=_DELETE.get(args.delete_behavior),  # type: ignore[arg-type]
             add_new_columns_only=args.add_new_columns_only,
+            partitions_inherit_from_table=args.partitions_inherit_from_table,
             table_level=args.table_level, exclude=args.exclude, csv_header=args.csv_header,
             table_grouping_policy=_GROUPING[args.grouping_policy],  # type: ignore[arg-type]
             table_threshold=args.table_threshold,
@@ -141,7 +146,9 @@ def _crawl(args: argparse.Namespace) -> int:
             keys = ", ".join(t.partition_keys) or "-"
             print(f"{args.database}.{t.name}: {t.format}, {len(t.columns)} columns, "
                   f"partitions by [{keys}]: {t.partitions_added} added, "
-                  f"{t.partitions_already_present} already present ({t.location})")
+                  f"{t.partitions_already_present} already present"
+                  + (f", {t.partitions_updated} updated to the table's schema"
+                     if t.partitions_updated else "") + f" ({t.location})")
         for s in report.skipped:
             print(f"skipped {s.path}: {s.reason}")
         print(f"{len(report.tables)} table(s), {len(report.skipped)} skipped, "

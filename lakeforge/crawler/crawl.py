@@ -19,6 +19,13 @@ Policies (Glue's names):
   change, deletes nothing, and adds no new table once the include path has crawler tables: a new
   folder becomes a partition only when its columns already fit the table's (and it is similar),
   otherwise it is skipped with the reason.
+* ``partitions_inherit_from_table``: Glue's crawler option "Update all new and existing
+  partitions with metadata from the table" (``CrawlerOutput.Partitions.AddOrUpdateBehavior =
+  InheritFromTable``): after a full crawl updates a table, its registered partitions whose
+  columns or storage format differ from the table's are rewritten with the table's (locations
+  kept), and the report counts them (``partitions_updated``). Without it, a table-level change
+  leaves old partitions with their old columns (Athena then fails text tables with
+  HIVE_PARTITION_SCHEMA_MISMATCH). New partitions always take the table's schema.
 * ``table_grouping_policy``: ``None`` (schema similarity decides, see
   :mod:`lakeforge.crawler.grouping`) or ``CombineCompatibleSchemas`` (compatible folders share
   one table whatever their columns).
@@ -47,7 +54,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import pyarrow.fs as pafs
 
@@ -111,6 +118,14 @@ _INT = re.compile(r"^-?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+@runtime_checkable
+class PartitionSchemaInheritor(Protocol):
+    """A catalog backend that can give registered partitions their table's schema (both of
+    Lakeforge's backends: glue_api and spark_sql)."""
+
+    def inherit_partition_schemas(self, database: str, table: str) -> int: ...
+
+
 class TableThresholdExceeded(LakeforgeError):
     """The crawl detected more tables than ``table_threshold`` allows (Glue's TableThreshold);
     nothing was written to the catalog. ``report`` holds what the crawl found (no tables)."""
@@ -138,6 +153,8 @@ class TableReport:
     partitions_missing: list[tuple[str | None, ...]] = field(default_factory=list)
     partitions_deleted: int = 0
     notes: list[str] = field(default_factory=list)
+    partitions_updated: int = 0
+    """Registered partitions given the table's schema (``partitions_inherit_from_table``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +170,7 @@ class TableReport:
             "schema_changes": list(self.schema_changes),
             "partitions_missing": [list(v) for v in self.partitions_missing],
             "partitions_deleted": self.partitions_deleted,
+            "partitions_updated": self.partitions_updated,
             "notes": list(self.notes),
         }
 
@@ -241,6 +259,7 @@ def crawl(
     table_grouping_policy: TableGroupingPolicy | None = None,
     table_threshold: int | None = None,
     add_new_columns_only: bool = False,
+    partitions_inherit_from_table: bool = False,
     exclude: Sequence[str] = (),
     csv_header: HeaderMode = "detect",
     partition_projection: bool = False,
@@ -289,6 +308,10 @@ def crawl(
                           f"got {table_level}")
     for pattern in exclude:
         glob_to_regex(pattern)  # a malformed glob fails before anything is written
+    if partitions_inherit_from_table and not isinstance(catalog, PartitionSchemaInheritor):
+        raise ConfigError(f"partitions_inherit_from_table needs a catalog backend that can "
+                          f"update partition schemas (glue_api, spark_sql); "
+                          f"{type(catalog).__name__} cannot")
     roots = [resolve_root(p, endpoint_url=endpoint_url, region=region, filesystem=filesystem)
              for p in include]
     report = CrawlReport(database)
@@ -298,7 +321,7 @@ def crawl(
     taken = set(names)
     ctx = _Context(catalog, database, table_prefix, schema_change_policy, delete_behavior,
                    partition_projection, report, taken, table_grouping_policy,
-                   add_new_columns_only)
+                   add_new_columns_only, partitions_inherit_from_table)
     work: list[_RootWork] = []
     listing = reading = 0.0
     for root in roots:
@@ -607,6 +630,7 @@ class _Context:
     taken: set[str]
     grouping_policy: TableGroupingPolicy | None = None
     add_new_columns_only: bool = False
+    inherit_from_table: bool = False
 
     def _spec(self, plan: TablePlan, name: str, columns: list[tuple[str, str]],
               parameters: dict[str, str]) -> TableSpec:
@@ -653,6 +677,9 @@ class _Context:
         spec = self._spec(plan, name, columns, params)
         self.catalog.create_or_update_table(spec)
         self._register_partitions(spec, plan, tr, existing is not None, present_dirs)
+        if self.inherit_from_table and existing is not None and plan.partition_keys:
+            assert isinstance(self.catalog, PartitionSchemaInheritor)  # checked by crawl()
+            tr.partitions_updated = self.catalog.inherit_partition_schemas(spec.database, name)
         self.report.tables.append(tr)
 
     def _reconcile(self, existing: TableSpec, plan: TablePlan,
