@@ -10,7 +10,8 @@ plan.
 
 Semantics kept from Glue / Deequ: ``between`` is exclusive; ``ColumnValues`` comparisons fail on
 NULL unless the condition names NULL; ``matches`` is a full match and NULL does not match;
-``with threshold`` judges the fraction of compliant rows; dates compare on ``to_date(column)``
+``with threshold`` judges the fraction of compliant rows; dates compare on
+``try_cast(column AS DATE)`` (Deequ's ``to_date``, NULL when it does not parse also under ANSI)
 with ``now()`` truncated to the day; ``DataFreshness`` compares the age in hours rounded to two
 decimals and passes when no rows are left to judge; ``DistinctValuesCount`` counts NULL as a
 value (Deequ's histogram).
@@ -182,7 +183,10 @@ def column_values_sql(column: str, condition: Condition, today: dt.date) -> str:
         dates = [sql_string(_date_text(o, today)) for o in condition.operands
                  if isinstance(o, DateValue)]
         # Deequ lets NULL pass a date "not between", not a number "not between"
-        return _compare_sql(c, f"to_date({c})", dates, has_null, op, null_outside=True)
+        # try_cast: to_date's cast, but NULL (not an ANSI error on Spark 4) when it does not
+        # parse, which the Compliance metric counts as failing, as on Spark 3.5 / Deequ
+        return _compare_sql(c, f"try_cast({c} AS DATE)", dates, has_null, op,
+                            null_outside=True)
     if op in ("matches", "not matches"):
         pattern = sql_string(f"^(?:{condition.operands[0].value})$")  # type: ignore[union-attr]
         if op == "matches":
@@ -257,7 +261,9 @@ def freshness_sql(column: str, condition: Condition) -> str:
 
 def _freshness_condition(column: str, condition: Condition) -> str:
     c = sql_column(column)
-    age = (f"round((unix_timestamp(current_timestamp()) - unix_timestamp(to_timestamp({c})))"
+    # try_cast, not to_timestamp: a value that does not parse is NULL on Spark 4 (ANSI) too
+    age = (f"round((unix_timestamp(current_timestamp()) - "
+           f"unix_timestamp(try_cast({c} AS TIMESTAMP)))"
            f" / 3600, 2)")
     hours = [o.hours for o in condition.operands if isinstance(o, Duration)]
     op = condition.operator

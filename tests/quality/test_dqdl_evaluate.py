@@ -267,6 +267,22 @@ def test_data_freshness_fails_null_rows_at_row_level(spark: Any) -> None:
     assert all(r[ROW_SKIP] == [] for r in rows.values())
 
 
+def test_unparsable_dates_fail_their_rows_on_both_spark_lines(spark: Any) -> None:
+    """A date string that does not parse counts as failing (NULL predicate) - on Spark 4.1 too,
+    where ANSI casts raised CAST_INVALID_INPUT and failed every rule of the analysis pass."""
+    df = spark.createDataFrame([(1, "2024-01-01"), (2, "not a date"), (3, None)],
+                               "id long, ts string")
+    rules = ['ColumnValues "ts" > "2023-01-01"', 'DataFreshness "ts" <= 1000000 hours',
+             "RowCount = 3"]
+    res = evaluate_ruleset(spark, df, "Rules = [ " + ", ".join(rules) + " ]")
+    assert [(r.outcome, r.evaluated_metrics) for r in res.rules] == [
+        ("Failed", {"Column.ts.ColumnValues.Compliance": 1 / 3}),
+        ("Failed", {"Column.ts.DataFreshness.Compliance": 1 / 3}),
+        ("Passed", {"Dataset.*.RowCount": 3.0})]
+    blamed = {r.id: r.failed_rules for r in res.failing_rows(df).collect()}
+    assert blamed == {2: rules[:2], 3: rules[:2]}
+
+
 def test_all_null_column(spark: Any) -> None:
     nulls = spark.createDataFrame([(1, None, None, None, None), (2, None, None, None, None)],
                                   SCHEMA)
