@@ -28,7 +28,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame
 
-from quality.analyzers import Analyzer
+from quality.analyzers import Analyzer, AnalyzerOptions, NullBehavior
 from quality.checks import Check, CheckLevel, Constraint
 from quality.dqdl.model import (
     Condition,
@@ -285,7 +285,9 @@ def _freshness_condition(column: str, condition: Condition) -> str:
 def _length_check(check: Check, column: str, condition: Condition, values: list[float],
                   where: str | None) -> Check:
     def add(method: Callable[..., Check], assertion: Assertion) -> None:
-        method(column, assertion)
+        # Glue's ColumnLength "Null behavior": NULL is a length-0 string (`> 4` fails it,
+        # `< 6` passes it), as the in / not in / not between compliance below
+        method(column, assertion, analyzerOptions=AnalyzerOptions(NullBehavior.EmptyString))
         if where is not None:
             check.where(where)
 

@@ -117,11 +117,10 @@ def _export_constraint(method: str, a: Mapping[str, Any]) -> Rule | CompositeRul
         values = (StringValue(None, "NULL"), *(StringValue(str(v)) for v in a["allowed_values"]))
         return Rule("ColumnValues", (a["column"],), Condition("in", values), where)
     if method in ("hasMinLength", "hasMaxLength"):
-        conditions = _conditions(a.get("assertion"))
-        wanted = (">", ">=") if method == "hasMinLength" else ("<", "<=")
-        if len(conditions) != 1 or conditions[0].operator not in wanted:
-            raise ValueError(f"ColumnLength cannot say {method} {a.get('assertion')}")
-        return Rule("ColumnLength", (a["column"],), conditions[0], where)
+        # not ColumnLength: DQDL takes NULL as length 0 (Glue), the suite leaves NULL out
+        fn = "min" if method == "hasMinLength" else "max"
+        return _custom_sql(f"select {fn}(length({sql_column(a['column'])})) from primary",
+                           _conditions(a.get("assertion")), where)
     if method in ("hasMin", "hasMax"):
         fn = "min" if method == "hasMin" else "max"
         return _custom_sql(f"select {fn}({sql_column(a['column'])}) from primary",
@@ -223,11 +222,13 @@ def _import_rule(rule: Rule, today: dt.date) -> list[dict[str, Any]]:
                                "constraintName": rule.to_dqdl(), "assertion": s, **where}}
                 for s in assertion]
     if t == "ColumnLength" and c is not None:
-        length_method = "hasMinLength" if c.operator in (">", ">=") else \
-            "hasMaxLength" if c.operator in ("<", "<=") else None
-        if length_method is None:
+        # every row's length, NULL as 0 (Glue's ColumnLength), meets the condition; a
+        # hasMinLength / hasMaxLength would leave NULL out
+        if c.operator not in (">", ">=", "<", "<="):
             raise ValueError(f"ColumnLength {c.operator} has no suite form")
-        return [{length_method: {"column": p[0], "assertion": s, **where}}
+        length = f"length(coalesce({sql_column(p[0])}, ''))"
+        return [{"satisfies": {"columnCondition": f"{length} {s}",
+                               "constraintName": rule.to_dqdl(), **where}}
                 for s in _assertion_text(c)]
     raise ValueError(f"{t} has no suite constraint with the same verdicts")
 

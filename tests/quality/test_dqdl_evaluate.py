@@ -77,7 +77,7 @@ CASES: list[tuple[str, str]] = [
     ('ColumnValues "day" > "2024-01-01"', "Failed"),
     ('ColumnValues "amount" != 10 with threshold = 0.75', "Passed"),
     ('ColumnValues "amount" = NULL', "Failed"),
-    ('ColumnLength "status" between 2 and 5', "Passed"),
+    ('ColumnLength "status" between -1 and 5', "Passed"),  # NULL: length 0 (Glue)
     ('ColumnLength "status" > 3', "Failed"),
     ('ColumnNamesMatchPattern "[a-z]+"', "Passed"),
     ('ColumnNamesMatchPattern "^s.*"', "Failed"),
@@ -149,7 +149,7 @@ def test_glue_metric_names_and_values(result: DQDLResult) -> None:
     assert metrics["Column.ref.ReferentialIntegrity"] == 0.75
     assert metrics["Dataset.ref.RowCountMatch"] == pytest.approx(4 / 3)
     assert "Multicolumn.id,amount.ColumnCorrelation" in metrics
-    assert metrics["Column.status.MinimumLength"] == 3.0
+    assert metrics["Column.status.MinimumLength"] == 0.0  # the NULL status, as Glue
 
 
 def test_score_and_json_shape(result: DQDLResult) -> None:
@@ -223,7 +223,7 @@ def test_failing_rows_are_the_rows_each_failed_rule_counts_against(spark: Any) -
         'IsComplete "s" where "x > 0"',                  # x NULL: outside the where
         'IsUnique "s" where "x > 1"',                    # row 6 (x NULL) is not counted
         'DataFreshness "ts" <= 1000000 hours',           # NULL ts fails (Glue's null behavior)
-        'ColumnLength "s" >= 2',                         # MinLength skips NULL (Deequ 2.1.0)
+        'ColumnLength "s" >= 2',                         # NULL is length 0 (Glue)
         '(ColumnValues "x" > 0) or (ColumnValues "s" = "a")',
         "RowCount > 10",                                 # fails, no row-level results
     ]
@@ -233,10 +233,10 @@ def test_failing_rows_are_the_rows_each_failed_rule_counts_against(spark: Any) -
     blamed = {r.id: r.failed_rules for r in res.failing_rows(df).collect()}
     assert blamed == {
         1: [rules[3], rules[5]],
-        2: [rules[0], rules[4], rules[6]],
+        2: [rules[0], rules[4], rules[5], rules[6]],
         3: [rules[0], rules[6]],
         4: [rules[3], rules[5]],
-        5: [rules[2], rules[4]],
+        5: [rules[2], rules[4], rules[5]],
         6: [rules[0], rules[5]],
     }
     # the metric and the blamed rows agree: Compliance 3/6, Completeness 2/3 under the where
@@ -281,6 +281,28 @@ def test_unparsable_dates_fail_their_rows_on_both_spark_lines(spark: Any) -> Non
         ("Passed", {"Dataset.*.RowCount": 3.0})]
     blamed = {r.id: r.failed_rules for r in res.failing_rows(df).collect()}
     assert blamed == {2: rules[:2], 3: rules[:2]}
+
+
+def test_column_length_counts_null_as_a_zero_length_string(spark: Any) -> None:
+    """Glue's ColumnLength 'Null behavior': NULL is a length-0 string, so `> 4` fails a NULL
+    row and `< 6` passes it; the metric and the blamed rows agree (also under a where)."""
+    df = spark.createDataFrame([(1, "12345", "a"), (2, None, "a"), (3, "123456", "b"),
+                                (4, None, "b")], "id long, zip string, grp string")
+    rules = ['ColumnLength "zip" > 4', 'ColumnLength "zip" < 6',
+             'ColumnLength "zip" >= 5 where "grp = \'a\'"', 'ColumnLength "zip" = 5']
+    res = evaluate_ruleset(spark, df, "Rules = [ " + ", ".join(rules) + " ]")
+    assert [(r.outcome, r.evaluated_metrics) for r in res.rules] == [
+        ("Failed", {"Column.zip.MinimumLength": 0.0}),
+        ("Failed", {"Column.zip.MaximumLength": 6.0}),
+        ("Failed", {"Column.zip.MinimumLength": 0.0}),
+        ("Failed", {"Column.zip.MinimumLength": 0.0, "Column.zip.MaximumLength": 6.0})]
+    rows = {r.id: r for r in res.row_level(df).collect()}
+    assert rows[2][ROW_FAIL] == [rules[0], rules[2], rules[3]]
+    assert rows[2][ROW_PASS] == [rules[1]]
+    assert rows[4][ROW_FAIL] == [rules[0], rules[3]]
+    blamed = {r.id: r.failed_rules for r in res.failing_rows(df).collect()}
+    assert blamed == {2: [rules[0], rules[2], rules[3]], 3: [rules[1], rules[3]],
+                      4: [rules[0], rules[3]]}
 
 
 def test_all_null_column(spark: Any) -> None:

@@ -101,3 +101,28 @@ def test_dqdl_import_keeps_verdicts(spark: Any, df: Any) -> None:
     assert i == len(statuses)
     assert grouped == outcomes
     assert "Failed" in outcomes and "Passed" in outcomes
+
+
+def test_length_conversions_keep_verdicts_on_null(spark: Any) -> None:
+    """DQDL's ColumnLength takes NULL as length 0 (Glue); a suite's hasMinLength leaves NULL
+    out: each side converts to a form with its own verdict on a NULL row."""
+    df = spark.createDataFrame([(1, "abc", 1.0), (2, None, 2.0)], SCHEMA)
+
+    def suite_verdicts(suite: dict[str, Any]) -> list[bool]:
+        check = checks_from_mapping(suite, "t.yaml")[0]
+        result = VerificationSuite(spark).onData(df).addCheck(check).run()
+        return [cr.status == ConstraintStatus.Success
+                for cr in result.checkResults[check].constraintResults]
+
+    rules = 'Rules = [ ColumnLength "status" >= 3, ColumnLength "status" < 4 where "id > 0" ]'
+    imported = dqdl_to_suite(parse_ruleset(rules), "imported").result
+    assert [r.outcome for r in evaluate_ruleset(spark, df, rules).rules] == ["Failed", "Passed"]
+    assert suite_verdicts(yaml.safe_load(yaml.safe_dump(imported))) == [False, True]
+
+    suite = {"name": "t", "checks": [{"description": "t", "level": "Error", "constraints": [
+        {"hasMinLength": {"column": "status", "assertion": ">= 3"}},
+        {"hasMaxLength": {"column": "status", "assertion": "< 3", "where": "id > 0"}}]}]}
+    assert suite_verdicts(suite) == [True, False]
+    exported = suite_to_dqdl(suite, "t.yaml").result.to_dqdl()
+    assert [r.outcome for r in evaluate_ruleset(spark, df, exported).rules] == ["Passed",
+                                                                               "Failed"]
