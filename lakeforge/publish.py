@@ -348,6 +348,9 @@ class StagedVersion:
     bytes_per_row: float
     expected: tuple[str, ...]
     projection: bool = False
+    # append: the table's current rows rewritten into the version beside the new ones
+    # (``rows - carried_rows`` were added)
+    carried_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         import dataclasses
@@ -369,7 +372,7 @@ class StagedVersion:
                    tuple(PartitionStats(tuple(x["values"]), x["rows"], x["files"])
                          for x in doc["partition_stats"]),
                    doc["rows_per_file"], doc["bytes_per_row"], tuple(doc["expected"]),
-                   doc.get("projection", False))
+                   doc.get("projection", False), doc.get("carried_rows", 0))
 
 
 def stage_partitioned(
@@ -391,6 +394,8 @@ def stage_partitioned(
     table_parameters: Mapping[str, str] | None = None,
     append_window: str | None = None,
     allow_breaking_schema_change: bool = False,
+    carry_current: bool = True,
+    carried_rows: int = 0,
 ) -> StagedVersion:
     """Write ``df`` as a new, immutable version of a table without touching the catalog
     (steps 1-3 of :func:`publish_partitioned`); :func:`switch_staged` makes it current.
@@ -400,6 +405,11 @@ def stage_partitioned(
 
     ``catalog`` None stages the rows alone, checked against no catalog table: the staging of a
     Delta or Iceberg output (:mod:`lakeforge.formats`), whose commit checks its own table.
+
+    ``carry_current=False`` (``append`` only) takes ``df`` as already holding the touched
+    partitions' current rows: a staged append read back and re-staged (the audit phase without
+    its failing rows) must not add those rows a second time. Its window and bases are recorded
+    as for the first staging; ``carried_rows`` says how many of its rows those are.
     """
     validate_identifier(database, "database name")
     validate_identifier(table, "table name")
@@ -448,15 +458,19 @@ def stage_partitioned(
     new_values = {tuple(_partition_text(v) for v in values) for values, _ in counts}
     frame = safe
     bases: list[tuple[tuple[str | None, ...], str | None]] = []
+    new_rows = sum(n for _, n in counts)
     if mode == "append":
         window = append_window if existing is not None and append_window else None
         carried = _append_bases(existing, table_uri, current, keys, window)
         # every partition the append touches, None where it adds a new one
         bases = [(v, carried.get(v)) for v in sorted(new_values, key=str)]
-        frame = (_with_current_rows(spark, safe, keys, carried, new_values) if keys
-                 else _with_current_table(spark, safe, carried.get(())))
+        if carry_current:
+            frame = (_with_current_rows(spark, safe, keys, carried, new_values) if keys
+                     else _with_current_table(spark, safe, carried.get(())))
         counts = _partition_counts(frame, keys)
     total_rows = sum(n for _, n in counts)
+    n_carried = ((total_rows - new_rows if carry_current else carried_rows)
+                 if mode == "append" else 0)
     bytes_per_row = estimate_parquet_bytes_per_row(frame.select(*data_cols),
                                                     total_rows=total_rows)
     stats, rows_per_file = plan_files(counts, bytes_per_row, target_file_bytes)
@@ -511,7 +525,8 @@ def stage_partitioned(
     )
     return StagedVersion(plan=plan, spec=spec, rows=total_rows, partition_stats=tuple(stats),
                          rows_per_file=rows_per_file, bytes_per_row=bytes_per_row,
-                         expected=tuple(expected), projection=bool(projection))
+                         expected=tuple(expected), projection=bool(projection),
+                         carried_rows=n_carried)
 
 
 def switch_staged(

@@ -55,7 +55,7 @@ from lakeforge.lifecycle.settings import (
 )
 from lakeforge.locks import JobLock
 from lakeforge.paths import Lake
-from lakeforge.publish import StagedVersion, stage_partitioned, switch_staged
+from lakeforge.publish import APPEND_WINDOW_PARAM, StagedVersion, stage_partitioned, switch_staged
 from lakeforge.redact import install_log_redaction, redact
 from lakeforge.state import StateStore, store_for
 
@@ -505,6 +505,7 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
         for v in chosen[n]:
             marks.stage(n, files_of[v])
     summary["window"] = _input_window(marks)
+    _refuse_append_of_reread_files(cfg, listed, chosen, new)
 
     # Read and classify every row; drift fails the run here, before anything is written.
     ingested: dict[str, Ingested] = {}
@@ -677,7 +678,7 @@ def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df
     if fmt != "parquet":
         _check_format_schema(ctx, state, name, out, staged, fmt)
     if ledger is not None:
-        ledger.published = staged.rows
+        ledger.published = staged.rows - staged.carried_rows  # an append's rows, not the table's
         if has_rules:
             metrics = seen.get
             for i, rule in enumerate(rules):
@@ -689,6 +690,28 @@ def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df
                 elif n:
                     ledger.remove(rule, n)
     return staged
+
+
+def _refuse_append_of_reread_files(cfg: Any, listed: Mapping[str, Any],
+                                   chosen: Mapping[str, list[tuple[str | None, ...]]],
+                                   new: Mapping[str, Any]) -> None:
+    """An ``append`` output adds every row the steps return. A run that re-reads files an
+    earlier run already published (a new file in a published partition reprocesses it whole;
+    a new dimension file, every partition) would append their rows again: refused before
+    anything is written, naming the outputs and a file."""
+    appends = sorted(name for name, out in cfg.outputs.items() if out.mode == "append")
+    if not appends:
+        return
+    reread = sorted(f.path for n, (_keys, files_of, _misplaced) in listed.items()
+                    for v in chosen[n] for f in files_of[v]
+                    if f.path not in {g.path for g in new[n]})
+    if reread:
+        raise ConfigError(
+            f"outputs {appends} use mode append, but this run re-reads {len(reread)} file(s) "
+            f"an earlier run already published (e.g. {reread[0]}: a new file in a published "
+            "partition, or a new dimension file, reprocesses it whole), so appending would add "
+            "their rows a second time; nothing was written: use mode overwrite_partitions (or "
+            "merge_keys with delta / iceberg) for such outputs")
 
 
 def format_target(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec,
@@ -769,16 +792,20 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
             # The failing rows leave the staged version: stage the passing rows again.
             passed = data.exceptAll(gate.failing.drop("failed_constraints"))
             fmt = summary.get("formats", {}).get(name, out.format)
+            # An append's staged rows already hold the partitions' current rows: re-staged, they
+            # are not carried again, and the run's append window stays on the version.
             restaged = stage_partitioned(
                 passed, database=cfg.database, table=table, partition_by=out.partition_by,
                 catalog=catalog if fmt == "parquet" else None, lake=lake, mode=staged.plan.mode,  # type: ignore[arg-type]
-                run_id=state.run_id.split("_")[-1], allow_empty=True)
+                run_id=state.run_id.split("_")[-1], allow_empty=True,
+                append_window=staged.spec.parameters.get(APPEND_WINDOW_PARAM),
+                carry_current=False, carried_rows=staged.carried_rows)
             delete_dir(staged.plan.version_uri)
             state.staged[name] = restaged
             if out.ledger and out.ledger in state.ledgers:
                 ledger = state.ledgers[out.ledger]
                 ledger.quarantined += gate.rows_failed
-                ledger.published = restaged.rows
+                ledger.published = restaged.rows - restaged.carried_rows
     judged = summary.get("ingest", {})
     total = sum(v["rows_in"] for v in judged.values())
     bad = sum(v["bad_rows"] + v.get("rejected", 0) for v in judged.values()) + sum(
@@ -885,9 +912,10 @@ def _switch_parquet(ctx: JobContext[Any], state: RunState, name: str, staged: St
             "/".join(v or "" for v in p.values) for p in staged.plan.partitions)
     out = cfg.outputs[name]
     ledger = state.ledgers.get(out.ledger) if out.ledger else None
-    if ledger is not None and res.rows != ledger.published:
+    added = res.rows - staged.carried_rows  # an append rewrites the current rows beside its own
+    if ledger is not None and added != ledger.published:
         raise LedgerImbalanceError(
-            f"ledger for {cfg.database}.{table}: {res.rows} rows were published but the "
+            f"ledger for {cfg.database}.{table}: {added} rows were published but the "
             f"ledger expected {ledger.published}; the bookmark was not advanced")
     return entry
 

@@ -281,3 +281,49 @@ def test_publish_retry_and_rerun_before_the_bookmark_commit_append_each_window_o
     if fmt != "parquet":
         assert s["published"]["orders"]["operation"] == "APPEND (already committed)"
         assert len(_versions(spark, fmt, job_root, db)) == 2
+
+
+
+
+def test_parquet_append_with_gate_failures_adds_each_passing_row_once_and_a_late_file_is_refused(
+        spark, job_root: Path, tmp_path: Path, capsys) -> None:
+    """An unpartitioned Parquet ``append`` whose Warning-level gate removes a row: the audit
+    re-stages the passing rows, which already hold the table's current rows, so those are not
+    added a second time (they were). A late file in a published raw partition would reprocess
+    it whole (its published rows appended again): that run is refused (exit 2) before
+    anything is written."""
+    import yaml
+
+    from lakeforge.lifecycle import run_pipeline
+    from tests.lakeforge.test_lifecycle_runner import JOB
+
+    db = "lcw_gate_append"
+    path = Path(_config(tmp_path, db))
+    data = yaml.safe_load(path.read_text())
+    data["outputs"]["orders"].update({"mode": "append", "partition_by": []})
+    path.write_text(yaml.safe_dump(data))
+
+    def run() -> int:
+        return run_pipeline(JOB, ["--env", "local", "--config", str(path)])
+
+    def rows() -> list[int]:
+        spark.catalog.refreshTable(f"{db}.orders")
+        return sorted(r.order_id for r in spark.table(f"{db}.orders").collect())
+
+    _write(job_root, "2024-06-01", ["1,ann,1.0,EUR", "2,bob,-2.0,EUR"])
+    assert run() == 0
+    assert _summary(capsys)["checks"]["orders"]["rows_failed"] == 1
+    _write(job_root, "2024-06-02", ["3,cid,3.0,EUR", "4,dan,-4.0,USD"])
+    assert run() == 0
+    second = _summary(capsys)
+    assert second["checks"]["orders"]["rows_failed"] == 1
+    assert second["rows"]["orders"]["balanced"] is True
+    assert rows() == [1, 3]
+
+    _write(job_root, "2024-06-02", ["5,eve,5.0,EUR"], name="part-1.csv")
+    assert run() == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(
+        "error: outputs ['orders'] use mode append, but this run re-reads 1 file(s) an earlier "
+        "run already published (e.g. ") and "dt=2024-06-02/part-0.csv" in err[0]
+    assert rows() == [1, 3]
