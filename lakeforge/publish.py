@@ -308,7 +308,8 @@ def publish_partitioned(
     per window: publishing the same window again (a rerun after a kill between the switch and
     the bookmark commit) replaces that window's earlier append instead of adding its rows twice.
 
-    ``overwrite`` may add columns; a changed type or a dropped column is refused
+    ``overwrite`` of a partitioned table may add columns; a changed type or a dropped column is
+    refused
     (:class:`~lakeforge.formats.SchemaEvolutionError`) unless ``allow_breaking_schema_change``:
     the table update and the partition switch are two catalog calls, and between them readers
     would fail on the old partitions. A failed partition switch restores the table definition.
@@ -633,7 +634,8 @@ def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[Bas
         problems = [f"{n}: column dropped" for n in have_cols if n not in want_cols]
         problems += [f"{n}: type {have_cols[n]} -> {want_cols[n]}" for n in want_cols
                      if n in have_cols and have_cols[n] != want_cols[n]]
-        if problems and not allow_breaking:
+        # An unpartitioned table's columns and location change in one call: nothing to refuse.
+        if problems and part_cols and not allow_breaking:
             from lakeforge.formats import SchemaEvolutionError
 
             raise SchemaEvolutionError(

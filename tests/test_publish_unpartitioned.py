@@ -76,3 +76,21 @@ def test_append_of_the_same_window_without_partitions_adds_its_rows_once(spark, 
     publish_partitioned(_df(spark, [2, 3]), mode="append", append_window="w2",
                         retention=timedelta(0), **kw)
     assert ids() == [1, 2, 3]
+
+
+def test_overwrite_of_an_unpartitioned_table_may_change_a_type_in_one_switch(spark, db,
+                                                                             lake) -> None:
+    """No partitions: the columns and the location change in one catalog call, so a changed
+    type or a dropped column is not refused (a partitioned table's is: tests/test_publish.py)."""
+    from pyspark.sql import functions as F
+
+    catalog = SparkSqlCatalog(spark)
+    kw = {"database": db, "table": "golden", "partition_by": [], "catalog": catalog,
+          "lake": lake}
+    publish_partitioned(_df(spark, [1, 2]), mode="overwrite", **kw)
+    retyped = _df(spark, [3]).withColumn("id", F.col("id").cast("string")).drop("name")
+    publish_partitioned(retyped, mode="overwrite", **kw)
+    assert [(c.name, c.type) for c in catalog.get_table(db, "golden").columns] == [
+        ("id", "string")]
+    spark.catalog.refreshTable(f"{db}.golden")
+    assert [tuple(r) for r in spark.table(f"{db}.golden").collect()] == [("3",)]
