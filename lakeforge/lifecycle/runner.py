@@ -671,7 +671,8 @@ def _stage(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec, df
                                    catalog=catalog if fmt == "parquet" else None, lake=lake,
                                    mode=mode, run_id=state.run_id.split("_")[-1],  # type: ignore[arg-type]
                                    allow_empty=True,
-                                   append_window=window.to_text() if window else None)
+                                   append_window=window.to_text() if window else None,
+                                   allow_breaking_schema_change=out.allow_breaking_schema_change)
     finally:
         disarm()
         df.unpersist()
@@ -798,6 +799,7 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
                 passed, database=cfg.database, table=table, partition_by=out.partition_by,
                 catalog=catalog if fmt == "parquet" else None, lake=lake, mode=staged.plan.mode,  # type: ignore[arg-type]
                 run_id=state.run_id.split("_")[-1], allow_empty=True,
+                allow_breaking_schema_change=out.allow_breaking_schema_change,
                 append_window=staged.spec.parameters.get(APPEND_WINDOW_PARAM),
                 carry_current=False, carried_rows=staged.carried_rows)
             delete_dir(staged.plan.version_uri)

@@ -77,6 +77,9 @@ class OutputSpec:
     # delta / iceberg: a run whose rows add columns evolves the table (older rows read null);
     # otherwise a schema change fails the run before the commit.
     allow_schema_evolution: bool = False
+    # parquet, partitioned, mode overwrite: accept a changed type or a dropped column, which
+    # readers fail on between the table update and the partition switch (docs/publish.md).
+    allow_breaking_schema_change: bool = False
     # delta / iceberg: compact (OPTIMIZE / rewrite_data_files) a partition the commit touched
     # once it holds more data files than this; 0 never compacts.
     max_files_per_partition: int = 0
@@ -187,6 +190,9 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
             validate_identifier(k, f"{source}: outputs.{name}.partition_by")
         if out.format not in ("parquet", "delta", "iceberg"):
             fail(f"outputs.{name}.format", f"is {out.format!r}; use parquet, delta or iceberg")
+        if out.allow_breaking_schema_change and out.format != "parquet":
+            fail(f"outputs.{name}.allow_breaking_schema_change", "is for format parquet (delta "
+                 "and iceberg change a schema in their own commit: allow_schema_evolution)")
         if out.format == "parquet" and (out.merge_keys or out.allow_schema_evolution
                                         or out.max_files_per_partition):
             fail(f"outputs.{name}", "sets merge_keys / allow_schema_evolution / "
