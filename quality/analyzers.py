@@ -644,11 +644,10 @@ class _SumAggregate(_DoubleAggregate):
         return total
 
 
-def _double_aggregate(name: str, function: Callable[[Column], Column],
-                      doc: str) -> type[_DoubleAggregate]:
-    return type(name, (_DoubleAggregate,), {"__doc__": doc, "__module__": __name__,
-                                            "metric_name": name,
-                                            "function": staticmethod(function)})
+def _double_aggregate(name: str, function: Callable[[Column], Column], doc: str,
+                      base: type[_DoubleAggregate] = _DoubleAggregate) -> type[_DoubleAggregate]:
+    return type(name, (base,), {"__doc__": doc, "__module__": __name__, "metric_name": name,
+                                "function": staticmethod(function)})
 
 
 class Mean(_SumAggregate):
@@ -684,18 +683,9 @@ class _HigherMoment(_DoubleAggregate):
                 .otherwise(type(self).function(values)))
 
 
-class Skewness(_HigherMoment):
-    """Population skewness (g1)."""
-
-    metric_name = "Skewness"
-    function = staticmethod(F.skewness)  # type: ignore[assignment]
-
-
-class Kurtosis(_HigherMoment):
-    """Excess kurtosis (normal distribution = 0)."""
-
-    metric_name = "Kurtosis"
-    function = staticmethod(F.kurtosis)  # type: ignore[assignment]
+Skewness = _double_aggregate("Skewness", F.skewness, "Population skewness (g1).", _HigherMoment)
+Kurtosis = _double_aggregate("Kurtosis", F.kurtosis, "Excess kurtosis (normal distribution = 0).",
+                             _HigherMoment)
 
 
 class ApproxCountDistinct(_SingleAggregate):

@@ -126,6 +126,27 @@ def lake(tmp_path: Path) -> object:
     return Lake.from_settings(str(tmp_path / "lake"), allow_env_override=False)
 
 
+@pytest.fixture
+def catalog(spark: object) -> object:
+    """The spark_sql catalog backend on the session's embedded metastore."""
+    from lakeforge.catalog import get_catalog
+    from lakeforge.catalog.spark_sql import SparkSqlCatalog
+
+    cat = get_catalog("spark_sql", spark)  # type: ignore[arg-type]
+    assert isinstance(cat, SparkSqlCatalog)
+    return cat
+
+
+@pytest.fixture
+def db(spark: object) -> Iterator[str]:
+    """A fresh database name for one test, dropped (CASCADE) after it."""
+    import uuid
+
+    name = f"crawl_{uuid.uuid4().hex[:8]}"
+    yield name
+    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server (a real HTTP server on 127.0.0.1, free port) for every aws test, with

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,20 +15,6 @@ from lakeforge.catalog.base import CatalogError
 from lakeforge.catalog.spark_sql import SparkSqlCatalog, _parse_catalog_partitions
 from lakeforge.crawler import crawl
 from lakeforge.errors import ConfigError
-
-
-@pytest.fixture
-def catalog(spark: object) -> SparkSqlCatalog:
-    cat = get_catalog("spark_sql", spark)  # type: ignore[arg-type]
-    assert isinstance(cat, SparkSqlCatalog)
-    return cat
-
-
-@pytest.fixture
-def db(spark: object) -> object:
-    name = f"crawl_{uuid.uuid4().hex[:8]}"
-    yield name
-    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")  # type: ignore[attr-defined]
 
 
 def _parquet(path: Path, table: pa.Table) -> None:

@@ -4,29 +4,12 @@ what Spark's readers read, value for value (no silent NULLs)."""
 from __future__ import annotations
 
 import gzip
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from lakeforge.catalog import get_catalog
 from lakeforge.catalog.spark_sql import SparkSqlCatalog
 from lakeforge.crawler import crawl
-
-
-@pytest.fixture
-def catalog(spark: object) -> SparkSqlCatalog:
-    cat = get_catalog("spark_sql", spark)  # type: ignore[arg-type]
-    assert isinstance(cat, SparkSqlCatalog)
-    return cat
-
-
-@pytest.fixture
-def db(spark: object) -> Iterator[str]:
-    name = f"crawlrb_{uuid.uuid4().hex[:8]}"
-    yield name
-    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")  # type: ignore[attr-defined]
 
 
 def test_gzip_csv_named_gz_reads_back_non_null(spark: object, catalog: SparkSqlCatalog,

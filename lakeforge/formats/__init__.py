@@ -260,6 +260,21 @@ class CommitResult:
     metrics: Mapping[str, Any] = field(default_factory=dict)
 
 
+def committed_window(fmt: str, target: Target, found: tuple[AppendWindow, Any] | None,
+                     rows_key: str, where: str) -> CommitResult | None:
+    """The result of an append whose window the table already took (``found``: the table's
+    last window for the app id and its commit's (id, facts)), or None when it must commit.
+    A rerun over that window (a kill before the bookmark commit) is its earlier commit."""
+    window = target.window
+    if window is None or found is None or not window_committed(found[0], window, where):
+        return None
+    ident, facts = found[1]
+    log.info("%s: append window %d already committed as %s %s; skipped", where,
+             window.sequence, "version" if fmt == "delta" else "snapshot", ident)
+    return CommitResult(fmt, target.qualified_name, str(ident), int(facts.get(rows_key) or 0),
+                        "APPEND (already committed)", (), (), facts)
+
+
 def check_schema_change(current: StructType | None, new: StructType, *, allow_added: bool,
                         partition_by: Sequence[str], where: str) -> list[str]:
     """The columns ``new`` adds to ``current`` (a table's schema), or one clear

@@ -33,8 +33,8 @@ from lakeforge.formats import (
     CommitResult,
     Target,
     check_schema_change,
+    committed_window,
     partition_predicate,
-    window_committed,
 )
 
 if TYPE_CHECKING:
@@ -119,16 +119,12 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     window = target.window if mode == "append" else None
     before = None
     if window is not None and exists:
-        found = last_window(spark, target.location, window.app_id)
-        if found is not None and window_committed(found[0], window, where):
-            # a rerun over a window this table already took: its commit is the earlier one
-            version, metrics = found[1]
-            log.info("%s: append window %d already committed as version %d; skipped", where,
-                     window.sequence, version)
+        done = committed_window("delta", target, last_window(spark, target.location,
+                                                             window.app_id),
+                                "numOutputRows", where)
+        if done is not None:
             register(spark, catalog, target)
-            return CommitResult("delta", target.qualified_name, str(version),
-                                int(metrics.get("numOutputRows") or 0),
-                                "APPEND (already committed)", (), (), metrics)
+            return done
         before = int(_delta_table(spark, target.location).history(1).collect()[0]["version"])
     settings: dict[str, str] = {}
     if not exists:

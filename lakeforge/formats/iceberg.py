@@ -37,7 +37,7 @@ from lakeforge.formats import (
     CommitResult,
     Target,
     check_schema_change,
-    window_committed,
+    committed_window,
 )
 
 if TYPE_CHECKING:
@@ -139,16 +139,11 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     ident = identifier(target)
     window = target.window if target.mode == "append" else None
     if window is not None and exists:
-        found = last_window(spark, target, window.app_id)
-        if found is not None and window_committed(found[0], window, where):
-            # a rerun over a window this table already took: its commit is the earlier one
-            snapshot_id, summary = found[1]
-            log.info("%s: append window %d already committed as snapshot %s; skipped", where,
-                     window.sequence, snapshot_id)
+        done = committed_window("iceberg", target, last_window(spark, target, window.app_id),
+                                "added-records", where)
+        if done is not None:
             register(spark, catalog, target)
-            return CommitResult("iceberg", target.qualified_name, str(snapshot_id),
-                                int(summary.get("added-records", 0)),
-                                "APPEND (already committed)", (), (), summary)
+            return done
     # the window rides on the snapshot's summary (Iceberg's snapshot-property.<key> option)
     window_options = ({f"snapshot-property.{WINDOW_PROPERTY}": window.to_text()}
                       if window is not None else {})
