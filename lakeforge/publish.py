@@ -652,7 +652,8 @@ def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[Bas
         )
         raise SchemaMismatchError(
             f"{where}: mode={mode!r} keeps the other partitions, so the columns must match the "
-            f"table's: {diff}; use mode='overwrite' to change the schema"
+            f"table's: {diff}; use mode='overwrite' to add columns (a changed type or a dropped "
+            f"column of a partitioned table also needs allow_breaking_schema_change)"
         )
 
 

@@ -193,9 +193,10 @@ class DQDLResult:
         FALSE row-level result, and a NULL one of a Compliance rule (ColumnValues,
         DataFreshness, ColumnDataType, ColumnLength ``in``: the metric counts a NULL predicate
         as not compliant, e.g. a date that does not parse); never a row outside the rule's
-        ``where`` (its filter FALSE or NULL), nor a NULL a metric skips (ColumnLength's
-        min/max, IsUnique's uniqueness). Rules that passed, and rules without row-level
-        results (RowCount, Mean, CustomSql, ...), fail no row. A failed composite fails the
+        ``where`` (its filter FALSE or NULL), nor a lone NULL IsUnique's uniqueness skips
+        (repeated NULLs share a value in Deequ's row-level count, so they fail like
+        duplicates). Rules that passed, and rules without row-level results (RowCount, Mean,
+        CustomSql, ...), fail no row. A failed composite fails the
         rows that fail one of its failed parts (``and``) or every part (``or``), when all its
         parts are row-level (as :meth:`row_level`).
         """

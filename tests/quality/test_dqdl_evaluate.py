@@ -305,6 +305,28 @@ def test_column_length_counts_null_as_a_zero_length_string(spark: Any) -> None:
                       4: [rules[0], rules[3]]}
 
 
+def test_is_unique_blames_repeated_nulls_as_deequs_row_level_does(spark: Any) -> None:
+    """Uniqueness leaves NULL out of its metric, but the row-level count groups NULLs together
+    (Deequ's count over a window partitioned by the columns): one NULL passes, two NULLs fail
+    their rows and a failed IsUnique quarantines them with its duplicated values."""
+    df = spark.createDataFrame([(1, "a"), (2, "a"), (3, None), (4, None), (5, "b")],
+                               "id long, k string")
+    rule = 'IsUnique "k"'
+    res = evaluate_ruleset(spark, df, f"Rules = [ {rule} ]")
+    assert [(r.outcome, r.evaluated_metrics) for r in res.rules] == [
+        ("Failed", {"Column.k.Uniqueness": 1 / 3})]
+    rows = {r.id: r for r in res.row_level(df).collect()}
+    assert sorted(i for i, r in rows.items() if r[ROW_FAIL] == [rule]) == [1, 2, 3, 4]
+    assert rows[5][ROW_PASS] == [rule]
+    assert sorted(r.id for r in res.failing_rows(df).collect()) == [1, 2, 3, 4]
+    single = spark.createDataFrame([(1, "a"), (2, None), (3, "b")], "id long, k string")
+    once = evaluate_ruleset(spark, single, f"Rules = [ {rule} ]")
+    assert [(r.outcome, r.evaluated_metrics) for r in once.rules] == [
+        ("Passed", {"Column.k.Uniqueness": 1.0})]
+    assert all(r[ROW_PASS] == [rule] for r in once.row_level(single).collect())
+    assert once.failing_rows(single).count() == 0
+
+
 def test_all_null_column(spark: Any) -> None:
     nulls = spark.createDataFrame([(1, None, None, None, None), (2, None, None, None, None)],
                                   SCHEMA)
