@@ -359,6 +359,33 @@ def test_update_in_database_removes_missing_columns(tmp_path: Path, glue: GlueAp
     assert crawl(str(root), database=db, catalog=glue).table("t").schema_changes == []
 
 
+def test_json_struct_fields_differing_in_case_keep_their_first_spelling(
+    tmp_path: Path, glue: GlueApiCatalog, db: str
+) -> None:
+    """Nested keys match regardless of case, as top-level ones: the struct type keeps the first
+    spelling whether a file holds one record or several (it was lower-cased once two records
+    merged), across files too, and a recrawl that only meets another spelling reports no
+    change."""
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "a.json").write_text('{"id": 1, "ctx": {"userId": 1}}\n')
+    two = tmp_path / "two"
+    two.mkdir()
+    (two / "b.json").write_text('{"id": 1, "ctx": {"userId": 1}}\n'
+                                '{"id": 2, "ctx": {"userid": 2, "Page": "p"}}\n')
+    (two / "c.json").write_text('{"id": 3, "ctx": null}\n{"id": 4, "ctx": {"USERID": 3.5}}\n')
+    first = crawl(str(one), database=db, catalog=glue)
+    assert first.table("one").columns == [("id", "bigint"), ("ctx", "struct<userId:bigint>")]
+    merged = crawl(str(two), database=db, catalog=glue)
+    assert merged.table("two").columns == [("id", "bigint"),
+                                           ("ctx", "struct<userId:double,Page:string>")]
+    (one / "a.json").write_text('{"id": 1, "ctx": {"USERID": 5}}\n{"id": 2, "ctx": null}\n')
+    again = crawl(str(one), database=db, catalog=glue)
+    assert again.table("one").schema_changes == []
+    assert [(c.name, c.type) for c in glue.get_table(db, "one").columns] == [  # type: ignore[union-attr]
+        ("id", "bigint"), ("ctx", "struct<userId:bigint>")]
+
+
 def test_add_new_columns_only_keeps_missing_and_retyped_columns(
     tmp_path: Path, glue: GlueApiCatalog, db: str
 ) -> None:

@@ -898,7 +898,7 @@ def _describe_changes(old: list[tuple[str, str]], new: list[tuple[str, str]]) ->
     for n, t in new:
         if n.lower() not in before:
             out.append(f"added column {n} {t}")
-        elif before[n.lower()] != t:
+        elif before[n.lower()].lower() != t.lower():  # struct field names: any case
             out.append(f"column {n}: {before[n.lower()]} -> {t}")
     after = {n.lower() for n, _ in new}
     out.extend(f"column {n} no longer in the files" for n, _ in old if n.lower() not in after)

@@ -65,7 +65,7 @@ class Folder:
 
     @property
     def signature(self) -> frozenset[tuple[str, str]]:
-        return frozenset((n.lower(), t) for n, t in self.schema.columns)
+        return frozenset((n.lower(), t.lower()) for n, t in self.schema.columns)
 
 
 @dataclass

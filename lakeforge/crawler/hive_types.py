@@ -158,33 +158,38 @@ def _decimal(t: str) -> tuple[int, int]:
 
 
 def widen(a: str, b: str, mode: WidenMode) -> str:
-    """The narrowest type both ``a`` and ``b`` can be read as; raises :class:`TypeConflict`."""
-    a, b = a.strip().lower(), b.strip().lower()
+    """The narrowest type both ``a`` and ``b`` can be read as; raises :class:`TypeConflict`.
+
+    Struct field names match regardless of case (Spark, Hive, Athena and the OpenX JSON SerDe
+    resolve them so) and keep their first spelling, as top-level columns do: the result does
+    not depend on how many records or files were merged."""
+    a, b = a.strip(), b.strip()
     if a == b:
         return a
-    if NULL_TYPE in (a, b):
-        if mode == "binary":
-            other = b if a == NULL_TYPE else a
-            raise TypeConflict(f"a column of Parquet's null type (stored as INT32) cannot be "
-                               f"read as {other} by Spark")
-        return b if a == NULL_TYPE else a
-    ka, kb = _kind(a), _kind(b)
+    ka, kb = _kind(a.lower()), _kind(b.lower())
     if ka == kb == "struct":
-        fields = dict(struct_fields(a))
-        order = list(fields)
+        fields = {name.lower(): (name, ftype) for name, ftype in struct_fields(a)}
         for name, ftype in struct_fields(b):
-            if name in fields:
-                fields[name] = widen(fields[name], ftype, mode)
-            else:
-                fields[name] = ftype
-                order.append(name)
-        return "struct<" + ",".join(f"{n}:{fields[n]}" for n in order) + ">"
+            first = fields.get(name.lower())
+            fields[name.lower()] = ((first[0], widen(first[1], ftype, mode)) if first
+                                    else (name, ftype))
+        return "struct<" + ",".join(f"{n}:{t}" for n, t in fields.values()) + ">"
     if ka == kb == "array":
         return f"array<{widen(_inner(a), _inner(b), mode)}>"
     if ka == kb == "map":
         ak, av = split_top_level(_inner(a))
         bk, bv = split_top_level(_inner(b))
         return f"map<{widen(ak, bk, mode)},{widen(av, bv, mode)}>"
+    spelled = {a.lower(): a, b.lower(): b}
+    a, b = a.lower(), b.lower()
+    if a == b:
+        return a
+    if NULL_TYPE in (a, b):
+        other = b if a == NULL_TYPE else a
+        if mode == "binary":
+            raise TypeConflict(f"a column of Parquet's null type (stored as INT32) cannot be "
+                               f"read as {other} by Spark")
+        return spelled[other]  # a struct inside keeps its fields' spelling
     complex_kinds = {"struct", "array", "map"}
     if ka in complex_kinds or kb in complex_kinds:
         if mode == "text" and ka not in complex_kinds and kb not in complex_kinds:
