@@ -386,6 +386,31 @@ def test_json_struct_fields_differing_in_case_keep_their_first_spelling(
         ("id", "bigint"), ("ctx", "struct<userId:bigint>")]
 
 
+def test_json_nested_case_duplicates_and_mixed_arrays_skip_the_file_not_the_crawl(
+    tmp_path: Path, glue: GlueApiCatalog, db: str
+) -> None:
+    """A nested object holding two keys that differ only in case (the OpenX SerDe fails the
+    row) and an array mixing scalars and objects (no Hive type holds both) keep the file and
+    its folder out with the line and field; the crawl goes on (the array case raised out of
+    the crawl before)."""
+    root = tmp_path / "lake"
+    for name, text in (("dup", '{"id": 1, "ctx": {"x": {"Id": 1, "ID": 2}}}\n'),
+                       ("mixed", '{"id": 1, "tags": [1, {"b": 2}]}\n'),
+                       ("ok", '{"id": 1, "tags": [{"Id": 1}, {"iD": "s"}]}\n')):
+        (root / name).mkdir(parents=True)
+        (root / name / "part.json").write_text(text)
+    report = crawl(str(root), database=db, catalog=glue)
+    assert [(t.name, t.columns) for t in report.tables] == [
+        ("lake", [("id", "bigint"), ("tags", "array<struct<Id:string>>")])]
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons[str(root / "dup" / "part.json")] == (
+        "line 1, field 'ctx': an object holds keys 'Id' and 'ID', which differ only in case: "
+        "the OpenX JSON SerDe lower-cases keys (case.insensitive) and fails such a row with a "
+        "duplicate key")
+    assert reasons[str(root / "mixed" / "part.json")] == (
+        "line 1, field 'tags': bigint and struct<b:bigint> cannot be merged")
+
+
 def test_add_new_columns_only_keeps_missing_and_retyped_columns(
     tmp_path: Path, glue: GlueApiCatalog, db: str
 ) -> None:

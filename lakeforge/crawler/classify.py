@@ -217,6 +217,14 @@ def json_type(value: object) -> str:
             elem = widen(elem, json_type(v), "text")
         return f"array<{elem}>"
     if isinstance(value, dict):
+        seen: dict[str, str] = {}
+        for key in value:
+            if key.lower() in seen:
+                raise TypeConflict(f"an object holds keys {seen[key.lower()]!r} and {key!r}, "
+                                   "which differ only in case: the OpenX JSON SerDe lower-cases "
+                                   "keys (case.insensitive) and fails such a row with a "
+                                   "duplicate key")
+            seen[key.lower()] = key
         return "struct<" + ",".join(f"{k}:{json_type(v)}" for k, v in value.items()) + ">"
     return "string"
 
@@ -245,7 +253,10 @@ def _json(lines: list[str], compression: str | None) -> FileSchema:
                     "case: the OpenX JSON SerDe lower-cases keys (case.insensitive) and fails "
                     "such a row with a duplicate key")
             seen[folded] = key
-            t = json_type(value)
+            try:
+                t = json_type(value)
+            except TypeConflict as exc:
+                raise UnreadableObject(f"line {n}, field {key!r}: {exc}") from exc
             first, before = types.get(folded, (key, None))
             try:
                 types[folded] = (first, widen(before, t, "text") if before is not None else t)
