@@ -53,6 +53,12 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def _factor(factor: float | None) -> float:
+    """A deviation factor; a missing one is Double.MaxValue, as in Deequ (a bound of +/-inf,
+    or the mean itself when the standard deviation is 0)."""
+    return factor if factor is not None else sys.float_info.max
+
+
 def _interval(series: Sequence[float], interval: Interval | None) -> Interval:
     start, end = interval if interval is not None else (0, len(series))
     _require(start <= end, "The start of the interval cannot be larger than the end.")
@@ -173,12 +179,7 @@ class OnlineNormalStrategy(AnomalyDetectionStrategy):
         start, end = _interval(dataSeries, searchInterval)
         mean = variance = sn = 0.0
         skip = len(dataSeries) * self.ignoreStartPercentage
-        # A missing factor is Double.MaxValue in Deequ (a bound of +/-inf, or the mean itself
-        # when the standard deviation is 0).
-        upper_f = (self.upperDeviationFactor if self.upperDeviationFactor is not None
-                   else sys.float_info.max)
-        lower_f = (self.lowerDeviationFactor if self.lowerDeviationFactor is not None
-                   else sys.float_info.max)
+        upper_f, lower_f = _factor(self.upperDeviationFactor), _factor(self.lowerDeviationFactor)
         out = []
         for i, raw in enumerate(dataSeries):
             value = float(raw)
@@ -230,11 +231,8 @@ class BatchNormalStrategy(AnomalyDetectionStrategy):
         mean = sum(training) / len(training)
         std = (math.sqrt(sum((v - mean) ** 2 for v in training) / (len(training) - 1))
                if len(training) > 1 else 0.0)
-        # A missing factor is Double.MaxValue, as in Deequ: with stdDev 0 that bound is the mean.
-        upper = mean + (self.upperDeviationFactor if self.upperDeviationFactor is not None
-                        else sys.float_info.max) * std
-        lower = mean - (self.lowerDeviationFactor if self.lowerDeviationFactor is not None
-                        else sys.float_info.max) * std
+        upper = mean + _factor(self.upperDeviationFactor) * std
+        lower = mean - _factor(self.lowerDeviationFactor) * std
         out = []
         for i in range(start, end):
             value = values[i]

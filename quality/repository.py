@@ -79,6 +79,11 @@ class ResultKey:
     def to_json(self) -> dict[str, Any]:
         return {"dataSetDate": self.dataSetDate, "tags": dict(self.tags)}
 
+    @staticmethod
+    def from_json(key: Any) -> ResultKey:
+        """The key :meth:`to_json` wrote (KeyError/TypeError/ValueError when unreadable)."""
+        return ResultKey(int(key["dataSetDate"]), key.get("tags") or {})
+
 
 @dataclass
 class AnalysisResult:
@@ -248,8 +253,7 @@ def results_from_json(data: Sequence[Mapping[str, Any]],
     out = []
     for index, item in enumerate(data):
         try:
-            key = item["resultKey"]
-            result_key = ResultKey(int(key["dataSetDate"]), key.get("tags") or {})
+            result_key = ResultKey.from_json(item["resultKey"])
             entries = item["analyzerContext"]["metricMap"]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             log.warning("%s: result %d skipped, unreadable (%s: %s): %s", source, index,
@@ -380,8 +384,7 @@ class FileSystemMetricsRepository(MetricsRepository):
 
 def _stored_under(item: Any, resultKey: ResultKey) -> bool:
     try:
-        key = item["resultKey"]
-        return ResultKey(int(key["dataSetDate"]), key.get("tags") or {}) == resultKey
+        return ResultKey.from_json(item["resultKey"]) == resultKey
     except (KeyError, TypeError, ValueError, AttributeError):
         return False
 

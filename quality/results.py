@@ -136,7 +136,7 @@ class VerificationResult:
             # no column.
             computed = [constraint for constraint, cr in zip(
                 check.constraints, check_result.constraintResults, strict=True)
-                if _row_level_computed(constraint, cr)]
+                if row_level_computed(constraint, cr)]
             if computed:
                 out = out.withColumn(check.description, combine_row_level(computed, data))
         return out
@@ -167,7 +167,9 @@ def combine_row_level(constraints: Iterable[Constraint], data: DataFrame) -> Col
     return combined if combined is not None else F.lit(True)
 
 
-def _row_level_computed(constraint: Constraint, result: ConstraintResult) -> bool:
+def row_level_computed(constraint: Constraint, result: ConstraintResult) -> bool:
+    """Whether ``constraint`` has row-level results and its metric was computed (a metric
+    that failed to compute, e.g. on a missing column, blames no row)."""
     return (constraint.row_level is not None and result.metric is not None
             and result.metric.is_success)
 
@@ -196,15 +198,22 @@ def failing_rows(result: VerificationResult, data: DataFrame) -> DataFrame:
     for check, check_result in result.checkResults.items():
         for constraint, cr in zip(check.constraints, check_result.constraintResults,
                                   strict=True):
-            if cr.status != ConstraintStatus.Failure or not _row_level_computed(constraint, cr):
+            if cr.status != ConstraintStatus.Failure or not row_level_computed(constraint, cr):
                 continue
             failure = constraint.row_failure(data)
             if failure is not None:
-                names.append(F.when(failure, F.lit(str(constraint))))
-    if not names:
-        return data.withColumn("failed_constraints", F.array().cast("array<string>")).limit(0)
-    failed = F.filter(F.array(*names), lambda x: x.isNotNull())
-    return data.withColumn("failed_constraints", failed).where(F.size("failed_constraints") > 0)
+                names.append((str(constraint), failure))
+    return tag_failures(data, "failed_constraints", names)
+
+
+def tag_failures(data: DataFrame, column: str, parts: Sequence[tuple[str, Column]]) -> DataFrame:
+    """The rows of ``data`` for which at least one (name, failure) of ``parts`` is TRUE, with
+    ``column`` listing those names (lazy; no part: an empty frame of that shape)."""
+    if not parts:
+        return data.withColumn(column, F.array().cast("array<string>")).limit(0)
+    tagged = F.array(*[F.when(failure, F.lit(name)) for name, failure in parts])
+    return (data.withColumn(column, F.filter(tagged, lambda x: x.isNotNull()))
+            .where(F.size(column) > 0))
 
 
 __all__ = [

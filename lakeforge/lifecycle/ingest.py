@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lakeforge.bookmarks import FileEntry, list_data_files
 from lakeforge.errors import SchemaMismatchError
-from lakeforge.lifecycle.quarantine import QUARANTINE_SCHEMA
+from lakeforge.lifecycle.quarantine import QUARANTINE_SCHEMA, record_json
 from lakeforge.paths import listed_path, parse_partition_fragment
 
 if TYPE_CHECKING:
@@ -319,8 +319,7 @@ def read_parquet_rows(spark: SparkSession, files: Sequence[FileEntry],
             for s in sources]
     out = with_file.select(
         "_file", F.lit(None).cast("int").alias("_line"), "_partition",
-        F.to_json(F.struct(*[F.col(f"`{c}`") for c in present]),
-                  {"ignoreNullFields": "false"}).alias("line"), *cols,
+        record_json(present).alias("line"), *cols,
         F.lit(None).cast("string").alias("_malformed"), F.lit(False).alias("_bad_utf8"))
     added = sorted(set(present) - set(sources) - set(keys))
     return _with_line_problems(typed_and_problems(out, mappings, required)), unreadable, added

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from lakeforge.paths import Lake
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,15 @@ def rows_as_quarantine(df: DataFrame, *, reason_col: str, partition_by: Sequence
     return df.select(F.lit(None).cast("string").alias("source_file"),
                      F.lit(None).cast("int").alias("line"), part.alias("partition"),
                      reason.alias("reason"),
-                     F.to_json(F.struct(*[F.col(f"`{c}`") for c in data]),
-                               {"ignoreNullFields": "false"}).alias("record"))
+                     record_json(data).alias("record"))
+
+
+def record_json(columns: list[str]) -> Column:
+    """``columns`` of a row as one JSON object, NULL fields kept (a quarantined record must
+    say which fields were empty; to_json leaves them out by default)."""
+    from pyspark.sql import functions as F
+
+    return F.to_json(F.struct(*[F.col(f"`{c}`") for c in columns]), {"ignoreNullFields": "false"})
 
 
 def quarantine_uri(lake: Lake, table: str, run_id: str) -> str:

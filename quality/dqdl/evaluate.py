@@ -69,6 +69,7 @@ from quality.dqdl.rules import (
     row_level_column,
     sql_column,
 )
+from quality.results import row_level_computed, tag_failures
 from quality.verification import VerificationSuite
 
 if TYPE_CHECKING:
@@ -183,7 +184,6 @@ class DQDLResult:
         return out.withColumn(ROW_RESULT, F.when(F.size(ROW_FAIL) > 0, F.lit(FAILED))
                               .otherwise(F.lit(PASSED)))
 
-
     def failing_rows(self, df: DataFrame) -> DataFrame:
         """The rows of ``df`` that count against a failed rule, with ``failed_rules`` (their
         rule texts); lazy (no Spark job here). What the DQDL gate quarantines.
@@ -204,11 +204,8 @@ class DQDLResult:
         for text, builder in self._failure_columns:
             failure = builder(df) if builder is not None else None
             if failure is not None:
-                parts.append(F.when(failure, F.lit(text)))
-        if not parts:
-            return df.withColumn("failed_rules", F.array().cast("array<string>")).limit(0)
-        failed = F.filter(F.array(*parts), lambda x: x.isNotNull())
-        return df.withColumn("failed_rules", failed).where(F.size("failed_rules") > 0)
+                parts.append((text, failure))
+        return tag_failures(df, "failed_rules", parts)
 
 
 # --------------------------------------------------------------------------- dynamic numbers
@@ -650,8 +647,8 @@ def evaluate_ruleset(spark: SparkSession, df: DataFrame, ruleset: Ruleset | str,
                 # a metric that could not be computed (a missing column) blames no row
                 leaf_failed[id(leaf)] = [
                     r.constraint for r in check_result.constraintResults
-                    if r.status == ConstraintStatus.Failure and r.metric is not None
-                    and r.metric.is_success]
+                    if r.status == ConstraintStatus.Failure
+                    and row_level_computed(r.constraint, r)]
     outcomes = [_combine(top, leaf_outcomes) for top in ruleset.rules]
     rows = [(top.to_dqdl(), _row_builder(top, leaf_rows)) for top in ruleset.rules]
     failures = [(top.to_dqdl(), _failure_builder(top, leaf_rows, leaf_failed))
