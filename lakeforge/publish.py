@@ -468,7 +468,7 @@ def stage_partitioned(
         if carry_current:
             frame = (_with_current_rows(spark, safe, keys, carried, new_values) if keys
                      else _with_current_table(spark, safe, carried.get(())))
-        counts = _partition_counts(frame, keys)
+            counts = _partition_counts(frame, keys)  # frame is safe otherwise: counted above
     total_rows = sum(n for _, n in counts)
     n_carried = ((total_rows - new_rows if carry_current else carried_rows)
                  if mode == "append" else 0)

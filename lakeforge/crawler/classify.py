@@ -23,6 +23,7 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -217,16 +218,23 @@ def json_type(value: object) -> str:
             elem = widen(elem, json_type(v), "text")
         return f"array<{elem}>"
     if isinstance(value, dict):
-        seen: dict[str, str] = {}
-        for key in value:
-            if key.lower() in seen:
-                raise TypeConflict(f"an object holds keys {seen[key.lower()]!r} and {key!r}, "
-                                   "which differ only in case: the OpenX JSON SerDe lower-cases "
-                                   "keys (case.insensitive) and fails such a row with a "
-                                   "duplicate key")
-            seen[key.lower()] = key
+        clash = _case_clash(value)
+        if clash:
+            raise TypeConflict(f"an object holds {clash}")
         return "struct<" + ",".join(f"{k}:{json_type(v)}" for k, v in value.items()) + ">"
     return "string"
+
+
+def _case_clash(keys: Iterable[str]) -> str | None:
+    """The first two keys that differ only in case, said as an unreadable row's reason."""
+    seen: dict[str, str] = {}
+    for key in keys:
+        if key.lower() in seen:
+            return (f"keys {seen[key.lower()]!r} and {key!r}, which differ only in case: the "
+                    "OpenX JSON SerDe lower-cases keys (case.insensitive) and fails such a row "
+                    "with a duplicate key")
+        seen[key.lower()] = key
+    return None
 
 
 def _json(lines: list[str], compression: str | None) -> FileSchema:
@@ -244,15 +252,11 @@ def _json(lines: list[str], compression: str | None) -> FileSchema:
         if not isinstance(record, dict):
             bad.append(f"line {n} is a JSON {type(record).__name__}, not an object")
             continue
-        seen: dict[str, str] = {}
+        clash = _case_clash(record)
+        if clash:
+            raise UnreadableObject(f"line {n} holds {clash}")
         for key, value in record.items():
             folded = key.lower()
-            if folded in seen:
-                raise UnreadableObject(
-                    f"line {n} holds keys {seen[folded]!r} and {key!r}, which differ only in "
-                    "case: the OpenX JSON SerDe lower-cases keys (case.insensitive) and fails "
-                    "such a row with a duplicate key")
-            seen[folded] = key
             try:
                 t = json_type(value)
             except TypeConflict as exc:

@@ -411,7 +411,7 @@ class GlueContext:
                 fo["compression"] = spec.compression
             self._write_files(df, spec.location, spec.format, fo, keys)
             self._register(df, db, table, spec.location, spec.format, keys,
-                           update_schema=update_schema)
+                           update_schema=update_schema, existing=spec)
             return frame
         keys = list(opts.get("partitionKeys") or
                     ([k.name for k in spec.partition_keys] if spec else []))
@@ -480,8 +480,9 @@ class GlueContext:
 
     def _register(self, df: DataFrame, database: str, table: str, path: str,
                   format: str | None, keys: Sequence[str], *,  # noqa: A002
-                  update_schema: bool) -> None:
-        """Register files written under ``path`` as ``database.table`` (and its partitions).
+                  update_schema: bool, existing: TableSpec | None = None) -> None:
+        """Register files written under ``path`` as ``database.table`` (and its partitions);
+        ``existing``: the table's definition when the caller has just read it.
 
         A table the catalog already has keeps its definition (format, SerDe settings such as
         the CSV delimiter and header, compression, parameters, column types): only its new
@@ -493,7 +494,7 @@ class GlueContext:
         catalog = self._runtime.catalog
         location = self._runtime.local_path(path)
         types = {f.name: athena_type_string(f.dataType) for f in df.schema.fields}
-        existing = catalog.get_table(database, table)
+        existing = existing or catalog.get_table(database, table)
         if existing is None:
             fmt = FORMATS.get((format or "parquet").lower(), "parquet")
             spec = TableSpec(database=database, name=table,

@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import types as T  # noqa: N812
 from pyspark.sql.types import _infer_type, _make_type_verifier, _merge_type
@@ -81,7 +82,9 @@ def map_records(df: DataFrame, f: Callable[[DynamicRecord], Any]
     """``f`` on each row, as a frame whose schema is the input's where ``f`` keeps a field's
     type (one Spark job finds the fields and types ``f`` returns), and the error records."""
     spark = df.sparkSession
-    tagged = df.rdd.map(lambda row: _apply(f, row))
+    # cached: the schema pass, the rows and the error records read one run of ``f`` per row
+    # (a side effect or a non-deterministic ``f`` would otherwise run, and differ, per pass)
+    tagged = df.rdd.map(lambda row: _apply(f, row)).persist(StorageLevel.MEMORY_AND_DISK)
     results = tagged.filter(lambda t: t[0] == _KEEP).map(lambda t: t[1])
     schema = _result_schema(df.schema, results)
     coerce = [_coercer(field.dataType) for field in schema.fields]

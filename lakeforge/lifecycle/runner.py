@@ -703,9 +703,9 @@ def _refuse_append_of_reread_files(cfg: Any, listed: Mapping[str, Any],
     appends = sorted(name for name, out in cfg.outputs.items() if out.mode == "append")
     if not appends:
         return
+    new_paths = {n: {g.path for g in files} for n, files in new.items()}
     reread = sorted(f.path for n, (_keys, files_of, _misplaced) in listed.items()
-                    for v in chosen[n] for f in files_of[v]
-                    if f.path not in {g.path for g in new[n]})
+                    for v in chosen[n] for f in files_of[v] if f.path not in new_paths[n])
     if reread:
         raise ConfigError(
             f"outputs {appends} use mode append, but this run re-reads {len(reread)} file(s) "
@@ -854,6 +854,7 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
 
     # outputs an earlier attempt of this phase published (a retry): they are not done again
     published: dict[str, Any] = dict(summary.get("published") or {})
+    summary["published"] = published  # filled in place: saved with the state after each table
     formats = summary.get("formats", {})
     changes = summary.get("merged_changes", {})
     for name, staged in state.staged.items():
@@ -871,9 +872,7 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
             entry = _switch_parquet(ctx, state, name, staged, catalog, retention,
                                     before_switch)
         published[table] = entry
-        summary["published"] = published
         _save(store, key, state)
-    summary["published"] = published
     matching = summary.get("matching") or {}
     if matching.get("keep_model") and matching.get("output") in cfg.outputs:
         # the model of the matches now published: an incremental run matches new rows with it
