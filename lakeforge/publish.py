@@ -125,16 +125,6 @@ def _partition_counts(df: DataFrame, keys: Sequence[str]) -> list[tuple[tuple[An
     return [(tuple(r[k] for k in keys), int(r["count"])) for r in rows]
 
 
-def _with_current_table(spark: SparkSession, new: DataFrame, location: str | None
-                        ) -> DataFrame:
-    """Append to an unpartitioned table: the new version holds the rows at ``location`` (the
-    table's current version) plus ``new``."""
-    if location is None or not uri_exists(location):
-        return new
-    current = spark.read.parquet(location)
-    return current.unionByName(new.select(*current.columns))
-
-
 def _append_bases(existing: TableSpec | None, table_uri: str, current: Sequence[Partition],
                   keys: Sequence[str], window: str | None
                   ) -> dict[tuple[str | None, ...], str | None]:
@@ -350,8 +340,10 @@ class StagedVersion:
     expected: tuple[str, ...]
     projection: bool = False
     # append: the table's current rows rewritten into the version beside the new ones
-    # (``rows - carried_rows`` were added)
+    # (``rows - carried_rows`` were added), and the (partition values, location) pairs they
+    # were read from (:func:`read_carried`)
     carried_rows: int = 0
+    carried_from: tuple[tuple[tuple[str | None, ...], str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         import dataclasses
@@ -373,7 +365,8 @@ class StagedVersion:
                    tuple(PartitionStats(tuple(x["values"]), x["rows"], x["files"])
                          for x in doc["partition_stats"]),
                    doc["rows_per_file"], doc["bytes_per_row"], tuple(doc["expected"]),
-                   doc.get("projection", False), doc.get("carried_rows", 0))
+                   doc.get("projection", False), doc.get("carried_rows", 0),
+                   tuple((tuple(v), loc) for v, loc in doc.get("carried_from", ())))
 
 
 def stage_partitioned(
@@ -395,8 +388,7 @@ def stage_partitioned(
     table_parameters: Mapping[str, str] | None = None,
     append_window: str | None = None,
     allow_breaking_schema_change: bool = False,
-    carry_current: bool = True,
-    carried_rows: int = 0,
+    restage_of: StagedVersion | None = None,
 ) -> StagedVersion:
     """Write ``df`` as a new, immutable version of a table without touching the catalog
     (steps 1-3 of :func:`publish_partitioned`); :func:`switch_staged` makes it current.
@@ -407,10 +399,11 @@ def stage_partitioned(
     ``catalog`` None stages the rows alone, checked against no catalog table: the staging of a
     Delta or Iceberg output (:mod:`lakeforge.formats`), whose commit checks its own table.
 
-    ``carry_current=False`` (``append`` only) takes ``df`` as already holding the touched
-    partitions' current rows: a staged append read back and re-staged (the audit phase without
-    its failing rows) must not add those rows a second time. Its window and bases are recorded
-    as for the first staging; ``carried_rows`` says how many of its rows those are.
+    ``restage_of`` (``append`` only): ``df`` is that staged append read back with rows taken
+    out (the audit phase without its failing rows), so it already holds the touched
+    partitions' current rows; they are not added a second time, and the staged version's
+    carried rows and their locations are kept. Its window and bases are recorded as for the
+    first staging.
     """
     validate_identifier(database, "database name")
     validate_identifier(table, "table name")
@@ -460,18 +453,28 @@ def stage_partitioned(
     frame = safe
     bases: list[tuple[tuple[str | None, ...], str | None]] = []
     new_rows = sum(n for _, n in counts)
+    n_carried = 0
+    carried_from: tuple[tuple[tuple[str | None, ...], str], ...] = ()
     if mode == "append":
         window = append_window if existing is not None and append_window else None
         carried = _append_bases(existing, table_uri, current, keys, window)
         # every partition the append touches, None where it adds a new one
         bases = [(v, carried.get(v)) for v in sorted(new_values, key=str)]
-        if carry_current:
-            frame = (_with_current_rows(spark, safe, keys, carried, new_values) if keys
-                     else _with_current_table(spark, safe, carried.get(())))
-            counts = _partition_counts(frame, keys)  # frame is safe otherwise: counted above
+        if restage_of is not None:
+            n_carried, carried_from = restage_of.carried_rows, restage_of.carried_from
+        else:
+            carried_from = _carried_locations(carried, new_values, keys)
+            current_rows = _rows_at(
+                spark, T.StructType([safe.schema[c] for c in data_cols]),
+                [(k, safe.schema[k].dataType) for k in keys], carried_from, safe.columns)
+            if current_rows is not None:
+                # an unpartitioned table's current rows first, as they were
+                frame = (safe.unionByName(current_rows) if keys
+                         else current_rows.unionByName(safe))
+                counts = _partition_counts(frame, keys)  # frame is safe otherwise: counted
+                n_carried = sum(n for _, n in counts) - new_rows
+                carried_from = carried_from if n_carried else ()
     total_rows = sum(n for _, n in counts)
-    n_carried = ((total_rows - new_rows if carry_current else carried_rows)
-                 if mode == "append" else 0)
     bytes_per_row = estimate_parquet_bytes_per_row(frame.select(*data_cols),
                                                     total_rows=total_rows)
     stats, rows_per_file = plan_files(counts, bytes_per_row, target_file_bytes)
@@ -527,7 +530,7 @@ def stage_partitioned(
     return StagedVersion(plan=plan, spec=spec, rows=total_rows, partition_stats=tuple(stats),
                          rows_per_file=rows_per_file, bytes_per_row=bytes_per_row,
                          expected=tuple(expected), projection=bool(projection),
-                         carried_rows=n_carried)
+                         carried_rows=n_carried, carried_from=carried_from)
 
 
 def switch_staged(
@@ -657,20 +660,47 @@ def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[Bas
         )
 
 
-def _with_current_rows(spark: SparkSession, new: DataFrame, keys: Sequence[str],
-                       current: Mapping[tuple[str | None, ...], str | None],
-                       touched: set[tuple[str | None, ...]]) -> DataFrame:
-    """``new`` plus the rows the touched partitions hold (``current``: values -> location)."""
-    data_schema = T.StructType([f for f in new.schema.fields if f.name not in keys])
-    out = new
-    for values, location in current.items():
-        if values not in touched or location is None:
-            continue
-        old = spark.read.schema(data_schema).parquet(location)
-        for key, value in zip(keys, values, strict=True):
-            old = old.withColumn(key, F.lit(value).cast(new.schema[key].dataType))
-        out = out.unionByName(old.select(*new.columns))
+def _carried_locations(current: Mapping[tuple[str | None, ...], str | None],
+                       touched: set[tuple[str | None, ...]], keys: Sequence[str]
+                       ) -> tuple[tuple[tuple[str | None, ...], str], ...]:
+    """Where the rows an append rewrites into its version beside its own come from: the
+    touched partitions' current locations (``current``: values -> location), or an
+    unpartitioned table's current location when it holds files."""
+    if not keys:
+        location = current.get(())
+        return (((), location),) if location is not None and uri_exists(location) else ()
+    return tuple((values, location) for values, location in current.items()
+                 if values in touched and location is not None)
+
+
+def _rows_at(spark: SparkSession, data_schema: T.StructType | str,
+             key_types: Sequence[tuple[str, T.DataType | str]],
+             locations: Sequence[tuple[tuple[str | None, ...], str]],
+             columns: Sequence[str]) -> DataFrame | None:
+    """The rows at ``locations`` ((partition values, folder) pairs) read with ``data_schema``,
+    the partition values as columns of ``key_types``, in the order of ``columns``; None when
+    there are no locations."""
+    out = None
+    for values, location in locations:
+        part = spark.read.schema(data_schema).parquet(location)
+        for (key, key_type), value in zip(key_types, values, strict=True):
+            part = part.withColumn(key, F.lit(value).cast(key_type))
+        part = part.select(*columns)
+        out = part if out is None else out.unionByName(part)
     return out
+
+
+def read_carried(spark: SparkSession, staged: StagedVersion) -> DataFrame | None:
+    """The rows of a staged ``append`` that are the table's current rows, rewritten into the
+    version beside the run's own (typed as :func:`lakeforge.lifecycle.runner.read_staged`
+    reads the version); None when it carried none. ``staged`` minus these is what the run
+    adds."""
+    if not staged.carried_from:
+        return None
+    keys = staged.spec.partition_keys
+    data = ", ".join(f"`{c.name}` {c.type}" for c in staged.spec.columns)
+    return _rows_at(spark, data, [(k.name, k.type) for k in keys], staged.carried_from,
+                    [c.name for c in (*staged.spec.columns, *keys)])
 
 
 def _table_parameters(table_uri: str, version_uri: str, keys: Sequence[str],

@@ -286,6 +286,47 @@ def test_append_of_the_same_window_replaces_its_earlier_append(spark, catalog, d
     assert _ids(catalog, db, "t") == [1, 2, 3, 4, 6]
 
 
+def test_staged_append_knows_its_carried_rows_from_the_touched_partitions_only(
+        spark, catalog, db, lake):
+    """A partitioned append rewrites the current rows of the partitions it touches (d1) beside
+    its own, not those it leaves (d2): ``read_carried`` reads exactly them, typed as the
+    version, so the version minus them is the run's own rows; the locations survive the
+    to_dict / from_dict trip another process makes; a re-stage keeps them without carrying
+    the rows again; an append to a new partition only, or another mode, carries nothing."""
+    from chispa import assert_df_equality
+
+    from lakeforge.lifecycle.runner import read_staged
+    from lakeforge.publish import StagedVersion, read_carried, stage_partitioned
+
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    publish_partitioned(_batch(spark, [1, 2], "d1").unionByName(_batch(spark, [3], "d2")),
+                        mode="overwrite", **kw)
+    new = _batch(spark, [4], "d1").unionByName(_batch(spark, [5], "d3"))
+    staged = stage_partitioned(new, mode="append", **kw)
+    assert (staged.rows, staged.carried_rows) == (4, 2)
+    assert [v for v, _loc in staged.carried_from] == [("d1",)]
+    carried = read_carried(spark, staged)
+    assert carried is not None
+    assert sorted(tuple(r) for r in carried.collect()) == [
+        (1, 1.0, "GB", "d1"), (2, 2.0, "GB", "d1")]
+    data = read_staged(spark, staged)
+    assert [(f.name, f.dataType) for f in carried.schema] == [
+        (f.name, f.dataType) for f in data.schema]
+    own = data.exceptAll(carried)
+    assert_df_equality(own, new.select(*data.columns), ignore_row_order=True)
+
+    again = StagedVersion.from_dict(staged.to_dict())
+    assert again.carried_from == staged.carried_from and again.carried_rows == 2
+    restaged = stage_partitioned(data.where("id != 4"), mode="append", restage_of=again, **kw)
+    assert (restaged.rows, restaged.carried_rows) == (3, 2)
+    assert restaged.carried_from == staged.carried_from
+
+    fresh = stage_partitioned(_batch(spark, [6], "d4"), mode="append", **kw)
+    assert (fresh.carried_rows, fresh.carried_from, read_carried(spark, fresh)) == (0, (), None)
+    over = stage_partitioned(new, mode="overwrite_partitions", **kw)
+    assert (over.carried_rows, over.carried_from) == (0, ())
+
+
 def test_retention_keeps_superseded_versions_until_they_expire(spark, catalog, db, lake):
     kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
     old = publish_partitioned(_batch(spark, [1], "d1"), **kw)

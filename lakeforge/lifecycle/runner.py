@@ -55,7 +55,13 @@ from lakeforge.lifecycle.settings import (
 )
 from lakeforge.locks import JobLock
 from lakeforge.paths import Lake
-from lakeforge.publish import APPEND_WINDOW_PARAM, StagedVersion, stage_partitioned, switch_staged
+from lakeforge.publish import (
+    APPEND_WINDOW_PARAM,
+    StagedVersion,
+    read_carried,
+    stage_partitioned,
+    switch_staged,
+)
 from lakeforge.redact import install_log_redaction, redact
 from lakeforge.state import StateStore, store_for
 
@@ -761,62 +767,85 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
     out of the version (re-staged without them); an Error-level failure raises
     :class:`AuditFailedError` and nothing is switched. Then the threshold and the ledgers."""
     from lakeforge.catalog.factory import get_catalog
-    from lakeforge.io import delete_dir
-    from lakeforge.lifecycle.gate import run_gate
 
-    cfg, spark, lake = ctx.config, ctx.spark, ctx.lake
+    cfg, spark = ctx.config, ctx.spark
     summary = state.summary
     summary["checks"] = {}
+    state.quality_html = ""
     catalog = get_catalog(ctx.env, spark)
-    pages = []
+    pages: list[str] = []
     for name, out in cfg.outputs.items():
         staged = state.staged.get(name)
         if out.quality_suite is None or staged is None or not staged.expected:
             continue
-        table = table_of(name, out)
         data = read_staged(spark, staged)
-        gate = run_gate(spark, data, out.quality_suite, lake=lake,
-                        table=f"{cfg.database}/{table}", run_id=state.run_id,
-                        tags={"job": ctx.name, "table": table, "run_id": state.run_id},
-                        partition_by=out.partition_by)
-        summary["checks"][table] = gate.to_dict()
-        if gate.quarantine:
-            summary["quarantine"] = [*summary.get("quarantine", []), gate.quarantine]
-        pages.append(gate.html)
+        # The gate judges the rows this run adds: a Parquet append's version also holds the
+        # touched partitions' published rows, which are neither judged, quarantined nor
+        # counted again (a Delta / Iceberg append stages its own rows alone).
+        carried = read_carried(spark, staged)
+        judged = data if carried is None else data.exceptAll(carried).persist()
+        try:
+            pages.append(_gate_output(ctx, state, name, out, staged, data, judged, catalog))
+        finally:
+            if judged is not data:
+                judged.unpersist()
         state.quality_html = "".join(pages)
-        if not gate.passed:
-            raise AuditFailedError(
-                f"quality gate failed for {cfg.database}.{table}: Error-level constraint(s) "
-                f"failed: {'; '.join(gate.failed_constraints)}; the staged version was not "
-                "switched in and the current one stays; failing rows in the quarantine zone")
-        if gate.rows_failed and gate.failing is not None:
-            # The failing rows leave the staged version: stage the passing rows again.
-            passed = data.exceptAll(gate.failing.drop("failed_constraints"))
-            fmt = summary.get("formats", {}).get(name, out.format)
-            # An append's staged rows already hold the partitions' current rows: re-staged, they
-            # are not carried again, and the run's append window stays on the version.
-            restaged = stage_partitioned(
-                passed, database=cfg.database, table=table, partition_by=out.partition_by,
-                catalog=catalog if fmt == "parquet" else None, lake=lake, mode=staged.plan.mode,  # type: ignore[arg-type]
-                run_id=state.run_id.split("_")[-1], allow_empty=True,
-                allow_breaking_schema_change=out.allow_breaking_schema_change,
-                append_window=staged.spec.parameters.get(APPEND_WINDOW_PARAM),
-                carry_current=False, carried_rows=staged.carried_rows)
-            delete_dir(staged.plan.version_uri)
-            state.staged[name] = restaged
-            if out.ledger and out.ledger in state.ledgers:
-                ledger = state.ledgers[out.ledger]
-                ledger.quarantined += gate.rows_failed
-                ledger.published = restaged.rows - restaged.carried_rows
-    judged = summary.get("ingest", {})
-    total = sum(v["rows_in"] for v in judged.values())
-    bad = sum(v["bad_rows"] + v.get("rejected", 0) for v in judged.values()) + sum(
+    ingested = summary.get("ingest", {})
+    total = sum(v["rows_in"] for v in ingested.values())
+    bad = sum(v["bad_rows"] + v.get("rejected", 0) for v in ingested.values()) + sum(
         c["rows_failed"] for c in summary["checks"].values())
     _check_threshold(cfg.run, bad, total, "after the quality gate")
     summary["rows"] = {k: v.to_dict() for k, v in state.ledgers.items()}
     for ledger in state.ledgers.values():
         ledger.check()
     state.phase = "audited"
+
+
+def _gate_output(ctx: JobContext[Any], state: RunState, name: str, out: OutputSpec,
+                 staged: StagedVersion, data: DataFrame, judged: DataFrame,
+                 catalog: Any) -> str:
+    """The gate of one output on ``judged`` (the rows of ``data``, its staged version, that
+    the run adds); its failing rows leave the version (re-staged). Returns the gate's HTML."""
+    from lakeforge.io import delete_dir
+    from lakeforge.lifecycle.gate import run_gate
+
+    cfg, summary = ctx.config, state.summary
+    assert out.quality_suite is not None
+    table = table_of(name, out)
+    gate = run_gate(ctx.spark, judged, out.quality_suite, lake=ctx.lake,
+                    table=f"{cfg.database}/{table}", run_id=state.run_id,
+                    tags={"job": ctx.name, "table": table, "run_id": state.run_id},
+                    partition_by=out.partition_by)
+    summary["checks"][table] = gate.to_dict()
+    if gate.quarantine:
+        summary["quarantine"] = [*summary.get("quarantine", []), gate.quarantine]
+    if not gate.passed:
+        state.quality_html += gate.html
+        raise AuditFailedError(
+            f"quality gate failed for {cfg.database}.{table}: Error-level constraint(s) "
+            f"failed: {'; '.join(gate.failed_constraints)}; the staged version was not "
+            "switched in and the current one stays; failing rows in the quarantine zone")
+    if gate.rows_failed and gate.failing is not None:
+        # The failing rows leave the staged version: stage the passing rows again.
+        passed = data.exceptAll(gate.failing.drop("failed_constraints"))
+        fmt = summary.get("formats", {}).get(name, out.format)
+        # An append's staged rows already hold the partitions' current rows: re-staged, they
+        # are not carried again, and the run's append window stays on the version.
+        restaged = stage_partitioned(
+            passed, database=cfg.database, table=table, partition_by=out.partition_by,
+            catalog=catalog if fmt == "parquet" else None, lake=ctx.lake,
+            mode=staged.plan.mode,  # type: ignore[arg-type]
+            run_id=state.run_id.split("_")[-1], allow_empty=True,
+            allow_breaking_schema_change=out.allow_breaking_schema_change,
+            append_window=staged.spec.parameters.get(APPEND_WINDOW_PARAM),
+            restage_of=staged)
+        delete_dir(staged.plan.version_uri)
+        state.staged[name] = restaged
+        if out.ledger and out.ledger in state.ledgers:
+            ledger = state.ledgers[out.ledger]
+            ledger.quarantined += gate.rows_failed
+            ledger.published = restaged.rows - restaged.carried_rows
+    return gate.html
 
 
 def read_staged(spark: SparkSession, staged: StagedVersion) -> DataFrame:

@@ -20,6 +20,7 @@ nothing checks here (the killed job's Derby metastore is its own)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -327,3 +328,46 @@ def test_parquet_append_with_gate_failures_adds_each_passing_row_once_and_a_late
         "error: outputs ['orders'] use mode append, but this run re-reads 1 file(s) an earlier "
         "run already published (e.g. ") and "dt=2024-06-02/part-0.csv" in err[0]
     assert rows() == [1, 3]
+
+
+def test_parquet_append_gate_judges_the_runs_own_rows_and_never_removes_published_ones(
+        spark, job_root: Path, tmp_path: Path, capsys) -> None:
+    """An unpartitioned Parquet ``append`` rewrites the table's current rows into its new
+    version beside its own. A rule tightened between runs (customers allowed) that a published
+    row now fails must not take that row out of the table nor into this run's quarantine: the
+    gate judges what the run appends, as it does for Delta and Iceberg (which stage the new rows
+    alone). Only the run's failing row is quarantined, and the ledger counts the run's rows."""
+    import yaml
+
+    from lakeforge.lifecycle import run_pipeline
+    from tests.lakeforge.test_lifecycle_runner import JOB
+
+    db = "lcw_gate_append_own"
+    path = Path(_config(tmp_path, db))
+    data = yaml.safe_load(path.read_text())
+    data["outputs"]["orders"].update({"mode": "append", "partition_by": []})
+    path.write_text(yaml.safe_dump(data))
+
+    def run() -> int:
+        return run_pipeline(JOB, ["--env", "local", "--config", str(path)])
+
+    _write(job_root, "2024-06-01", ["1,ann,1.0,EUR"])
+    assert run() == 0
+    assert _summary(capsys)["checks"]["orders"]["rows_failed"] == 0
+
+    suite = Path(data["outputs"]["orders"]["quality_suite"])
+    suite.write_text(suite.read_text() + "      - isContainedIn: {column: customer, "
+                     "allowed_values: [cid]}\n")
+    _write(job_root, "2024-06-02", ["3,cid,3.0,EUR", "4,eve,4.0,USD"])
+    assert run() == 0
+    second = _summary(capsys)
+    assert second["checks"]["orders"]["rows_failed"] == 1
+    assert second["rows"]["orders"]["published"] == 1
+    assert second["rows"]["orders"]["quarantined"] == 1
+    assert second["rows"]["orders"]["balanced"] is True
+    spark.catalog.refreshTable(f"{db}.orders")
+    assert sorted(r.order_id for r in spark.table(f"{db}.orders").collect()) == [1, 3]
+    records = [json.loads(line) for f in sorted((job_root / "quarantine").rglob("*.json"))
+               for line in f.read_text().splitlines()]
+    assert [json.loads(r["record"])["order_id"] for r in records] == [4]
+    assert "customer" in records[0]["reason"]
