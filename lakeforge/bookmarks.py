@@ -205,9 +205,12 @@ class JobBookmarks:
         self._staged = _Staged()
 
 
-def list_data_files(uri: str, *, filesystem: Any = None) -> list[FileEntry]:
-    """List data files under ``uri`` (recursively) with size and mtime, skipping hidden and
-    bookkeeping objects (``_SUCCESS``, ``.crc``, ``_temporary/``, ``.``-prefixed names)."""
+def list_data_files(uri: str, *, filesystem: Any = None, recursive: bool = True
+                    ) -> list[FileEntry]:
+    """List data files under ``uri`` (every level below, or only the files directly under it
+    when not ``recursive``) with size and mtime, skipping hidden and bookkeeping objects
+    (``_SUCCESS``, ``.crc``, ``_temporary/``, ``.``-prefixed names). A ``uri`` naming one
+    file lists that file alone."""
     import pyarrow.fs as pafs
 
     if filesystem is None and uri.startswith(("s3://", "s3a://", "s3n://")):
@@ -219,8 +222,9 @@ def list_data_files(uri: str, *, filesystem: Any = None) -> list[FileEntry]:
     else:
         root = uri.split("://", 1)[-1].rstrip("/")
     try:
-        infos = filesystem.get_file_info(pafs.FileSelector(root, recursive=True,
-                                                           allow_not_found=True))
+        top = filesystem.get_file_info(root)
+        infos = [top] if top.type == pafs.FileType.File else filesystem.get_file_info(
+            pafs.FileSelector(root, recursive=recursive, allow_not_found=True))
     except OSError as exc:
         raise ConfigError(f"cannot list {uri}: {exc}") from exc
     scheme = uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") \

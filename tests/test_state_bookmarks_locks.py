@@ -143,6 +143,12 @@ def test_list_data_files_skips_bookkeeping(tmp_path: Path) -> None:
                                                                           "dt=2/b.json"]
     assert all(f.size == 3 and f.mtime_ms > 0 for f in found)
     assert list_data_files(str(tmp_path / "missing")) == []
+    (root / "top.json").write_text("{}\n")
+    # not recursive: the files directly under the path only; a file's path: that file alone
+    assert [Path(f.path).name for f in list_data_files(str(root), recursive=False)] == [
+        "top.json"]
+    assert [f.path for f in list_data_files(str(root / "dt=2" / "b.json"))] == [
+        str(root / "dt=2" / "b.json")]
 
 
 @pytest.mark.aws

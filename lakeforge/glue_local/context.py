@@ -222,19 +222,12 @@ class GlueContext:
         for uri in uris:
             self._runtime.map_uri(uri)
             local = self._runtime.local_path(uri)
-            if _is_file(local):  # a path naming one object: that object
-                parent = local.rsplit("/", 1)[0]
-                entries = [(e, uri) for e in list_data_files(parent)
-                           if e.path.split("://", 1)[-1] == local.split("://", 1)[-1]]
-            else:
-                base = local.split("://", 1)[-1].rstrip("/")
-                entries = []
-                for e in list_data_files(local):
-                    rel = e.path.split("://", 1)[-1][len(base):].lstrip("/")
-                    if recurse or "/" not in rel:
-                        entries.append((e, f"{uri.rstrip('/')}/{rel}"))
-            for entry, full in entries:
-                rel = full[len(uri.rstrip("/")):].lstrip("/") or full.rsplit("/", 1)[-1]
+            base = local.split("://", 1)[-1].rstrip("/")
+            # a path naming one object lists that object alone (its ``rel`` is empty)
+            for entry in list_data_files(local, recursive=recurse):
+                rel = entry.path.split("://", 1)[-1][len(base):].lstrip("/")
+                full = f"{uri.rstrip('/')}/{rel}" if rel else uri
+                rel = rel or full.rsplit("/", 1)[-1]
                 if any(p.fullmatch(rel) or p.fullmatch(full) for p in exclusions):
                     continue
                 listed.append(entry)
@@ -749,17 +742,6 @@ def _exclusion_patterns(api: str, value: Any) -> list[re.Pattern[str]]:
         raise ValueError(f"{api}: connection option 'exclusions' must be a list of glob "
                          f"patterns, got {value!r}")
     return [glob_to_regex(g) for g in globs]
-
-
-def _is_file(path: str) -> bool:
-    if split_s3_uri(path) is None:
-        return os.path.isfile(path)
-    import pyarrow.fs as pafs
-
-    from lakeforge.aws import arrow_s3_filesystem
-
-    info = arrow_s3_filesystem().get_file_info(path.split("://", 1)[1])
-    return bool(info.type == pafs.FileType.File)
 
 
 def _refuse_options(api: str, opts: Mapping[str, Any], known: Sequence[str]) -> None:

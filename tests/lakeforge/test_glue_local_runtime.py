@@ -491,9 +491,9 @@ def test_from_options_recurse_and_exclusions(glue_context: Any,
     _write_json(root / "2024", [{"id": 8}], "c.csv")
     _write_json(root / "2024" / "01", [{"id": 2}], "b.json")
 
-    def ids(ctx: str = "", **options: Any) -> list[int]:
+    def ids(ctx: str = "", path: str = "s3://raw/ev/", **options: Any) -> list[int]:
         dyf = glue_context.create_dynamic_frame.from_options(
-            "s3", {"paths": ["s3://raw/ev/"], **options}, format="json",
+            "s3", {"paths": [path], **options}, format="json",
             transformation_ctx=ctx)
         return sorted(r.id for r in dyf.toDF().collect())
 
@@ -502,6 +502,10 @@ def test_from_options_recurse_and_exclusions(glue_context: Any,
     assert ids(recurse=True, exclusions='["**.csv"]') == [1, 2]
     assert ids(recurse=True, exclusions=["2024/*"]) == [1, 2, 9]  # * stays in one folder
     assert ids(exclusions=["s3://raw/ev/a.*"]) == [9]
+    # a path naming one object reads that object, recurse or not; a glob can still exclude it
+    assert ids(path="s3://raw/ev/2024/c.csv") == [8]
+    assert ids(path="s3://raw/ev/2024/c.csv", recurse=True) == [8]
+    assert ids(path="s3://raw/ev/2024/c.csv", exclusions=["*.csv"]) == []
     job = Job(glue_context)
     job.init("recursing", {"job_bookmark_option": "job-bookmark-enable"})
     assert ids("src", recurse=True, exclusions='["**.csv"]') == [1, 2]
