@@ -14,18 +14,26 @@
 Build the artifacts first: ``bash scripts/build_artifacts.sh``. AWS settings (region, endpoint)
 come from the env file (conf/envs/<env>.yaml) unless given here. Arguments after the options
 (``--outputs.sales.table x``) are passed to the job as config overrides.
+
+An AWS error (refused call, no credentials, endpoint down, failed upload) ends the command with
+one ``error:`` line naming the target, the AWS operation and AWS's error code and message
+(exit 2), not a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from lakeforge import bookmarks
 from lakeforge.config import EnvConfig, conf_dir, load_env
+from lakeforge.deploy import DeployError
 from lakeforge.deploy.glue import WORKER_TYPES
 from lakeforge.deploy.runtimes import DEFAULT_GLUE_VERSION, GLUE_RUNTIMES
 from lakeforge.errors import ConfigError
@@ -246,6 +254,61 @@ def _key_values(items: list[str], what: str) -> dict[str, str]:
     return out
 
 
+def _operation_of(tb: TracebackType | None) -> str | None:
+    """The AWS operation a botocore error was raised in (botocore's BotoCoreError subclasses,
+    unlike ClientError, do not carry it): the ``operation_name`` of the client's
+    ``_make_api_call`` frame, if the traceback passes through one."""
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code.co_name == "_make_api_call" and "operation_name" in frame.f_locals:
+            return str(frame.f_locals["operation_name"])
+        tb = tb.tb_next
+    return None
+
+
+def aws_error(exc: BaseException, what: str) -> DeployError | None:
+    """``exc`` as a one-line DeployError naming ``what``, the AWS operation and AWS's error
+    code and message, when it is a botocore / boto3 error (ClientError; BotoCoreError: no
+    credentials, no region, endpoint down, a waiter; S3UploadFailedError); else None."""
+    try:
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # no boto3: no AWS call was made
+        return None
+    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+        upload = str(exc).split(": An error occurred", 1)[0]
+        found = aws_error(exc.__context__, what)
+        return DeployError(f"{found} ({upload})") if found else None
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error") or {}
+        code = error.get("Code") or "unknown error code"
+        message = error.get("Message") or str(exc)
+        return DeployError(f"{what}: AWS {exc.operation_name} failed: {code}: {message}")
+    if isinstance(exc, (BotoCoreError, S3UploadFailedError)):
+        operation = _operation_of(exc.__traceback__)
+        call = f"AWS {operation}" if operation else "an AWS call"
+        return DeployError(f"{what}: {call} failed: {type(exc).__name__}: {exc}")
+    return None
+
+
+def _aws_errors_in_one_line(
+        target: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run a deploy target; an AWS error becomes a DeployError (:func:`aws_error`), which the
+    CLI prints as one ``error:`` line with exit code 2."""
+
+    @functools.wraps(target)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return target(args)
+        except Exception as exc:
+            error = aws_error(exc, f"deploy {args.target}")
+            if error is None:
+                raise
+            raise error from exc
+
+    return run
+
+
 # --------------------------------------------------------------------------- targets
 
 
@@ -261,6 +324,7 @@ def _deploy_artifacts(args: argparse.Namespace) -> int:
     return 0
 
 
+@_aws_errors_in_one_line
 def _deploy_emr(args: argparse.Namespace) -> int:
     from lakeforge.deploy import emr
     from lakeforge.deploy.formats import (
@@ -313,6 +377,7 @@ def _deploy_emr(args: argparse.Namespace) -> int:
     return 0
 
 
+@_aws_errors_in_one_line
 def _deploy_glue(args: argparse.Namespace) -> int:
     from lakeforge.deploy import glue
     from lakeforge.deploy.formats import job_table_formats, platform_conf
@@ -355,6 +420,7 @@ def _pairs(items: list[str]) -> dict[str, str]:
     return dict(zip(items[::2], items[1::2], strict=True))
 
 
+@_aws_errors_in_one_line
 def _deploy_sfn(args: argparse.Namespace) -> int:
     from lakeforge.deploy import stepfunctions as sfn
 
@@ -395,6 +461,7 @@ def _job_configs(names: list[str]) -> list[dict[str, Any]]:
     return configs
 
 
+@_aws_errors_in_one_line
 def _deploy_iam(args: argparse.Namespace) -> int:
     from lakeforge.deploy import iam
 
