@@ -17,7 +17,10 @@ Arguments; the lifecycle hands a staged run from one phase to the next through i
 Each task retries Glue's transient errors (throttling, concurrent-run limit, internal errors)
 with exponential backoff; the write phase is rerun ``job_retries`` times when its run fails (a
 new write starts a new staged run, nothing was switched); a failed audit is a verdict on the
-data and a failed publish needs a look, so neither is rerun.
+data and a failed publish needs a look, so neither is rerun. The first rerun of the write waits
+:data:`WRITE_RETRY_SECONDS` (the job lock's default lease plus a minute): a killed Glue driver
+leaves its lock until the lease runs out (the rerun runs on another host, so it cannot tell the
+holder is dead), and a rerun that starts sooner only meets LockHeldError.
 
 :func:`validate_definition` checks the structure itself (every Next/Default/Catch target exists,
 every state is reachable, a terminal state is reachable from every state, Retry/Catch are well
@@ -53,6 +56,14 @@ GLUE_TRANSIENT_ERRORS = [
 ]
 TERMINAL_TYPES = ("Succeed", "Fail")
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
+# The job lock's default lease: RunSettings.lock_ttl_seconds in lakeforge/lifecycle/settings.py
+# (pinned equal by tests/orchestration/test_stepfunctions.py; that module imports pyspark,
+# which the Airflow workers and a deploy-only install do not have, so it is not imported here).
+LOCK_LEASE_SECONDS = 600.0
+# How long a crashed write's rerun waits: a killed driver's lease outlives it by up to
+# LOCK_LEASE_SECONDS, so wait that plus a minute (the Step Functions write retrier and the
+# Airflow DAGs' retry_delay). A job whose run.lock_ttl_seconds is longer needs a longer wait.
+WRITE_RETRY_SECONDS = int(LOCK_LEASE_SECONDS) + 60
 
 
 class InvalidStateMachineError(DeployError):
@@ -96,7 +107,10 @@ def _glue_phase_task(settings: PipelineSettings, phase: str, next_state: str,
         retry.append({"ErrorEquals": list(GLUE_TRANSIENT_ERRORS), "IntervalSeconds": 30,
                       "MaxAttempts": settings.transient_retries, "BackoffRate": 2.0})
     if job_retries:
-        retry.append({"ErrorEquals": ["States.TaskFailed"], "IntervalSeconds": 120,
+        # Longer than the job lock's lease, so a crashed write's lock has expired when the
+        # rerun takes it (WRITE_RETRY_SECONDS).
+        retry.append({"ErrorEquals": ["States.TaskFailed"],
+                      "IntervalSeconds": WRITE_RETRY_SECONDS,
                       "MaxAttempts": job_retries, "BackoffRate": 2.0})
     task: dict[str, Any] = {
         "Type": "Task",

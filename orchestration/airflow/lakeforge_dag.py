@@ -8,7 +8,8 @@ publish: the staged version is never switched in and the current one stays.
   arguments.
 * ``lakeforge_<job>_emr``: three spark-submit steps on the cluster named by the Airflow
   Variable ``lakeforge_emr_cluster_id``, one task per phase that adds the step and waits for it
-  (:class:`EmrPhaseStepOperator`), so a task's retry resubmits a failed step; the steps are
+  (:class:`EmrPhaseStepOperator`), so a task's retry resubmits a failed step (FAILED,
+  CANCELLED or INTERRUPTED, with EMR's failure details in the task's error); the steps are
   built by ``lakeforge.deploy.emr`` from where ``lakeforge deploy`` uploaded the artifacts, so
   the DAG and the command line submit the same ``spark-submit``, plus ``--phase``.
 
@@ -17,8 +18,13 @@ The job registers its raw tables itself (the write phase crawls the raw zone int
 ``notify_failure`` task publishes to that SNS topic when any phase fails (a failed audit:
 "current version kept"), and ``run_failed`` keeps that run failed.
 
+The write task is retried once, after ``RETRY_DELAY_SECONDS`` (default
+``lakeforge.deploy.stepfunctions.WRITE_RETRY_SECONDS``: the job lock's default lease plus a
+minute, so a killed driver's lock has expired when the retry takes it).
+
 Settings are environment variables of the Airflow deployment (``LAKEFORGE_AIRFLOW_*``, below);
-no AWS or metadata-database call happens while the file is parsed.
+no AWS or metadata-database call happens while the file is parsed. Every AWS call is made in
+``LAKEFORGE_AIRFLOW_REGION`` (whatever region the Airflow connection names).
 Install on the Airflow workers: ``pip install 'lakeforge[airflow]'`` (the amazon provider).
 """
 
@@ -37,13 +43,13 @@ from airflow.providers.amazon.aws.hooks.emr import EmrHook
 from airflow.providers.amazon.aws.operators.emr import EmrAddStepsOperator
 from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
 from airflow.providers.amazon.aws.operators.sns import SnsPublishOperator
-from airflow.providers.amazon.aws.utils.waiter_with_logging import wait
 from airflow.utils.trigger_rule import TriggerRule
 from botocore.config import Config
 
 from lakeforge import __version__
 from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts
-from lakeforge.deploy.emr import StepSettings, spark_submit_step
+from lakeforge.deploy.emr import StepSettings, spark_submit_step, wait_for_step
+from lakeforge.deploy.stepfunctions import WRITE_RETRY_SECONDS
 
 
 def _setting(name: str, default: str) -> str:
@@ -60,7 +66,9 @@ AWS_CONN_ID = _setting("AWS_CONN_ID", "aws_default")
 REGION = _setting("REGION", "eu-west-1")
 TOPIC_ARN = _setting("TOPIC_ARN", "")
 POLL_SECONDS = float(_setting("POLL_SECONDS", "60"))
-RETRY_DELAY_SECONDS = float(_setting("RETRY_DELAY_SECONDS", "300"))
+# Longer than the job lock's default lease (run.lock_ttl_seconds): a killed write's lock
+# outlives its driver until the lease runs out, so a sooner retry only meets LockHeldError.
+RETRY_DELAY_SECONDS = float(_setting("RETRY_DELAY_SECONDS", str(WRITE_RETRY_SECONDS)))
 STEP_TIMEOUT_SECONDS = float(_setting("STEP_TIMEOUT_SECONDS", "86400"))
 CLUSTER_ID = "{{ var.value.lakeforge_emr_cluster_id }}"
 
@@ -109,8 +117,10 @@ def emr_step(job: str, phase: str) -> dict[str, Any]:
 
 class EmrPhaseStepOperator(EmrAddStepsOperator):
     """Add one phase's step to the cluster and wait until it ends, in one task, so the task's
-    retries rerun the phase: a step that ends FAILED or CANCELLED fails the task, and the retry
-    submits it again.
+    retries rerun the phase: a step that ends FAILED, CANCELLED or INTERRUPTED fails the task at
+    once (``lakeforge.deploy.emr.wait_for_step``: the error carries EMR's failure reason,
+    message and log file), and the retry submits it again. The wait polls DescribeStep every
+    ``waiter_delay`` seconds for up to ``waiter_delay * waiter_max_attempts``.
 
     AddJobFlowSteps has no idempotency token, so a call that timed out may still have queued
     the step. The add is therefore sent once (botocore's own retries are off for it), and every
@@ -120,7 +130,7 @@ class EmrPhaseStepOperator(EmrAddStepsOperator):
     """
 
     def execute(self, context: Any) -> list[str]:
-        hook = EmrHook(aws_conn_id=self.aws_conn_id)
+        hook = EmrHook(aws_conn_id=self.aws_conn_id, region_name=REGION)
         cluster = str(self.job_flow_id)
         (step,) = self.steps  # one step per phase, built by emr_step
         step_id = _step_in_flight(hook.conn, cluster, step["Name"])
@@ -128,18 +138,14 @@ class EmrPhaseStepOperator(EmrAddStepsOperator):
             self.log.info("step %s (%s) is already queued on %s: waiting for it",
                           step_id, step["Name"], cluster)
         else:
-            once = hook.get_client_type(config=Config(retries={"total_max_attempts": 1}))
+            once = hook.get_client_type(region_name=REGION,
+                                        config=Config(retries={"total_max_attempts": 1}))
             step_id = str(once.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0])
             self.log.info("added step %s (%s) to %s", step_id, step["Name"], cluster)
-        wait(
-            waiter=hook.conn.get_waiter("step_complete"),
-            waiter_delay=self.waiter_delay,
-            waiter_max_attempts=self.waiter_max_attempts,
-            args={"ClusterId": cluster, "StepId": step_id},
-            failure_message=f"EMR step {step_id} ({step['Name']}) failed",
-            status_message="EMR step state",
-            status_args=["Step.Status.State", "Step.Status.StateChangeReason"],
-        )
+        # Not botocore's StepComplete waiter: it fails on FAILED and CANCELLED only and keeps
+        # polling an INTERRUPTED step until the timeout.
+        wait_for_step(hook.conn, cluster, step_id, poll_seconds=self.waiter_delay,
+                      timeout_seconds=self.waiter_delay * self.waiter_max_attempts)
         return [step_id]
 
 

@@ -7,9 +7,13 @@ AIRFLOW_HOME must point at a migrated Airflow database (the test makes one). The
 runs in this process, so the Glue and EMR runtime stand-ins of tests.orchestration.awsmoto
 apply: moto cannot run Glue job scripts or EMR steps, so each run / step ends SUCCEEDED /
 COMPLETED, or FAILED for the scenario's failing phase (every time, or its first EMR step
-only); an EMR scenario can also lose the reply of a phase's first AddJobFlowSteps. Airflow
-talks to moto as the principal ``airflow-role`` (its connection's access key), so its calls can
-be told apart in the recorded requests the result carries.
+only), or INTERRUPTED (EMR); an EMR scenario can also lose the reply of a phase's first
+AddJobFlowSteps. Airflow talks to moto as the principal ``airflow-role`` (its connection's
+access key), so its calls can be told apart in the recorded requests the result carries. The
+connection names another region (``CONNECTION_REGION``) than ``LAKEFORGE_AIRFLOW_REGION``, so
+a call made in the connection's region shows in the recorded requests (and finds nothing: the
+resources are in awsmoto.REGION). The result also carries the error text of each failed task
+try (``task_errors``).
 """
 
 from __future__ import annotations
@@ -31,6 +35,23 @@ JOB = "customer_propensity"
 GLUE_JOB = "lakeforge-customer-propensity"
 TOPIC = f"arn:aws:sns:{awsmoto.REGION}:{awsmoto.ACCOUNT}:lakeforge-runs"
 ARTIFACTS = "s3://lf-orchestration-test/lakeforge-deploy"
+CONNECTION_REGION = "us-east-2"
+
+
+class _TaskErrors(logging.Handler):
+    """The ERROR records (with their exception) logged while a DAG runs: a failed task's
+    error text."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.texts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            text += f" | {type(error).__name__}: {error}"
+        self.texts.append(text)
 
 
 def _setup_aws(endpoint: str) -> str:
@@ -74,9 +95,15 @@ def _run(endpoint: str, dag_name: str, fail_phase: str, mode: str) -> dict:
     emr_steps = awsmoto.EmrSteps(
         failing=failing,
         fail_once={fail_phase} if mode == "fails_once" else set(),
-        reply_lost_once={fail_phase} if mode == "add_reply_lost" else set())
-    with awsmoto.glue_runtime(glue_runs), awsmoto.emr_runtime(emr_steps):
-        run = dag.test()
+        reply_lost_once={fail_phase} if mode == "add_reply_lost" else set(),
+        interrupted={fail_phase} if mode == "interrupted" else set())
+    errors = _TaskErrors()
+    logging.getLogger().addHandler(errors)
+    try:
+        with awsmoto.glue_runtime(glue_runs), awsmoto.emr_runtime(emr_steps):
+            run = dag.test()
+    finally:
+        logging.getLogger().removeHandler(errors)
     return {
         "dag_id": dag.dag_id,
         "fail_phase": fail_phase,
@@ -87,6 +114,7 @@ def _run(endpoint: str, dag_name: str, fail_phase: str, mode: str) -> dict:
         "emr_steps": emr_steps.ended,
         "emr_lost_replies": emr_steps.lost_replies,
         "sns": awsmoto.sns_messages(TOPIC),
+        "task_errors": errors.texts,
         "cluster_id": cluster_id,
         "requests": awsmoto.recorded(endpoint),
     }
@@ -98,7 +126,8 @@ def main() -> int:
                         help="DAG[:PHASE[:MODE]], e.g. glue, emr:audit or emr:write:fails_once "
                              "(repeatable); MODE: fails (default: every run / step of PHASE "
                              "fails), fails_once (EMR: its first step fails), add_reply_lost "
-                             "(EMR: its first add queues the step but answers 500)")
+                             "(EMR: its first add queues the step but answers 500), "
+                             "interrupted (EMR: every step of PHASE ends INTERRUPTED)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -108,11 +137,13 @@ def main() -> int:
         os.environ.update({
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps({
                 "conn_type": "aws", "login": "airflow-role", "password": "testing",
-                "extra": {"endpoint_url": endpoint, "region_name": awsmoto.REGION}}),
+                "extra": {"endpoint_url": endpoint, "region_name": CONNECTION_REGION}}),
             "LAKEFORGE_AIRFLOW_ARTIFACTS": ARTIFACTS,
             "LAKEFORGE_AIRFLOW_TOPIC_ARN": TOPIC,
             "LAKEFORGE_AIRFLOW_POLL_SECONDS": "0.2",
             "LAKEFORGE_AIRFLOW_RETRY_DELAY_SECONDS": "1",
+            # A step the wait does not see end fails the task in 30 s, not the 24 h default.
+            "LAKEFORGE_AIRFLOW_STEP_TIMEOUT_SECONDS": "30",
             "LAKEFORGE_AIRFLOW_REGION": awsmoto.REGION,
         })
         for scenario in args.scenario:

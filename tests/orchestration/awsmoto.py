@@ -8,8 +8,11 @@ What moto cannot do, and how these tests deal with it (said here, and in each te
   its script is. :class:`GlueRuns` records each run's arguments (``--phase``) and sets its end
   state (SUCCEEDED, or FAILED for the phases a test marks as failing) in moto's job run model.
 * moto does not run EMR steps: a cluster's first step stays RUNNING. :class:`EmrSteps` ends
-  each step (COMPLETED, or FAILED for a failing phase) when it is described, and can make an
-  AddJobFlowSteps call queue its step but answer an error (a reply lost to a timeout).
+  each step (COMPLETED, or FAILED / INTERRUPTED for a failing phase) when it is described, and
+  can make an AddJobFlowSteps call queue its step but answer an error (a reply lost to a
+  timeout). moto 5.2.6 renders a step's StateChangeReason but never its FailureDetails (what
+  EMR says failed, and the log file): the stand-in adds FailureDetails to the described status
+  of a step it ended with them.
 * moto does run Step Functions state machines (its ASL interpreter, ``execute_state_machine``),
   including ``glue:startJobRun.sync`` and ``sns:publish`` against the same server. Its
   ``.sync`` path for Glue dereferences a callback endpoint that only exists for services that
@@ -156,7 +159,9 @@ def glue_runtime(runs: GlueRuns) -> Iterator[GlueRuns]:
 class EmrSteps:
     """EMR runtime stand-in: moto never runs a step (the first stays RUNNING, later ones
     PENDING), so a step ends when it is first described: FAILED when its ``--phase`` argument
-    is in ``failing``, or for the first step of a phase in ``fail_once``; COMPLETED otherwise.
+    is in ``failing``, or for the first step of a phase in ``fail_once``; INTERRUPTED, with
+    :data:`INTERRUPTED_DETAILS` as its FailureDetails and StateChangeReason, when its phase is
+    in ``interrupted``; COMPLETED otherwise.
     For a phase in ``reply_lost_once`` the first AddJobFlowSteps queues the step and then
     answers 500 (what a client sees when the call timed out after EMR took it). ``ended`` lists
     (name, phase, state); ``lost_replies`` the phases whose reply was lost."""
@@ -164,8 +169,17 @@ class EmrSteps:
     failing: dict[str, str] = field(default_factory=dict)
     fail_once: set[str] = field(default_factory=set)
     reply_lost_once: set[str] = field(default_factory=set)
+    interrupted: set[str] = field(default_factory=set)
     ended: list[dict[str, Any]] = field(default_factory=list)
     lost_replies: list[str] = field(default_factory=list)
+
+
+# What EMR says about a step it interrupted (FailureDetails), set by the stand-in.
+INTERRUPTED_DETAILS = {
+    "Reason": "Step was interrupted by the stand-in",
+    "Message": "the core nodes were lost",
+    "LogFile": "s3://lf-orchestration-test/logs/steps/stderr.gz",
+}
 
 
 def _phase_of(args: list[str]) -> str:
@@ -183,6 +197,14 @@ def emr_runtime(steps: EmrSteps) -> Iterator[EmrSteps]:
 
     original = models.ElasticMapReduceBackend.describe_step
     original_add = models.ElasticMapReduceBackend.add_job_flow_steps
+    original_status: Any = models.Step.__dict__["status"]  # the property object
+
+    def status(self: Any) -> dict[str, Any]:
+        out = dict(original_status.fget(self))
+        details = getattr(self, "stand_in_failure_details", None)
+        if details:  # moto renders no FailureDetails: the stand-in adds what EMR would send
+            out["FailureDetails"] = dict(details)
+        return out
 
     def describe_step(self: Any, cluster_id: str, step_id: str) -> Any:
         step = original(self, cluster_id, step_id)
@@ -192,6 +214,10 @@ def emr_runtime(steps: EmrSteps) -> Iterator[EmrSteps]:
                                 for e in steps.ended)
             fails = phase in steps.failing or (phase in steps.fail_once and not failed_before)
             step.state = "FAILED" if fails else "COMPLETED"
+            if phase in steps.interrupted:
+                step.state = "INTERRUPTED"
+                step.last_state_change_reason = INTERRUPTED_DETAILS["Reason"]  # type: ignore[attr-defined]
+                step.stand_in_failure_details = INTERRUPTED_DETAILS  # type: ignore[attr-defined]
             steps.ended.append({"name": step.name, "phase": phase, "state": step.state})
         return step
 
@@ -206,11 +232,13 @@ def emr_runtime(steps: EmrSteps) -> Iterator[EmrSteps]:
 
     models.ElasticMapReduceBackend.describe_step = describe_step
     models.ElasticMapReduceBackend.add_job_flow_steps = add_job_flow_steps
+    models.Step.status = property(status)  # type: ignore[assignment,method-assign]
     try:
         yield steps
     finally:
         models.ElasticMapReduceBackend.describe_step = original
         models.ElasticMapReduceBackend.add_job_flow_steps = original_add
+        models.Step.status = original_status  # type: ignore[method-assign]
 
 
 def sns_messages(topic_arn: str, region: str = REGION) -> list[dict[str, Any]]:

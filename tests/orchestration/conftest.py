@@ -42,7 +42,7 @@ def node_tools() -> Path:
 AIRFLOW_VENV = REPO / ".venv-airflow"
 AIRFLOW_PY = AIRFLOW_VENV / "bin" / "python"
 SCENARIOS = ("glue", "glue:audit", "emr", "emr:audit", "emr:write", "emr:write:fails_once",
-             "emr:write:add_reply_lost")
+             "emr:write:add_reply_lost", "emr:audit:interrupted")
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -76,8 +76,9 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def dag_runs(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     """Each DAG run once with every phase succeeding and once with the audit failing, and the
     EMR DAG with its write step failing every time, failing once, and with the reply of its
-    first add lost, by ``dag.test()`` in .venv-airflow against a moto server
-    (tests/orchestration/airflow_harness.py); keyed by scenario (SCENARIOS)."""
+    first add lost, and with its audit step INTERRUPTED, by ``dag.test()`` in .venv-airflow
+    against a moto server (tests/orchestration/airflow_harness.py); keyed by scenario
+    (SCENARIOS)."""
     import json
     import subprocess
 

@@ -13,6 +13,7 @@ does to the data is the lifecycle's, tested with the lifecycle.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 
 from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts
 from lakeforge.deploy.emr import StepSettings, spark_submit_step
+from lakeforge.deploy.stepfunctions import LOCK_LEASE_SECONDS, WRITE_RETRY_SECONDS
 from tests.orchestration import awsmoto
 from tests.orchestration.conftest import AIRFLOW_PY, REPO, airflow_env
 from tests.orchestration.iam_requests import iam_requests, principal
@@ -42,6 +44,7 @@ for dag in bag.dags.values():
                      "waiter_max_attempts"):
             if hasattr(task, attr):
                 info[attr] = getattr(task, attr)
+        info["retry_delay_seconds"] = task.retry_delay.total_seconds()
         tasks[task.task_id] = info
     out["dags"][dag.dag_id] = tasks
 print("DAGBAG" + json.dumps(out, default=str))
@@ -77,6 +80,13 @@ def test_dagbag_loads_both_dags_with_zero_import_errors_and_three_phases(airflow
     assert {t: (v["type"], v["retries"]) for t, v in emr.items()} == {
         "write_step": ("EmrPhaseStepOperator", 1), "audit_step": ("EmrPhaseStepOperator", 0),
         "publish_step": ("EmrPhaseStepOperator", 0)}
+    # A crashed write's lock outlives its driver until the lease runs out: the retry waits
+    # the lease (run.lock_ttl_seconds's default) plus a minute, or it only meets
+    # LockHeldError.
+    for task in ("write", "audit", "publish"):
+        assert glue[task]["retry_delay_seconds"] == WRITE_RETRY_SECONDS
+        assert emr[f"{task}_step"]["retry_delay_seconds"] == WRITE_RETRY_SECONDS
+    assert WRITE_RETRY_SECONDS > LOCK_LEASE_SECONDS
     assert emr["write_step"]["waiter_delay"] == 60.0
     assert emr["write_step"]["waiter_max_attempts"] == 1440  # 24 h at one poll a minute
     # The DAG submits what `lakeforge deploy emr` submits, plus --phase; the name carries the
@@ -232,3 +242,54 @@ def test_emr_dag_test_on_moto_after_a_lost_add_reply_waits_for_the_queued_step(d
         ("write", "COMPLETED"), ("audit", "COMPLETED"), ("publish", "COMPLETED")]
     # One add per phase: the write's add was sent once (no botocore retry of the 500).
     assert len(_adds(run)) == 3
+
+
+def _signed_regions(run: dict) -> dict[str, set[str]]:
+    """service -> the regions Airflow's requests were signed for (SigV4 credential scope)."""
+    out: dict[str, set[str]] = {}
+    for entry in run["requests"]:
+        if principal(entry) != "airflow-role":
+            continue
+        scope = re.search(r"Credential=[^/]+/\d{8}/([^/]+)/([^/]+)/",
+                          entry["headers"].get("Authorization", ""))
+        assert scope, entry["headers"]
+        out.setdefault(scope.group(2), set()).add(scope.group(1))
+    return out
+
+
+def test_dag_test_on_moto_makes_every_aws_call_in_lakeforge_airflow_region(dag_runs):
+    """Slow: dag.test(). The harness's Airflow connection names another region (us-east-2)
+    than LAKEFORGE_AIRFLOW_REGION (eu-west-1): every Glue, EMR and SNS request Airflow signs
+    is for eu-west-1, the EMR tasks' too."""
+    regions: dict[str, set[str]] = {}
+    for run in dag_runs.values():
+        for service, seen in _signed_regions(run).items():
+            regions.setdefault(service, set()).update(seen)
+    assert set(regions) == {"glue", "elasticmapreduce", "sns"}
+    assert regions == {service: {awsmoto.REGION} for service in regions}
+
+
+def test_emr_dag_test_on_moto_fails_an_interrupted_step_at_once_with_emrs_failure_details(
+        dag_runs):
+    """Slow: dag.test(). The audit step ends INTERRUPTED (stand-in; botocore's StepComplete
+    waiter would keep polling it): the task fails on the first DescribeStep that shows it,
+    with EMR's FailureDetails in the error, and publish is never added. moto 5.2.6 renders a
+    step's StateChangeReason but not its FailureDetails: the stand-in adds those to the
+    described status (awsmoto.INTERRUPTED_DETAILS)."""
+    run = dag_runs["emr:audit:interrupted"]
+    assert run["state"] == "failed"
+    assert [(s["phase"], s["state"]) for s in run["emr_steps"]] == [
+        ("write", "COMPLETED"), ("audit", "INTERRUPTED")]
+    assert run["tasks"]["audit_step"] == "failed"
+    assert run["tasks"]["publish_step"] == "upstream_failed"
+    describes = [call for entry in run["requests"] if principal(entry) == "airflow-role"
+                 for call in iam_requests(entry, awsmoto.REGION, awsmoto.ACCOUNT)
+                 if call[0] == "elasticmapreduce:DescribeStep"]
+    assert len(describes) == 2  # one per step: the write's, the audit's; no polling after
+    details = awsmoto.INTERRUPTED_DETAILS
+    failure = [e for e in run["task_errors"] if "RemoteRunFailedError" in e]
+    assert failure, run["task_errors"]
+    assert "ended INTERRUPTED: " in failure[0]
+    assert all(details[k] in failure[0] for k in ("Reason", "Message", "LogFile"))
+    assert run["tasks"]["notify_failure"] == "success"
+    assert len(run["sns"]) == 1

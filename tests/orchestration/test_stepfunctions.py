@@ -10,6 +10,7 @@ tested in the lifecycle tests.
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import time
@@ -21,6 +22,8 @@ import pytest
 from lakeforge.aws import client
 from lakeforge.deploy import DeployError
 from lakeforge.deploy.stepfunctions import (
+    LOCK_LEASE_SECONDS,
+    WRITE_RETRY_SECONDS,
     PipelineSettings,
     build_definition,
     deploy_state_machine,
@@ -95,8 +98,8 @@ def test_retry_and_catch_paths():
         assert states[name]["Retry"][0]["ErrorEquals"] == transient
         assert states[name]["Retry"][0]["MaxAttempts"] == 4
     assert states["Write"]["Retry"][1] == {"ErrorEquals": ["States.TaskFailed"],
-                                           "IntervalSeconds": 120, "MaxAttempts": 2,
-                                           "BackoffRate": 2.0}
+                                           "IntervalSeconds": WRITE_RETRY_SECONDS,
+                                           "MaxAttempts": 2, "BackoffRate": 2.0}
     assert len(states["Audit"]["Retry"]) == 1 and len(states["Publish"]["Retry"]) == 1
     catches = {n: [(c["ErrorEquals"], c["Next"]) for c in states[n]["Catch"]]
                for n in ("Write", "Audit", "Publish", "NotifyAuditFailed", "NotifyFailure")}
@@ -111,6 +114,24 @@ def test_retry_and_catch_paths():
     assert states["Failed"]["Type"] == "Fail"
     no_retries = build_definition(_settings(job_retries=0, transient_retries=0))["States"]
     assert "Retry" not in no_retries["Write"]
+
+
+def test_a_crashed_write_is_rerun_only_after_the_job_locks_default_lease_ran_out():
+    """A killed Glue driver keeps the job lock until its lease (run.lock_ttl_seconds) runs out,
+    and the rerun, on another host, cannot tell the holder is dead: a rerun inside the lease
+    only meets LockHeldError. The wait is derived from the lease, which must be the lifecycle
+    setting's default."""
+    from lakeforge.lifecycle.settings import RunSettings
+    from lakeforge.locks import JobLock
+
+    assert RunSettings().lock_ttl_seconds == LOCK_LEASE_SECONDS
+    assert inspect.signature(JobLock).parameters["ttl_seconds"].default == LOCK_LEASE_SECONDS
+    assert WRITE_RETRY_SECONDS == LOCK_LEASE_SECONDS + 60
+    write = build_definition(_settings())["States"]["Write"]
+    (rerun,) = [r for r in write["Retry"] if r["ErrorEquals"] == ["States.TaskFailed"]]
+    assert rerun["IntervalSeconds"] > RunSettings().lock_ttl_seconds
+    committed = json.loads(COMMITTED.read_text(encoding="utf-8"))["States"]["Write"]["Retry"]
+    assert rerun in committed
 
 
 @pytest.mark.parametrize("bad, message", [
