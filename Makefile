@@ -129,7 +129,8 @@ SPARK4_TESTS ?= tests/transforms/test_glue.py tests/transforms/test_registry.py 
 	tests/transforms/test_casts.py tests/quality tests/test_publish.py \
 	tests/test_publish_unpartitioned.py tests/lakeforge/test_spark_connect.py \
 	tests/lakeforge/test_formats_config.py tests/lakeforge/test_formats.py \
-	tests/lakeforge/test_lifecycle_formats.py tests/lakeforge/test_formats_glue_api.py \
+	tests/lakeforge/test_lifecycle_formats.py tests/lakeforge/test_lifecycle_gate.py \
+	tests/lakeforge/test_formats_glue_api.py \
 	tests/lakeforge/test_session_s3a.py tests/lakeforge/test_io_s3.py \
 	tests/transforms/test_features.py tests/transforms/test_glue_jobs.py \
 	tests/transforms/test_dedup_profile.py \

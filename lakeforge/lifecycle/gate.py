@@ -48,6 +48,43 @@ class GateOutcome:
         return doc
 
 
+def _has_map(dt: Any) -> bool:
+    from pyspark.sql import types as T
+
+    if isinstance(dt, T.MapType):
+        return True
+    if isinstance(dt, T.StructType):
+        return any(_has_map(f.dataType) for f in dt.fields)
+    return isinstance(dt, T.ArrayType) and _has_map(dt.elementType)
+
+
+def minus_rows(data: DataFrame, rows: DataFrame) -> DataFrame:
+    """``data`` without ``rows``, as multisets (``exceptAll``: a row ``rows`` holds n times
+    leaves n copies fewer); ``rows`` has ``data``'s columns. Spark's set operations refuse a
+    MAP anywhere in the schema; there rows are compared by their JSON text (``to_json`` keeps
+    a map's entry order, as a Parquet round trip does; timestamps to the microsecond)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    rows = rows.select(*[F.col(f"`{c}`") for c in data.columns])
+    if not _has_map(data.schema):
+        return data.exceptAll(rows)
+    key_col, n_col, seen_col = "__lakeforge_row", "__lakeforge_n", "__lakeforge_seen"
+    options = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+               "timestampNTZFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
+
+    def key(frame: DataFrame) -> Any:
+        return F.to_json(F.struct(*[F.col(f"`{c}`") for c in frame.columns]), options)
+
+    seen = rows.select(key(rows).alias(key_col)).groupBy(key_col).agg(
+        F.count(F.lit(1)).alias(seen_col))
+    nth = F.row_number().over(Window.partitionBy(key_col).orderBy(F.lit(1)))
+    return (data.withColumn(key_col, key(data)).withColumn(n_col, nth)
+            .join(seen, key_col, "left")
+            .where(F.col(n_col) > F.coalesce(F.col(seen_col), F.lit(0)))
+            .drop(key_col, n_col, seen_col))
+
+
 def quarantine_failing(outcome: GateOutcome, lake: Lake, table: str, run_id: str,
                        partition_by: Sequence[str] = ()) -> GateOutcome:
     """Append ``outcome.failing`` (rows with a ``failed_constraints`` column) to the table's

@@ -314,6 +314,9 @@ class RunState:
                    dict(doc["bookmarks"]), doc["phase"])
 
 
+NOTHING_NEW = "nothing-new"  # the phase of a run whose write found no new raw file
+
+
 def _pending_key(job: str, cfg: Any) -> str:
     return f"pending/{job}.{cfg.database}"
 
@@ -324,8 +327,10 @@ def _save(store: StateStore, key: str, state: RunState) -> None:
 
 
 def _load(store: StateStore, key: str, after: str) -> RunState:
+    """The pending run that finished phase ``after``, or whose write found nothing new (the
+    audit and publish steps of such a split run succeed doing nothing)."""
     current = store.get(key)
-    if current is None or current.doc.get("phase") != after:
+    if current is None or current.doc.get("phase") not in (after, NOTHING_NEW):
         found = current.doc.get("phase") if current else "none"
         needed = {"written": "write", "audited": "audit"}.get(after, after)
         raise ConfigError(f"no run is waiting for this phase: it needs a run whose {needed!r} "
@@ -355,12 +360,15 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
             started = time.monotonic()
             write_phase(job, ctx, lock, state)
             _timed(state, "write", started)
-            if state.phase == "written":
+            if state.phase == "written" or phase == "write":
+                # a split run's audit and publish steps find it, also when nothing was new
                 _save(store, key, state)
             if state.phase != "written" or phase == "write":
                 return _finish(ctx, state)
         if phase in (None, "audit"):
             state = state or _load(store, key, "written")
+            if state.phase == NOTHING_NEW:  # the write step found no new file: nothing to do
+                return _finish(ctx, state)
             started = time.monotonic()
             audit_phase(ctx, state)
             _timed(state, "audit", started)
@@ -368,7 +376,8 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
             if phase == "audit":
                 return _finish(ctx, state)
         state = state or _load(store, key, "audited")
-        publish_phase(job, ctx, state, lock)
+        if state.phase != NOTHING_NEW:
+            publish_phase(job, ctx, state, lock)
         store.delete(key)
         return _finish(ctx, state)
     except LakeforgeError as exc:
@@ -424,11 +433,17 @@ def _finish(ctx: JobContext[Any], state: RunState) -> int:
 
 def _record_failure(ctx: JobContext[Any], state: RunState, store: StateStore, key: str,
                     exc: LakeforgeError) -> None:
-    """A failed run keeps its summary (status ``failed: ...``) and leaves no pending run."""
+    """A failed run keeps its summary (status ``failed: ...``). A write or audit that failed
+    leaves no pending run; a publish that failed stays pending as it was last saved (the
+    outputs it switched are recorded), so ``--phase publish`` resumes it, as after a crash,
+    and the orchestrators' retry of the publish step can succeed. A new write replaces it."""
+    pending = state.phase == "audited"
     state.summary["status"] = f"failed: {one_line(str(exc))}"
+    if pending:
+        state.summary["status"] += "; the audited run stays pending: --phase publish resumes it"
     state.summary["seconds"] = round(time.monotonic() - state.started, 1)
     state.summary["summary_files"] = write_summary(ctx.lake, state.summary, state.quality_html)
-    if store.get(key) is not None:
+    if not pending and store.get(key) is not None:
         store.delete(key)
 
 
@@ -495,7 +510,7 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
     summary["new_files"] = {n: len(v) for n, v in new.items()}
     if not any(new.values()):
         summary["status"] = "nothing new: every raw file was already processed"
-        state.phase = "nothing-new"
+        state.phase = NOTHING_NEW
         log.info(summary["status"])
         return
     full = marks.option == DISABLE or any(new[n] for n, s in sources.items()
@@ -767,6 +782,7 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
     out of the version (re-staged without them); an Error-level failure raises
     :class:`AuditFailedError` and nothing is switched. Then the threshold and the ledgers."""
     from lakeforge.catalog.factory import get_catalog
+    from lakeforge.lifecycle.gate import minus_rows
 
     cfg, spark = ctx.config, ctx.spark
     summary = state.summary
@@ -783,7 +799,7 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
         # touched partitions' published rows, which are neither judged, quarantined nor
         # counted again (a Delta / Iceberg append stages its own rows alone).
         carried = read_carried(spark, staged)
-        judged = data if carried is None else data.exceptAll(carried).persist()
+        judged = data if carried is None else minus_rows(data, carried).persist()
         try:
             pages.append(_gate_output(ctx, state, name, out, staged, data, judged, catalog))
         finally:
@@ -807,7 +823,7 @@ def _gate_output(ctx: JobContext[Any], state: RunState, name: str, out: OutputSp
     """The gate of one output on ``judged`` (the rows of ``data``, its staged version, that
     the run adds); its failing rows leave the version (re-staged). Returns the gate's HTML."""
     from lakeforge.io import delete_dir
-    from lakeforge.lifecycle.gate import run_gate
+    from lakeforge.lifecycle.gate import minus_rows, run_gate
 
     cfg, summary = ctx.config, state.summary
     assert out.quality_suite is not None
@@ -827,7 +843,7 @@ def _gate_output(ctx: JobContext[Any], state: RunState, name: str, out: OutputSp
             "switched in and the current one stays; failing rows in the quarantine zone")
     if gate.rows_failed and gate.failing is not None:
         # The failing rows leave the staged version: stage the passing rows again.
-        passed = data.exceptAll(gate.failing.drop("failed_constraints"))
+        passed = minus_rows(data, gate.failing.drop("failed_constraints"))
         fmt = summary.get("formats", {}).get(name, out.format)
         # An append's staged rows already hold the partitions' current rows: re-staged, they
         # are not carried again, and the run's append window stays on the version.

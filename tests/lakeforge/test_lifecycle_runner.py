@@ -158,6 +158,46 @@ def test_phases_run_apart_hand_over_through_the_pending_run(spark, job_root: Pat
     assert _rows(spark, "lc_phases.orders") == [(10, "2024-02-01"), (11, "2024-02-01")]
     assert _run(job_root, config, "--phase", "publish") == 2
     assert "no run is waiting for this phase" in capsys.readouterr().err
+    # the next day's split run with no new file: each step succeeds doing nothing (a Step
+    # Functions or Airflow run must not report a failed audit), and the hand-over is consumed
+    for step in ("write", "audit", "publish"):
+        assert _run(job_root, config, "--phase", step) == 0, step
+        assert _summary(capsys)["status"].startswith("nothing new"), step
+    assert _rows(spark, "lc_phases.orders") == [(10, "2024-02-01"), (11, "2024-02-01")]
+    assert _run(job_root, config, "--phase", "audit") == 2
+    assert "no run is waiting for this phase" in capsys.readouterr().err
+
+
+def test_a_publish_failing_part_way_stays_pending_and_phase_publish_resumes_it(
+        spark, job_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    """The publish phase fails after switching the table, at the bookmark commit (a
+    Lakeforge error, not a crash): the run stays pending, so the retry of the publish step
+    (Step Functions', Airflow's) resumes it: it skips the switched table, commits the
+    bookmark, and the next write finds nothing new."""
+    from lakeforge.bookmarks import JobBookmarks
+    from lakeforge.state import ConcurrentUpdateError
+
+    _write(job_root, "2024-02-03", ["30,ann,1.0,EUR"])
+    config = _config(tmp_path, "lc_resume")
+    assert _run(job_root, config, "--phase", "write") == 0
+    assert _run(job_root, config, "--phase", "audit") == 0
+    capsys.readouterr()
+    commit = JobBookmarks.commit
+
+    def refused(self, run_id):  # type: ignore[no-untyped-def]
+        raise ConcurrentUpdateError("bookmark document changed meanwhile")
+
+    monkeypatch.setattr(JobBookmarks, "commit", refused)
+    assert _run(job_root, config, "--phase", "publish") == 2
+    assert "bookmark document changed meanwhile" in capsys.readouterr().err
+    assert _rows(spark, "lc_resume.orders") == [(30, "2024-02-03")]  # switched before
+    monkeypatch.setattr(JobBookmarks, "commit", commit)
+    assert _run(job_root, config, "--phase", "publish") == 0
+    resumed = _summary(capsys)
+    assert resumed["status"] == "published" and resumed["bookmark_committed"]
+    assert _rows(spark, "lc_resume.orders") == [(30, "2024-02-03")]  # not switched twice
+    assert _run(job_root, config) == 0
+    assert _summary(capsys)["status"].startswith("nothing new")
 
 
 def test_failed_audit_exits_1_and_the_current_version_stays(spark, job_root: Path,
