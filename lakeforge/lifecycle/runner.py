@@ -435,8 +435,8 @@ def _record_failure(ctx: JobContext[Any], state: RunState, store: StateStore, ke
                     exc: LakeforgeError) -> None:
     """A failed run keeps its summary (status ``failed: ...``). A write or audit that failed
     leaves no pending run; a publish that failed stays pending as it was last saved (the
-    outputs it switched are recorded), so ``--phase publish`` resumes it, as after a crash,
-    and the orchestrators' retry of the publish step can succeed. A new write replaces it."""
+    outputs it switched are recorded), so ``--phase publish`` resumes it, as after a crash
+    (Airflow's task retry does). A new write replaces it."""
     pending = state.phase == "audited"
     state.summary["status"] = f"failed: {one_line(str(exc))}"
     if pending:
