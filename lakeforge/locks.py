@@ -39,6 +39,10 @@ from typing import Any
 from lakeforge.errors import LakeforgeError
 from lakeforge.state import ConcurrentUpdateError, StateStore, Versioned
 
+# A lock's default lease (``run.lock_ttl_seconds``): a holder that dies without releasing it
+# blocks other hosts that long. Also what the orchestrators' write retry waits beyond.
+DEFAULT_LEASE_SECONDS = 600.0
+
 log = logging.getLogger(__name__)
 
 
@@ -77,7 +81,7 @@ def _process_alive(pid: int, started: str | None) -> bool:
 class JobLock:
     """A lease on ``name`` held in a :class:`~lakeforge.state.StateStore`."""
 
-    def __init__(self, store: StateStore, name: str, *, ttl_seconds: float = 600.0,
+    def __init__(self, store: StateStore, name: str, *, ttl_seconds: float = DEFAULT_LEASE_SECONDS,
                  owner: str | None = None) -> None:
         if ttl_seconds <= 0:
             raise ValueError(f"lock {name}: ttl_seconds must be > 0, got {ttl_seconds}")

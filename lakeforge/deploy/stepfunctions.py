@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lakeforge.deploy import DeployError
+from lakeforge.locks import DEFAULT_LEASE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,9 @@ GLUE_TRANSIENT_ERRORS = [
 ]
 TERMINAL_TYPES = ("Succeed", "Fail")
 STATE_TYPES = ("Task", "Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map")
-# The job lock's default lease: RunSettings.lock_ttl_seconds in lakeforge/lifecycle/settings.py
-# (pinned equal by tests/orchestration/test_stepfunctions.py; that module imports pyspark,
-# which the Airflow workers and a deploy-only install do not have, so it is not imported here).
-LOCK_LEASE_SECONDS = 600.0
+# The job lock's default lease (RunSettings.lock_ttl_seconds' default; lakeforge.locks imports
+# no pyspark, which the Airflow workers and a deploy-only install do not have).
+LOCK_LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 # How long a crashed write's rerun waits: a killed driver's lease outlives it by up to
 # LOCK_LEASE_SECONDS, so wait that plus a minute (the Step Functions write retrier and the
 # Airflow DAGs' retry_delay). A job whose run.lock_ttl_seconds is longer needs a longer wait.

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from lakeforge.bookmarks import ENABLE, PAUSE
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.errors import ConfigError
+from lakeforge.locks import DEFAULT_LEASE_SECONDS
 from lakeforge.paths import validate_identifier
 from lakeforge.publish import PUBLISH_MODES
 
@@ -99,7 +100,7 @@ class RunSettings:
     job_bookmark_to: str | None = None
     # The publish lock is a lease renewed every ttl/3; a dead run's lock expires after it
     # (at once when the dead run was on this host).
-    lock_ttl_seconds: float = 600.0
+    lock_ttl_seconds: float = DEFAULT_LEASE_SECONDS
     # Register the raw sources in the raw database with the crawler (for Athena); the job
     # lists the raw files itself either way.
     crawl_raw: bool = True
