@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", default=None,
                    help="HTML report path (default: next to the output, <output>_report.html)")
     p.add_argument("--truth-column", default=None,
-                   help="a column with the true entity: adds precision/recall/F1 to the report")
+                   help="a column with the true entity: adds precision/recall/F1 to the report "
+                   "(never compared: left out of the default columns, refused in --columns)")
     p.add_argument("--max-em-iterations", type=int, default=None,
                    help="EM iterations when training (default: MatchSettings')")
     p.add_argument("--no-scores", action="store_true", help="skip match_confidence_score")
@@ -71,6 +72,31 @@ def _read(spark: SparkSession, source: str, fmt: str | None) -> DataFrame:
     if _TABLE.match(source) and not Path(source).exists():
         return read_source(spark, table=source)
     return read_source(spark, path=source, file_format=fmt)
+
+
+def compared_columns(available: list[str], primary_key: str, columns: list[str] | None,
+                     truth_column: str | None) -> list[str] | None:
+    """The columns to compare: ``columns`` as given, or (with a truth column) every column but
+    the key and the truth, which must never be a matching feature (it would inflate
+    precision/recall and make match ids depend on the truth). None: all but the key."""
+    if truth_column is None:
+        return columns
+    if columns is not None:
+        if truth_column in columns:
+            raise ConfigError(f"--columns: {truth_column!r} is the --truth-column; the ground "
+                              "truth cannot be compared")
+        return columns
+    if truth_column not in available:
+        raise ConfigError(f"--truth-column {truth_column!r} is not a column of the input "
+                          f"(columns: {', '.join(available)})")
+    from transforms.dedup import MATCH_CONFIDENCE_SCORE, MATCH_ID
+
+    rest = [c for c in available
+            if c not in (primary_key, truth_column, MATCH_ID, MATCH_CONFIDENCE_SCORE)]
+    if not rest:
+        raise ConfigError(f"--truth-column {truth_column!r}: no column is left to compare "
+                          f"besides the key {primary_key!r}")
+    return rest
 
 
 def _match(args: argparse.Namespace) -> int:
@@ -89,6 +115,8 @@ def _match(args: argparse.Namespace) -> int:
     )
 
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+    if args.truth_column and columns is not None:  # refused before Spark starts
+        compared_columns([], args.primary_key, columns, args.truth_column)
     given = {"columns": columns, "precision_recall_tradeoff": args.tradeoff,
              "max_em_iterations": args.max_em_iterations,
              "compute_match_confidence_scores": False if args.no_scores else None,
@@ -114,6 +142,13 @@ def _match(args: argparse.Namespace) -> int:
         labels = _read(spark, args.labels, None) if args.labels else None
         started = time.perf_counter()
         model = load_match_model(args.model) if args.model else None
+        if args.truth_column and model is not None:
+            if args.truth_column in {c.source for c in model.columns}:
+                raise ConfigError(f"--model {args.model} compares the --truth-column "
+                                  f"{args.truth_column!r}; the ground truth cannot be compared")
+        elif args.truth_column and columns is None:
+            auto = compared_columns(df.columns, args.primary_key, None, args.truth_column)
+            settings = dataclasses.replace(settings, columns=tuple(auto or ()))
         if model is None and args.save_model:
             model = train_match_model(df, primary_key=args.primary_key, settings=settings,
                                       labels=labels)

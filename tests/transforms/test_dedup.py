@@ -91,7 +91,7 @@ def people(spark) -> DataFrame:
 def model(people: DataFrame) -> MatchModel:
     """One small trained model shared by the Splink tests (3 EM iterations)."""
     return train_match_model(people, primary_key="person_id",
-                             settings=MatchSettings(columns=COMPARED, max_em_iterations=3))
+                             settings=MatchSettings(columns=tuple(COMPARED), max_em_iterations=3))
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,8 @@ def test_match_settings_have_one_default_each_and_round_trip_through_json() -> N
     default = MatchSettings()
     assert (default.columns, default.precision_recall_tradeoff, default.max_em_iterations,
             default.seed) == (None, 0.5, 25, 42)
-    settings = MatchSettings(columns=["name", "dob"], precision_recall_tradeoff=1,
+    settings = MatchSettings(columns=["name", "dob"],  # type: ignore[arg-type]  # list -> tuple
+                             precision_recall_tradeoff=1,
                              max_em_iterations=3, seed=7, enforce_provided_labels=True)
     assert settings.columns == ("name", "dob") and settings.precision_recall_tradeoff == 1.0
     data = json.loads(json.dumps(settings.to_dict()))
@@ -196,9 +197,9 @@ def test_missing_key_and_columns_are_named(spark) -> None:
     with pytest.raises(MissingColumnsError, match=r"\['pk'\]"):
         find_matches(df, primary_key="pk")
     with pytest.raises(MissingColumnsError, match=r"\['dob', 'zip'\]"):
-        find_matches(df, primary_key="id", settings=MatchSettings(columns=["name", "zip", "dob"]))
+        find_matches(df, primary_key="id", settings=MatchSettings(columns=("name", "zip", "dob")))
     with pytest.raises(DedupInputError, match="primary key 'id' cannot be compared"):
-        find_matches(df, primary_key="id", settings=MatchSettings(columns=["id", "name"]))
+        find_matches(df, primary_key="id", settings=MatchSettings(columns=("id", "name")))
 
 
 def test_existing_output_columns_are_refused(spark) -> None:
@@ -221,6 +222,7 @@ def test_empty_frame_gives_empty_result_with_output_columns(spark) -> None:
 def test_single_row_is_its_own_entity(spark) -> None:
     df = spark.createDataFrame([(7, "x")], "id long, name string")
     row = find_matches(df, primary_key="id").first()
+    assert row is not None
     assert (row["id"], row[MATCH_ID], row[MATCH_CONFIDENCE_SCORE]) == (7, 7, 1.0)
 
 
@@ -266,6 +268,88 @@ def test_bad_labels_are_refused(spark, people: DataFrame) -> None:
                                     "labeling_set_id string, label string, person_id string")
     with pytest.raises(LabelsFormatError, match=r"\['zz9'\] are not in the input"):
         find_matches(people, primary_key="person_id", labels=unknown)
+
+
+def test_string_label_keys_are_cast_to_an_integer_input_key_and_pair_in_its_order(
+        spark) -> None:
+    """Labels read from CSV have string keys: ('10', '9') must become the input's (9, 10)."""
+    from pyspark.sql import types as T  # noqa: N812
+
+    from transforms.dedup.inputs import check_label_keys
+
+    df = spark.createDataFrame([(9, "x"), (10, "y"), (11, "z")], "id long, name string")
+    labels = spark.createDataFrame([("s1", "A", "9"), ("s1", "B", "10")],
+                                   "labeling_set_id string, label string, id string")
+    typed = check_label_keys(labels, df, "id")
+    assert dict(typed.dtypes)["id"] == "bigint"
+    assert [tuple(r) for r in labels_to_pairs(typed, "id").collect()] == [(9, 10, False)]
+    assert [tuple(r) for r in labels_to_pairs(labels, "id", T.LongType()).collect()] == [
+        (9, 10, False)]
+    bad = spark.createDataFrame([("s1", "A", "9"), ("s1", "B", "x9")],
+                                "labeling_set_id string, label string, id string")
+    with pytest.raises(LabelsFormatError, match=r"id value\(s\) \['x9'\] are not bigint"):
+        check_label_keys(bad, df, "id")
+    with pytest.raises(LabelsFormatError, match=r"\['x9'\] are not bigint"):
+        find_matches(df, primary_key="id", labels=bad)
+
+
+def test_comparisons_without_blocking_rules_are_refused_before_spark_work(spark) -> None:
+    """The key has nulls: had any Spark check run first, NullPrimaryKeyError would win."""
+    from splink import comparison_library as cl
+
+    df = spark.createDataFrame([(None, "x"), (None, "y")], "id string, name string")
+    comps = [cl.ExactMatch("name")]
+    for call in (
+        lambda: find_matches(df, primary_key="id", comparisons=comps),
+        lambda: train_match_model(df, primary_key="id", comparisons=comps),
+        lambda: find_incremental_matches(df.withColumn(MATCH_ID, F.col("id")), df,
+                                         primary_key="id", comparisons=comps),
+    ):
+        with pytest.raises(DedupInputError, match=r"comparisons=\[\.\.\.\] needs "
+                           r"blocking_rules=\[\.\.\.\] too") as info:
+            call()
+        assert not isinstance(info.value, NullPrimaryKeyError)
+
+
+def test_untrained_m_levels_become_model_notes() -> None:
+    from transforms.dedup.training import _untrained_m_notes
+
+    trained = {"comparisons": [
+        {"output_column_name": "first", "comparison_levels": [
+            {"is_null_level": True},
+            {"label_for_charts": "exact", "u_probability": 0.1},
+            {"label_for_charts": "else", "u_probability": 0.9}]},
+        {"output_column_name": "city", "comparison_levels": [
+            {"label_for_charts": "exact", "m_probability": 0.9, "u_probability": 0.1},
+            {"label_for_charts": "fuzzy", "u_probability": 0.2},
+            {"label_for_charts": "else", "m_probability": 0.1, "u_probability": 0.7}]},
+        {"output_column_name": "dob", "comparison_levels": [
+            {"label_for_charts": "exact", "m_probability": 0.9, "u_probability": 0.1},
+            {"label_for_charts": "else", "m_probability": 0.1, "u_probability": 0.9}]},
+    ]}
+    first, city = _untrained_m_notes(trained, "t")
+    assert first.startswith("m not estimated for comparison 'first': no EM session left it free")
+    assert city.startswith("m not estimated for level(s) ['fuzzy'] of comparison 'city'")
+    assert _untrained_m_notes({"comparisons": []}, "t") == []
+
+
+def test_incremental_with_a_model_refuses_comparisons_and_other_columns(
+        spark, people: DataFrame) -> None:
+    """Before Spark work: the model decides what is compared, so anything else is refused."""
+    from splink import comparison_library as cl
+
+    from transforms.dedup.model import MatchColumn
+
+    model = MatchModel({}, (MatchColumn("first_name", "first_name", "forename"),
+                            MatchColumn("dob", "dob", "date_string")), ("l.dob = r.dob",))
+    existing = people.withColumn(MATCH_ID, F.col("person_id"))
+    with pytest.raises(DedupInputError, match="pass either model= or columns/comparisons"):
+        find_incremental_matches(existing, people, primary_key="person_id", model=model,
+                                 comparisons=[cl.ExactMatch("first_name")])
+    with pytest.raises(DedupInputError, match=r"settings.columns \['first_name'\] differ from "
+                       r"the columns the model compares \['dob', 'first_name'\]"):
+        find_incremental_matches(existing, people, primary_key="person_id", model=model,
+                                 settings=MatchSettings(columns=("first_name",)))
 
 
 def test_model_files_are_validated(tmp_path: Path) -> None:
@@ -394,6 +478,50 @@ def test_enforced_labels_override_the_model(spark, people: DataFrame,
 
 
 @pytest.mark.slow
+def test_string_labels_enforce_a_non_match_on_integer_keys(spark, people: DataFrame,
+                                                           model: MatchModel) -> None:
+    """Slow: predicts once. Keys 9, 10, 11 (a1, a2, a3) as integers, labels as CSV strings:
+    '10' < '9' as text, so before the cast the non-match never met its edge (9, 10)."""
+    ints = people.withColumn(
+        "pid", F.when(F.col("person_id") == "a1", 9).when(F.col("person_id") == "a2", 10)
+        .when(F.col("person_id") == "a3", 11)
+        .otherwise(F.monotonically_increasing_id() + 100).cast("long"),
+    ).drop("person_id")
+    labels = spark.createDataFrame([("s1", "A", "9"), ("s1", "B", "10"), ("s1", "B", "11")],
+                                   "labeling_set_id string, label string, pid string")
+    out = find_matches(ints, primary_key="pid", model=model, labels=labels,
+                       settings=MatchSettings(enforce_provided_labels=True))
+    enforced = {r["pid"]: r[MATCH_ID] for r in out.collect()}
+    assert enforced[10] == enforced[11] == 10
+    assert enforced[9] == 9
+
+
+@pytest.mark.slow
+def test_a_single_user_blocking_rule_leaves_its_comparison_untrained_and_says_so(
+        people: DataFrame) -> None:
+    """Slow: trains with user comparisons; EM blocked on last_name cannot estimate it (its
+    7 pairs show both levels of the other two comparisons)."""
+    from splink import comparison_library as cl
+
+    trained = train_match_model(
+        people, primary_key="person_id",
+        settings=MatchSettings(columns=("first_name", "last_name", "date_of_birth"),
+                               max_em_iterations=3),
+        comparisons=[cl.ExactMatch("first_name"), cl.ExactMatch("last_name"),
+                     cl.ExactMatch("date_of_birth")],
+        blocking_rules=["l.last_name = r.last_name"],
+    )
+    m: dict[str, list[float | None]] = {}
+    for d in trained.describe():
+        m.setdefault(d["comparison"], []).append(d["m_probability"])
+    assert m["last_name"] == [None, None]
+    assert None not in m["first_name"] + m["date_of_birth"]
+    untrained = [n for n in trained.notes if n.startswith("m not estimated")]
+    assert len(untrained) == 1
+    assert untrained[0].startswith("m not estimated for comparison 'last_name': no EM session")
+
+
+@pytest.mark.slow
 def test_labels_change_the_trained_m_probabilities(spark, people: DataFrame,
                                                    model: MatchModel) -> None:
     """Slow: trains a second model with labels."""
@@ -403,7 +531,8 @@ def test_labels_change_the_trained_m_probabilities(spark, people: DataFrame,
         "labeling_set_id string, label string, person_id string",
     )
     labeled = train_match_model(people, primary_key="person_id", labels=labels,
-                                settings=MatchSettings(columns=COMPARED, max_em_iterations=3))
+                                settings=MatchSettings(columns=tuple(COMPARED),
+                                                       max_em_iterations=3))
     assert any("labeled" in n for n in labeled.notes)
     before = {(d["comparison"], d["level"]): d["m_probability"] for d in model.describe()}
     after = {(d["comparison"], d["level"]): d["m_probability"] for d in labeled.describe()}
@@ -412,8 +541,8 @@ def test_labels_change_the_trained_m_probabilities(spark, people: DataFrame,
 
 
 @pytest.mark.slow
-def test_incremental_matching_keeps_existing_ids(spark, people: DataFrame, model: MatchModel,
-                                                 matched: DataFrame) -> None:
+def test_incremental_matching_keeps_existing_ids_and_new_only_columns(
+        spark, people: DataFrame, model: MatchModel, matched: DataFrame) -> None:
     """Slow: one full match (shared) and one incremental match."""
     existing = matched
     before = {r["person_id"]: (r[MATCH_ID], r[MATCH_CONFIDENCE_SCORE])
@@ -426,9 +555,15 @@ def test_incremental_matching_keeps_existing_ids(spark, people: DataFrame, model
             ("n4", "omar", "farouk", "1960-02-02", None, "omar@web.net", "o"),
         ],
         SCHEMA,
-    )
-    out = find_incremental_matches(existing, new, primary_key="person_id", model=model)
+    ).withColumn("batch", F.lit("b2"))  # a column only the new records have: kept
+    # settings.columns equal to the model's compared columns are accepted next to model=
+    out = find_incremental_matches(existing, new, primary_key="person_id", model=model,
+                                   settings=MatchSettings(columns=tuple(COMPARED)))
     assert out.count() == len(PEOPLE) + 4
+    assert out.columns == [*existing.columns, "batch"]
+    batch = {r["person_id"]: r["batch"] for r in out.collect()}
+    assert {batch[k] for k in before} == {None}
+    assert {batch[k] for k in ("n1", "n2", "n3", "n4")} == {"b2"}
     after = {r["person_id"]: (r[MATCH_ID], r[MATCH_CONFIDENCE_SCORE]) for r in out.collect()}
     assert {k: after[k] for k in before} == before
     assert after["n1"][0] == "a1"

@@ -10,7 +10,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812
 
 from lakeforge.errors import require_columns
-from transforms.dedup.backend import ensure_similarity_functions, make_linker, spark_api
+from transforms.dedup.backend import ensure_similarity_functions, make_linker, rule_sql, spark_api
 from transforms.dedup.inference import (
     attach_matches,
     confidence_scores,
@@ -28,7 +28,7 @@ from transforms.dedup.settings import (
     DedupInputError,
     MatchSettings,
 )
-from transforms.dedup.training import fit_model
+from transforms.dedup.training import check_comparisons_have_blocking_rules, fit_model
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,17 @@ log = logging.getLogger(__name__)
 
 def _incremental_rule(sql: str) -> str:
     return f"({sql}) and (l.{NEW_FLAG} = 1 or r.{NEW_FLAG} = 1)"
+
+
+def _check_columns_match_model(columns: Sequence[str], model: MatchModel, where: str) -> None:
+    """``settings.columns`` next to ``model=`` must be the model's compared columns: any other
+    list would be ignored (the model decides what is compared)."""
+    compared = [c.source for c in model.columns]
+    if set(columns) != set(compared):
+        raise DedupInputError(
+            f"{where}: pass either model= or columns/comparisons, not both (settings.columns "
+            f"{sorted(columns)} differ from the columns the model compares {sorted(compared)})"
+        )
 
 
 def find_incremental_matches(
@@ -46,6 +57,7 @@ def find_incremental_matches(
     settings: MatchSettings | None = None,
     model: MatchModel | Mapping[str, Any] | None = None,
     comparisons: Sequence[Any] | None = None,
+    blocking_rules: Sequence[Any] | None = None,
 ) -> DataFrame:
     """Match new records against an already matched set; existing ``match_id``s never change.
 
@@ -53,11 +65,25 @@ def find_incremental_matches(
     Each group of new records that match each other joins the existing entity it links to most
     strongly, else it becomes a new entity whose ``match_id`` is its smallest new key. Existing
     entities are never merged or split, even if a new record resembles two of them. Only pairs
-    involving a new record are scored. Without ``model``, one is trained on both frames.
+    involving a new record are scored. Without ``model``, one is trained on both frames
+    (``comparisons`` need ``blocking_rules``, as in :func:`find_matches`); with ``model``,
+    ``comparisons`` and ``settings.columns`` other than the model's compared columns are
+    refused (the model decides what is compared) and ``blocking_rules`` replace the model's
+    prediction rules. Columns only ``incremental_df`` has are kept: null on the
+    existing rows, so no new data is dropped.
     """
     where = "find_incremental_matches"
     settings = settings or MatchSettings()
     threshold = settings.threshold
+    if model is not None and comparisons is not None:
+        raise DedupInputError(f"{where}: pass either model= or columns/comparisons, not both")
+    resolved = resolve_model(model) if model is not None else None
+    if resolved is not None and settings.columns is not None:
+        _check_columns_match_model(settings.columns, resolved, where)
+    if model is None:
+        check_comparisons_have_blocking_rules(comparisons, blocking_rules, where)
+    if blocking_rules is not None and (isinstance(blocking_rules, str) or not blocking_rules):
+        raise DedupInputError(f"{where}: blocking_rules must be a non-empty list")
     require_columns(existing_df.columns, [MATCH_ID], f"{where} existing_df")
     if MATCH_ID in incremental_df.columns or MATCH_CONFIDENCE_SCORE in incremental_df.columns:
         raise DedupInputError(
@@ -85,20 +111,25 @@ def find_incremental_matches(
         out_old = existing_df.withColumn(MATCH_CONFIDENCE_SCORE, F.lit(None).cast("double"))
     if not scores and MATCH_CONFIDENCE_SCORE in existing_df.columns:
         out_old = existing_df.drop(MATCH_CONFIDENCE_SCORE)
+    new_types = {f.name: f.dataType for f in incremental_df.schema.fields}
+    for extra in [c for c in incremental_df.columns if c not in existing_df.columns]:
+        # a column only the new rows have: kept, null on the existing rows
+        out_old = out_old.withColumn(extra, F.lit(None).cast(new_types[extra]))
     id_type = existing_df.schema[MATCH_ID].dataType
     n_new = new.count()
     if n_new == 0:
         return out_old
-    resolved = (
-        resolve_model(model) if model is not None
-        else fit_model(both, primary_key, settings, comparisons, None, None, where)[0]
-    )
+    if resolved is None:
+        resolved = fit_model(both, primary_key, settings, comparisons, blocking_rules, None,
+                             where)[0]
     check_model_columns(new, resolved, where)
     spark = existing_df.sparkSession
     ensure_similarity_functions(spark)
     splink_settings = dict(resolved.splink_settings)
+    rules = ([rule_sql(r) for r in blocking_rules] if blocking_rules is not None
+             else list(resolved.blocking_rules))
     splink_settings["blocking_rules_to_generate_predictions"] = [
-        _incremental_rule(r) for r in resolved.blocking_rules
+        _incremental_rule(r) for r in rules
     ]
     splink_settings["additional_columns_to_retain"] = [NEW_FLAG]
     frame = (

@@ -30,7 +30,7 @@ from transforms.dedup.settings import (
     DedupInputError,
     MatchSettings,
 )
-from transforms.dedup.training import fit_model
+from transforms.dedup.training import check_comparisons_have_blocking_rules, fit_model
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,8 @@ def find_matches_detailed(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     threshold = settings.threshold
+    if model is None:  # an argument check: before any Spark work
+        check_comparisons_have_blocking_rules(comparisons, blocking_rules, where)
     check_output_columns_free(df, where)
     check_primary_key(df, primary_key, where)
     if model is not None and (comparisons is not None or columns is not None):
@@ -162,7 +164,8 @@ def find_matches_detailed(
         return MatchRun(empty_result(df, primary_key, compute_match_confidence_scores),
                         empty_model, 0, 0, {}, 0, 0, threshold, {"total": 0.0})
     if labels is not None:
-        check_label_keys(labels, df, primary_key)
+        # keys cast to the input key's type: pairs order (and match edges) as the input's do
+        labels = check_label_keys(labels, df, primary_key)
     rule_pairs: dict[str, int] = {}
     if resolved is None:
         if rows == 1:

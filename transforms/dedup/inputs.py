@@ -105,14 +105,20 @@ def prepared_frame(df: DataFrame, primary_key: str, columns: Sequence[MatchColum
     return df.select(*selected)
 
 
-def labels_to_pairs(labels: DataFrame, primary_key: str) -> DataFrame:
+def labels_to_pairs(labels: DataFrame, primary_key: str,
+                    key_type: T.DataType | None = None) -> DataFrame:
     """FindMatches labels -> pairs ``(unique_id_l, unique_id_r, is_match)`` with l < r.
 
     Within one ``labeling_set_id``, records with the same ``label`` are the same entity and
-    records with different labels are different entities.
+    records with different labels are different entities. ``key_type`` (the input's primary
+    key type) casts the labels' key first, so l < r orders pairs as the input's keys do (labels
+    read from CSV have string keys; ``'10' < '9'`` but ``9 < 10``); a value the cast turns into
+    null raises :class:`LabelsFormatError`.
     """
     where = "labels"
     require_columns(labels.columns, [LABELING_SET_ID, LABEL, primary_key], where)
+    if key_type is not None:
+        labels = typed_label_keys(labels, primary_key, key_type)
     bad = labels.filter(
         F.col(LABELING_SET_ID).isNull() | F.col(LABEL).isNull()
         | F.col(f"`{primary_key}`").isNull()
@@ -143,7 +149,30 @@ def labels_to_pairs(labels: DataFrame, primary_key: str) -> DataFrame:
     return pairs.groupBy(f"{UID}_l", f"{UID}_r").agg(F.first("is_match").alias("is_match"))
 
 
-def check_label_keys(labels: DataFrame, df: DataFrame, primary_key: str) -> None:
+def typed_label_keys(labels: DataFrame, primary_key: str, key_type: T.DataType) -> DataFrame:
+    """``labels`` with the key column cast to ``key_type``; a value that is not one raises."""
+    require_columns(labels.columns, [primary_key], "labels")
+    if labels.schema[primary_key].dataType == key_type:
+        return labels
+    name = key_type.simpleString()
+    raw = F.col(f"`{primary_key}`")
+    typed = F.expr(f"try_cast(`{primary_key}` AS {name})")
+    bad = (
+        labels.filter(raw.isNotNull() & typed.isNull())
+        .select(raw.cast("string").alias("v")).distinct().limit(5).collect()
+    )
+    if bad:
+        raise LabelsFormatError(
+            f"labels: {primary_key} value(s) {[r[0] for r in bad]} are not {name} values "
+            f"like the input's primary key {primary_key!r}"
+        )
+    return labels.withColumn(primary_key, typed)
+
+
+def check_label_keys(labels: DataFrame, df: DataFrame, primary_key: str) -> DataFrame:
+    """Labels whose key has the input key's type and names records of ``df`` (else raises);
+    returns ``labels`` with the key cast to that type."""
+    labels = typed_label_keys(labels, primary_key, df.schema[primary_key].dataType)
     unknown = (
         labels.select(F.col(f"`{primary_key}`").alias("k")).distinct()
         .join(df.select(F.col(f"`{primary_key}`").alias("k")), "k", "left_anti")
@@ -154,6 +183,7 @@ def check_label_keys(labels: DataFrame, df: DataFrame, primary_key: str) -> None
             f"labels: {primary_key} value(s) {[r[0] for r in unknown]} are not in the input; "
             "labels must refer to records of the frame being matched"
         )
+    return labels
 
 
 def check_model_columns(df: DataFrame, model: MatchModel, where: str) -> None:

@@ -104,6 +104,10 @@ def _train(
     t0 = time.perf_counter()
     _estimate_u_in_one_pass(linker, frame, frame_rows, min(max(all_pairs, 1.0), U_PAIRS), seed)
     log.info("u estimated in %.1fs", time.perf_counter() - t0)
+    if not em_rules:
+        notes.append("no EM session: no blocking rule to train on (only 1=1), so m and the match "
+                     "prior are Splink's defaults unless labels give m")
+        log.warning("no EM session: no blocking rule to train on; m and prior are defaults")
     for rule in em_rules:
         t0 = time.perf_counter()
         try:
@@ -138,6 +142,42 @@ def _train(
             )
             linker.training.estimate_m_from_pairwise_labels(table)
             notes.append("m probabilities include estimates from labeled matching pairs")
+    return notes
+
+
+def check_comparisons_have_blocking_rules(
+    comparisons: Sequence[Any] | None, blocking_rules: Sequence[Any] | None, where: str
+) -> None:
+    """User comparisons see raw columns, which automatic blocking cannot measure: without
+    blocking rules EM would have no rule to run on and m would stay Splink's defaults."""
+    if comparisons is not None and blocking_rules is None:
+        raise DedupInputError(
+            f"{where}: comparisons=[...] needs blocking_rules=[...] too (automatic blocking "
+            "only knows automatically configured columns, and EM trains m on blocking rules)"
+        )
+
+
+def _untrained_m_notes(trained: Mapping[str, Any], where: str) -> list[str]:
+    """A note per comparison with levels whose m was never estimated (Splink saves m only once
+    trained; such a level uses Splink's default m, whatever the data says)."""
+    notes = []
+    for comp in trained.get("comparisons", []):
+        levels = [lv for lv in comp.get("comparison_levels", []) if not lv.get("is_null_level")]
+        missing = [str(lv.get("label_for_charts") or lv.get("sql_condition")) for lv in levels
+                   if lv.get("m_probability") is None]
+        name = comp.get("output_column_name")
+        if not missing:
+            continue
+        if len(missing) == len(levels):
+            note = (f"m not estimated for comparison {name!r}: no EM session left it free (EM "
+                    "fixes the comparisons of its blocking rule's columns, or no EM ran); it "
+                    "uses Splink's default m values (add a blocking rule on other columns, or "
+                    "labels)")
+        else:
+            note = (f"m not estimated for level(s) {missing} of comparison {name!r} (not seen "
+                    "among EM's pairs); they use Splink's default m")
+        notes.append(note)
+        log.warning("%s: %s", where, note)
     return notes
 
 
@@ -210,6 +250,7 @@ def fit_model(
     """Configure and train; ``checked_rows`` says the key was already checked on ``df``."""
     columns, max_em_iterations, seed = (settings.columns, settings.max_em_iterations,
                                         settings.seed)
+    check_comparisons_have_blocking_rules(comparisons, blocking_rules, where)
     if checked_rows is None:
         check_primary_key(df, primary_key, where)
     rows = df.count() if checked_rows is None else checked_rows
@@ -251,8 +292,7 @@ def fit_model(
             em = rules[:2]
         label_pairs = None
         if labels is not None:
-            check_label_keys(labels, df, primary_key)
-            label_pairs = labels_to_pairs(labels, primary_key)
+            label_pairs = labels_to_pairs(check_label_keys(labels, df, primary_key), primary_key)
         splink_settings = splink_settings_dict(comps, rules, max_em_iterations)
         db_api = spark_api(spark)
         linker = make_linker(db_api, frame, splink_settings)
@@ -261,6 +301,7 @@ def fit_model(
             em_max_pairs = None if blocking_rules is None else 2e6
             notes = _train(linker, frame, rows, em, label_pairs, seed, em_max_pairs, rules)
             trained = linker.misc.save_model_to_json()
+            notes += _untrained_m_notes(trained, where)
         finally:
             linker.table_management.delete_tables_created_by_splink_from_db()
     finally:
