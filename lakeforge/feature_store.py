@@ -51,7 +51,7 @@ from pyspark.sql import DataFrame
 
 from lakeforge.config import from_mapping, read_yaml
 from lakeforge.errors import ConfigError
-from lakeforge.io import list_subdirs, uri_exists, write_text
+from lakeforge.io import list_subdirs, read_text, uri_exists, write_text
 from lakeforge.paths import Lake, join_uri, validate_identifier
 from transforms.features.pipeline import (
     build_feature_manifest,
@@ -198,21 +198,49 @@ def save_feature_model(
             "versions are immutable, save under a new version"
         )
     model.save(ref.pipeline_uri)
-    write_text(ref.spec_uri, json.dumps(spec_to_dict(spec), indent=2, sort_keys=True))
+    # The save time (UTC, microseconds) orders the versions: a version id is any text, so its
+    # sort order says nothing about age ('v1' > '2026...', '1.9' > '1.10').
+    saved = {**spec_to_dict(spec), "created_at": datetime.now(timezone.utc).isoformat(
+        timespec="microseconds")}
+    write_text(ref.spec_uri, json.dumps(saved, indent=2, sort_keys=True))
     log.info("saved feature pipeline %s version %s to %s", spec.name, version, uri)
     return ref
 
 
+def _saved_at(uri: str) -> str | None:
+    """The ``created_at`` a version's ``feature_spec.json`` records (None: saved before it was
+    recorded, or no readable spec)."""
+    try:
+        created = json.loads(read_text(join_uri(uri, "feature_spec.json"))).get("created_at")
+    except Exception:  # a missing or unreadable spec (local or S3): counted as an old version
+        return None
+    if not isinstance(created, str):
+        return None
+    try:
+        return datetime.fromisoformat(created).astimezone(timezone.utc).isoformat(
+            timespec="microseconds")
+    except ValueError:
+        return None
+
+
 def list_feature_model_versions(lake: Lake, name: str) -> list[str]:
-    """Saved versions of ``name``, oldest first."""
-    names = list_subdirs(feature_models_uri(lake, name))
-    return sorted(n[2:] for n in names if n.startswith("v="))
+    """Saved versions of ``name``, oldest first: by the save time their ``feature_spec.json``
+    records; versions saved before that was recorded come first, in text order."""
+    base = feature_models_uri(lake, name)
+    versions = [n[2:] for n in list_subdirs(base) if n.startswith("v=")]
+
+    def order(version: str) -> tuple[bool, str, str]:
+        created = _saved_at(join_uri(base, f"v={version}"))
+        return (created is not None, created or "", version)
+
+    return sorted(versions, key=order)
 
 
 def load_feature_model(
     *, lake: Lake, name: str, version: str | None = None
 ) -> tuple[PipelineModel, FeatureModelRef]:
-    """Load a saved version (the newest when ``version`` is None)."""
+    """Load a saved version (the latest saved when ``version`` is None, by the save time its
+    spec records; versions saved before that was recorded count as older, in text order)."""
     versions = list_feature_model_versions(lake, name)
     if not versions:
         raise ConfigError(

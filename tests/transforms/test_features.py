@@ -337,7 +337,7 @@ def test_stratified_split_keeps_each_entity_in_one_split(spark, contacts):
     # Entities per split: an entity's stratum is its most frequent label, ties to the greatest
     # (c00003: 0 and 1 -> 1; c00015: 0, 0 and 1 -> 0; c00007: 0 and null -> 0), so 80 entities
     # are in stratum 1 and 220 in stratum 0; each stratum splits 70/15/15 to within one entity.
-    labels = {}
+    labels: dict[str, list[int | None]] = {}
     for r in contacts.collect():
         labels.setdefault(r["customer_id"], []).append(r["churned"])
     def stratum(values):
@@ -365,7 +365,7 @@ def test_stratified_split_of_empty_frame_and_null_keys(spark):
     )
     got = with_split(nulls, key=["customer_id"], split=split, stratify_by="churned")
     assert got.count() == 6
-    per_key = {}
+    per_key: dict[str | None, set[str]] = {}
     for r in got.collect():
         per_key.setdefault(r["customer_id"], set()).add(r["split"])
     assert set(per_key) == {None, "a", "b"}
@@ -495,3 +495,146 @@ def test_manifest_counts_a_null_feature_vector_as_a_null_in_every_slot(spark, sp
         assert feat["statistics"]["count"] == len(values)
         assert feat["statistics"]["nulls"] == len(ROWS) - len(values)
         assert feat["statistics"]["max"] == (max(values) if values else None)
+
+
+# --------------------------------------------------------------------------- split: small strata
+
+
+def _split_counts(df, by=None):
+    cols = ["split"] + ([by] if by else [])
+    return {tuple(r[c] for c in cols): r["count"] for r in df.groupBy(*cols).count().collect()}
+
+
+@pytest.mark.parametrize("label", ["id * 1.37 + 0.01", "id"], ids=["continuous", "distinct_ints"])
+def test_stratified_split_pools_one_entity_strata_and_still_fills_every_split(spark, label):
+    """100 entities, each with its own label value (a continuous double, or distinct integers):
+    every stratum is too small for its own cut points, so they are pooled into one stratum cut
+    at the fractions (before, every entity went to train)."""
+    df = spark.range(100).select(F.format_string("k%03d", "id").alias("customer_id"),
+                                 F.expr(label).alias("y"))
+    split = SplitSpec(train=0.7, validation=0.15, test=0.15, seed=5)
+    out = with_split(df, key=["customer_id"], split=split, stratify_by="y")
+    counts = _split_counts(out)
+    assert out.count() == 100
+    assert abs(counts[("train",)] - 70) <= 1
+    assert abs(counts[("validation",)] - 15) <= 1
+    assert abs(counts[("test",)] - 15) <= 1
+    assert _assignments(out) == _assignments(
+        with_split(df.orderBy(F.rand(2)), key=["customer_id"], split=split, stratify_by="y"))
+
+
+def test_stratified_split_keeps_integral_double_labels_as_strata(spark):
+    """A 0.0/1.0 double label is still stratified per value (integral values are classes)."""
+    df = spark.range(200).select(F.format_string("k%03d", "id").alias("customer_id"),
+                                 (F.col("id") % 4 == 0).cast("double").alias("y"))
+    out = with_split(df, key=["customer_id"], split=SplitSpec(seed=8), stratify_by="y")
+    counts = _split_counts(out, "y")
+    for value, n in ((1.0, 50), (0.0, 150)):
+        assert abs(counts[("train", value)] - 0.7 * n) <= 1
+        assert abs(counts[("validation", value)] - 0.15 * n) <= 1
+        assert abs(counts[("test", value)] - 0.15 * n) <= 1
+
+
+def test_stratified_split_with_a_rare_class_of_five_keeps_overall_fractions(spark):
+    """Classes of 300, 200 and 5 entities: the two large ones are cut exactly, the rare one (too
+    small for its own cut points, and alone in the pool) by the fixed hash cut points."""
+    df = spark.range(505).select(
+        F.format_string("k%03d", "id").alias("customer_id"),
+        F.when(F.col("id") < 300, 0).when(F.col("id") < 500, 1).otherwise(2).alias("y"))
+    out = with_split(df, key=["customer_id"], split=SplitSpec(seed=3), stratify_by="y")
+    counts = _split_counts(out, "y")
+    for value, n in ((0, 300), (1, 200)):
+        assert abs(counts.get(("train", value), 0) - 0.7 * n) <= 1
+        assert abs(counts.get(("validation", value), 0) - 0.15 * n) <= 1
+    assert sum(n for (_, y), n in counts.items() if y == 2) == 5
+    totals = _split_counts(out)
+    assert out.count() == 505
+    for name, fraction in (("train", 0.7), ("validation", 0.15), ("test", 0.15)):
+        assert abs(totals[(name,)] - fraction * 505) <= 6, (name, totals)
+    # The rare class follows the fixed cut points: the same as method 'hash' gives it.
+    hashed = _assignments(with_split(df, key=["customer_id"],
+                                     split=SplitSpec(seed=3, method="hash")))
+    rare = {k: v for k, v in _assignments(out).items() if k >= "k500"}
+    assert rare == {k: hashed[k] for k in rare}
+
+
+# --------------------------------------------------------------------------- null inputs
+
+
+def _inline_spec(steps, handle_invalid="error"):
+    return feature_spec_from_mapping(
+        {"name": "n", "label": "y", "entity_key": ["customer_id"], "steps": steps,
+         "handle_invalid": handle_invalid},
+        "inline",
+    )
+
+
+@pytest.fixture
+def with_null_a(spark):
+    return spark.createDataFrame(
+        [("r1", 10.0, 1.0, 0), ("r2", None, 2.0, 1), ("r3", 30.0, 3.0, 0), ("r4", 40.0, 4.0, 1)],
+        "customer_id string, a double, b double, y int",
+    )
+
+
+def test_scale_keep_fits_on_complete_rows_and_leaves_nan_only_in_the_null_slot(
+        spark, with_null_a):
+    spec = _inline_spec([{"kind": "scale", "columns": ["a", "b"], "output": "s"}], "keep")
+    out = _features(fit_feature_pipeline(with_null_a, spec).transform(with_null_a))
+    # Mean/std from r1, r3, r4 (the rows with both inputs), not NaN from r2's null.
+    a, b = [10.0, 30.0, 40.0], [1.0, 3.0, 4.0]
+    for cid, (x, z) in {"r1": (10.0, 1.0), "r3": (30.0, 3.0), "r4": (40.0, 4.0)}.items():
+        assert out[cid] == pytest.approx([(x - statistics.fmean(a)) / statistics.stdev(a),
+                                          (z - statistics.fmean(b)) / statistics.stdev(b)])
+    assert out["r2"][0] is None  # NaN in a's slot only
+    assert out["r2"][1] == pytest.approx((2.0 - statistics.fmean(b)) / statistics.stdev(b))
+
+    minmax = _inline_spec(
+        [{"kind": "scale", "method": "minmax", "columns": ["a"], "output": "m"}], "keep")
+    got = _features(fit_feature_pipeline(with_null_a, minmax).transform(with_null_a))
+    assert got == {"r1": [0.0], "r2": [None], "r3": [pytest.approx(2 / 3)], "r4": [1.0]}
+
+
+def test_scale_with_handle_invalid_error_fails_at_fit_naming_the_column(spark, with_null_a):
+    spec = _inline_spec([{"kind": "scale", "columns": ["b", "a"], "output": "s"}])
+    with pytest.raises(Exception, match=r"features.steps\[0\] \(scale 's'\): column 'a' is null"):
+        fit_feature_pipeline(with_null_a, spec)
+    # Fitted on complete rows, the same check fails on new data with a NaN.
+    model = fit_feature_pipeline(with_null_a.where("a IS NOT NULL"), spec)
+    nan_row = with_null_a.withColumn("a", F.when(F.col("customer_id") != "r3", F.col("a"))
+                                     .otherwise(F.lit(float("nan"))))
+    with pytest.raises(Exception, match=r"column 'a' is null or NaN"):
+        model.transform(nan_row.where("a IS NOT NULL")).collect()
+    # Empty input fits and transforms to nothing (no row to check).
+    assert model.transform(with_null_a.limit(0)).collect() == []
+
+
+@pytest.mark.parametrize("handle_invalid", ["error", "keep"])
+def test_interaction_with_a_null_input_fails_naming_the_column(
+        spark, with_null_a, handle_invalid):
+    spec = _inline_spec([{"kind": "interaction", "name": "ab", "columns": ["b", "a"]}],
+                        handle_invalid)
+    model = fit_feature_pipeline(with_null_a, spec)
+    complete = with_null_a.where("a IS NOT NULL")
+    assert _features(model.transform(complete)) == {"r1": [10.0], "r3": [90.0], "r4": [160.0]}
+    with pytest.raises(Exception, match=r"features.steps\[0\] \(interaction 'ab'\): "
+                                        r"column 'a' is null; .*impute"):
+        model.transform(with_null_a).collect()
+
+
+# --------------------------------------------------------------------------- version order
+
+
+def test_latest_saved_version_loads_whatever_its_name_sorts_like(spark, spec, data, lake):
+    model = fit_feature_pipeline(data, spec)
+    for version in ("v1", "1.9", "1.10"):
+        ref = save_feature_model(model, spec, lake=lake, version=version)
+        assert "created_at" in json.loads(Path(ref.spec_uri).read_text())
+    assert list_feature_model_versions(lake, "churn") == ["v1", "1.9", "1.10"]
+    assert load_feature_model(lake=lake, name="churn")[1].version == "1.10"
+    # A version saved before save times were recorded counts as older, in text order.
+    old = Path(ref.uri).parent / "v=zz-old"
+    (old / "pipeline").mkdir(parents=True)
+    (old / "feature_spec.json").write_text(json.dumps({"name": "churn"}))
+    assert list_feature_model_versions(lake, "churn") == ["zz-old", "v1", "1.9", "1.10"]
+    assert load_feature_model(lake=lake, name="churn")[1].version == "1.10"

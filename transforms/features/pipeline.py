@@ -5,12 +5,13 @@ and the feature manifest (all DataFrame-in / DataFrame-or-dict-out; nothing is w
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml import Estimator, Pipeline, PipelineModel
 from pyspark.ml.feature import (
     Bucketizer,
     Imputer,
@@ -75,7 +76,7 @@ def build_feature_pipeline(spec: FeatureSpec, columns: Sequence[str]) -> Pipelin
     stages: list[Any] = []
     for i, step in enumerate(spec.steps):
         require_columns(available, step.inputs(), f"features.steps[{i}] ({spec.step_kinds[i]})")
-        stages.extend(_stages_for(step, i))
+        stages.extend(_stages_for(step, i, spec.handle_invalid))
         available.extend(step.outputs())
     require_columns(available, spec.feature_columns(), f"features '{spec.name}' assembler")
     stages.append(
@@ -94,7 +95,47 @@ def _with_sql_columns(columns: Iterable[tuple[str, str]]) -> SQLTransformer:
     return SQLTransformer(statement=f"SELECT *, {exprs} FROM __THIS__")
 
 
-def _stages_for(step: Step, index: int) -> list[Any]:
+def _sql_text(text: str) -> str:
+    """``text`` as a single-quoted Spark SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _fail_on_null(columns: Sequence[str], where: str, *, nan: bool, hint: str) -> SQLTransformer:
+    """A stage passing every row through unchanged that fails the Spark job, with a one-line
+    message naming ``where`` and the column, on a row where one of ``columns`` is null (or NaN
+    with ``nan``). Lazy: it raises when the rows are read (at fit for a later estimator)."""
+    checks = []
+    for c in columns:
+        bad = f"`{c}` IS NULL" + (f" OR isnan(CAST(`{c}` AS DOUBLE))" if nan else "")
+        what = "null or NaN" if nan else "null"
+        message = _sql_text(f"{where}: column {c!r} is {what}; {hint}")
+        checks.append(f"WHEN {bad} THEN raise_error({message})")
+    return SQLTransformer(
+        statement=f"SELECT * FROM __THIS__ WHERE CASE {' '.join(checks)} ELSE true END"
+    )
+
+
+class _FitOnCompleteRows(Estimator):  # type: ignore[type-arg]
+    """Fits ``estimator`` on the rows whose ``columns`` are all present (not null, not NaN) and
+    returns its (pyspark.ml, savable) model: the ``scale`` step under ``handle_invalid: keep``,
+    so one missing value does not make the learnt mean/std/min/max NaN for every row."""
+
+    def __init__(self, estimator: Any, columns: Sequence[str]) -> None:
+        super().__init__()
+        self._estimator = estimator
+        self._columns = list(columns)
+
+    def _fit(self, dataset: DataFrame) -> Any:
+        present = F.lit(True)
+        for c in self._columns:
+            ok = F.col(c).isNotNull()
+            if isinstance(dataset.schema[c].dataType, T.NumericType):
+                ok = ok & ~F.isnan(F.col(c).cast("double"))
+            present = present & ok
+        return self._estimator.fit(dataset.where(present))
+
+
+def _stages_for(step: Step, index: int, handle_invalid: str = "error") -> list[Any]:
     if isinstance(step, ImputeStep):
         return [
             Imputer(inputCols=step.columns, outputCols=step.outputs(), strategy=step.strategy)
@@ -112,7 +153,17 @@ def _stages_for(step: Step, index: int) -> list[Any]:
             (f"CAST({DATE_PARTS[p]}(`{step.column}`) AS DOUBLE)", o)
             for p, o in zip(step.parts, step.outputs(), strict=True))]
     if isinstance(step, InteractionStep):
-        return [Interaction(inputCols=step.columns, outputCol=step.name)]
+        # pyspark.ml's Interaction fails on a null input whatever handle_invalid says ("Values
+        # to interact cannot be null"): fail first, naming the step and the column. NaN passes
+        # (its products are NaN, which the final assembler's handle_invalid then judges).
+        return [
+            _fail_on_null(
+                step.columns, f"features.steps[{index}] (interaction {step.name!r})", nan=False,
+                hint="interaction inputs cannot be null, even with handle_invalid keep: "
+                "impute them first",
+            ),
+            Interaction(inputCols=step.columns, outputCol=step.name),
+        ]
     if isinstance(step, ScaleStep):
         raw = f"{step.output_name}_input"
         scaler: Any
@@ -122,10 +173,21 @@ def _stages_for(step: Step, index: int) -> list[Any]:
             )
         else:
             scaler = MinMaxScaler(inputCol=raw, outputCol=step.output_name)
-        return [
-            VectorAssembler(inputCols=step.columns, outputCol=raw, handleInvalid="keep"),
-            scaler,
-        ]
+        assembler = VectorAssembler(
+            inputCols=step.columns, outputCol=raw, handleInvalid=handle_invalid
+        )
+        if handle_invalid == "error":
+            return [
+                _fail_on_null(
+                    step.columns, f"features.steps[{index}] (scale {step.output_name!r})",
+                    nan=True, hint="impute it first or set handle_invalid: keep",
+                ),
+                assembler,
+                scaler,
+            ]
+        # keep: the statistics come from the training rows with every input present; a row
+        # with a null/NaN input gets NaN in that slot only (its other slots are scaled).
+        return [assembler, _FitOnCompleteRows(scaler, step.columns)]
     if isinstance(step, OneHotStep):
         index_cols = [f"{c}_index" for c in step.columns]
         return [
@@ -188,8 +250,12 @@ def with_split(
     most frequent value of ``stratify_by`` among its rows (ties go to the greatest value, a
     value before null; an entity whose labels are all null is the null stratum), and the cut
     points are learnt per stratum over the entities with ``percentile_approx``, so each stratum
-    gets the fractions to within one entity. With ``method='hash'`` the cut points are the
-    fractions themselves. Lazy: no action is run.
+    gets the fractions to within one entity. A stratum of fewer than ``ceil(1 / smallest
+    non-zero fraction)`` entities (7 for 0.7/0.15/0.15), and every non-integral value of a
+    float/double/decimal label (a continuous label is not stratified per value), go into one
+    pooled stratum cut the same way, or by the fixed cut points when the pool too is that
+    small. With ``method='hash'`` the cut points are the fractions themselves. Lazy: no action
+    is run.
     """
     require_columns(df.columns, list(key) + ([stratify_by] if stratify_by else []), "with_split")
     if split.column in df.columns:
@@ -212,17 +278,49 @@ def with_split(
             .withColumn("__split_stratum", F.max(F.struct(
                 F.col("__split_n").alias("n"), F.col(stratify_by).alias("v"))).over(entity)["v"])
         )
-        entities = with_u.select(*key, "__split_stratum", "__split_u").dropDuplicates(list(key))
-        cuts = entities.groupBy(F.col("__split_stratum").alias("__split_cut_stratum")).agg(
-            F.percentile_approx("__split_u", [cut_train, cut_val], 100_000).alias("__split_cuts")
+        # A stratum with fewer than min_size entities cannot be cut by its own quantiles (they
+        # are data values: 1 to 3 entities would all go to train), nor can a non-integral value
+        # of a float/double/decimal label (a continuous label: one stratum per distinct value).
+        # Those entities are pooled into one leftover stratum, cut by its own quantiles, or
+        # by the fixed hash cut points when the pool too is smaller than min_size.
+        fractions = [f for f in (split.train, split.validation, split.test) if f > 0]
+        min_size = math.ceil(1.0 / min(fractions) - 1e-9)
+        entities = with_u.select(*key, "__split_stratum").dropDuplicates(list(key))
+        sizes = entities.groupBy(F.col("__split_stratum").alias("__split_size_stratum")).agg(
+            F.count(F.lit(1)).alias("__split_size"))
+        with_u = with_u.join(
+            F.broadcast(sizes),
+            with_u["__split_stratum"].eqNullSafe(sizes["__split_size_stratum"]),
+            "left",
+        )
+        pooled = F.col("__split_size") < F.lit(min_size)
+        if isinstance(df.schema[stratify_by].dataType,
+                      (T.FloatType, T.DoubleType, T.DecimalType)):
+            pooled = pooled | F.coalesce(
+                (F.col("__split_stratum") % F.lit(1)) != F.lit(0), F.lit(False))
+        with_u = with_u.withColumn("__split_pooled", pooled).withColumn(
+            "__split_group",
+            F.when(F.col("__split_pooled"), F.lit(None)).otherwise(F.col("__split_stratum")))
+        groups = with_u.select(*key, "__split_pooled", "__split_group", "__split_u") \
+            .dropDuplicates(list(key))
+        cuts = groups.groupBy(
+            F.col("__split_pooled").alias("__split_cut_pooled"),
+            F.col("__split_group").alias("__split_cut_stratum"),
+        ).agg(
+            F.percentile_approx("__split_u", [cut_train, cut_val], 100_000).alias("__split_cuts"),
+            F.count(F.lit(1)).alias("__split_cut_n"),
         )
         with_u = with_u.join(
             F.broadcast(cuts),
-            with_u["__split_stratum"].eqNullSafe(cuts["__split_cut_stratum"]),
+            (with_u["__split_pooled"] == cuts["__split_cut_pooled"])
+            & with_u["__split_group"].eqNullSafe(cuts["__split_cut_stratum"]),
             "left",
         )
-        train_cond = F.col("__split_u") <= F.col("__split_cuts")[0]
-        val_cond = F.col("__split_u") <= F.col("__split_cuts")[1]
+        own = F.col("__split_cut_n") >= F.lit(min_size)
+        train_cond = F.when(own, F.col("__split_u") <= F.col("__split_cuts")[0]) \
+            .otherwise(F.col("__split_u") < F.lit(cut_train))
+        val_cond = F.when(own, F.col("__split_u") <= F.col("__split_cuts")[1]) \
+            .otherwise(F.col("__split_u") < F.lit(cut_val))
     else:
         train_cond = F.col("__split_u") < F.lit(cut_train)
         val_cond = F.col("__split_u") < F.lit(cut_val)
@@ -236,7 +334,9 @@ def with_split(
         .otherwise(F.lit("test")),
     )
     return labelled.drop(
-        "__split_u", "__split_n", "__split_stratum", "__split_cut_stratum", "__split_cuts"
+        "__split_u", "__split_n", "__split_stratum", "__split_size_stratum", "__split_size",
+        "__split_pooled", "__split_group", "__split_cut_pooled", "__split_cut_stratum",
+        "__split_cuts", "__split_cut_n",
     )
 
 

@@ -84,7 +84,10 @@ class RatioStep:
 
 @dataclass(frozen=True)
 class InteractionStep:
-    """Products of numeric and/or one-hot vector columns (pyspark.ml Interaction) as ``name``."""
+    """Products of numeric and/or one-hot vector columns (pyspark.ml Interaction) as ``name``.
+
+    A null input fails naming the step and column whatever ``handle_invalid`` says (impute
+    first); NaN gives NaN products."""
 
     name: str
     columns: list[str]
@@ -112,7 +115,11 @@ class DatePartsStep:
 
 @dataclass(frozen=True)
 class ScaleStep:
-    """Standard (z-score) or min-max scaling of numeric columns into one vector ``output``."""
+    """Standard (z-score) or min-max scaling of numeric columns into one vector ``output``.
+
+    With ``handle_invalid: error`` a null/NaN input fails (at fit and transform) naming the
+    column; with ``keep`` the statistics are learnt on the training rows whose inputs are all
+    present and a missing input gives NaN in its own slot only."""
 
     columns: list[str]
     method: Literal["standard", "minmax"] = "standard"
@@ -193,9 +200,11 @@ class SplitSpec:
     """Train/validation/test fractions of a deterministic split by a hash of the entity key.
 
     ``method: stratified`` gives every stratum (an entity's most frequent label) the fractions
-    exactly (to one entity), with per-stratum cut points learnt from the data; every row of an
-    entity is in one split. ``method: hash`` uses fixed cut points, so a key keeps its split even
-    when more data arrives (stratified only in expectation).
+    exactly (to one entity), with per-stratum cut points learnt from the data; strata too small
+    for that and non-integral values of a fractional label are pooled into one stratum (see
+    :func:`transforms.features.with_split`); every row of an entity is in one split.
+    ``method: hash`` uses fixed cut points, so a key keeps its split even when more data
+    arrives (stratified only in expectation).
     """
 
     train: float = 0.7
