@@ -350,9 +350,11 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
     if ctx.args.output_format:
         ctx.config = with_output_format(ctx.config, ctx.args.output_format)
     cfg = ctx.config
-    lock = _lock(ctx.name, cfg, ctx.env, ctx.lake).acquire()
+    # The lock and the pending run belong to the job module and its database (the tables it
+    # writes), as the preflight's check does, whatever --JOB_NAME a Glue or EMR run carries.
+    lock = _lock(job.name, cfg, ctx.env, ctx.lake).acquire()
     lock.start_heartbeat()
-    store, key = lock.store, _pending_key(ctx.name, cfg)
+    store, key = lock.store, _pending_key(job.name, cfg)
     state: RunState | None = None
     try:
         if phase in (None, "write"):
@@ -891,7 +893,7 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
     retention = timedelta(hours=cfg.run.version_retention_hours)
     summary = state.summary
     started = time.monotonic()
-    store, key = lock.store, _pending_key(ctx.name, cfg)
+    store, key = lock.store, _pending_key(job.name, cfg)
 
     def before_switch(plan: Any) -> None:
         lock.verify()

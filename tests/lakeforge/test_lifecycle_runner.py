@@ -168,6 +168,29 @@ def test_phases_run_apart_hand_over_through_the_pending_run(spark, job_root: Pat
     assert "no run is waiting for this phase" in capsys.readouterr().err
 
 
+def test_lock_and_hand_over_belong_to_the_job_module_whatever_its_job_name(
+        spark, job_root: Path, tmp_path: Path, capsys) -> None:
+    """Glue passes its job's name as --JOB_NAME (EMR and local runs the module's): the run
+    holds the lock the preflight checks, the module's, so a run under another name is refused
+    while it is held, and a write's hand-over is found by the next step under any name."""
+    from lakeforge.locks import JobLock
+    from lakeforge.paths import Lake
+    from lakeforge.state import store_for
+
+    _write(job_root, "2024-02-05", ["40,ann,1.0,EUR"])
+    config = _config(tmp_path, "lc_names")
+    assert _run(job_root, config, "--JOB_NAME", "glue-orders", "--phase", "write") == 0
+    capsys.readouterr()
+    store = store_for(Lake.from_settings(str(job_root)).zone("bookmarks"))
+    assert store.get("pending/orders_job.lc_names") is not None
+    with JobLock(store, "orders_job.lc_names", owner="another-host"):
+        assert _run(job_root, config, "--JOB_NAME", "emr-orders", "--phase", "audit") == 2
+        assert "orders_job.lc_names" in capsys.readouterr().err
+    assert _run(job_root, config, "--JOB_NAME", "emr-orders", "--phase", "audit") == 0
+    assert _run(job_root, config, "--phase", "publish") == 0
+    assert _rows(spark, "lc_names.orders") == [(40, "2024-02-05")]
+
+
 def test_a_publish_failing_part_way_stays_pending_and_phase_publish_resumes_it(
         spark, job_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     """The publish phase fails after switching the table, at the bookmark commit (a
