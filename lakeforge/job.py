@@ -68,6 +68,9 @@ class JobArgs:
     # Lifecycle jobs: the table format of every output (parquet, delta, iceberg), or None
     # for each output's own ``format``.
     output_format: str | None = None
+    # Lifecycle jobs run phase by phase: the orchestrator's run (a Step Functions execution,
+    # an Airflow run id) that the write, audit and publish steps belong to.
+    handoff: str | None = None
 
     @property
     def config_source(self) -> str:
@@ -82,7 +85,7 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     Known keys: ``--JOB_NAME``, ``--env`` (default ``$LAKEFORGE_ENV`` or ``local``), ``--config``
     (default ``conf/jobs/<job>.yaml`` when it exists), ``--log-level``, ``--phase
     write|audit|publish``, ``--summary-format json|text`` and ``--output_format
-    parquet|delta|iceberg`` (lifecycle jobs). ``--env.<key>
+    parquet|delta|iceberg`` and ``--handoff ID`` (lifecycle jobs). ``--env.<key>
     v`` overrides the env config; any other ``--a.b v`` overrides the job config.
     ``--key=value`` also works.
     """
@@ -131,6 +134,9 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
         from lakeforge.formats import check_format
 
         check_format(output_format, "--output_format")
+    handoff = values.pop("handoff", None)
+    if handoff is not None and not handoff.strip():
+        raise ConfigError("--handoff is empty: give the orchestrator's run id (or leave it out)")
     glue_args = {k: values.pop(k) for k in list(values) if k in GLUE_RESERVED}
     env_overrides = {
         k[len("env."):]: parse_override_value(values.pop(k)) for k in list(values)
@@ -141,7 +147,7 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
         candidate = conf_dir() / "jobs" / f"{default_job_name}.yaml"
         config = str(candidate) if candidate.is_file() else None
     return JobArgs(job_name, env, config, overrides, env_overrides, glue_args, log_level,
-                   phase, summary_format, output_format)
+                   phase, summary_format, output_format, handoff)
 
 
 @dataclass

@@ -92,16 +92,20 @@ class PipelineSettings:
         bad = sorted(k for k in self.job_arguments if not k.startswith("--"))
         if bad:
             raise DeployError(f"job arguments must start with '--', got {bad}")
-        if "--phase" in self.job_arguments:
-            raise DeployError("job arguments may not set --phase: each state sets its own")
+        for own in ("--phase", "--handoff"):
+            if own in self.job_arguments or f"{own}.$" in self.job_arguments:
+                raise DeployError(f"job arguments may not set {own}: each state sets its own")
         if self.job_retries < 0 or self.transient_retries < 0:
             raise DeployError("retry counts must be >= 0")
 
 
 def _glue_phase_task(settings: PipelineSettings, phase: str, next_state: str,
                      job_retries: int, on_error: str) -> dict[str, Any]:
+    # --handoff: the execution's name, so each phase takes over only what this execution's
+    # write left (an overlapping execution's write is refused, not audited and published)
     params: dict[str, Any] = {"JobName": settings.glue_job,
-                              "Arguments": {**settings.job_arguments, "--phase": phase}}
+                              "Arguments": {**settings.job_arguments, "--phase": phase,
+                                            "--handoff.$": "$$.Execution.Name"}}
     retry: list[dict[str, Any]] = []
     if settings.transient_retries:
         retry.append({"ErrorEquals": list(GLUE_TRANSIENT_ERRORS), "IntervalSeconds": 30,

@@ -296,10 +296,12 @@ class RunState:
     phase: str = ""
     started: float = field(default_factory=time.monotonic)
     quality_html: str = ""
+    handoff: str | None = None  # the orchestrator's run the phases belong to (--handoff)
 
     def to_doc(self) -> dict[str, Any]:
         return json.loads(json.dumps({
-            "run_id": self.run_id, "phase": self.phase, "summary": self.summary,
+            "run_id": self.run_id, "phase": self.phase, "handoff": self.handoff,
+            "summary": self.summary,
             "ledgers": {k: v.to_dict() for k, v in self.ledgers.items()},
             "staged": {k: v.to_dict() for k, v in self.staged.items()},
             "bookmarks": self.bookmarks}, default=str))
@@ -311,7 +313,7 @@ class RunState:
                    for k, v in doc["ledgers"].items()}
         return cls(doc["run_id"], dict(doc["summary"]), ledgers,
                    {k: StagedVersion.from_dict(v) for k, v in doc["staged"].items()},
-                   dict(doc["bookmarks"]), doc["phase"])
+                   dict(doc["bookmarks"]), doc["phase"], handoff=doc.get("handoff"))
 
 
 NOTHING_NEW = "nothing-new"  # the phase of a run whose write found no new raw file
@@ -326,15 +328,21 @@ def _save(store: StateStore, key: str, state: RunState) -> None:
     store.put(key, state.to_doc(), current.version if current else None)
 
 
-def _load(store: StateStore, key: str, after: str) -> RunState:
+def _load(store: StateStore, key: str, after: str, handoff: str | None) -> RunState:
     """The pending run that finished phase ``after``, or whose write found nothing new (the
-    audit and publish steps of such a split run succeed doing nothing)."""
+    audit and publish steps of such a split run succeed doing nothing). With ``handoff`` (the
+    orchestrator's run), only the pending run its own write step left."""
     current = store.get(key)
+    needed = {"written": "write", "audited": "audit"}.get(after, after)
     if current is None or current.doc.get("phase") not in (after, NOTHING_NEW):
         found = current.doc.get("phase") if current else "none"
-        needed = {"written": "write", "audited": "audit"}.get(after, after)
         raise ConfigError(f"no run is waiting for this phase: it needs a run whose {needed!r} "
                           f"phase finished (pending run: {found}); run --phase {needed} first")
+    if handoff is not None and current.doc.get("handoff") != handoff:
+        raise ConfigError(
+            f"the pending run was left by --handoff {current.doc.get('handoff')!r}, not by this "
+            f"step's {handoff!r}: another orchestrator run's write replaced it (or ran after "
+            "it); nothing was done: run this pipeline again from its write step")
     return RunState.from_doc(current.doc)
 
 
@@ -359,6 +367,8 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
     try:
         if phase in (None, "write"):
             state = new_state(ctx, lock)
+            state.handoff = ctx.args.handoff
+            _warn_replaced(store, key, state)
             started = time.monotonic()
             write_phase(job, ctx, lock, state)
             _timed(state, "write", started)
@@ -368,7 +378,7 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
             if state.phase != "written" or phase == "write":
                 return _finish(ctx, state)
         if phase in (None, "audit"):
-            state = state or _load(store, key, "written")
+            state = state or _load(store, key, "written", ctx.args.handoff)
             if state.phase == NOTHING_NEW:  # the write step found no new file: nothing to do
                 return _finish(ctx, state)
             started = time.monotonic()
@@ -377,7 +387,7 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
             _save(store, key, state)
             if phase == "audit":
                 return _finish(ctx, state)
-        state = state or _load(store, key, "audited")
+        state = state or _load(store, key, "audited", ctx.args.handoff)
         if state.phase != NOTHING_NEW:
             publish_phase(job, ctx, state, lock)
         store.delete(key)
@@ -399,6 +409,18 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
     finally:
         lock.release()
         ctx.spark.catalog.clearCache()
+
+
+def _warn_replaced(store: StateStore, key: str, state: RunState) -> None:
+    """A write replaces a pending run another write left for its audit or publish: say so
+    (that run's later steps then fail, naming it)."""
+    current = store.get(key)
+    if current is None or current.doc.get("phase") not in ("written", "audited"):
+        return
+    log.warning("this write replaces pending run %s (--handoff %s, its %s phase done): its "
+                "staged versions are left unused", current.doc.get("run_id"),
+                current.doc.get("handoff"), {"written": "write"}.get(
+                    current.doc["phase"], "audit"))
 
 
 def _timed(state: RunState, phase: str, started: float) -> None:
@@ -437,8 +459,8 @@ def _record_failure(ctx: JobContext[Any], state: RunState, store: StateStore, ke
                     exc: LakeforgeError) -> None:
     """A failed run keeps its summary (status ``failed: ...``). A write or audit that failed
     leaves no pending run; a publish that failed stays pending as it was last saved (the
-    outputs it switched are recorded), so ``--phase publish`` resumes it, as after a crash
-    (Airflow's task retry does). A new write replaces it."""
+    outputs it switched are recorded), so ``--phase publish`` resumes it, as after a crash.
+    A new write replaces it."""
     pending = state.phase == "audited"
     state.summary["status"] = f"failed: {one_line(str(exc))}"
     if pending:

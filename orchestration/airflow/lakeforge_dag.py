@@ -111,7 +111,8 @@ def emr_step(job: str, phase: str) -> dict[str, Any]:
         conf_files=[f"envs/{EMR_ENV}.yaml", f"jobs/{job}.yaml"],
     )
     return spark_submit_step(uploaded, StepSettings(
-        job=job, env=EMR_ENV, spark_conf=SPARK_CONF, job_args=("--phase", phase),
+        job=job, env=EMR_ENV, spark_conf=SPARK_CONF,
+        job_args=("--phase", phase, "--handoff", "{{ run_id }}"),
         name=f"lakeforge {job} {phase} {{{{ run_id }}}}"))
 
 
@@ -202,7 +203,8 @@ with DAG(
         GlueJobOperator(
             task_id=phase,
             job_name=GLUE_JOB_NAME,
-            script_args={"--phase": phase},
+            # --handoff: each phase takes over only what this DAG run's write left
+            script_args={"--phase": phase, "--handoff": "{{ run_id }}"},
             aws_conn_id=AWS_CONN_ID,
             region_name=REGION,
             wait_for_completion=True,

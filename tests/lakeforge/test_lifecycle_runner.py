@@ -191,6 +191,29 @@ def test_lock_and_hand_over_belong_to_the_job_module_whatever_its_job_name(
     assert _rows(spark, "lc_names.orders") == [(40, "2024-02-05")]
 
 
+def test_handoff_ties_audit_and_publish_to_the_write_of_their_own_orchestrator_run(
+        spark, job_root: Path, tmp_path: Path, capsys, caplog) -> None:
+    """Two overlapping orchestrator runs (a schedule and a manual start): B's write replaces
+    A's pending run (with a warning naming it); A's audit then refuses B's staged data (exit
+    2, one line) instead of auditing and publishing it under A's name; B's steps go on."""
+    _write(job_root, "2024-02-07", ["50,ann,1.0,EUR"])
+    config = _config(tmp_path, "lc_handoff")
+    assert _run(job_root, config, "--phase", "write", "--handoff", "exec-A") == 0
+    _write(job_root, "2024-02-08", ["51,bob,1.0,EUR"])
+    with caplog.at_level("WARNING", logger="lakeforge.lifecycle.runner"):
+        assert _run(job_root, config, "--phase", "write", "--handoff", "exec-B") == 0
+    assert "replaces pending run" in caplog.text and "exec-A" in caplog.text
+    capsys.readouterr()
+    assert _run(job_root, config, "--phase", "audit", "--handoff", "exec-A") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "left by --handoff 'exec-B', not by this step's 'exec-A'" in err[0]
+    assert _run(job_root, config, "--phase", "audit", "--handoff", "exec-B") == 0
+    assert _run(job_root, config, "--phase", "publish", "--handoff", "exec-B") == 0
+    assert _rows(spark, "lc_handoff.orders") == [(50, "2024-02-07"), (51, "2024-02-08")]
+    assert _run(job_root, config, "--phase", "audit", "--handoff", "  ") == 2
+    assert "--handoff is empty" in capsys.readouterr().err
+
+
 def test_a_publish_failing_part_way_stays_pending_and_phase_publish_resumes_it(
         spark, job_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     """The publish phase fails after switching the table, at the bookmark commit (a

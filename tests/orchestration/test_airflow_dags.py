@@ -71,7 +71,7 @@ def test_dagbag_loads_both_dags_with_zero_import_errors_and_three_phases(airflow
     for phase in ("write", "audit", "publish"):
         assert glue[phase]["type"] == "GlueJobOperator"
         assert glue[phase]["job_name"] == "lakeforge-customer-propensity"
-        assert glue[phase]["script_args"] == {"--phase": phase}
+        assert glue[phase]["script_args"] == {"--phase": phase, "--handoff": "{{ run_id }}"}
     assert glue["audit"]["retries"] == 0  # a failed audit is a verdict, not retried
     # One task per phase adds the step and waits for it, so the task that fails when the step
     # fails is the one with the retries: write rerun once, audit and publish never.
@@ -97,10 +97,11 @@ def test_dagbag_loads_both_dags_with_zero_import_errors_and_three_phases(airflow
         conf_files=["envs/emr.yaml", "jobs/customer_propensity.yaml"])
     for phase in ("write", "audit", "publish"):
         step = spark_submit_step(uploaded, StepSettings(
-            job="customer_propensity", job_args=("--phase", phase),
+            job="customer_propensity", job_args=("--phase", phase, "--handoff", "{{ run_id }}"),
             name=f"lakeforge customer_propensity {phase} {{{{ run_id }}}}"))
         assert emr[f"{phase}_step"]["steps"] == [step]
-        assert step["HadoopJarStep"]["Args"][-2:] == ["--phase", phase]
+        assert step["HadoopJarStep"]["Args"][-4:] == ["--phase", phase,
+                                                     "--handoff", "{{ run_id }}"]
     with_topic = _dagbag(airflow_home, DAG_FOLDER, LAKEFORGE_AIRFLOW_TOPIC_ARN=(
         "arn:aws:sns:eu-west-1:123456789012:lakeforge-runs"))
     glue = with_topic["dags"]["lakeforge_customer_propensity_glue"]
@@ -152,7 +153,10 @@ def test_glue_dag_test_on_moto_runs_write_audit_publish_as_three_glue_runs(dag_r
                             "notify_failure": "skipped", "run_failed": "skipped"}
     assert [r["arguments"]["--phase"] for r in run["glue_runs"]] == ["write", "audit",
                                                                      "publish"]
-    # The run arguments add --phase to the job's own (from `lakeforge deploy glue`).
+    # The run arguments add --phase to the job's own (from `lakeforge deploy glue`), and the
+    # DAG run's id as --handoff (rendered), the same for the three phases.
+    handoffs = {r["arguments"]["--handoff"] for r in run["glue_runs"]}
+    assert len(handoffs) == 1 and "{" not in handoffs.pop()
     for r in run["glue_runs"]:
         assert r["job"] == "lakeforge-customer-propensity"
         assert r["arguments"]["--lakeforge_job"] == "customer_propensity"

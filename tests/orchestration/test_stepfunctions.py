@@ -86,7 +86,8 @@ def test_states_run_write_then_audit_then_publish_each_a_phase_of_the_same_glue_
         params = states[state]["Parameters"]
         assert states[state]["Resource"] == "arn:aws:states:::glue:startJobRun.sync"
         assert params["JobName"] == JOB
-        assert params["Arguments"] == {"--output.table": "sales_v2", "--phase": phase}
+        assert params["Arguments"] == {"--output.table": "sales_v2", "--phase": phase,
+                                       "--handoff.$": "$$.Execution.Name"}
 
 
 def test_retry_and_catch_paths():
@@ -138,6 +139,7 @@ def test_a_crashed_write_is_rerun_only_after_the_job_locks_default_lease_ran_out
     ({"glue_job": ""}, "Glue job name"),
     ({"job_arguments": {"phase": "x"}}, "must start with '--'"),
     ({"job_arguments": {"--phase": "write"}}, "may not set --phase"),
+    ({"job_arguments": {"--handoff": "x"}}, "may not set --handoff"),
     ({"job_retries": -1}, "retry counts"),
 ])
 def test_pipeline_settings_name_what_is_wrong(bad, message):
@@ -160,7 +162,9 @@ def _execute(endpoint: str, definition: dict[str, Any], job: str = JOB) -> dict[
         sfn, "lakeforge-pipeline", definition,
         f"arn:aws:iam::{awsmoto.ACCOUNT}:role/lakeforge-stepfunctions")
     assert action == "created"
-    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    # named: Step Functions names an unnamed execution with a UUID, moto names it "None"
+    execution = sfn.start_execution(stateMachineArn=arn, name="lakeforge-run-1",
+                                    input="{}")["executionArn"]
     for _ in range(600):  # moto's interpreter runs in a thread; poll it (no sleeping assertions)
         described = sfn.describe_execution(executionArn=execution)
         if described["status"] != "RUNNING":
@@ -169,7 +173,7 @@ def _execute(endpoint: str, definition: dict[str, Any], job: str = JOB) -> dict[
     history = sfn.get_execution_history(executionArn=execution)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history
                if e["type"].endswith("StateEntered")]
-    return {"status": described["status"], "entered": entered,
+    return {"status": described["status"], "entered": entered, "execution": execution,
             "output": json.loads(described.get("output") or "null")}
 
 
@@ -182,6 +186,9 @@ def test_execution_on_moto_runs_write_audit_publish_in_order_then_notifies(aws):
     assert result["entered"] == ["Write", "Audit", "Publish", "NotifyPublished", "Succeeded"]
     assert runs.phases() == ["write", "audit", "publish"]
     assert {r["job"] for r in runs.started} == {JOB}
+    # every phase carries the execution's name: the lifecycle ties the hand-over to it
+    name = result["execution"].rsplit(":", 1)[-1]
+    assert [r["arguments"].get("--handoff") for r in runs.started] == [name] * 3
     assert [r["JobRunState"] for r in result["output"]["results"].values()] == ["SUCCEEDED"] * 3
     messages = awsmoto.sns_messages(TOPIC)
     assert [m["subject"] for m in messages] == ["Lakeforge run published"]
