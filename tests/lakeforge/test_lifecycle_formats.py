@@ -286,19 +286,14 @@ def test_publish_retry_and_rerun_before_the_bookmark_commit_append_each_window_o
 
 
 
-def test_parquet_append_with_gate_failures_adds_each_passing_row_once_and_a_late_file_is_refused(
-        spark, job_root: Path, tmp_path: Path, capsys) -> None:
-    """An unpartitioned Parquet ``append`` whose Warning-level gate removes a row: the audit
-    re-stages the passing rows, which already hold the table's current rows, so those are not
-    added a second time (they were). A late file in a published raw partition would reprocess
-    it whole (its published rows appended again): that run is refused (exit 2) before
-    anything is written."""
+def _unpartitioned_append(tmp_path: Path, db: str) -> tuple[Callable[[], int], Path]:
+    """The orders job with its output an unpartitioned Parquet ``append``: a run of it (the
+    lifecycle in this process, on the local env) and its quality suite's file."""
     import yaml
 
     from lakeforge.lifecycle import run_pipeline
     from tests.lakeforge.test_lifecycle_runner import JOB
 
-    db = "lcw_gate_append"
     path = Path(_config(tmp_path, db))
     data = yaml.safe_load(path.read_text())
     data["outputs"]["orders"].update({"mode": "append", "partition_by": []})
@@ -306,6 +301,19 @@ def test_parquet_append_with_gate_failures_adds_each_passing_row_once_and_a_late
 
     def run() -> int:
         return run_pipeline(JOB, ["--env", "local", "--config", str(path)])
+
+    return run, Path(data["outputs"]["orders"]["quality_suite"])
+
+
+def test_parquet_append_with_gate_failures_adds_each_passing_row_once_and_a_late_file_is_refused(
+        spark, job_root: Path, tmp_path: Path, capsys) -> None:
+    """An unpartitioned Parquet ``append`` whose Warning-level gate removes a row: the audit
+    re-stages the passing rows, which already hold the table's current rows, so those are not
+    added a second time (they were). A late file in a published raw partition would reprocess
+    it whole (its published rows appended again): that run is refused (exit 2) before
+    anything is written."""
+    db = "lcw_gate_append"
+    run, _suite = _unpartitioned_append(tmp_path, db)
 
     def rows() -> list[int]:
         spark.catalog.refreshTable(f"{db}.orders")
@@ -337,25 +345,12 @@ def test_parquet_append_gate_judges_the_runs_own_rows_and_never_removes_publishe
     row now fails must not take that row out of the table nor into this run's quarantine: the
     gate judges what the run appends, as it does for Delta and Iceberg (which stage the new rows
     alone). Only the run's failing row is quarantined, and the ledger counts the run's rows."""
-    import yaml
-
-    from lakeforge.lifecycle import run_pipeline
-    from tests.lakeforge.test_lifecycle_runner import JOB
-
     db = "lcw_gate_append_own"
-    path = Path(_config(tmp_path, db))
-    data = yaml.safe_load(path.read_text())
-    data["outputs"]["orders"].update({"mode": "append", "partition_by": []})
-    path.write_text(yaml.safe_dump(data))
-
-    def run() -> int:
-        return run_pipeline(JOB, ["--env", "local", "--config", str(path)])
-
+    run, suite = _unpartitioned_append(tmp_path, db)
     _write(job_root, "2024-06-01", ["1,ann,1.0,EUR"])
     assert run() == 0
     assert _summary(capsys)["checks"]["orders"]["rows_failed"] == 0
 
-    suite = Path(data["outputs"]["orders"]["quality_suite"])
     suite.write_text(suite.read_text() + "      - isContainedIn: {column: customer, "
                      "allowed_values: [cid]}\n")
     _write(job_root, "2024-06-02", ["3,cid,3.0,EUR", "4,eve,4.0,USD"])
