@@ -82,7 +82,7 @@ class JobLock:
     """A lease on ``name`` held in a :class:`~lakeforge.state.StateStore`."""
 
     def __init__(self, store: StateStore, name: str, *, ttl_seconds: float = DEFAULT_LEASE_SECONDS,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, run_name: str | None = None) -> None:
         if ttl_seconds <= 0:
             raise ValueError(f"lock {name}: ttl_seconds must be > 0, got {ttl_seconds}")
         self.store = store
@@ -91,6 +91,7 @@ class JobLock:
         self.host = socket.gethostname()
         self.pid = os.getpid()
         self.owner = owner or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
+        self.run_name = run_name  # recorded in the lease: a lifecycle run's --JOB_NAME
         self._version: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -108,7 +109,8 @@ class JobLock:
     def _doc(self, now: float) -> dict[str, Any]:
         return {"owner": self.owner, "host": self.host, "pid": self.pid,
                 "pid_started": _process_start(self.pid), "acquired_at": now,
-                "renewed_at": now, "expires_at": now + self.ttl, "ttl_seconds": self.ttl}
+                "renewed_at": now, "expires_at": now + self.ttl, "ttl_seconds": self.ttl,
+                **({"run_name": self.run_name} if self.run_name else {})}
 
     def stale_reason(self, current: Versioned, now: float | None = None) -> str | None:
         """Why the lease in ``current`` may be taken over, or None when its holder is live."""

@@ -690,17 +690,36 @@ def _rows_at(spark: SparkSession, data_schema: T.StructType | str,
     return out
 
 
+def _ddl(columns: Sequence[BaseColumn]) -> str:
+    return ", ".join(f"`{c.name}` {c.type}" for c in columns)
+
+
+def read_staged(spark: SparkSession, staged: StagedVersion) -> DataFrame:
+    """A staged version's rows as the table will hold them (partition columns from the
+    folders, typed by the staged table spec)."""
+    schema = _ddl([*staged.spec.columns, *staged.spec.partition_keys])
+    if not staged.expected:  # nothing was written: no rows, the same columns
+        return spark.createDataFrame([], schema)
+    reader = spark.read.schema(schema)
+    if staged.spec.partition_keys:
+        reader = reader.option("basePath", staged.plan.version_uri)
+    return reader.parquet(*staged.expected)
+
+
 def read_carried(spark: SparkSession, staged: StagedVersion) -> DataFrame | None:
     """The rows of a staged ``append`` that are the table's current rows, rewritten into the
-    version beside the run's own (typed as :func:`lakeforge.lifecycle.runner.read_staged`
-    reads the version); None when it carried none. ``staged`` minus these is what the run
-    adds."""
-    if not staged.carried_from:
+    version beside the run's own (typed as :func:`read_staged` reads the version); None when
+    it carried none. ``staged`` minus these is what the run adds."""
+    if not staged.carried_rows:
         return None
+    if not staged.carried_from:
+        raise PublishError(
+            f"staged append {staged.plan.database}.{staged.plan.table} "
+            f"({staged.plan.version}) carries {staged.carried_rows} current rows but not where "
+            "they came from (staged by an older Lakeforge): run its write phase again")
     keys = staged.spec.partition_keys
-    data = ", ".join(f"`{c.name}` {c.type}" for c in staged.spec.columns)
-    return _rows_at(spark, data, [(k.name, k.type) for k in keys], staged.carried_from,
-                    [c.name for c in (*staged.spec.columns, *keys)])
+    return _rows_at(spark, _ddl(staged.spec.columns), [(k.name, k.type) for k in keys],
+                    staged.carried_from, [c.name for c in (*staged.spec.columns, *keys)])
 
 
 def _table_parameters(table_uri: str, version_uri: str, keys: Sequence[str],

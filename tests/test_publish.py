@@ -295,8 +295,7 @@ def test_staged_append_knows_its_carried_rows_from_the_touched_partitions_only(
     the rows again; an append to a new partition only, or another mode, carries nothing."""
     from chispa import assert_df_equality
 
-    from lakeforge.lifecycle.runner import read_staged
-    from lakeforge.publish import StagedVersion, read_carried, stage_partitioned
+    from lakeforge.publish import StagedVersion, read_carried, read_staged, stage_partitioned
 
     kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
     publish_partitioned(_batch(spark, [1, 2], "d1").unionByName(_batch(spark, [3], "d2")),
@@ -317,6 +316,10 @@ def test_staged_append_knows_its_carried_rows_from_the_touched_partitions_only(
 
     again = StagedVersion.from_dict(staged.to_dict())
     assert again.carried_from == staged.carried_from and again.carried_rows == 2
+    older = {k: v for k, v in staged.to_dict().items() if k != "carried_from"}
+    with pytest.raises(PublishError, match=r"carries 2 current rows but not where they came "
+                       r"from \(staged by an older Lakeforge\): run its write phase again"):
+        read_carried(spark, StagedVersion.from_dict(older))
     restaged = stage_partitioned(data.where("id != 4"), mode="append", restage_of=again, **kw)
     assert (restaged.rows, restaged.carried_rows) == (3, 2)
     assert restaged.carried_from == staged.carried_from

@@ -243,6 +243,16 @@ def test_bookmarks_cli_show_reset_and_unlock(tmp_path: Path,
     assert main(["bookmarks", "show", "customer_propensity", *args]) == 0
     assert "no bookmark" in capsys.readouterr().out
     assert main(["bookmarks", "reset", "customer_propensity", "--to-run", "x", *args]) == 2
+    # a Glue run holds its job module's lock under its Glue job's name (the lease records it):
+    # the bookmark's name (the Glue job's) finds it too
+    JobLock(store, "customer_propensity.lakeforge", owner="glue-run",
+            run_name="lakeforge-customer-propensity").acquire()
+    JobLock(store, "other_job.lakeforge", owner="other-run").acquire()
+    assert main(["bookmarks", "show", "lakeforge-customer-propensity", *args]) == 0
+    assert "glue-run" in capsys.readouterr().out
+    assert main(["bookmarks", "unlock", "lakeforge-customer-propensity", *args]) == 0
+    assert "glue-run" in capsys.readouterr().out
+    assert store.keys("locks/") == ["locks/other_job.lakeforge"]
 
 
 def test_glue_bookmark_arguments_reach_the_job_config() -> None:

@@ -43,10 +43,22 @@ def _store(args: argparse.Namespace) -> StateStore:
     return store_for(uri, region=env.aws.region, endpoint_url=env.aws.endpoint_url)
 
 
+def _job_locks(store: StateStore, job: str) -> dict[str, dict[str, Any] | None]:
+    """The locks of ``job``: those named after it (a job module: ``<module>.<database>``) and
+    those a run under ``--JOB_NAME job`` holds (a Glue job's name; the lease records it)."""
+    found: dict[str, dict[str, Any] | None] = {}
+    for k in store.keys("locks/"):
+        held = store.get(k)
+        doc = held.doc if held else None
+        if k[len("locks/"):].split(".")[0] == job or (doc or {}).get("run_name") == job:
+            found[k] = doc
+    return found
+
+
 def _bookmarks(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.action == "unlock":
-        removed = [k for k in store.keys("locks/") if k[len("locks/"):].split(".")[0] == args.job]
+        removed = list(_job_locks(store, args.job))
         for key in removed:
             doc = force_unlock(store, key[len("locks/"):])
             print(f"removed {key} (held by {doc.get('owner') if doc else '?'})")
@@ -64,11 +76,7 @@ def _bookmarks(args: argparse.Namespace) -> int:
             print(f"bookmark of {args.job} reset: the next run processes every file")
         return 0
     doc = marks.document()
-    locks: dict[str, dict[str, Any] | None] = {}
-    for k in store.keys("locks/"):
-        if k[len("locks/"):].split(".")[0] == args.job:
-            held = store.get(k)
-            locks[k] = held.doc if held else None
+    locks = _job_locks(store, args.job)
     if args.json:
         print(json.dumps({"bookmark": doc, "locks": locks}, indent=2, sort_keys=True))
         return 0

@@ -59,6 +59,7 @@ from lakeforge.publish import (
     APPEND_WINDOW_PARAM,
     StagedVersion,
     read_carried,
+    read_staged,
     stage_partitioned,
     switch_staged,
 )
@@ -254,8 +255,10 @@ def _store(env: EnvConfig, lake: Lake) -> StateStore:
                      endpoint_url=env.aws.endpoint_url)
 
 
-def _lock(job: str, cfg: Any, env: EnvConfig, lake: Lake) -> JobLock:
-    return JobLock(_store(env, lake), f"{job}.{cfg.database}", ttl_seconds=cfg.run.lock_ttl_seconds)
+def _lock(job: str, cfg: Any, env: EnvConfig, lake: Lake, run_name: str | None = None
+          ) -> JobLock:
+    return JobLock(_store(env, lake), f"{job}.{cfg.database}", ttl_seconds=cfg.run.lock_ttl_seconds,
+                   run_name=run_name)
 
 
 def preflight(job: str, cfg: Any, env: EnvConfig, lake: Lake) -> None:
@@ -338,7 +341,11 @@ def _load(store: StateStore, key: str, after: str, handoff: str | None) -> RunSt
         found = current.doc.get("phase") if current else "none"
         raise ConfigError(f"no run is waiting for this phase: it needs a run whose {needed!r} "
                           f"phase finished (pending run: {found}); run --phase {needed} first")
-    if handoff is not None and current.doc.get("handoff") != handoff:
+    if handoff is not None and "handoff" not in current.doc:
+        log.warning("the pending run %s was written without --handoff (by an older Lakeforge "
+                    "or by hand): taken over by this step's %r", current.doc.get("run_id"),
+                    handoff)
+    elif handoff is not None and current.doc.get("handoff") != handoff:
         raise ConfigError(
             f"the pending run was left by --handoff {current.doc.get('handoff')!r}, not by this "
             f"step's {handoff!r}: another orchestrator run's write replaced it (or ran after "
@@ -360,7 +367,7 @@ def run_phases(job: Job, ctx: JobContext[Any], phase: str | None = None) -> int:
     cfg = ctx.config
     # The lock and the pending run belong to the job module and its database (the tables it
     # writes), as the preflight's check does, whatever --JOB_NAME a Glue or EMR run carries.
-    lock = _lock(job.name, cfg, ctx.env, ctx.lake).acquire()
+    lock = _lock(job.name, cfg, ctx.env, ctx.lake, run_name=ctx.name).acquire()
     lock.start_heartbeat()
     store, key = lock.store, _pending_key(job.name, cfg)
     state: RunState | None = None
@@ -457,18 +464,19 @@ def _finish(ctx: JobContext[Any], state: RunState) -> int:
 
 def _record_failure(ctx: JobContext[Any], state: RunState, store: StateStore, key: str,
                     exc: LakeforgeError) -> None:
-    """A failed run keeps its summary (status ``failed: ...``). A write or audit that failed
-    leaves no pending run; a publish that failed stays pending as it was last saved (the
-    outputs it switched are recorded), so ``--phase publish`` resumes it, as after a crash.
-    A new write replaces it."""
+    """A failed run keeps its summary (status ``failed: ...``). An audit that failed leaves
+    no pending run (a write that failed has none, and leaves another run's alone); a publish
+    that failed stays pending as it was last saved (the outputs it switched are recorded), so
+    ``--phase publish`` resumes it, as after a crash. A new write replaces it."""
     pending = state.phase == "audited"
     state.summary["status"] = f"failed: {one_line(str(exc))}"
     if pending:
         state.summary["status"] += "; the audited run stays pending: --phase publish resumes it"
     state.summary["seconds"] = round(time.monotonic() - state.started, 1)
     state.summary["summary_files"] = write_summary(ctx.lake, state.summary, state.quality_html)
-    if not pending and store.get(key) is not None:
-        store.delete(key)
+    current = store.get(key)
+    if not pending and current is not None and current.doc.get("run_id") == state.run_id:
+        store.delete(key)  # its own: a failed write never saved, so another run's stays
 
 
 def new_state(ctx: JobContext[Any], lock: JobLock) -> RunState:
@@ -658,8 +666,14 @@ def append_window(ctx: JobContext[Any], state: RunState, table: str) -> Any:
     window = state.summary.get("window")
     if not window:
         return None
-    return AppendWindow(f"lakeforge.{ctx.name}.{ctx.config.database}.{table}",
+    return AppendWindow(f"lakeforge.{bookmark_owner(ctx, state)}.{ctx.config.database}.{table}",
                         int(window["sequence"]), str(window["input"]))
+
+
+def bookmark_owner(ctx: JobContext[Any], state: RunState) -> str:
+    """Whose bookmark a run reads and commits: the ``--JOB_NAME`` of its write (Glue keeps
+    bookmarks per job), also when a later phase runs under another name."""
+    return str(state.summary.get("job") or ctx.name)
 
 
 def _typed(ingested: Ingested, spec: SourceSpec) -> DataFrame:
@@ -888,19 +902,6 @@ def _gate_output(ctx: JobContext[Any], state: RunState, name: str, out: OutputSp
     return gate.html
 
 
-def read_staged(spark: SparkSession, staged: StagedVersion) -> DataFrame:
-    """A staged version's rows as the table will hold them (partition columns from the
-    folders, typed by the staged table spec)."""
-    cols = [*staged.spec.columns, *staged.spec.partition_keys]
-    schema = ", ".join(f"`{c.name}` {c.type}" for c in cols)
-    if not staged.expected:  # nothing was written: no rows, the same columns
-        return spark.createDataFrame([], schema)
-    reader = spark.read.schema(schema)
-    if staged.spec.partition_keys:
-        reader = reader.option("basePath", staged.plan.version_uri)
-    return reader.parquet(*staged.expected)
-
-
 def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock) -> None:
     """Switch every staged version in, write the features, the summary, commit the bookmark.
 
@@ -960,7 +961,8 @@ def publish_phase(job: Job, ctx: JobContext[Any], state: RunState, lock: JobLock
     summary["summary_files"] = write_summary(lake, summary, state.quality_html)
     lock.verify()
     fault_point("before_bookmark_commit")
-    marks = JobBookmarks(lock.store, ctx.name, option=summary["bookmark_option"])
+    marks = JobBookmarks(lock.store, bookmark_owner(ctx, state),
+                         option=summary["bookmark_option"])
     marks.restore_staged({n: [FileEntry(p, s, m) for p, s, m in fs]
                           for n, fs in state.bookmarks.items()})
     summary["bookmark_committed"] = marks.commit(state.run_id)

@@ -169,7 +169,7 @@ def test_phases_run_apart_hand_over_through_the_pending_run(spark, job_root: Pat
 
 
 def test_lock_and_hand_over_belong_to_the_job_module_whatever_its_job_name(
-        spark, job_root: Path, tmp_path: Path, capsys) -> None:
+        spark, job_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     """Glue passes its job's name as --JOB_NAME (EMR and local runs the module's): the run
     holds the lock the preflight checks, the module's, so a run under another name is refused
     while it is held, and a write's hand-over is found by the next step under any name."""
@@ -186,9 +186,24 @@ def test_lock_and_hand_over_belong_to_the_job_module_whatever_its_job_name(
     with JobLock(store, "orders_job.lc_names", owner="another-host"):
         assert _run(job_root, config, "--JOB_NAME", "emr-orders", "--phase", "audit") == 2
         assert "orders_job.lc_names" in capsys.readouterr().err
+    import lakeforge.lifecycle.runner as runner
+
+    held: list[str] = []
+    audit = runner.audit_phase
+
+    def audit_seeing_the_locks(ctx, state):  # type: ignore[no-untyped-def]
+        held.extend(store.keys("locks/"))
+        audit(ctx, state)
+
+    monkeypatch.setattr(runner, "audit_phase", audit_seeing_the_locks)
     assert _run(job_root, config, "--JOB_NAME", "emr-orders", "--phase", "audit") == 0
+    assert held == ["locks/orders_job.lc_names"]  # the run itself holds the module's lock
     assert _run(job_root, config, "--phase", "publish") == 0
     assert _rows(spark, "lc_names.orders") == [(40, "2024-02-05")]
+    capsys.readouterr()
+    # the bookmark committed is the write's (Glue keeps bookmarks per job), whoever published
+    assert _run(job_root, config, "--JOB_NAME", "glue-orders") == 0
+    assert _summary(capsys)["status"].startswith("nothing new")
 
 
 def test_handoff_ties_audit_and_publish_to_the_write_of_their_own_orchestrator_run(
@@ -212,14 +227,25 @@ def test_handoff_ties_audit_and_publish_to_the_write_of_their_own_orchestrator_r
     assert _rows(spark, "lc_handoff.orders") == [(50, "2024-02-07"), (51, "2024-02-08")]
     assert _run(job_root, config, "--phase", "audit", "--handoff", "  ") == 2
     assert "--handoff is empty" in capsys.readouterr().err
+    # a write that fails (too many rejected rows) leaves another run's pending run alone
+    _write(job_root, "2024-02-09", ["52,cid,1.0,EUR"])
+    assert _run(job_root, config, "--phase", "write", "--handoff", "exec-C") == 0
+    _write(job_root, "2024-02-10", ["53,ghost,1.0,EUR", "54,ghost,1.0,EUR"])
+    assert _run(job_root, config, "--phase", "write", "--handoff", "exec-D") == 1
+    (job_root / "raw" / "orders" / "dt=2024-02-10" / "part-0.csv").unlink()
+    capsys.readouterr()
+    assert _run(job_root, config, "--phase", "audit", "--handoff", "exec-C") == 0
+    assert _run(job_root, config, "--phase", "publish", "--handoff", "exec-C") == 0
+    assert _rows(spark, "lc_handoff.orders")[-1] == (52, "2024-02-09")
 
 
 def test_a_publish_failing_part_way_stays_pending_and_phase_publish_resumes_it(
         spark, job_root: Path, tmp_path: Path, capsys, monkeypatch) -> None:
     """The publish phase fails after switching the table, at the bookmark commit (a
-    Lakeforge error, not a crash): the run stays pending, so the retry of the publish step
-    (Step Functions', Airflow's) resumes it: it skips the switched table, commits the
-    bookmark, and the next write finds nothing new."""
+    Lakeforge error, not a crash): the run stays pending, so ``--phase publish`` (run by hand
+    or by clearing the Airflow task; neither orchestrator reruns a failed publish itself)
+    resumes it: it skips the switched table, commits the bookmark, and the next write finds
+    nothing new."""
     from lakeforge.bookmarks import JobBookmarks
     from lakeforge.state import ConcurrentUpdateError
 
