@@ -523,6 +523,25 @@ def test_stratified_split_pools_one_entity_strata_and_still_fills_every_split(sp
         with_split(df.orderBy(F.rand(2)), key=["customer_id"], split=split, stratify_by="y"))
 
 
+def test_stratified_split_of_a_continuous_label_forces_no_broadcast(spark, capsys):
+    """100 distinct doubles (and NaN): no join of the split carries a broadcast hint (its
+    per-stratum tables follow the data; Spark decides), and they are pooled and cut as one."""
+    df = spark.range(110).select(
+        F.format_string("k%03d", "id").alias("customer_id"),
+        F.when(F.col("id") < 100, F.col("id") * 1.37 + 0.01).otherwise(F.lit(float("nan")))
+        .alias("y"))
+    split = SplitSpec(train=0.7, validation=0.15, test=0.15, seed=5)
+    out = with_split(df, key=["customer_id"], split=split, stratify_by="y")
+    out.explain(extended=True)
+    plans = capsys.readouterr().out
+    assert "Optimized Logical Plan" in plans
+    assert "strategy=broadcast" not in plans
+    counts = _split_counts(out)
+    assert abs(counts[("train",)] - 77) <= 1
+    assert abs(counts[("validation",)] - 16.5) <= 1
+    assert abs(counts[("test",)] - 16.5) <= 1
+
+
 def test_stratified_split_keeps_integral_double_labels_as_strata(spark):
     """A 0.0/1.0 double label is still stratified per value (integral values are classes)."""
     df = spark.range(200).select(F.format_string("k%03d", "id").alias("customer_id"),
@@ -607,6 +626,53 @@ def test_scale_with_handle_invalid_error_fails_at_fit_naming_the_column(spark, w
         model.transform(nan_row.where("a IS NOT NULL")).collect()
     # Empty input fits and transforms to nothing (no row to check).
     assert model.transform(with_null_a.limit(0)).collect() == []
+
+
+@pytest.mark.parametrize("handle_invalid", ["error", "keep"])
+def test_scale_takes_the_vector_output_of_an_earlier_step(spark, with_null_a, handle_invalid):
+    """scale over an interaction's vector: the null/NaN check casts plain columns only (a vector
+    cannot be cast to double); keep also leaves NaN in the slot of a missing plain input."""
+    data = with_null_a.where("a IS NOT NULL").withColumn(
+        "c", F.when(F.col("customer_id") != "r4", F.col("b") * 2))
+    steps = [{"kind": "interaction", "name": "ab", "columns": ["a", "b"]},
+             {"kind": "scale", "method": "minmax", "columns": ["ab", "c"], "output": "s"}]
+    spec = _inline_spec(steps, handle_invalid)
+    if handle_invalid == "error":
+        data = data.where("c IS NOT NULL")
+    model = fit_feature_pipeline(data, spec)
+    got = _features(model.transform(data), "s")
+    # ab: 10, 90 (r1, r3), and 160 (r4); c: 2, 6 (r4's c is null under keep).
+    assert got["r1"] == [0.0, 0.0] and got["r3"][1] == 1.0
+    if handle_invalid == "error":
+        assert got["r3"][0] == 1.0 and "r4" not in got
+    else:  # min/max from r1 and r3, the rows with every input present
+        assert got["r3"][0] == 1.0
+        assert got["r4"] == [pytest.approx(150 / 80), None]
+
+
+def test_scale_with_handle_invalid_error_fails_on_a_null_vector_naming_the_column(spark):
+    from pyspark.ml.linalg import Vectors, VectorUDT
+    from pyspark.sql import types as T
+
+    schema = T.StructType([T.StructField("customer_id", T.StringType()),
+                           T.StructField("v", VectorUDT()), T.StructField("y", T.IntegerType())])
+    rows = [("r1", Vectors.dense([1.0, 2.0]), 0), ("r2", None, 1),
+            ("r3", Vectors.dense([3.0, 5.0]), 0)]
+    df = spark.createDataFrame(rows, schema)
+    spec = _inline_spec([{"kind": "scale", "columns": ["v"], "output": "s"}])
+    with pytest.raises(Exception, match=r"features.steps\[0\] \(scale 's'\): column 'v' is null;"):
+        fit_feature_pipeline(df, spec)
+    model = fit_feature_pipeline(df.where("v IS NOT NULL"), spec)
+    assert set(_features(model.transform(df.where("v IS NOT NULL")), "s")) == {"r1", "r3"}
+
+
+def test_scale_keep_without_a_complete_training_row_names_the_step_and_columns(spark):
+    df = spark.createDataFrame([("r1", 1.0, None, 0), ("r2", None, 2.0, 1)],
+                               "customer_id string, a double, b double, y int")
+    spec = _inline_spec([{"kind": "scale", "columns": ["a", "b"], "output": "s"}], "keep")
+    with pytest.raises(FeatureInputError, match=r"^features.steps\[0\] \(scale 's'\): no training "
+                                                r"row has all of \['a', 'b'\] present"):
+        fit_feature_pipeline(df, spec)
 
 
 @pytest.mark.parametrize("handle_invalid", ["error", "keep"])

@@ -25,6 +25,7 @@ from pyspark.ml.feature import (
     VectorAssembler,
 )
 from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812
@@ -60,13 +61,18 @@ log = logging.getLogger(__name__)
 _HASH_RESOLUTION = 1_000_000_000
 
 
-def build_feature_pipeline(spec: FeatureSpec, columns: Sequence[str]) -> Pipeline:
+def build_feature_pipeline(
+    spec: FeatureSpec, columns: Sequence[str], *, vector_columns: Iterable[str] = ()
+) -> Pipeline:
     """The (unfitted) pyspark.ml Pipeline for ``spec`` over a DataFrame with ``columns``.
 
     Checks every step's inputs exist (in the data or as an earlier step's output) and that no
-    output overwrites an input column.
+    output overwrites an input column. ``vector_columns`` names the input columns that are ml
+    vectors (:func:`fit_feature_pipeline` reads them from the schema); the vectors the steps
+    produce (scale, one_hot, interaction) are known from the spec.
     """
     available = list(columns)
+    vectors = {c for c in vector_columns if c in available}
     clashes = [c for c in spec.produced_columns() + [spec.output_col] if c in available]
     if clashes:
         raise ConfigError(
@@ -76,8 +82,9 @@ def build_feature_pipeline(spec: FeatureSpec, columns: Sequence[str]) -> Pipelin
     stages: list[Any] = []
     for i, step in enumerate(spec.steps):
         require_columns(available, step.inputs(), f"features.steps[{i}] ({spec.step_kinds[i]})")
-        stages.extend(_stages_for(step, i, spec.handle_invalid))
+        stages.extend(_stages_for(step, i, spec.handle_invalid, vectors))
         available.extend(step.outputs())
+        vectors.update(_vector_outputs(step))
     require_columns(available, spec.feature_columns(), f"features '{spec.name}' assembler")
     stages.append(
         VectorAssembler(
@@ -100,14 +107,29 @@ def _sql_text(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _fail_on_null(columns: Sequence[str], where: str, *, nan: bool, hint: str) -> SQLTransformer:
+def _vector_outputs(step: Step) -> list[str]:
+    """The columns ``step`` adds as ml vectors (every other step output is a double)."""
+    if isinstance(step, ScaleStep):
+        return step.outputs() + step.internal()
+    if isinstance(step, (OneHotStep, InteractionStep)):
+        return step.outputs()
+    return []
+
+
+def _fail_on_null(
+    columns: Sequence[str], where: str, *, nan: bool, hint: str,
+    vectors: Iterable[str] = (),
+) -> SQLTransformer:
     """A stage passing every row through unchanged that fails the Spark job, with a one-line
     message naming ``where`` and the column, on a row where one of ``columns`` is null (or NaN
-    with ``nan``). Lazy: it raises when the rows are read (at fit for a later estimator)."""
+    with ``nan``; ``vectors``, ml vector columns, only on null: a vector cannot be cast to a
+    double). Lazy: it raises when the rows are read (at fit for a later estimator)."""
+    vector_set = set(vectors)
     checks = []
     for c in columns:
-        bad = f"`{c}` IS NULL" + (f" OR isnan(CAST(`{c}` AS DOUBLE))" if nan else "")
-        what = "null or NaN" if nan else "null"
+        with_nan = nan and c not in vector_set
+        bad = f"`{c}` IS NULL" + (f" OR isnan(CAST(`{c}` AS DOUBLE))" if with_nan else "")
+        what = "null or NaN" if with_nan else "null"
         message = _sql_text(f"{where}: column {c!r} is {what}; {hint}")
         checks.append(f"WHEN {bad} THEN raise_error({message})")
     return SQLTransformer(
@@ -118,12 +140,15 @@ def _fail_on_null(columns: Sequence[str], where: str, *, nan: bool, hint: str) -
 class _FitOnCompleteRows(Estimator):  # type: ignore[type-arg]
     """Fits ``estimator`` on the rows whose ``columns`` are all present (not null, not NaN) and
     returns its (pyspark.ml, savable) model: the ``scale`` step under ``handle_invalid: keep``,
-    so one missing value does not make the learnt mean/std/min/max NaN for every row."""
+    so one missing value does not make the learnt mean/std/min/max NaN for every row.
+    :class:`FeatureInputError` naming ``where`` and the columns when no training row is
+    complete (one extra action at fit: a ``limit(1)`` over the complete rows)."""
 
-    def __init__(self, estimator: Any, columns: Sequence[str]) -> None:
+    def __init__(self, estimator: Any, columns: Sequence[str], where: str) -> None:
         super().__init__()
         self._estimator = estimator
         self._columns = list(columns)
+        self._where = where
 
     def _fit(self, dataset: DataFrame) -> Any:
         present = F.lit(True)
@@ -132,10 +157,18 @@ class _FitOnCompleteRows(Estimator):  # type: ignore[type-arg]
             if isinstance(dataset.schema[c].dataType, T.NumericType):
                 ok = ok & ~F.isnan(F.col(c).cast("double"))
             present = present & ok
-        return self._estimator.fit(dataset.where(present))
+        complete = dataset.where(present)
+        if not complete.limit(1).count():
+            raise FeatureInputError(
+                f"{self._where}: no training row has all of {self._columns} present (not null, "
+                "not NaN), so there is nothing to learn the scaling from; impute them first"
+            )
+        return self._estimator.fit(complete)
 
 
-def _stages_for(step: Step, index: int, handle_invalid: str = "error") -> list[Any]:
+def _stages_for(
+    step: Step, index: int, handle_invalid: str = "error", vectors: Iterable[str] = ()
+) -> list[Any]:
     if isinstance(step, ImputeStep):
         return [
             Imputer(inputCols=step.columns, outputCols=step.outputs(), strategy=step.strategy)
@@ -176,18 +209,21 @@ def _stages_for(step: Step, index: int, handle_invalid: str = "error") -> list[A
         assembler = VectorAssembler(
             inputCols=step.columns, outputCol=raw, handleInvalid=handle_invalid
         )
+        where = f"features.steps[{index}] (scale {step.output_name!r})"
         if handle_invalid == "error":
+            # Null and NaN fail for plain columns; a vector input (an earlier step's output, or
+            # an input column of vector type) on null only, as VectorAssembler took it before.
             return [
                 _fail_on_null(
-                    step.columns, f"features.steps[{index}] (scale {step.output_name!r})",
-                    nan=True, hint="impute it first or set handle_invalid: keep",
+                    step.columns, where, nan=True, vectors=vectors,
+                    hint="impute it first or set handle_invalid: keep",
                 ),
                 assembler,
                 scaler,
             ]
         # keep: the statistics come from the training rows with every input present; a row
         # with a null/NaN input gets NaN in that slot only (its other slots are scaled).
-        return [assembler, _FitOnCompleteRows(scaler, step.columns)]
+        return [assembler, _FitOnCompleteRows(scaler, step.columns, where)]
     if isinstance(step, OneHotStep):
         index_cols = [f"{c}_index" for c in step.columns]
         return [
@@ -230,7 +266,8 @@ def fit_feature_pipeline(train: DataFrame, spec: FeatureSpec) -> PipelineModel:
 
     Fitting is an action: imputers, scalers, indexers and discretizers read the data.
     """
-    pipeline = build_feature_pipeline(spec, train.columns)
+    vectors = [f.name for f in train.schema.fields if isinstance(f.dataType, VectorUDT)]
+    pipeline = build_feature_pipeline(spec, train.columns, vector_columns=vectors)
     log.info("fitting feature pipeline %s (%d stages)", spec.name, len(pipeline.getStages()))
     return pipeline.fit(train)
 
@@ -252,7 +289,8 @@ def with_split(
     points are learnt per stratum over the entities with ``percentile_approx``, so each stratum
     gets the fractions to within one entity. A stratum of fewer than ``ceil(1 / smallest
     non-zero fraction)`` entities (7 for 0.7/0.15/0.15), and every non-integral value of a
-    float/double/decimal label (a continuous label is not stratified per value), go into one
+    float/double/decimal label (NaN and infinities too; a continuous label is not stratified
+    per value, and its values are pooled before the strata are counted), go into one
     pooled stratum cut the same way, or by the fixed cut points when the pool too is that
     small. With ``method='hash'`` the cut points are the fractions themselves. Lazy: no action
     is run.
@@ -285,19 +323,33 @@ def with_split(
         # by the fixed hash cut points when the pool too is smaller than min_size.
         fractions = [f for f in (split.train, split.validation, split.test) if f > 0]
         min_size = math.ceil(1.0 / min(fractions) - 1e-9)
-        entities = with_u.select(*key, "__split_stratum").dropDuplicates(list(key))
-        sizes = entities.groupBy(F.col("__split_stratum").alias("__split_size_stratum")).agg(
-            F.count(F.lit(1)).alias("__split_size"))
+        # Non-integral values (NaN and infinities too: their % 1 is NaN) go to the pool before
+        # the per-stratum sizes are counted, so a continuous label gives one size row for all
+        # of them, not one per distinct value.
+        stratum = F.col("__split_stratum")
+        fractional = F.lit(False)
+        label_type = df.schema[stratify_by].dataType
+        if isinstance(label_type, (T.FloatType, T.DoubleType, T.DecimalType)):
+            off_grid = (stratum % F.lit(1)) != F.lit(0)
+            if not isinstance(label_type, T.DecimalType):
+                off_grid = off_grid | F.isnan(stratum)
+            fractional = F.coalesce(off_grid, F.lit(False))
+        with_u = with_u.withColumn("__split_frac", fractional).withColumn(
+            "__split_key", F.when(F.col("__split_frac"), F.lit(None)).otherwise(stratum))
+        entities = with_u.select(*key, "__split_frac", "__split_key").dropDuplicates(list(key))
+        sizes = entities.groupBy(
+            F.col("__split_frac").alias("__split_size_frac"),
+            F.col("__split_key").alias("__split_size_key"),
+        ).agg(F.count(F.lit(1)).alias("__split_size"))
+        # No broadcast hint: the number of strata follows the data (an integer label may have
+        # millions of values); Spark (AQE) broadcasts the small side when it is small.
         with_u = with_u.join(
-            F.broadcast(sizes),
-            with_u["__split_stratum"].eqNullSafe(sizes["__split_size_stratum"]),
+            sizes,
+            (with_u["__split_frac"] == sizes["__split_size_frac"])
+            & with_u["__split_key"].eqNullSafe(sizes["__split_size_key"]),
             "left",
         )
-        pooled = F.col("__split_size") < F.lit(min_size)
-        if isinstance(df.schema[stratify_by].dataType,
-                      (T.FloatType, T.DoubleType, T.DecimalType)):
-            pooled = pooled | F.coalesce(
-                (F.col("__split_stratum") % F.lit(1)) != F.lit(0), F.lit(False))
+        pooled = F.col("__split_frac") | (F.col("__split_size") < F.lit(min_size))
         with_u = with_u.withColumn("__split_pooled", pooled).withColumn(
             "__split_group",
             F.when(F.col("__split_pooled"), F.lit(None)).otherwise(F.col("__split_stratum")))
@@ -311,7 +363,7 @@ def with_split(
             F.count(F.lit(1)).alias("__split_cut_n"),
         )
         with_u = with_u.join(
-            F.broadcast(cuts),
+            cuts,
             (with_u["__split_pooled"] == cuts["__split_cut_pooled"])
             & with_u["__split_group"].eqNullSafe(cuts["__split_cut_stratum"]),
             "left",
@@ -334,7 +386,8 @@ def with_split(
         .otherwise(F.lit("test")),
     )
     return labelled.drop(
-        "__split_u", "__split_n", "__split_stratum", "__split_size_stratum", "__split_size",
+        "__split_u", "__split_n", "__split_stratum", "__split_frac", "__split_key",
+        "__split_size_frac", "__split_size_key", "__split_size",
         "__split_pooled", "__split_group", "__split_cut_pooled", "__split_cut_stratum",
         "__split_cuts", "__split_cut_n",
     )
