@@ -341,10 +341,13 @@ def with_split(
             F.col("__split_frac").alias("__split_size_frac"),
             F.col("__split_key").alias("__split_size_key"),
         ).agg(F.count(F.lit(1)).alias("__split_size"))
-        # No broadcast hint: the number of strata follows the data (an integer label may have
-        # millions of values); Spark (AQE) broadcasts the small side when it is small.
+        # Broadcast: one row per integral label value (non-integral ones are pooled above), a
+        # handful for a class label. A shuffle join would instead hash every row by its
+        # stratum: a binary label puts all rows in two partitions (two writing tasks, and
+        # empty files in the SageMaker channels). A label with very many integral values is
+        # no stratum to split by (use method hash).
         with_u = with_u.join(
-            sizes,
+            F.broadcast(sizes),
             (with_u["__split_frac"] == sizes["__split_size_frac"])
             & with_u["__split_key"].eqNullSafe(sizes["__split_size_key"]),
             "left",
@@ -363,7 +366,7 @@ def with_split(
             F.count(F.lit(1)).alias("__split_cut_n"),
         )
         with_u = with_u.join(
-            cuts,
+            F.broadcast(cuts),  # at most one row per stratum of ``sizes`` plus the pool
             (with_u["__split_pooled"] == cuts["__split_cut_pooled"])
             & with_u["__split_group"].eqNullSafe(cuts["__split_cut_stratum"]),
             "left",
