@@ -70,7 +70,7 @@ def minus_rows(data: DataFrame, rows: DataFrame) -> DataFrame:
     if not _has_map(data.schema):
         return data.exceptAll(rows)
     key_col, n_col, seen_col = "__lakeforge_row", "__lakeforge_n", "__lakeforge_seen"
-    options = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
+    options = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx",
                "timestampNTZFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSS"}
 
     def key(frame: DataFrame) -> Any:
