@@ -126,8 +126,8 @@ test-spark35: $(STAMP) jars $(STAMP_AF) tools
 # 4.1), the orchestration tests are not made to pass on 4.1 yet (see docs/deploy.md).
 SPARK4_TESTS ?= tests/transforms/test_glue.py tests/transforms/test_registry.py \
 	tests/lakeforge/test_jars.py tests/lakeforge/test_jar_classes.py \
-	tests/transforms/test_casts.py tests/quality tests/test_publish.py \
-	tests/test_publish_unpartitioned.py tests/lakeforge/test_spark_connect.py \
+	tests/transforms/test_casts.py tests/quality tests/lakeforge/test_publish.py \
+	tests/lakeforge/test_publish_unpartitioned.py tests/lakeforge/test_spark_connect.py \
 	tests/lakeforge/test_formats_config.py tests/lakeforge/test_formats.py \
 	tests/lakeforge/test_lifecycle_formats.py tests/lakeforge/test_lifecycle_gate.py \
 	tests/lakeforge/test_formats_glue_api.py \

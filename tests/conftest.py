@@ -205,8 +205,8 @@ SHARED_SETUP_GROUPS = {
     "tests/jobs/test_customer_propensity.py": "main_job_run",
     "tests/lakeforge/test_site_browser.py": "main_job_run",
     # both build the wheel through the repo's build/ folder (scripts/build_artifacts.sh)
-    "tests/test_deploy_artifacts.py": "build_artifacts",
-    "tests/test_deploy_aws.py": "build_artifacts",
+    "tests/lakeforge/test_deploy_artifacts.py": "build_artifacts",
+    "tests/lakeforge/test_deploy_aws.py": "build_artifacts",
 }
 
 
@@ -218,16 +218,16 @@ SHARED_SETUP_GROUPS = {
 # them (longest first).
 LONG_MODULES = (
     "tests/jobs/test_reliability_s3.py",              # 900 s, + the whole-run-on-S3 checks
-    "tests/test_reliability.py",                      # 1,079 s; ~830 s after two kills left out
+    "tests/jobs/test_reliability.py",                 # 1,079 s; ~830 s after two kills left out
     "tests/lakeforge/test_formats_incremental.py",    # 581 s (~450 s now), a scope per test
     "tests/lakeforge/test_standalone_cluster.py",     # 313 s
     "tests/transforms/test_dedup.py",                 # 220 s (100 s)
     "tests/lakeforge/test_formats_glue_api.py",       # 179 s (228 s)
-    "tests/test_publish.py",                          # 169 s (242 s)
+    "tests/lakeforge/test_publish.py",                          # 169 s (242 s)
     "tests/lakeforge/test_formats.py",                # 156 s (182 s)
     "tests/lakeforge/test_lifecycle_formats.py",      # 155 s (191 s); ~120 s (~165 s) alone
                                                       # without its kill; a scope per test
-    "tests/test_job_contract.py",                     # 130 s
+    "tests/lakeforge/test_job.py",                     # 130 s
     "tests/jobs/test_customer_propensity.py",         # 116 s: main_job_run's group
     "tests/lakeforge/test_commands_dedup.py",         # 101 s
     "tests/quality/test_deequ_differential.py",       # 97 s

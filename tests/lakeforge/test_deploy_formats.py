@@ -1,8 +1,8 @@
 """lakeforge.deploy.formats: the Delta / Iceberg a deployed job publishes, and the Glue job
 arguments, spark-submit settings and EMR classifications that give EMR and Glue those formats.
 Plain functions, no AWS call and no Spark (the deploys that carry them are tested on moto in
-tests/test_deploy_aws.py; moto does not run the Glue job or the EMR step, so whether Glue and
-EMR load the jars from these settings is not tested here: docs/deploy.md)."""
+tests/lakeforge/test_deploy_aws.py; moto does not run the Glue job or the EMR step, so whether
+Glue and EMR load the jars from these settings is not tested here: docs/deploy.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``lakeforge deploy iam``: policies derived from the jobs named with ``--job`` (no AWS call
-with ``--account-id``; applying the roles on moto is in tests/test_deploy_aws.py)."""
+with ``--account-id``; applying the roles on moto is in tests/lakeforge/test_deploy_aws.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Run for real (no Spark job, seconds): ``lakeforge --help``, ``lakeforge jobs`` and the two
 sample-data generators. The others start Spark jobs (``make demo`` is the whole main job;
 ``query`` reads its output; ``run`` / ``python -m`` / ``spark-submit`` are job runs tested in
-tests/jobs/ and tests/test_job_contract.py), so here they are checked without running: the
+tests/jobs/ and tests/lakeforge/test_job.py), so here they are checked without running: the
 command, the job, its config with the command's overrides (validated as the preflight does)
 and the files they name must exist.
 """

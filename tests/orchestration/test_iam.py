@@ -7,7 +7,7 @@ Who makes which calls, and which run records them:
   made here for real on moto - the write phase's crawl of the job's raw sources into its
   ``raw_database`` (Glue API catalog) and the run lock in the state store on S3. Spark's own
   S3A/EMRFS reads and writes run in the JVM on Glue/EMR, which moto cannot run; they touch the
-  zones the S3 statements name (checked by prefix in tests/test_deploy_aws.py);
+  zones the S3 statements name (checked by prefix in tests/lakeforge/test_deploy_aws.py);
 * Airflow's role: every call of the four ``dag.test()`` runs (tests/orchestration/
   test_airflow_dags.py);
 * the Step Functions role: every call moto's state machine interpreter makes for an execution.

@@ -81,7 +81,8 @@ def test_append_of_the_same_window_without_partitions_adds_its_rows_once(spark, 
 def test_overwrite_of_an_unpartitioned_table_may_change_a_type_in_one_switch(spark, db,
                                                                              lake) -> None:
     """No partitions: the columns and the location change in one catalog call, so a changed
-    type or a dropped column is not refused (a partitioned table's is: tests/test_publish.py)."""
+    type or a dropped column is not refused (a partitioned table's is:
+    tests/lakeforge/test_publish.py)."""
     from pyspark.sql import functions as F
 
     catalog = SparkSqlCatalog(spark)

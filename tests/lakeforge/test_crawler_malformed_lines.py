@@ -15,11 +15,6 @@ from lakeforge.crawler import crawl
 pytestmark = pytest.mark.aws
 
 
-@pytest.fixture
-def glue(moto_endpoint: str) -> GlueApiCatalog:
-    return GlueApiCatalog(region="us-east-1", endpoint_url=moto_endpoint)
-
-
 def _lines(n: int) -> list[str]:
     return [json.dumps({"id": i, "name": f"n{i}", "amount": i * 1.5}) for i in range(n)]
 

@@ -24,7 +24,7 @@ from lakeforge.crawler import (
 )
 from lakeforge.crawler.grouping import table_verdict
 from lakeforge.errors import ConfigError
-from tests.test_crawler import db, glue, sales, write_parquet  # noqa: F401 - shared fixtures
+from tests.lakeforge.crawler_data import sales, write_parquet
 
 
 def unrelated(n: int = 2) -> pa.Table:
@@ -46,7 +46,7 @@ def dt_lake(root: Path, good: int, *, first: int = 1) -> None:
 
 @pytest.mark.aws
 def test_odd_folders_among_dt_partitions_are_skipped_and_reported_on_moto(
-    tmp_path: Path, glue: GlueApiCatalog, db: str
+    tmp_path: Path, glue: GlueApiCatalog, glue_db: str
 ) -> None:
     root = tmp_path / "sales"
     dt_lake(root, 8)
@@ -55,14 +55,14 @@ def test_odd_folders_among_dt_partitions_are_skipped_and_reported_on_moto(
     csv_odd = root / "dt=2024-01-10"
     csv_odd.mkdir()
     (csv_odd / "x.csv").write_text("a,b\n1,2\n3,\n")
-    report = crawl(str(root), database=db, catalog=glue)
+    report = crawl(str(root), database=glue_db, catalog=glue)
     # Before: 10 tables dt_2024_01_01 ... dt_2024_01_10. Now 8 of 10 folders (80%) agree.
     assert [(t.name, t.partition_keys, t.partitions_added) for t in report.tables] == [
         ("sales", ["dt"], 8)]
-    assert glue.list_tables(db) == ["sales"]
-    assert sorted(p.values for p in glue.get_partitions(db, "sales")) == [
+    assert glue.list_tables(glue_db) == ["sales"]
+    assert sorted(p.values for p in glue.get_partitions(glue_db, "sales")) == [
         (f"2024-01-{d:02d}",) for d in range(1, 9)]
-    assert [c.name for c in glue.get_table(db, "sales").columns] == [  # type: ignore[union-attr]
+    assert [c.name for c in glue.get_table(glue_db, "sales").columns] == [  # type: ignore[union-attr]
         "id", "amount", "customer", "qty"]
     skips = skipped_by_path(report)
     assert set(skips) == {str(odd), str(csv_odd)}
@@ -76,37 +76,38 @@ def test_odd_folders_among_dt_partitions_are_skipped_and_reported_on_moto(
 
 @pytest.mark.aws
 def test_recrawls_add_new_partitions_to_the_majority_table_on_moto(
-    tmp_path: Path, glue: GlueApiCatalog, db: str
+    tmp_path: Path, glue: GlueApiCatalog, glue_db: str
 ) -> None:
     root = tmp_path / "sales"
     dt_lake(root, 4)
     odd = root / "dt=2024-01-05"
     write_parquet(odd / "part-0.parquet", unrelated())
-    first = crawl(str(root), database=db, catalog=glue)
+    first = crawl(str(root), database=glue_db, catalog=glue)
     assert [(t.name, t.partitions_added) for t in first.tables] == [("sales", 4)]
     dt_lake(root, 2, first=6)  # dt=2024-01-06, dt=2024-01-07
     odd2 = root / "dt=2024-01-08"
     write_parquet(odd2 / "part-0.parquet", unrelated())
-    second = crawl(str(root), database=db, catalog=glue, recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
+    second = crawl(str(root), database=glue_db, catalog=glue,
+                   recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
     t = second.table("sales")
     assert (t.partitions_added, t.partitions_already_present, t.schema_changes) == (2, 4, [])
-    assert len(second.tables) == 1 and glue.list_tables(db) == ["sales"]
+    assert len(second.tables) == 1 and glue.list_tables(glue_db) == ["sales"]
     skips = skipped_by_path(second)
     assert set(skips) == {str(odd), str(odd2)}
-    assert all("not similar to table " + f"{db}.sales" in r for r in skips.values())
-    assert sorted(p.values for p in glue.get_partitions(db, "sales")) == [
+    assert all("not similar to table " + f"{glue_db}.sales" in r for r in skips.values())
+    assert sorted(p.values for p in glue.get_partitions(glue_db, "sales")) == [
         (f"2024-01-{d:02d}",) for d in (1, 2, 3, 4, 6, 7)]
     # A full recrawl anchors on the registered table and keeps the odd folders out too.
-    third = crawl(str(root), database=db, catalog=glue)
+    third = crawl(str(root), database=glue_db, catalog=glue)
     t3 = third.table("sales")
     assert (len(third.tables), t3.partitions_added, t3.partitions_already_present) == (1, 0, 6)
     assert set(skipped_by_path(third)) == {str(odd), str(odd2)}
-    assert "email" not in {c.name for c in glue.get_table(db, "sales").columns}  # type: ignore[union-attr]
+    assert "email" not in {c.name for c in glue.get_table(glue_db, "sales").columns}  # type: ignore[union-attr]
 
 
 @pytest.mark.aws
 def test_empty_null_and_columnless_folders_at_the_partition_level_on_moto(
-    tmp_path: Path, glue: GlueApiCatalog, db: str
+    tmp_path: Path, glue: GlueApiCatalog, glue_db: str
 ) -> None:
     root = tmp_path / "events"
     dt_lake(root, 3)
@@ -118,9 +119,9 @@ def test_empty_null_and_columnless_folders_at_the_partition_level_on_moto(
     write_parquet(root / "dt=__HIVE_DEFAULT_PARTITION__" / "part-0.parquet", sales())
     columnless = root / "dt=2024-01-06"
     write_parquet(columnless / "part-0.parquet", pa.table({}))
-    report = crawl(str(root), database=db, catalog=glue)
+    report = crawl(str(root), database=glue_db, catalog=glue)
     assert [(t.name, t.partitions_added) for t in report.tables] == [("events", 5)]
-    values = {p.values for p in glue.get_partitions(db, "events")}
+    values = {p.values for p in glue.get_partitions(glue_db, "events")}
     assert values == {("2024-01-01",), ("2024-01-02",), ("2024-01-03",), ("2024-01-05",),
                       (None,)}
     skips = skipped_by_path(report)
@@ -219,15 +220,15 @@ def _json(path: Path, rows: list[dict[str, object]]) -> None:
 
 @pytest.mark.aws
 def test_combine_compatible_schemas_makes_one_table_of_dissimilar_folders_on_moto(
-    tmp_path: Path, glue: GlueApiCatalog, db: str
+    tmp_path: Path, glue: GlueApiCatalog, glue_db: str
 ) -> None:
     """Glue's documented example: year=2017 holds {A, B}, year=2018 holds {C, D}."""
     root = tmp_path / "table1"
     _json(root / "year=2017" / "data1.json", [{"A": 1, "B": 2}, {"A": None, "B": 3}])
     _json(root / "year=2018" / "data2.json", [{"C": 3, "D": 4}])
-    default = crawl(str(root), database=db, catalog=glue)
+    default = crawl(str(root), database=glue_db, catalog=glue)
     assert sorted(t.name for t in default.tables) == ["year_2017", "year_2018"]
-    combined = crawl(str(root), database=db + "c", catalog=glue,
+    combined = crawl(str(root), database=glue_db + "c", catalog=glue,
                      table_grouping_policy="CombineCompatibleSchemas")
     [t] = combined.tables
     assert (t.name, t.partition_keys, t.partitions_added) == ("table1", ["year"], 2)
@@ -239,7 +240,7 @@ def test_combine_compatible_schemas_makes_one_table_of_dissimilar_folders_on_mot
     (root / "year=2019" / "x.csv").write_text("a,b\n1,2\n")
     _json(root / "year=2020" / "data3.json", [{"C": 5}])
     _json(root / "year=2022" / "data5.json", [{"E": "x"}])
-    again = crawl(str(root), database=db + "c", catalog=glue,
+    again = crawl(str(root), database=glue_db + "c", catalog=glue,
                   table_grouping_policy="CombineCompatibleSchemas",
                   recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
     t2 = again.table("table1")
@@ -248,7 +249,7 @@ def test_combine_compatible_schemas_makes_one_table_of_dissimilar_folders_on_mot
     assert "(added column E string)" in skipped_by_path(again)[str(root / "year=2022")]
     # Without the policy the same new folder is too dissimilar to join the table.
     _json(root / "year=2021" / "data4.json", [{"F": 1.5}])
-    strict = crawl(str(root), database=db + "c", catalog=glue,
+    strict = crawl(str(root), database=glue_db + "c", catalog=glue,
                    recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
     assert strict.table("table1").partitions_added == 0
     assert "not similar to table" in skipped_by_path(strict)[str(root / "year=2021")]
@@ -283,30 +284,30 @@ def _three_tables(tmp_path: Path) -> Path:
 
 @pytest.mark.aws
 def test_table_threshold_exceeded_fails_before_writing_on_moto(
-    tmp_path: Path, glue: GlueApiCatalog, db: str
+    tmp_path: Path, glue: GlueApiCatalog, glue_db: str
 ) -> None:
     root = _three_tables(tmp_path)
     with pytest.raises(TableThresholdExceeded) as info:
-        crawl(str(root), database=db, catalog=glue, table_threshold=2)
+        crawl(str(root), database=glue_db, catalog=glue, table_threshold=2)
     message = str(info.value)
     assert message.startswith(f"crawl of ['{root}'] detected 3 tables, more than "
                               "table_threshold 2; nothing was written to the catalog")
     assert str(root / "users") in message and "\n" not in message
     assert sorted(info.value.locations) == [str(root / n) for n in ("clicks", "orders", "users")]
     assert info.value.report.error == message and info.value.report.tables == []
-    assert glue.list_tables(db) == []
-    report = crawl(str(root), database=db, catalog=glue, table_threshold=3)
+    assert glue.list_tables(glue_db) == []
+    report = crawl(str(root), database=glue_db, catalog=glue, table_threshold=3)
     assert sorted(t.name for t in report.tables) == ["clicks", "orders", "users"]
     # An incremental recrawl detects the registered tables too (Glue: "tables detected"), and
     # adds no new table (Glue's incremental crawls), so orders2 is reported, not detected.
     write_parquet(root / "orders2" / "o.parquet", sales())
     with pytest.raises(TableThresholdExceeded, match="detected 3 tables"):
-        crawl(str(root), database=db, catalog=glue, table_threshold=2,
+        crawl(str(root), database=glue_db, catalog=glue, table_threshold=2,
               recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
-    again = crawl(str(root), database=db, catalog=glue, table_threshold=3,
+    again = crawl(str(root), database=glue_db, catalog=glue, table_threshold=3,
                   recrawl_policy="CRAWL_NEW_FOLDERS_ONLY")
     assert str(root / "orders2") in {s.path for s in again.skipped}
-    assert len(glue.list_tables(db)) == 3
+    assert len(glue.list_tables(glue_db)) == 3
 
 
 def test_bad_grouping_options_are_config_errors(tmp_path: Path) -> None:
@@ -316,17 +317,17 @@ def test_bad_grouping_options_are_config_errors(tmp_path: Path) -> None:
                            "table_grouping_policy 'combine' is not valid"),
                           ({"table_level": 0}, "table_level must be 1 or more")):
         with pytest.raises(ConfigError, match=match):
-            crawl(str(tmp_path), database="db", catalog=None, **kwargs)  # type: ignore[arg-type]
+            crawl(str(tmp_path), database="glue_db", catalog=None, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.aws
 def test_cli_table_threshold_and_grouping_policy_on_moto(
-    tmp_path: Path, moto_endpoint: str, glue: GlueApiCatalog, db: str,
+    tmp_path: Path, moto_endpoint: str, glue: GlueApiCatalog, glue_db: str,
     capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = _three_tables(tmp_path)
     out = tmp_path / "report.json"
-    base = ["crawl", str(root), "--database", db, "--catalog", "glue",
+    base = ["crawl", str(root), "--database", glue_db, "--catalog", "glue",
             "--endpoint-url", moto_endpoint, "--region", "us-east-1"]
     assert main([*base, "--table-threshold", "2", "--report-json", str(out)]) == 2
     err = capsys.readouterr().err
@@ -334,11 +335,11 @@ def test_cli_table_threshold_and_grouping_policy_on_moto(
                           "table_threshold 2")
     report = json.loads(out.read_text())
     assert report["tables"] == [] and report["error"].startswith(f"crawl of ['{root}']")
-    assert glue.list_tables(db) == []
+    assert glue.list_tables(glue_db) == []
     with pytest.raises(SystemExit):
         main([*base, "--table-threshold", "0"])
     assert "is not a whole number greater than 0" in capsys.readouterr().err
     assert main([*base, "--grouping-policy", "combine-compatible-schemas"]) == 0
     # Compatible Parquet folders at one depth: one table over all three, whatever the columns.
-    assert glue.list_tables(db) == ["lake"]
-    assert [p.values for p in glue.get_partitions(db, "lake")] != []
+    assert glue.list_tables(glue_db) == ["lake"]
+    assert [p.values for p in glue.get_partitions(glue_db, "lake")] != []

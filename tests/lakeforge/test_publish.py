@@ -535,7 +535,7 @@ def test_sigkill_after_data_written_before_switch_keeps_previous_version(tmp_pat
     script.write_text(WORKER)
     root = tmp_path / "lake"
     env = with_fast_jvm({**os.environ,
-                         "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+                         "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
 
     def run(step):
         done = subprocess.run([sys.executable, str(script), step, str(root)], env=env,

@@ -18,8 +18,9 @@ below asserts on what one step did:
    ``during_write.contacts_enriched`` and ``before_switch.contacts_enriched``. Those two are
    left out of ``make test`` for time (a killed run here costs 1.5-2 minutes; the suite has to
    stay under an hour on a 2-core machine): tests/jobs/test_reliability_s3.py kills the same
-   job at both points on S3, where the write is multipart uploads, and tests/test_publish.py
-   kills the local-folder publish between its data write and its switch;
+   job at both points on S3, where the write is multipart uploads, and
+   tests/lakeforge/test_publish.py kills the local-folder publish between its data write and
+   its switch;
 5. the final rerun completes while a second run is started next to it (which fails fast);
    its outputs equal the reference run's, with no lost or duplicated row.
 

@@ -26,7 +26,7 @@ from lakeforge.deploy.artifacts import (
 )
 from lakeforge.session import splink_jar_path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _clean_env(**extra: str) -> dict[str, str]:

@@ -34,7 +34,7 @@ from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts, load_artifac
 
 pytestmark = pytest.mark.aws
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REGION = "eu-west-1"
 BUCKET = "lf-deploy-test"
 ACCOUNT = "123456789012"  # moto's account

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakeforge.cli import main
-from tests.test_crawler import db, glue  # noqa: F401 - shared moto fixtures
 
 pytestmark = pytest.mark.aws
 
@@ -34,11 +33,11 @@ def _lake(tmp_path: Path) -> Path:
     return root
 
 
-def test_cli_writes_report_json(tmp_path: Path, moto_endpoint: str, db: str,
+def test_cli_writes_report_json(tmp_path: Path, moto_endpoint: str, glue_db: str,
                                 glue: object, capsys: pytest.CaptureFixture[str]) -> None:
     root = _lake(tmp_path)
     out = tmp_path / "out" / "report.json"
-    code = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+    code = main(["crawl", str(root / "sales"), "--database", glue_db, "--catalog", "glue",
                  "--endpoint-url", moto_endpoint, "--region", "us-east-1",
                  "--table-prefix", "raw_", "--report-json", str(out)])
     assert code == 0
@@ -55,17 +54,17 @@ def test_cli_writes_report_json(tmp_path: Path, moto_endpoint: str, db: str,
     assert "corrupt Parquet footer" in skipped[str(root / "sales" / "dt=3" / "bad.parquet")]
     assert str(root / "sales" / "dt=3") in skipped
     captured = capsys.readouterr()
-    assert f"{db}.raw_sales: parquet" in captured.out
+    assert f"{glue_db}.raw_sales: parquet" in captured.out
     assert "\r" not in captured.err  # not a terminal: no progress
 
-    again = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+    again = main(["crawl", str(root / "sales"), "--database", glue_db, "--catalog", "glue",
                   "--endpoint-url", moto_endpoint, "--table-prefix", "raw_",
                   "--recrawl", "new-folders-only", "--report-json", "-"])
     assert again == 0
     second = json.loads(capsys.readouterr().out)
     assert second["tables"][0]["partitions_already_present"] == 2
     assert second["tables"][0]["partitions_added"] == 0
-    refused = main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+    refused = main(["crawl", str(root / "sales"), "--database", glue_db, "--catalog", "glue",
                     "--endpoint-url", moto_endpoint, "--table-prefix", "raw_",
                     "--recrawl", "new-folders-only", "--schema-change", "update"])
     err = capsys.readouterr().err.strip().splitlines()
@@ -73,12 +72,12 @@ def test_cli_writes_report_json(tmp_path: Path, moto_endpoint: str, db: str,
     assert err[0].startswith("error: recrawl_policy CRAWL_NEW_FOLDERS_ONLY allows only LOG")
 
 
-def test_cli_progress_on_terminal(tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+def test_cli_progress_on_terminal(tmp_path: Path, moto_endpoint: str, glue_db: str, glue: object,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     root = _lake(tmp_path)
     tty = _Tty()
     monkeypatch.setattr("sys.stderr", tty)
-    assert main(["crawl", str(root / "sales"), "--database", db, "--catalog", "glue",
+    assert main(["crawl", str(root / "sales"), "--database", glue_db, "--catalog", "glue",
                  "--endpoint-url", moto_endpoint]) == 0
     text = tty.getvalue()
     assert "\robjects listed: 7 " in text and "\robjects read: 3/3 " in text
@@ -86,14 +85,14 @@ def test_cli_progress_on_terminal(tmp_path: Path, moto_endpoint: str, db: str, g
 
 
 def test_cli_add_new_columns_only_keeps_a_dropped_column_on_moto(
-        tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+        tmp_path: Path, moto_endpoint: str, glue_db: str, glue: object,
         capsys: pytest.CaptureFixture[str]) -> None:
     """--add-new-columns-only (Glue's MergeNewColumns) keeps a column gone from the files; the
     default schema update removes it (Glue's "update the table definition")."""
     root = tmp_path / "raw" / "events"
     root.mkdir(parents=True)
     (root / "a.json").write_text('{"id": 1, "old": "x"}\n', encoding="utf-8")
-    args = ["crawl", str(root), "--database", db, "--catalog", "glue",
+    args = ["crawl", str(root), "--database", glue_db, "--catalog", "glue",
             "--endpoint-url", moto_endpoint, "--region", "us-east-1", "--report-json", "-"]
     assert main(args) == 0
     capsys.readouterr()
@@ -109,7 +108,7 @@ def test_cli_add_new_columns_only_keeps_a_dropped_column_on_moto(
 
 
 def test_cli_partitions_inherit_from_table_updates_old_partitions_on_moto(
-        tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+        tmp_path: Path, moto_endpoint: str, glue_db: str, glue: object,
         capsys: pytest.CaptureFixture[str]) -> None:
     """--partitions-inherit-from-table (Glue's InheritFromTable): after a retype, the registered
     partitions take the table's columns; the summary and the report count them."""
@@ -117,22 +116,22 @@ def test_cli_partitions_inherit_from_table_updates_old_partitions_on_moto(
     for d in (1, 2):
         (root / f"dt={d}").mkdir(parents=True)
         (root / f"dt={d}" / "a.csv").write_text("1,x\n", encoding="utf-8")
-    args = ["crawl", str(root), "--database", db, "--catalog", "glue",
+    args = ["crawl", str(root), "--database", glue_db, "--catalog", "glue",
             "--endpoint-url", moto_endpoint, "--region", "us-east-1"]
     assert main(args) == 0
     (root / "dt=1" / "a.csv").write_text("one,x\n", encoding="utf-8")
     out = tmp_path / "report.json"
     capsys.readouterr()
     assert main([*args, "--partitions-inherit-from-table", "--report-json", str(out)]) == 0
-    assert f"{db}.t: csv, 2 columns, partitions by [dt]: 0 added, 2 already present, 2 " \
+    assert f"{glue_db}.t: csv, 2 columns, partitions by [dt]: 0 added, 2 already present, 2 " \
            "updated to the table's schema" in capsys.readouterr().out
     [table] = json.loads(out.read_text())["tables"]
     assert table["partitions_updated"] == 2
 
 
-def test_cli_errors(tmp_path: Path, moto_endpoint: str, db: str, glue: object,
+def test_cli_errors(tmp_path: Path, moto_endpoint: str, glue_db: str, glue: object,
                     capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["crawl", str(tmp_path / "missing"), "--database", db, "--catalog", "glue",
+    code = main(["crawl", str(tmp_path / "missing"), "--database", glue_db, "--catalog", "glue",
                  "--endpoint-url", moto_endpoint])
     assert code == 2
     assert "does not exist" in capsys.readouterr().err
@@ -154,7 +153,8 @@ def test_cli_spark_catalog_in_subprocess(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "lakeforge.cli", "crawl", str(root / "sales"), "--database",
          "cli_db", "--catalog", "spark", "--env", "local", "--report-json", str(out)],
-        env=env, capture_output=True, text=True, timeout=600, cwd=str(Path(__file__).parent.parent),
+        env=env, capture_output=True, text=True, timeout=600,
+        cwd=str(Path(__file__).resolve().parents[2]),
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     [table] = json.loads(out.read_text())["tables"]
