@@ -323,7 +323,10 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
                 f"{source}: '{key}' must be a mapping, got {type(value).__name__} {value!r}"
             )
         vt = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(v, vt, f"{key}.{k}", source) for k, v in value.items()}
+        # A map of text settings (spark.conf) takes a YAML true/false as Spark's "true"/"false".
+        return {str(k): (("true" if v else "false") if vt is str and isinstance(v, bool)
+                         else _coerce(v, vt, f"{key}.{k}", source))
+                for k, v in value.items()}
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -341,7 +344,12 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, bool):
-            return "true" if value else "false"
+            # YAML 1.1 reads unquoted on/off/yes/no/true/false as booleans: `[on, string, no,
+            # string]` would otherwise name the columns 'true' and 'false'.
+            raise ConfigError(
+                f"{source}: '{key}' must be a string, got the boolean {value} (YAML reads an "
+                "unquoted on/off/yes/no/true/false as a boolean); write the text in quotes, "
+                "e.g. 'on'")
         raise ConfigError(f"{source}: '{key}' must be a string, got {type(value).__name__}")
     if isinstance(tp, type) and isinstance(value, tp):
         return value

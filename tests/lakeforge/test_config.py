@@ -77,6 +77,30 @@ def test_wrong_types_name_the_key(tmp_path: Path, text: str, key: str, expected:
     assert str(p) in str(err.value)
 
 
+@pytest.mark.parametrize(("text", "key"), [
+    ("inner: {path: yes}\n", "inner.path"),
+    ("inner: {path: x}\ntags: [a, on]\n", "tags[1]"),
+    ("inner: {path: x}\nnote: off\n", "note"),
+])
+def test_a_yaml_boolean_where_text_is_expected_is_refused(tmp_path: Path, text: str,
+                                                          key: str) -> None:
+    """YAML 1.1 reads an unquoted on/no/yes/off as a boolean: `[on, string, no, string]` used
+    to name the columns 'true' and 'false'. The error names the key and says to quote it."""
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(Sample, p)
+    msg = str(err.value)
+    assert msg.startswith(f"{p}: '{key}' must be a string, got the boolean") and "quotes" in msg
+    assert load_config(Sample, write(tmp_path, "inner: {path: 'yes'}\ntags: ['on']\n")
+                       ) == Sample(Inner("yes"), tags=["on"])
+
+
+def test_a_yaml_boolean_in_spark_conf_is_sparks_true_or_false() -> None:
+    """spark.conf is a map of Spark's text settings: `enabled: true` means "true"."""
+    env = load_env("local", {"spark.conf.spark.sql.adaptive.enabled": False})
+    assert env.spark.conf["spark.sql.adaptive.enabled"] == "false"
+
+
 def test_command_line_overrides_are_validated_too(tmp_path: Path) -> None:
     p = write(tmp_path, "inner: {path: x}\n")
     cfg = load_config(Sample, p, {"inner.retries": 9, "tags": ["z"]})
