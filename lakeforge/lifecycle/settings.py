@@ -17,7 +17,7 @@ Example (``conf/jobs/<job>.yaml``)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from lakeforge.bookmarks import ENABLE, PAUSE
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.errors import ConfigError
 from lakeforge.locks import DEFAULT_LEASE_SECONDS
-from lakeforge.paths import validate_identifier
+from lakeforge.paths import is_remote, validate_identifier
 from lakeforge.publish import PUBLISH_MODES
 
 # Spark SQL types a mapping may name (besides decimal(p,s)).
@@ -147,6 +147,19 @@ def _check_type(text: str, key: str) -> None:
                           f"{sorted(MAPPING_TYPES)} or decimal(p,s)")
 
 
+def _check_source_path(path: str, key: str, fail: Callable[[str, str], None]) -> None:
+    """A raw source's folder as Lake.resolve takes it: an absolute path or URI as it is, a
+    relative one inside the raw zone, with no empty, '.' or '..' part (nothing escapes it)."""
+    if not path.strip():
+        fail(key, "is empty; name the source's folder (relative to the raw zone, or an "
+             "absolute path / s3:// URI)")
+    if is_remote(path) or path.startswith(("/", "file://")):
+        return
+    if any(piece in ("", ".", "..") for piece in path.strip("/").split("/")):
+        fail(key, f"is {path!r}: a path relative to the raw zone has no empty, '.' or '..' "
+             "part; give an absolute path or URI for a folder outside the raw zone")
+
+
 def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, OutputSpec],
                        run: RunSettings, database: str, raw_database: str | None,
                        source: str) -> None:
@@ -165,6 +178,7 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
         fail("sources", "declares no source; a job reads at least one")
     for name, spec in sources.items():
         validate_identifier(name, f"{source}: sources.{name}")
+        _check_source_path(spec.path, f"sources.{name}.path", fail)
         if not spec.mappings:
             fail(f"sources.{name}.mappings", "is empty; map at least one column")
         for i, m in enumerate(spec.mappings):
@@ -218,8 +232,10 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
     if run.bookmark_option not in BOOKMARK_OPTIONS:
         fail("run.bookmark_option", f"is {run.bookmark_option!r}; use one of "
              f"{list(BOOKMARK_OPTIONS)}")
-    if (run.job_bookmark_from or run.job_bookmark_to) and run.bookmark_option != PAUSE:
-        fail("run.job_bookmark_from", f"needs run.bookmark_option {PAUSE}")
+    for key, run_name in (("run.job_bookmark_from", run.job_bookmark_from),
+                          ("run.job_bookmark_to", run.job_bookmark_to)):
+        if run_name is not None and run.bookmark_option != PAUSE:
+            fail(key, f"needs run.bookmark_option {PAUSE} (it is {run.bookmark_option})")
     if run.lock_ttl_seconds <= 0:
         fail("run.lock_ttl_seconds", f"is {run.lock_ttl_seconds}; it must be > 0")
     if run.version_retention_hours < 0:
