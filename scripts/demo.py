@@ -42,8 +42,8 @@ def main() -> int:
     print(f"  features   {lake.path('features', 'propensity')}  (SageMaker splits, "
           "manifest.json)")
     print(f"  quarantine {lake.zone('quarantine')}  (bad rows: file, line, reason)")
-    print("  a rerun processes nothing new; add days with scripts/generate_sample_data.py "
-          "--days 14, or start over with rm -rf .lake")
+    print("  a rerun processes nothing new; add two late days with .venv/bin/python "
+          "scripts/generate_sample_data.py --add-days 2 and rerun: only those are processed")
     from lakeforge.io import uri_exists
     from lakeforge.site import index_uri
 

@@ -5,6 +5,10 @@ s3:// root too, e.g. --env local_s3: the bank dataset is generated locally and u
     python scripts/generate_sample_data.py --rows 2000            # bank marketing (main job)
     python scripts/generate_sample_data.py --dataset sales --rows 5000
     python scripts/generate_sample_data.py --dataset web --rows 300   # clickstream (web_sessions)
+    python scripts/generate_sample_data.py --add-days 2           # late contact days, nothing else
+
+``--add-days N`` adds N contact partitions after the last ``dt=`` folder of an existing bank
+dataset and changes no other file, so the main job's next run processes only those days.
 
 ``--rows`` is the number of customer entities for the bank-marketing data (source records are
 about 15% more, with fuzzy duplicates; contacts about 2.5 per record), of sales rows, or of
@@ -18,13 +22,19 @@ import json
 import shutil
 import sys
 import tempfile
+from datetime import date, timedelta
 from pathlib import Path
 
 from lakeforge.config import EnvConfig, load_env
 from lakeforge.errors import LakeforgeError
 from lakeforge.io import upload_folder
 from lakeforge.paths import Lake
-from lakeforge.sample_data import write_bank_marketing, write_sales_csv, write_web_events
+from lakeforge.sample_data import (
+    add_contact_days,
+    write_bank_marketing,
+    write_sales_csv,
+    write_web_events,
+)
 from lakeforge.session import preflight_storage
 
 
@@ -38,11 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=12,
                    help="contact days (bank dataset) or event days (web dataset)")
     p.add_argument("--force", action="store_true", help="delete and rewrite existing raw data")
+    p.add_argument("--add-days", type=int, metavar="N",
+                   help="add N late contact days to an existing bank dataset (nothing else "
+                   "changes: the main job's next run processes only those)")
     args = p.parse_args(argv)
     if args.rows <= 0:
         p.error("--rows must be positive")
     env = load_env(args.env)
     lake = Lake.from_env(env)
+    if args.add_days is not None:
+        return _add_days(args, lake)
     if lake.is_remote:
         return _to_s3(args, env, lake)
     if args.dataset == "sales":
@@ -66,6 +81,30 @@ def main(argv: list[str] | None = None) -> int:
     counts = write_bank_marketing(Path(lake.root), customers=args.rows, seed=args.seed,
                                   days=args.days)
     print(json.dumps({"raw": lake.zone("raw"), **counts}))
+    return 0
+
+
+def _add_days(args: argparse.Namespace, lake: Lake) -> int:
+    if args.add_days <= 0 or args.dataset != "bank" or args.force or lake.is_remote:
+        print("error: --add-days takes a positive N, the bank dataset, a local lake root and "
+              "no --force", file=sys.stderr)
+        return 2
+    contacts = Path(lake.path("raw", "contacts"))
+    days = sorted(d.name.removeprefix("dt=") for d in contacts.glob("dt=*") if d.is_dir())
+    truth = Path(lake.zone("metadata")) / "ground_truth" / "customers_entities.csv"
+    if not days or not truth.is_file():
+        print(f"error: --add-days: no bank dataset under {lake.zone('raw')} (no contacts dt= "
+              f"folder or no {truth}); generate one first", file=sys.stderr)
+        return 2
+    try:
+        last = date.fromisoformat(days[-1])
+    except ValueError:
+        print(f"error: --add-days: {contacts / ('dt=' + days[-1])} is not a dt=YYYY-MM-DD "
+              "folder", file=sys.stderr)
+        return 2
+    added = add_contact_days(lake.root, first_day=last + timedelta(days=1), days=args.add_days,
+                             seed=args.seed)
+    print(json.dumps({"raw": str(contacts), "added_partitions": added}))
     return 0
 
 

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import zipfile
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -108,11 +107,10 @@ def run(cmd: list[str], env: dict[str, str], timeout: int = 300, cwd: Path | Non
 
 
 def pyfiles_zip(dest: Path) -> Path:
-    """The project's packages as one zip, the shape spark-submit --py-files ships."""
-    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
-        for pkg in ("lakeforge", "transforms", "quality", "jobs"):
-            for path in sorted((REPO / pkg).rglob("*.py")):
-                zf.write(path, path.relative_to(REPO).as_posix())
+    """The ``--py-files`` zip scripts/build_artifacts.sh ships (the same builder), at ``dest``."""
+    from lakeforge.deploy.artifacts import build_pyfiles_zip
+
+    build_pyfiles_zip(REPO, dest)
     return dest
 
 

@@ -14,6 +14,7 @@ import json
 from typing import Any
 
 from lakeforge.bookmarks import JobBookmarks
+from lakeforge.commands import add_env_option
 from lakeforge.config import load_env
 from lakeforge.errors import ConfigError
 from lakeforge.locks import force_unlock
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "dead run's lock.")
     p.add_argument("action", choices=["show", "reset", "unlock"])
     p.add_argument("job", help="job name, e.g. customer_propensity")
-    p.add_argument("--env", default="local")
+    add_env_option(p)
     p.add_argument("--store", default=None,
                    help="state store URI (default: the lake's bookmarks zone); "
                         "s3://bucket/prefix or dynamodb://TABLE")

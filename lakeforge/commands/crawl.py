@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from lakeforge.commands import add_env_option
+
 _RECRAWL = {"everything": "CRAWL_EVERYTHING", "new-folders-only": "CRAWL_NEW_FOLDERS_ONLY"}
 _SCHEMA = {"update": "UPDATE_IN_DATABASE", "log": "LOG"}
 _DELETE = {"log": "LOG", "delete": "DELETE_FROM_DATABASE", "deprecate": "DEPRECATE_IN_DATABASE"}
@@ -42,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--database", required=True, help="catalog database to register tables in")
     p.add_argument("--catalog", choices=["spark", "glue"],
                    help="catalog backend (default: the env's catalog.backend)")
-    p.add_argument("--env", default=None, help="environment in conf/envs (default: local)")
+    add_env_option(p)
     p.add_argument("--table-prefix", default="", help="prefix for every table name")
     p.add_argument("--recrawl", choices=sorted(_RECRAWL), default="everything",
                    help="new-folders-only reads only folders not yet registered")
@@ -105,7 +107,7 @@ def _crawl(args: argparse.Namespace) -> int:
     from lakeforge.config import load_env
     from lakeforge.crawler import TableThresholdExceeded, crawl
 
-    env = load_env(args.env or "local")
+    env = load_env(args.env)
     backend = {"spark": "spark_sql", "glue": "glue_api"}.get(args.catalog or "",
                                                              env.catalog.backend)
     spark = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from lakeforge.commands import add_env_option
 from lakeforge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     build = actions.add_parser("build", help="rebuild every page of the site",
                                description="Rebuild every page of the lake site and print "
                                "the index's path.")
-    build.add_argument("--env", default=None, help="environment in conf/envs (default: local)")
+    add_env_option(build)
     build.add_argument("--open", action="store_true",
                        help="open the index in the default web browser (a local site only)")
     build.set_defaults(func=_build)
@@ -41,7 +42,7 @@ def _build(args: argparse.Namespace) -> int:
     from lakeforge.paths import Lake, is_remote
     from lakeforge.site import build_site, index_uri
 
-    lake = Lake.from_env(load_env(args.env or "local"))
+    lake = Lake.from_env(load_env(args.env))
     if args.open and is_remote(index_uri(lake)):
         raise ConfigError(f"--open: the site is at {index_uri(lake)}, not a local file; "
                           "open it through the bucket's static website endpoint")

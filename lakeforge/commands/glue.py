@@ -12,6 +12,8 @@ import argparse
 import os
 from typing import Any
 
+from lakeforge.commands import add_env_option
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -21,7 +23,7 @@ def register(subparsers: Any) -> None:
         "run", allow_abbrev=False,
         help="run a Glue script: lakeforge glue run job.py --JOB_NAME j [--key value ...]")
     run.add_argument("script", help="the Glue script (.py)")
-    run.add_argument("--env", default="local", help="environment (default local)")
+    add_env_option(run)
     run.add_argument("--glue-version", choices=["5.0", "6.0"], default=None,
                      help="argument rules of this Glue version (default: the Spark line's)")
     run.set_defaults(func=_run, accepts_extra=True)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakeforge.commands import add_env_option
 from lakeforge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="EM iterations when training (default: MatchSettings')")
     p.add_argument("--no-scores", action="store_true", help="skip match_confidence_score")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--env", default=None, help="environment in conf/envs (default: local)")
+    add_env_option(p)
     p.set_defaults(func=_match)
 
 
@@ -127,7 +128,7 @@ def _match(args: argparse.Namespace) -> int:
     except MatchSettingsError as exc:
         flag = _FLAGS.get(exc.field or "", "lakeforge match")
         raise ConfigError(f"{flag}: {str(exc).removeprefix('lakeforge match: ')}") from None
-    env = load_env(args.env or "local")
+    env = load_env(args.env)
     lake = Lake.from_env(env)
     output = lake.require_inside(lake.resolve("curated", args.output), "--output")
     report = args.report or f"{output.rstrip('/')}_report.html"

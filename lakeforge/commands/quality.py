@@ -20,6 +20,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakeforge.commands import add_env_option
 from lakeforge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--table", help="catalog table (database.table)")
     source.add_argument("--path", help="data path (Parquet unless --format says otherwise)")
     run.add_argument("--format", default="parquet", choices=["parquet", "csv", "json", "orc"])
-    run.add_argument("--env", default="local", help="environment in conf/envs (default local)")
+    add_env_option(run)
     run.add_argument("--json", dest="json_out", help="write check results and metrics as JSON")
     run.add_argument("--html", dest="html_out", help="write an HTML report")
     run.add_argument("--repository", help="metrics repository JSON file (enables trends)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lakeforge.commands import add_env_option
 from lakeforge.config import load_env
 from lakeforge.errors import ConfigError
 from lakeforge.localquery import query_table
@@ -16,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "as listed in its Athena DDL.")
     p.add_argument("table", help="database.table, e.g. lakeforge.contacts_enriched")
     p.add_argument("sql", nargs="?", default="SELECT * FROM t LIMIT 20")
-    p.add_argument("--env", default="local")
+    add_env_option(p)
     p.add_argument("--zone", default="curated")
     p.set_defaults(func=_query)
 

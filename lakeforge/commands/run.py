@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 
+from lakeforge.commands import add_env_option
 from lakeforge.commands.jobs import discover_jobs, load_job
 
 
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "listed here overrides the job config (dotted keys: --outputs.sales.table sales_v2).",
     )
     p.add_argument("job", help=f"job name, one of: {', '.join(discover_jobs())}")
-    p.add_argument("--env", help="environment name in conf/envs (default: local)")
+    add_env_option(p)
     p.add_argument("--config", help="job config YAML (default: conf/jobs/<JOB>.yaml)")
     p.add_argument("--phase", choices=["write", "audit", "publish"],
                    help="run one lifecycle phase: write stages a new version, audit runs the "

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from lakeforge.commands import add_env_option
 from lakeforge.config import load_env
 from lakeforge.errors import ConfigError
 from lakeforge.paths import Lake
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        ("rollback", "make an earlier version current again")):
         a = actions.add_parser(name, help=text, description=text)
         a.add_argument("table", help="database.table, e.g. lakeforge.customers_golden")
-        a.add_argument("--env", default=os.environ.get("LAKEFORGE_ENV", "local_jars"))
+        add_env_option(a, "local_jars")
         a.add_argument("--format", choices=["delta", "iceberg"],
                        help="the table's format (default: found from its folder)")
         if name == "rollback":

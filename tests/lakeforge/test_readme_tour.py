@@ -15,6 +15,7 @@ import json
 import re
 import shlex
 import subprocess
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from lakeforge.commands.jobs import discover_jobs, load_job
 from lakeforge.config import load_config
 from lakeforge.job import parse_job_args
 from lakeforge.lifecycle import validate_job_config
+from lakeforge.sample_data import write_bank_marketing
 from tests.jobsupport import BIN, REPO, job_env
 
 
@@ -53,7 +55,7 @@ def test_the_tour_has_the_commands_this_test_knows() -> None:
     heads = [" ".join(c[:2]) for c in tour()]
     assert heads[0] == "make demo"
     assert ".venv/bin/lakeforge --help" in heads and ".venv/bin/lakeforge jobs" in heads
-    assert sum(h == ".venv/bin/python scripts/generate_sample_data.py" for h in heads) == 2
+    assert sum(h == ".venv/bin/python scripts/generate_sample_data.py" for h in heads) == 3
 
 
 def test_cheap_tour_commands_run(tmp_path: Path) -> None:
@@ -75,6 +77,8 @@ def test_cheap_tour_commands_run(tmp_path: Path) -> None:
             assert proc.returncode == 0, proc.stderr
             assert proc.stdout.split() == ["csv_to_parquet", "customer_propensity",
                                            "quality_gate", "web_sessions"]
+        elif cmd[:3] == [".venv/bin/python", "scripts/generate_sample_data.py", "--add-days"]:
+            _late_days_change_nothing_else(cmd, tmp_path / "bank")
         elif cmd[:2] == [".venv/bin/python", "scripts/generate_sample_data.py"]:
             proc = _run(cmd, tmp_path)
             assert proc.returncode == 0, proc.stderr
@@ -83,9 +87,27 @@ def test_cheap_tour_commands_run(tmp_path: Path) -> None:
         else:
             continue
         ran += 1
-    assert ran == 4
+    assert ran == 5
     assert any((tmp_path / "raw" / "web_events").rglob("*.json*"))
     assert any((tmp_path / "raw" / "sales").glob("*.csv"))
+
+
+def _late_days_change_nothing_else(cmd: list[str], root: Path) -> None:
+    """``--add-days N`` on a small bank dataset: N contact days after the last, no other file
+    touched; on a lake without one it fails with one line."""
+    proc = _run(cmd, root)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --add-days: no bank dataset")
+    write_bank_marketing(root, customers=30, days=3, seed=3)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    last = max(date.fromisoformat(p.name[3:]) for p in (root / "raw" / "contacts").glob("dt=*"))
+    proc = _run(cmd, root)
+    assert proc.returncode == 0, proc.stderr
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    assert {p: after[p] for p in before} == before
+    days = [last + timedelta(days=d + 1) for d in range(int(cmd[3]))]
+    assert set(after) - set(before) == {
+        root / "raw" / "contacts" / f"dt={d.isoformat()}" / "part-00000.json" for d in days}
+    assert all(len(after[p].splitlines()) == 200 for p in set(after) - set(before))
 
 
 @pytest.mark.parametrize("index", range(len(tour())))
