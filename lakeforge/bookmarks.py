@@ -211,21 +211,33 @@ def list_data_files(uri: str, *, filesystem: Any = None, recursive: bool = True
     when not ``recursive``) with size and mtime, skipping hidden and bookkeeping objects
     (``_SUCCESS``, ``.crc``, ``_temporary/``, ``.``-prefixed names). A ``uri`` naming one
     file lists that file alone."""
+    import os
+
     import pyarrow.fs as pafs
 
-    if filesystem is None and uri.startswith(("s3://", "s3a://", "s3n://")):
+    from lakeforge.paths import normalize_uri
+
+    if filesystem is not None:
+        root = uri.split("://", 1)[-1].rstrip("/")
+    elif normalize_uri(uri).startswith("s3://"):
         from lakeforge.aws import arrow_s3_filesystem
 
         filesystem = arrow_s3_filesystem()  # the env's endpoint (moto, MinIO) and region
-    if filesystem is None:
-        filesystem, root = pafs.FileSystem.from_uri(uri if "://" in uri else f"file://{uri}")
+        root = normalize_uri(uri)[len("s3://"):]
     else:
-        root = uri.split("://", 1)[-1].rstrip("/")
+        # a plain path, never parsed as a URI: '#', '?', '%' and ' ' are legal in folder names
+        # (escape_partition_value writes %2F) and a URI parser would cut or refuse them
+        local = normalize_uri(uri)
+        if "://" in local:
+            raise ConfigError(f"cannot list {uri}: only local paths and s3:// URIs are "
+                              "supported")
+        filesystem = pafs.LocalFileSystem()
+        root = os.path.abspath(local)
     try:
         top = filesystem.get_file_info(root)
         infos = [top] if top.type == pafs.FileType.File else filesystem.get_file_info(
             pafs.FileSelector(root, recursive=recursive, allow_not_found=True))
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: pyarrow's ArrowInvalid
         raise ConfigError(f"cannot list {uri}: {exc}") from exc
     scheme = uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") \
         else ""

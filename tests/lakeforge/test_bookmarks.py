@@ -1,0 +1,37 @@
+"""lakeforge.bookmarks: list_data_files on local folders whose names a URI parser would cut
+(Hive-escaped partition values, '#', '?', ' ') and the spelling of the URIs bookmarks keep.
+(The bookmark state machine itself: tests/lakeforge/test_state_bookmarks_locks.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakeforge.bookmarks import list_data_files
+from lakeforge.paths import escape_partition_value
+
+
+@pytest.mark.parametrize("folder", [f"country={escape_partition_value('a/b')}", "hash#x",
+                                    "q?x", "sp ace", "pct%41"])
+def test_list_data_files_takes_local_folder_names_literally(tmp_path: Path, folder: str) -> None:
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "f.csv").write_text("a\n1\n")
+    (tmp_path / folder / "_SUCCESS").write_text("")
+    files = list_data_files(str(tmp_path / folder))
+    assert [(f.path, f.size) for f in files] == [(str(tmp_path / folder / "f.csv"), 4)]
+    assert [f.path for f in list_data_files(str(tmp_path))] == [
+        str(tmp_path / folder / "f.csv")]
+    # a file:// URI names the same folder
+    assert list_data_files(f"file://{tmp_path / folder}") == files
+
+
+def test_list_data_files_of_a_relative_path_lists_absolute_paths(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "raw" / "c").mkdir(parents=True)
+    (tmp_path / "raw" / "c" / "part-0.json").write_text("{}\n")
+    monkeypatch.chdir(tmp_path)
+    assert [f.path for f in list_data_files("raw/c")] == [str(tmp_path / "raw/c/part-0.json")]
+    assert [f.path for f in list_data_files("raw/c/part-0.json")] == [
+        str(tmp_path / "raw/c/part-0.json")]
+    assert list_data_files("raw/none") == []
