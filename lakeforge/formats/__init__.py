@@ -300,6 +300,41 @@ def check_schema_change(current: StructType | None, new: StructType, *, allow_ad
     return added
 
 
+class DuplicateMergeKeyError(LakeforgeError, ValueError):
+    """The rows of a MERGE hold more than one row for a merge key; nothing was written."""
+
+
+def check_unique_merge_keys(df: DataFrame, keys: Sequence[str], where: str,
+                            examples: int = 3) -> None:
+    """One :class:`DuplicateMergeKeyError` naming ``where``, the keys and a few repeated values
+    when ``df`` holds more than one row per value of ``keys`` (nulls equal: the MERGE matches
+    with ``<=>``). One aggregate query; run it before anything is written.
+
+    Otherwise a MERGE inserts every row of a key the table lacks (duplicate rows) and fails in
+    the engine, in many lines naming no table, for a key it has.
+    """
+    from pyspark.sql import functions as F
+
+    names = {c.lower(): c for c in df.columns}
+    missing = [k for k in keys if k.lower() not in names]
+    if missing:
+        raise ConfigError(f"{where}: merge_keys {missing} are not columns of the rows "
+                          f"(columns: {list(df.columns)})")
+    cols = [F.col(f"`{names[k.lower()]}`") for k in keys]
+    count = "__lakeforge_rows"
+    repeated = (df.groupBy(*cols).agg(F.count(F.lit(1)).alias(count))
+                .where(F.col(count) > 1).limit(examples).collect())
+    if not repeated:
+        return
+    shown = ", ".join(
+        "(" + ", ".join(f"{k}={r[i]!r}" for i, k in enumerate(keys)) + f": {r[count]} rows)"
+        for r in repeated)
+    raise DuplicateMergeKeyError(
+        f"{where}: the rows repeat merge keys {list(keys)}, e.g. {shown}; MERGE takes at most "
+        "one row per key (null keys are one key); deduplicate the rows on the merge keys; "
+        "nothing was written")
+
+
 def commit(fmt: str, df: DataFrame, target: Target, *, spark: SparkSession,
            catalog: Catalog) -> CommitResult:
     """Commit ``df`` to ``target`` as ``fmt`` (``delta`` or ``iceberg``) and register it in

@@ -33,6 +33,7 @@ from lakeforge.formats import (
     CommitResult,
     Target,
     check_schema_change,
+    check_unique_merge_keys,
     committed_window,
     partition_predicate,
 )
@@ -116,6 +117,8 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     if mode == "merge" and not target.merge_keys:
         raise ConfigError(f"{where}: mode 'merge' needs merge_keys (the columns a row is "
                           "matched on)")
+    if mode == "merge":
+        check_unique_merge_keys(df, target.merge_keys, where)
     window = target.window if mode == "append" else None
     before = None
     if window is not None and exists:

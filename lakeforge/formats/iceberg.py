@@ -37,6 +37,7 @@ from lakeforge.formats import (
     CommitResult,
     Target,
     check_schema_change,
+    check_unique_merge_keys,
     committed_window,
 )
 
@@ -136,6 +137,8 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     if target.mode == "merge" and not target.merge_keys:
         raise ConfigError(f"{where}: mode 'merge' needs merge_keys (the columns a row is "
                           "matched on)")
+    if target.mode == "merge":
+        check_unique_merge_keys(df, target.merge_keys, where)
     ident = identifier(target)
     window = target.window if target.mode == "append" else None
     if window is not None and exists:

@@ -204,6 +204,49 @@ def test_added_column_evolves_when_allowed_and_merge_updates_and_inserts(
 
 
 @pytest.mark.parametrize("fmt", ["delta", "iceberg"])
+def test_merge_refuses_rows_repeating_a_merge_key_before_writing(fspark, fmt: str,
+                                                                  tmp_path: Path) -> None:
+    """A merge whose rows repeat a key (null keys one key, as <=> matches them) is one error
+    naming the table, the keys and the repeated values, and writes nothing: on the creating
+    commit, for a key the table lacks (it would insert both rows) and for one it has."""
+    from lakeforge.catalog.spark_sql import SparkSqlCatalog
+    from lakeforge.formats import DuplicateMergeKeyError
+
+    catalog = SparkSqlCatalog(fspark)
+    target = _target(fmt, tmp_path, mode="merge", merge_keys=["id"])
+    both = [(None, "x", "2024-01-01"), (None, "y", "2024-01-01"), (7, "z", "2024-01-01")]
+    with pytest.raises(DuplicateMergeKeyError) as first:
+        commit(fmt, fspark.createDataFrame(both, SCHEMA), target, spark=fspark,
+               catalog=catalog)
+    message = str(first.value)
+    assert "\n" not in message and target.qualified_name in message
+    assert "['id']" in message and "id=None: 2 rows" in message and "nothing was" in message
+    if fmt == "delta":
+        from lakeforge.formats import delta
+
+        assert not delta.is_delta_table(fspark, target.location)
+    else:
+        from lakeforge.formats import iceberg
+
+        assert not iceberg.table_exists(fspark, target)
+    commit(fmt, fspark.createDataFrame(FIRST, SCHEMA), target, spark=fspark, catalog=catalog)
+    before = _version_count(fspark, fmt, target)
+    for rows, shown in (([(9, "p", "2024-01-01"), (9, "q", "2024-01-02")], "id=9: 2 rows"),
+                        ([(1, "p", "2024-01-01"), (1, "q", "2024-01-01"),
+                          (2, "r", "2024-01-01")], "id=1: 2 rows")):
+        with pytest.raises(DuplicateMergeKeyError, match=shown):
+            commit(fmt, fspark.createDataFrame(rows, SCHEMA), target, spark=fspark,
+                   catalog=catalog)
+    assert _version_count(fspark, fmt, target) == before
+    assert spark_rows(fspark, fmt, target, catalog) == _rows(fspark.createDataFrame(FIRST,
+                                                                                     SCHEMA))
+    two_keys = Target(**{**vars(target), "merge_keys": ["id", "name"]})
+    commit(fmt, fspark.createDataFrame([(1, "a", "2024-01-01"), (1, "b", "2024-01-01")],
+                                       SCHEMA), two_keys, spark=fspark, catalog=catalog)
+    assert len(spark_rows(fspark, fmt, target, catalog)) == 4
+
+
+@pytest.mark.parametrize("fmt", ["delta", "iceberg"])
 def test_compaction_rewrites_partitions_over_the_file_target(fspark, fmt: str,
                                                              tmp_path: Path) -> None:
     """Two appends leave two files in a partition; with max_files_per_partition 1 the
