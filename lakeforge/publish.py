@@ -436,13 +436,9 @@ def stage_partitioned(
         current = catalog.get_partitions(database, table)
 
     counts = _partition_counts(safe, keys)
-    null_parts = [k for i, k in enumerate(keys) if any(v[i] is None for v, _ in counts)]
-    if null_parts:
-        raise AthenaSchemaError(
-            [f"{k}: null partition values; fill them (e.g. 'unknown') before publishing"
-             for k in null_parts],
-            f"publish {database}.{table}",
-        )
+    unset = _unset_partition_values(keys, counts)
+    if unset:
+        raise AthenaSchemaError(unset, f"publish {database}.{table}")
     if not counts and mode == "overwrite" and not allow_empty:
         raise PublishError(
             f"publish {database}.{table}: the input is empty and mode='overwrite' would empty "
@@ -609,6 +605,26 @@ def _restore_table(catalog: Catalog, previous: TableSpec | None, spec: TableSpec
                       "partition switch", spec.qualified_name)
         return False
     return True
+
+
+def _unset_partition_values(keys: Sequence[str],
+                            counts: Sequence[tuple[tuple[Any, ...], int]]) -> list[str]:
+    """The partition columns holding null or empty-string values, with their row counts.
+
+    Spark writes both to ``__HIVE_DEFAULT_PARTITION__`` (null) and neither metastore nor Glue
+    registers them as written, so they are refused before anything is written."""
+    problems = []
+    for i, k in enumerate(keys):
+        nulls = sum(n for v, n in counts if v[i] is None)
+        empty = sum(n for v, n in counts if isinstance(v[i], str) and v[i] == "")
+        if nulls:
+            problems.append(f"{k}: null partition values in {nulls} row(s); fill them "
+                            "(e.g. 'unknown') before publishing")
+        if empty:
+            problems.append(f"{k}: empty-string partition values in {empty} row(s) (Spark "
+                            "writes them as null, __HIVE_DEFAULT_PARTITION__); fill them "
+                            "(e.g. 'unknown') before publishing")
+    return problems
 
 
 def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[BaseColumn],

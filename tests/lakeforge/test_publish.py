@@ -431,6 +431,26 @@ def test_bad_input_is_rejected_before_anything_is_written(spark, catalog, db, la
     assert _ids(catalog, db, "t") == [2]
 
 
+def test_empty_string_partition_value_is_refused_before_anything_is_written(
+        spark, catalog, db, lake):
+    """Spark writes '' into __HIVE_DEFAULT_PARTITION__ (null): refused like null, in one line
+    naming the table, the column and the rows, with no version folder written."""
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    first = publish_partitioned(_batch(spark, [1], "d1"), **kw)
+    before = catalog.get_partitions(db, "t")
+    mixed = _batch(spark, [2], "d1").unionByName(_batch(spark, [3, 4], ""))
+    with pytest.raises(AthenaSchemaError) as err:
+        publish_partitioned(mixed, mode="overwrite_partitions", **kw)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"publish {db}.t: ")
+    assert "dt: empty-string partition values in 2 row(s)" in message
+    versions = Path(lake.table_uri("curated", "t", db), VERSIONS_DIR)
+    assert sorted(p.name for p in versions.iterdir()) == [first.version]
+    assert catalog.get_partitions(db, "t") == before
+    assert _ids(catalog, db, "t") == [1]
+
+
 def test_failed_partition_switch_restores_the_previous_table_definition(
         spark, catalog, db, lake, monkeypatch):
     """An overwrite changing a column type whose partition call fails: PublishError, and the
