@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
+from lakeforge.bookmarks import PAUSE
 from lakeforge.config import EnvConfig, conf_dir, load_config, load_env, parse_override_value
 from lakeforge.errors import ConfigError, LakeforgeError
 from lakeforge.paths import Lake
@@ -138,6 +140,16 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     if handoff is not None and not handoff.strip():
         raise ConfigError("--handoff is empty: give the orchestrator's run id (or leave it out)")
     glue_args = {k: values.pop(k) for k in list(values) if k in GLUE_RESERVED}
+    bookmark_option = glue_args.get("job-bookmark-option")
+    if bookmark_option is not None and bookmark_option not in BOOKMARK_OPTIONS:
+        raise ConfigError(f"--job-bookmark-option {bookmark_option!r}: use one of "
+                          f"{', '.join(BOOKMARK_OPTIONS)}")
+    for name in ("job-bookmark-from", "job-bookmark-to"):
+        if name in glue_args and not glue_args[name].strip():
+            raise ConfigError(f"--{name} is empty: give a committed run id (or leave it out)")
+        if name in glue_args and bookmark_option not in (None, PAUSE):
+            raise ConfigError(f"--{name} needs --job-bookmark-option {PAUSE}, not "
+                              f"{bookmark_option}")
     env_overrides = {
         k[len("env."):]: parse_override_value(values.pop(k)) for k in list(values)
         if k.startswith("env.")
@@ -243,6 +255,7 @@ def run_job(
         env = load_env(args.env, args.env_overrides)
         lake = Lake.from_env(env)
         _check_config(config, args.config_source)
+        _check_bookmark_args(args.glue_args, config, args.config_source)
         preflight_storage(env, lake)  # S3 settings; endpoint and bucket of an s3:// lake
         if preflight is not None:
             preflight(config, env, lake, args.config_source)
@@ -275,6 +288,23 @@ def run_job(
 def one_line(message: str) -> str:
     """Collapse a message to one line for ``error: ...`` output."""
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def _check_bookmark_args(glue_args: Mapping[str, str], config: Any, source: str) -> None:
+    """The bookmark arguments with the config's ``run`` settings they override, as the run
+    will combine them (a run range needs the pause option), before Spark starts."""
+    run = getattr(config, "run", None)
+    option = glue_args.get("job-bookmark-option", getattr(run, "bookmark_option", None))
+    if option is None or option == PAUSE:
+        return
+    for name in ("job-bookmark-from", "job-bookmark-to"):
+        if name in glue_args:
+            raise ConfigError(f"--{name} needs --job-bookmark-option {PAUSE} ({source} has "
+                              f"run.bookmark_option {option})")
+        key = f"run.{name.replace('-', '_')}"
+        if getattr(run, key[4:], None):
+            raise ConfigError(f"--job-bookmark-option {option}: {source} sets '{key}', which "
+                              f"needs {PAUSE}; pass --job-bookmark-option {PAUSE} or drop {key}")
 
 
 def _check_config(config: Any, source: str) -> None:

@@ -41,6 +41,44 @@ def test_defaults_and_bad_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
         parse_job_args(["local"], "x")
 
 
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--job-bookmark-option", "job-bookmark-sometimes"],
+     "--job-bookmark-option 'job-bookmark-sometimes': use one of job-bookmark-enable, "
+     "job-bookmark-disable, job-bookmark-pause"),
+    (["--job-bookmark-option"], "--job-bookmark-option 'true'"),
+    (["--job-bookmark-option", "job-bookmark-enable", "--job-bookmark-to", "r1"],
+     "--job-bookmark-to needs --job-bookmark-option job-bookmark-pause, not job-bookmark-enable"),
+    (["--job-bookmark-option", "job-bookmark-pause", "--job-bookmark-from", " "],
+     "--job-bookmark-from is empty"),
+])
+def test_bad_bookmark_arguments_fail_in_parsing(argv: list[str], expected: str) -> None:
+    """Glue's bookmark arguments are checked with the others, not when the bookmarks are
+    opened (after Spark started and the lock was taken)."""
+    with pytest.raises(ConfigError) as err:
+        parse_job_args(argv, "x")
+    assert expected in str(err.value)
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--job-bookmark-from", "r1"],
+     "--job-bookmark-from needs --job-bookmark-option job-bookmark-pause ("),
+    (["--job-bookmark-option", "job-bookmark-sometimes"], "'job-bookmark-sometimes'"),
+    (["--run.bookmark_option", "job-bookmark-pause", "--run.job_bookmark_to", "r1",
+      "--job-bookmark-option", "job-bookmark-enable"],
+     "sets 'run.job_bookmark_to', which needs job-bookmark-pause"),
+])
+def test_bad_bookmark_arguments_fail_before_spark(argv: list[str], expected: str, capsys,
+                                                   monkeypatch) -> None:
+    """A run range with the config's (or the command line's) option other than pause."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("Spark was started: the error should have come before")
+
+    monkeypatch.setattr("lakeforge.session.build_session", refuse)
+    assert csv_to_parquet.main(["--env", "local", *argv]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert expected in line, line
+
+
 def _version(table: Path) -> Path:
     """The one version folder a single publish wrote (publish_partitioned's layout)."""
     (version,) = (table / "_versions").iterdir()
