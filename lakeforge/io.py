@@ -18,11 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.fs as pafs
 
-from lakeforge.errors import InputPathError
+from lakeforge.errors import InputPathError, LakeforgeError
 from lakeforge.paths import is_remote, normalize_uri
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+
+class DeleteError(LakeforgeError, OSError):
+    """Objects under a folder were not deleted (S3 refused some keys: AccessDenied, a lock).
+
+    An OSError, as a local delete that fails, and not a FileNotFoundError: a caller that
+    ignores "already gone" must not ignore this."""
 
 
 def require_input_path(uri: str, what: str = "input path") -> str:
@@ -250,10 +257,18 @@ def delete_dir(uri: str) -> None:
     if not key:
         raise InputPathError(f"delete_dir {uri}: refusing to empty a whole bucket")
     _abort_uploads(s3, bucket, key)
+    failed: list[dict[str, Any]] = []
     for page in _s3_objects(s3, bucket, key):
         batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
         if batch:
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            # Quiet: the answer lists only the keys S3 did not delete (AccessDenied, a lock)
+            resp = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+            failed.extend(resp.get("Errors", []))
+    if failed:
+        shown = ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in failed[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        raise DeleteError(f"delete_dir {uri}: {len(failed)} object(s) not deleted: "
+                             f"{shown}{more}")
 
 
 # ------------------------------------------------------------- reading a table or a path

@@ -197,3 +197,32 @@ def test_preflight_unreachable_endpoint_is_one_line() -> None:
     message = str(err.value)
     assert f"S3 endpoint http://127.0.0.1:{port} does not answer" in message
     assert "lakeforge dev s3" in message and "\n" not in message
+
+
+def test_delete_dir_raises_naming_the_keys_s3_refused_stubbed(
+        s3: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-key Errors of DeleteObjects (a bucket policy's AccessDenied, an object lock): moto
+    answers a delete of the latest version with a delete marker, never a per-key error, so
+    this one answer is stubbed."""
+    from botocore.stub import Stubber
+
+    prefix = "curated/t/_versions/v1/"
+    keys = [f"{prefix}part-{i}.parquet" for i in range(6)]
+    stubber = Stubber(s3)
+    stubber.add_response("list_multipart_uploads", {"Uploads": []},
+                         {"Bucket": "lake", "Prefix": prefix})
+    stubber.add_response("list_objects_v2", {"Contents": [{"Key": k} for k in keys],
+                                             "KeyCount": 6, "IsTruncated": False},
+                         {"Bucket": "lake", "Prefix": prefix})
+    stubber.add_response("delete_objects", {
+        "Deleted": [{"Key": keys[0]}],
+        "Errors": [{"Key": k, "Code": "AccessDenied", "Message": "Access Denied"}
+                   for k in keys[1:]]})
+    monkeypatch.setattr(aws, "client", lambda *args, **kwargs: s3)
+    with stubber, pytest.raises(io.DeleteError) as err:
+        io.delete_dir("s3://lake/curated/t/_versions/v1")
+    message = str(err.value)
+    assert message.startswith("delete_dir s3://lake/curated/t/_versions/v1: 5 object(s) not "
+                              f"deleted: {keys[1]} (AccessDenied)")
+    assert f"{keys[3]} (AccessDenied) and 2 more" in message and "\n" not in message
+    assert not isinstance(err.value, FileNotFoundError)
