@@ -302,7 +302,8 @@ def _check_bookmark_args(glue_args: Mapping[str, str], config: Any, source: str)
             raise ConfigError(f"--{name} needs --job-bookmark-option {PAUSE} ({source} has "
                               f"run.bookmark_option {option})")
         key = f"run.{name.replace('-', '_')}"
-        if getattr(run, key[4:], None):
+        # (without --job-bookmark-option the config's own pair is checked with the config)
+        if "job-bookmark-option" in glue_args and getattr(run, key[4:], None):
             raise ConfigError(f"--job-bookmark-option {option}: {source} sets '{key}', which "
                               f"needs {PAUSE}; pass --job-bookmark-option {PAUSE} or drop {key}")
 
