@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from lakeforge.bookmarks import ENABLE, PAUSE
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
-from lakeforge.errors import ConfigError
+from lakeforge.errors import ConfigError, LakeforgeError
 from lakeforge.locks import DEFAULT_LEASE_SECONDS
 from lakeforge.paths import is_remote, validate_identifier
 from lakeforge.publish import PUBLISH_MODES
@@ -160,6 +161,43 @@ def _check_source_path(path: str, key: str, fail: Callable[[str, str], None]) ->
              "part; give an absolute path or URI for a folder outside the raw zone")
 
 
+def quality_suite_location(suite: str) -> str:
+    """The file the audit reads for ``suite``, resolved as lakeforge.lifecycle.gate.run_gate
+    does: a DQDL ruleset (``x.dqdl``, or a conf/quality name with only a .dqdl file) or a YAML
+    suite; a bare name is in conf/quality, a path (``.yaml`` / ``.yml`` or with a '/') is taken
+    as it is (a relative one from the working folder)."""
+    from lakeforge.config import conf_dir
+    from lakeforge.dqdl import is_dqdl, ruleset_location
+
+    if is_dqdl(suite):
+        return ruleset_location(suite)
+    if suite.endswith((".yaml", ".yml")) or "/" in suite:
+        return suite
+    return str(conf_dir() / "quality" / f"{suite}.yaml")
+
+
+def _check_quality_suite(suite: str, key: str, fail: Callable[[str, str], None]) -> None:
+    """A local suite must exist and parse (its checks or DQDL rules); an s3:// one is read
+    when the audit starts (the preflight has no S3 client for it)."""
+    from lakeforge.dqdl import is_dqdl, load_ruleset
+    from lakeforge.quality_gate import load_suite
+
+    if not suite.strip():
+        fail(key, "is empty; name a suite in conf/quality or give a path")
+    location = quality_suite_location(suite)
+    if is_remote(location):
+        return
+    local = Path(location[len("file://"):] if location.startswith("file://") else location)
+    if not local.is_file():
+        fail(key, f"is {suite!r}: no file {local.resolve()} (a name is looked up in "
+             "conf/quality as <name>.yaml or <name>.dqdl; a relative path from the working "
+             "folder)")
+    try:
+        load_ruleset(str(local)) if is_dqdl(suite) else load_suite(str(local))
+    except LakeforgeError as exc:
+        fail(key, f"is {suite!r}, which does not parse: {exc}")
+
+
 def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, OutputSpec],
                        run: RunSettings, database: str, raw_database: str | None,
                        source: str) -> None:
@@ -220,12 +258,7 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
             fail(f"outputs.{name}.ledger", f"is {out.ledger!r}, not one of the sources "
                  f"{sorted(sources)}")
         if out.quality_suite is not None:
-            from lakeforge.config import conf_dir
-
-            path = conf_dir() / "quality" / f"{out.quality_suite}.yaml"
-            if not (out.quality_suite.endswith((".yaml", ".yml", ".dqdl")) or path.is_file()
-                    or path.with_suffix(".dqdl").is_file()):
-                fail(f"outputs.{name}.quality_suite", f"{out.quality_suite!r}: no file {path}")
+            _check_quality_suite(out.quality_suite, f"outputs.{name}.quality_suite", fail)
     if not 0 <= run.max_bad_row_fraction <= 1:
         fail("run.max_bad_row_fraction", f"is {run.max_bad_row_fraction}; use a fraction "
              "between 0 and 1")

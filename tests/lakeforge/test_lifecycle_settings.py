@@ -59,7 +59,13 @@ def test_dedup_tradeoff_out_of_range_fails_before_spark(capsys, tmp_path: Path,
     (customer_propensity, lambda d: d["outputs"]["contacts"].update(mode="merge"),
      "'outputs.contacts.mode' is 'merge'"),
     (customer_propensity, lambda d: d["outputs"]["contacts"].update(quality_suite="nope"),
-     "'outputs.contacts.quality_suite' 'nope': no file"),
+     "'outputs.contacts.quality_suite' is 'nope': no file"),
+    (customer_propensity, lambda d: d["outputs"]["contacts"].update(quality_suite="nope.yaml"),
+     "'outputs.contacts.quality_suite' is 'nope.yaml': no file"),
+    (customer_propensity, lambda d: d["outputs"]["contacts"].update(quality_suite="nope.dqdl"),
+     "'outputs.contacts.quality_suite' is 'nope.dqdl': no file"),
+    (customer_propensity, lambda d: d["outputs"]["contacts"].update(quality_suite="q/nope"),
+     "'outputs.contacts.quality_suite' is 'q/nope': no file"),
     (customer_propensity, lambda d: d["sources"]["contacts"].update(required=["ghost"]),
      "'sources.contacts.required' names ['ghost']"),
     (customer_propensity, lambda d: d["features"].update(label=None),
@@ -120,3 +126,19 @@ def test_bad_phase_and_summary_format_are_one_line(capsys) -> None:
     assert "--summary-format 'xml'" in _one_error_line(capsys.readouterr().err)
     assert csv_to_parquet.main(["--phase", "deploy"]) == 2
     assert "--phase 'deploy'" in _one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("bad.yaml", "checks: [{level: Severe}]\n", "does not parse"),
+    ("bad.dqdl", "Rules = [ IsComplete ]\n", "does not parse"),
+])
+def test_a_quality_suite_that_does_not_parse_fails_before_spark(
+        name: str, text: str, expected: str, capsys, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    suite = tmp_path / name
+    suite.write_text(text)
+    config = _with(tmp_path, "csv_to_parquet",
+                   lambda d: d["outputs"]["sales"].update(quality_suite=str(suite)))
+    assert csv_to_parquet.main(["--env", "local", "--config", config]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{config}: 'outputs.sales.quality_suite' is '{suite}', which {expected}" in line, line
