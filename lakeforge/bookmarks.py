@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakeforge.errors import ConfigError
+from lakeforge.errors import ConfigError, InputPathError
 from lakeforge.state import StateStore, Versioned
 
 log = logging.getLogger(__name__)
@@ -233,12 +233,18 @@ def list_data_files(uri: str, *, filesystem: Any = None, recursive: bool = True
                               "supported")
         filesystem = pafs.LocalFileSystem()
         root = os.path.abspath(local)
+    bucket = root.split("/", 1)[0] if isinstance(filesystem, pafs.S3FileSystem) else None
     try:
         top = filesystem.get_file_info(root)
         infos = [top] if top.type == pafs.FileType.File else filesystem.get_file_info(
             pafs.FileSelector(root, recursive=recursive, allow_not_found=True))
+        # a missing prefix lists nothing; a missing bucket is a wrong URI, not "no new files"
+        missing_bucket = (bucket is not None and top.type == pafs.FileType.NotFound
+                          and filesystem.get_file_info(bucket).type == pafs.FileType.NotFound)
     except (OSError, ValueError) as exc:  # ValueError: pyarrow's ArrowInvalid
         raise ConfigError(f"cannot list {uri}: {exc}") from exc
+    if missing_bucket:
+        raise InputPathError(f"cannot list {uri}: bucket {bucket} does not exist")
     scheme = uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") \
         else ""
     out = []

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-class DeleteError(LakeforgeError, OSError):
-    """Objects under a folder were not deleted (S3 refused some keys: AccessDenied, a lock).
+class StorageError(LakeforgeError, OSError):
+    """S3 refused or failed a request (AccessDenied, a lock, an endpoint that does not answer).
 
-    An OSError, as a local delete that fails, and not a FileNotFoundError: a caller that
-    ignores "already gone" must not ignore this."""
+    An OSError, as the local file system's failures, and not a FileNotFoundError: a caller
+    that takes "not there" for "nothing to do" must not ignore this. A missing bucket or key is
+    an :class:`~lakeforge.errors.InputPathError` (a FileNotFoundError, as a missing local
+    file)."""
 
 
 def require_input_path(uri: str, what: str = "input path") -> str:
@@ -114,6 +117,30 @@ def _s3_objects(s3: Any, bucket: str, prefix: str, delimiter: str | None = None
     yield from s3.get_paginator("list_objects_v2").paginate(**kwargs)
 
 
+@contextmanager
+def _s3_errors(action: str, uri: str) -> Iterator[None]:
+    """botocore's errors as lakeforge errors of one line naming ``uri`` (and the bucket)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        bucket = normalize_uri(uri)[len("s3://"):].split("/", 1)[0]
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code == "NoSuchBucket":
+            raise InputPathError(f"{action} {uri}: bucket {bucket} does not exist") from exc
+        if code in ("NoSuchKey", "404", "NotFound"):
+            raise InputPathError(f"{action} {uri}: no such object") from exc
+        raise StorageError(f"{action} {uri}: {code or 'error'} "
+                           f"({error.get('Message') or exc})") from exc
+    except BotoCoreError as exc:  # no credentials, endpoint down or silent
+        from lakeforge.aws import resolve_endpoint
+
+        raise StorageError(f"{action} {uri}: S3 endpoint {resolve_endpoint() or 'AWS'} "
+                           f"failed: {exc}") from exc
+
+
 def uri_exists(uri: str) -> bool:
     """True when a file or folder (an S3 prefix with objects) exists at ``uri``."""
     path = _local(uri)
@@ -122,14 +149,15 @@ def uri_exists(uri: str) -> bool:
     from botocore.exceptions import ClientError
 
     s3, bucket, key = _s3(uri)
-    if key:
-        try:
-            s3.head_object(Bucket=bucket, Key=key)
-            return True
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-                raise
-    resp = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/" if key else "", MaxKeys=1)
+    with _s3_errors("uri_exists", uri):
+        if key:
+            try:
+                s3.head_object(Bucket=bucket, Key=key)
+                return True
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+                    raise
+        resp = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/" if key else "", MaxKeys=1)
     return bool(resp.get("KeyCount"))
 
 
@@ -147,7 +175,8 @@ def write_text(uri: str, text: str) -> None:
     from lakeforge.aws import sse_put_args
 
     s3, bucket, key = _s3(uri)
-    s3.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), **sse_put_args())
+    with _s3_errors("write_text", uri):
+        s3.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), **sse_put_args())
 
 
 def read_text(uri: str) -> str:
@@ -156,7 +185,8 @@ def read_text(uri: str) -> str:
     if path is not None:
         return Path(path).read_text(encoding="utf-8")
     s3, bucket, key = _s3(uri)
-    return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode("utf-8")
+    with _s3_errors("read_text", uri):
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode("utf-8")
 
 
 def list_subdirs(uri: str) -> list[str]:
@@ -168,9 +198,10 @@ def list_subdirs(uri: str) -> list[str]:
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
     s3, bucket, key = _s3(uri)
     names = set()
-    for page in _s3_objects(s3, bucket, key, delimiter="/"):
-        for common in page.get("CommonPrefixes", []):
-            names.add(common["Prefix"].rstrip("/").rsplit("/", 1)[-1])
+    with _s3_errors("list_subdirs", uri):
+        for page in _s3_objects(s3, bucket, key, delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                names.add(common["Prefix"].rstrip("/").rsplit("/", 1)[-1])
     return sorted(names)
 
 
@@ -191,10 +222,11 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
                       if i.type == pafs.FileType.File and _visible(i.base_name, suffix))
     s3, bucket, key = _s3(uri)
     out = []
-    for page in _s3_objects(s3, bucket, key):
-        for item in page.get("Contents", []):
-            if not item["Key"].endswith("/") and _visible(item["Key"], suffix):
-                out.append(f"s3://{bucket}/{item['Key']}")
+    with _s3_errors("list_files", uri):
+        for page in _s3_objects(s3, bucket, key):
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith("/") and _visible(item["Key"], suffix):
+                    out.append(f"s3://{bucket}/{item['Key']}")
     return sorted(out)
 
 
@@ -256,18 +288,20 @@ def delete_dir(uri: str) -> None:
     s3, bucket, key = _s3(uri)
     if not key:
         raise InputPathError(f"delete_dir {uri}: refusing to empty a whole bucket")
-    _abort_uploads(s3, bucket, key)
     failed: list[dict[str, Any]] = []
-    for page in _s3_objects(s3, bucket, key):
-        batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-        if batch:
-            # Quiet: the answer lists only the keys S3 did not delete (AccessDenied, a lock)
-            resp = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-            failed.extend(resp.get("Errors", []))
+    with _s3_errors("delete_dir", uri):
+        _abort_uploads(s3, bucket, key)
+        for page in _s3_objects(s3, bucket, key):
+            batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if batch:
+                # Quiet: the answer lists only the keys S3 did not delete (AccessDenied, lock)
+                resp = s3.delete_objects(Bucket=bucket,
+                                         Delete={"Objects": batch, "Quiet": True})
+                failed.extend(resp.get("Errors", []))
     if failed:
         shown = ", ".join(f"{e.get('Key')} ({e.get('Code')})" for e in failed[:3])
         more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
-        raise DeleteError(f"delete_dir {uri}: {len(failed)} object(s) not deleted: "
+        raise StorageError(f"delete_dir {uri}: {len(failed)} object(s) not deleted: "
                              f"{shown}{more}")
 
 

@@ -219,10 +219,24 @@ def test_delete_dir_raises_naming_the_keys_s3_refused_stubbed(
         "Errors": [{"Key": k, "Code": "AccessDenied", "Message": "Access Denied"}
                    for k in keys[1:]]})
     monkeypatch.setattr(aws, "client", lambda *args, **kwargs: s3)
-    with stubber, pytest.raises(io.DeleteError) as err:
+    with stubber, pytest.raises(io.StorageError) as err:
         io.delete_dir("s3://lake/curated/t/_versions/v1")
     message = str(err.value)
     assert message.startswith("delete_dir s3://lake/curated/t/_versions/v1: 5 object(s) not "
                               f"deleted: {keys[1]} (AccessDenied)")
     assert f"{keys[3]} (AccessDenied) and 2 more" in message and "\n" not in message
     assert not isinstance(err.value, FileNotFoundError)
+
+
+def test_s3_errors_name_the_uri_and_the_bucket_on_moto(bucket: str) -> None:
+    missing = f"no-such-bucket-{uuid.uuid4().hex[:8]}"
+    for call in (io.uri_exists, io.read_text, io.list_files, io.list_subdirs,
+                 lambda uri: io.write_text(uri, "x"), list_data_files):
+        with pytest.raises(InputPathError) as err:
+            call(f"s3://{missing}/raw/x.json")
+        assert f"s3://{missing}/raw/x.json: bucket {missing} does not exist" in str(err.value)
+    # a missing key is an InputPathError, which is a FileNotFoundError like a local file's
+    with pytest.raises(FileNotFoundError, match=f"read_text s3://{bucket}/absent.json: no such "
+                                                "object"):
+        io.read_text(f"s3://{bucket}/absent.json")
+    assert list_data_files(f"s3://{bucket}/raw/none") == []  # a missing prefix: nothing new
