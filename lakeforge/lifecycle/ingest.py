@@ -137,14 +137,17 @@ def _file_names(spark: SparkSession, frame: DataFrame, files: Sequence[FileEntry
 
 
 def file_issues(spark: SparkSession, files: Sequence[FileEntry], unreadable: list[FileEntry],
-                have_rows: set[str], partition_of: dict[str, str]) -> tuple[DataFrame, int]:
-    """File-level quarantine records (empty files, files with no data line, unreadable ones)
-    and how many there are."""
+                have_rows: set[str], partition_of: dict[str, str],
+                reasons: Mapping[str, str] | None = None) -> tuple[DataFrame, int]:
+    """File-level quarantine records (empty files, files with no data line, unreadable ones,
+    and the files ``reasons`` names with their reason) and how many there are."""
     bad = {f.path for f in unreadable}
     records = []
     for f in files:
         if f.size == 0:
             reason = "empty file (0 bytes)"
+        elif f.path in (reasons or {}):
+            reason = (reasons or {})[f.path]
         elif f.path in bad:
             reason = ("unreadable object: Spark could not read it (corrupt compression, "
                       "vanished or no access); it was skipped")
@@ -215,23 +218,40 @@ def _raw_or_partition(source: str, present: Sequence[str], partition_keys: Seque
     return F.lit(None).cast("string").alias(raw_name(source))
 
 
-def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence[str]],
-              required: Sequence[str], partition_keys: Sequence[str] = (),
-              delimiter: str = ",") -> tuple[DataFrame, list[str]]:
-    """Parse CSV lines by each file's own header (line 1). Returns rows with ``_r_<source>``
-    raw values, typed source columns and ``_problems``, and the columns headers add beyond the
-    mappings (schema drift: reported, merged when a mapping names them)."""
+def header_lines(lines: DataFrame) -> dict[str, tuple[int, str, int]]:
+    """Each CSV file's header, its first non-blank line: ``_file`` -> (line number, text,
+    number of non-blank lines). A file with no non-blank line is not in it."""
     from pyspark.sql import functions as F
 
-    headers: dict[str, list[str]] = {}
-    for r in lines.where(F.col("_line") == 1).select("_file", "line").collect():
-        headers.setdefault(r["line"], []).append(r["_file"])
+    found = (lines.where(F.trim("line") != "").groupBy("_file")
+             .agg(F.min(F.struct("_line", "line")).alias("h"), F.count(F.lit(1)).alias("n"))
+             .collect())
+    return {r["_file"]: (r["h"]["_line"], r["h"]["line"], r["n"]) for r in found}
+
+
+def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence[str]],
+              required: Sequence[str], partition_keys: Sequence[str] = (),
+              delimiter: str = ",", headers: Mapping[str, tuple[int, str, int]] | None = None
+              ) -> tuple[DataFrame, list[str]]:
+    """Parse CSV lines by each file's own header (its first non-blank line; the lines after it
+    are data, numbered as in the file; ``headers`` as :func:`header_lines` gives, computed when
+    not passed). Returns rows with ``_r_<source>`` raw values, typed source columns and
+    ``_problems``, and the columns headers add beyond the mappings (schema drift: reported,
+    merged when a mapping names them)."""
+    from pyspark.sql import functions as F
+
+    if headers is None:
+        headers = header_lines(lines)
+    by_header: dict[str, list[str]] = {}
+    for path, (_n, text, _count) in headers.items():
+        by_header.setdefault(text, []).append(path)
     sources = [m[0] for m in mappings]
     frames, added = [], set()
-    data = lines.where((F.col("_line") > 1) & (F.trim("line") != ""))
-    for header, files in sorted(headers.items()):
-        if not header.strip():
-            continue
+    header_at = spark.createDataFrame([(p, h[0]) for p, h in headers.items()],
+                                      "_file string, _header_line int")
+    data = lines.join(F.broadcast(header_at), "_file").where(
+        (F.col("_line") > F.col("_header_line")) & (F.trim("line") != "")).drop("_header_line")
+    for header, files in sorted(by_header.items()):
         names = next(csv.reader([header], delimiter=delimiter))
         added |= set(names) - set(sources)
         schema = ", ".join(f"`c{i}` string" for i in range(len(names))) + ", _corrupt string"
@@ -407,6 +427,7 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
     files = [f for v in chosen for f in files_of[v]]
     values_of = {f.path: v for v in chosen for f in files_of[v]}
     partition_of = {p: partition_text(keys, v) for p, v in values_of.items()}
+    reasons: dict[str, str] = {}  # file-level issues found here, by file
     files_by_part: dict[str, list[str]] = {}
     for f in files:
         if f.size > 0:
@@ -418,15 +439,21 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
     else:
         lines, unreadable = read_lines(spark, files, keys, values_of)
         lines = lines.cache()
-        with_data = lines.where(F.trim("line") != "")
         if spec.format == "csv":
-            with_data = with_data.where(F.col("_line") > 1)
+            headers = header_lines(lines)
+            # A file that holds nothing but blank lines has no header to read its lines by.
+            unread = {f.path for f in unreadable}
+            reasons.update({f.path: "no header line (the file holds only blank lines)"
+                            for f in files if f.size > 0 and f.path not in headers
+                            and f.path not in unread and f.path not in reasons})
+            have_rows = {p for p, (_n, _text, count) in headers.items() if count > 1}
             rows, added_cols = parse_csv(spark, lines, mappings, spec.required, keys,
-                                         spec.delimiter)
+                                         spec.delimiter, headers)
         else:
             rows, added_cols = parse_json(lines, mappings, spec.required, keys)
-        have_rows = {r[0] for r in with_data.select("_file").distinct().collect()}
-    issues, n_issues = file_issues(spark, files, unreadable, have_rows, partition_of)
+            have_rows = {r[0] for r in lines.where(F.trim("line") != "")
+                         .select("_file").distinct().collect()}
+    issues, n_issues = file_issues(spark, files, unreadable, have_rows, partition_of, reasons)
     if misplaced:
         where = "/".join(keys) if keys else "a"
         issues = issues.unionByName(spark.createDataFrame(

@@ -15,6 +15,7 @@ from lakeforge.paths import listed_path
 
 CSV_MAPPINGS = [["id", "string", "id", "string"], ["born", "string", "born", "date"],
                 ["n", "bigint", "n", "int"]]
+ID_N = [["id", "string", "id", "string"], ["n", "bigint", "n", "int"]]
 
 
 def _ingest(spark, root: Path, spec: SourceSpec, name: str = "src"):  # type: ignore[no-untyped-def]
@@ -27,6 +28,15 @@ def _ingest(spark, root: Path, spec: SourceSpec, name: str = "src"):  # type: ig
 def _reasons(ingested) -> dict[tuple[str, int | None], str]:  # type: ignore[no-untyped-def]
     rows = ingested.rows.where("size(_problems) > 0").select("_file", "_line", "_problems")
     return {(Path(r[0]).name, r[1]): "; ".join(r[2]) for r in rows.collect()}
+
+
+def _good(ingested, *cols):  # type: ignore[no-untyped-def]
+    rows = ingested.rows.where("size(_problems) = 0").select(*cols).collect()
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
+def _issues(ingested) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {Path(r.source_file).name: r.reason for r in ingested.issues.collect()}
 
 
 def test_spark_file_uris_map_back_to_listed_paths() -> None:
@@ -165,3 +175,16 @@ def test_an_empty_source_reads_as_no_rows(spark, tmp_path: Path) -> None:
                                           mappings=CSV_MAPPINGS))
     assert (got.rows_in, got.bad_rows, got.file_issues) == (0, 0, 1)
     assert got.rows.count() == 0
+
+
+def test_csv_header_is_the_first_non_blank_line(spark, tmp_path: Path) -> None:
+    root = tmp_path / "blank"
+    root.mkdir()
+    (root / "a.csv").write_text("\n  \nid,n\np1,1\np2,x\n")
+    (root / "blanks.csv").write_text("\n \n")
+    got = _ingest(spark, root, SourceSpec(path="blank", format="csv", mappings=ID_N,
+                                          required=["id"]))
+    assert _reasons(got) == {("a.csv", 5): "column n: 'x' is not an int"}
+    assert _good(got, "_line", "id") == [(4, "p1")]
+    assert _issues(got) == {"blanks.csv": "no header line (the file holds only blank lines)"}
+    assert (got.rows_in, got.bad_rows, got.file_issues) == (2, 1, 1)
