@@ -427,6 +427,16 @@ def stage_partitioned(
     table_uri = lake.require_inside(lake.table_uri(zone, table, database), "table location")
 
     existing = catalog.get_table(database, table) if catalog is not None else None
+    if existing is not None:
+        ordered = _in_table_order(existing, data_cols)
+        if ordered != data_cols:
+            # Parquet is read by name (Spark, Athena): written in the table's order, the
+            # table's columns need no change (a new order would make the metastore re-create
+            # the table)
+            log.info("publish %s.%s: columns written in the table's order %s", database, table,
+                     ordered)
+            data_cols = ordered
+            safe = safe.select(*data_cols, *keys)
     columns = [BaseColumn(c, athena_type_string(safe.schema[c].dataType)) for c in data_cols]
     part_cols = [BaseColumn(k, athena_type_string(safe.schema[k].dataType)) for k in keys]
     current: list[Partition] = []
@@ -605,6 +615,14 @@ def _restore_table(catalog: Catalog, previous: TableSpec | None, spec: TableSpec
                       "partition switch", spec.qualified_name)
         return False
     return True
+
+
+def _in_table_order(existing: TableSpec, data_cols: Sequence[str]) -> list[str]:
+    """``data_cols`` with the table's columns first, in the table's order, then the columns
+    the table does not have yet, in the data's order (an added column goes last)."""
+    known = [c.name.lower() for c in existing.columns]
+    have = set(data_cols)
+    return [c for c in known if c in have] + [c for c in data_cols if c not in set(known)]
 
 
 def _unset_partition_values(keys: Sequence[str],

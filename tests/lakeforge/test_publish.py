@@ -451,6 +451,47 @@ def test_empty_string_partition_value_is_refused_before_anything_is_written(
     assert _ids(catalog, db, "t") == [1]
 
 
+def _catalog_ddl(monkeypatch, catalog):
+    """The DROP / CREATE / ALTER statements ``catalog`` issues from now on."""
+    issued = []
+    run = catalog._sql
+
+    def spy(statement):
+        if statement.startswith(("DROP", "CREATE", "ALTER")):
+            issued.append(statement.split(" (")[0][:80])
+        return run(statement)
+
+    monkeypatch.setattr(catalog, "_sql", spy)
+    return issued
+
+
+def test_reordered_columns_publish_without_recreating_the_table(spark, catalog, db, lake,
+                                                                monkeypatch):
+    """The same columns in another order are written in the table's order (Parquet is read
+    by name): the table is never dropped; an added column goes after the table's."""
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    publish_partitioned(_batch(spark, [1], "d1").unionByName(_batch(spark, [2], "d2")),
+                        mode="overwrite", **kw)
+    issued = _catalog_ddl(monkeypatch, catalog)
+    reordered = _batch(spark, [3], "d1").select("country", "v", "dt", "id")
+    publish_partitioned(reordered, mode="overwrite_partitions", **kw)
+    publish_partitioned(reordered, mode="append", **kw)
+    assert not [s for s in issued if s.startswith(("DROP", "CREATE"))], issued
+    assert [c.name for c in catalog.get_table(db, "t").columns] == ["id", "v", "country"]
+    spark.catalog.refreshTable(f"{db}.t")
+    assert sorted(tuple(r) for r in spark.table(f"{db}.t").collect()) == [
+        (2, 2.0, "GB", "d2"), (3, 3.0, "GB", "d1"), (3, 3.0, "GB", "d1")]
+    assert _ids(catalog, db, "t") == [2, 3, 3]
+
+    wider = reordered.withColumn("note", F.lit("n")).select("note", "dt", "v", "country", "id")
+    publish_partitioned(wider, mode="overwrite", **kw)
+    assert not [s for s in issued if s.startswith(("DROP", "CREATE"))], issued
+    assert [c.name for c in catalog.get_table(db, "t").columns] == ["id", "v", "country",
+                                                                    "note"]
+    spark.catalog.refreshTable(f"{db}.t")
+    assert [tuple(r) for r in spark.table(f"{db}.t").collect()] == [(3, 3.0, "GB", "n", "d1")]
+
+
 def test_failed_partition_switch_restores_the_previous_table_definition(
         spark, catalog, db, lake, monkeypatch):
     """An overwrite changing a column type whose partition call fails: PublishError, and the
