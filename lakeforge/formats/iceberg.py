@@ -25,7 +25,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+import time
 from typing import TYPE_CHECKING, Any
 
 from lakeforge.errors import ConfigError, SchemaMismatchError
@@ -282,16 +282,55 @@ def compact(spark: SparkSession, target: Target) -> tuple[str, ...]:
 
 
 def expire(spark: SparkSession, target: Target, retention_hours: float) -> None:
-    """Expire snapshots older than the retention (the current one always stays); their
-    files no longer referenced are deleted."""
-    cutoff = datetime.now(timezone.utc) - timedelta(hours=retention_hours)
-    oldest = spark.sql(f"SELECT min(committed_at) FROM {identifier(target)}.snapshots"
-                       ).collect()[0][0]
-    if oldest is not None and oldest.astimezone(timezone.utc) > cutoff:
-        return  # no snapshot is old enough to expire
-    stamp = cutoff.strftime("%Y-%m-%d %H:%M:%S.%f")
+    """Expire the snapshots replaced more than ``retention_hours`` ago; their files no longer
+    referenced are deleted. The current snapshot and every branch or tag head stay.
+
+    A snapshot ages from when it was replaced, as a Parquet version and Delta's removed files
+    do, not from its commit (Iceberg's ``older_than``): a table published less often than the
+    retention keeps the snapshot a reader or a rollback may still be pointed at.
+    """
+    now_ms = int(time.time() * 1000)
+    expired = expirable_snapshots(spark, target, now_ms - int(retention_hours * 3_600_000))
+    if not expired:
+        return
+    ids = ", ".join(f"{i}L" for i in expired)
+    # older_than a day after the epoch: only the listed snapshots go (Iceberg otherwise also
+    # expires by commit time, history.expire.max-snapshot-age-ms: 5 days by default)
     spark.sql(f"CALL {ICEBERG_CATALOG}.system.expire_snapshots(table => '{_short(target)}', "
-              f"older_than => TIMESTAMP '{stamp}', retain_last => 1)")
+              f"older_than => TIMESTAMP '1970-01-02 00:00:00', "
+              f"snapshot_ids => array({ids}))")
+    log.info("iceberg %s: expired snapshots %s", target.qualified_name, expired)
+
+
+def expirable_snapshots(spark: SparkSession, target: Target, cutoff_ms: int) -> list[int]:
+    """The snapshots replaced at or before ``cutoff_ms`` (epoch milliseconds), oldest first.
+
+    A snapshot is replaced when ``main``'s next snapshot-log entry after it was made current
+    (a commit, a rollback, a fast-forward) or when a snapshot with it as parent was committed
+    (its successor on a branch); the latest of these counts. Never replaced: the current
+    snapshot and the head of every branch and tag. A snapshot with neither (the head of a
+    dropped branch, never a version of ``main``) ages from its commit.
+    """
+    ident = identifier(target)
+    snaps = spark.sql(f"SELECT snapshot_id, parent_id, unix_millis(committed_at) AS at "
+                      f"FROM {ident}.snapshots").collect()
+    log_rows = spark.sql(f"SELECT snapshot_id, unix_millis(made_current_at) AS at "
+                         f"FROM {ident}.history ORDER BY made_current_at").collect()
+    heads = {int(r["snapshot_id"]) for r in
+             spark.sql(f"SELECT snapshot_id FROM {ident}.refs").collect()}
+    replaced: dict[int, int] = {}
+    for before, after in zip(log_rows, log_rows[1:], strict=False):
+        sid = int(before["snapshot_id"])
+        replaced[sid] = max(replaced.get(sid, 0), int(after["at"]))
+    for r in snaps:
+        if r["parent_id"] is not None:
+            parent = int(r["parent_id"])
+            replaced[parent] = max(replaced.get(parent, 0), int(r["at"]))
+    if log_rows:
+        heads.add(int(log_rows[-1]["snapshot_id"]))
+    out = [(replaced.get(int(r["snapshot_id"]), int(r["at"])), int(r["snapshot_id"]))
+           for r in snaps if int(r["snapshot_id"]) not in heads]
+    return [sid for at, sid in sorted(out) if at <= cutoff_ms]
 
 
 def snapshots(spark: SparkSession, target: Target) -> list[dict[str, Any]]:

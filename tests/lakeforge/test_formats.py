@@ -317,6 +317,44 @@ def test_append_of_the_same_window_commits_once_and_a_later_window_appends(
     assert _version_count(fspark, fmt, target) == 3
 
 
+def test_iceberg_expiry_ages_a_snapshot_from_when_it_was_replaced(fspark,
+                                                                   tmp_path: Path) -> None:
+    """Retention 4 s: a snapshot committed longer ago than that but replaced just now stays
+    (time travel reads it); it is expired at the first commit 4 s after it was replaced, and
+    the snapshot that replaced it (replaced just now) stays."""
+    import time
+
+    from lakeforge.catalog.spark_sql import SparkSqlCatalog
+    from lakeforge.formats import iceberg
+
+    retention = 4.0
+    catalog = SparkSqlCatalog(fspark)
+    target = _target("iceberg", tmp_path, mode="overwrite", retention_hours=retention / 3600)
+
+    def publish(rows: list[tuple[Any, ...]]) -> int:
+        return int(commit("iceberg", fspark.createDataFrame(rows, SCHEMA), target,
+                          spark=fspark, catalog=catalog).version)
+
+    def wait_past_retention(snapshot_id: int) -> None:
+        at = fspark.sql(f"SELECT unix_millis(committed_at) FROM {iceberg.identifier(target)}"
+                        f".snapshots WHERE snapshot_id = {snapshot_id}").collect()[0][0]
+        time.sleep(max(0.0, at / 1000 + retention + 0.5 - time.time()))
+
+    def as_of(snapshot_id: int) -> list[tuple[Any, ...]]:
+        return _rows(fspark.read.option("snapshot-id", snapshot_id)
+                     .table(iceberg.identifier(target)))
+
+    first = publish(FIRST)
+    wait_past_retention(first)
+    second = publish([(4, "d", "2024-01-02")])
+    assert as_of(first) == _rows(fspark.createDataFrame(FIRST, SCHEMA))
+    wait_past_retention(second)
+    third = publish([(5, "e", "2024-01-03")])
+    assert [s["snapshot_id"] for s in iceberg.snapshots(fspark, target)] == [second, third]
+    assert as_of(second) == [(4, "d", "2024-01-02")]
+    assert spark_rows(fspark, "iceberg", target, catalog) == [(5, "e", "2024-01-03")]
+
+
 def test_iceberg_write_audit_publish_keeps_main_unchanged_until_fast_forward(
         fspark, tmp_path: Path) -> None:
     """WAP on a branch: main readers see nothing of the branch; a refused branch is dropped;
