@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ from lakeforge.paths import is_remote, normalize_uri
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 
 class StorageError(LakeforgeError, OSError):
@@ -65,6 +68,16 @@ def _require_s3_input(uri: str, what: str) -> str:
 
     s3, bucket, key = _s3(uri)
     try:
+        if key and _s3_object_exists(s3, bucket, key):
+            # One object is read as a file, as a local file is. A key that is also a folder
+            # prefix ("k" and "k/..."): S3A (and pyarrow) take the object, so Spark reads that
+            # object alone; say so rather than let the folder's files go unread unnoticed.
+            page = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/", MaxKeys=1)
+            if page.get("KeyCount"):
+                log.warning("%s %s names an object and a folder prefix %s/; Spark reads the "
+                            "object alone: point at %s/* to read the folder's files",
+                            what, uri, key, uri.rstrip("/"))
+            return uri
         for page in _s3_objects(s3, bucket, key):
             if any(_visible(item["Key"], "") for item in page.get("Contents", [])):
                 return uri
@@ -82,6 +95,20 @@ def _require_s3_input(uri: str, what: str) -> str:
                              "to read")
     raise InputPathError(f"{what} {uri} does not exist; upload the files or point {what} at "
                          "an existing prefix")
+
+
+def _s3_object_exists(s3: Any, bucket: str, key: str) -> bool:
+    """True when ``key`` is an object (HEAD); False when there is none (a folder, nothing)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code", "")) in ("404", "NoSuchKey",
+                                                                   "NotFound"):
+            return False
+        raise
 
 
 # ------------------------------------------------------------- small files, local or S3
@@ -146,17 +173,10 @@ def uri_exists(uri: str) -> bool:
     path = _local(uri)
     if path is not None:
         return Path(path).exists()
-    from botocore.exceptions import ClientError
-
     s3, bucket, key = _s3(uri)
     with _s3_errors("uri_exists", uri):
-        if key:
-            try:
-                s3.head_object(Bucket=bucket, Key=key)
-                return True
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
-                    raise
+        if key and _s3_object_exists(s3, bucket, key):
+            return True
         resp = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/" if key else "", MaxKeys=1)
     return bool(resp.get("KeyCount"))
 

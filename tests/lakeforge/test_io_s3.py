@@ -240,3 +240,20 @@ def test_s3_errors_name_the_uri_and_the_bucket_on_moto(bucket: str) -> None:
                                                 "object"):
         io.read_text(f"s3://{bucket}/absent.json")
     assert list_data_files(f"s3://{bucket}/raw/none") == []  # a missing prefix: nothing new
+
+
+def test_one_s3_object_is_an_input_like_a_local_file_on_moto(
+        bucket: str, caplog: pytest.LogCaptureFixture) -> None:
+    one = f"s3://{bucket}/raw/orders/a.csv"
+    io.write_text(one, "a,b\n1,2\n")
+    assert io.require_input_path(one, "sources.o.path") == one
+    assert [(f.path, f.size) for f in list_data_files(one)] == [(one, 8)]
+    # a key that is an object and a folder prefix: the object is what Spark (S3A) reads, so
+    # the check passes, the listing holds the object alone, and a warning names the folder
+    both = f"s3://{bucket}/raw/both"
+    io.write_text(both, "a\n1\n")
+    io.write_text(f"{both}/part-0.csv", "a\n2\n")
+    with caplog.at_level("WARNING", logger="lakeforge.io"):
+        assert io.require_input_path(both, "sources.b.path") == both
+    assert f"sources.b.path {both} names an object and a folder prefix" in caplog.text
+    assert [f.path for f in list_data_files(both)] == [both]
