@@ -261,7 +261,14 @@ def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence
         # Fields outside quoted sections, to say how many there were.
         fields = F.size(F.split(F.regexp_replace("line", r'"([^"]|"")*"', ""),
                                 re.escape(delimiter), -1))
+        # The file is split into lines before parsing, so a quoted field holding a line break
+        # leaves an odd number of quotes on each of its lines: every fragment is quarantined.
+        quotes = F.length("line") - F.length(F.regexp_replace("line", '"', ""))
         malformed = F.when(
+            quotes % 2 == 1,
+            F.lit('malformed CSV line: unbalanced quote (") - a quoted field may not span '
+                  'lines, or a quote is missing')
+        ).when(
             F.col("_p._corrupt").isNotNull(),
             F.concat(F.lit("malformed CSV line: "), fields.cast("string"),
                      F.lit(f" fields where the header has {len(names)}"),

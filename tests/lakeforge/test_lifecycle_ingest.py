@@ -16,6 +16,8 @@ from lakeforge.paths import listed_path
 CSV_MAPPINGS = [["id", "string", "id", "string"], ["born", "string", "born", "date"],
                 ["n", "bigint", "n", "int"]]
 ID_N = [["id", "string", "id", "string"], ["n", "bigint", "n", "int"]]
+QUOTE = ('malformed CSV line: unbalanced quote (") - a quoted field may not span lines, '
+         'or a quote is missing')
 
 
 def _ingest(spark, root: Path, spec: SourceSpec, name: str = "src"):  # type: ignore[no-untyped-def]
@@ -188,3 +190,14 @@ def test_csv_header_is_the_first_non_blank_line(spark, tmp_path: Path) -> None:
     assert _good(got, "_line", "id") == [(4, "p1")]
     assert _issues(got) == {"blanks.csv": "no header line (the file holds only blank lines)"}
     assert (got.rows_in, got.bad_rows, got.file_issues) == (2, 1, 1)
+
+
+def test_a_quoted_field_spanning_lines_quarantines_every_fragment(spark, tmp_path: Path) -> None:
+    root = tmp_path / "span"
+    root.mkdir()
+    (root / "f.csv").write_text('id,n\n"a\nb",1\nc,2\nd,"3\n')
+    got = _ingest(spark, root, SourceSpec(path="span", format="csv", mappings=ID_N,
+                                          required=["id"]))
+    assert _reasons(got) == {("f.csv", 2): QUOTE, ("f.csv", 3): QUOTE, ("f.csv", 5): QUOTE}
+    assert _good(got, "id") == [("c",)]
+    assert (got.rows_in, got.bad_rows) == (4, 3)
