@@ -4,8 +4,9 @@ Three backends with one interface:
 
 * :class:`LocalStateStore`: a folder (the lake's bookmarks zone); a per-key ``fcntl`` lock makes
   the read-compare-write atomic between processes on one machine or a shared POSIX mount.
-* :class:`S3StateStore`: one object per key; S3 conditional writes (``If-None-Match: *`` to
-  create, ``If-Match: <etag>`` to replace) make it atomic without any other service.
+* :class:`S3StateStore`: one object per key; S3 conditional requests (``If-None-Match: *`` to
+  create, ``If-Match: <etag>`` to replace and to delete) make it atomic without any other
+  service.
 * :class:`DynamoDBStateStore`: one item per key with a numeric ``version`` and a
   ``ConditionExpression``.
 
@@ -182,14 +183,30 @@ class S3StateStore(StateStore):
         return str(resp["ETag"]).strip('"')
 
     def delete(self, key: str, expected: str | None = None) -> bool:
-        current = self.get(key)
-        if current is None:
-            return False
-        if expected is not None and current.version != expected:
-            raise ConcurrentUpdateError(
-                f"s3://{self.bucket}/{self._key(key)} changed before delete"
-            )
-        self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+        """With ``expected``: one ``DeleteObject`` with ``If-Match: <etag>``, so S3 compares and
+        deletes in one step. A get, a compare here and an unconditional delete would remove a
+        lease that a successor wrote between the two requests. S3 has honoured If-Match on
+        DeleteObject in general purpose buckets since September 2025 (moto does too); an
+        S3-compatible server that ignores the header silently reopens that window."""
+        from botocore.exceptions import ClientError
+
+        if expected is None:
+            if self.get(key) is None:
+                return False
+            self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self._key(key),
+                                  IfMatch=f'"{expected}"')
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code in ("NoSuchKey", "404"):  # If-Match on a missing key: 404, not idempotent
+                return False
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise ConcurrentUpdateError(
+                    f"s3://{self.bucket}/{self._key(key)} changed before delete ({code})"
+                ) from exc
+            raise
         return True
 
     def keys(self, prefix: str = "") -> list[str]:
@@ -244,7 +261,8 @@ class DynamoDBStateStore(StateStore):
 
         kwargs: dict[str, Any] = {"ReturnValues": "ALL_OLD"}
         if expected is not None:
-            kwargs.update(ConditionExpression="version = :v",
+            # Gone already: False, as the other stores say (not "changed before delete").
+            kwargs.update(ConditionExpression="attribute_not_exists(pk) OR version = :v",
                           ExpressionAttributeValues={":v": {"N": expected}})
         try:
             resp = self.ddb.delete_item(TableName=self.table, Key={"pk": {"S": key}}, **kwargs)

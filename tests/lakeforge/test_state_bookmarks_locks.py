@@ -23,13 +23,17 @@ from lakeforge.state import (
 
 @pytest.fixture(params=["local", "s3", "dynamodb"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> StateStore:
-    if request.param == "local":
+    return _store_on(request.param, request, tmp_path)
+
+
+def _store_on(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> StateStore:
+    if backend == "local":
         return LocalStateStore(tmp_path / "bookmarks")
     endpoint = request.getfixturevalue("moto_endpoint")
     from lakeforge.aws import client
 
     name = f"t{abs(hash(request.node.name)) % 10**8}"
-    if request.param == "s3":
+    if backend == "s3":
         s3 = client("s3", region="us-east-1", endpoint_url=endpoint)
         s3.create_bucket(Bucket=name)
         return store_for(f"s3://{name}/lake/bookmarks", region="us-east-1",
@@ -51,6 +55,11 @@ def test_compare_and_swap(store: StateStore) -> None:
     got = store.get("jobs/a")
     assert got is not None and got.doc == {"n": 2} and got.version == v2
     assert store.keys("jobs/") == ["jobs/a"]
+    with pytest.raises(ConcurrentUpdateError):
+        store.delete("jobs/a", v1)  # stale version: nothing deleted
+    assert store.delete("jobs/a", v2) is True and store.get("jobs/a") is None
+    assert store.delete("jobs/a", v2) is False
+    store.put("jobs/a", {"n": 1}, None)
     assert store.delete("jobs/a") is True and store.get("jobs/a") is None
     assert store.delete("jobs/a") is False
     with pytest.raises(ConfigError):
@@ -165,3 +174,35 @@ def test_lock_fails_fast_and_stale_lock_expires(store: StateStore) -> None:
     assert store.get(taken.key).doc["owner"] == "run-C"  # type: ignore[union-attr]
     taken.release()
     assert store.get(taken.key) is None
+
+
+@pytest.mark.aws
+@pytest.mark.parametrize("backend", ["s3", "dynamodb"])
+def test_release_after_a_successor_took_over_between_read_and_delete_keeps_its_lease(
+        backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """Forced interleaving, real calls on moto: the paused run's release reads its lease, then the
+    successor's acquire runs just before the delete request (the store's delete call on the
+    client is wrapped to run it first). The delete must be conditional on the server's side:
+    the successor keeps the lease, so a third run cannot take the lock."""
+    store = _store_on(backend, request, tmp_path)
+    paused = JobLock(store, "lakeforge.race", ttl_seconds=0.2, owner="paused-run").acquire()
+    time.sleep(0.3)  # the paused run's lease expires; it has not noticed yet
+    successor = JobLock(store, "lakeforge.race", ttl_seconds=60, owner="successor")
+    client = store.s3 if isinstance(store, S3StateStore) else store.ddb  # type: ignore[attr-defined]
+    name = "delete_object" if isinstance(store, S3StateStore) else "delete_item"
+    real_delete = getattr(client, name)
+
+    def successor_first(**kwargs: object) -> object:
+        successor.acquire()
+        return real_delete(**kwargs)
+
+    monkeypatch.setattr(client, name, successor_first)
+    paused.release()  # logs "taken over by another run before release"; must not delete
+    monkeypatch.setattr(client, name, real_delete)
+    assert store.get(successor.key).doc["owner"] == "successor"  # type: ignore[union-attr]
+    with pytest.raises(LockHeldError, match="held by successor"):
+        JobLock(store, "lakeforge.race", owner="third-run").acquire()
+    successor.verify()
+    successor.release()
+    assert store.get(successor.key) is None
