@@ -215,6 +215,7 @@ def list_data_files(uri: str, *, filesystem: Any = None, recursive: bool = True
 
     import pyarrow.fs as pafs
 
+    from lakeforge.io import is_hidden
     from lakeforge.paths import normalize_uri
 
     if filesystem is not None:
@@ -252,8 +253,7 @@ def list_data_files(uri: str, *, filesystem: Any = None, recursive: bool = True
         if info.type != pafs.FileType.File:
             continue
         rel = info.path[len(root):].lstrip("/")
-        parts = rel.split("/")
-        if any(p.startswith((".", "_")) and "=" not in p for p in parts) or rel.endswith(".crc"):
+        if is_hidden(rel) or rel.endswith(".crc"):
             continue
         mtime = int(info.mtime.timestamp() * 1000) if info.mtime else 0
         out.append(FileEntry(f"{scheme}{info.path}", int(info.size or 0), mtime))

@@ -55,9 +55,8 @@ def require_input_path(uri: str, what: str = "input path") -> str:
             f"{what} {uri} does not exist; create it or point {what} at an existing folder"
         )
     if path.is_dir():
-        has_data = any(
-            p.is_file() and not p.name.startswith((".", "_")) for p in path.rglob("*")
-        )
+        has_data = any(p.is_file() and not is_hidden(p.relative_to(path).as_posix())
+                       for p in path.rglob("*"))
         if not has_data:
             raise InputPathError(f"{what} {uri} is an empty folder; nothing to read")
     return uri
@@ -79,7 +78,7 @@ def _require_s3_input(uri: str, what: str) -> str:
                             what, uri, key, uri.rstrip("/"))
             return uri
         for page in _s3_objects(s3, bucket, key):
-            if any(_visible(item["Key"], "") for item in page.get("Contents", [])):
+            if any(_visible(item["Key"][len(key):], "") for item in page.get("Contents", [])):
                 return uri
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
@@ -225,27 +224,42 @@ def list_subdirs(uri: str) -> list[str]:
     return sorted(names)
 
 
+def is_hidden(relative: str) -> bool:
+    """True when a path below a listing's root has a hidden component, as Spark's file index
+    decides: a name starting with '.' or with '_' (a partition folder such as ``_c=1``
+    excepted): ``_SUCCESS``, ``_temporary/``, ``.spark-staging-*/``, ``.crc`` files.
+
+    Example::
+
+        is_hidden("dt=1/_temporary/0/part-0.parquet")  # True
+    """
+    return any(p.startswith(".") or (p.startswith("_") and "=" not in p)
+               for p in relative.split("/") if p)
+
+
 def _visible(relative: str, suffix: str) -> bool:
-    name = relative.rsplit("/", 1)[-1]
-    return bool(name) and not name.startswith(("_", ".")) and name.endswith(suffix)
+    return bool(relative) and not is_hidden(relative) and relative.endswith(suffix)
 
 
 def list_files(uri: str, suffix: str = "") -> list[str]:
-    """Paths of the data files under ``uri`` (recursive), skipping hidden ``_``/``.`` files.
+    """Paths of the data files under ``uri`` (recursive), skipping every path with a hidden
+    component below ``uri`` (:func:`is_hidden`: ``_SUCCESS``, files under ``_temporary/``).
 
     Local files come back as paths, S3 objects as ``s3://bucket/key`` URIs."""
     path = _local(uri)
     if path is not None:
+        root = path.rstrip("/") or "/"
         fs = pafs.LocalFileSystem()
-        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
-        return sorted(i.path for i in infos
-                      if i.type == pafs.FileType.File and _visible(i.base_name, suffix))
+        infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        return sorted(i.path for i in infos if i.type == pafs.FileType.File
+                      and _visible(i.path[len(root):], suffix))
     s3, bucket, key = _s3(uri)
     out = []
     with _s3_errors("list_files", uri):
         for page in _s3_objects(s3, bucket, key):
             for item in page.get("Contents", []):
-                if not item["Key"].endswith("/") and _visible(item["Key"], suffix):
+                relative = item["Key"][len(key):] if key else item["Key"]
+                if not item["Key"].endswith("/") and _visible(relative, suffix):
                     out.append(f"s3://{bucket}/{item['Key']}")
     return sorted(out)
 

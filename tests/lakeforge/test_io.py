@@ -75,3 +75,17 @@ def test_require_input_path(tmp_path: Path) -> None:
     assert require_input_path(str(tmp_path / "empty")) == str(tmp_path / "empty")
     # other cluster schemes are left to Spark (s3:// is listed: tests/lakeforge/test_io_s3.py)
     assert require_input_path("hdfs://nn/never/checked") == "hdfs://nn/never/checked"
+
+
+def test_list_files_and_require_input_path_skip_hidden_folders(tmp_path: Path) -> None:
+    root = tmp_path / "_lake_under_a_hidden_name"  # only components below the root count
+    for rel in ["dt=1/part-0.parquet", "dt=1/_temporary/0/part-9.parquet",
+                ".spark-staging-1/dt=2/part-8.parquet", "_c=1/part-1.parquet"]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("")
+    assert [Path(p).relative_to(root).as_posix() for p in list_files(str(root), ".parquet")] == [
+        "_c=1/part-1.parquet", "dt=1/part-0.parquet"]
+    (tmp_path / "staged" / "_temporary" / "0").mkdir(parents=True)
+    (tmp_path / "staged" / "_temporary" / "0" / "part-0.csv").write_text("a\n1\n")
+    with pytest.raises(InputPathError, match="staged is an empty folder"):
+        require_input_path(str(tmp_path / "staged"))

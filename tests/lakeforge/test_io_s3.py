@@ -67,6 +67,17 @@ def test_listings_on_moto(bucket: str) -> None:
     assert io.list_files(f"{base}/dt=2024-01-02") == [
         f"{base}/dt=2024-01-02/notes.txt", f"{base}/dt=2024-01-02/part-0.parquet"]
     assert io.list_files(f"s3://{bucket}/missing") == []
+    # a task attempt's and a dynamic overwrite's staging files are hidden by their folder
+    for key in ("_temporary/0/dt=2024-01-03/part-9.parquet",
+                ".spark-staging-1/dt=2024-01-04/part-8.parquet"):
+        io.write_text(f"{base}/{key}", "x")
+    assert len(io.list_files(base, ".parquet")) == 3
+    # hidden components count below the URI only: under _versions/ the files are listed
+    assert io.list_files(f"s3://{bucket}/t/_versions", ".parquet")[0] == (
+        f"{base}/dt=2024-01-01/part-0.parquet")
+    io.write_text(f"s3://{bucket}/raw/staged/_temporary/0/part-0.csv", "a\n1\n")
+    with pytest.raises(InputPathError, match="no data files"):
+        io.require_input_path(f"s3://{bucket}/raw/staged")
 
 
 def test_delete_dir_removes_only_that_prefix_on_moto(bucket: str, s3: Any) -> None:
