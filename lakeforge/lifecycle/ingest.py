@@ -256,7 +256,10 @@ def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence
         added |= set(names) - set(sources)
         schema = ", ".join(f"`c{i}` string" for i in range(len(names))) + ", _corrupt string"
         parsed = data.where(F.col("_file").isin(files)).withColumn(
+            # RFC 4180 like the header (Python's csv): a doubled quote is one quote, a
+            # backslash an ordinary character (Spark's default escape is the backslash).
             "_p", F.from_csv("line", schema, {"mode": "PERMISSIVE", "sep": delimiter,
+                                               "quote": '"', "escape": '"',
                                                "columnNameOfCorruptRecord": "_corrupt"}))
         # Fields outside quoted sections, to say how many there were.
         fields = F.size(F.split(F.regexp_replace("line", r'"([^"]|"")*"', ""),

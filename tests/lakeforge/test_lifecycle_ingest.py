@@ -201,3 +201,13 @@ def test_a_quoted_field_spanning_lines_quarantines_every_fragment(spark, tmp_pat
     assert _reasons(got) == {("f.csv", 2): QUOTE, ("f.csv", 3): QUOTE, ("f.csv", 5): QUOTE}
     assert _good(got, "id") == [("c",)]
     assert (got.rows_in, got.bad_rows) == (4, 3)
+
+
+def test_csv_values_follow_rfc_4180_quoting(spark, tmp_path: Path) -> None:
+    root = tmp_path / "rfc"
+    root.mkdir()
+    (root / "f.csv").write_text('id,n\n"say ""hi""",1\n"C:\\dir\\",2\n"a,b",3\n"",4\n')
+    got = _ingest(spark, root, SourceSpec(path="rfc", format="csv", mappings=ID_N))
+    assert _reasons(got) == {}
+    # a doubled quote is one quote; a backslash is an ordinary character, not an escape
+    assert _good(got, "n", "id") == [(1, 'say "hi"'), (2, "C:\\dir\\"), (3, "a,b"), (4, None)]
