@@ -86,10 +86,10 @@ class LocalStateStore(StateStore):
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _read(self, key: str) -> Versioned | None:
-        path = self._path(key)
-        if not path.is_file():
+        try:  # no is_file() first: a delete between the two would raise FileNotFoundError
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+        except FileNotFoundError:
             return None
-        data = json.loads(path.read_text(encoding="utf-8"))
         return Versioned(data["doc"], str(data["version"]))
 
     def get(self, key: str) -> Versioned | None:
