@@ -17,6 +17,7 @@ Example (``conf/jobs/<job>.yaml``)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,11 +142,86 @@ def table_of(name: str, out: OutputSpec) -> str:
     return out.table or name
 
 
+_NUMERIC = frozenset({"int", "integer", "bigint", "long", "smallint", "tinyint", "double",
+                      "float"})
+_DECIMAL = re.compile(r"decimal\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\)")
+
+
 def _check_type(text: str, key: str) -> None:
     t = text.strip().lower()
-    if t not in MAPPING_TYPES and not (t.startswith("decimal(") and t.endswith(")")):
-        raise ConfigError(f"{key}: type {text!r} is not supported; use one of "
-                          f"{sorted(MAPPING_TYPES)} or decimal(p,s)")
+    if t in MAPPING_TYPES:
+        return
+    if t.startswith("decimal"):
+        m = _DECIMAL.fullmatch(t)
+        if m is None:
+            raise ConfigError(f"{key}: type {text!r} is not decimal(p,s) (two whole numbers, "
+                              "e.g. decimal(12,2))")
+        precision, scale = int(m[1]), int(m[2] or 0)
+        if not (1 <= precision <= 38 and 0 <= scale <= precision):
+            raise ConfigError(f"{key}: type {text!r}: Spark's decimal(p,s) has precision "
+                              "1 <= p <= 38 and scale 0 <= s <= p")
+        return
+    raise ConfigError(f"{key}: type {text!r} is not supported; use one of "
+                      f"{sorted(MAPPING_TYPES)} or decimal(p,s)")
+
+
+def _type_kind(text: str) -> str:
+    t = text.strip().lower()
+    return "numeric" if t in _NUMERIC or t.startswith("decimal") else t
+
+
+def can_cast(source_type: str, target_type: str) -> bool:
+    """Whether Spark's ``try_cast`` (the cast ingestion and ApplyMapping use) converts
+    ``source_type`` to ``target_type``, for the mapping types: text to and from anything,
+    numeric types among themselves and with boolean and timestamp, date with timestamp; never a
+    date with a number or a boolean, a boolean with a timestamp, nor binary with anything but
+    text. Spark refuses the others when the plan is analysed, after the session started;
+    tests/lakeforge/test_lifecycle_settings.py checks this table against Spark."""
+    s, d = _type_kind(source_type), _type_kind(target_type)
+    if s == d or "string" in (s, d):
+        return True
+    pair = {s, d}
+    if "binary" in pair:
+        return False
+    if "date" in pair:
+        return pair == {"date", "timestamp"}
+    if "boolean" in pair:
+        return pair == {"boolean", "numeric"}
+    return True  # numeric <-> timestamp
+
+
+def _check_mappings(mappings: list[list[str]], name: str, fail: Callable[[str, str], None],
+                    source: str) -> None:
+    """Each mapping's shape, types and cast, its source column readable by ingestion, no
+    source column read twice and no target written twice."""
+    sources: dict[str, int] = {}
+    targets: dict[str, int] = {}
+    for i, m in enumerate(mappings):
+        key = f"sources.{name}.mappings[{i}]"
+        if len(m) != 4:
+            fail(key, f"has {len(m)} entries, a mapping has 4 (source, type, target, type)")
+        column, stype, target, ttype = m
+        if not column.strip():
+            fail(key, "has an empty source column; name the column (CSV header, JSON key or "
+                 "Parquet column) it reads")
+        if "." in column or "`" in column:
+            # Ingestion reads top-level CSV headers / JSON keys / Parquet columns by their whole
+            # name: a dotted name is not a nested field (as Glue's ApplyMapping would read it).
+            fail(key, f"source column {column!r} has a '.' or '`': ingestion reads top-level "
+                 "columns and keys only, not nested fields; map a top-level column")
+        _check_type(stype, f"{source}: '{key}'")
+        _check_type(ttype, f"{source}: '{key}'")
+        validate_identifier(target, f"{source}: {key} target")
+        if not can_cast(stype, ttype):
+            fail(key, f"casts {stype} to {ttype}, which Spark cannot convert; map it to a type "
+                 f"{stype} converts to (e.g. string)")
+        for seen, what, value in ((sources, "source column", column),
+                                  (targets, "target column", target)):
+            # Spark resolves column names without regard to case.
+            first = seen.setdefault(value.casefold(), i)
+            if first != i:
+                fail(key, f"repeats the {what} {value!r} of sources.{name}.mappings[{first}]; "
+                     f"each {what} appears in one mapping")
 
 
 def _check_source_path(path: str, key: str, fail: Callable[[str, str], None]) -> None:
@@ -219,13 +295,7 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
         _check_source_path(spec.path, f"sources.{name}.path", fail)
         if not spec.mappings:
             fail(f"sources.{name}.mappings", "is empty; map at least one column")
-        for i, m in enumerate(spec.mappings):
-            key = f"sources.{name}.mappings[{i}]"
-            if len(m) != 4:
-                fail(key, f"has {len(m)} entries, a mapping has 4 (source, type, target, type)")
-            _check_type(m[1], f"{source}: '{key}'")
-            _check_type(m[3], f"{source}: '{key}'")
-            validate_identifier(m[2], f"{source}: {key} target")
+        _check_mappings(spec.mappings, name, fail, source)
         if len(spec.delimiter) != 1:
             fail(f"sources.{name}.delimiter", f"is {spec.delimiter!r}; use one character")
         unknown = sorted(set(spec.required) - {m[0] for m in spec.mappings})

@@ -94,6 +94,30 @@ def test_dedup_tradeoff_out_of_range_fails_before_spark(capsys, tmp_path: Path,
      "'sources.sales.path' is '../../etc'"),
     (csv_to_parquet, lambda d: d["sources"]["sales"].update(path="sales/./2024"),
      "'sources.sales.path' is 'sales/./2024'"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].__setitem__(
+        4, ["amount", "decimal(abc)", "amount", "double"]),
+     "'sources.sales.mappings[4]': type 'decimal(abc)' is not decimal(p,s)"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].__setitem__(
+        4, ["amount", "double", "amount", "decimal(99,2)"]),
+     "'sources.sales.mappings[4]': type 'decimal(99,2)': Spark's decimal(p,s) has precision"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].__setitem__(
+        4, ["amount", "double", "amount", "decimal(4,5)"]), "scale 0 <= s <= p"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].__setitem__(
+        2, ["order_date", "date", "order_date", "int"]),
+     "'sources.sales.mappings[2]' casts date to int, which Spark cannot convert"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].append(
+        ["order_id", "string", "order_id_text", "string"]),
+     "'sources.sales.mappings[6]' repeats the source column 'order_id' of "
+     "sources.sales.mappings[0]"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].__setitem__(
+        1, ["customer_id", "string", "ORDER_ID", "string"]),
+     "'sources.sales.mappings[1]' repeats the target column 'ORDER_ID'"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].append(
+        ["", "string", "blank", "string"]),
+     "'sources.sales.mappings[6]' has an empty source column"),
+    (csv_to_parquet, lambda d: d["sources"]["sales"]["mappings"].append(
+        ["order.id", "string", "order_ref", "string"]),
+     "'sources.sales.mappings[6]' source column 'order.id' has a '.'"),
     (web_sessions, lambda d: d.update(session_gap_minutes=0), "'session_gap_minutes' is 0"),
     (web_sessions, lambda d: d.update(event_types=[]), "'event_types' is empty"),
     (web_sessions, lambda d: d["outputs"]["events"].update(table="web-events"), "web-events"),
@@ -142,3 +166,27 @@ def test_a_quality_suite_that_does_not_parse_fails_before_spark(
     assert csv_to_parquet.main(["--env", "local", "--config", config]) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert f"{config}: 'outputs.sales.quality_suite' is '{suite}', which {expected}" in line, line
+
+
+def test_the_castability_table_is_sparks(spark) -> None:
+    """can_cast answers as Spark's try_cast (ingestion's and ApplyMapping's cast) does for
+    every pair of mapping types, on the installed Spark line: analysed on an empty frame, a
+    cast Spark refuses raises, so the preflight's table cannot drift from Spark."""
+    from pyspark.errors import AnalysisException
+
+    from lakeforge.lifecycle.settings import MAPPING_TYPES, can_cast
+
+    types = sorted(MAPPING_TYPES) + ["decimal(10,2)", "decimal(38,0)", "binary"]
+    frame = spark.createDataFrame([], ", ".join(f"c{i} {t}" for i, t in enumerate(types)))
+    wrong = []
+    for i, source_type in enumerate(types):
+        for target_type in types:
+            try:
+                frame.selectExpr(f"try_cast(c{i} AS {target_type})").schema  # noqa: B018
+                spark_casts = True
+            except AnalysisException:
+                spark_casts = False
+            if can_cast(source_type, target_type) != spark_casts:
+                wrong.append((source_type, target_type, spark_casts))
+    assert not wrong, f"can_cast differs from Spark on (source, target, Spark casts): {wrong}"
+    assert not can_cast("date", "int") and can_cast("timestamp", "bigint")
