@@ -107,7 +107,10 @@ def read_lines(spark: SparkSession, files: Sequence[FileEntry], keys: Sequence[s
     out = (whole.join(F.broadcast(names), "_uri")
            .select("_file", "_partition", *keys,
                    F.posexplode(F.split("value", r"\r?\n")).alias("_pos", "line"))
-           .select("_file", (F.col("_pos") + 1).cast("int").alias("_line"), "line",
+           .select("_file", (F.col("_pos") + 1).cast("int").alias("_line"),
+                   # a UTF-8 byte order mark is not part of the first line (header or record)
+                   F.when(F.col("_pos") == 0, F.regexp_replace("line", "^\ufeff", ""))
+                   .otherwise(F.col("line")).alias("line"),
                    "_partition", *keys))
     return out, unreadable
 

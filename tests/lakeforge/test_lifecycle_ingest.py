@@ -211,3 +211,17 @@ def test_csv_values_follow_rfc_4180_quoting(spark, tmp_path: Path) -> None:
     assert _reasons(got) == {}
     # a doubled quote is one quote; a backslash is an ordinary character, not an escape
     assert _good(got, "n", "id") == [(1, 'say "hi"'), (2, "C:\\dir\\"), (3, "a,b"), (4, None)]
+
+
+def test_a_leading_utf8_bom_is_not_part_of_the_first_line(spark, tmp_path: Path) -> None:
+    root = tmp_path / "bom"
+    (root / "c").mkdir(parents=True)
+    (root / "j").mkdir()
+    (root / "c" / "f.csv").write_bytes("\ufeffid,n\np1,1\n".encode())
+    (root / "j" / "f.json").write_bytes('\ufeff{"id": "j1", "n": 1}\n'.encode())
+    csv_got = _ingest(spark, root / "c", SourceSpec(path="c", format="csv", mappings=ID_N,
+                                                    required=["id"]))
+    json_got = _ingest(spark, root / "j", SourceSpec(path="j", format="json", mappings=ID_N,
+                                                     required=["id"]))
+    assert (_reasons(csv_got), csv_got.added_columns, _good(csv_got, "id")) == ({}, [], [("p1",)])
+    assert (_reasons(json_got), _good(json_got, "id")) == ({}, [("j1",)])
