@@ -91,8 +91,9 @@ MAGIC_COMMITTER_SQL_CONF: dict[str, str] = {
 
 
 def s3a_conf(settings: AwsSettings | None = None) -> dict[str, str]:
-    """Hadoop conf (without the ``spark.hadoop.`` prefix) that maps ``s3://`` and ``s3a://`` to
-    S3A with the endpoint, path-style access, region and SSE of ``settings``.
+    """Hadoop conf (without the ``spark.hadoop.`` prefix) that maps ``s3://``, ``s3a://`` and
+    ``s3n://`` to S3A with the endpoint, path-style access, region and SSE of ``settings`` (EMR
+    maps s3n:// to its S3 file system too; Hadoop 3's own s3n:// is a stub that refuses).
 
     Local and standalone sessions only: on EMR and Glue ``s3://`` stays EMRFS / Glue's own.
     """
@@ -100,13 +101,15 @@ def s3a_conf(settings: AwsSettings | None = None) -> dict[str, str]:
     conf = {
         "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3n.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "fs.AbstractFileSystem.s3.impl": "org.apache.hadoop.fs.s3a.S3A",
+        "fs.AbstractFileSystem.s3n.impl": "org.apache.hadoop.fs.s3a.S3A",
         "fs.s3a.endpoint.region": region_name(aws.region),
     }
     # S3A's magic committer: tasks upload straight to the destination as pending multipart
     # uploads, the job commit completes them; no data file is renamed (copied) on S3. It takes
     # effect where Spark uses PathOutputCommitProtocol (see MAGIC_COMMITTER_SQL_CONF).
-    for scheme in ("s3", "s3a"):
+    for scheme in ("s3", "s3a", "s3n"):
         conf[f"mapreduce.outputcommitter.factory.scheme.{scheme}"] = (
             "org.apache.hadoop.fs.s3a.commit.S3ACommitterFactory")
     conf["fs.s3a.committer.name"] = "magic"

@@ -123,7 +123,7 @@ def checkpoint_dir(env: EnvConfig, lake: Lake) -> str:
 
 def s3a_session_conf(env: EnvConfig) -> dict[str, str]:
     """``spark.hadoop.fs.s3a.*`` for a local or standalone session that takes the s3a jar set:
-    s3:// and s3a:// through S3A on the env's endpoint, region and SSE (lakeforge.aws)."""
+    s3://, s3a:// and s3n:// through S3A on the env's endpoint, region and SSE (lakeforge.aws)."""
     from lakeforge.aws import s3a_conf
 
     if env.kind not in ("local", "standalone") or "s3a" not in env.spark.jar_sets:
@@ -167,7 +167,7 @@ def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
     if not conf or jsc is None:
         return
     conf.update(s3a_credentials_conf())
-    conf.update({"fs.s3.impl.disable.cache": "true", "fs.s3a.impl.disable.cache": "true"})
+    conf.update({f"fs.{scheme}.impl.disable.cache": "true" for scheme in ("s3", "s3a", "s3n")})
     # the env's own S3A settings win, as they do in a new session (session_conf)
     conf.update({k.removeprefix("spark.hadoop."): v for k, v in env.spark.conf.items()
                  if k.startswith(("spark.hadoop.fs.s3a.", "spark.hadoop.fs.s3."))})

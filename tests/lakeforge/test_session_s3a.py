@@ -49,6 +49,8 @@ def test_local_s3_maps_s3_and_s3a_to_s3a_on_the_endpoint(s3_env: None, tmp_path:
     conf = session_conf(env, lake)
     assert conf["spark.hadoop.fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
     assert conf["spark.hadoop.fs.s3a.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+    # s3n:// (accepted by lakeforge.io and bookmarks as S3) too, as EMR maps it
+    assert conf["spark.hadoop.fs.s3n.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
     assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:4566"
     assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
     assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
@@ -333,6 +335,8 @@ def test_spark_writes_through_s3a_with_sse_kms_on_moto(spark: Any, moto_endpoint
             back = spark.read.parquet(f"s3://{bucket}/t/v1")
             assert sorted(back.select("id", "dt", "x").collect()) == sorted(rows)
             assert spark.read.parquet(f"s3://{bucket}/t/empty").count() == 0
+            assert sorted(spark.read.parquet(f"s3n://{bucket}/t/v1")  # s3n:// is S3A too
+                          .select("id", "dt", "x").collect()) == sorted(rows)
             s3 = aws.client("s3")
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
             assert any("dt=__HIVE_DEFAULT_PARTITION__" in k for k in keys)
