@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -86,8 +87,16 @@ def _session_conf(spark: SparkSession, values: dict[str, str]) -> Iterator[None]
                 spark.conf.set(key, old)
 
 
+def whole_hours(hours: float) -> int:
+    """``hours`` rounded up to whole hours: VACUUM takes whole hours (Delta rounds the hours it
+    is given to the nearest one), so the table property and the vacuum use this same value and
+    Delta's retention safety check (vacuum retention >= the table's) always passes; rounding up
+    keeps files at least as long as asked."""
+    return max(0, math.ceil(round(hours, 6)))
+
+
 def _retention_interval(hours: float) -> str:
-    return f"interval {max(0, round(hours * 3600))} seconds"
+    return f"interval {whole_hours(hours) * 3600} seconds"
 
 
 def commit(spark: SparkSession, df: DataFrame, target: Target, *,
@@ -297,12 +306,14 @@ def compact(spark: SparkSession, target: Target, committed: DataFrame) -> tuple[
 
 
 def vacuum(spark: SparkSession, location: str, retention_hours: float) -> None:
-    """VACUUM with the configured retention; a table whose own retention property is longer
-    keeps it (Delta refuses a shorter one: readers of older versions may still need them)."""
+    """VACUUM with the configured retention rounded up to whole hours (:func:`whole_hours`);
+    a table whose own retention property is longer keeps it (Delta refuses a shorter one:
+    readers of older versions may still need them)."""
     from datetime import datetime, timedelta
 
     oldest = _delta_table(spark, location).history().agg({"timestamp": "min"}).collect()[0][0]
-    if oldest is not None and datetime.now() - oldest < timedelta(hours=retention_hours):
+    if oldest is not None and datetime.now() - oldest < timedelta(
+            hours=whole_hours(retention_hours)):
         # Every file is younger than the first commit still in the log: none can expire.
         return
     props = _delta_table(spark, location).detail().collect()[0]["properties"] or {}
@@ -317,7 +328,7 @@ def vacuum(spark: SparkSession, location: str, retention_hours: float) -> None:
     tasks = str(spark.sparkContext.defaultParallelism)
     with _session_conf(spark, {"spark.sql.sources.parallelPartitionDiscovery.parallelism":
                                tasks}):
-        _delta_table(spark, location).vacuum(float(hours))
+        _delta_table(spark, location).vacuum(float(whole_hours(hours)))
 
 
 def _interval_hours(text: str | None) -> float | None:
@@ -368,4 +379,5 @@ def read_version(spark: SparkSession, location: str, version: int | None = None)
 __all__: Sequence[str] = (
     "commit", "compact", "current_schema", "files_per_partition", "glue_table_input",
     "history", "is_delta_table", "read_version", "register", "rollback", "vacuum",
+    "whole_hours",
 )

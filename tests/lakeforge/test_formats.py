@@ -317,6 +317,37 @@ def test_append_of_the_same_window_commits_once_and_a_later_window_appends(
     assert _version_count(fspark, fmt, target) == 3
 
 
+@pytest.mark.parametrize("hours", [1.4, 0.2])
+def test_delta_vacuum_agrees_with_the_retention_property_for_fractional_hours(
+        fspark, hours: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VACUUM takes whole hours (Delta rounds them): a retention of 1.4 h or 0.2 h is the
+    table property and the vacuum's retention rounded up alike, so Delta's safety check
+    (vacuum retention >= the table's) passes once the table is older than the retention."""
+    import datetime as dt
+
+    from lakeforge.catalog.spark_sql import SparkSqlCatalog
+    from lakeforge.formats import delta
+
+    target = _target("delta", tmp_path, mode="overwrite", retention_hours=hours)
+    commit("delta", fspark.createDataFrame(FIRST, SCHEMA), target, spark=fspark,
+           catalog=SparkSqlCatalog(fspark))
+    whole = delta.whole_hours(hours)
+    real = dt.datetime
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return real.now(tz) + dt.timedelta(hours=whole + 1)
+
+    monkeypatch.setattr(dt, "datetime", Later)
+    delta.vacuum(fspark, target.location, hours)
+    monkeypatch.undo()
+    props = delta._delta_table(fspark, target.location).detail().collect()[0]["properties"]
+    assert props["delta.deletedFileRetentionDuration"] == f"interval {whole * 3600} seconds"
+    assert spark_rows(fspark, "delta", target, SparkSqlCatalog(fspark)) == _rows(
+        fspark.createDataFrame(FIRST, SCHEMA))
+
+
 def test_iceberg_expiry_ages_a_snapshot_from_when_it_was_replaced(fspark,
                                                                    tmp_path: Path) -> None:
     """Retention 4 s: a snapshot committed longer ago than that but replaced just now stays
