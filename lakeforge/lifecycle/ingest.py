@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lakeforge.bookmarks import FileEntry, list_data_files
 from lakeforge.errors import SchemaMismatchError
 from lakeforge.lifecycle.quarantine import QUARANTINE_SCHEMA, record_json
-from lakeforge.paths import listed_path, parse_partition_fragment
+from lakeforge.paths import HIVE_DEFAULT_PARTITION, listed_path, parse_partition_fragment
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -78,7 +78,9 @@ def list_partitions(root: str) -> tuple[list[str], dict[tuple[str | None, ...],
 
 
 def partition_text(keys: Sequence[str], values: Sequence[str | None]) -> str:
-    return "/".join(f"{k}={x}" for k, x in zip(keys, values, strict=True))
+    """``k=v`` text of a partition; a null value is written as Hive writes it."""
+    return "/".join(f"{k}={HIVE_DEFAULT_PARTITION if x is None else x}"
+                    for k, x in zip(keys, values, strict=True))
 
 
 # --------------------------------------------------------------------------- reading
@@ -132,7 +134,7 @@ def _file_names(spark: SparkSession, frame: DataFrame, files: Sequence[FileEntry
         path = listed_path(uri, listed)
         values = list(values_of.get(path, [None] * len(keys)))
         rows.append((uri, path, partition_text(keys, values) if keys else "",
-                     *[v or "" for v in values]))
+                     *values))  # __HIVE_DEFAULT_PARTITION__ is None: a null key, as in Hive
     read_ok = {r[1] for r in rows}
     names = spark.createDataFrame(rows, "_uri string, _file string, _partition string" + "".join(
         f", `{k}` string" for k in keys))

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from lakeforge.lifecycle.ingest import SchemaDriftError, ingest_source, list_partitions
 from lakeforge.lifecycle.settings import SourceSpec
@@ -225,3 +226,16 @@ def test_a_leading_utf8_bom_is_not_part_of_the_first_line(spark, tmp_path: Path)
                                                      required=["id"]))
     assert (_reasons(csv_got), csv_got.added_columns, _good(csv_got, "id")) == ({}, [], [("p1",)])
     assert (_reasons(json_got), _good(json_got, "id")) == ({}, [("j1",)])
+
+
+def test_hive_default_partition_values_are_null(spark, tmp_path: Path) -> None:
+    root = tmp_path / "hive"
+    for dt, row in (("__HIVE_DEFAULT_PARTITION__", "p1,1"), ("2024-01-01", "p2,2")):
+        (root / f"dt={dt}").mkdir(parents=True)
+        (root / f"dt={dt}" / "a.csv").write_text(f"id,n\n{row}\n")
+    for dt_type in ("string", "date"):
+        got = _ingest(spark, root, SourceSpec(path="hive", format="csv", required=["id"],
+                                              mappings=[*ID_N, ["dt", dt_type, "dt", dt_type]]))
+        assert _reasons(got) == {}
+        assert _good(got, "id", F.col("dt").cast("string"), "_partition") == [
+            ("p1", None, "dt=__HIVE_DEFAULT_PARTITION__"), ("p2", "2024-01-01", "dt=2024-01-01")]
