@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakeforge.errors import ConfigError, InputPathError
+from lakeforge.paths import normalize_uri
 from lakeforge.state import StateStore, Versioned
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,12 @@ class JobBookmarks:
                                                        "runs": []}
 
     def processed(self, ctx: str) -> dict[str, FileEntry]:
-        """Files the bookmark holds as processed for ``ctx``."""
+        """Files the bookmark holds as processed for ``ctx``, by normalised URI
+        (:func:`~lakeforge.paths.normalize_uri`: a file recorded as ``s3a://b/k`` is
+        ``s3://b/k``, so a source renamed from one spelling to the other is not new)."""
         files = self._doc()["contexts"].get(ctx, {}).get("files", {})
-        return {p: FileEntry(p, v["size"], v["mtime_ms"]) for p, v in files.items()}
+        return {normalize_uri(p): FileEntry(normalize_uri(p), v["size"], v["mtime_ms"])
+                for p, v in files.items()}
 
     def document(self) -> dict[str, Any] | None:
         """The stored bookmark document (None when the job has none)."""
@@ -114,11 +118,8 @@ class JobBookmarks:
             chosen = self._files_in_run_range(ctx, listed)
         else:
             done = self.processed(ctx)
-            chosen = [
-                f for f in listed
-                if f.path not in done or (done[f.path].size, done[f.path].mtime_ms)
-                != (f.size, f.mtime_ms)
-            ]
+            chosen = [f for f in listed if (seen := done.get(normalize_uri(f.path))) is None
+                      or (seen.size, seen.mtime_ms) != (f.size, f.mtime_ms)]
         self._staged.files[ctx] = chosen
         log.info("bookmark %s/%s (%s): %d of %d files to process", self.job_name, ctx,
                  self.option, len(chosen), len(listed))
@@ -127,8 +128,8 @@ class JobBookmarks:
     def stage(self, ctx: str, files: Iterable[FileEntry]) -> None:
         """Add files to what the next :meth:`commit` records for ``ctx`` (e.g. the other files
         of a partition that is reprocessed whole because one of its files is new)."""
-        staged = {f.path: f for f in self._staged.files.get(ctx, [])}
-        staged.update({f.path: f for f in files})
+        staged = {normalize_uri(f.path): f for f in self._staged.files.get(ctx, [])}
+        staged.update({normalize_uri(f.path): f for f in files})
         self._staged.files[ctx] = sorted(staged.values())
 
     def staged_files(self) -> dict[str, list[FileEntry]]:
@@ -151,8 +152,8 @@ class JobBookmarks:
         end = ids.index(self.to_run) + 1 if self.to_run else len(ids)
         wanted = set(ids[start:end])
         files = self._doc()["contexts"].get(ctx, {}).get("files", {})
-        paths = {p for p, v in files.items() if v.get("run_id") in wanted}
-        return [f for f in listed if f.path in paths]
+        paths = {normalize_uri(p) for p, v in files.items() if v.get("run_id") in wanted}
+        return [f for f in listed if normalize_uri(f.path) in paths]
 
     def commit(self, run_id: str) -> bool:
         """Advance the bookmark with the staged files (enable only); True if it advanced."""
@@ -166,9 +167,13 @@ class JobBookmarks:
         counts = {}
         for ctx, files in self._staged.files.items():
             entry = doc["contexts"].setdefault(ctx, {"files": {}})
+            spelled = {normalize_uri(p): p for p in entry["files"]}
             for f in files:
-                entry["files"][f.path] = {"size": f.size, "mtime_ms": f.mtime_ms,
-                                          "run_id": run_id}
+                path = normalize_uri(f.path)
+                if spelled.get(path, path) != path:  # recorded with another spelling
+                    del entry["files"][spelled[path]]
+                entry["files"][path] = {"size": f.size, "mtime_ms": f.mtime_ms,
+                                        "run_id": run_id}
             counts[ctx] = len(files)
         doc["runs"].append({"run_id": run_id, "committed_at": time.time(), "contexts": counts})
         version = self.store.put(self.key, doc, self._loaded.version if self._loaded else None)
@@ -210,13 +215,13 @@ def list_data_files(uri: str, *, filesystem: Any = None, recursive: bool = True
     """List data files under ``uri`` (every level below, or only the files directly under it
     when not ``recursive``) with size and mtime, skipping hidden and bookkeeping objects
     (``_SUCCESS``, ``.crc``, ``_temporary/``, ``.``-prefixed names). A ``uri`` naming one
-    file lists that file alone."""
+    file lists that file alone. Local files come back as absolute paths, S3 objects as
+    ``s3://bucket/key`` whichever of s3://, s3a://, s3n:// ``uri`` says."""
     import os
 
     import pyarrow.fs as pafs
 
     from lakeforge.io import is_hidden
-    from lakeforge.paths import normalize_uri
 
     if filesystem is not None:
         root = uri.split("://", 1)[-1].rstrip("/")
@@ -246,8 +251,9 @@ def list_data_files(uri: str, *, filesystem: Any = None, recursive: bool = True
         raise ConfigError(f"cannot list {uri}: {exc}") from exc
     if missing_bucket:
         raise InputPathError(f"cannot list {uri}: bucket {bucket} does not exist")
-    scheme = uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") \
-        else ""
+    # the one spelling bookmarks keep: s3a:// and s3n:// listings come back as s3://
+    scheme = "s3://" if normalize_uri(uri).startswith("s3://") else (
+        uri.split("://", 1)[0] + "://" if "://" in uri and not uri.startswith("file://") else "")
     out = []
     for info in infos:
         if info.type != pafs.FileType.File:

@@ -154,6 +154,9 @@ def test_bookmark_listing_uses_the_endpoint_on_moto(bucket: str) -> None:
     files = list_data_files(f"s3://{bucket}/raw/c")
     assert [(f.path, f.size) for f in files] == [(f"s3://{bucket}/raw/c/dt=1/part-0.json", 3)]
     assert list_data_files(f"s3://{bucket}/raw/none") == []
+    # s3a:// and s3n:// list the same files, spelled s3:// (the spelling bookmarks keep)
+    assert list_data_files(f"s3a://{bucket}/raw/c") == files
+    assert list_data_files(f"s3n://{bucket}/raw/c/dt=1/part-0.json") == files
 
 
 @pytest.mark.parametrize("sse", ["SSE-KMS", "SSE-S3"])
