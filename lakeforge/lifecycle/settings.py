@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from lakeforge.bookmarks import ENABLE, PAUSE
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
@@ -53,7 +53,13 @@ class SourceSpec:
     mappings: list[list[str]]
     required: list[str] = field(default_factory=list)
     incremental: bool = True
-    delimiter: str = ","  # CSV only
+    # CSV only: one character, not the quote '"'; ',' when a CSV source leaves it out. Unset
+    # (None) on a JSON / Parquet source, so the preflight can refuse one given there.
+    delimiter: str = field(default=cast(str, None))
+
+    def __post_init__(self) -> None:
+        if self.delimiter is None and self.format == "csv":
+            object.__setattr__(self, "delimiter", ",")
 
 
 @dataclass(frozen=True)
@@ -296,8 +302,13 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
         if not spec.mappings:
             fail(f"sources.{name}.mappings", "is empty; map at least one column")
         _check_mappings(spec.mappings, name, fail, source)
-        if len(spec.delimiter) != 1:
-            fail(f"sources.{name}.delimiter", f"is {spec.delimiter!r}; use one character")
+        if spec.format != "csv":
+            if spec.delimiter is not None:
+                fail(f"sources.{name}.delimiter", f"is set on a {spec.format} source; it is "
+                     "for format csv only: remove it")
+        elif len(spec.delimiter) != 1 or spec.delimiter in '"\r\n':
+            fail(f"sources.{name}.delimiter", f"is {spec.delimiter!r}; use one character other "
+                 "than the quote '\"' and a line break")
         unknown = sorted(set(spec.required) - {m[0] for m in spec.mappings})
         if unknown:
             fail(f"sources.{name}.required", f"names {unknown}, not source columns of the "
