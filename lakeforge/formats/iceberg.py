@@ -70,6 +70,31 @@ def current_schema(spark: SparkSession, target: Target) -> StructType | None:
     return spark.table(identifier(target)).schema
 
 
+def as_iceberg_schema(schema: StructType) -> StructType:
+    """``schema`` with the types Iceberg stores instead (it has no tinyint / smallint: int;
+    no char / varchar: string), nested ones too: what the table's schema reads back as, so a
+    second run with such columns is no type change."""
+    from pyspark.sql import types as T
+
+    def convert(t: T.DataType) -> T.DataType:
+        if isinstance(t, T.ByteType | T.ShortType):
+            return T.IntegerType()
+        if isinstance(t, T.CharType | T.VarcharType):
+            return T.StringType()
+        if isinstance(t, T.StructType):
+            return T.StructType([T.StructField(f.name, convert(f.dataType), f.nullable,
+                                               f.metadata) for f in t.fields])
+        if isinstance(t, T.ArrayType):
+            return T.ArrayType(convert(t.elementType), t.containsNull)
+        if isinstance(t, T.MapType):
+            return T.MapType(convert(t.keyType), convert(t.valueType), t.valueContainsNull)
+        return t
+
+    out = convert(schema)
+    assert isinstance(out, T.StructType)
+    return out
+
+
 def _partition_keys(spark: SparkSession, target: Target) -> list[str]:
     rows = spark.sql(f"DESCRIBE TABLE EXTENDED {identifier(target)}").collect()
     keys: list[str] = []
@@ -132,8 +157,9 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
             raise SchemaMismatchError(f"{where}: partition keys {keys} differ from the table's "
                                       f"{have}; partition keys cannot change")
         current = spark.table(identifier(target)).schema
-    added = check_schema_change(current, df.schema, allow_added=target.allow_added_columns,
-                                partition_by=keys, where=where)
+    added = check_schema_change(current, as_iceberg_schema(df.schema),
+                                allow_added=target.allow_added_columns, partition_by=keys,
+                                where=where)
     if target.mode == "merge" and not target.merge_keys:
         raise ConfigError(f"{where}: mode 'merge' needs merge_keys (the columns a row is "
                           "matched on)")

@@ -317,6 +317,33 @@ def test_append_of_the_same_window_commits_once_and_a_later_window_appends(
     assert _version_count(fspark, fmt, target) == 3
 
 
+def test_iceberg_second_run_with_tinyint_smallint_columns_is_no_type_change(
+        fspark, tmp_path: Path) -> None:
+    """Iceberg stores tinyint / smallint as int (nested too): the next run with the
+    same staged types commits (no "type int -> tinyint"); a real type change is still refused."""
+    from pyspark.sql import types as T
+
+    from lakeforge.catalog.spark_sql import SparkSqlCatalog
+
+    catalog = SparkSqlCatalog(fspark)
+    target = _target("iceberg", tmp_path, mode="overwrite_partitions")
+    schema = T.StructType([T.StructField("id", T.LongType()), T.StructField("b", T.ByteType()),
+                           T.StructField("s", T.ShortType()),
+                           T.StructField("tags", T.ArrayType(T.ShortType())),
+                           T.StructField("dt", T.StringType())])
+    rows = [(1, 5, 7, [1, None], "2024-01-01"), (2, None, None, None, "2024-01-01")]
+    for _ in range(2):
+        commit("iceberg", fspark.createDataFrame(rows, schema), target, spark=fspark,
+               catalog=catalog)
+    got = spark_rows(fspark, "iceberg", target, catalog, ("id", "b", "s", "dt"))
+    assert got == [(1, 5, 7, "2024-01-01"), (2, None, None, "2024-01-01")]
+    changed = fspark.createDataFrame([(1, "x", 7, None, "2024-01-01")],
+                                     "id bigint, b string, s smallint, tags array<smallint>, "
+                                     "dt string")
+    with pytest.raises(SchemaEvolutionError, match="b: type int -> string"):
+        commit("iceberg", changed, target, spark=fspark, catalog=catalog)
+
+
 @pytest.mark.parametrize("hours", [1.4, 0.2])
 def test_delta_vacuum_agrees_with_the_retention_property_for_fractional_hours(
         fspark, hours: float, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
