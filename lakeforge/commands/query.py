@@ -13,8 +13,9 @@ from lakeforge.paths import Lake
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("query", help="query a published table with DuckDB (the local Athena)",
-                       description="Runs SQL over view t = the table's current Parquet files, "
-                       "as listed in its Athena DDL.")
+                       description="Runs SQL in DuckDB over view t = the table's current version, "
+                       "with the columns, types and partitions its Athena DDL declares "
+                       "(docs/query.md: the differences from Athena).")
     p.add_argument("table", help="database.table, e.g. lakeforge.contacts_enriched")
     p.add_argument("sql", nargs="?", default="SELECT * FROM t LIMIT 20")
     add_env_option(p)
