@@ -9,7 +9,10 @@ compare-and-swap writes, so two runs can never both hold it.
   renews it from a daemon thread every ``ttl/3``, so a long run keeps it while a dead run's
   lease runs out within one ``ttl``.
 * A holder on the same host whose process is gone (killed, crashed) is stale at once: the
-  holder records host, pid and the process start time, so a reused pid is not mistaken for it.
+  holder records host, pid and the process start time, so a reused pid is not mistaken for it,
+  and its PID namespace and boot id, so that shortcut is taken only when the pid can be looked
+  up at all: containers that share a hostname (``docker --network host``, Kubernetes
+  ``hostNetwork``) but not a PID namespace, or another boot, wait for the lease to expire.
 * :meth:`JobLock.verify` (called just before a catalog switch and before the bookmark commit)
   raises :class:`LockLostError` when another run took the lease over meanwhile: a run that was
   paused for longer than the ttl never publishes over its successor.
@@ -64,6 +67,22 @@ def _process_start(pid: int) -> str | None:
     return stat.rsplit(")", 1)[-1].split()[19]
 
 
+def _pid_namespace() -> str | None:
+    """This process's PID namespace (``pid:[4026531836]``, Linux), None where unknown."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _boot_id() -> str | None:
+    """The kernel's id of this boot (Linux): two machines, or one machine rebooted, differ."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _process_alive(pid: int, started: str | None) -> bool:
     try:
         os.kill(pid, 0)
@@ -90,6 +109,8 @@ class JobLock:
         self.ttl = ttl_seconds
         self.host = socket.gethostname()
         self.pid = os.getpid()
+        self.pid_namespace = _pid_namespace()
+        self.boot_id = _boot_id()
         self.owner = owner or f"{self.host}:{self.pid}:{uuid.uuid4().hex[:8]}"
         self.run_name = run_name  # recorded in the lease: a lifecycle run's --JOB_NAME
         self._version: str | None = None
@@ -108,7 +129,8 @@ class JobLock:
 
     def _doc(self, now: float) -> dict[str, Any]:
         return {"owner": self.owner, "host": self.host, "pid": self.pid,
-                "pid_started": _process_start(self.pid), "acquired_at": now,
+                "pid_started": _process_start(self.pid), "pid_namespace": self.pid_namespace,
+                "boot_id": self.boot_id, "acquired_at": now,
                 "renewed_at": now, "expires_at": now + self.ttl, "ttl_seconds": self.ttl,
                 **({"run_name": self.run_name} if self.run_name else {})}
 
@@ -118,8 +140,23 @@ class JobLock:
         now = time.time() if now is None else now
         if float(doc.get("expires_at", 0)) < now:
             return "its lease expired"
-        if doc.get("host") == self.host and isinstance(doc.get("pid"), int) and not \
-                _process_alive(int(doc["pid"]), doc.get("pid_started")):
+        if doc.get("host") != self.host or not isinstance(doc.get("pid"), int):
+            return None
+        # A pid means something only in the PID namespace and boot it was recorded in: a holder
+        # in another container with the same hostname is alive although its pid is not (or is
+        # another process) here. Without both ids on both sides, wait for the lease to expire.
+        if "pid_namespace" not in doc or "boot_id" not in doc:
+            if not _process_alive(int(doc["pid"]), doc.get("pid_started")):
+                log.warning(
+                    "lock %s: its holder's process %s looks gone on this host, but the lease "
+                    "was written by an older Lakeforge that records no PID namespace or boot "
+                    "id, so it may be alive in another container; not taking it over before "
+                    "the lease expires", self.name, doc["pid"])
+            return None
+        if self.pid_namespace is None or self.boot_id is None or \
+                doc["pid_namespace"] != self.pid_namespace or doc["boot_id"] != self.boot_id:
+            return None
+        if not _process_alive(int(doc["pid"]), doc.get("pid_started")):
             return f"its process {doc['pid']} on this host is gone"
         return None
 

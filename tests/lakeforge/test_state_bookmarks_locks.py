@@ -3,8 +3,13 @@ bookmarks and the publish lock."""
 
 from __future__ import annotations
 
+import logging
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -206,3 +211,81 @@ def test_release_after_a_successor_took_over_between_read_and_delete_keeps_its_l
     successor.verify()
     successor.release()
     assert store.get(successor.key) is None
+
+
+@pytest.mark.parametrize(("recorded", "taken_early"), [
+    ({}, True),  # this PID namespace and boot: the pid is looked up where it lived
+    ({"pid_namespace": "pid:[4026500000]"}, False),  # another container sharing the hostname
+    ({"boot_id": "00000000-0000-0000-0000-000000000000"}, False),  # another machine or boot
+    ({"pid_namespace": None, "boot_id": None}, False),  # written by an older Lakeforge
+], ids=["same-namespace-and-boot", "other-pid-namespace", "other-boot", "older-lease"])
+def test_a_dead_holder_pid_is_taken_over_early_only_in_its_own_pid_namespace_and_boot(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, recorded: dict[str, Any],
+        taken_early: bool) -> None:
+    store = LocalStateStore(tmp_path)
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    holder = JobLock(store, "job.db", ttl_seconds=3600, owner="dead-run").acquire()
+    current = store.get(holder.key)
+    assert current is not None
+    # The lease of that finished process: this host, an hour of lease left.
+    doc = dict(current.doc, pid=finished.pid, pid_started=None)
+    doc.update({k: v for k, v in recorded.items() if v is not None})
+    for field in [k for k, v in recorded.items() if v is None]:
+        del doc[field]
+    store.put(holder.key, doc, current.version)
+    taker = JobLock(store, "job.db", ttl_seconds=60, owner="rerun")
+    with caplog.at_level(logging.WARNING, logger="lakeforge.locks"):
+        if taken_early:
+            taker.acquire()
+            assert store.get(taker.key).doc["owner"] == "rerun"  # type: ignore[union-attr]
+            assert "is gone" in caplog.text
+            taker.release()
+            return
+        with pytest.raises(LockHeldError, match="held by dead-run"):
+            taker.acquire()
+    assert ("older Lakeforge" in caplog.text) is ("pid_namespace" not in doc)
+    # Expired, it is taken over whatever it records.
+    expired = store.get(holder.key)
+    assert expired is not None
+    store.put(holder.key, dict(expired.doc, expires_at=time.time() - 1), expired.version)
+    taker.acquire()
+    taker.release()
+
+
+def _can_unshare_pid() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = ["unshare", "--pid", "--fork", "--mount-proc", "true"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare_pid(), reason="needs unshare --pid (root or user namespaces)")
+def test_a_live_holder_in_another_pid_namespace_on_this_host_keeps_its_lease(
+        tmp_path: Path) -> None:
+    """Real processes: the holder runs under ``unshare --pid --fork --mount-proc`` (same
+    hostname, its own PID namespace, where it is pid 1: here pid 1 is another process), like a
+    container with host networking. The taker must not see it as gone."""
+    code = ("import sys\n"
+            "from lakeforge.locks import JobLock\n"
+            "from lakeforge.state import LocalStateStore\n"
+            f"lock = JobLock(LocalStateStore({str(tmp_path)!r}), 'job.db', ttl_seconds=600,\n"
+            "               owner='holder-in-container').acquire()\n"
+            "lock.start_heartbeat()\n"
+            "print('held', flush=True)\n"
+            "sys.stdin.read()\n"
+            "lock.verify()\n"
+            "lock.release()\n"
+            "print('verified', flush=True)\n")
+    holder = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", sys.executable,
+                               "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(LockHeldError, match="held by holder-in-container"):
+            JobLock(LocalStateStore(tmp_path), "job.db", owner="taker").acquire()
+        out, err = holder.communicate("", timeout=60)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    assert holder.returncode == 0 and "verified" in out, err[-2000:]
