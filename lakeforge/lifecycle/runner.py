@@ -517,7 +517,7 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
 
             require_format(spark, o.format, f"outputs.{n}")
     roots = {n: lake.resolve("raw", s.path) for n, s in sources.items()}
-    if run.crawl_raw and cfg.raw_database:
+    if cfg.raw_database and run.crawl_raw is not False:
         from lakeforge.crawler import crawl
 
         # An s3:// raw zone is listed with the env's endpoint, region and CA (lakeforge.aws).

@@ -109,9 +109,10 @@ class RunSettings:
     # The publish lock is a lease renewed every ttl/3; a dead run's lock expires after it
     # (at once when the dead run was on this host).
     lock_ttl_seconds: float = DEFAULT_LEASE_SECONDS
-    # Register the raw sources in the raw database with the crawler (for Athena); the job
-    # lists the raw files itself either way.
-    crawl_raw: bool = True
+    # Register the raw sources in ``raw_database`` with the crawler (for Athena); the job
+    # lists the raw files itself either way. Unset: crawl when raw_database is set; false
+    # turns the crawl off; it is refused without raw_database (there is nothing to crawl into).
+    crawl_raw: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -350,6 +351,9 @@ def validate_lifecycle(sources: Mapping[str, SourceSpec], outputs: Mapping[str, 
                           ("run.job_bookmark_to", run.job_bookmark_to)):
         if run_name is not None and run.bookmark_option != PAUSE:
             fail(key, f"needs run.bookmark_option {PAUSE} (it is {run.bookmark_option})")
+    if run.crawl_raw is not None and raw_database is None:
+        fail("run.crawl_raw", f"is {str(run.crawl_raw).lower()} but raw_database is not set: "
+             "the raw sources are crawled into raw_database; set it or drop run.crawl_raw")
     if run.lock_ttl_seconds <= 0:
         fail("run.lock_ttl_seconds", f"is {run.lock_ttl_seconds}; it must be > 0")
     if run.version_retention_hours < 0:
