@@ -2,7 +2,7 @@
 
 Each source folder is listed by Hive partition (``k=v`` folders, unescaped as Hive does); the
 files are read line by line (CSV with each file's own header, JSON lines; gzip/bzip2 by
-extension) or row by row (Parquet), so that every row keeps its source file, line and
+lower-case extension, any other compression suffix is a file issue) or row by row (Parquet), so that every row keeps its source file, line and
 partition. Every row gets ``_problems``: why it is bad (malformed line, invalid UTF-8, a value
 that does not convert to its mapping's types, a required column that is null), empty when it
 is good. Files that cannot be read, are empty or hold no data line become file-level
@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LINEAGE = ("_file", "_line", "_partition")
+# Hadoop picks a text file's codec by its case-sensitive suffix; these two it decompresses
+# with no native library. Any other compression suffix would be read as plain text (garbage
+# lines) or, for a codec whose native library is missing, fail the read.
+TEXT_CODECS = (".gz", ".bz2")
+_UNSUPPORTED_CODECS = (".zst", ".zstd", ".snappy", ".lz4", ".lzo", ".xz", ".zip", ".br", ".7z")
 _PARSE_PROBLEMS = ("malformed", "not valid UTF-8")
 
 
@@ -162,6 +167,23 @@ def file_issues(spark: SparkSession, files: Sequence[FileEntry], unreadable: lis
             continue
         records.append((f.path, None, partition_of.get(f.path, ""), reason, None))
     return spark.createDataFrame(records, QUARANTINE_SCHEMA), len(records)
+
+
+def compression_issue(path: str) -> str | None:
+    """Why a text file's compression suffix cannot be read, or None when it can."""
+    name = path.rsplit("/", 1)[-1]
+    if "." not in name:
+        return None
+    suffix = "." + name.rsplit(".", 1)[-1]
+    if suffix.lower() in TEXT_CODECS and suffix not in TEXT_CODECS:
+        return (f"compression suffix {suffix} is not lower case: Hadoop picks the codec by the "
+                f"case-sensitive suffix and would read the file as plain text; rename it to "
+                f"{suffix.lower()}")
+    if suffix.lower() in _UNSUPPORTED_CODECS:
+        return (f"compressed as {suffix}, which lakeforge does not read (supported: "
+                f"{' and '.join(TEXT_CODECS)} (lower case) or uncompressed); recompress it "
+                "as .gz")
+    return None
 
 
 # --------------------------------------------------------------------------- parsing
@@ -443,16 +465,20 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
     values_of = {f.path: v for v in chosen for f in files_of[v]}
     partition_of = {p: partition_text(keys, v) for p, v in values_of.items()}
     reasons: dict[str, str] = {}  # file-level issues found here, by file
+    if spec.format != "parquet":
+        reasons.update({f.path: why for f in files if f.size > 0
+                        for why in [compression_issue(f.path)] if why})
     files_by_part: dict[str, list[str]] = {}
     for f in files:
-        if f.size > 0:
+        if f.size > 0 and f.path not in reasons:
             files_by_part.setdefault(partition_of[f.path], []).append(f.path)
     if spec.format == "parquet":
         rows, unreadable, added_cols = read_parquet_rows(spark, files, mappings, spec.required,
                                                          keys, values_of)
         have_rows = {r[0] for r in rows.select("_file").distinct().collect()}
     else:
-        lines, unreadable = read_lines(spark, files, keys, values_of)
+        lines, unreadable = read_lines(spark, [f for f in files if f.path not in reasons],
+                                       keys, values_of)
         lines = lines.cache()
         if spec.format == "csv":
             headers = header_lines(lines)

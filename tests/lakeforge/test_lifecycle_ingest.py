@@ -3,6 +3,7 @@ JSON lines and Parquet (compressed or not), file issues, drift and the counting 
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
 from pathlib import Path
@@ -239,3 +240,36 @@ def test_hive_default_partition_values_are_null(spark, tmp_path: Path) -> None:
         assert _reasons(got) == {}
         assert _good(got, "id", F.col("dt").cast("string"), "_partition") == [
             ("p1", None, "dt=__HIVE_DEFAULT_PARTITION__"), ("p2", "2024-01-01", "dt=2024-01-01")]
+
+
+def test_compression_suffixes_spark_cannot_read_are_file_issues(spark, tmp_path: Path) -> None:
+    root = tmp_path / "codec"
+    root.mkdir()
+    body = b"id,n\n" + b"".join(b"r%d,%d\n" % (i, i) for i in range(50))
+    (root / "a.csv.GZ").write_bytes(gzip.compress(body))
+    (root / "b.csv.Bz2").write_bytes(bz2.compress(body))
+    (root / "c.csv.zst").write_bytes(b"(\xb5/\xfd not really zstd")
+    (root / "d.csv.snappy").write_bytes(b"\xff\x06\x00\x00sNaPpY")
+    (root / "e.csv.lz4").write_bytes(b"\x04\x22\x4d\x18")
+    (root / "f.csv.gz").write_bytes(gzip.compress(b"id,n\nok,1\n"))
+    (root / "g.csv.bz2").write_bytes(bz2.compress(b"id,n\nok2,2\n"))
+    got = _ingest(spark, root, SourceSpec(path="codec", format="csv", mappings=ID_N,
+                                          required=["id"]))
+    supported = "supported: .gz and .bz2 (lower case) or uncompressed"
+
+    def case(suffix: str) -> str:
+        return (f"compression suffix {suffix} is not lower case: Hadoop picks the codec by the "
+                f"case-sensitive suffix and would read the file as plain text; rename it to "
+                f"{suffix.lower()}")
+
+    def unsupported(suffix: str) -> str:
+        return (f"compressed as {suffix}, which lakeforge does not read ({supported}); "
+                "recompress it as .gz")
+
+    assert _issues(got) == {"a.csv.GZ": case(".GZ"), "b.csv.Bz2": case(".Bz2"),
+                            "c.csv.zst": unsupported(".zst"),
+                            "d.csv.snappy": unsupported(".snappy"),
+                            "e.csv.lz4": unsupported(".lz4")}
+    assert _reasons(got) == {}
+    assert _good(got, "id") == [("ok",), ("ok2",)]
+    assert (got.rows_in, got.bad_rows, got.file_issues) == (2, 0, 5)
