@@ -110,6 +110,7 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     (OPTIMIZE; each a commit of its own, after the data commit).
     """
     where = f"delta {target.qualified_name}"
+    check_glue_table_is_delta(catalog, target)
     exists = is_delta_table(spark, target.location)
     keys = [k.lower() for k in target.partition_by]
     current = None
@@ -242,6 +243,7 @@ def register(spark: SparkSession, catalog: Catalog, target: Target) -> None:
     if not catalog.database_exists(target.database):
         catalog.create_database(target.database)
     if catalog.backend_name == "glue_api":
+        check_glue_table_is_delta(catalog, target)
         schema = spark.read.format("delta").load(target.location).schema
         catalog.put_table_input(target.database,  # type: ignore[attr-defined]
                                 glue_table_input(target, schema))
@@ -258,6 +260,23 @@ def register(spark: SparkSession, catalog: Catalog, target: Target) -> None:
                 f"{provider or 'a Hive table'}; drop it or publish under another name")
         return
     spark.sql(f"CREATE TABLE {name} USING DELTA LOCATION {quote_string(target.location)}")
+
+
+def check_glue_table_is_delta(catalog: Catalog, target: Target) -> None:
+    """One :class:`SchemaMismatchError` when Glue already has ``target`` as another format (a
+    Parquet or Iceberg table): replacing it would orphan its partitions and readers."""
+    if catalog.backend_name != "glue_api":
+        return
+    raw = catalog.get_table_raw(target.database, target.table)  # type: ignore[attr-defined]
+    if raw is None:
+        return
+    kind = str((raw.get("Parameters") or {}).get("table_type", "")).upper()
+    if kind != "DELTA":
+        found = kind.lower() if kind else (raw.get("Parameters") or {}).get(
+            "classification") or "a Hive table"
+        raise SchemaMismatchError(
+            f"delta {target.qualified_name}: Glue already has this table as {found}; drop it "
+            "or publish under another name; nothing was written")
 
 
 def _provider(spark: SparkSession, name: str) -> str | None:

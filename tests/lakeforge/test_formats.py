@@ -161,6 +161,36 @@ def test_first_commit_partition_overwrite_refused_change_and_rollback(
                                                                         backend)
 
 
+@pytest.mark.aws
+@pytest.mark.parametrize("kind", ["parquet", "iceberg"])
+def test_delta_on_glue_refuses_a_glue_table_of_another_format(
+        fspark, moto_endpoint: str, kind: str, tmp_path: Path) -> None:
+    """glue_api on moto: a Glue table that is Parquet (partitioned) or Iceberg is not replaced
+    by a Delta publish: one error naming the table, nothing written, the entry unchanged."""
+    from lakeforge.catalog.glue_api import GlueApiCatalog
+    from lakeforge.formats import delta
+
+    catalog = GlueApiCatalog(region="us-east-1", endpoint_url=moto_endpoint)
+    target = _target("delta", tmp_path, mode="overwrite")
+    catalog.create_database(target.database)
+    params = ({"classification": "parquet"} if kind == "parquet"
+              else {"table_type": "ICEBERG", "metadata_location": "/x/00001.metadata.json"})
+    catalog.put_table_input(target.database, {
+        "Name": target.table, "TableType": "EXTERNAL_TABLE", "Parameters": params,
+        "StorageDescriptor": {"Columns": [{"Name": "id", "Type": "bigint"}],
+                              "Location": str(tmp_path / "elsewhere")},
+        "PartitionKeys": [{"Name": "dt", "Type": "string"}] if kind == "parquet" else []})
+    before = catalog.get_table_raw(target.database, target.table)
+    with pytest.raises(SchemaMismatchError, match=rf"{target.qualified_name}: Glue already "
+                                                  rf"has this table as {kind}"):
+        commit("delta", fspark.createDataFrame(FIRST, SCHEMA), target, spark=fspark,
+               catalog=catalog)
+    assert not delta.is_delta_table(fspark, target.location)
+    after = catalog.get_table_raw(target.database, target.table)
+    assert after["Parameters"] == before["Parameters"]
+    assert after["StorageDescriptor"]["Location"] == str(tmp_path / "elsewhere")
+
+
 @pytest.mark.parametrize("fmt", ["delta", "iceberg"])
 def test_added_column_evolves_when_allowed_and_merge_updates_and_inserts(
         fspark, fmt: str, tmp_path: Path) -> None:
