@@ -34,13 +34,19 @@ _NOT_SECRET = {
     "spark.sql.session.timezone",
 }
 _WORD_SPLIT = re.compile(r"[_\-.\s:/]+|(?<=[a-z0-9])(?=[A-Z])")
+# The password runs to the LAST '@' of the URI, so a password holding '@' or '/' is masked
+# whole (over-masking a query that holds an '@' is the lesser harm); host:port/path is no
+# password.
 _URI_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]+):"
-                           r"(?P<pw>[^@/\s]+)@")
+                           r"(?!\d+/)(?P<pw>[^\s\"'<>]+)@")
 _AWS_ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+# key=value, key: value, "key": "value", 'key': 'value', key='value' (kwargs, reprs): a quoted
+# value is masked up to its closing quote (or the end of the line), spaces included.
 _KEY_VALUE = re.compile(
-    r"(?i)(?P<k>[\w.\-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|"
-    r"secret[_-]?key|credential)[\w.\-]*)(?P<sep>\s*[=:]\s*|\"\s*:\s*\"?)(?P<v>[^\s,;\"'}&]+)"
+    r"(?i)(?P<k>[\w.\-]*(?:password|passwd|passphrase|secret|token|api[_-]?key|"
+    r"access[_-]?key|private[_-]?key|credential)[\w.\-]*)(?P<kq>[\"']?)(?P<sep>\s*[=:]\s*)"
+    r"(?:(?P<q>[\"'])(?:\\.|(?!(?P=q))[^\\\n])*(?P<qe>(?P=q)?)|(?P<v>[^\s,;\"'}&]+))"
 )
 
 
@@ -53,12 +59,24 @@ def is_secret_key(key: str) -> bool:
     return bool(words & _SECRET_WORDS)
 
 
+def _mask_key_value(m: re.Match[str]) -> str:
+    if m["q"]:
+        return f"{m['k']}{m['kq']}{m['sep']}{m['q']}{MASK}{m['qe']}"
+    return f"{m['k']}{m['kq']}{m['sep']}{MASK}"
+
+
 def redact_text(text: str) -> str:
-    """Mask credentials inside free text: URI passwords, AWS key ids, bearer tokens, k=v."""
+    """Mask credentials inside free text: URI passwords, AWS key ids, bearer tokens, k=v.
+
+    Example::
+
+        redact_text("Connection(password='hunter 2', user='app')")
+        # "Connection(password='***', user='app')"
+    """
     out = _URI_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
     out = _AWS_ACCESS_KEY.sub(MASK, out)
     out = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", out)
-    return _KEY_VALUE.sub(lambda m: f"{m['k']}{m['sep']}{MASK}", out)
+    return _KEY_VALUE.sub(_mask_key_value, out)
 
 
 def redact(value: Any, *, key: str = "") -> Any:

@@ -71,3 +71,28 @@ def test_logging_filter_masks_messages(caplog: pytest.LogCaptureFixture) -> None
     install_log_redaction(root)
     install_log_redaction(root)
     assert sum(isinstance(f, RedactingFilter) for h in root.handlers for f in h.filters) == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{'password': 'hunter2'}", f"{{'password': '{MASK}'}}"),  # a Python dict repr
+    ("Connection(password='hunter2', user='app')", f"Connection(password='{MASK}', user='app')"),
+    ('password="hunter2"', f'password="{MASK}"'),
+    ('{"password": "hunter 2 extra", "user": "app"}', f'{{"password": "{MASK}", "user": "app"}}'),
+    ("{'token': 'it\\'s mine'}", f"{{'token': '{MASK}'}}"),  # an escaped quote inside
+    ('password: "unterminated value', f'password: "{MASK}'),
+    ("postgresql://app:p@ss@db/x", f"postgresql://app:{MASK}@db/x"),
+    ("postgresql://app:pa/ss@db/x", f"postgresql://app:{MASK}@db/x"),
+    ('{"url": "postgresql://app:p@ss@db/x", "mail": "a@b.c"}',
+     f'{{"url": "postgresql://app:{MASK}@db/x", "mail": "a@b.c"}}'),
+])
+def test_redact_text_masks_quoted_values_and_uri_passwords_whole(text: str, expected: str
+                                                                 ) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "key_column='id'", "Matching(key='customer_id', cluster='entity_id')",
+    "http://host:8080/path/@me", "postgresql://db:5432/x", "passed: 3 of 4",
+])
+def test_redact_text_leaves_what_is_no_secret(text: str) -> None:
+    assert redact_text(text) == text
