@@ -1,12 +1,12 @@
 """Ingestion of raw sources with line-level quarantine and the schema-drift check.
 
 Each source folder is listed by Hive partition (``k=v`` folders, unescaped as Hive does); the
-files are read line by line (CSV with each file's own header, JSON lines; gzip/bzip2 by
-lower-case extension, any other compression suffix is a file issue) or row by row (Parquet), so that every row keeps its source file, line and
-partition. Every row gets ``_problems``: why it is bad (malformed line, invalid UTF-8, a value
-that does not convert to its mapping's types, a required column that is null), empty when it
-is good. Files that cannot be read, are empty or hold no data line become file-level
-quarantine records. Nothing here writes anything.
+files are read line by line (CSV with each file's own header, JSON lines; gzip/bzip2 by lower-
+case extension, any other compression suffix is a file issue) or row by row (Parquet), so that
+every row keeps its source file, line and partition. Every row gets ``_problems``: why it is
+bad (malformed line, invalid UTF-8, a value that does not convert to its mapping's types, a
+required column that is null), empty when it is good. Files that cannot be read, are empty or
+hold no data line become file-level quarantine records. Nothing here writes anything.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ class Ingested:
     bad_rows: int = 0
     file_issues: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # file -> the mapped columns its CSV header lacks (their values are null, as Glue reads
+    # files older than a column; a required one quarantines the file's rows)
+    missing_columns: dict[str, list[str]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- listing
@@ -256,6 +259,11 @@ def header_lines(lines: DataFrame) -> dict[str, tuple[int, str, int]]:
     return {r["_file"]: (r["h"]["_line"], r["h"]["line"], r["n"]) for r in found}
 
 
+def header_names(header: str, delimiter: str = ",") -> list[str]:
+    """The column names of a CSV header line (RFC 4180 quoting)."""
+    return next(csv.reader([header], delimiter=delimiter))
+
+
 def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence[str]],
               required: Sequence[str], partition_keys: Sequence[str] = (),
               delimiter: str = ",", headers: Mapping[str, tuple[int, str, int]] | None = None
@@ -279,7 +287,7 @@ def parse_csv(spark: SparkSession, lines: DataFrame, mappings: Sequence[Sequence
     data = lines.join(F.broadcast(header_at), "_file").where(
         (F.col("_line") > F.col("_header_line")) & (F.trim("line") != "")).drop("_header_line")
     for header, files in sorted(by_header.items()):
-        names = next(csv.reader([header], delimiter=delimiter))
+        names = header_names(header, delimiter)
         added |= set(names) - set(sources)
         schema = ", ".join(f"`c{i}` string" for i in range(len(names))) + ", _corrupt string"
         parsed = data.where(F.col("_file").isin(files)).withColumn(
@@ -465,6 +473,7 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
     values_of = {f.path: v for v in chosen for f in files_of[v]}
     partition_of = {p: partition_text(keys, v) for p, v in values_of.items()}
     reasons: dict[str, str] = {}  # file-level issues found here, by file
+    missing_cols: dict[str, list[str]] = {}
     if spec.format != "parquet":
         reasons.update({f.path: why for f in files if f.size > 0
                         for why in [compression_issue(f.path)] if why})
@@ -490,6 +499,11 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
             have_rows = {p for p, (_n, _text, count) in headers.items() if count > 1}
             rows, added_cols = parse_csv(spark, lines, mappings, spec.required, keys,
                                          spec.delimiter, headers)
+            for path, (_n, text, _count) in sorted(headers.items()):
+                names = header_names(text, spec.delimiter)
+                lacking = [m[0] for m in mappings if m[0] not in names and m[0] not in keys]
+                if lacking:
+                    missing_cols[path] = lacking
         else:
             rows, added_cols = parse_json(lines, mappings, spec.required, keys)
             have_rows = {r[0] for r in lines.where(F.trim("line") != "")
@@ -504,8 +518,12 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
     n_rows, n_bad = check_drift_and_count(
         spark, rows, [m for m in mappings if m[0] not in keys], table, spec.format,
         files_by_part)
+    if missing_cols:
+        log.warning("%s: %d file(s) lack mapped columns, read as null: %s", name,
+                    len(missing_cols), "; ".join(f"{p}: {', '.join(c)}"
+                                                 for p, c in list(missing_cols.items())[:5]))
     return Ingested(name=name, keys=keys, rows=rows, issues=issues,
-                    added_columns=added_cols,
+                    added_columns=added_cols, missing_columns=missing_cols,
                     partitions=[partition_text(keys, v) for v in chosen],
                     new_files=0, rows_in=n_rows, bad_rows=n_bad,
                     file_issues=n_issues + len(misplaced))

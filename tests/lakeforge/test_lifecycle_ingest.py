@@ -273,3 +273,18 @@ def test_compression_suffixes_spark_cannot_read_are_file_issues(spark, tmp_path:
     assert _reasons(got) == {}
     assert _good(got, "id") == [("ok",), ("ok2",)]
     assert (got.rows_in, got.bad_rows, got.file_issues) == (2, 0, 5)
+
+
+def test_a_mapped_column_missing_from_a_header_is_null_and_reported(spark,
+                                                                   tmp_path: Path) -> None:
+    root = tmp_path / "missing"
+    root.mkdir()
+    (root / "new.csv").write_text("id,n\np1,1\n")
+    (root / "old.csv").write_text("id\np2\n")
+    got = _ingest(spark, root, SourceSpec(path="missing", format="csv", mappings=ID_N))
+    assert {Path(f).name: c for f, c in got.missing_columns.items()} == {"old.csv": ["n"]}
+    assert (_reasons(got), _good(got, "id", "n")) == ({}, [("p1", 1), ("p2", None)])
+    required = _ingest(spark, root, SourceSpec(path="missing", format="csv", mappings=ID_N,
+                                               required=["n"]))
+    assert _reasons(required) == {("old.csv", 2): "required column n is null"}
+    assert {Path(f).name: c for f, c in required.missing_columns.items()} == {"old.csv": ["n"]}
