@@ -1,9 +1,13 @@
 """Secret redaction for anything a job logs or writes about itself (config dumps, summaries).
 
-Values under keys that name a secret (password, secret, token, key, credential, ...) are
-replaced by ``***``; so are values that look like credentials wherever they appear: AWS access
-key ids, ``user:password@`` in URIs, and ``Authorization``-style bearer tokens. Key names stay
-visible, so a reader still sees *that* a secret was configured.
+Values under keys that name a secret (password, pass, secret, token, api_key, access_key,
+credential, auth, ...) are replaced by ``***``, the whole subtree when such a key holds a mapping
+or a list; so are values that look like credentials wherever they appear: AWS access key ids,
+the password of ``user:password@`` in URIs, ``Authorization``-style bearer tokens and
+``password=...`` / ``"password": "..."`` / ``password='...'`` pairs (a quoted value is masked
+whole). Key names stay visible, so a reader still sees *that* a secret was configured. A bare
+``key`` is a name (a match key, a dedup key), not a secret; ``access.key``, ``api_key``,
+``secret_key``, ``private_key`` are secrets.
 
 Example::
 
@@ -21,12 +25,19 @@ from typing import Any
 
 MASK = "***"
 
-# A key is secret when one of its words (split on _ - . and camelCase) is one of these.
+# A key is secret when one of its words (split on _ - . and camelCase) is one of these...
 _SECRET_WORDS = {
-    "password", "passwd", "pwd", "secret", "token", "key", "apikey", "credential",
+    "password", "passwd", "pwd", "pass", "secret", "token", "apikey", "credential",
     "credentials", "auth", "authorization", "private", "passphrase", "signature",
     "cookie", "sas", "dsn",
 }
+# ...or ends with one of these (all-caps joined names: DBPASSWORD, GITHUBTOKEN, APIKEY)...
+_SECRET_ENDINGS = ("password", "passwd", "passphrase", "secret", "token", "credential",
+                   "credentials", "apikey", "accesskey", "secretkey", "privatekey")
+# ...or is "key" right after one of these (access.key, api_key, private-key); "key" alone names
+# a column (the match key, a dedup key) and is not a secret.
+_KEY_QUALIFIERS = {"access", "secret", "private", "api", "signing", "encryption", "master",
+                   "account", "shared", "hmac", "ssh", "client", "storage"}
 # ...except keys naming where a secret lives or which key is used, not the secret itself.
 _NOT_SECRET = {
     "kms_key_id", "key_id", "partition_keys", "partition_key", "primary_key", "sort_key",
@@ -51,12 +62,18 @@ _KEY_VALUE = re.compile(
 
 
 def is_secret_key(key: str) -> bool:
-    """True when a config key names a secret (``db.password``, ``apiToken``, ``aws_secret``)."""
+    """True when a config key names a secret (``db.password``, ``apiToken``, ``DBPASSWORD``,
+    ``fs.s3a.access.key``); ``key``, ``primary_key``, ``kms_key_id`` are not."""
     lowered = key.lower()
     if lowered in _NOT_SECRET or lowered.rsplit(".", 1)[-1] in _NOT_SECRET:
         return False
-    words = {w.lower() for w in _WORD_SPLIT.split(key) if w}
-    return bool(words & _SECRET_WORDS)
+    words = [w.lower() for w in _WORD_SPLIT.split(key) if w]
+    for i, word in enumerate(words):
+        if word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS):
+            return True
+        if word == "key" and i > 0 and words[i - 1] in _KEY_QUALIFIERS:
+            return True
+    return False
 
 
 def _mask_key_value(m: re.Match[str]) -> str:
@@ -79,13 +96,31 @@ def redact_text(text: str) -> str:
     return _KEY_VALUE.sub(_mask_key_value, out)
 
 
-def redact(value: Any, *, key: str = "") -> Any:
-    """A copy of ``value`` (dicts, lists, scalars) with every secret masked; input untouched."""
-    if key and is_secret_key(key) and value is not None and not isinstance(value, (Mapping,
-                                                                                   list, tuple)):
-        return MASK
+def _mask_all(value: Any) -> Any:
+    """``value`` with every scalar masked (None kept), mappings and lists keeping their shape."""
     if isinstance(value, Mapping):
-        return {k: redact(v, key=str(k)) for k, v in value.items()}
+        return {k: _mask_all(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mask_all(v) for v in value]
+    return None if value is None else MASK
+
+
+def redact(value: Any, *, key: str = "") -> Any:
+    """A copy of ``value`` (dicts, lists, scalars) with every secret masked; input untouched.
+
+    Everything under a secret-named key is masked, nested mappings and lists included; a child
+    is also judged with its parent's name (``{"access": {"key": ...}}`` is ``access.key``)."""
+    if key and is_secret_key(key):
+        return _mask_all(value)
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            name = str(k)
+            if key and not is_secret_key(name) and is_secret_key(f"{key}.{name}"):
+                out[k] = _mask_all(v)
+            else:
+                out[k] = redact(v, key=name)
+        return out
     if isinstance(value, (list, tuple)):
         return [redact(v, key=key) for v in value]
     if isinstance(value, str):

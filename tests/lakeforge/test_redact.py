@@ -19,6 +19,8 @@ from lakeforge.redact import (
 @pytest.mark.parametrize("key", [
     "password", "db.password", "DB_PASSWORD", "apiToken", "api_key", "aws_secret_access_key",
     "spark.hadoop.fs.s3a.secret.key", "client-secret", "Authorization", "credentials",
+    "pass", "db_pass", "DBPASSWORD", "DB_PASSWD", "GITHUBTOKEN", "secret_key", "private_key",
+    "access_key", "aws_access_key_id", "AWSSECRETACCESSKEY",
 ])
 def test_secret_keys(key: str) -> None:
     assert is_secret_key(key)
@@ -26,7 +28,8 @@ def test_secret_keys(key: str) -> None:
 
 @pytest.mark.parametrize("key", [
     "kms_key_id", "partition_keys", "primary_key", "entity_key", "keys", "region", "database",
-    "spark.sql.session.timeZone", "name",
+    "spark.sql.session.timeZone", "name", "key", "matching.key", "key_column", "sort_keys",
+    "passed_constraints", "max_tokens",
 ])
 def test_not_secret_keys(key: str) -> None:
     assert not is_secret_key(key)
@@ -96,3 +99,20 @@ def test_redact_text_masks_quoted_values_and_uri_passwords_whole(text: str, expe
 ])
 def test_redact_text_leaves_what_is_no_secret(text: str) -> None:
     assert redact_text(text) == text
+
+
+def test_a_secret_named_key_holding_a_mapping_or_list_is_masked_whole() -> None:
+    cfg = {"credentials": {"user": "u", "pass": "hunter2", "extra": {"n": 1, "none": None}},
+           "auth": {"value": "s3cr3t"}, "tokens": None, "api_token": ["a", {"b": "c"}],
+           "DBPASSWORD": "x", "DB_PASSWD": "y", "access": {"key": "k", "region": "r"}}
+    assert redact(cfg) == {
+        "credentials": {"user": MASK, "pass": MASK, "extra": {"n": MASK, "none": None}},
+        "auth": {"value": MASK}, "tokens": None, "api_token": [MASK, {"b": MASK}],
+        "DBPASSWORD": MASK, "DB_PASSWD": MASK, "access": {"key": MASK, "region": "r"}}
+
+
+def test_a_match_or_dedup_key_is_a_column_name_not_a_secret() -> None:
+    summary = {"matching": {"key": "customer_id", "cluster": "entity_id"},
+               "config": {"dedup": {"key": "id"}, "sort_keys": ["a"]}}
+    assert redact(summary) == summary
+
