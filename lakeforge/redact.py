@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MASK = "***"
@@ -128,19 +128,61 @@ def redact(value: Any, *, key: str = "") -> Any:
     return value
 
 
+def redact_record(record: logging.LogRecord) -> None:
+    """Mask credentials in a log record in place: its message, its traceback, its stack.
+
+    A traceback that held a secret becomes the record's redacted ``exc_text`` and its
+    ``exc_info`` is dropped, so no formatter can render the exception again; a record whose
+    traceback holds none is left as it is. A message whose arguments do not format is left
+    for logging to report."""
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - logging reports a bad format when it emits
+        return
+    cleaned = redact_text(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and record.exc_info[0] is not None:
+        text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+        cleaned = redact_text(text)
+        if cleaned != text:
+            record.exc_text, record.exc_info = cleaned, None
+    elif record.exc_text:
+        record.exc_text = redact_text(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)
+
+
 class RedactingFilter(logging.Filter):
-    """A logging filter masking credentials in every record's formatted message."""
+    """A logging filter masking credentials in every record: message and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact_text(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        redact_record(record)
         return True
 
 
+def _redacting_factory(inner: Callable[..., logging.LogRecord]
+                       ) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = inner(*args, **kwargs)
+        redact_record(record)
+        return record
+
+    factory.lakeforge_redacting = True  # type: ignore[attr-defined]
+    return factory
+
+
 def install_log_redaction(logger: logging.Logger | None = None) -> RedactingFilter:
-    """Add a :class:`RedactingFilter` to every handler of ``logger`` (default: the root)."""
+    """Redact every log record of the process from now on, whichever handler writes it.
+
+    Two layers: a log record factory (:func:`logging.setLogRecordFactory`, wrapping the one in
+    place) masks each record as any logger makes it, so handlers added later are covered too;
+    and a :class:`RedactingFilter` on every handler ``logger`` (default: the root) has now,
+    for records made without the factory (:func:`logging.makeLogRecord`, a factory set later
+    by someone else). Calling it again adds neither twice."""
+    current = logging.getLogRecordFactory()
+    if not getattr(current, "lakeforge_redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(current))
     target = logger or logging.getLogger()
     flt = RedactingFilter()
     for handler in target.handlers:

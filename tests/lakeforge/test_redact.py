@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -61,7 +64,15 @@ def test_redact_text_patterns() -> None:
     assert redact_text("") == ""
 
 
-def test_logging_filter_masks_messages(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.fixture
+def restore_record_factory() -> Iterator[None]:
+    factory = logging.getLogRecordFactory()
+    yield
+    logging.setLogRecordFactory(factory)
+
+
+def test_logging_filter_masks_messages(caplog: pytest.LogCaptureFixture,
+                                       restore_record_factory: None) -> None:
     logger = logging.getLogger("test_redact.logger")
     logger.addFilter(RedactingFilter())
     with caplog.at_level(logging.INFO, logger="test_redact.logger"):
@@ -116,3 +127,60 @@ def test_a_match_or_dedup_key_is_a_column_name_not_a_secret() -> None:
                "config": {"dedup": {"key": "id"}, "sort_keys": ["a"]}}
     assert redact(summary) == summary
 
+
+def _failing_connect() -> None:
+    raise RuntimeError("connect failed: postgresql://app:hunter2@db/x")
+
+
+def test_a_traceback_is_redacted_in_a_handler_added_after_install(
+        restore_record_factory: None) -> None:
+    logger = logging.getLogger("test_redact.late")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    stream = io.StringIO()
+    install_log_redaction(logger)
+    install_log_redaction(logger)  # once is enough; again adds nothing
+    handler = logging.StreamHandler(stream)  # added after the install
+    logger.addHandler(handler)
+    try:
+        try:
+            _failing_connect()
+        except RuntimeError:
+            logger.exception("job failed with token=%s", "abc123")
+        logger.info("plain %d", 3, stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = True, logging.NOTSET
+    text = stream.getvalue()
+    assert "hunter2" not in text and "abc123" not in text
+    assert f"job failed with token={MASK}" in text
+    assert f"RuntimeError: connect failed: postgresql://app:{MASK}@db/x" in text
+    assert "Traceback (most recent call last)" in text and "plain 3" in text
+
+
+def test_the_handler_filter_redacts_a_traceback_another_handler_formatted_first() -> None:
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, None)
+    try:
+        _failing_connect()
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    first = io.StringIO()
+    logging.StreamHandler(first).handle(record)  # caches the raw traceback in exc_text
+    assert "hunter2" in first.getvalue()
+    second = io.StringIO()
+    handler = logging.StreamHandler(second)
+    handler.addFilter(RedactingFilter())
+    handler.handle(record)
+    assert "hunter2" not in second.getvalue() and f"app:{MASK}@db" in second.getvalue()
+    assert record.exc_info is None  # nothing can render the exception again
+
+
+def test_a_traceback_without_a_secret_keeps_its_exception() -> None:
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed %s", ("a",), None)
+    try:
+        raise ValueError("no secret here")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    assert RedactingFilter().filter(record)
+    assert record.exc_info is not None and record.exc_text is None
+    assert record.getMessage() == "failed a"
