@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 
 ENDPOINT_ENV_VAR = "LAKEFORGE_AWS_ENDPOINT_URL"
 DEFAULT_REGION = "us-east-1"
+# Every client's time limits (botocore's defaults, 60 s per read and up to 5 legacy attempts,
+# hang ~3 minutes on an endpoint that accepts connections and never answers): a dead endpoint
+# fails in about read timeout x attempts (~40 s). The read timeout is per socket read, so large
+# transfers are not limited by it. The variables override them (seconds), e.g. in tests.
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 20.0
+MAX_ATTEMPTS = 2  # standard retry mode: the first attempt and one retry
+CONNECT_TIMEOUT_ENV_VAR = "LAKEFORGE_AWS_CONNECT_TIMEOUT"
+READ_TIMEOUT_ENV_VAR = "LAKEFORGE_AWS_READ_TIMEOUT"
 
 _active: AwsSettings | None = None
 
@@ -57,14 +66,39 @@ def region_name(explicit: str | None = None) -> str:
             or DEFAULT_REGION)
 
 
+def timeouts() -> tuple[float, float]:
+    """(connect, read) timeouts in seconds: ``$LAKEFORGE_AWS_CONNECT_TIMEOUT`` and
+    ``$LAKEFORGE_AWS_READ_TIMEOUT``, else :data:`CONNECT_TIMEOUT_S`, :data:`READ_TIMEOUT_S`."""
+    out = []
+    for var, default in ((CONNECT_TIMEOUT_ENV_VAR, CONNECT_TIMEOUT_S),
+                         (READ_TIMEOUT_ENV_VAR, READ_TIMEOUT_S)):
+        text = os.environ.get(var, "").strip()
+        try:
+            out.append(float(text) if text else default)
+        except ValueError:
+            raise ConfigError(f"${var} {text!r} is not a number of seconds") from None
+    return out[0], out[1]
+
+
+def client_config(config: Any = None) -> Any:
+    """botocore Config with Lakeforge's time limits and retries, ``config`` merged over it."""
+    from botocore.config import Config
+
+    connect, read = timeouts()
+    base = Config(connect_timeout=connect, read_timeout=read,
+                  retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
+    return base.merge(config) if config is not None else base
+
+
 def client(service: str, *, region: str | None = None, endpoint_url: str | None = None,
            config: Any = None) -> Any:
-    """A boto3 client; the endpoint (a moto server in tests) as :func:`resolve_endpoint` says."""
+    """A boto3 client; the endpoint (a moto server in tests) as :func:`resolve_endpoint` says,
+    with bounded timeouts and retries (:func:`client_config`; ``config`` merged over them)."""
     import boto3
 
     return boto3.client(service, region_name=region_name(region),
                         endpoint_url=resolve_endpoint(endpoint_url),
-                        config=config)
+                        config=client_config(config))
 
 
 def sse_put_args(settings: AwsSettings | None = None) -> dict[str, str]:
@@ -163,7 +197,10 @@ def arrow_s3_filesystem() -> Any:
 
     import pyarrow.fs as pafs
 
-    kwargs: dict[str, Any] = {"region": region_name()}
+    connect, read = timeouts()
+    kwargs: dict[str, Any] = {
+        "region": region_name(), "connect_timeout": connect, "request_timeout": read,
+        "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=MAX_ATTEMPTS)}
     if os.environ.get("AWS_CA_BUNDLE"):
         kwargs["tls_ca_file_path"] = os.environ["AWS_CA_BUNDLE"]
     endpoint = resolve_endpoint()

@@ -87,8 +87,11 @@ def _require_s3_input(uri: str, what: str) -> str:
         if code in ("AccessDenied", "403"):
             return uri  # may read, may not list: Spark names the path if it cannot read
         raise
-    except BotoCoreError as exc:  # no credentials, endpoint down
-        raise InputPathError(f"{what} {uri} cannot be listed: {exc}") from exc
+    except BotoCoreError as exc:  # no credentials, endpoint down or silent
+        from lakeforge.aws import resolve_endpoint
+
+        raise InputPathError(f"{what} {uri} cannot be listed at S3 endpoint "
+                             f"{resolve_endpoint() or 'AWS'}: {exc}") from exc
     if uri_exists(uri):
         raise InputPathError(f"{what} {uri} holds no data files (only hidden ones); nothing "
                              "to read")

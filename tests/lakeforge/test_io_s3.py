@@ -271,3 +271,41 @@ def test_one_s3_object_is_an_input_like_a_local_file_on_moto(
         assert io.require_input_path(both, "sources.b.path") == both
     assert f"sources.b.path {both} names an object and a folder prefix" in caplog.text
     assert [f.path for f in list_data_files(both)] == [both]
+
+
+@pytest.fixture
+def silent_endpoint(moto_endpoint: str) -> Iterator[str]:
+    """An S3 endpoint that accepts TCP connections and never answers (the kernel completes the
+    handshakes into the listen backlog; nothing reads). moto_endpoint lends dummy credentials."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.mark.timeout(180)
+def test_a_silent_endpoint_fails_in_one_line_naming_it(silent_endpoint: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every client has bounded timeouts and retries (aws.client_config): a read timeout of
+    1 s here instead of the default 20 s."""
+    monkeypatch.setenv(aws.READ_TIMEOUT_ENV_VAR, "1")
+    aws.configure(AwsSettings(endpoint_url=silent_endpoint))
+    try:
+        with pytest.raises(InputPathError) as err:
+            io.require_input_path("s3://lake/raw/orders", "sources.o.path")
+        message = str(err.value)
+        assert message.startswith("sources.o.path s3://lake/raw/orders cannot be listed at S3 "
+                                  f"endpoint {silent_endpoint}: Read timeout")
+        assert "\n" not in message
+        with pytest.raises(io.StorageError, match=f"read_text s3://lake/a.json: S3 endpoint "
+                                                  f"{silent_endpoint} failed: Read timeout"):
+            io.read_text("s3://lake/a.json")
+        with pytest.raises(Exception, match="Read timeout on endpoint URL"):
+            store_for("s3://lake/bookmarks").get("jobs/j")  # the S3 state store's client
+        with pytest.raises(ConfigError, match="cannot list s3://lake/raw"):
+            list_data_files("s3://lake/raw")  # pyarrow's S3 file system
+    finally:
+        aws.configure(None)
+    config = aws.client_config()
+    assert config.retries == {"mode": "standard", "max_attempts": aws.MAX_ATTEMPTS}
+    assert (config.connect_timeout, config.read_timeout) == (aws.CONNECT_TIMEOUT_S, 1.0)
