@@ -71,7 +71,8 @@ APPEND_WINDOW_FILE = "_APPEND_WINDOW"
 PublishMode = Literal["overwrite", "overwrite_partitions", "append"]
 PUBLISH_MODES: tuple[str, ...] = ("overwrite", "overwrite_partitions", "append")
 class PublishError(LakeforgeError, RuntimeError):
-    """A publish could not complete; the catalog still points at the previous version."""
+    """A publish could not complete; the catalog points at the previous version, or the
+    message says which partitions do not (a failed switch whose undo failed too)."""
 
 
 # --------------------------------------------------------------------------- sizing
@@ -302,7 +303,9 @@ def publish_partitioned(
     refused
     (:class:`~lakeforge.formats.SchemaEvolutionError`) unless ``allow_breaking_schema_change``:
     the table update and the partition switch are two catalog calls, and between them readers
-    would fail on the old partitions. A failed partition switch restores the table definition.
+    would fail on the old partitions. A failed table update or partition switch is undone:
+    the table definition and every partition are put back (:class:`PublishError` says what
+    readers see when that fails too).
 
     ``projection`` (key -> :class:`~lakeforge.catalog.athena_ddl.Projection`) enables Athena
     partition projection; Athena then finds partitions from one location template, so each
@@ -560,21 +563,22 @@ def switch_staged(
     existing = catalog.get_table(database, table)
     if existing is None and not catalog.database_exists(database):
         catalog.create_database(database)
+    # what a failed switch puts back
+    before = ({tuple(p.values): p for p in catalog.get_partitions(database, table)}
+              if existing is not None and existing.partition_keys else {})
     # The table update and the partition switch are two catalog calls (Glue and Hive have no
-    # call that changes both), made back to back; a failed switch restores the table.
-    catalog.create_or_update_table(spec)
-    if plan.partitions:
-        try:
+    # call that changes both), made back to back; a failed one is undone.
+    stage = "table update"
+    try:
+        catalog.create_or_update_table(spec)
+        if plan.partitions:
+            stage = "partition switch"
             catalog.set_partition_locations(database, table, list(plan.partitions))
-        except Exception as exc:
-            restored = _restore_table(catalog, existing, spec)
-            raise PublishError(
-                f"publish {database}.{table}: the partition switch to version {plan.version} "
-                f"failed ({type(exc).__name__}: {str(exc).splitlines()[0][:300]}); " + (
-                    "the table definition was restored and readers stay on the previous "
-                    "version" if restored else "the table definition could NOT be restored "
-                    f"(see the log): re-create it from {join_uri(plan.table_uri, DDL_FILE)}")
-            ) from exc
+    except Exception as exc:
+        outcome = _undo_switch(catalog, existing, spec, plan, before)
+        raise PublishError(
+            f"publish {database}.{table}: the {stage} to version {plan.version} failed "
+            f"({type(exc).__name__}: {_first_line(exc)[:300]}); {outcome}") from exc
     if plan.stale_partitions:
         catalog.drop_partitions(database, table, list(plan.stale_partitions))
     log.info("switched %s.%s to version %s (%d partitions, %d dropped)", database, table,
@@ -602,19 +606,90 @@ def switch_staged(
     )
 
 
-def _restore_table(catalog: Catalog, previous: TableSpec | None, spec: TableSpec) -> bool:
-    """Put back the table definition a failed switch changed (drop a table it created);
-    False when that failed too (logged: the switch's own error is the one raised)."""
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _undo_switch(catalog: Catalog, previous: TableSpec | None, spec: TableSpec,
+                 plan: PublishPlan, before: Mapping[tuple[str | None, ...], Partition]) -> str:
+    """Put back what a failed switch changed: the table definition (a table it created is
+    dropped), then the partitions it re-pointed (to their previous locations) and added
+    (dropped). Returns what readers see afterwards, read back from the catalog (one clause
+    for the error; a failed step is logged)."""
+    where = f"publish {spec.qualified_name}"
     try:
         if previous is None:
             catalog.drop_table(spec.database, spec.name)
         else:
             catalog.create_or_update_table(previous)
-    except Exception:  # noqa: BLE001 - reported with the switch's error
-        log.exception("publish %s: the table definition could not be restored after a failed "
-                      "partition switch", spec.qualified_name)
-        return False
-    return True
+            now = {tuple(p.values): p.location
+                   for p in catalog.get_partitions(spec.database, spec.name)}
+            touched = {tuple(p.values) for p in plan.partitions}
+            back = [p for v, p in before.items()
+                    if now.get(v) is None or normalize_uri(now[v]) != normalize_uri(p.location)]
+            added = [v for v in now if v in touched and v not in before]
+            if back:
+                catalog.set_partition_locations(spec.database, spec.name, back)
+            if added:
+                catalog.drop_partitions(spec.database, spec.name, added)
+    except Exception:  # noqa: BLE001 - reported with the switch's error, state read below
+        log.exception("%s: the catalog could not be fully restored after a failed switch to "
+                      "version %s", where, plan.version)
+    return _state_after_undo(catalog, previous, plan, before)
+
+
+def _state_after_undo(catalog: Catalog, previous: TableSpec | None, plan: PublishPlan,
+                      before: Mapping[tuple[str | None, ...], Partition]) -> str:
+    """What readers see of a table after :func:`_undo_switch`, as read from the catalog."""
+    ddl = join_uri(plan.table_uri, DDL_FILE)
+    try:
+        now_spec = catalog.get_table(plan.database, plan.table)
+        now = ({tuple(p.values): p.location
+                for p in catalog.get_partitions(plan.database, plan.table)}
+               if now_spec is not None and now_spec.partition_keys else {})
+    except Exception:  # noqa: BLE001
+        log.exception("publish %s.%s: the catalog could not be read after a failed switch",
+                      plan.database, plan.table)
+        return ("the catalog could NOT be read back (see the log): readers may see the new "
+                f"table definition and some partitions at version {plan.version}; publish "
+                f"again, or re-create the table from {ddl}")
+    if previous is None:
+        if now_spec is None:
+            return "the table it created was dropped: readers see no table, as before"
+        return (f"the table it created could NOT be dropped (see the log): readers see it with "
+                f"{len(now)} partition(s) at version {plan.version}; drop it or publish again")
+    if now_spec is None:
+        return (f"the table could NOT be restored and is missing (see the log): re-create it "
+                f"from {ddl}")
+    problems = []
+    if (_definition(now_spec) != _definition(previous)):
+        problems.append(f"the table definition is NOT the previous one (columns "
+                        f"{[c.name + ' ' + c.type for c in now_spec.columns]}, location "
+                        f"{now_spec.location})")
+    moved = sorted((v for v, p in before.items()
+                    if v in now and normalize_uri(now[v]) != normalize_uri(p.location)), key=str)
+    missing = sorted((v for v in before if v not in now), key=str)
+    added = sorted((v for v in now if v not in before), key=str)
+    for what, values in (("still point at the new version", moved),
+                         ("are missing", missing),
+                         (f"were added at version {plan.version} and stay", added)):
+        if values:
+            problems.append(f"{len(values)} partition(s) {what} ({[list(v) for v in values[:5]]}"
+                            f"{' ...' if len(values) > 5 else ''})")
+    if problems:
+        return ("the catalog could NOT be fully restored (see the log): " + "; ".join(problems)
+                + "; every other partition is at its previous version; publish again, or "
+                f"re-create the table from {ddl}")
+    return ("the table definition was restored and every partition is back at its previous "
+            "location: readers stay on the previous version")
+
+
+def _definition(spec: TableSpec) -> tuple[object, ...]:
+    """What a restored table must match: columns, partition keys, location, version."""
+    return ([(c.name.lower(), c.type.lower()) for c in spec.columns],
+            [(c.name.lower(), c.type.lower()) for c in spec.partition_keys],
+            normalize_uri(spec.location), spec.parameters.get("lakeforge.version"))
 
 
 def _in_table_order(existing: TableSpec, data_cols: Sequence[str]) -> list[str]:

@@ -325,9 +325,17 @@ class GlueApiCatalog(Catalog):
             resp = self._call(f"batch_update_partition {spec.qualified_name}",
                               self.glue.batch_update_partition, DatabaseName=spec.database,
                               TableName=spec.name, Entries=entries)
-            if resp.get("Errors"):
-                raise CatalogError(f"glue_api: batch_update_partition {spec.qualified_name} "
-                                   f"failed: {resp['Errors'][:5]}")
+            errors = resp.get("Errors", [])
+            if errors:
+                # Glue applies the other entries of the call: the caller must know
+                failed = [f"{e.get('PartitionValueList')}: "
+                          f"{e.get('ErrorDetail', {}).get('ErrorCode', '')} "
+                          f"{e.get('ErrorDetail', {}).get('ErrorMessage', '')}".strip()
+                          for e in errors]
+                raise CatalogError(
+                    f"glue_api: batch_update_partition {spec.qualified_name} failed for "
+                    f"{len(errors)} of {len(entries)} partition(s) of the call (the others "
+                    f"were updated, as were {start} in earlier calls): {failed[:5]}")
 
     def inherit_partition_schemas(self, database: str, table: str) -> int:
         """Glue's crawler option ``InheritFromTable`` ("Update all new and existing partitions

@@ -485,7 +485,8 @@ class SparkSqlCatalog(Catalog):
         Existing partitions move in ONE metastore call (``ExternalCatalog.alterPartitions``,
         which the Hive metastore applies in a single transaction), so a reader sees all of
         them at the old version or all at the new one; new partitions are then added in one
-        batched ``ALTER TABLE ADD``.
+        batched ``ALTER TABLE ADD``. When the add fails the moved partitions stay moved: the
+        caller puts them back (:func:`lakeforge.publish.switch_staged` does).
         """
         spec = self._require_table(database, table)
         keys = [k.name.lower() for k in spec.partition_keys]

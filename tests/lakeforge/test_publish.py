@@ -520,6 +520,59 @@ def test_failed_partition_switch_restores_the_previous_table_definition(
     assert _ids(catalog, db, "t") == [1, 2]
 
 
+def _locations(catalog, db, table):
+    return {p.values: p.location for p in catalog.get_partitions(db, table)}
+
+
+def _fail_after_first(monkeypatch, catalog, method, message):
+    """``catalog.<method>`` applies its first partition, then raises (once)."""
+    real = getattr(catalog, method)
+
+    def partly(database, table, partitions):
+        monkeypatch.setattr(catalog, method, real)
+        real(database, table, list(partitions)[:1])
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(catalog, method, partly)
+
+
+def test_failed_partition_add_moves_the_switched_partitions_back(spark, catalog, db, lake,
+                                                                  monkeypatch):
+    """The existing partitions move in one metastore call, then the new ones are added: when
+    the add fails part-way, the moved ones go back and the added ones are dropped, so the
+    message's 'readers stay on the previous version' is true."""
+    kw = {"database": db, "table": "t", "partition_by": ["dt"], "catalog": catalog, "lake": lake}
+    publish_partitioned(_batch(spark, [1], "d1").unionByName(_batch(spark, [2], "d2")), **kw)
+    before = _locations(catalog, db, "t")
+    _fail_after_first(monkeypatch, catalog, "add_partitions", "injected: metastore gone")
+    df = _batch(spark, [3], "d1").unionByName(_batch(spark, [4], "d3")).unionByName(
+        _batch(spark, [5], "d4"))
+    with pytest.raises(PublishError) as err:
+        publish_partitioned(df, **kw)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"publish {db}.t: the partition switch")
+    assert "injected: metastore gone" in message
+    assert "readers stay on the previous version" in message
+    assert _locations(catalog, db, "t") == before
+    spark.catalog.refreshTable(f"{db}.t")
+    assert sorted(r.id for r in spark.table(f"{db}.t").collect()) == [1, 2]
+    assert _ids(catalog, db, "t") == [1, 2]
+
+    # the undo fails too: the message says which partitions readers see where
+    _fail_after_first(monkeypatch, catalog, "add_partitions", "injected: add failed")
+    monkeypatch.setattr(catalog, "drop_partitions", lambda *a: 1 / 0)
+    with pytest.raises(PublishError) as err:
+        publish_partitioned(df, **kw)
+    message = str(err.value)
+    assert "\n" not in message
+    assert ("could NOT be fully restored (see the log): 1 partition(s) were added at version "
+            in message)
+    assert "[['d3']]" in message and "every other partition is at its previous" in message
+    after = _locations(catalog, db, "t")
+    assert version_of(after.pop(("d3",)), lake.table_uri("curated", "t", db)) is not None
+    assert after == before
+
+
 def test_partition_projection_points_the_template_at_the_current_version(
     spark, catalog, db, lake
 ):
@@ -665,3 +718,40 @@ def test_publish_registers_in_glue_and_switches_versions(spark, lake, glue_endpo
     assert version_of(parts[("d2",)], first.plan.table_uri) == second.version
     assert _ids(catalog, "gluedb", "t") == [1, 2, 5]
     assert second.removed_versions == ()  # d1 still lives in the first version
+
+
+@pytest.mark.aws
+def test_failed_glue_switch_puts_every_partition_back(spark, lake, glue, glue_db, monkeypatch):
+    """batch_update_partition applies the entries it does not report in Errors; a switch
+    failing there (or in the batch_create_partition after it) is undone on the moto Glue."""
+    kw = {"database": glue_db, "table": "t", "partition_by": ["dt"], "catalog": glue,
+          "lake": lake}
+    publish_partitioned(_batch(spark, [1], "d1").unionByName(_batch(spark, [2], "d2")), **kw)
+    before = _locations(glue, glue_db, "t")
+    real_update = glue.glue.batch_update_partition
+
+    def last_entry_fails(**kwargs):
+        monkeypatch.setattr(glue.glue, "batch_update_partition", real_update)
+        *applied, refused = kwargs["Entries"]
+        real_update(**{**kwargs, "Entries": applied})
+        return {"Errors": [{"PartitionValueList": refused["PartitionValueList"],
+                            "ErrorDetail": {"ErrorCode": "InternalServiceException",
+                                            "ErrorMessage": "injected"}}]}
+
+    monkeypatch.setattr(glue.glue, "batch_update_partition", last_entry_fails)
+    df = _batch(spark, [3], "d1").unionByName(_batch(spark, [4], "d2")).unionByName(
+        _batch(spark, [5], "d3"))
+    with pytest.raises(PublishError, match=r"failed for 1 of 2 partition\(s\).*readers stay on "
+                                           r"the previous version") as err:
+        publish_partitioned(df, **kw)
+    assert "\n" not in str(err.value)
+    assert _locations(glue, glue_db, "t") == before
+
+    def create_fails(**kwargs):
+        raise RuntimeError("injected: throttled")
+
+    monkeypatch.setattr(glue.glue, "batch_create_partition", create_fails)
+    with pytest.raises(PublishError, match=r"throttled.*readers stay on the previous version"):
+        publish_partitioned(df, **kw)
+    assert _locations(glue, glue_db, "t") == before
+    assert _ids(glue, glue_db, "t") == [1, 2]
