@@ -577,12 +577,14 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
                                "note": "added columns are merged: published once a mapping "
                                        "names them (null in older partitions)"}
     # A dimension's rows are judged (threshold, quarantine) by the run that takes them as new.
+    # ``judged`` goes with the summary into the hand-over: the audit's threshold counts the
+    # same rows in as the write's (an unchanged dimension's old bad rows count once).
     judged = {n for n, s in sources.items() if s.incremental or new[n]}
     summary["ingest"] = {n: {"rows_in": i.rows_in, "bad_rows": i.bad_rows,
                              "file_issues": i.file_issues, "files": i.new_files,
-                             "partitions": i.partitions} for n, i in ingested.items()}
-    total_in = sum(ingested[n].rows_in for n in judged)
-    bad = sum(ingested[n].bad_rows for n in judged)
+                             "partitions": i.partitions, "judged": n in judged}
+                         for n, i in ingested.items()}
+    total_in, bad = _judged_rows(summary["ingest"])
     _check_threshold(run, bad, total_in, "after reading")
     for name, out in cfg.outputs.items():
         if out.ledger:
@@ -844,9 +846,8 @@ def audit_phase(ctx: JobContext[Any], state: RunState) -> None:
             if judged is not data:
                 judged.unpersist()
         state.quality_html = "".join(pages)
-    ingested = summary.get("ingest", {})
-    total = sum(v["rows_in"] for v in ingested.values())
-    bad = sum(v["bad_rows"] + v.get("rejected", 0) for v in ingested.values()) + sum(
+    total, bad = _judged_rows(summary.get("ingest", {}))
+    bad += sum(v.get("rejected", 0) for v in summary.get("ingest", {}).values()) + sum(
         c["rows_failed"] for c in summary["checks"].values())
     _check_threshold(cfg.run, bad, total, "after the quality gate")
     summary["rows"] = {k: v.to_dict() for k, v in state.ledgers.items()}
@@ -1105,6 +1106,14 @@ def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     split.unpersist()
     return {"name": spec.name, "model_version": ref.version, "manifest": manifest_uri,
             "splits": counts, "files": files, "n_features": len(names)}
+
+
+def _judged_rows(ingest: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
+    """(rows in, bad rows) of the sources the run judged (``summary["ingest"]``): the
+    incremental ones and a dimension with a new file. A hand-over written before the
+    ``judged`` flag counts every source, as the audit then did."""
+    judged = [v for v in ingest.values() if v.get("judged", True)]
+    return sum(v["rows_in"] for v in judged), sum(v["bad_rows"] for v in judged)
 
 
 def _check_threshold(run: RunSettings, bad: int, total: int, when: str) -> None:

@@ -311,6 +311,43 @@ def test_too_many_bad_rows_exit_1_and_publish_nothing(spark, job_root: Path,
     assert len(runs) == 1 and json.loads(runs[0].read_text())["status"].startswith("failed")
 
 
+def test_an_unchanged_dimensions_old_bad_rows_do_not_fail_a_later_audit(
+        spark, job_root: Path, tmp_path: Path, capsys) -> None:
+    """The audit's threshold judges the rows the write judged: a dimension (incremental:
+    false) with no new file is re-read, but its bad rows were judged by the run that took it
+    as new. Run apart, write and audit hand the judged set over through the pending run.
+    (The audit used to sum every source: 1 bad of 10 dimension rows + 2 clean new orders,
+    1/12 > 0.05, exit 1 although the write passed.)"""
+    config = _config(tmp_path, "lc_dim")
+    data = yaml.safe_load(Path(config).read_text())
+    data["sources"]["customers"] = {
+        "path": "customers", "format": "csv", "incremental": False,
+        "mappings": [["customer", "string", "customer", "string"],
+                     ["since", "date", "since", "date"]]}
+    data["run"]["max_bad_row_fraction"] = 0.05
+    Path(config).write_text(yaml.safe_dump(data))
+    (job_root / "raw" / "customers").mkdir(parents=True)
+    (job_root / "raw" / "customers" / "part-0.csv").write_text(
+        "customer,since\n" + "".join(f"c{i},2024-01-0{i}\n" for i in range(1, 10))
+        + "bad,not-a-date\n")
+    _write(job_root, "2024-05-01", [f"{i},ann,1.0,EUR" for i in range(40, 50)])
+    # the first run takes the dimension as new: its 1 bad row of 10 is judged (1/20)
+    assert _run(job_root, config, "--run.max_bad_row_fraction", "0.1") == 0
+    first = _summary(capsys)
+    assert first["ingest"]["customers"] == {**first["ingest"]["customers"], "rows_in": 10,
+                                            "bad_rows": 1, "judged": True}
+    _write(job_root, "2024-05-02", ["50,bob,2.0,EUR", "51,cid,3.0,EUR"])
+    assert _run(job_root, config, "--phase", "write") == 0
+    written = _summary(capsys)
+    assert written["mode"] == "incremental"
+    assert written["ingest"]["customers"]["judged"] is False
+    assert written["ingest"]["orders"]["judged"] is True
+    assert _run(job_root, config, "--phase", "audit") == 0, capsys.readouterr().err
+    assert _run(job_root, config, "--phase", "publish") == 0
+    assert _summary(capsys)["status"] == "published"
+    assert (50, "2024-05-02") in _rows(spark, "lc_dim.orders")
+
+
 FEATURES = {"name": "visits", "label": "label", "entity_key": ["id"],
             "split": {"train": 0.6, "validation": 0.2, "test": 0.2, "seed": 3, "method": "hash"},
             "steps": [{"kind": "scale", "method": "standard", "columns": ["x"],
