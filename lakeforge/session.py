@@ -148,13 +148,21 @@ def preflight_storage(env: EnvConfig, lake: Lake) -> None:
         aws.check_bucket(uri, create=env.aws.create_bucket)
 
 
+# The Hadoop conf key where apply_s3a_conf records the keys it set (the next call unsets those
+# its env does not set).
+S3A_APPLIED_KEYS = "lakeforge.s3a.applied.keys"
+
+
 def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
     """Set the env's S3A settings on a running session's Hadoop conf (a reused session: tests,
     notebooks), then the env's own ``spark.hadoop.fs.s3a.*`` entries of ``spark.conf`` (they
     win, as in a new session), with the credentials boto3 resolves now (the JVM's environment
     was fixed when it started). The file-system cache is turned off for S3A so that the next
     ``s3://`` path opens a file system with these settings rather than one cached with older
-    ones.
+    ones. What an earlier env set and this one does not (an endpoint, path-style access, SSE,
+    credentials; set by an earlier call or by Lakeforge when the session started) is unset,
+    so it does not stay behind. An env without the s3a jar set leaves the session's S3A
+    settings as they are.
 
     Reads and writes of DataFrames take them at once. The embedded Hive metastore does not: it
     checks table and partition locations with a copy of the conf taken when it started, so
@@ -172,11 +180,27 @@ def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
     conf.update({k.removeprefix("spark.hadoop."): v for k, v in env.spark.conf.items()
                  if k.startswith(("spark.hadoop.fs.s3a.", "spark.hadoop.fs.s3."))})
     hadoop = jsc.hadoopConfiguration()
-    for key in ("fs.s3a.server-side-encryption-algorithm", "fs.s3a.server-side-encryption.key"):
-        if key not in conf:  # an earlier env's SSE must not stay behind
-            hadoop.unset(key)
+    earlier = set(filter(None, (hadoop.get(S3A_APPLIED_KEYS) or "").split(",")))
+    started = {k.removeprefix("spark.hadoop.") for k, _ in spark.sparkContext.getConf().getAll()}
+    earlier |= started & _managed_s3a_keys()
+    for key in sorted(earlier - set(conf)):  # an earlier env's endpoint, SSE... must go
+        hadoop.unset(key)
     for key, value in conf.items():
         hadoop.set(key, value)
+    hadoop.set(S3A_APPLIED_KEYS, ",".join(sorted(conf)))
+
+
+def _managed_s3a_keys() -> set[str]:
+    """Every Hadoop key Lakeforge's S3A settings can set (:func:`lakeforge.aws.s3a_conf` with
+    an endpoint and SSE-KMS, the credentials, the cache switches)."""
+    from lakeforge.aws import s3a_conf
+    from lakeforge.config import AwsSettings
+
+    most = AwsSettings(endpoint_url="http://endpoint", sse="SSE-KMS", kms_key_id="key")
+    return set(s3a_conf(most)) | {
+        "fs.s3a.access.key", "fs.s3a.secret.key", "fs.s3a.session.token",
+        "fs.s3a.aws.credentials.provider",
+        *(f"fs.{scheme}.impl.disable.cache" for scheme in ("s3", "s3a", "s3n"))}
 
 
 def _log4j_option() -> str:

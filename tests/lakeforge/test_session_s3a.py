@@ -206,6 +206,41 @@ def test_env_s3a_settings_win_on_a_reused_session(s3_env: None, spark: Any) -> N
             hadoop.set(name, value)
 
 
+@pytest.mark.jars
+def test_a_reused_session_drops_the_s3a_settings_of_an_earlier_env(
+        s3_env: None, spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apply_s3a_conf with one env, then another: what the first set and the second does not
+    (its endpoint, path-style access, SSE, an S3A entry of its spark.conf) is unset."""
+    from lakeforge.session import apply_s3a_conf
+
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    it, before = hadoop.iterator(), {}
+    while it.hasNext():
+        entry = it.next()
+        before[entry.getKey()] = entry.getValue()
+    first = {"fs.s3a.endpoint": "http://127.0.0.1:4566", "fs.s3a.path.style.access": "true",
+             "fs.s3a.connection.ssl.enabled": "false",
+             "fs.s3a.server-side-encryption-algorithm": "SSE-S3",
+             "fs.s3a.connection.maximum": "7"}
+    try:
+        apply_s3a_conf(spark, load_env("local_s3", {
+            "aws.sse": "SSE-S3", "spark.conf.spark.hadoop.fs.s3a.connection.maximum": "7"}))
+        assert {k: hadoop.get(k) for k in first} == first
+        monkeypatch.delenv("LAKEFORGE_AWS_ENDPOINT_URL")
+        apply_s3a_conf(spark, load_env("local_s3"))  # AWS itself: no endpoint, no SSE
+        assert {k: hadoop.get(k) for k in first if hadoop.get(k) == first[k]} == {}
+        assert hadoop.get("fs.s3.impl") == "org.apache.hadoop.fs.s3a.S3AFileSystem"
+        assert hadoop.get("fs.s3a.committer.name") == "magic"  # what both set stays
+    finally:  # the session's settings as they were
+        it, now = hadoop.iterator(), set()
+        while it.hasNext():
+            now.add(it.next().getKey())
+        for name in now - set(before):
+            hadoop.unset(name)
+        for name, value in before.items():
+            hadoop.set(name, value)
+
+
 @pytest.mark.aws
 def test_dev_s3_serves_until_stopped(moto_endpoint: str,
                                     capsys: pytest.CaptureFixture[str]) -> None:
