@@ -13,6 +13,13 @@ Options, as Glue's ``--job-bookmark-option``:
 * ``job-bookmark-pause``: process what is new since the last commit (or the files committed by
   the runs after ``from_run`` up to and including ``to_run``), but do not advance.
 
+A file is new when the bookmark does not hold its URI (normalised: ``s3a://`` and ``s3n://``
+are ``s3://``), changed when its size or modification time differs from what it holds. Known
+limitation, shared with Glue (whose S3 bookmarks compare the objects' last-modified time): S3's
+LastModified has whole-second precision, so an object rewritten with the same size within the
+second of the recorded write is not seen as changed. Write new data under new keys (as Spark
+and Lakeforge's publish do) rather than overwriting a key in place.
+
 ``reset`` forgets everything (Glue's ResetJobBookmark). The state lives in a
 :class:`~lakeforge.state.StateStore`: a folder in the lake's bookmarks zone by default, an S3
 prefix with conditional writes, or a DynamoDB table.
