@@ -429,8 +429,8 @@ def test_iceberg_expiry_ages_a_snapshot_from_when_it_was_replaced(fspark,
         time.sleep(max(0.0, at / 1000 + retention + 0.5 - time.time()))
 
     def as_of(snapshot_id: int) -> list[tuple[Any, ...]]:
-        return _rows(fspark.read.option("snapshot-id", snapshot_id)
-                     .table(iceberg.identifier(target)))
+        return _rows(fspark.sql(f"SELECT * FROM {iceberg.identifier(target)} "
+                                f"VERSION AS OF {snapshot_id}"))
 
     first = publish(FIRST)
     wait_past_retention(first)
