@@ -4,7 +4,13 @@ The file repository writes Deequ's JSON format (``AnalysisResultSerde``): a list
 ``{"resultKey": {"dataSetDate": <ms>, "tags": {...}}, "analyzerContext": {"metricMap": [
 {"analyzer": {"analyzerName": "Completeness", "column": "a"}, "metric": {"metricName":
 "DoubleMetric", "entity": "Column", "instance": "a", "name": "Completeness", "value": 1.0}}]}}``,
-so a repository written by Deequ can be read here and the other way round. The file is read and
+so a repository written by Deequ can be read here and the other way round. The file holds only
+analyzers Deequ 2.0.7's ``AnalyzerDeserializer`` reads (:data:`DEEQU_SERDE_ANALYZERS`: one entry
+it cannot read makes Deequ's ``load()`` fail for the whole file); the metrics of the others
+(ColumnCount, Variance, Skewness, Kurtosis, ZerosCount, Range, InterquartileRange,
+DuplicateRowCount, HistogramBinned) go to a Lakeforge-only file next to it
+(:func:`lakeforge_only_path`: ``metrics.json`` -> ``metrics.lakeforge.json``, same format), which
+Deequ never opens and which Lakeforge reads back into the same results. The files are read and
 written through a :class:`MetricsStorage` the caller passes in (quality/ writes no files);
 ``lakeforge.quality_gate.metrics_repository`` gives one for local paths and ``s3://`` URIs.
 
@@ -95,6 +101,15 @@ class AnalysisResult:
 
 # --------------------------------------------------------------------------- analyzer serde
 
+#: The analyzer names Deequ 2.0.7's ``AnalysisResultSerde`` (``AnalyzerDeserializer``) reads, as
+#: in the jar; any other name there fails Deequ's ``load()`` of the whole file.
+DEEQU_SERDE_ANALYZERS = frozenset({
+    "Size", "Completeness", "Compliance", "PatternMatch", "Sum", "RatioOfSums", "Mean",
+    "Minimum", "Maximum", "CountDistinct", "Distinctness", "Entropy", "MutualInformation",
+    "UniqueValueRatio", "Uniqueness", "Histogram", "DataType", "ApproxCountDistinct",
+    "Correlation", "StandardDeviation", "ApproxQuantile", "ApproxQuantiles", "ExactQuantile",
+    "MinLength", "MaxLength"})
+
 
 def analyzer_to_json(analyzer: Analyzer) -> dict[str, Any] | None:
     """Deequ's serialized form of an analyzer; None for ones Deequ cannot store either
@@ -109,9 +124,9 @@ def analyzer_to_json(analyzer: Analyzer) -> dict[str, Any] | None:
         if agg:  # Deequ's AnalysisResultSerde: two string properties; Count (default) omitted
             out.update(aggregateFunction="sum", aggregateColumn=agg)
     elif isinstance(analyzer, A.Compliance):
-        out.update(instance=analyzer.instance, predicate=analyzer.predicate)
-        if analyzer.columns:
-            out["columns"] = list(analyzer.columns)
+        # Deequ always writes "columns" and its reader needs it (NullPointerException without)
+        out.update(instance=analyzer.instance, predicate=analyzer.predicate,
+                   columns=list(analyzer.columns or ()))
     elif isinstance(analyzer, A.PatternMatch):
         out.update(column=analyzer.column, pattern=analyzer.pattern)
     elif isinstance(analyzer, A.ApproxQuantiles):
@@ -225,6 +240,8 @@ def _histogram_aggregate(data: Mapping[str, Any]) -> Any:
 
 
 def results_to_json(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
+    """Every successful metric of ``results`` in Deequ's JSON layout, the analyzers Deequ cannot
+    read included (:func:`split_for_deequ` separates them)."""
     out = []
     for result in results:
         entries = []
@@ -239,6 +256,34 @@ def results_to_json(results: Sequence[AnalysisResult]) -> list[dict[str, Any]]:
         out.append({"resultKey": result.resultKey.to_json(),
                     "analyzerContext": {"metricMap": entries}})
     return out
+
+
+def is_deequ_readable(entry: Any) -> bool:
+    """True when Deequ 2.0.7's serde reads this stored ``{"analyzer": ..., "metric": ...}``
+    entry's analyzer (by name: :data:`DEEQU_SERDE_ANALYZERS`)."""
+    try:
+        return entry["analyzer"]["analyzerName"] in DEEQU_SERDE_ANALYZERS
+    except (KeyError, TypeError):
+        return False
+
+
+def split_for_deequ(item: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One stored result split in two: the entries Deequ reads (the result itself, kept even
+    when empty: it records the run) and the Lakeforge-only rest (None when there is none)."""
+    entries = item["analyzerContext"]["metricMap"]
+    deequ = [e for e in entries if is_deequ_readable(e)]
+    rest = [e for e in entries if not is_deequ_readable(e)]
+    main = {**item, "analyzerContext": {**item["analyzerContext"], "metricMap": deequ}}
+    if not rest:
+        return main, None
+    return main, {"resultKey": item["resultKey"], "analyzerContext": {"metricMap": rest}}
+
+
+def lakeforge_only_path(path: str) -> str:
+    """The Lakeforge-only file next to a repository file: ``metrics.json`` ->
+    ``metrics.lakeforge.json`` (``x`` -> ``x.lakeforge.json``)."""
+    stem = path[:-len(".json")] if path.endswith(".json") else path
+    return f"{stem}.lakeforge.json"
 
 
 def results_from_json(data: Sequence[Mapping[str, Any]],
@@ -335,6 +380,9 @@ class MetricsStorage(Protocol):
 class FileSystemMetricsRepository(MetricsRepository):
     """One JSON file in Deequ's format; ``saveOrAppendResult`` appends (replacing the key).
 
+    Metrics of analyzers Deequ 2.0.7 cannot read live in :attr:`lakeforge_only_path` beside it,
+    so Deequ loads the file and Lakeforge's history (trends, anomaly checks) keeps every metric.
+
     ``storage`` reads and writes the file; ``lakeforge.quality_gate.metrics_repository(spark,
     path)`` builds one on the lake's storage.
     """
@@ -358,28 +406,66 @@ class FileSystemMetricsRepository(MetricsRepository):
         return os.path.join(tempfile.gettempdir(), f"quality-metrics-{uuid.uuid4().hex}",
                             filename)
 
-    def _raw(self) -> list[Any]:
-        text = self.storage.read_text(self.path)
-        if text is None or not text.strip():
-            return []
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"metrics repository {self.path} is not valid JSON: {exc}") from exc
-        if not isinstance(data, list):
-            raise ValueError(f"metrics repository {self.path}: expected a JSON list of results, "
-                             f"got {type(data).__name__}")
-        return data
+    @property
+    def lakeforge_only_path(self) -> str:
+        """Where metrics of analyzers Deequ cannot read are kept (:func:`lakeforge_only_path`)."""
+        return lakeforge_only_path(self.path)
+
+    def _raw(self, path: str | None = None) -> list[Any]:
+        return _parse_results(self.storage.read_text(path or self.path), path or self.path)
 
     def _all(self) -> list[AnalysisResult]:
-        return results_from_json(self._raw(), f"metrics repository {self.path}")
+        """The results of the file, each with its Lakeforge-only metrics merged in (those of a
+        result key the file does not hold are left out: the save of that key did not finish)."""
+        results = results_from_json(self._raw(), f"metrics repository {self.path}")
+        extra_path = self.lakeforge_only_path
+        extra = results_from_json(self._raw(extra_path), f"metrics repository {extra_path}")
+        by_key = {r.resultKey: r.analyzerContext.metricMap for r in extra}
+        out = []
+        for result in results:
+            more = by_key.get(result.resultKey)
+            out.append(result if not more else AnalysisResult(
+                result.resultKey,
+                AnalyzerContext({**result.analyzerContext.metricMap, **more})))
+        return out
 
     def save(self, resultKey: ResultKey, analyzerContext: AnalyzerContext) -> None:
         """Replace ``resultKey``'s result, keeping every other stored result as it was written
-        (entries this version cannot read included: another writer's data is not dropped)."""
-        kept = [item for item in self._raw() if not _stored_under(item, resultKey)]
-        kept.extend(results_to_json([AnalysisResult(resultKey, analyzerContext)]))
-        self.storage.write_text(self.path, json.dumps(kept))
+        (entries this version cannot read included: another writer's data is not dropped).
+
+        Metrics of analyzers Deequ 2.0.7 cannot read go to :attr:`lakeforge_only_path` (written
+        first, so the result in the main file is the commit: Lakeforge reads a key's
+        Lakeforge-only metrics only when the main file holds the key)."""
+        (item,) = results_to_json([AnalysisResult(resultKey, analyzerContext)])
+        main, extra = split_for_deequ(item)
+        kept_aside = len(extra["analyzerContext"]["metricMap"]) if extra else 0
+        if kept_aside:
+            log.debug("metrics repository %s: %d metric(s) of analyzers Deequ cannot read "
+                      "stored in %s", self.path, kept_aside, self.lakeforge_only_path)
+        self._replace(self.lakeforge_only_path, resultKey, extra)
+        self._replace(self.path, resultKey, main)
+
+    def _replace(self, path: str, resultKey: ResultKey, item: dict[str, Any] | None) -> None:
+        """Put ``item`` under ``resultKey`` in the file at ``path`` (None: remove the key's
+        result; a missing file without anything to write stays missing)."""
+        stored = self._raw(path)
+        kept = [i for i in stored if not _stored_under(i, resultKey)]
+        if item is None and len(kept) == len(stored):
+            return
+        self.storage.write_text(path, json.dumps(kept + ([item] if item else [])))
+
+
+def _parse_results(text: str | None, path: str) -> list[Any]:
+    if text is None or not text.strip():
+        return []
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"metrics repository {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, list):
+        raise ValueError(f"metrics repository {path}: expected a JSON list of results, "
+                         f"got {type(data).__name__}")
+    return data
 
 
 def _stored_under(item: Any, resultKey: ResultKey) -> bool:
@@ -475,6 +561,7 @@ class MetricsRepositoryMultipleResultsLoader:
 
 __all__ = [
     "AnalysisResult", "FileSystemMetricsRepository", "InMemoryMetricsRepository",
-    "MetricsRepository", "MetricsRepositoryMultipleResultsLoader", "MetricsStorage", "ResultKey",
-    "analyzer_from_json", "analyzer_to_json",
+    "DEEQU_SERDE_ANALYZERS", "MetricsRepository", "MetricsRepositoryMultipleResultsLoader",
+    "MetricsStorage", "ResultKey", "analyzer_from_json", "analyzer_to_json", "is_deequ_readable",
+    "lakeforge_only_path", "split_for_deequ",
 ]

@@ -138,3 +138,82 @@ def test_a_broken_file_fails_with_its_path(spark: Any, tmp_path: Path) -> None:
     path.write_text("[{not json")
     with pytest.raises(ValueError, match=f"metrics repository {path} is not valid JSON"):
         FileSystemMetricsRepository(spark, str(path)).load().getSuccessMetricsAsJson()
+
+
+OPTIONS = A.AnalyzerOptions(A.NullBehavior.Fail, A.FilteredRowOutcome.NULL)
+#: Every analyzer Lakeforge can store (a Histogram with a binningUdf cannot, as in Deequ).
+EVERY_STORED_ANALYZER = [
+    A.Size(), A.Size("b > 1"), A.ColumnCount(), A.Completeness("a"),
+    A.Completeness("a", "b > 1", OPTIONS), A.Compliance("positive c", "c > 0"),
+    A.Compliance("positive c", "c > 0", "b > 1", ["c"], OPTIONS), A.PatternMatch("a", r"^b"),
+    A.PatternMatch("a", r"^b", "b > 1", OPTIONS), A.Mean("c"), A.Mean("c", "b > 1"), A.Sum("b"),
+    A.StandardDeviation("c"), A.Variance("c"), A.Skewness("c"), A.Kurtosis("c"),
+    A.ApproxCountDistinct("a"), A.ZerosCount("b"), A.Minimum("c"), A.Maximum("c", "b > 1", OPTIONS),
+    A.MinLength("a"), A.MaxLength("a", None, OPTIONS), A.Range("c"), A.InterquartileRange("c"),
+    A.ExactQuantile("c", 0.5), A.ApproxQuantile("c", 0.5), A.ApproxQuantiles("c", [0.25, 0.75]),
+    A.Correlation("b", "c"), A.DataType("a"), A.Uniqueness(["a"]),
+    A.Uniqueness(["a", "b"], "b > 1", OPTIONS), A.Distinctness(["b"]), A.UniqueValueRatio(["b"]),
+    A.CountDistinct(["b"]), A.DuplicateRowCount(["b"]), A.Entropy("a"),
+    A.MutualInformation(["a", "b"]), A.Histogram("a"),
+    A.Histogram("a", aggregateFunction=A.Histogram.Sum("b")), A.HistogramBinned("c", binCount=3)]
+#: What Deequ 2.0.7's own serializer leaves out when it writes an entry back: analyzerOptions
+#: everywhere, and the where of Uniqueness (Deequ loses them on its rewrite, not on reading).
+DEEQU_DROPS = {"analyzerOptions"}
+
+
+def test_deequ_loads_every_analyzer_lakeforge_stores(spark: Any, pydeequ: Any,
+                                                      tmp_path: Path) -> None:
+    """Deequ 2.0.7's AnalysisResultSerde reads every entry of the file (one entry it cannot
+    read fails its load() of the whole file); the metrics of analyzers it has no serde for are
+    in the Lakeforge-only file beside it, and Lakeforge reads every metric back."""
+    import json
+
+    from quality.analyzers import AnalysisRunner
+    from quality.repository import DEEQU_SERDE_ANALYZERS
+
+    pr = pydeequ.repository
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    path = tmp_path / "every.json"
+    ours = FileSystemMetricsRepository(spark, str(path))
+    key = ResultKey(spark, 1000, {"tag": "every"})
+    context = (AnalysisRunner(spark).onData(df).addAnalyzers(EVERY_STORED_ANALYZER)
+               .useRepository(ours).saveOrAppendResult(key).run())
+    failed = [a for a, m in context.metricMap.items() if not m.is_success]
+    assert failed == []
+
+    stored = json.loads(path.read_text())[0]["analyzerContext"]["metricMap"]
+    names = {e["analyzer"]["analyzerName"] for e in stored}
+    assert names <= DEEQU_SERDE_ANALYZERS
+    aside = json.loads((tmp_path / "every.lakeforge.json").read_text())
+    assert {e["analyzer"]["analyzerName"] for e in aside[0]["analyzerContext"]["metricMap"]} == {
+        "ColumnCount", "Variance", "Skewness", "Kurtosis", "ZerosCount", "Range",
+        "InterquartileRange", "DuplicateRowCount", "HistogramBinned"}
+    assert len(stored) + len(aside[0]["analyzerContext"]["metricMap"]) == len(
+        EVERY_STORED_ANALYZER)
+
+    # Deequ's own serde reads each entry as written (its rewrite equals ours but for what
+    # Deequ's serializer never writes).
+    serde = spark.sparkContext._jvm.com.amazon.deequ.repository.AnalysisResultSerde
+    (reread,) = json.loads(serde.serialize(serde.deserialize(path.read_text())))
+    deequ_entries = {json.dumps(e["analyzer"], sort_keys=True)
+                     for e in reread["analyzerContext"]["metricMap"]}
+    for entry in stored:
+        expected = {k: v for k, v in entry["analyzer"].items() if k not in DEEQU_DROPS}
+        if expected["analyzerName"] == "Uniqueness":
+            expected.pop("where", None)
+        assert json.dumps(expected, sort_keys=True) in deequ_entries
+
+    deequ_view = pr.FileSystemMetricsRepository(spark, str(path)).load() \
+        .getSuccessMetricsAsJson()
+    our_view = ours.load().getSuccessMetricsAsJson()
+    # Deequ's loader names a filtered analyzer's metric "Size (where: b > 1)"; Lakeforge's
+    # repository loader "Size" (a difference of the views, not of the file).
+    deequ_rows = [(e, i, n.split(" (where: ")[0], *rest) for e, i, n, *rest in _rows(deequ_view)]
+    assert deequ_rows and set(deequ_rows) <= set(_rows(our_view))
+    only_ours = {r[2] for r in _rows(our_view)} - {r[2] for r in deequ_rows}
+    assert {n for n in only_ours if not n.startswith("Histogram.")} == {
+        "ColumnCount", "Variance", "Skewness", "Kurtosis", "ZerosCount", "Range",
+        "InterquartileRange", "DuplicateRowCount"}
+    assert "Histogram.abs.[3.5, 6.0]" in only_ours  # HistogramBinned's bins
+    loaded = ours.loadByKey(key)
+    assert loaded is not None and set(loaded.metricMap) == set(EVERY_STORED_ANALYZER)

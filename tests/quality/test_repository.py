@@ -80,6 +80,36 @@ def test_file_repository_writes_deequ_json_and_reads_it_back(spark: Any, tmp_pat
     assert frame_df.columns == ["entity", "instance", "name", "value", "dataset_date", "table"]
 
 
+def test_analyzers_deequ_cannot_read_go_to_the_lakeforge_only_file(
+        spark: Any, tmp_path: Path) -> None:
+    """Deequ 2.0.7's serde fails a whole load on one analyzer it has no deserializer for, and
+    on a Compliance without "columns": the main file holds only what it reads; the rest is in
+    metrics.lakeforge.json and read back into the same result."""
+    from quality.analyzers import ColumnCount, Compliance, Kurtosis
+
+    path = tmp_path / "metrics.json"
+    repo = metrics_repository(spark, str(path))
+    key = ResultKey(spark, 1000, {"table": "t"})
+    analyzers = [Size(), ColumnCount(), Kurtosis("id"), Compliance("pos", "id > 0")]
+    AnalysisRunner(spark).onData(frame(spark, 6)).addAnalyzers(analyzers) \
+        .useRepository(repo).saveOrAppendResult(key).run()
+    (main,) = json.loads(path.read_text())
+    assert [e["analyzer"] for e in main["analyzerContext"]["metricMap"]] == [
+        {"analyzerName": "Size"},
+        {"analyzerName": "Compliance", "instance": "pos", "predicate": "id > 0", "columns": []}]
+    (aside,) = json.loads((tmp_path / "metrics.lakeforge.json").read_text())
+    assert aside["resultKey"] == main["resultKey"]
+    assert [e["analyzer"]["analyzerName"] for e in aside["analyzerContext"]["metricMap"]] == [
+        "ColumnCount", "Kurtosis"]
+    context = metrics_repository(spark, str(path)).loadByKey(key)
+    assert context is not None and set(context.metricMap) == set(analyzers)
+    assert context.metric(ColumnCount()).value == 2.0
+    # A key only the Lakeforge-only file holds (its save did not finish) is not a result.
+    orphan = {**aside, "resultKey": {"dataSetDate": 2000, "tags": {}}}
+    (tmp_path / "metrics.lakeforge.json").write_text(json.dumps([aside, orphan]))
+    assert [r.resultKey.dataSetDate for r in repo.load().get()] == [1000]
+
+
 def test_histogram_sum_is_stored_in_deequs_form_and_both_forms_are_read() -> None:
     """Deequ's AnalysisResultSerde writes a Histogram's aggregate function as two strings
     (``aggregateFunction``, ``aggregateColumn``; absent for the default Count) and reads only
