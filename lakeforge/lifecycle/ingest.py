@@ -1,9 +1,9 @@
 """Ingestion of raw sources with line-level quarantine and the schema-drift check.
 
 Each source folder is listed by Hive partition (``k=v`` folders, unescaped as Hive does); the
-files are read line by line (CSV with each file's own header, JSON lines; gzip/bzip2 by lower-
-case extension, any other compression suffix is a file issue) or row by row (Parquet), so that
-every row keeps its source file, line and partition. Every row gets ``_problems``: why it is
+files are read line by line (CSV with each file's own header, JSON lines; gzip/bzip2 by
+lower-case extension, any other compression suffix is a file issue) or row by row (Parquet), so
+that every row keeps its source file, line and partition. Every row gets ``_problems``: why it is
 bad (malformed line, invalid UTF-8, a value that does not convert to its mapping's types, a
 required column that is null), empty when it is good. Files that cannot be read, are empty or
 hold no data line become file-level quarantine records. Nothing here writes anything.
@@ -37,6 +37,9 @@ LINEAGE = ("_file", "_line", "_partition")
 TEXT_CODECS = (".gz", ".bz2")
 _UNSUPPORTED_CODECS = (".zst", ".zstd", ".snappy", ".lz4", ".lzo", ".xz", ".zip", ".br", ".7z")
 _PARSE_PROBLEMS = ("malformed", "not valid UTF-8")
+# A column is drift in a partition when at least this many of its values are there and every
+# one fails to convert; fewer are bad rows (quarantined with their reason), not a type change.
+DRIFT_MIN_VALUES = 3
 
 
 class SchemaDriftError(SchemaMismatchError):
@@ -397,8 +400,9 @@ def check_drift_and_count(spark: SparkSession, df: DataFrame, mappings: Sequence
                           table: str, fmt: str, files_by_part: dict[str, list[str]]
                           ) -> tuple[int, int]:
     """Fail (before anything is written) when, in some partition, every value of a column
-    fails to convert to its type: the producer changed the column's type, these are not a few
-    bad rows. The message names the column, both types and the partition.
+    fails to convert to its type and there are at least :data:`DRIFT_MIN_VALUES` of them: the
+    producer changed the column's type, these are not a few bad rows (fewer are quarantined
+    row by row). The message names the column, both types and the partition.
 
     The same aggregation pass counts the rows and the bad rows (the ledger's ``rows_in`` and
     the first threshold check), so counting costs no Spark job of its own.
@@ -424,7 +428,7 @@ def check_drift_and_count(spark: SparkSession, df: DataFrame, mappings: Sequence
         bad_rows += row["n__bad"]
         for source, stype, _target, _ttype in mappings:
             bad, total = row[f"bad__{source}"], row[f"n__{source}"]
-            if total and bad == total:
+            if total >= DRIFT_MIN_VALUES and bad == total:
                 found = inferred_type(spark, fmt, files_by_part.get(part, []), source)
                 where = f"partition {part}" if part else "the new files"
                 problems.append(

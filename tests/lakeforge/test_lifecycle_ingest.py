@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from lakeforge.lifecycle.ingest import SchemaDriftError, ingest_source, list_partitions
+from lakeforge.lifecycle.ingest import (
+    DRIFT_MIN_VALUES,
+    SchemaDriftError,
+    ingest_source,
+    list_partitions,
+)
 from lakeforge.lifecycle.settings import SourceSpec
 from lakeforge.paths import listed_path
 
@@ -288,3 +293,17 @@ def test_a_mapped_column_missing_from_a_header_is_null_and_reported(spark,
                                                required=["n"]))
     assert _reasons(required) == {("old.csv", 2): "required column n is null"}
     assert {Path(f).name: c for f, c in required.missing_columns.items()} == {"old.csv": ["n"]}
+
+
+def test_fewer_bad_values_than_the_drift_minimum_are_bad_rows(spark, tmp_path: Path) -> None:
+    assert DRIFT_MIN_VALUES == 3
+    root = tmp_path / "few"
+    for dt, ns in (("2024-01-01", [1, 2, 3]), ("2024-01-02", ["x"]), ("2024-01-03", ["y", "z"])):
+        (root / f"dt={dt}").mkdir(parents=True)
+        (root / f"dt={dt}" / f"{dt}.json").write_text("".join(
+            json.dumps({"id": f"{dt}-{i}", "n": n}) + "\n" for i, n in enumerate(ns)))
+    got = _ingest(spark, root, SourceSpec(path="few", format="json", mappings=ID_N))
+    assert _reasons(got) == {("2024-01-02.json", 1): "column n: 'x' is not an int",
+                             ("2024-01-03.json", 1): "column n: 'y' is not an int",
+                             ("2024-01-03.json", 2): "column n: 'z' is not an int"}
+    assert (got.rows_in, got.bad_rows) == (6, 3)
