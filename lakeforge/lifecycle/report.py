@@ -33,11 +33,13 @@ def write_summary(lake: Lake, summary: Mapping[str, Any], quality_html: str = ""
     doc = redact(dict(summary))
     uris = summary_uris(lake, doc["run_id"])
     write_text(uris["json"], json.dumps(doc, indent=2, default=str))
+    # Every value is escaped: the job name comes from --JOB_NAME, never validated.
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td><pre>"
                    f"{html.escape(json.dumps(v, indent=1, default=str))}</pre></td></tr>"
                    for k, v in doc.items())
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{doc['job']} "
-            f"{doc['run_id']}</title></head><body><h1>Run {html.escape(doc['run_id'])}"
+    title = html.escape(f"{doc.get('job')} {doc['run_id']}")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><h1>Run {html.escape(str(doc['run_id']))}"
             f"</h1><table border='1' cellpadding='4'>{rows}</table>"
             f"<h2>Quality</h2>{quality_html}</body></html>")
     write_text(uris["html"], page)

@@ -4,6 +4,7 @@ pages and the index are written; other runs' pages stay as they were)."""
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -82,3 +83,14 @@ def test_update_writes_the_new_run_and_leaves_other_run_pages_alone(tmp_path) ->
     # a full build rewrites every page again
     build_site(lake)
     assert failed_page.read_text() != "left as it was"
+
+
+def test_the_raw_run_page_escapes_a_script_in_the_job_name(tmp_path: Path) -> None:
+    from lakeforge.lifecycle.report import write_summary
+
+    evil = "<script>alert(1)</script>"
+    uris = write_summary(_lake(tmp_path), {**FAILED, "job": evil, "status": f"failed: {evil}"})
+    page = Path(uris["html"]).read_text()
+    assert "<script>" not in page
+    assert f"<title>{html.escape(evil)} {FAILED['run_id']}</title>" in page
+
