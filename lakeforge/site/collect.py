@@ -32,6 +32,8 @@ SUMMARY_FILE = "run_summary.json"
 MAX_REASONS = 6
 # A metric's point is judged for anomalies against at least this many earlier points.
 MIN_HISTORY = 3
+# The reason under which quarantine lines that are not JSON objects are counted.
+UNREADABLE_REASON = "(unreadable line: not JSON)"
 _RUN_TIME = re.compile(r"^(\d{8}T\d{6}Z)_")
 
 
@@ -50,14 +52,22 @@ def list_run_ids(lake: Lake) -> list[str]:
 
 def load_summary(lake: Lake, run_id: str) -> dict[str, Any] | None:
     """The run's summary (secrets redacted again, in case an older writer missed one), or
-    None when the run left none; a summary that is not JSON names its file."""
+    None when the run left none.
+
+    A summary that is not a JSON object (a torn write, a hand edit) does not stop the site:
+    it is logged with its file and stands as a run whose status is ``unreadable: <file> ...``
+    (kind ``unreadable`` on the index), with nothing else."""
     uri = summary_uri(lake, run_id)
     if not io.uri_exists(uri):
         return None
     try:
         doc = json.loads(io.read_text(uri))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"run summary {uri} is not valid JSON: {exc}") from exc
+        problem = "" if isinstance(doc, dict) else f"holds a JSON {type(doc).__name__}"
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        problem = f"is not valid JSON: {exc}"
+    if problem:
+        log.warning("run summary %s %s; the run is shown as unreadable", uri, problem)
+        return {"run_id": run_id, "job": "", "status": f"unreadable: {uri} {problem}"}
     return redact(doc)  # type: ignore[no-any-return]
 
 
@@ -71,12 +81,15 @@ def run_started(run_id: str) -> str | None:
 
 
 def status_kind(status: str | None) -> str:
-    """``published``, ``failed``, ``nothing-new`` or ``unknown`` (a run without a status)."""
+    """``published``, ``failed``, ``nothing-new``, ``unreadable`` (a summary that is not
+    JSON) or ``unknown`` (a run without a status)."""
     text = (status or "").strip()
     if text == "published":
         return "published"
     if text.startswith("failed"):
         return "failed"
+    if text.startswith("unreadable"):
+        return "unreadable"
     if text.startswith("nothing new"):
         return "nothing-new"
     return "unknown"
@@ -167,7 +180,10 @@ def read_quarantine(uris: Iterable[str], *, samples_per_reason: int = 3
                     ) -> list[QuarantineFolder]:
     """Count the records of each quarantine folder by reason and keep the first
     ``samples_per_reason`` of each, their text redacted (:func:`lakeforge.redact.redact_text`).
-    A folder that is gone (swept, expired) is skipped with a log line."""
+    A folder that is gone (swept, expired) is skipped with a log line. A line that is not a
+    JSON object (a torn write) is skipped and counted: reason :data:`UNREADABLE_REASON`, one
+    sample per file saying how many lines of it were unreadable and the first one's number
+    (not counted as a row: the row flow shows the ledger's count as reason not on file)."""
     folders = []
     for uri in dict.fromkeys(uris):  # keep the order, once each
         if not uri:
@@ -177,10 +193,21 @@ def read_quarantine(uris: Iterable[str], *, samples_per_reason: int = 3
             continue
         by_reason: dict[str, QuarantineReason] = {}
         for path in io.list_files(uri, ".json"):
-            for line in io.read_text(path).splitlines():
+            bad_lines: list[int] = []
+            try:
+                lines = io.read_text(path).splitlines()
+            except UnicodeDecodeError:
+                lines, bad_lines = [], [1]
+            for number, line in enumerate(lines, start=1):
                 if not line.strip():
                     continue
-                rec = json.loads(line)
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    rec = None
+                if not isinstance(rec, dict):
+                    bad_lines.append(number)
+                    continue
                 reason = str(rec.get("reason") or "(no reason given)")
                 entry = by_reason.setdefault(reason, QuarantineReason(reason))
                 entry.count += 1
@@ -193,9 +220,22 @@ def read_quarantine(uris: Iterable[str], *, samples_per_reason: int = 3
                         "partition": rec.get("partition"),
                         "record": redact_text(str(rec.get("record") or "")),
                     })
+            if bad_lines:
+                _count_unreadable(by_reason, path, bad_lines)
         reasons = sorted(by_reason.values(), key=lambda r: (-r.count, r.reason))
         folders.append(QuarantineFolder(quarantine_name(uri), uri, reasons))
     return folders
+
+
+def _count_unreadable(by_reason: dict[str, QuarantineReason], path: str,
+                      bad_lines: list[int]) -> None:
+    n = len(bad_lines)
+    log.warning("%d unreadable line(s) in quarantine file %s (first: line %d); skipped", n,
+                path, bad_lines[0])
+    entry = by_reason.setdefault(UNREADABLE_REASON, QuarantineReason(UNREADABLE_REASON))
+    entry.count += n
+    entry.samples.append({"source_file": path, "line": bad_lines[0], "partition": None,
+                          "record": f"{n} unreadable line{'s' if n > 1 else ''} in {path}"})
 
 
 # --------------------------------------------------------------------------- row flow

@@ -174,15 +174,35 @@ def test_match_view_is_none_for_a_run_that_matched_nothing() -> None:
     assert collect.match_view({"matching": None}) is None
 
 
-def test_load_summary_of_a_missing_run_is_none_and_bad_json_names_the_file(tmp_path) -> None:
+def test_load_summary_of_a_missing_run_is_none_and_bad_json_is_an_unreadable_run(
+        tmp_path, caplog: pytest.LogCaptureFixture) -> None:
     lake = Lake.from_settings(str(tmp_path / "lake"), allow_env_override=False)
     assert collect.load_summary(lake, "nope") is None
     assert collect.list_run_ids(lake) == []
     bad = Path(collect.summary_uri(lake, "r1"))
     bad.parent.mkdir(parents=True)
     bad.write_text("{not json")
-    with pytest.raises(ValueError, match="run_summary.json is not valid JSON"):
-        collect.load_summary(lake, "r1")
+    summary = collect.load_summary(lake, "r1")
+    assert summary is not None and summary["run_id"] == "r1"
+    assert summary["status"].startswith(f"unreadable: {bad} is not valid JSON")
+    assert collect.run_row(summary)["kind"] == "unreadable"
+    assert f"run summary {bad} is not valid JSON" in caplog.text
+    bad.write_text("[1, 2]")
+    assert collect.load_summary(lake, "r1")["status"] == f"unreadable: {bad} holds a JSON list"
+
+
+def test_read_quarantine_skips_and_counts_torn_lines_naming_the_file(tmp_path) -> None:
+    q = _write_quarantine(tmp_path / "quarantine/db/contacts/run_id=r1", [
+        {"reason": "bad", "record": "x", "line": 1, "source_file": "a.csv"}])
+    torn = Path(q) / "part-00001.json"
+    torn.write_text('{"reason": "bad", "record": "y"}\n[]\n\n{"reason": "bad", "rec')
+    [folder] = collect.read_quarantine([q])
+    by_reason = {r.reason: r for r in folder.reasons}
+    assert by_reason["bad"].count == 2 and by_reason["bad"].rows_only == 2
+    unreadable = by_reason[collect.UNREADABLE_REASON]
+    assert (unreadable.count, unreadable.rows_only) == (2, 0)
+    assert unreadable.samples == [{"source_file": str(torn), "line": 2, "partition": None,
+                                   "record": f"2 unreadable lines in {torn}"}]
 
 
 def test_an_unpartitioned_table_counts_its_last_versions_rows_and_files() -> None:

@@ -94,3 +94,19 @@ def test_the_raw_run_page_escapes_a_script_in_the_job_name(tmp_path: Path) -> No
     assert "<script>" not in page
     assert f"<title>{html.escape(evil)} {FAILED['run_id']}</title>" in page
 
+
+def test_a_torn_summary_or_quarantine_line_does_not_stop_the_site(tmp_path: Path) -> None:
+    lake = _lake(tmp_path)
+    q = tmp_path / "quarantine/db/src/run_id=r"
+    q.mkdir(parents=True)
+    (q / "part-00000.json").write_text('{"reason": "bad amount", "record": "x"}\n{"reas')
+    _save(lake, {**FAILED, "quarantine": [str(q)]})
+    _save(lake, PUBLISHED)
+    torn = Path(collect.summary_uri(lake, "20240103T000000Z_70e70e"))
+    torn.parent.mkdir(parents=True)
+    torn.write_text('{"job": "j", "run_id": ')
+    index = Path(build_site(lake)).read_text()
+    assert index.count('class="pill kind-') == 3 and "kind-unreadable" in index
+    assert f"unreadable: {torn} is not valid JSON" in index
+    run = Path(pages.site_root(lake), "runs", f"{FAILED['run_id']}.html").read_text()
+    assert "bad amount" in run and f"1 unreadable line in {q / 'part-00000.json'}" in run
