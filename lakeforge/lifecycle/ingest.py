@@ -393,6 +393,38 @@ def read_parquet_rows(spark: SparkSession, files: Sequence[FileEntry],
     return _with_line_problems(typed_and_problems(out, mappings, required)), unreadable, added
 
 
+def parquet_footers(files: Sequence[FileEntry]) -> dict[str, tuple[int, Any]]:
+    """Each Parquet file's row count and Arrow schema from its footer (no data read), through
+    pyarrow's file system (S3 on the env's endpoint, as the listing reads it). A file whose
+    footer cannot be read is left out: Spark's read reports it unreadable."""
+    import pyarrow as pa
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    out: dict[str, tuple[int, Any]] = {}
+    s3 = None
+    for f in files:
+        if f.size == 0:
+            continue
+        try:
+            if f.path.startswith(("s3://", "s3a://", "s3n://")):
+                if s3 is None:
+                    from lakeforge.aws import arrow_s3_filesystem
+
+                    s3 = arrow_s3_filesystem()
+                fs, inner = s3, f.path.split("://", 1)[1]
+            elif "://" not in f.path or f.path.startswith("file://"):
+                fs, inner = pafs.LocalFileSystem(), f.path.removeprefix("file://")
+            else:
+                fs, inner = pafs.FileSystem.from_uri(f.path)
+            with fs.open_input_file(inner) as handle:
+                footer = pq.ParquetFile(handle)
+                out[f.path] = (footer.metadata.num_rows, footer.schema_arrow)
+        except (OSError, pa.ArrowException) as exc:
+            log.debug("no Parquet footer for %s: %s", f.path, exc)
+    return out
+
+
 # --------------------------------------------------------------------------- drift + counts
 
 
@@ -486,8 +518,13 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
         if f.size > 0 and f.path not in reasons:
             files_by_part.setdefault(partition_of[f.path], []).append(f.path)
     if spec.format == "parquet":
-        rows, unreadable, added_cols = read_parquet_rows(spark, files, mappings, spec.required,
-                                                         keys, values_of)
+        footers = parquet_footers(files)
+        # A valid file with no rows yields no row to name it: without this it looked corrupt.
+        reasons.update({p: "no data rows (a valid Parquet file with 0 rows)"
+                        for p, (n, _schema) in footers.items() if n == 0})
+        rows, unreadable, added_cols = read_parquet_rows(
+            spark, [f for f in files if f.path not in reasons], mappings, spec.required, keys,
+            values_of)
         have_rows = {r[0] for r in rows.select("_file").distinct().collect()}
     else:
         lines, unreadable = read_lines(spark, [f for f in files if f.path not in reasons],

@@ -8,6 +8,8 @@ import gzip
 import json
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
@@ -307,3 +309,18 @@ def test_fewer_bad_values_than_the_drift_minimum_are_bad_rows(spark, tmp_path: P
                              ("2024-01-03.json", 1): "column n: 'y' is not an int",
                              ("2024-01-03.json", 2): "column n: 'z' is not an int"}
     assert (got.rows_in, got.bad_rows) == (6, 3)
+
+
+def test_a_zero_row_parquet_file_is_an_empty_file_not_a_corrupt_one(spark,
+                                                                    tmp_path: Path) -> None:
+    root = tmp_path / "pq0"
+    (root / "k=a").mkdir(parents=True)
+    (root / "k=b").mkdir()
+    pq.write_table(pa.table({"id": ["q1"], "n": pa.array([1], pa.int64())}),
+                   root / "k=a" / "one.parquet")
+    pq.write_table(pa.table({"id": pa.array([], pa.string()), "n": pa.array([], pa.int64())}),
+                   root / "k=b" / "empty.parquet")
+    got = _ingest(spark, root, SourceSpec(path="pq0", format="parquet", mappings=ID_N))
+    assert _issues(got) == {"empty.parquet": "no data rows (a valid Parquet file with 0 rows)"}
+    assert [r.partition for r in got.issues.collect()] == ["k=b"]
+    assert (_good(got, "id"), got.rows_in, got.file_issues) == ([("q1",)], 1, 1)
