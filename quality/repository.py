@@ -25,9 +25,11 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import random
 import tempfile
 import threading
 import time
@@ -35,8 +37,9 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from lakeforge.errors import LakeforgeError
 from quality import analyzers as A
 from quality.analyzers import Analyzer, AnalyzerContext
 from quality.metrics import iter_flat_success, metric_from_json
@@ -377,6 +380,28 @@ class MetricsStorage(Protocol):
         """Replace the file's text (readers must never see a half-written file)."""
 
 
+@runtime_checkable
+class VersionedMetricsStorage(MetricsStorage, Protocol):
+    """A MetricsStorage that can refuse a write when the file changed since it was read, so
+    concurrent saves to one file (every gate writes metadata/quality/metrics.json) lose nothing:
+    :meth:`FileSystemMetricsRepository.save` re-reads and retries on a refusal."""
+
+    def read_versioned(self, path: str) -> tuple[str | None, object]:
+        """The file's text (None when it does not exist) and a token of that version."""
+
+    def write_if_unchanged(self, path: str, text: str, version: object) -> bool:
+        """Replace the file's text only if it is still at ``version`` (the token of a missing
+        file: still missing); False, writing nothing, when it changed."""
+
+
+#: Read-modify-write attempts of one save before it gives up on a busy file.
+SAVE_ATTEMPTS = 30
+
+
+class MetricsRepositoryConflictError(LakeforgeError):
+    """Other writers changed the repository file on every attempt of a save."""
+
+
 class FileSystemMetricsRepository(MetricsRepository):
     """One JSON file in Deequ's format; ``saveOrAppendResult`` appends (replacing the key).
 
@@ -448,11 +473,34 @@ class FileSystemMetricsRepository(MetricsRepository):
     def _replace(self, path: str, resultKey: ResultKey, item: dict[str, Any] | None) -> None:
         """Put ``item`` under ``resultKey`` in the file at ``path`` (None: remove the key's
         result; a missing file without anything to write stays missing)."""
-        stored = self._raw(path)
+        storage = self.storage
+        if not isinstance(storage, VersionedMetricsStorage):  # no concurrent writers assumed
+            self._write_replaced(path, resultKey, item, storage.read_text(path),
+                                 storage.write_text)
+            return
+        for attempt in range(SAVE_ATTEMPTS):
+            text, version = storage.read_versioned(path)
+            if self._write_replaced(path, resultKey, item, text, functools.partial(
+                    _write_if_unchanged, storage, version=version)):
+                return
+            time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
+        raise MetricsRepositoryConflictError(
+            f"metrics repository {path}: changed by other writers on each of {SAVE_ATTEMPTS} "
+            f"attempts to save {resultKey}; retry the save")
+
+    def _write_replaced(self, path: str, resultKey: ResultKey, item: dict[str, Any] | None,
+                        text: str | None, write: Callable[[str, str], object]) -> bool:
+        """Write ``text``'s results with ``resultKey``'s replaced; False when ``write`` refused."""
+        stored = _parse_results(text, path)
         kept = [i for i in stored if not _stored_under(i, resultKey)]
         if item is None and len(kept) == len(stored):
-            return
-        self.storage.write_text(path, json.dumps(kept + ([item] if item else [])))
+            return True
+        return write(path, json.dumps(kept + ([item] if item else []))) is not False
+
+
+def _write_if_unchanged(storage: VersionedMetricsStorage, path: str, text: str, *,
+                        version: object) -> bool:
+    return storage.write_if_unchanged(path, text, version)
 
 
 def _parse_results(text: str | None, path: str) -> list[Any]:
@@ -560,8 +608,9 @@ class MetricsRepositoryMultipleResultsLoader:
 
 
 __all__ = [
-    "AnalysisResult", "FileSystemMetricsRepository", "InMemoryMetricsRepository",
-    "DEEQU_SERDE_ANALYZERS", "MetricsRepository", "MetricsRepositoryMultipleResultsLoader",
-    "MetricsStorage", "ResultKey", "analyzer_from_json", "analyzer_to_json", "is_deequ_readable",
+    "DEEQU_SERDE_ANALYZERS", "AnalysisResult", "FileSystemMetricsRepository",
+    "InMemoryMetricsRepository", "MetricsRepository", "MetricsRepositoryConflictError",
+    "MetricsRepositoryMultipleResultsLoader", "MetricsStorage", "ResultKey",
+    "VersionedMetricsStorage", "analyzer_from_json", "analyzer_to_json", "is_deequ_readable",
     "lakeforge_only_path", "split_for_deequ",
 ]

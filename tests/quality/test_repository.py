@@ -110,6 +110,82 @@ def test_analyzers_deequ_cannot_read_go_to_the_lakeforge_only_file(
     assert [r.resultKey.dataSetDate for r in repo.load().get()] == [1000]
 
 
+def test_concurrent_saves_to_one_file_lose_nothing(tmp_path: Path) -> None:
+    """Gates of different databases save to one metrics.json at once: each save re-reads and
+    retries when the file changed since its read (two threads x 30 saves: 60 results)."""
+    import threading
+
+    from lakeforge.quality_repository import FileSystemMetricsRepository as LakeRepository
+    from quality.analyzers import AnalyzerContext
+    from quality.metrics import metric_from_json
+
+    path = str(tmp_path / "metrics.json")
+    size = metric_from_json({"metricName": "DoubleMetric", "entity": "Dataset",
+                             "instance": "*", "name": "Size", "value": 1.0})
+
+    def save_30(table: str) -> None:
+        repo = LakeRepository(None, path)
+        for i in range(30):
+            repo.save(ResultKey(1000 + i, {"table": table}), AnalyzerContext({Size(): size}))
+
+    threads = [threading.Thread(target=save_30, args=(t,)) for t in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stored = json.loads(Path(path).read_text())
+    assert sorted((r["resultKey"]["tags"]["table"], r["resultKey"]["dataSetDate"])
+                  for r in stored) == sorted((t, 1000 + i) for t in "ab" for i in range(30))
+
+
+@pytest.mark.aws
+def test_a_conflicting_s3_write_is_refused_and_the_save_retries(moto_endpoint: str) -> None:
+    """On S3 the version is the ETag: a PUT with a stale If-Match (or If-None-Match: * on an
+    object that exists now) is refused by S3 (moto too), and save() re-reads and keeps both."""
+    import uuid
+
+    from lakeforge import aws
+    from lakeforge.config import AwsSettings
+    from lakeforge.quality_repository import FileSystemMetricsRepository as LakeRepository
+    from lakeforge.quality_repository import VersionedLakeMetricsStorage
+    from quality.analyzers import AnalyzerContext
+    from quality.metrics import metric_from_json
+
+    aws.configure(AwsSettings(endpoint_url=moto_endpoint, region="us-east-1"))
+    try:
+        bucket = f"metrics-{uuid.uuid4().hex[:12]}"
+        aws.client("s3").create_bucket(Bucket=bucket)
+        uri = f"s3://{bucket}/metadata/quality/metrics.json"
+        storage = VersionedLakeMetricsStorage()
+        assert storage.read_versioned(uri) == (None, None)
+        assert storage.write_if_unchanged(uri, "[]", None)
+        assert not storage.write_if_unchanged(uri, "[1]", None)  # exists now
+        text, etag = storage.read_versioned(uri)
+        assert text == "[]" and storage.write_if_unchanged(uri, "[ ]", etag)
+        assert not storage.write_if_unchanged(uri, "[2]", etag)  # stale ETag
+
+        size = metric_from_json({"metricName": "DoubleMetric", "entity": "Dataset",
+                                 "instance": "*", "name": "Size", "value": 1.0})
+
+        class InterleavedStorage(VersionedLakeMetricsStorage):
+            """Another writer saves between this storage's first read and its write."""
+            interleaved = False
+
+            def write_if_unchanged(self, path: str, text: str, version: object) -> bool:
+                if not self.interleaved:
+                    self.interleaved = True
+                    LakeRepository(None, uri).save(ResultKey(1, {"t": "other"}),
+                                                   AnalyzerContext({Size(): size}))
+                return super().write_if_unchanged(path, text, version)
+
+        LakeRepository(None, uri, storage=InterleavedStorage()).save(
+            ResultKey(2, {"t": "mine"}), AnalyzerContext({Size(): size}))
+        stored = json.loads(storage.read_text(uri) or "[]")
+        assert sorted(r["resultKey"]["dataSetDate"] for r in stored) == [1, 2]
+    finally:
+        aws.configure(None)
+
+
 def test_histogram_sum_is_stored_in_deequs_form_and_both_forms_are_read() -> None:
     """Deequ's AnalysisResultSerde writes a Histogram's aggregate function as two strings
     (``aggregateFunction``, ``aggregateColumn``; absent for the default Count) and reads only
