@@ -88,8 +88,11 @@ class LakeMetricsStorage:
 
 
 def metrics_repository(spark: SparkSession | None, path: str) -> FileSystemMetricsRepository:
-    """A Deequ-format FileSystemMetricsRepository at ``path`` (local or s3://)."""
-    return FileSystemMetricsRepository(spark, path, storage=LakeMetricsStorage())
+    """A Deequ-format FileSystemMetricsRepository at ``path`` (local or s3://); concurrent saves
+    (every gate of the lake writes one file) compare and swap, so none is lost."""
+    from lakeforge.quality_repository import VersionedLakeMetricsStorage
+
+    return FileSystemMetricsRepository(spark, path, storage=VersionedLakeMetricsStorage())
 
 
 def write_html_report(result: VerificationResult, uri: str, title: str,

@@ -110,9 +110,11 @@ def test_analyzers_deequ_cannot_read_go_to_the_lakeforge_only_file(
     assert [r.resultKey.dataSetDate for r in repo.load().get()] == [1000]
 
 
-def test_concurrent_saves_to_one_file_lose_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("opener", ["site", "gates"])
+def test_concurrent_saves_to_one_file_lose_nothing(tmp_path: Path, opener: str) -> None:
     """Gates of different databases save to one metrics.json at once: each save re-reads and
-    retries when the file changed since its read (two threads x 30 saves: 60 results)."""
+    retries when the file changed since its read (two threads x 30 saves: 60 results). Both
+    ways the lake opens it: the site's repository and the gates' ``metrics_repository``."""
     import threading
 
     from lakeforge.quality_repository import FileSystemMetricsRepository as LakeRepository
@@ -124,7 +126,7 @@ def test_concurrent_saves_to_one_file_lose_nothing(tmp_path: Path) -> None:
                              "instance": "*", "name": "Size", "value": 1.0})
 
     def save_30(table: str) -> None:
-        repo = LakeRepository(None, path)
+        repo = LakeRepository(None, path) if opener == "site" else metrics_repository(None, path)
         for i in range(30):
             repo.save(ResultKey(1000 + i, {"table": table}), AnalyzerContext({Size(): size}))
 
