@@ -429,8 +429,8 @@ def parquet_footers(files: Sequence[FileEntry]) -> dict[str, tuple[int, Any]]:
 
 
 def check_drift_and_count(spark: SparkSession, df: DataFrame, mappings: Sequence[Sequence[str]],
-                          table: str, fmt: str, files_by_part: dict[str, list[str]]
-                          ) -> tuple[int, int]:
+                          table: str, fmt: str, files_by_part: dict[str, list[str]],
+                          delimiter: str = ",") -> tuple[int, int]:
     """Fail (before anything is written) when, in some partition, every value of a column
     fails to convert to its type and there are at least :data:`DRIFT_MIN_VALUES` of them: the
     producer changed the column's type, these are not a few bad rows (fewer are quarantined
@@ -461,7 +461,8 @@ def check_drift_and_count(spark: SparkSession, df: DataFrame, mappings: Sequence
         for source, stype, _target, _ttype in mappings:
             bad, total = row[f"bad__{source}"], row[f"n__{source}"]
             if total >= DRIFT_MIN_VALUES and bad == total:
-                found = inferred_type(spark, fmt, files_by_part.get(part, []), source)
+                found = inferred_type(spark, fmt, files_by_part.get(part, []), source,
+                                      delimiter)
                 where = f"partition {part}" if part else "the new files"
                 problems.append(
                     f"column {source} is {stype} in the table but "
@@ -475,8 +476,10 @@ def check_drift_and_count(spark: SparkSession, df: DataFrame, mappings: Sequence
     return rows, bad_rows
 
 
-def inferred_type(spark: SparkSession, fmt: str, files: list[str], column: str) -> str:
-    """The type Spark infers for ``column`` from ``files`` (what the new data holds)."""
+def inferred_type(spark: SparkSession, fmt: str, files: list[str], column: str,
+                  delimiter: str = ",") -> str:
+    """The type Spark infers for ``column`` from ``files`` (what the new data holds; CSV split
+    by the source's ``delimiter``)."""
     if not files:
         return "string"
     reader = spark.read.option("samplingRatio", 1.0)
@@ -485,7 +488,8 @@ def inferred_type(spark: SparkSession, fmt: str, files: list[str], column: str) 
     elif fmt == "parquet":
         df = reader.parquet(*files)
     else:
-        df = reader.option("header", True).option("inferSchema", True).csv(files)
+        df = (reader.option("header", True).option("inferSchema", True)
+              .option("sep", delimiter).option("escape", '"').csv(files))
     for f in df.schema.fields:
         if f.name == column:
             return f.dataType.simpleString()
@@ -558,7 +562,7 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
     rows = rows.cache()
     n_rows, n_bad = check_drift_and_count(
         spark, rows, [m for m in mappings if m[0] not in keys], table, spec.format,
-        files_by_part)
+        files_by_part, spec.delimiter)
     if missing_cols:
         log.warning("%s: %d file(s) lack mapped columns, read as null: %s", name,
                     len(missing_cols), "; ".join(f"{p}: {', '.join(c)}"

@@ -324,3 +324,13 @@ def test_a_zero_row_parquet_file_is_an_empty_file_not_a_corrupt_one(spark,
     assert _issues(got) == {"empty.parquet": "no data rows (a valid Parquet file with 0 rows)"}
     assert [r.partition for r in got.issues.collect()] == ["k=b"]
     assert (_good(got, "id"), got.rows_in, got.file_issues) == ([("q1",)], 1, 1)
+
+
+def test_drift_names_the_type_found_in_a_non_comma_csv(spark, tmp_path: Path) -> None:
+    root = tmp_path / "semi"
+    (root / "dt=2024-01-02").mkdir(parents=True)
+    (root / "dt=2024-01-02" / "b.csv").write_text("id;n\nc;x\nd;y\ne;z\n")
+    with pytest.raises(SchemaDriftError) as err:
+        _ingest(spark, root, SourceSpec(path="semi", format="csv", mappings=ID_N,
+                                        delimiter=";"), "semi")
+    assert "column n is bigint in the table but string in partition dt=2024-01-02" in str(err.value)
