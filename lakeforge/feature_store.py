@@ -30,29 +30,36 @@ Example use::
     df = with_split(raw, key=spec.entity_key, stratify_by=spec.label, split=spec.split)
     model = fit_feature_pipeline(df.filter("split = 'train'"), spec)
     ref = save_feature_model(model, spec, lake=lake)
-    out = model.transform(df)
-    names = feature_names(out.schema, spec)
-    write_sagemaker(out.filter("split = 'train'"), lake.path("features", "churn", "train"),
-                    file_format="csv", label=spec.label, feature_names=names, lake=lake)
+    published = publish_sagemaker_channels(model.transform(df), spec, lake=lake,
+                                           version=ref.version)
+    published.files["train_csv"]  # features/churn/_versions/<version>/csv/train
+
+A feature set's SageMaker channels are published atomically (:func:`publish_sagemaker_channels`)::
+
+    features/<name>/manifest.json                          the switch: names the current version
+    features/<name>/_versions/<version>/<csv|parquet>/<train|validation|test>/part-*
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from lakeforge.config import from_mapping, read_yaml
 from lakeforge.errors import ConfigError
-from lakeforge.io import list_subdirs, read_text, uri_exists, write_text
-from lakeforge.paths import Lake, join_uri, validate_identifier
+from lakeforge.io import delete_dir, list_subdirs, read_text, uri_exists, write_text
+from lakeforge.paths import Lake, is_remote, join_uri, normalize_uri, validate_identifier
 from transforms.features.pipeline import (
     build_feature_manifest,
     feature_names,
@@ -71,11 +78,7 @@ from transforms.features.spec import (
     validate_step,
 )
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -181,13 +184,17 @@ def new_version() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
 
 
+def _require_version_id(version: str, what: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", version) or version in (".", ".."):
+        raise ConfigError(f"{what} version {version!r}: use letters, digits, '_', '.', '-'")
+    return version
+
+
 def save_feature_model(
     model: PipelineModel, spec: FeatureSpec, *, lake: Lake, version: str | None = None
 ) -> FeatureModelRef:
     """Save a fitted pipeline as a new immutable version (never overwrites one)."""
-    version = version or new_version()
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", version):
-        raise ConfigError(f"feature model version {version!r}: use letters, digits, '_', '.', '-'")
+    version = _require_version_id(version or new_version(), "feature model")
     uri = lake.require_inside(
         join_uri(feature_models_uri(lake, spec.name), f"v={version}"), "feature model"
     )
@@ -320,15 +327,221 @@ def write_sagemaker_parquet(df: DataFrame, path: str, **kwargs: Any) -> str:
 
 
 def write_feature_manifest(manifest: Mapping[str, Any], uri: str, *, lake: Lake) -> str:
-    """Write the manifest JSON (keep it outside the SageMaker channel folders)."""
+    """Write the manifest JSON (keep it outside the SageMaker channel folders).
+
+    A reader sees the old manifest or the new one, never part of one: a local file is written
+    beside it under a hidden name and renamed over it; an S3 PUT is atomic itself."""
     lake.require_inside(uri, "feature manifest")
-    write_text(uri, json.dumps(manifest, indent=2, sort_keys=False, default=str))
+    _replace_text(uri, json.dumps(manifest, indent=2, sort_keys=False, default=str))
     return uri
 
 
+def _replace_text(uri: str, text: str) -> None:
+    """Write a small text file so that a reader never sees it half written."""
+    if is_remote(uri):
+        write_text(uri, text)  # one PUT: the old object or the new one
+        return
+    path = normalize_uri(uri)
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    # In the same folder (a rename across file systems is a copy); created by open(), so the
+    # file gets the umask's permissions as the manifest written in place did (mkstemp: 0600).
+    temporary = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        with open(temporary, "x", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+FEATURE_VERSIONS_DIR = "_versions"
+FEATURE_MANIFEST = "manifest.json"
+SAGEMAKER_SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class PublishedFeatures:
+    """What :func:`publish_sagemaker_channels` published.
+
+    ``files`` maps ``<split>_<format>`` to its channel folder (as the manifest's ``files``);
+    ``previous_version`` is the version the manifest named before (None: none, or the
+    channels of the layout before versions); ``removed_folders`` are the folders deleted
+    afterwards, relative to the feature set's folder (``_versions/<version>``, ``csv``)."""
+
+    name: str
+    version: str
+    manifest_uri: str
+    version_uri: str
+    files: Mapping[str, str]
+    previous_version: str | None
+    removed_folders: tuple[str, ...]
+
+
+def feature_set_uri(lake: Lake, name: str) -> str:
+    """Folder of the feature set ``name``: its ``manifest.json`` and ``_versions/``."""
+    return lake.path("features", validate_identifier(name, "feature set name"))
+
+
+def publish_sagemaker_channels(
+    scored: DataFrame,
+    spec: FeatureSpec,
+    *,
+    lake: Lake,
+    version: str,
+    formats: Sequence[SageMakerFormat] = ("csv", "parquet"),
+    check_labels: bool = True,
+) -> PublishedFeatures:
+    """Publish a feature set's SageMaker channels atomically: every split x format channel is
+    written under ``features/<name>/_versions/<version>/<format>/<split>``, then
+    ``features/<name>/manifest.json`` is replaced in one step (the switch) by the manifest of
+    the new version, whose ``files`` name those channel folders.
+
+    ``scored`` is the fitted pipeline's output with the split column (``spec.split.column``);
+    the manifest's statistics come from its train rows. A reader that takes the channel URIs
+    from the manifest never sees a half-written feature set. Until the switch, the previous
+    manifest and its folders are untouched; when anything fails before it, the new version's
+    folder is deleted and the error raised. After the switch the current and the previous
+    version are kept (a reader that read the old manifest just before the switch can finish)
+    and every other version folder is deleted (older ones, and what a killed run left), as are
+    the channel folders of the layout before versions (``features/<name>/<format>/<split>``)
+    once no kept manifest names them. One writer per feature set at a time (a job's lock).
+
+    ``version`` must be new (the feature model's version: one per run); an existing version
+    folder is an error. ``check_labels=False`` is for a caller that has checked every label
+    already; otherwise one Spark job checks them before anything is written.
+
+    Example::
+
+        ref = save_feature_model(model, spec, lake=lake)
+        published = publish_sagemaker_channels(model.transform(df), spec, lake=lake,
+                                               version=ref.version)
+    """
+    for fmt in formats:
+        if fmt not in _SAGEMAKER_FORMATS:
+            raise ConfigError(
+                f"SageMaker output format {fmt!r}: use one of {sorted(_SAGEMAKER_FORMATS)}")
+    base = lake.require_inside(feature_set_uri(lake, spec.name), "feature set")
+    version = _require_version_id(version, f"feature set {spec.name}")
+    versions_uri = join_uri(base, FEATURE_VERSIONS_DIR)
+    version_uri = join_uri(versions_uri, version)
+    manifest_uri = join_uri(base, FEATURE_MANIFEST)
+    if uri_exists(version_uri):
+        raise ConfigError(
+            f"feature set {spec.name} version {version} already exists at {version_uri}; "
+            "versions are immutable, publish under a new version")
+    names = feature_names(scored.schema, spec)
+    if check_labels:
+        require_labels(to_sagemaker_frame(scored, label=spec.label, feature_names=names,
+                                          features_col=spec.output_col), spec.label)
+    previous = _read_previous_manifest(manifest_uri)
+    split_col = F.col(spec.split.column)
+    files = {f"{split}_{fmt}": join_uri(version_uri, fmt, split)
+             for split in SAGEMAKER_SPLITS for fmt in formats}
+    switching = False
+    try:
+        for split in SAGEMAKER_SPLITS:
+            rows = scored.where(split_col == split)
+            for fmt in formats:
+                write_sagemaker(rows, files[f"{split}_{fmt}"], file_format=fmt,
+                                label=spec.label, lake=lake, feature_names=names,
+                                features_col=spec.output_col, check_labels=False)
+        manifest = build_feature_manifest(scored.where(split_col == "train"), spec,
+                                          version=version, files=files)
+        switching = True
+        write_feature_manifest(manifest, manifest_uri, lake=lake)
+    except BaseException:
+        if switching and _manifest_version(manifest_uri) == version:
+            raise  # the switch went through (an S3 PUT whose answer was lost): keep it
+        try:
+            delete_dir(version_uri)
+        except Exception:  # the write's own error matters more; the next publish removes it
+            log.warning("could not delete the partial feature set version %s", version_uri,
+                        exc_info=True)
+        raise
+    log.info("published feature set %s version %s (%d channels, %d features): %s",
+             spec.name, version, len(files), len(names), manifest_uri)
+    removed = _remove_unreferenced(base, versions_uri, version, previous, formats)
+    kept = _folders_named(previous or {}, versions_uri)
+    return PublishedFeatures(
+        name=spec.name, version=version, manifest_uri=manifest_uri, version_uri=version_uri,
+        files=files, previous_version=_only(kept), removed_folders=removed)
+
+
+def _read_previous_manifest(uri: str) -> dict[str, Any] | None:
+    """The current manifest before the switch: {} when there is none; None when it cannot be
+    parsed (then no version is known to be unreferenced, and nothing is removed)."""
+    if not uri_exists(uri):
+        return {}
+    try:
+        doc = json.loads(read_text(uri))
+    except ValueError:
+        log.warning("feature manifest %s is not JSON: no old version is removed this time", uri)
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _manifest_version(uri: str) -> str | None:
+    try:
+        doc = json.loads(read_text(uri))
+    except Exception:  # missing, unreadable or unparsable: not the new version
+        return None
+    return doc.get("version") if isinstance(doc, dict) else None
+
+
+def _folders_named(manifest: Mapping[str, Any], folder: str) -> set[str]:
+    """The sub-folders of ``folder`` a manifest's ``files`` point into."""
+    prefix = normalize_uri(folder) + "/"
+    files = manifest.get("files")
+    out = set()
+    for uri in (files.values() if isinstance(files, Mapping) else []):
+        path = normalize_uri(str(uri))
+        if path.startswith(prefix):
+            out.add(path[len(prefix):].split("/", 1)[0])
+    return out
+
+
+def _only(versions: set[str]) -> str | None:
+    return next(iter(versions)) if len(versions) == 1 else None
+
+
+def _remove_unreferenced(base: str, versions_uri: str, current: str,
+                         previous: Mapping[str, Any] | None, formats: Sequence[str]
+                         ) -> tuple[str, ...]:
+    """Delete the version folders other than ``current`` and those the ``previous`` manifest
+    names, and the ``<format>/`` channel folders of the layout before versions unless it names
+    them; nothing when the previous manifest could not be read (None). A folder that cannot
+    be deleted is logged and left for the next publish: the switch is done."""
+    if previous is None:
+        return ()
+    kept_versions = _folders_named(previous, versions_uri) | {current}
+    kept_legacy = _folders_named(previous, base)
+    doomed = [(f"{FEATURE_VERSIONS_DIR}/{name}", join_uri(versions_uri, name))
+              for name in list_subdirs(versions_uri) if name not in kept_versions]
+    doomed += [(fmt, join_uri(base, fmt)) for fmt in formats if fmt not in kept_legacy]
+    removed = []
+    for name, folder in doomed:
+        if not uri_exists(folder):
+            continue
+        try:
+            delete_dir(folder)
+        except Exception:
+            log.warning("could not delete the old feature set folder %s; the next publish "
+                        "tries again", folder, exc_info=True)
+            continue
+        removed.append(name)
+        log.info("removed old feature set folder %s", folder)
+    return tuple(removed)
+
+
 __all__ = [
-    "FeatureModelRef", "build_feature_manifest", "feature_models_uri", "feature_names",
-    "feature_spec_from_mapping", "fit_feature_pipeline", "list_feature_model_versions",
-    "load_feature_model", "load_feature_spec", "new_version", "save_feature_model", "with_split",
-    "write_feature_manifest", "write_sagemaker", "write_sagemaker_csv", "write_sagemaker_parquet",
+    "FeatureModelRef", "PublishedFeatures", "build_feature_manifest", "feature_models_uri",
+    "feature_names", "feature_set_uri", "feature_spec_from_mapping", "fit_feature_pipeline",
+    "list_feature_model_versions", "load_feature_model", "load_feature_spec", "new_version",
+    "publish_sagemaker_channels", "save_feature_model", "with_split", "write_feature_manifest",
+    "write_sagemaker", "write_sagemaker_csv", "write_sagemaker_parquet",
 ]

@@ -1062,7 +1062,8 @@ def _commit_format(ctx: JobContext[Any], state: RunState, name: str, staged: Sta
 
 def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     """Features over the whole published ``features_from`` table: the pipeline fitted on the
-    train split only, SageMaker CSV + Parquet splits and a manifest under ``features/``."""
+    train split only, SageMaker CSV + Parquet splits published as a new version under
+    ``features/<name>/`` whose ``manifest.json`` names them (the switch)."""
     from pyspark.sql import functions as F
 
     from lakeforge import feature_store as fstore
@@ -1083,29 +1084,19 @@ def write_features(job: Job, ctx: JobContext[Any]) -> dict[str, Any]:
     ref = fstore.save_feature_model(model, spec, lake=lake)
     scored = model.transform(split)
     names = feat.feature_names(scored.schema, spec)
-    files = {}
-    base = lake.path("features", spec.name)
-    # The labels of every split are checked once, before anything is written: a null label in
-    # the test split must not fail the run after train and validation were replaced (and one
-    # Spark job instead of one per channel).
+    # The labels of every split are checked once, before anything is written (one Spark job
+    # instead of one per channel).
     feat.require_labels(feat.to_sagemaker_frame(
         scored, label=spec.label, feature_names=names, features_col=spec.output_col), spec.label)
     fault_point("before_features_write")
-    for part in ("train", "validation", "test"):
-        rows = scored.where(F.col(spec.split.column) == part)
-        for fmt in ("csv", "parquet"):
-            files[f"{part}_{fmt}"] = fstore.write_sagemaker(
-                rows, f"{base}/{fmt}/{part}", file_format=fmt, label=spec.label, lake=lake,
-                feature_names=names, features_col=spec.output_col, mode="overwrite",
-                check_labels=False)
-    manifest = feat.build_feature_manifest(
-        scored.where(F.col(spec.split.column) == "train"), spec, version=ref.version,
-        files=files)
-    manifest_uri = fstore.write_feature_manifest(manifest, f"{base}/manifest.json", lake=lake)
+    # Every channel goes into a new version folder, then manifest.json switches to it: a
+    # failure or a kill leaves the previous feature set whole and current.
+    published = fstore.publish_sagemaker_channels(scored, spec, lake=lake, version=ref.version,
+                                                  check_labels=False)
     counts = {r[0]: r[1] for r in split.groupBy(spec.split.column).count().collect()}
     split.unpersist()
-    return {"name": spec.name, "model_version": ref.version, "manifest": manifest_uri,
-            "splits": counts, "files": files, "n_features": len(names)}
+    return {"name": spec.name, "model_version": ref.version, "manifest": published.manifest_uri,
+            "splits": counts, "files": dict(published.files), "n_features": len(names)}
 
 
 def _judged_rows(ingest: Mapping[str, Mapping[str, Any]]) -> tuple[int, int]:
