@@ -746,7 +746,9 @@ def _check_compatible(existing: TableSpec, table_uri: str, columns: Sequence[Bas
         problems = [f"{n}: column dropped" for n in have_cols if n not in want_cols]
         problems += [f"{n}: type {have_cols[n]} -> {want_cols[n]}" for n in want_cols
                      if n in have_cols and have_cols[n] != want_cols[n]]
-        # An unpartitioned table's columns and location change in one call: nothing to refuse.
+        # An unpartitioned table has no old partitions: Glue changes its columns and location
+        # in one call, spark_sql in two, columns first (docs/publish.md says what readers
+        # see in between); never refused.
         if problems and part_cols and not allow_breaking:
             from lakeforge.formats import SchemaEvolutionError
 

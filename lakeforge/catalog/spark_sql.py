@@ -9,9 +9,10 @@ pyspark wheel lacks it). Those become Spark data source tables (``USING csv|json
 reads correctly but Athena does not: register them with the glue_api backend for Athena.
 
 Partitions are added with one ``ALTER TABLE ... ADD PARTITION (...) LOCATION ... PARTITION ...``
-statement per batch. Spark cannot change a Hive column's type in place, so a widened type is
-applied by dropping and re-creating the EXTERNAL table and re-adding its partitions (no data is
-touched).
+statement per batch. Spark SQL cannot change a Hive column's type in place, so a partitioned
+table's changed or dropped column is applied by dropping and re-creating the EXTERNAL table and
+re-adding its partitions (no data is touched); an unpartitioned table moving to a new location
+changes its columns with ``ExternalCatalog.alterTableDataSchema`` instead (never dropped).
 
 Example::
 
@@ -267,12 +268,14 @@ class SparkSqlCatalog(Catalog):
             and existing.csv_delimiter == spec.csv_delimiter
         )
         if same_layout and not _same_location(existing.location, spec.location) \
-                and not spec.partition_keys and new_cols == old_cols:
-            # An unpartitioned table switching to a new version folder: one metastore call,
-            # so readers see either the old or the new data, never no table.
+                and not spec.partition_keys and (
+                    new_cols == old_cols or self._alter_data_schema(existing, spec)):
+            # An unpartitioned table switching to a new version folder: one metastore call
+            # (after the columns' own call when they change), never a missing table.
             self._sql(f"ALTER TABLE {name} SET LOCATION {quote_string(spec.location)}")
             log.info("table %s: location -> %s", spec.qualified_name, spec.location)
             existing = self.get_table(spec.database, spec.name) or existing
+            old_cols = [(c.name.lower(), c.type) for c in existing.columns]
         same_layout = same_layout and _same_location(existing.location, spec.location)
         if same_layout and new_cols[: len(old_cols)] == old_cols:
             added = spec.columns[len(old_cols):]
@@ -302,6 +305,36 @@ class SparkSqlCatalog(Catalog):
         self._sql(self._create_ddl(spec))
         if partitions:
             self.add_partitions(spec.database, spec.name, partitions)
+
+    def _alter_data_schema(self, existing: TableSpec, spec: TableSpec) -> bool:
+        """Replace an unpartitioned table's columns in one metastore call
+        (``ExternalCatalog.alterTableDataSchema``: added, dropped and retyped columns alike),
+        ahead of its ``SET LOCATION``; False when the session has no JVM access (Spark
+        Connect), and the table is re-created instead."""
+        ddl = ", ".join(f"{quote_identifier(c.name)} {c.type}" for c in spec.columns)
+        try:
+            schema = self._jvm().org.apache.spark.sql.types.StructType.fromDDL(ddl)
+            jcat = self._external_catalog()
+        except Exception as exc:  # no py4j access
+            log.warning("table %s: columns cannot change in place (%s): the table is dropped "
+                        "and re-created, and is missing for readers in between",
+                        spec.qualified_name, _first_line(exc))
+            return False
+        try:
+            jcat.alterTableDataSchema(spec.database, spec.name, schema)
+        except Exception as exc:
+            raise CatalogError(f"spark_sql: changing the columns of {spec.qualified_name} "
+                               f"failed: {_first_line(exc)}") from exc
+        old = {c.name.lower(): c.type for c in existing.columns}
+        retyped = [c.name for c in spec.columns
+                   if old.get(c.name.lower(), c.type).lower() != c.type.lower()]
+        log.log(logging.WARNING if retyped else logging.INFO,
+                "table %s: columns %s -> %s, then the location: two metastore calls; between "
+                "them readers see the new columns over the previous files%s",
+                spec.qualified_name, [f"{c.name} {c.type}" for c in existing.columns],
+                [f"{c.name} {c.type}" for c in spec.columns],
+                f" and fail on the retyped {retyped}" if retyped else " (added ones null)")
+        return True
 
     def drop_table(self, database: str, table: str) -> None:
         self._sql(f"DROP TABLE IF EXISTS {self._name(database, table)}")

@@ -78,14 +78,50 @@ def test_append_of_the_same_window_without_partitions_adds_its_rows_once(spark, 
     assert ids() == [1, 2, 3]
 
 
-def test_overwrite_of_an_unpartitioned_table_may_change_a_type_in_one_switch(spark, db,
-                                                                             lake) -> None:
-    """No partitions: the columns and the location change in one catalog call, so a changed
-    type or a dropped column is not refused (a partitioned table's is:
-    tests/lakeforge/test_publish.py)."""
+def _ddl_issued(monkeypatch, catalog) -> list[str]:
+    """The DROP / CREATE / ALTER statements ``catalog`` issues from now on."""
+    issued: list[str] = []
+    run = catalog._sql
+
+    def spy(statement: str):
+        if statement.startswith(("DROP", "CREATE", "ALTER")):
+            issued.append(statement[:60])
+        return run(statement)
+
+    monkeypatch.setattr(catalog, "_sql", spy)
+    return issued
+
+
+def test_overwrite_adding_a_column_never_drops_the_table(spark, db, lake, monkeypatch) -> None:
+    """The columns change in one metastore call, the location in the next: the table is
+    never dropped (readers would find no table in between)."""
     from pyspark.sql import functions as F
 
     catalog = SparkSqlCatalog(spark)
+    kw = {"database": db, "table": "golden", "partition_by": [], "catalog": catalog,
+          "lake": lake}
+    publish_partitioned(_df(spark, [1, 2]), mode="overwrite", **kw)
+    issued = _ddl_issued(monkeypatch, catalog)
+    wider = _df(spark, [3]).withColumn("score", F.lit(0.5))
+    result = publish_partitioned(wider, mode="overwrite", **kw)
+    assert not [s for s in issued if s.startswith(("DROP", "CREATE"))], issued
+    spec = catalog.get_table(db, "golden")
+    assert [(c.name, c.type) for c in spec.columns] == [
+        ("id", "bigint"), ("name", "string"), ("score", "double")]
+    assert version_of(spec.location, lake.table_uri("curated", "golden", db)) == result.version
+    spark.catalog.refreshTable(f"{db}.golden")
+    assert [tuple(r) for r in spark.table(f"{db}.golden").collect()] == [(3, "n3", 0.5)]
+
+
+def test_overwrite_of_an_unpartitioned_table_may_change_a_type(spark, db, lake,
+                                                               monkeypatch) -> None:
+    """No partitions: a changed type or a dropped column is not refused (a partitioned
+    table's is: tests/lakeforge/test_publish.py); the columns and then the location change,
+    the table is not dropped."""
+    from pyspark.sql import functions as F
+
+    catalog = SparkSqlCatalog(spark)
+    issued = _ddl_issued(monkeypatch, catalog)
     kw = {"database": db, "table": "golden", "partition_by": [], "catalog": catalog,
           "lake": lake}
     publish_partitioned(_df(spark, [1, 2]), mode="overwrite", **kw)
@@ -95,3 +131,5 @@ def test_overwrite_of_an_unpartitioned_table_may_change_a_type_in_one_switch(spa
         ("id", "string")]
     spark.catalog.refreshTable(f"{db}.golden")
     assert [tuple(r) for r in spark.table(f"{db}.golden").collect()] == [("3",)]
+    assert [s.split(" (")[0] for s in issued if s.startswith(("DROP", "CREATE EXTERNAL"))] == [
+        f"CREATE EXTERNAL TABLE `{db}`.`golden`"]  # the first publish's, never re-created
