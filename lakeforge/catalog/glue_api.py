@@ -3,7 +3,8 @@
 Tables are ``EXTERNAL_TABLE`` with the storage descriptor Athena expects (same SerDes as the
 Spark SQL backend, from :mod:`lakeforge.catalog.athena_ddl`). Partitions are created with
 ``batch_create_partition`` in batches of 100 (Glue's limit), updated with
-``batch_update_partition`` and deleted with ``batch_delete_partition`` in batches of 25.
+``batch_update_partition`` and deleted with ``batch_delete_partition`` in batches of 25. None of
+these is atomic: each applies the entries it does not report in ``Errors``.
 
 Example::
 
@@ -391,7 +392,10 @@ class GlueApiCatalog(Catalog):
         self, database: str, table: str, partitions: Sequence[Partition]
     ) -> None:
         """Existing partitions are re-pointed with ``batch_update_partition`` (100 per call),
-        missing ones created; each call is atomic in Glue, the whole set is not."""
+        missing ones created with ``batch_create_partition``. Neither call is documented as
+        atomic: AWS applies the entries it does not report in ``Errors``. Any error raises
+        :class:`CatalogError` with some partitions already switched; the caller puts them back
+        (:func:`lakeforge.publish.switch_staged` does)."""
         spec = self._require_table(database, table)
         wanted = {tuple(p.values): p for p in partitions}
         present = set()
