@@ -374,9 +374,18 @@ def read_parquet_rows(spark: SparkSession, files: Sequence[FileEntry],
                           + ["_malformed string, _bad_utf8 boolean"])
         out = typed_and_problems(spark.createDataFrame([], empty), mappings, required)
         return _with_line_problems(out), [], []
-    frame = (spark.read.option("ignoreCorruptFiles", "true")
-             .option("ignoreMissingFiles", "true").option("mergeSchema", "true")
-             .parquet(*paths).withColumn("_uri", F.input_file_name()))
+    try:
+        frame = (spark.read.option("ignoreCorruptFiles", "true")
+                 .option("ignoreMissingFiles", "true").option("mergeSchema", "true")
+                 .parquet(*paths).withColumn("_uri", F.input_file_name()))
+    except Exception as exc:  # py4j's error: what the footer check could not see
+        if "CANNOT_MERGE" not in str(exc) and "Failed merging schema" not in str(exc):
+            raise
+        first = next((x.strip() for x in str(exc).splitlines() if "merg" in x.lower()), "")
+        raise SchemaDriftError(
+            f"schema drift: Spark cannot merge the schemas of the {len(paths)} Parquet files "
+            f"read ({first}); a column's type differs between files: fix the producer or "
+            "rewrite those files with one type, then reprocess") from None
     present = [c for c in frame.columns if c != "_uri"]
     names, unreadable = _file_names(spark, frame, files, keys, values_of or {})
     names = names.select("_uri", "_file", "_partition",
@@ -423,6 +432,45 @@ def parquet_footers(files: Sequence[FileEntry]) -> dict[str, tuple[int, Any]]:
         except (OSError, pa.ArrowException) as exc:
             log.debug("no Parquet footer for %s: %s", f.path, exc)
     return out
+
+
+def _footer_type(arrow_type: Any) -> str:
+    """An Arrow type as Spark tells it apart (large_string reads as string, any timestamp
+    unit as the same timestamp)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp" if arrow_type.tz else "timestamp without time zone"
+    return str(arrow_type).replace("large_", "")
+
+
+def check_parquet_types(table: str, footers: Mapping[str, tuple[int, Any]],
+                        partition_of: Mapping[str, str]) -> None:
+    """Fail (before Spark reads) when two Parquet files of a source give a column different
+    types: Spark cannot merge their schemas. The message names each such column, both types
+    and a file (with its partition) of each."""
+    first: dict[str, tuple[str, str]] = {}  # column -> (type, file) where first seen
+    problems: dict[str, str] = {}
+
+    def where(path: str) -> str:
+        part = partition_of.get(path, "")
+        return f"{'partition ' + part if part else 'the source root'} ({path})"
+
+    for path in sorted(footers):
+        for column in footers[path][1]:
+            found = _footer_type(column.type)
+            seen = first.setdefault(column.name, (found, path))
+            if seen[0] != found and column.name not in problems:
+                problems[column.name] = (f"column {column.name} is {seen[0]} in {where(seen[1])} "
+                                         f"but {found} in {where(path)}")
+    if problems:
+        raise SchemaDriftError(
+            f"schema drift in {table}: " + "; ".join(problems.values()) + ". Parquet files of "
+            "one source must agree on a column's type (Spark cannot merge them), so the run "
+            "stopped before reading or writing anything; fix the producer or rewrite those "
+            "files with one type, then reprocess (lakeforge bookmarks reset)")
 
 
 # --------------------------------------------------------------------------- drift + counts
@@ -526,6 +574,8 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
         # A valid file with no rows yields no row to name it: without this it looked corrupt.
         reasons.update({p: "no data rows (a valid Parquet file with 0 rows)"
                         for p, (n, _schema) in footers.items() if n == 0})
+        check_parquet_types(table, {p: f for p, f in footers.items() if p not in reasons},
+                            partition_of)
         rows, unreadable, added_cols = read_parquet_rows(
             spark, [f for f in files if f.path not in reasons], mappings, spec.required, keys,
             values_of)

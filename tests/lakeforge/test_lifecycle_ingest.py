@@ -13,11 +13,13 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
+from lakeforge.bookmarks import FileEntry
 from lakeforge.lifecycle.ingest import (
     DRIFT_MIN_VALUES,
     SchemaDriftError,
     ingest_source,
     list_partitions,
+    read_parquet_rows,
 )
 from lakeforge.lifecycle.settings import SourceSpec
 from lakeforge.paths import listed_path
@@ -334,3 +336,26 @@ def test_drift_names_the_type_found_in_a_non_comma_csv(spark, tmp_path: Path) ->
         _ingest(spark, root, SourceSpec(path="semi", format="csv", mappings=ID_N,
                                         delimiter=";"), "semi")
     assert "column n is bigint in the table but string in partition dt=2024-01-02" in str(err.value)
+
+
+def test_a_parquet_type_change_across_files_is_drift(spark, tmp_path: Path) -> None:
+    root = tmp_path / "pqdrift"
+    (root / "dt=1").mkdir(parents=True)
+    (root / "dt=2").mkdir()
+    pq.write_table(pa.table({"id": ["a"], "n": pa.array([1], pa.int64())}),
+                   root / "dt=1" / "a.parquet")
+    pq.write_table(pa.table({"id": ["c"], "n": ["x"]}), root / "dt=2" / "b.parquet")
+    with pytest.raises(SchemaDriftError) as err:
+        _ingest(spark, root, SourceSpec(path="pqdrift", format="parquet", mappings=ID_N),
+                "pqdrift")
+    text = str(err.value)
+    assert "\n" not in text and "Traceback" not in text
+    assert text.startswith("schema drift in raw.pqdrift: column n is int64 in partition dt=1 (")
+    assert "a.parquet) but string in partition dt=2 (" in text and "b.parquet)" in text
+    # what the footers do not catch, Spark's merge failure, is the same one-line error
+    files = [FileEntry(str(p), p.stat().st_size, 0) for p in sorted(root.glob("*/*.parquet"))]
+    with pytest.raises(SchemaDriftError) as err:
+        read_parquet_rows(spark, files, ID_N, [])
+    assert str(err.value).startswith(
+        "schema drift: Spark cannot merge the schemas of the 2 Parquet files read (")
+    assert "\n" not in str(err.value)
