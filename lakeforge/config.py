@@ -383,6 +383,9 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
     looks_like_path = name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path
     if looks_like_path:
         path = name_or_path
+        if not path.startswith("s3://") and not Path(path).is_file():
+            raise ConfigError(f"env file {path} does not exist; pass --env NAME (one of "
+                              f"{available_envs()}) or the path of an env YAML")
     else:
         if not _ENV_NAME.match(name_or_path):
             raise ConfigError(f"env name {name_or_path!r} is not valid; use e.g. --env local")

@@ -185,7 +185,7 @@ def _report(ctx: JobContext[Any]) -> None:
     from lakeforge.lifecycle.report import render_console
 
     if ctx.failure:
-        print(f"error: {ctx.failure}", file=sys.stderr)
+        print(f"error: {one_line(ctx.failure)}", file=sys.stderr)
     if ctx.summary is not None:
         if ctx.args.summary_format == "text":
             print("\n".join(render_console(ctx.summary)))
@@ -286,8 +286,12 @@ def run_job(
 
 
 def one_line(message: str) -> str:
-    """Collapse a message to one line for ``error: ...`` output."""
-    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    """Collapse a message to one line for ``error: ...`` output, credentials masked
+    (:func:`lakeforge.redact.redact_text`: the line reaches stderr, logs and run summaries)."""
+    from lakeforge.redact import redact_text
+
+    return " ".join(part.strip() for part in redact_text(str(message)).splitlines()
+                    if part.strip())
 
 
 def _check_bookmark_args(glue_args: Mapping[str, str], config: Any, source: str) -> None:

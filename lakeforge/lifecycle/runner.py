@@ -248,6 +248,10 @@ def validate_job_config(cfg: Any, source: str) -> None:
         if cfg.features_from not in cfg.outputs:
             raise ConfigError(f"{source}: 'features_from' is {cfg.features_from!r}, not one of "
                               f"the outputs {sorted(cfg.outputs)}")
+    elif cfg.features_from is not None:
+        raise ConfigError(f"{source}: 'features_from' is set ({cfg.features_from!r}) but "
+                          "'features' is not, so nothing would read it; set both or neither "
+                          "(--features null --features_from null turns features off)")
 
 
 def _store(env: EnvConfig, lake: Lake) -> StateStore:

@@ -41,7 +41,7 @@ def _run(root: Path, db: str, fmt: str, *extra: str) -> dict[str, Any]:
              "--dedup.max_em_iterations", "3", "--output_format", fmt,
              "--incremental_dedup", "true",
              # what this test does not look at: the SageMaker features, the raw crawl
-             "--features", "null", "--run.crawl_raw", "false", *extra])
+             "--features", "null", "--features_from", "null", "--run.crawl_raw", "false", *extra])
     finally:
         mp.undo()
     runs = sorted((root / "metadata" / "runs").glob("*/run_summary.json"),

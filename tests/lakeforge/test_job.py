@@ -115,6 +115,16 @@ def test_unknown_env_is_one_line(capsys) -> None:
     assert "unknown env 'prodd'" in line and "standalone" in line
 
 
+def test_the_error_line_masks_credentials(capsys) -> None:
+    """The ``error:`` line goes to stderr (and logs, summaries): a password in what the user
+    passed is masked there as in the logs."""
+    assert csv_to_parquet.main(["--env", "postgresql://app:hunter2@db/x"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("error: env file postgresql://app:***@db/x does not exist; pass "
+                           "--env NAME (one of ['emr', ")
+    assert "hunter2" not in line
+
+
 def test_bad_override_type_is_one_line(capsys) -> None:
     assert csv_to_parquet.main(["--run.max_bad_row_fraction", "lots"]) == 2
     line = _one_error_line(capsys.readouterr().err)
