@@ -83,7 +83,10 @@ def test_features_and_summary_files(finished_run) -> None:
     manifest = json.loads(Path(s["features"]["manifest"]).read_text())
     assert manifest["label"]["name"] == "label" and manifest["label"]["index"] == 0
     assert set(s["features"]["splits"]) == {"train", "validation", "test"}
-    train_csv = sorted(Path(s["features"]["files"]["train_csv"]).glob("*.csv"))
+    # The channels SageMaker trains on: the ones manifest.json names (a published version).
+    assert manifest["files"] == s["features"]["files"]
+    assert "/features/propensity/_versions/" in manifest["files"]["train_csv"]
+    train_csv = sorted(Path(manifest["files"]["train_csv"]).glob("*.csv"))
     first = train_csv[0].read_text().splitlines()[0].split(",")
     assert first[0] in ("0.0", "1.0", "0", "1")  # label first, no header
     assert len(first) == 1 + s["features"]["n_features"]

@@ -217,12 +217,14 @@ def table_rows(root: Path, table: str, db: str = DB) -> list[tuple[Any, ...]]:
 
 
 def feature_rows(root: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """The SageMaker Parquet splits the features step published: the channels manifest.json
+    names, as a training job takes them."""
     import pyarrow.dataset as ds
 
+    manifest = json.loads((root / "features" / "propensity" / "manifest.json").read_text())
     out = {}
     for split in ("train", "validation", "test"):
-        table = ds.dataset(str(root / "features" / "propensity" / "parquet" / split),
-                           format="parquet").to_table()
+        table = ds.dataset(manifest["files"][f"{split}_parquet"], format="parquet").to_table()
         rows = [tuple(json.dumps(rounded(v), sort_keys=True) for v in r.values())
                 for r in table.to_pylist()]
         out[split] = sorted(rows)

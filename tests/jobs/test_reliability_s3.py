@@ -113,12 +113,14 @@ def published(lake: Lake, db: str, table: str) -> dict[str, Any]:
 
 
 def feature_rows(lake: Lake) -> dict[str, Counter[str]]:
-    """The SageMaker splits the features step wrote (Parquet), per split as a row multiset."""
+    """The SageMaker splits the features step published (Parquet; the channels manifest.json
+    names, as a training job takes them), per split as a row multiset."""
     import pyarrow.dataset as ds
 
+    manifest = json.loads(io.read_text(lake.path("features", "propensity", "manifest.json")))
     out = {}
     for split in ("train", "validation", "test"):
-        fs, path = _fs_path(lake.path("features", "propensity", "parquet", split))
+        fs, path = _fs_path(manifest["files"][f"{split}_parquet"])
         table = ds.dataset(path, filesystem=fs, format="parquet").to_table()
         out[split] = Counter(json.dumps(rounded(r), sort_keys=True, default=str)
                              for r in table.to_pylist())

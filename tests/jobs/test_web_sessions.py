@@ -76,6 +76,7 @@ def test_sagemaker_splits_and_manifest(finished_run) -> None:
     manifest = json.loads(Path(f["manifest"]).read_text())
     assert manifest["label"]["name"] == "label"
     assert sum(f["splits"].values()) == finished_run["counts"]["customers"]
-    train_csv = sorted(Path(f["files"]["train_csv"]).glob("*.csv"))
+    assert manifest["files"] == f["files"]  # the channels SageMaker takes from the manifest
+    train_csv = sorted(Path(manifest["files"]["train_csv"]).glob("*.csv"))
     first = train_csv[0].read_text().splitlines()[0].split(",")
     assert first[0] in ("0.0", "1.0") and len(first) == 1 + f["n_features"]
