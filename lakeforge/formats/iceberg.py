@@ -212,6 +212,9 @@ def commit(spark: SparkSession, df: DataFrame, target: Target, *,
     register(spark, catalog, target)
     compacted = compact(spark, target) if target.max_files_per_partition > 0 else ()
     expire(spark, target, target.retention_hours)
+    # compaction and expiry each write new metadata: Glue must point at the last one, not at
+    # metadata whose snapshots the expiry may just have removed
+    register(spark, catalog, target)
     return CommitResult("iceberg", target.qualified_name, str(snap["snapshot_id"]), rows,
                         operation, tuple(added), compacted, summary)
 
@@ -279,6 +282,8 @@ def register(spark: SparkSession, catalog: Catalog, target: Target) -> None:
                                   "table in another format; drop it or use another name")
     metadata = metadata_location(spark, target)
     previous = params.get("metadata_location")
+    if raw is not None and previous == metadata:
+        return  # already current (a second call after a compaction or expiry that wrote none)
     catalog.put_table_input(target.database, glue_table_input(  # type: ignore[attr-defined]
         target, spark.table(identifier(target)).schema, table_location(spark, target),
         metadata, previous if previous != metadata else params.get(

@@ -471,3 +471,25 @@ def test_iceberg_write_audit_publish_keeps_main_unchanged_until_fast_forward(
         [(1, "a", "2024-01-01"), (2, None, "2024-01-01"), (4, "d", "2024-01-02")], key=str)
     assert independent_rows(fspark, "iceberg", target, catalog) == spark_rows(
         fspark, "iceberg", target, catalog)
+
+
+@pytest.mark.aws
+def test_iceberg_on_glue_api_points_at_the_metadata_after_compaction_and_expiry(
+        fspark, moto_endpoint: str, tmp_path: Path) -> None:
+    """glue_api with the session's Hadoop Iceberg catalog: Lakeforge writes Glue's pointer.
+    A commit that compacts (and expires) writes new metadata after the data commit; Glue's
+    metadata_location must be the table's last one (it was registered before compaction)."""
+    from lakeforge.catalog.glue_api import GlueApiCatalog
+    from lakeforge.formats import iceberg
+
+    glue = GlueApiCatalog(region="us-east-1", endpoint_url=moto_endpoint)
+    target = _target("iceberg", tmp_path, mode="append", max_files_per_partition=1,
+                     retention_hours=0.0)
+    commit("iceberg", fspark.createDataFrame(FIRST, SCHEMA), target, spark=fspark, catalog=glue)
+    second = commit("iceberg", fspark.createDataFrame([(4, "d", "2024-01-01")], SCHEMA), target,
+                    spark=fspark, catalog=glue)
+    assert second.compacted_partitions == ("dt=2024-01-01",)
+    raw = glue.get_table_raw(target.database, target.table)
+    assert raw["Parameters"]["metadata_location"] == iceberg.metadata_location(fspark, target)
+    assert independent_rows(fspark, "iceberg", target, glue) == sorted(
+        [*FIRST, (4, "d", "2024-01-01")], key=str)
