@@ -116,7 +116,9 @@ def _data_files(folder: str) -> set[str]:
     if "://" in folder:
         from lakeforge.io import list_files
 
-        return set(list_files(folder))  # S3 objects, hidden '_' / '.' names skipped
+        # S3 objects, hidden '_' / '.' names skipped, but not the files inside the hidden
+        # folders a write in progress uses (S3A's __magic/, _temporary/)
+        return set(list_files(folder, hidden_folders=True))
     root = Path(folder)
     if not root.exists():
         return set()

@@ -240,13 +240,16 @@ def is_hidden(relative: str) -> bool:
                for p in relative.split("/") if p)
 
 
-def _visible(relative: str, suffix: str) -> bool:
-    return bool(relative) and not is_hidden(relative) and relative.endswith(suffix)
+def _visible(relative: str, suffix: str, hidden_folders: bool = False) -> bool:
+    hidden = is_hidden(relative.rsplit("/", 1)[-1] if hidden_folders else relative)
+    return bool(relative) and not hidden and relative.endswith(suffix)
 
 
-def list_files(uri: str, suffix: str = "") -> list[str]:
+def list_files(uri: str, suffix: str = "", *, hidden_folders: bool = False) -> list[str]:
     """Paths of the data files under ``uri`` (recursive), skipping every path with a hidden
     component below ``uri`` (:func:`is_hidden`: ``_SUCCESS``, files under ``_temporary/``).
+    ``hidden_folders=True`` keeps the files inside hidden folders (only hidden file names are
+    skipped): what a write in progress has written so far (``_temporary/``, ``__magic/``).
 
     Local files come back as paths, S3 objects as ``s3://bucket/key`` URIs."""
     path = _local(uri)
@@ -255,14 +258,15 @@ def list_files(uri: str, suffix: str = "") -> list[str]:
         fs = pafs.LocalFileSystem()
         infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
         return sorted(i.path for i in infos if i.type == pafs.FileType.File
-                      and _visible(i.path[len(root):], suffix))
+                      and _visible(i.path[len(root):], suffix, hidden_folders))
     s3, bucket, key = _s3(uri)
     out = []
     with _s3_errors("list_files", uri):
         for page in _s3_objects(s3, bucket, key):
             for item in page.get("Contents", []):
                 relative = item["Key"][len(key):] if key else item["Key"]
-                if not item["Key"].endswith("/") and _visible(relative, suffix):
+                if not item["Key"].endswith("/") and _visible(relative, suffix,
+                                                              hidden_folders):
                     out.append(f"s3://{bucket}/{item['Key']}")
     return sorted(out)
 

@@ -578,8 +578,12 @@ def write_phase(job: Job, ctx: JobContext[Any], lock: JobLock, state: RunState) 
                                          for p in ingested[n].partitions if p]
     summary["schema_drift"] = {"added_columns": {n: i.added_columns
                                                  for n, i in ingested.items()},
+                               "missing_columns": {n: i.missing_columns
+                                                   for n, i in ingested.items()},
                                "note": "added columns are merged: published once a mapping "
-                                       "names them (null in older partitions)"}
+                                       "names them (null in older partitions); a mapped "
+                                       "column missing from a CSV file's header reads null "
+                                       "(missing_columns: file -> columns)"}
     # A dimension's rows are judged (threshold, quarantine) by the run that takes them as new.
     # ``judged`` goes with the summary into the hand-over: the audit's threshold counts the
     # same rows in as the write's (an unchanged dimension's old bad rows count once).

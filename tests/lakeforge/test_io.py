@@ -85,6 +85,13 @@ def test_list_files_and_require_input_path_skip_hidden_folders(tmp_path: Path) -
         (root / rel).write_text("")
     assert [Path(p).relative_to(root).as_posix() for p in list_files(str(root), ".parquet")] == [
         "_c=1/part-1.parquet", "dt=1/part-0.parquet"]
+    # a write in progress (the fault points watch it): files inside hidden folders count,
+    # hidden file names still do not
+    (root / "dt=1" / "_temporary" / "0" / "_SUCCESS").write_text("")
+    assert [Path(p).relative_to(root).as_posix()
+            for p in list_files(str(root), hidden_folders=True)] == [
+        ".spark-staging-1/dt=2/part-8.parquet", "_c=1/part-1.parquet",
+        "dt=1/_temporary/0/part-9.parquet", "dt=1/part-0.parquet"]
     (tmp_path / "staged" / "_temporary" / "0").mkdir(parents=True)
     (tmp_path / "staged" / "_temporary" / "0" / "part-0.csv").write_text("a\n1\n")
     with pytest.raises(InputPathError, match="staged is an empty folder"):

@@ -135,10 +135,19 @@ def test_job_in_process_quarantines_bad_rows(spark, tmp_path: Path, monkeypatch)
     """In-process run reuses the test session (and must not stop it)."""
     monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
     counts = write_sales_csv(tmp_path / "raw" / "sales", rows=300, files=2, bad_rows=6)
+    # an older file without the quantity column: its rows publish with quantity null, and the
+    # summary names the file and the column
+    older = tmp_path / "raw" / "sales" / "older.csv"
+    older.write_text("order_id,customer_id,order_date,country,amount\n"
+                     "9001,c1,2024-01-01,GB,1.5\n9002,c2,2024-01-02,FR,2.5\n")
     code = csv_to_parquet.main(["--env", "local", "--database", "contract_db"])
     assert code == 0
     rows = read_parquet_rows(_version(tmp_path / "curated" / "contract_db" / "sales"))
-    assert len(rows) == counts["good"] == 294
+    assert len(rows) == counts["good"] + 2 == 296
+    assert [r["quantity"] for r in rows if r["order_id"] in (9001, 9002)] == [None, None]
+    [summary] = [json.loads(p.read_text())
+                 for p in (tmp_path / "metadata" / "runs").glob("*/run_summary.json")]
+    assert summary["schema_drift"]["missing_columns"] == {"sales": {str(older): ["quantity"]}}
     assert {r["country"] for r in rows} <= {"GB", "FR", "DE", "ES", "IT", "NL"}
     quarantined = spark.read.json(str(tmp_path / "quarantine" / "contract_db" / "sales"))
     records = quarantined.collect()
