@@ -401,6 +401,10 @@ def test_write_features_writes_every_channel_and_counts_the_splits(spark, tmp_pa
                                              for f in ("csv", "parquet"))
     assert sum(result["splits"].values()) == 40 and set(result["splits"]) <= {
         "train", "validation", "test"}
-    csv_rows = [line for p in sorted((tmp_path / "lake" / "features" / "visits" / "csv")
-                                     .rglob("part-*")) for line in p.read_text().splitlines()]
+    # the channels the manifest names (features/visits/_versions/<version>/csv/<split>)
+    manifest = json.loads(Path(result["manifest"]).read_text())
+    assert manifest["files"] == result["files"]
+    csv_rows = [line for split in ("train", "validation", "test")
+                for p in sorted(Path(result["files"][f"{split}_csv"]).glob("part-*"))
+                for line in p.read_text().splitlines()]
     assert len(csv_rows) == 40 and all(line.split(",")[0] in ("0.0", "1.0") for line in csv_rows)
