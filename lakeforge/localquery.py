@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lakeforge.catalog.athena_ddl import DDL_FILE
+from lakeforge.crawler.hive_types import split_top_level, struct_fields
 from lakeforge.errors import ConfigError, InputPathError
 from lakeforge.paths import Lake, normalize_uri, unescape_partition_value
 
@@ -224,34 +225,19 @@ def duck_type(hive: str) -> str:
     if not inner:
         raise ConfigError(f"type {hive!r}: not a Hive type lakeforge query can read")
     kind, body = inner.groups()
-    parts = _split_top(body)
+    parts = [p for p in split_top_level(body) if p]
     if kind == "array" and len(parts) == 1:
         return f"{duck_type(parts[0])}[]"
     if kind == "map" and len(parts) == 2:
         return f"MAP({duck_type(parts[0])}, {duck_type(parts[1])})"
     if kind == "struct":
         fields = []
-        for part in parts:
-            name, sep, typ = part.partition(":")
-            if not sep:
-                raise ConfigError(f"type {hive!r}: struct field {part!r} has no type")
+        for name, typ in struct_fields(t):
+            if not typ:
+                raise ConfigError(f"type {hive!r}: struct field {name!r} has no type")
             fields.append('"' + name.strip("` ").replace('"', '""') + '" ' + duck_type(typ))
         return f"STRUCT({', '.join(fields)})"
     raise ConfigError(f"type {hive!r}: not a Hive type lakeforge query can read")
-
-
-def _split_top(body: str) -> list[str]:
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(body):
-        if ch in "<(":
-            depth += 1
-        elif ch in ">)":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(body[start:i])
-            start = i + 1
-    out.append(body[start:])
-    return [p.strip() for p in out if p.strip()]
 
 
 def read_table_ddl(lake: Lake, database: str, table: str, zone: str = "curated") -> TableDDL:
