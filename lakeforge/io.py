@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -184,15 +187,24 @@ def uri_exists(uri: str) -> bool:
 
 
 def write_text(uri: str, text: str) -> None:
-    """Write a small UTF-8 text file (JSON, SQL) to a local path or S3 (with the env's SSE)."""
+    """Write a small UTF-8 text file (JSON, SQL, HTML) to a local path or S3 (with the env's
+    SSE). Either way a reader sees the old file or the new one, never a part: a local file is
+    written under a hidden temporary name in its folder and renamed over the old one; an S3 PUT
+    is atomic itself."""
     path = _local(uri)
     if path is not None:
-        fs = pafs.LocalFileSystem()
-        parent = path.rsplit("/", 1)[0]
-        if parent:
-            fs.create_dir(parent, recursive=True)
-        with fs.open_output_stream(path) as out:
-            out.write(text.encode("utf-8"))
+        folder, name = os.path.split(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        temporary = os.path.join(folder, f".{name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        try:
+            with open(temporary, "wb") as out:
+                out.write(text.encode("utf-8"))
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
         return
     from lakeforge.aws import sse_put_args
 

@@ -23,8 +23,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from lakeforge import io
 from lakeforge.config import conf_dir, read_yaml
 from lakeforge.errors import ConfigError, LakeforgeError
-from lakeforge.paths import is_remote
 from quality.checks import Check
 from quality.report import html_report
 from quality.repository import FileSystemMetricsRepository, MetricsRepository, ResultKey
@@ -69,22 +66,14 @@ def load_suite(name_or_path: str) -> tuple[str, list[Check]]:
 
 
 class LakeMetricsStorage:
-    """A metrics repository's JSON file on a local folder or s3:// (through lakeforge.io).
-
-    A local file is replaced atomically (temporary file + rename); an S3 PUT is atomic itself.
-    """
+    """A metrics repository's JSON file on a local folder or s3:// (through lakeforge.io, whose
+    ``write_text`` replaces a local file whole; an S3 PUT is atomic itself)."""
 
     def read_text(self, path: str) -> str | None:
         return io.read_text(path) if io.uri_exists(path) else None
 
     def write_text(self, path: str, text: str) -> None:
-        if is_remote(path):
-            io.write_text(path, text)
-            return
-        local = path[len("file://"):] if path.startswith("file://") else path
-        temporary = f"{local}.tmp-{os.getpid()}-{threading.get_ident()}"
-        io.write_text(temporary, text)
-        os.replace(temporary, local)  # readers never see a half-written file
+        io.write_text(path, text)
 
 
 def metrics_repository(spark: SparkSession | None, path: str) -> FileSystemMetricsRepository:

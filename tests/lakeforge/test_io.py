@@ -96,3 +96,27 @@ def test_list_files_and_require_input_path_skip_hidden_folders(tmp_path: Path) -
     (tmp_path / "staged" / "_temporary" / "0" / "part-0.csv").write_text("a\n1\n")
     with pytest.raises(InputPathError, match="staged is an empty folder"):
         require_input_path(str(tmp_path / "staged"))
+
+
+def test_write_text_replaces_a_local_file_whole(tmp_path: Path, monkeypatch) -> None:
+    """A reader sees the old file or the new one: the text goes to a hidden temporary file in
+    the same folder, renamed over the old one; a failed write leaves the old file and no
+    temporary file behind."""
+    import os
+
+    from lakeforge.io import write_text
+
+    target = tmp_path / "site" / "index.html"
+    write_text(str(target), "old")
+    assert target.read_text() == "old"
+
+    def refuse(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        write_text(str(target), "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old" and os.listdir(target.parent) == ["index.html"]
+    write_text(str(target), "new")
+    assert target.read_text() == "new" and os.listdir(target.parent) == ["index.html"]
