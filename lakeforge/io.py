@@ -150,7 +150,7 @@ def _s3_objects(s3: Any, bucket: str, prefix: str, delimiter: str | None = None
 
 
 @contextmanager
-def _s3_errors(action: str, uri: str) -> Iterator[None]:
+def s3_errors(action: str, uri: str) -> Iterator[None]:
     """botocore's errors as lakeforge errors of one line naming ``uri`` (and the bucket)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -179,7 +179,7 @@ def uri_exists(uri: str) -> bool:
     if path is not None:
         return Path(path).exists()
     s3, bucket, key = _s3(uri)
-    with _s3_errors("uri_exists", uri):
+    with s3_errors("uri_exists", uri):
         if key and _s3_object_exists(s3, bucket, key):
             return True
         resp = s3.list_objects_v2(Bucket=bucket, Prefix=f"{key}/" if key else "", MaxKeys=1)
@@ -209,7 +209,7 @@ def write_text(uri: str, text: str) -> None:
     from lakeforge.aws import sse_put_args
 
     s3, bucket, key = _s3(uri)
-    with _s3_errors("write_text", uri):
+    with s3_errors("write_text", uri):
         s3.put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"), **sse_put_args())
 
 
@@ -219,7 +219,7 @@ def read_text(uri: str) -> str:
     if path is not None:
         return Path(path).read_text(encoding="utf-8")
     s3, bucket, key = _s3(uri)
-    with _s3_errors("read_text", uri):
+    with s3_errors("read_text", uri):
         return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).decode("utf-8")
 
 
@@ -232,7 +232,7 @@ def list_subdirs(uri: str) -> list[str]:
         return sorted(i.base_name for i in infos if i.type == pafs.FileType.Directory)
     s3, bucket, key = _s3(uri)
     names = set()
-    with _s3_errors("list_subdirs", uri):
+    with s3_errors("list_subdirs", uri):
         for page in _s3_objects(s3, bucket, key, delimiter="/"):
             for common in page.get("CommonPrefixes", []):
                 names.add(common["Prefix"].rstrip("/").rsplit("/", 1)[-1])
@@ -273,7 +273,7 @@ def list_files(uri: str, suffix: str = "", *, hidden_folders: bool = False) -> l
                       and _visible(i.path[len(root):], suffix, hidden_folders))
     s3, bucket, key = _s3(uri)
     out = []
-    with _s3_errors("list_files", uri):
+    with s3_errors("list_files", uri):
         for page in _s3_objects(s3, bucket, key):
             for item in page.get("Contents", []):
                 relative = item["Key"][len(key):] if key else item["Key"]
@@ -342,7 +342,7 @@ def delete_dir(uri: str) -> None:
     if not key:
         raise InputPathError(f"delete_dir {uri}: refusing to empty a whole bucket")
     failed: list[dict[str, Any]] = []
-    with _s3_errors("delete_dir", uri):
+    with s3_errors("delete_dir", uri):
         _abort_uploads(s3, bucket, key)
         for page in _s3_objects(s3, bucket, key):
             batch = [{"Key": item["Key"]} for item in page.get("Contents", [])]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from lakeforge.errors import ConfigError, LakeforgeError
+from lakeforge.io import s3_errors
 
 
 class ConcurrentUpdateError(LakeforgeError):
@@ -149,16 +150,20 @@ class S3StateStore(StateStore):
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{_check_key(key)}.json" if self.prefix else f"{key}.json"
 
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
     def get(self, key: str) -> Versioned | None:
         from botocore.exceptions import ClientError
 
-        try:
-            obj = self.s3.get_object(Bucket=self.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
-                return None
-            raise
-        return Versioned(json.loads(obj["Body"].read()), obj["ETag"].strip('"'))
+        with s3_errors("state get", self._uri(key)):
+            try:
+                obj = self.s3.get_object(Bucket=self.bucket, Key=self._key(key))
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                    return None
+                raise
+            return Versioned(json.loads(obj["Body"].read()), obj["ETag"].strip('"'))
 
     def put(self, key: str, doc: dict[str, Any], expected: str | None) -> str:
         from botocore.exceptions import ClientError
@@ -168,18 +173,19 @@ class S3StateStore(StateStore):
         kwargs: dict[str, Any] = {"IfNoneMatch": "*"} if expected is None else {
             "IfMatch": f'"{expected}"'}
         kwargs.update(sse_put_args())  # the env's aws.sse, like every object Lakeforge writes
-        try:
-            resp = self.s3.put_object(
-                Bucket=self.bucket, Key=self._key(key), ContentType="application/json",
-                Body=json.dumps(doc, sort_keys=True).encode("utf-8"), **kwargs,
-            )
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "NoSuchKey"):
-                raise ConcurrentUpdateError(
-                    f"s3://{self.bucket}/{self._key(key)} changed underneath us ({code})"
-                ) from exc
-            raise
+        with s3_errors("state put", self._uri(key)):
+            try:
+                resp = self.s3.put_object(
+                    Bucket=self.bucket, Key=self._key(key), ContentType="application/json",
+                    Body=json.dumps(doc, sort_keys=True).encode("utf-8"), **kwargs,
+                )
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if code in ("PreconditionFailed", "ConditionalRequestConflict", "412",
+                            "NoSuchKey"):
+                    raise ConcurrentUpdateError(
+                        f"{self._uri(key)} changed underneath us ({code})") from exc
+                raise
         return str(resp["ETag"]).strip('"')
 
     def delete(self, key: str, expected: str | None = None) -> bool:
@@ -193,20 +199,21 @@ class S3StateStore(StateStore):
         if expected is None:
             if self.get(key) is None:
                 return False
-            self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
+            with s3_errors("state delete", self._uri(key)):
+                self.s3.delete_object(Bucket=self.bucket, Key=self._key(key))
             return True
-        try:
-            self.s3.delete_object(Bucket=self.bucket, Key=self._key(key),
-                                  IfMatch=f'"{expected}"')
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code in ("NoSuchKey", "404"):  # If-Match on a missing key: 404, not idempotent
-                return False
-            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-                raise ConcurrentUpdateError(
-                    f"s3://{self.bucket}/{self._key(key)} changed before delete ({code})"
-                ) from exc
-            raise
+        with s3_errors("state delete", self._uri(key)):
+            try:
+                self.s3.delete_object(Bucket=self.bucket, Key=self._key(key),
+                                      IfMatch=f'"{expected}"')
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if code in ("NoSuchKey", "404"):  # If-Match on a missing key: 404
+                    return False
+                if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                    raise ConcurrentUpdateError(
+                        f"{self._uri(key)} changed before delete ({code})") from exc
+                raise
         return True
 
     def keys(self, prefix: str = "") -> list[str]:
