@@ -311,8 +311,15 @@ def test_comparisons_without_blocking_rules_are_refused_before_spark_work(spark)
         assert not isinstance(info.value, NullPrimaryKeyError)
 
 
-def test_untrained_m_levels_become_model_notes() -> None:
+def test_untrained_m_levels_become_model_notes(caplog: pytest.LogCaptureFixture) -> None:
+    """Both become notes; only an untrained comparison (the user should add a blocking rule or
+    labels) is a warning: rare levels unseen among EM's pairs are usual (info), and the demo's
+    console shows warnings only for what a user must act on."""
+    import logging
+
     from transforms.dedup.training import _untrained_m_notes
+
+    caplog.set_level(logging.INFO, logger="transforms.dedup.training")
 
     trained = {"comparisons": [
         {"output_column_name": "first", "comparison_levels": [
@@ -330,6 +337,8 @@ def test_untrained_m_levels_become_model_notes() -> None:
     first, city = _untrained_m_notes(trained, "t")
     assert first.startswith("m not estimated for comparison 'first': no EM session left it free")
     assert city.startswith("m not estimated for level(s) ['fuzzy'] of comparison 'city'")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", f"t: {first}"), ("INFO", f"t: {city}")]
     assert _untrained_m_notes({"comparisons": []}, "t") == []
 
 

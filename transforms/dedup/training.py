@@ -173,11 +173,14 @@ def _untrained_m_notes(trained: Mapping[str, Any], where: str) -> list[str]:
                     "fixes the comparisons of its blocking rule's columns, or no EM ran); it "
                     "uses Splink's default m values (add a blocking rule on other columns, or "
                     "labels)")
+            log.warning("%s: %s", where, note)  # the user has something to change
         else:
             note = (f"m not estimated for level(s) {missing} of comparison {name!r} (not seen "
                     "among EM's pairs); they use Splink's default m")
+            # rare levels unseen in a sample of pairs: usual, nothing to act on (the note
+            # stays in the model's training notes and the match report)
+            log.info("%s: %s", where, note)
         notes.append(note)
-        log.warning("%s: %s", where, note)
     return notes
 
 
