@@ -44,9 +44,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -59,7 +57,7 @@ from pyspark.sql import functions as F
 from lakeforge.config import from_mapping, read_yaml
 from lakeforge.errors import ConfigError
 from lakeforge.io import delete_dir, list_subdirs, read_text, uri_exists, write_text
-from lakeforge.paths import Lake, is_remote, join_uri, normalize_uri, validate_identifier
+from lakeforge.paths import Lake, join_uri, normalize_uri, validate_identifier
 from transforms.features.pipeline import (
     build_feature_manifest,
     feature_names,
@@ -329,34 +327,12 @@ def write_sagemaker_parquet(df: DataFrame, path: str, **kwargs: Any) -> str:
 def write_feature_manifest(manifest: Mapping[str, Any], uri: str, *, lake: Lake) -> str:
     """Write the manifest JSON (keep it outside the SageMaker channel folders).
 
-    A reader sees the old manifest or the new one, never part of one: a local file is written
-    beside it under a hidden name and renamed over it; an S3 PUT is atomic itself."""
+    A reader sees the old manifest or the new one, never part of one
+    (:func:`lakeforge.io.write_text`: a local file is renamed over the old one, an S3 PUT is
+    atomic)."""
     lake.require_inside(uri, "feature manifest")
-    _replace_text(uri, json.dumps(manifest, indent=2, sort_keys=False, default=str))
+    write_text(uri, json.dumps(manifest, indent=2, sort_keys=False, default=str))
     return uri
-
-
-def _replace_text(uri: str, text: str) -> None:
-    """Write a small text file so that a reader never sees it half written."""
-    if is_remote(uri):
-        write_text(uri, text)  # one PUT: the old object or the new one
-        return
-    path = normalize_uri(uri)
-    folder, name = os.path.split(path)
-    os.makedirs(folder or ".", exist_ok=True)
-    # In the same folder (a rename across file systems is a copy); created by open(), so the
-    # file gets the umask's permissions as the manifest written in place did (mkstemp: 0600).
-    temporary = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(4)}")
-    try:
-        with open(temporary, "x", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 FEATURE_VERSIONS_DIR = "_versions"
