@@ -76,7 +76,14 @@ def is_secret_key(key: str) -> bool:
     return False
 
 
+# "NoCredentialsError: Unable to locate credentials" is an exception's name and message, not a
+# key and its value.
+_EXCEPTION_NAME = re.compile(r"(?i)(?:error|exception|warning)$")
+
+
 def _mask_key_value(m: re.Match[str]) -> str:
+    if not m["kq"] and _EXCEPTION_NAME.search(m["k"]):
+        return m.group(0)
     if m["q"]:
         return f"{m['k']}{m['kq']}{m['sep']}{m['q']}{MASK}{m['qe']}"
     return f"{m['k']}{m['kq']}{m['sep']}{MASK}"

@@ -107,6 +107,7 @@ def test_redact_text_masks_quoted_values_and_uri_passwords_whole(text: str, expe
 @pytest.mark.parametrize("text", [
     "key_column='id'", "Matching(key='customer_id', cluster='entity_id')",
     "http://host:8080/path/@me", "postgresql://db:5432/x", "passed: 3 of 4",
+    "NoCredentialsError: Unable to locate credentials", "InvalidTokenException: expired",
 ])
 def test_redact_text_leaves_what_is_no_secret(text: str) -> None:
     assert redact_text(text) == text
