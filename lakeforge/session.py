@@ -185,9 +185,19 @@ def apply_s3a_conf(spark: SparkSession, env: EnvConfig) -> None:
     earlier |= started & _managed_s3a_keys()
     for key in sorted(earlier - set(conf)):  # an earlier env's endpoint, SSE... must go
         hadoop.unset(key)
+        # Once S3AFileSystem's class is loaded, Hadoop knows the SSE keys as deprecated names of
+        # fs.s3a.encryption.*: unsetting the old name leaves it readable through the new one;
+        # unsetting the new name removes both.
+        renamed = _S3A_RENAMED.get(key)
+        if renamed and renamed not in conf:
+            hadoop.unset(renamed)
     for key, value in conf.items():
         hadoop.set(key, value)
     hadoop.set(S3A_APPLIED_KEYS, ",".join(sorted(conf)))
+
+
+_S3A_RENAMED = {"fs.s3a.server-side-encryption-algorithm": "fs.s3a.encryption.algorithm",
+                "fs.s3a.server-side-encryption.key": "fs.s3a.encryption.key"}
 
 
 def _managed_s3a_keys() -> set[str]:

@@ -213,6 +213,11 @@ def test_a_reused_session_drops_the_s3a_settings_of_an_earlier_env(
     (its endpoint, path-style access, SSE, an S3A entry of its spark.conf) is unset."""
     from lakeforge.session import apply_s3a_conf
 
+    # S3AFileSystem's class init registers Hadoop's deprecated S3A names (the SSE keys ->
+    # fs.s3a.encryption.*); earlier S3 tests of the suite have loaded it, so load it here too
+    jvm = spark._jvm
+    jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem", True,
+                                jvm.java.lang.Thread.currentThread().getContextClassLoader())
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     it, before = hadoop.iterator(), {}
     while it.hasNext():
