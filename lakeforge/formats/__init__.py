@@ -388,3 +388,23 @@ def partition_predicate(keys: Sequence[str], values: Sequence[Sequence[Any]]) ->
                 for k, v in zip(keys, vals, strict=True)]
         ors.append("(" + " AND ".join(ands) + ")")
     return " OR ".join(ors) if ors else "false"
+
+
+def glue_table_of_format(catalog: Catalog, target: Target, fmt: str) -> dict[str, Any] | None:
+    """``target``'s Glue table (None when absent or the backend is not ``glue_api``); one
+    :class:`SchemaMismatchError` when Glue has it as another format (replacing it would orphan
+    its partitions and readers)."""
+    if catalog.backend_name != "glue_api":
+        return None
+    raw: dict[str, Any] | None = catalog.get_table_raw(  # type: ignore[attr-defined]
+        target.database, target.table)
+    if raw is None:
+        return None
+    params = raw.get("Parameters") or {}
+    kind = str(params.get("table_type", "")).upper()
+    if kind != fmt.upper():
+        found = kind.lower() if kind else params.get("classification") or "a Hive table"
+        raise SchemaMismatchError(
+            f"{fmt} {target.qualified_name}: Glue already has this table as {found}; drop it "
+            "or publish under another name; nothing was written")
+    return raw

@@ -36,6 +36,7 @@ from lakeforge.formats import (
     check_schema_change,
     check_unique_merge_keys,
     committed_window,
+    glue_table_of_format,
     partition_predicate,
 )
 
@@ -265,18 +266,7 @@ def register(spark: SparkSession, catalog: Catalog, target: Target) -> None:
 def check_glue_table_is_delta(catalog: Catalog, target: Target) -> None:
     """One :class:`SchemaMismatchError` when Glue already has ``target`` as another format (a
     Parquet or Iceberg table): replacing it would orphan its partitions and readers."""
-    if catalog.backend_name != "glue_api":
-        return
-    raw = catalog.get_table_raw(target.database, target.table)  # type: ignore[attr-defined]
-    if raw is None:
-        return
-    kind = str((raw.get("Parameters") or {}).get("table_type", "")).upper()
-    if kind != "DELTA":
-        found = kind.lower() if kind else (raw.get("Parameters") or {}).get(
-            "classification") or "a Hive table"
-        raise SchemaMismatchError(
-            f"delta {target.qualified_name}: Glue already has this table as {found}; drop it "
-            "or publish under another name; nothing was written")
+    glue_table_of_format(catalog, target, "delta")
 
 
 def _provider(spark: SparkSession, name: str) -> str | None:

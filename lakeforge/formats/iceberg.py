@@ -39,6 +39,7 @@ from lakeforge.formats import (
     check_schema_change,
     check_unique_merge_keys,
     committed_window,
+    glue_table_of_format,
 )
 
 if TYPE_CHECKING:
@@ -275,11 +276,8 @@ def register(spark: SparkSession, catalog: Catalog, target: Target) -> None:
         return
     if not catalog.database_exists(target.database):
         catalog.create_database(target.database)
-    raw = catalog.get_table_raw(target.database, target.table)  # type: ignore[attr-defined]
+    raw = glue_table_of_format(catalog, target, "iceberg")
     params = (raw or {}).get("Parameters", {})
-    if raw is not None and params.get("table_type", "").upper() != "ICEBERG":
-        raise SchemaMismatchError(f"iceberg {target.qualified_name}: Glue already has this "
-                                  "table in another format; drop it or use another name")
     metadata = metadata_location(spark, target)
     previous = params.get("metadata_location")
     if raw is not None and previous == metadata:
