@@ -56,6 +56,7 @@ from pyspark.sql import functions as F
 
 from lakeforge.config import from_mapping, read_yaml
 from lakeforge.errors import ConfigError
+from lakeforge.faults import fault_point
 from lakeforge.io import delete_dir, list_subdirs, read_text, uri_exists, write_text
 from lakeforge.paths import Lake, join_uri, normalize_uri, validate_identifier
 from transforms.features.pipeline import (
@@ -428,6 +429,7 @@ def publish_sagemaker_channels(
                                 features_col=spec.output_col, check_labels=False)
         manifest = build_feature_manifest(scored.where(split_col == "train"), spec,
                                           version=version, files=files)
+        fault_point(f"before_features_switch.{spec.name}")
         switching = True
         write_feature_manifest(manifest, manifest_uri, lake=lake)
     except BaseException:

@@ -181,3 +181,58 @@ def test_an_existing_version_or_a_null_label_writes_nothing(spark, model, lake) 
     with pytest.raises(ConfigError, match="version 'v 3'"):
         publish_sagemaker_channels(scored, SPEC, lake=lake, version="v 3")
     assert _tree(lake) == before and _versions(lake) == ["v1"]
+
+
+_KILLED_PUBLISH = """
+import sys
+from pyspark.sql import SparkSession, functions as F
+from lakeforge.feature_store import publish_sagemaker_channels
+from lakeforge.paths import Lake
+from tests.lakeforge.test_feature_store import SPEC, _split
+from transforms.features import fit_feature_pipeline
+
+spark = (SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
+         .config("spark.sql.shuffle.partitions", "1").getOrCreate())
+lake = Lake.from_settings(sys.argv[1], allow_env_override=False)
+split = _split(spark)
+scored = fit_feature_pipeline(split.where(F.col("split") == "train"), SPEC).transform(split)
+publish_sagemaker_channels(scored, SPEC, lake=lake, version="v1", formats=["parquet"])
+print("v1 published", flush=True)
+import os
+os.environ["LAKEFORGE_FAULT_POINT"] = "before_features_switch.visits"
+publish_sagemaker_channels(scored, SPEC, lake=lake, version="v2", formats=["parquet"])
+print("v2 published", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_before_the_manifest_switch_leaves_the_previous_set_current(
+        spark, model, tmp_path) -> None:
+    """A real SIGKILL (fault point ``before_features_switch.<name>``) after every channel of
+    v2 was written, before manifest.json names it, in a child process (slow: its own JVM, as
+    a dying node has): the manifest and every file of v1 are untouched, v2's folder is left
+    whole but unnamed, and the next publish removes it and keeps v1 as the previous version."""
+    import subprocess
+    import sys
+
+    from lakeforge.paths import Lake
+    from tests.jobsupport import REPO, job_env
+
+    root = tmp_path / "lake"
+    env = job_env(root)
+    env.pop("LAKEFORGE_FAULT_POINT", None)
+    proc = subprocess.run([sys.executable, "-c", _KILLED_PUBLISH, str(root)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    assert "v1 published" in proc.stdout and "v2 published" not in proc.stdout
+    assert "fault point before_features_switch.visits: SIGKILL" in proc.stderr
+    lake = Lake.from_settings(str(root), allow_env_override=False)
+    assert _manifest(lake)["version"] == "v1" and _versions(lake) == ["v1", "v2"]
+    v2 = Path(feature_set_uri(lake, "visits"), "_versions", "v2", "parquet")
+    assert sorted(p.name for p in v2.iterdir()) == ["test", "train", "validation"]
+    for channel, folder in _manifest(lake)["files"].items():
+        assert "/_versions/v1/" in folder and _channel_rows(folder, "parquet") > 0, channel
+    third = publish_sagemaker_channels(model.transform(_split(spark)), SPEC, lake=lake,
+                                       version="v3", formats=["parquet"])
+    assert third.previous_version == "v1" and third.removed_folders == ("_versions/v2",)
+    assert _versions(lake) == ["v1", "v3"] and _manifest(lake)["version"] == "v3"
