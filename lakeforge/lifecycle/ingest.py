@@ -576,6 +576,10 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
                         for p, (n, _schema) in footers.items() if n == 0})
         check_parquet_types(table, {p: f for p, f in footers.items() if p not in reasons},
                             partition_of)
+        for path, (_n, schema) in sorted(footers.items()):
+            lacking = [m[0] for m in mappings if m[0] not in schema.names and m[0] not in keys]
+            if lacking and path not in reasons:
+                missing_cols[path] = lacking
         rows, unreadable, added_cols = read_parquet_rows(
             spark, [f for f in files if f.path not in reasons], mappings, spec.required, keys,
             values_of)
@@ -586,6 +590,14 @@ def ingest_source(spark: SparkSession, name: str, spec: SourceSpec, root: str,
         lines = lines.cache()
         if spec.format == "csv":
             headers = header_lines(lines)
+            # A header with an odd number of quotes has no column names to read its lines by
+            # (Python's csv would take the rest of the line for one name, and every data line
+            # would be quarantined as a field-count mismatch): the file is one file issue.
+            for path, (n, text, _count) in list(headers.items()):
+                if text.count('"') % 2 == 1:
+                    reasons[path] = (f'header line {n} has an unbalanced quote ("): its column '
+                                     "names cannot be read; fix the header, then reprocess")
+                    del headers[path]
             # A file that holds nothing but blank lines has no header to read its lines by.
             unread = {f.path for f in unreadable}
             reasons.update({f.path: "no header line (the file holds only blank lines)"

@@ -359,3 +359,31 @@ def test_a_parquet_type_change_across_files_is_drift(spark, tmp_path: Path) -> N
     assert str(err.value).startswith(
         "schema drift: Spark cannot merge the schemas of the 2 Parquet files read (")
     assert "\n" not in str(err.value)
+
+
+def test_a_header_with_an_unbalanced_quote_is_a_file_issue(spark, tmp_path: Path) -> None:
+    """The header's column names cannot be read: the file is quarantined whole with the
+    reason (before: Python's csv took `n,x` for one name and every data line was quarantined
+    as a field-count mismatch); the other file's rows are read as usual."""
+    root = tmp_path / "badheader"
+    root.mkdir()
+    (root / "bad.csv").write_text('\nid,"n,x\np1,1,2\np2,2,3\n')
+    (root / "good.csv").write_text("id,n\np3,3\n")
+    got = _ingest(spark, root, SourceSpec(path="badheader", format="csv", mappings=ID_N))
+    assert _issues(got) == {"bad.csv": 'header line 2 has an unbalanced quote ("): its column '
+                                       "names cannot be read; fix the header, then reprocess"}
+    assert (_reasons(got), _good(got, "id", "n")) == ({}, [("p3", 3)])
+    assert (got.rows_in, got.bad_rows, got.file_issues) == (1, 0, 1)
+
+
+def test_a_mapped_column_missing_from_a_parquet_file_is_null_and_reported(
+        spark, tmp_path: Path) -> None:
+    """As for a CSV header: the file whose footer lacks a mapped column is named with the
+    column in ``missing_columns`` (the run summary's schema_drift), its rows read it as null."""
+    root = tmp_path / "pqmissing"
+    (root / "dt=1").mkdir(parents=True)
+    pq.write_table(pa.table({"id": ["p1"], "n": [1]}), root / "dt=1" / "new.parquet")
+    pq.write_table(pa.table({"id": ["p2"]}), root / "dt=1" / "old.parquet")
+    got = _ingest(spark, root, SourceSpec(path="pqmissing", format="parquet", mappings=ID_N))
+    assert {Path(f).name: c for f, c in got.missing_columns.items()} == {"old.parquet": ["n"]}
+    assert (_reasons(got), _good(got, "id", "n")) == ({}, [("p1", 1), ("p2", None)])
