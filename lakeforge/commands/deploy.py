@@ -87,7 +87,11 @@ def _artifacts_parser(targets: argparse._SubParsersAction) -> None:
 
 
 def _emr_parser(targets: argparse._SubParsersAction) -> None:
-    p = targets.add_parser("emr", help="run a job as a spark-submit step on EMR")
+    # allow_abbrev=False (emr, glue): the job arguments after the options are not taken for
+    # an abbreviated option (Glue's own --conf is not --conf-dir, a job's --config is not
+    # --configurations)
+    p = targets.add_parser("emr", help="run a job as a spark-submit step on EMR",
+                           allow_abbrev=False)
     _common(p, "emr")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--cluster-id", help="add the step to this running cluster")
@@ -117,7 +121,8 @@ def _emr_parser(targets: argparse._SubParsersAction) -> None:
 
 
 def _glue_parser(targets: argparse._SubParsersAction) -> None:
-    p = targets.add_parser("glue", help="create or update a Glue job; optionally run it")
+    p = targets.add_parser("glue", help="create or update a Glue job; optionally run it",
+                           allow_abbrev=False)
     _common(p, "glue")
     p.add_argument("--glue-version", default=DEFAULT_GLUE_VERSION, choices=list(GLUE_RUNTIMES),
                    help="5.0 / 5.1: Spark 3.5, Python 3.11 (artifacts from make artifacts); "
@@ -221,10 +226,17 @@ def default_artifacts_uri(env: EnvConfig) -> str:
     return f"s3://{bucket}/{DEFAULT_DEPLOY_PREFIX}"
 
 
-def _upload(args: argparse.Namespace, env: EnvConfig) -> Any:
+def _load_artifacts(args: argparse.Namespace) -> Any:
+    """dist/'s checked artifacts (no AWS call): their Spark line is checked against the target
+    before anything is uploaded."""
     from lakeforge.deploy import artifacts as art
 
-    artifacts = art.load_artifacts(args.dist)
+    return art.load_artifacts(args.dist)
+
+
+def _upload(args: argparse.Namespace, env: EnvConfig, artifacts: Any) -> Any:
+    from lakeforge.deploy import artifacts as art
+
     layout = art.S3Layout.from_uri(args.artifacts or default_artifacts_uri(env), artifacts.version)
     conf_root = Path(args.conf_dir) if args.conf_dir else conf_dir()
     if not (conf_root / "envs" / f"{env.name}.yaml").is_file():
@@ -358,10 +370,14 @@ def _deploy_emr(args: argparse.Namespace) -> int:
         cluster.validate()
         configurations = emr_configurations(formats,
                                             emr.load_configurations(args.configurations))
+    artifacts = _load_artifacts(args)
+    if cluster is not None:
+        cluster.check_artifacts(artifacts.spark_line)
     emr_client = _client("emr", args, env)
     if args.cluster_id:
-        emr.check_cluster_usable(emr_client, args.cluster_id)  # before uploading anything
-    uploaded = _upload(args, env)
+        # before uploading anything: the cluster runs, on the artifacts' Spark line
+        emr.check_cluster_usable(emr_client, args.cluster_id, artifacts)
+    uploaded = _upload(args, env, artifacts)
     submission = emr.submit(
         emr_client, uploaded, step, cluster_id=args.cluster_id, cluster=cluster,
         configurations=configurations, wait=args.wait, poll_seconds=args.poll_seconds,
@@ -396,7 +412,9 @@ def _deploy_glue(args: argparse.Namespace) -> int:
     settings.validate()
     if args.wait and not args.start:
         raise ConfigError("--wait needs --start")
-    uploaded = _upload(args, env)
+    artifacts = _load_artifacts(args)
+    settings.check_artifacts(artifacts.spark_line)  # before uploading anything
+    uploaded = _upload(args, env, artifacts)
     definition = glue.job_definition(uploaded, settings)
     client = _client("glue", args, env)
     action = glue.deploy_job(client, definition)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lakeforge.deploy import DeployError
-from lakeforge.deploy.artifacts import UploadedArtifacts
+from lakeforge.deploy.artifacts import Artifacts, UploadedArtifacts
 from lakeforge.deploy.polling import poll_until_done
 from lakeforge.deploy.runtimes import DEFAULT_EMR_RELEASE, check_artifacts_line, emr_release
 
@@ -98,6 +98,12 @@ class ClusterSettings:
             raise DeployError("core instance count must be at least 1")
         if self.log_uri is not None and not self.log_uri.startswith("s3://"):
             raise DeployError(f"log URI {self.log_uri!r} must be an s3:// location")
+
+    def check_artifacts(self, spark_line: str | None) -> None:
+        """Refuse artifacts built on the other Spark major line than the release runs (called
+        with dist/'s manifest before anything is uploaded)."""
+        check_artifacts_line(spark_line, emr_release(self.release_label).spark_line,
+                             f"EMR {self.release_label}")
 
 
 # --------------------------------------------------------------------------- requests
@@ -175,8 +181,7 @@ def run_job_flow_request(
 ) -> dict[str, Any]:
     """``run_job_flow`` arguments for a transient cluster that ends when its steps end."""
     cluster.validate()
-    check_artifacts_line(uploaded.spark_line, emr_release(cluster.release_label).spark_line,
-                         f"EMR {cluster.release_label}")
+    cluster.check_artifacts(uploaded.spark_line)
     if not steps:
         raise DeployError("a transient cluster needs at least one step")
     python_path = f"/usr/bin/{cluster.python}"
@@ -233,10 +238,10 @@ def _with_python(config: Mapping[str, Any], python_path: str) -> dict[str, Any]:
 
 
 def check_cluster_usable(emr: Any, cluster_id: str,
-                         uploaded: UploadedArtifacts | None = None) -> str:
+                         uploaded: Artifacts | UploadedArtifacts | None = None) -> str:
     """Return the cluster's state; a terminated or terminating cluster is a DeployError, and
-    so is a cluster whose release runs the other Spark major line than ``uploaded`` was built
-    on."""
+    so is a cluster whose release runs the other Spark major line than ``uploaded`` (dist/'s
+    artifacts before the upload, or the uploaded ones) was built on."""
     try:
         cluster = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
     except emr.exceptions.InvalidRequestException as exc:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -131,6 +131,15 @@ class GlueJobSettings:
             raise DeployError(
                 f"Glue {self.glue_version} reads job arguments by their full names only; "
                 f"{short} abbreviate(s) an argument name: spell it out")
+        _check_module_commas(self.extra_python_modules)
+        # a user --conf / --datalake-formats that clashes with the table formats' settings
+        glue_format_arguments(self.table_formats, self.format_conf, self.arguments)
+
+    def check_artifacts(self, spark_line: str | None) -> None:
+        """Refuse artifacts built on the other Spark major line than this Glue version runs
+        (called with dist/'s manifest before anything is uploaded)."""
+        runtime = glue_runtime(self.glue_version)
+        check_artifacts_line(spark_line, runtime.spark_line, f"Glue {runtime.version}")
 
 
 # The names scripts/glue_entry.py resolves with getResolvedOptions, and Glue's own parameters
@@ -151,13 +160,17 @@ def python_modules(uploaded: UploadedArtifacts, extra: tuple[str, ...] = ()) -> 
     if uploaded.splink_version:
         modules.append(f"splink=={uploaded.splink_version}")
     modules += list(extra)
+    _check_module_commas(modules)
+    return ",".join(modules)
+
+
+def _check_module_commas(modules: Sequence[str]) -> None:
     commas = [m for m in modules if "," in m]
     if commas:
         raise DeployError(
             f"--additional-python-modules is comma separated; {commas} contain commas: "
             "pin with == or a single bound"
         )
-    return ",".join(modules)
 
 
 def default_temp_dir(uploaded: UploadedArtifacts) -> str:
@@ -196,8 +209,8 @@ def job_definition(uploaded: UploadedArtifacts, settings: GlueJobSettings) -> di
     The uploaded artifacts must have been built on the Glue version's Spark major line.
     """
     settings.validate()
+    settings.check_artifacts(uploaded.spark_line)
     runtime = glue_runtime(settings.glue_version)
-    check_artifacts_line(uploaded.spark_line, runtime.spark_line, f"Glue {runtime.version}")
     return {
         "Name": settings.glue_name,
         "Description": f"Lakeforge job {settings.job} ({uploaded.layout.uri()})",
