@@ -60,21 +60,39 @@ def storage_format(spec: TableSpec) -> StorageFormat:
     raise ValueError(f"table {spec.qualified_name}: unknown format {spec.format!r}")
 
 
+#: Table properties that state the spec's own format fields (format, compression, delimiter,
+#: quoting, header): the spec's fields decide them, never a copy in ``spec.parameters``.
+FORMAT_PROPERTIES = ("classification", "compressionType", "delimiter", "areColumnsQuoted",
+                     "skip.header.line.count")
+
+
 def crawler_table_parameters(spec: TableSpec) -> dict[str, str]:
     """The table properties Glue's crawler sets (classification, compressionType, delimiter,
-    header skip): Athena and the backends' ``get_table`` read the format back from them."""
-    params = {
+    header skip): Athena and the backends' ``get_table`` read the format back from them.
+
+    ``spec.parameters`` comes first and the spec's fields override it: a spec read back from
+    the catalog carries the old table's ``classification``, ``compressionType``, ``delimiter``
+    and ``skip.header.line.count``, which must not win over a changed ``format``,
+    ``compression``, ``csv_delimiter`` or ``csv_header`` (Athena would skip the first data row
+    of every file of a table that lost its header, and ``get_table`` would read the old
+    delimiter back). A ``skip.header.line.count`` other than ``1`` on a CSV table without
+    ``csv_header`` is the user's own and stays."""
+    params = {k: v for k, v in dict(spec.parameters).items()
+              if k not in FORMAT_PROPERTIES or (
+                  k == "skip.header.line.count" and spec.format == "csv"
+                  and not spec.csv_header and v != "1")}
+    params.update({
         "EXTERNAL": "TRUE",
         "classification": spec.format,
         "compressionType": spec.compression or "none",
-        "typeOfData": "file",
-    }
+    })
+    params.setdefault("typeOfData", "file")
     if spec.format == "csv":
         params["delimiter"] = spec.csv_delimiter
         params["areColumnsQuoted"] = "true" if spec.csv_quoted else "false"
         if spec.csv_header:
             params["skip.header.line.count"] = "1"
-    return {**params, **dict(spec.parameters)}
+    return params
 
 
 def quote_identifier(name: str) -> str:

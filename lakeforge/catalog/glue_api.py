@@ -161,11 +161,13 @@ class GlueApiCatalog(Catalog):
         validate_identifier(spec.name, "table name")
         table_input = self._table_input(spec)
         try:
-            self.glue.get_table(**self._kw(DatabaseName=spec.database, Name=spec.name))
+            current = self.glue.get_table(**self._kw(DatabaseName=spec.database,
+                                                     Name=spec.name))["Table"]
             exists = True
         except self.glue.exceptions.EntityNotFoundException:
             exists = False
         if exists:
+            _keep_unmodelled(table_input, current)
             self._call(f"update_table {spec.qualified_name}", self.glue.update_table,
                        DatabaseName=spec.database, TableInput=table_input)
         else:
@@ -417,6 +419,33 @@ class GlueApiCatalog(Catalog):
             self._update(spec, to_update)
         if to_create:
             self.add_partitions(database, table, to_create)
+
+
+#: TableInput fields a TableSpec does not model. UpdateTable replaces the whole table
+#: definition, so an update without them would erase what the console, Lake Formation or a
+#: data steward set on the table.
+_UNMODELLED_TABLE_FIELDS = ("Description", "Owner", "Retention", "LastAccessTime",
+                            "LastAnalyzedTime")
+
+
+def _keep_unmodelled(table_input: dict[str, Any], current: dict[str, Any]) -> None:
+    """Carry over into ``table_input`` (an UpdateTable input) what the stored table ``current``
+    has and a TableSpec cannot say: the table's description, owner and retention, and each
+    kept column's comment (when the spec gives none) and column parameters."""
+    for key in _UNMODELLED_TABLE_FIELDS:
+        if current.get(key) is not None and key not in table_input:
+            table_input[key] = current[key]
+    old_cols = {c["Name"].lower(): c for c in [
+        *current.get("StorageDescriptor", {}).get("Columns", []),
+        *current.get("PartitionKeys", [])]}
+    for col in [*table_input["StorageDescriptor"]["Columns"], *table_input["PartitionKeys"]]:
+        old = old_cols.get(col["Name"].lower())
+        if old is None:
+            continue
+        if "Comment" not in col and old.get("Comment"):
+            col["Comment"] = old["Comment"]
+        if old.get("Parameters") and "Parameters" not in col:
+            col["Parameters"] = dict(old["Parameters"])
 
 
 def _sd_shape(sd: dict[str, Any]) -> tuple[object, ...]:

@@ -1,0 +1,94 @@
+"""Glue Data Catalog semantics of the glue_api backend and the Athena DDL, on a moto server.
+
+moto stores what the Glue API is sent and answers as Glue does; it does not run Athena, so
+what Athena would make of a table (a skipped header row, a statement over Athena's query
+length) is checked on the stored table properties and the DDL text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from lakeforge.catalog import Column, TableSpec
+from lakeforge.catalog.athena_ddl import crawler_table_parameters
+from lakeforge.catalog.glue_api import GlueApiCatalog
+
+pytestmark = pytest.mark.aws
+
+
+def _csv_spec(db: str) -> TableSpec:
+    return TableSpec(db, "people", [Column("id", "bigint"), Column("name", "string")],
+                     "s3://bucket/people", format="csv", csv_header=True,
+                     parameters={"owner": "team-a"})
+
+
+def test_read_back_spec_with_changed_header_compression_delimiter_updates_table_properties(
+        glue: GlueApiCatalog, glue_db: str) -> None:
+    """A spec read back with get_table carries the old table's format properties in its
+    parameters (the crawler merges them the same way); the changed fields must win: the old
+    code kept skip.header.line.count=1 (Athena drops the first data row of every file),
+    compressionType none and delimiter ',' (get_table then read the old delimiter back)."""
+    glue.create_database(glue_db)
+    glue.create_or_update_table(_csv_spec(glue_db))
+    back = glue.get_table(glue_db, "people")
+    assert back is not None and back.csv_header
+    glue.create_or_update_table(replace(back, csv_header=False, compression="gzip",
+                                        csv_delimiter="|"))
+    raw = glue.glue.get_table(DatabaseName=glue_db, Name="people")["Table"]
+    assert "skip.header.line.count" not in raw["Parameters"]
+    assert raw["Parameters"]["compressionType"] == "gzip"
+    assert raw["Parameters"]["delimiter"] == "|"
+    assert raw["Parameters"]["owner"] == "team-a"
+    assert raw["StorageDescriptor"]["SerdeInfo"]["Parameters"]["field.delim"] == "|"
+    now = glue.get_table(glue_db, "people")
+    assert now is not None
+    assert (now.csv_header, now.compression, now.csv_delimiter) == (False, "gzip", "|")
+
+
+def test_format_properties_follow_the_spec_fields_user_header_count_kept() -> None:
+    """classification follows a format change; a CSV table's own skip count other than 1
+    (csv_header False) is the user's and stays; CSV-only properties leave a Parquet table."""
+    old = {"classification": "csv", "delimiter": ";", "areColumnsQuoted": "false",
+           "skip.header.line.count": "1", "compressionType": "gzip", "team": "a"}
+    spec = TableSpec("db", "t", [Column("a", "int")], "s3://b/t", format="parquet",
+                     parameters=old)
+    params = crawler_table_parameters(spec)
+    assert params["classification"] == "parquet" and params["compressionType"] == "none"
+    assert not {"delimiter", "areColumnsQuoted", "skip.header.line.count"} & set(params)
+    assert params["team"] == "a"
+    two = replace(spec, format="csv", csv_header=False,
+                  parameters={"skip.header.line.count": "2"})
+    assert crawler_table_parameters(two)["skip.header.line.count"] == "2"
+
+
+def test_update_keeps_description_owner_retention_and_column_comments(
+        glue: GlueApiCatalog, glue_db: str) -> None:
+    """UpdateTable replaces the whole table definition: the old code's update (a publish or a
+    crawl builds its spec without them) erased the description, owner, retention and column
+    comments someone set in the console. A comment the spec does give still wins."""
+    glue.create_database(glue_db)
+    spec = TableSpec(glue_db, "sales", [Column("id", "bigint"), Column("amount", "double")],
+                     "s3://bucket/sales/v1", [Column("dt", "string")])
+    glue.create_or_update_table(spec)
+    raw = glue.glue.get_table(DatabaseName=glue_db, Name="sales")["Table"]
+    sd = raw["StorageDescriptor"]
+    sd["Columns"] = [{"Name": "id", "Type": "bigint", "Comment": "customer id"},
+                     {"Name": "amount", "Type": "double", "Comment": "gross, EUR"}]
+    glue.glue.update_table(DatabaseName=glue_db, TableInput={
+        "Name": "sales", "Description": "daily sales", "Owner": "finance", "Retention": 30,
+        "TableType": raw["TableType"], "Parameters": raw["Parameters"],
+        "StorageDescriptor": sd,
+        "PartitionKeys": [{"Name": "dt", "Type": "string", "Comment": "sale date"}]})
+    glue.create_or_update_table(replace(
+        spec, location="s3://bucket/sales/v2",
+        columns=[Column("id", "bigint"), Column("amount", "double", "net, EUR"),
+                 Column("note", "string")]))
+    now = glue.glue.get_table(DatabaseName=glue_db, Name="sales")["Table"]
+    assert (now.get("Description"), now.get("Owner"), now.get("Retention")) == (
+        "daily sales", "finance", 30)
+    assert [(c["Name"], c.get("Comment")) for c in now["StorageDescriptor"]["Columns"]] == [
+        ("id", "customer id"), ("amount", "net, EUR"), ("note", None)]
+    assert [(c["Name"], c.get("Comment")) for c in now["PartitionKeys"]] == [("dt", "sale date")]
+    assert now["StorageDescriptor"]["Location"] == "s3://bucket/sales/v2"
