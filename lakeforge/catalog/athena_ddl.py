@@ -21,6 +21,8 @@ from lakeforge.paths import normalize_uri
 
 #: The DDL file written next to each published table (read back by lakeforge.localquery).
 DDL_FILE = "_athena_ddl.sql"
+#: Athena's longest query string (StartQueryExecution's QueryString, not adjustable).
+ATHENA_MAX_QUERY_BYTES = 262_144
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
@@ -222,22 +224,45 @@ def projection_properties(spec: TableSpec, projections: Mapping[str, Projection]
 
 
 def athena_ddl(spec: TableSpec, partitions: Sequence[Partition], *,
-               with_partitions: bool = True) -> str:
-    """The Athena statements that recreate the table as published: CREATE EXTERNAL TABLE plus one
-    ``ALTER TABLE ... ADD PARTITION ... LOCATION`` per partition (none with projection)."""
+               with_partitions: bool = True,
+               max_bytes: int = ATHENA_MAX_QUERY_BYTES) -> str:
+    """The Athena statements that recreate the table as published: CREATE EXTERNAL TABLE plus
+    ``ALTER TABLE ... ADD IF NOT EXISTS`` with one ``PARTITION ... LOCATION`` clause per
+    partition (none with projection), split into as many statements as keep each within
+    Athena's query string limit (``max_bytes``, 262,144 bytes: a table of thousands of
+    partitions needs several)."""
     parts = [create_table_ddl(spec, if_not_exists=True) + ";"]
     if with_partitions and partitions:
         names = [k.name for k in spec.partition_keys]
-        lines = [
-            f"ALTER TABLE {quote_identifier(spec.database)}.{quote_identifier(spec.name)} "
-            "ADD IF NOT EXISTS"
-        ]
+        head = (f"ALTER TABLE {quote_identifier(spec.database)}.{quote_identifier(spec.name)} "
+                "ADD IF NOT EXISTS")
+        clauses = []
         for p in sorted(partitions, key=lambda p: tuple(v or "" for v in p.values)):
             values = ", ".join(
                 f"{quote_identifier(n)}={quote_string(v) if v is not None else 'NULL'}"
                 for n, v in zip(names, p.values, strict=True)
             )
             where = quote_string(normalize_uri(p.location))
-            lines.append(f"  PARTITION ({values}) LOCATION {where}")
-        parts.append("\n".join(lines) + ";")
+            clauses.append(f"  PARTITION ({values}) LOCATION {where}")
+        parts.extend(_statements(head, clauses, max_bytes))
     return "\n\n".join(parts) + "\n"
+
+
+def _statements(head: str, clauses: Sequence[str], max_bytes: int) -> list[str]:
+    """``head`` followed by as many ``clauses`` (one a line) as fit in ``max_bytes`` of UTF-8,
+    ``;`` included, repeated until every clause is in a statement."""
+    out: list[str] = []
+    lines = [head]
+    size = len(head.encode()) + 1
+    for clause in clauses:
+        n = len(clause.encode()) + 1  # and its newline
+        if len(lines) > 1 and size + n > max_bytes:
+            out.append("\n".join(lines) + ";")
+            lines, size = [head], len(head.encode()) + 1
+        if size + n > max_bytes:
+            raise ValueError(f"{head}: one PARTITION clause is {n} bytes, more than an Athena "
+                             f"statement may have ({max_bytes}): {clause[:200]}")
+        lines.append(clause)
+        size += n
+    out.append("\n".join(lines) + ";")
+    return out

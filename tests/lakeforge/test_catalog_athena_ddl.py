@@ -1,0 +1,51 @@
+"""The Athena DDL file lakeforge writes next to a published table (lakeforge.catalog.athena_ddl).
+
+Athena itself is not run: the statements are checked against its documented query string
+limit (262,144 bytes) and read back with lakeforge.localquery's parser.
+"""
+
+from __future__ import annotations
+
+from lakeforge.catalog import Column, Partition, TableSpec
+from lakeforge.catalog.athena_ddl import ATHENA_MAX_QUERY_BYTES, athena_ddl
+from lakeforge.localquery import parse_athena_ddl
+
+
+def _spec() -> TableSpec:
+    return TableSpec("lake", "events", [Column("id", "bigint")], "s3://bucket/lake/events",
+                     [Column("dt", "string"), Column("shop", "string")])
+
+
+def _parts(n: int) -> list[Partition]:
+    return [Partition((f"2024-{i // 28 % 12 + 1:02d}-{i % 28 + 1:02d}", f"shop-{i:05d}"),
+                      f"s3://bucket/lake/events/_versions/20240101T000000Z-abcdef/"
+                      f"dt=2024-{i // 28 % 12 + 1:02d}-{i % 28 + 1:02d}/shop=shop-{i:05d}")
+            for i in range(n)]
+
+
+def test_partitions_of_a_large_table_split_into_statements_within_athenas_limit() -> None:
+    """3,000 partitions (~600 KB of clauses): the old code wrote one ALTER TABLE statement
+    Athena refuses (queryString longer than 262,144). Each statement now fits, and together
+    they still add every partition."""
+    parts = _parts(3000)
+    text = athena_ddl(_spec(), parts)
+    statements = [s.strip() for s in text.split(";\n") if s.strip()]
+    alters = [s for s in statements if s.startswith("ALTER TABLE")]
+    assert len(alters) > 1
+    assert all(len((s.rstrip(";") + ";").encode()) <= ATHENA_MAX_QUERY_BYTES
+               for s in statements)
+    assert all(s.startswith("ALTER TABLE `lake`.`events` ADD IF NOT EXISTS\n") for s in alters)
+    ddl = parse_athena_ddl(text)
+    assert sorted(ddl.partitions) == sorted((p.values, p.location) for p in parts)
+
+
+def test_statement_size_limit_counts_utf8_bytes() -> None:
+    """Non-ASCII values count in bytes (Athena's limit is on bytes), not characters: two of
+    these clauses make a 224-character statement of 234 bytes, over a 230-byte limit."""
+    parts = [Partition((f"2024-01-0{i}", "Zürich-東京"), f"s3://b/events/dt={i}/shop=z")
+             for i in range(1, 6)]
+    text = athena_ddl(_spec(), parts, max_bytes=230)
+    alters = [s.strip() for s in text.split(";\n") if s.strip().startswith("ALTER TABLE")]
+    assert len(alters) == 5
+    assert all(len((s.rstrip(";") + ";").encode()) <= 230 for s in alters)
+    assert sorted(parse_athena_ddl(text).partitions) == [(p.values, p.location) for p in parts]
