@@ -127,7 +127,7 @@ class GlueContext:
                              "'paths': ['s3://bucket/prefix', ...]")
         files = self._source_files("create_dynamic_frame.from_options", transformation_ctx,
                                    paths, opts)
-        return self._read(files, format, dict(format_options or {}), transformation_ctx)
+        return self._read(files, format, dict(format_options or {}), _source_name(paths))
 
     def create_dynamic_frame_from_catalog(
         self, database: str | None = None, table_name: str | None = None,
@@ -246,12 +246,12 @@ class GlueContext:
             if predicate:
                 raise ValueError(f"push_down_predicate {predicate!r}: table {database}.{table}"
                                  " has no partition keys to filter on")
-            frame = self._read(self._bookmarked(ctx, [spec.location]), fmt, fo, ctx,
+            frame = self._read(self._bookmarked(ctx, [spec.location]), fmt, fo, table,
                                detect_choices=detect_choices)
             return _catalog_names(frame, spec)
         parts = self._runtime.catalog.get_partitions(database, table, predicate or None)
         locations = [p.location for p in parts]
-        frame = self._read(self._bookmarked(ctx, locations), fmt, fo, ctx,
+        frame = self._read(self._bookmarked(ctx, locations), fmt, fo, table,
                            detect_choices=detect_choices, with_file=True)
         frame = _catalog_names(frame, spec)
         df = frame.toDF()
@@ -648,6 +648,13 @@ class DataSource(_Endpoint):
         return self._ctx.create_dynamic_frame_from_options(
             self.connection_type, self.options, self.format, self.format_options,
             self.transformation_ctx)
+
+
+def _source_name(paths: Sequence[str]) -> str:
+    """The name Glue gives a frame read from S3 ``paths``: their common prefix without the
+    scheme, ``:``, ``/`` and ``.`` (``s3://shop/prices/`` -> ``shopprices``)."""
+    prefix = os.path.commonprefix([str(p) for p in paths]).split(":")[-1]
+    return re.sub(r"[:/.]", "", prefix)
 
 
 def _spark_type(hive_type: str) -> T.DataType:

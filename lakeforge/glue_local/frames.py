@@ -208,7 +208,7 @@ class DynamicFrame:
                 df = choice_mod.resolve(df, self._choices, [(source, f"cast:{mapping[3]}")])
                 resolved.append(source)
         out = apply_mapping(df, mappings=list(mappings), case_sensitive=case_sensitive)
-        return self._derive(out, transformation_ctx, resolved=resolved)
+        return self._derive(out, resolved=resolved)
 
     applyMapping = apply_mapping  # noqa: N815 - Glue's alias
 
@@ -225,6 +225,8 @@ class DynamicFrame:
         if not specs and not choice:
             raise choice_mod.ChoiceResolutionError(
                 "resolveChoice: give specs=[(path, action), ...] or choice='<action>'")
+        if isinstance(specs, tuple):
+            specs = [specs]  # one (path, action) pair, as awsglue accepts
         todo = ([(s[0], s[1]) for s in specs] if specs
                 else [(c, choice) for c in self._choices])
         mine = [(p, a) for p, a in todo if p in self._choices]
@@ -246,26 +248,26 @@ class DynamicFrame:
         elif choice == "match_catalog" and not mine:
             df = resolve_choice(df, choice=choice, database=database, table_name=table_name,
                                 catalog=self.glue_ctx._runtime.catalog)
-        return self._derive(df, transformation_ctx, resolved=[p for p, _ in mine])
+        return self._derive(df, resolved=[p for p, _ in mine])
 
     def drop_fields(self, paths: Sequence[str], transformation_ctx: str = "", info: str = "",
                     stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
-        return self._derive(drop_fields(self._df, paths=list(paths)), transformation_ctx)
+        return self._derive(drop_fields(self._df, paths=_paths(paths)))
 
     def select_fields(self, paths: Sequence[str], transformation_ctx: str = "", info: str = "",
                       stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
-        return self._derive(select_fields(self._df, paths=list(paths)), transformation_ctx)
+        return self._derive(select_fields(self._df, paths=_paths(paths)))
 
     def rename_field(self, oldName: str, newName: str, transformation_ctx: str = "",  # noqa: N803
                      info: str = "", stageThreshold: int = 0,  # noqa: N803
                      totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
         out = rename_field(self._df, old_name=oldName, new_name=newName)
-        return self._derive(out, transformation_ctx, renames={oldName: newName})
+        return self._derive(out, renames={oldName: newName})
 
     def split_fields(self, paths: Sequence[str], name1: str, name2: str,
                      transformation_ctx: str = "", info: str = "", stageThreshold: int = 0,  # noqa: N803
                      totalThreshold: int = 0) -> DynamicFrameCollection:  # noqa: N803
-        parts = split_fields(self._df, paths=list(paths), name1=name1, name2=name2)
+        parts = split_fields(self._df, paths=_paths(paths), name1=name1, name2=name2)
         return DynamicFrameCollection({k: self._derive(v, k) for k, v in parts.items()},
                                       self.glue_ctx)
 
@@ -310,13 +312,13 @@ class DynamicFrame:
         out = out.drop(*[temp[k] for k in same_keys])
         merged = DynamicFrame(self._df, self.glue_ctx, self.name,
                               {**frame2.choices(), **self._choices})
-        return merged._derive(out, transformation_ctx)
+        return merged._derive(out, self.name + frame2.name)
 
     def union(self, other_frame: DynamicFrame, transformation_ctx: str = "", info: str = "",
               stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
         """Records of both frames; columns matched by name, missing ones null."""
         out = self._df.unionByName(other_frame.toDF(), allowMissingColumns=True)
-        return self._derive(out, transformation_ctx)
+        return self._derive(out)
 
     def mergeDynamicFrame(self, stage_dynamic_frame: DynamicFrame,  # noqa: N802
                           primary_keys: Sequence[str], transformation_ctx: str = "",
@@ -324,16 +326,15 @@ class DynamicFrame:
                           stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
         """Records of this frame whose keys the stage frame lacks, plus every stage record."""
         stage = stage_dynamic_frame.toDF()
-        keys = list(primary_keys)
+        keys = _paths(primary_keys)
         if not keys:
             raise ValueError("mergeDynamicFrame: primary_keys must name at least one field")
         kept = self._df.join(stage.select(*keys).distinct(), on=keys, how="left_anti")
-        return self._derive(kept.unionByName(stage, allowMissingColumns=True),
-                            transformation_ctx)
+        return self._derive(kept.unionByName(stage, allowMissingColumns=True))
 
     def unnest(self, transformation_ctx: str = "", info: str = "", stageThreshold: int = 0,  # noqa: N803
                totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
-        return self._derive(unnest(self._df), transformation_ctx)
+        return self._derive(unnest(self._df))
 
     def unbox(self, path: str, format: str, transformation_ctx: str = "", info: str = "",  # noqa: A002
               stageThreshold: int = 0, totalThreshold: int = 0,  # noqa: N803
@@ -341,7 +342,7 @@ class DynamicFrame:
         """Unbox; needs ``withSchema`` (see docs/transforms.md: inferring it costs a job)."""
         with_schema = options.pop("withSchema", None)
         out = unbox(self._df, path=path, format=format, with_schema=with_schema, **options)
-        return self._derive(out, transformation_ctx)
+        return self._derive(out)
 
     def relationalize(self, root_table_name: str, staging_path: str | None = None,
                       options: Mapping[str, Any] | None = None, transformation_ctx: str = "",
@@ -358,7 +359,7 @@ class DynamicFrame:
         As awsglue: a KeyError, ValueError or TypeError in ``f`` drops the record; any other
         exception makes it an error record (``errorsCount()``) instead of failing the job."""
         kept, errors = filter_records(self._df, f)
-        return self._with_stage_errors(kept, errors, transformation_ctx)
+        return self._with_stage_errors(kept, errors, self.name)
 
     def map(self, f: Callable[[DynamicRecord], Mapping[str, Any]],
             preservesPartitioning: bool = False, transformation_ctx: str = "",  # noqa: N803
@@ -369,18 +370,18 @@ class DynamicFrame:
         job finds them). As awsglue: a record on which ``f`` raises or returns None is an
         error record (``errorsCount()``), and the job goes on."""
         out, errors = map_records(self._df, f)
-        return self._with_stage_errors(out, errors, transformation_ctx)
+        return self._with_stage_errors(out, errors, self.name)
 
     def repartition(self, num_partitions: int, transformation_ctx: str = "", info: str = "",
                     stageThreshold: int = 0, totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
-        return self._derive(self._df.repartition(num_partitions), transformation_ctx)
+        return self._derive(self._df.repartition(num_partitions))
 
     def coalesce(self, num_partitions: int, shuffle: bool = False, transformation_ctx: str = "",
                  info: str = "", stageThreshold: int = 0,  # noqa: N803
                  totalThreshold: int = 0) -> DynamicFrame:  # noqa: N803
         df = (self._df.repartition(num_partitions) if shuffle
               else self._df.coalesce(num_partitions))
-        return self._derive(df, transformation_ctx)
+        return self._derive(df)
 
     def spigot(self, path: str, options: Mapping[str, Any] | None = None,
                transformation_ctx: str = "", info: str = "", stageThreshold: int = 0,  # noqa: N803
@@ -408,10 +409,21 @@ class DynamicFrame:
 
 
 class DynamicFrameCollection:
-    """Named DynamicFrames (SplitFields, SplitRows, Relationalize results)."""
+    """Named DynamicFrames (SplitFields, SplitRows, Relationalize results).
 
-    def __init__(self, dynamic_frames: Mapping[str, DynamicFrame], glue_ctx: Any) -> None:
-        self._frames = dict(dynamic_frames)
+    As awsglue: built from a dict, or from a list of frames keyed by their names; ``select``
+    of a key the collection lacks gives an empty frame of that name (Relationalize makes no
+    table for an array the data does not have)."""
+
+    def __init__(self, dynamic_frames: Mapping[str, DynamicFrame] | Sequence[DynamicFrame],
+                 glue_ctx: Any) -> None:
+        if isinstance(dynamic_frames, list):
+            self._frames = {frame.name: frame for frame in dynamic_frames}
+        elif isinstance(dynamic_frames, Mapping):
+            self._frames = dict(dynamic_frames)
+        else:
+            raise TypeError(f"DynamicFrameCollection: dynamic_frames must be a list or a dict "
+                            f"of DynamicFrames, got {type(dynamic_frames).__name__}")
         self._glue_ctx = glue_ctx
 
     def __getitem__(self, key: str) -> DynamicFrame:
@@ -430,26 +442,39 @@ class DynamicFrameCollection:
         return self._frames.values()
 
     def select(self, key: str, transformation_ctx: str = "") -> DynamicFrame:
-        if key not in self._frames:
-            raise KeyError(f"DynamicFrameCollection has no frame {key!r}; it has "
-                           f"{sorted(self._frames)}")
-        return self._frames[key]
+        if key in self._frames:
+            return self._frames[key]
+        log.warning("DynamicFrameCollection.select(%r): no such frame (it has %s); an empty "
+                    "frame, as on Glue", key, sorted(self._frames))
+        spark = self._glue_ctx.spark_session
+        return DynamicFrame(spark.createDataFrame([], T.StructType([])), self._glue_ctx, key)
 
     def map(self, callable: Callable[[DynamicFrame, str], DynamicFrame],  # noqa: A002
             transformation_ctx: str = "") -> DynamicFrameCollection:
-        return DynamicFrameCollection(
-            {k: callable(v, f"{transformation_ctx}_{k}") for k, v in self._frames.items()},
-            self._glue_ctx)
+        out: dict[str, DynamicFrame] = {}
+        for k, v in self._frames.items():
+            result = callable(v, f"{transformation_ctx}:{k}")
+            if not isinstance(result, DynamicFrame):
+                raise TypeError(f"DynamicFrameCollection.map: the callable must return a "
+                                f"DynamicFrame; for {k!r} it returned {type(result).__name__}")
+            out[k] = result
+        return DynamicFrameCollection(out, self._glue_ctx)
 
     def flatmap(self, f: Callable[[DynamicFrame, str], Any],
                 transformation_ctx: str = "") -> DynamicFrameCollection:
+        """``f`` on every frame; a frame it returns is keyed by its name, the frames of a
+        collection it returns by their keys (as awsglue)."""
         out: dict[str, DynamicFrame] = {}
-        for k, v in self._frames.items():
-            result = f(v, f"{transformation_ctx}_{k}")
-            if isinstance(result, DynamicFrameCollection):
-                out.update({f"{k}_{rk}": rv for rk, rv in result._frames.items()})
+        for frame in self._frames.values():
+            result = f(frame, f"{transformation_ctx}:{frame.name}")
+            if isinstance(result, DynamicFrame):
+                out[result.name] = result
+            elif isinstance(result, DynamicFrameCollection):
+                out.update(result._frames)
             else:
-                out[k] = result
+                raise TypeError(f"DynamicFrameCollection.flatmap: the function must return a "
+                                f"DynamicFrame or a DynamicFrameCollection; for "
+                                f"{frame.name!r} it returned {type(result).__name__}")
         return DynamicFrameCollection(out, self._glue_ctx)
 
 
@@ -517,6 +542,11 @@ class DynamicFrameWriter:
         return self._glue_context.write_dynamic_frame_from_jdbc_conf(
             frame, catalog_connection, connection_options or {}, redshift_tmp_dir,
             transformation_ctx)
+
+
+def _paths(paths: str | Sequence[str]) -> list[str]:
+    """A list of paths; one path given as a string is a list of one, as awsglue makes it."""
+    return [paths] if isinstance(paths, str) else list(paths)
 
 
 def _database(database: str | None, kwargs: dict[str, Any]) -> str:

@@ -36,9 +36,10 @@ _METHODS: dict[str, _Method] = {
                                                      v["transformation_ctx"]),
     "Join": lambda v: v["frame1"].join(v["keys1"], v["keys2"], v["frame2"],
                                        v["transformation_ctx"]),
+    # As awsglue: the default names are the frame's name (or "frame") + "1" / "2".
     "SplitFields": lambda v: v["frame"].split_fields(
-        v["paths"], v["name1"] or f"{v['transformation_ctx'] or 'frame'}1",
-        v["name2"] or f"{v['transformation_ctx'] or 'frame'}2", v["transformation_ctx"]),
+        v["paths"], v["name1"] or f"{v['frame'].name or 'frame'}1",
+        v["name2"] or f"{v['frame'].name or 'frame'}2", v["transformation_ctx"]),
     "SplitRows": lambda v: v["frame"].split_rows(v["comparison_dict"], v["name1"],
                                                  v["name2"], v["transformation_ctx"]),
     "Relationalize": lambda v: v["frame"].relationalize(v["name"], v["staging_path"],
@@ -72,7 +73,7 @@ def _glue_class(wrapper: type[GlueTransform]) -> type[GlueTransform]:
                  for k, v in values.items() if k != "options"}
         out = wrapper.apply(**plain, **(values.get("options") or {}))
         if isinstance(out, DataFrame):
-            return first._derive(out, values.get("transformation_ctx") or "")
+            return first._derive(out)
         return DynamicFrameCollection({k: first._derive(v, k) for k, v in out.items()},
                                       first.glue_ctx)
 

@@ -229,6 +229,13 @@ def test_resolve_choice_cast_inside_array_counts_rejects(spark, prices) -> None:
     assert_df_equality(out, expected, ignore_nullable=True, ignore_row_order=True)
 
 
+def test_resolve_choice_takes_one_spec_pair_as_a_tuple(prices) -> None:
+    """awsglue's resolveChoice wraps a lone (path, action) tuple in a list."""
+    out = ResolveChoice.apply(frame=prices, specs=("price", "cast:int"))
+    assert rows(out.select("sku", "price")) == [("a", 100), ("b", None), ("c", None)]
+    assert resolve_choice(prices, specs=("sku", "cast:string")).columns == prices.columns
+
+
 def test_resolve_choice_make_cols_names_columns_by_type(spark, prices) -> None:
     """ResolveChoice class, make_cols: "if columnA could be an int or a string, the resolution
     is to produce two columns named columnA_int and columnA_string"."""

@@ -220,6 +220,8 @@ def resolve_choice(
     literal of, else to ``string``. Values no member accepts are counted as rejected.
     """
     where = "resolve_choice"
+    if isinstance(specs, tuple) and len(specs) == 2 and all(isinstance(x, str) for x in specs):
+        specs = [cast(Sequence[str], specs)]  # one (path, action) pair, as awsglue accepts
     if specs and choice:
         raise ChoiceSpecError(f"{where}: give specs or choice, not both (as in Glue: when "
                               "specs is set, choice must be empty)")

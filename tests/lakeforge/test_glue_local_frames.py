@@ -1,0 +1,111 @@
+"""DynamicFrame and DynamicFrameCollection call conventions as awsglue has them: one path given
+as a string, one resolveChoice spec given as a tuple, collections built from lists, selecting a
+key a collection lacks, map / flatmap results, and the names frames carry (the default names
+of SplitFields' frames come from them)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import Row
+
+
+def _frame(glue_context: Any, spark: Any, name: str = "src") -> Any:
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.createDataFrame([(1, "a", "x"), (2, "b", "y")], "id long, name string, v string")
+    return DynamicFrame.fromDF(df, glue_context, name)
+
+
+def test_one_path_given_as_a_string_is_one_path(glue_context: Any, spark: Any) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+    from awsglue.transforms import DropFields, SelectFields, SplitFields
+
+    dyf = _frame(glue_context, spark)
+    # awsglue wraps a lone string in a list; list("name") would be the paths n, a, m, e.
+    assert dyf.drop_fields("name").toDF().columns == ["id", "v"]
+    assert DropFields.apply(frame=dyf, paths="name").toDF().columns == ["id", "v"]
+    assert dyf.select_fields("name").toDF().columns == ["name"]
+    assert SelectFields.apply(frame=dyf, paths="name").toDF().columns == ["name"]
+    parts = dyf.split_fields("name", "picked", "rest")
+    assert parts["picked"].toDF().columns == ["name"]
+    assert SplitFields.apply(frame=dyf, paths="v", name1="p", name2="r")["r"].toDF().columns == [
+        "id", "name"]
+    stage = DynamicFrame.fromDF(spark.createDataFrame([(2, "B", "z")], dyf.toDF().schema),
+                                glue_context, "stage")
+    merged = dyf.mergeDynamicFrame(stage, "id")
+    assert sorted(merged.toDF().collect()) == [Row(1, "a", "x"), Row(2, "B", "z")]
+
+
+def test_resolve_choice_takes_one_spec_pair_as_a_tuple(glue_context: Any, spark: Any) -> None:
+    from awsglue.transforms import ResolveChoice
+
+    dyf = _frame(glue_context, spark)
+    out = dyf.resolveChoice(specs=("id", "cast:string"))
+    assert out.toDF().dtypes[0] == ("id", "string")
+    out = ResolveChoice.apply(frame=dyf, specs=("id", "cast:int"))
+    assert out.toDF().dtypes[0] == ("id", "int")
+
+
+def test_collection_of_a_list_keys_frames_by_name(glue_context: Any, spark: Any) -> None:
+    from awsglue.dynamicframe import DynamicFrameCollection
+
+    a, b = _frame(glue_context, spark, "a"), _frame(glue_context, spark, "b")
+    dfc = DynamicFrameCollection([a, b], glue_context)
+    assert sorted(dfc.keys()) == ["a", "b"]
+    assert dfc.select("b") is b
+
+
+def test_collection_map_and_flatmap_follow_awsglue(glue_context: Any, spark: Any) -> None:
+    import pytest
+    from awsglue.dynamicframe import DynamicFrameCollection
+
+    dyf = _frame(glue_context, spark)
+    dfc = DynamicFrameCollection({"k": dyf}, glue_context)
+    seen: list[str] = []
+
+    def keep(frame: Any, ctx: str) -> Any:
+        seen.append(ctx)
+        return frame.drop_fields(["v"])
+
+    assert dfc.map(keep, "m")["k"].toDF().columns == ["id", "name"]
+    assert seen == ["m:k"]
+    with pytest.raises(TypeError, match="must return a DynamicFrame; for 'k' it returned int"):
+        dfc.map(lambda frame, ctx: 1)
+    # flatmap keys a frame by its name and a collection's frames by their keys (unprefixed).
+    renamed = dfc.flatmap(lambda frame, ctx: frame.split_fields(["id"], "ids", "others"))
+    assert sorted(renamed.keys()) == ["ids", "others"]
+    assert sorted(dfc.flatmap(lambda frame, ctx: frame).keys()) == ["src"]
+
+
+def test_frames_keep_glue_names_through_transforms(glue_context: Any, spark: Any) -> None:
+    from awsglue.dynamicframe import DynamicFrame
+    from awsglue.transforms import DropFields, SplitFields
+
+    folder = Path(glue_context._runtime.s3_root()) / "shop" / "prices"
+    folder.mkdir(parents=True)
+    (folder / "a.json").write_text(json.dumps({"id": 1, "v": "x"}) + "\n")
+    read = glue_context.create_dynamic_frame.from_options(
+        connection_type="s3", connection_options={"paths": ["s3://shop/prices/"]},
+        format="json", transformation_ctx="read_ctx")
+    # Glue names an S3 source by its paths' common prefix without scheme, ':', '/' and '.'.
+    assert read.name == "shopprices"
+    # A transform's transformation_ctx does not rename the frame.
+    assert read.drop_fields(["v"], transformation_ctx="drop_ctx").name == "shopprices"
+    assert DropFields.apply(frame=read, paths=["v"], transformation_ctx="d").name == "shopprices"
+    # SplitFields without names: the frame's name + "1" / "2" (not its transformation_ctx).
+    parts = SplitFields.apply(frame=read, paths=["id"], transformation_ctx="split_ctx")
+    assert sorted(parts.keys()) == ["shopprices1", "shopprices2"]
+    other = DynamicFrame.fromDF(spark.createDataFrame([(1, 5)], "id long, w long"),
+                                glue_context, "other")
+    assert read.join(["id"], ["id"], other).name == "shoppricesother"
+
+    db = f"glue_n_{uuid.uuid4().hex[:6]}"
+    glue_context.write_dynamic_frame.from_catalog(frame=other, database=db, table_name="t")
+    back = glue_context.create_dynamic_frame.from_catalog(database=db, table_name="t",
+                                                          transformation_ctx="cat_ctx")
+    assert back.name == "t"
+    assert back.toDF().collect() == [Row(id=1, w=5)]
