@@ -260,20 +260,60 @@ def check_cluster_usable(emr: Any, cluster_id: str,
     return str(state)
 
 
+def single_attempt_client(emr: Any) -> Any:
+    """An EMR client for ``emr``'s region and endpoint (:func:`lakeforge.aws.client`: the same
+    credential chain and time limits) that sends each call once: botocore's retries off.
+
+    RunJobFlow and AddJobFlowSteps take no idempotency token. A call whose reply is lost after
+    EMR took it (a read timeout, a 5xx) and that botocore then retries starts a second cluster
+    or queues a second step running the same job.
+    """
+    from botocore.config import Config
+
+    from lakeforge.aws import client
+
+    return client("emr", region=emr.meta.region_name, endpoint_url=emr.meta.endpoint_url,
+                  config=Config(retries={"total_max_attempts": 1}))
+
+
+def _send_once(emr: Any, operation: str, what: str, check: str, **params: Any) -> Any:
+    """``operation`` sent once (:func:`single_attempt_client`); its failure is a DeployError
+    saying that EMR may have done it anyway and how to check."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return getattr(single_attempt_client(emr), operation)(**params)
+    except (ClientError, BotoCoreError) as exc:
+        said = " ".join(str(exc).split())  # one line (a gateway's 500 answers in HTML)
+        raise DeployError(
+            f"{what} failed ({said}); it is not retried because EMR may "
+            f"have done it before the reply was lost: check {check} before deploying again"
+        ) from exc
+
+
 def add_step(emr: Any, cluster_id: str, step: Mapping[str, Any],
              uploaded: UploadedArtifacts | None = None) -> str:
     """Add ``step`` to a running cluster; return the step id (``uploaded``: the step's
-    artifacts, whose Spark line is checked against the cluster's release)."""
+    artifacts, whose Spark line is checked against the cluster's release). AddJobFlowSteps
+    is sent once (no idempotency token: a retry could queue the step twice)."""
     check_cluster_usable(emr, cluster_id, uploaded)
-    response = emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[dict(step)])
+    response = _send_once(
+        emr, "add_job_flow_steps", f"EMR AddJobFlowSteps on cluster {cluster_id}",
+        f"`aws emr list-steps --cluster-id {cluster_id}` for a step named {step['Name']!r}",
+        JobFlowId=cluster_id, Steps=[dict(step)])
     step_id = str(response["StepIds"][0])
     log.info("added step %s to cluster %s", step_id, cluster_id)
     return step_id
 
 
 def create_cluster(emr: Any, request: Mapping[str, Any]) -> tuple[str, list[str]]:
-    """Start a transient cluster; return its id and its step ids in submission order."""
-    cluster_id = str(emr.run_job_flow(**request)["JobFlowId"])
+    """Start a transient cluster; return its id and its step ids in submission order.
+    RunJobFlow is sent once (no idempotency token: a retry could start a second cluster)."""
+    response = _send_once(
+        emr, "run_job_flow", f"EMR RunJobFlow of cluster {request['Name']!r}",
+        f"`aws emr list-clusters --active` for a cluster named {request['Name']!r}",
+        **request)
+    cluster_id = str(response["JobFlowId"])
     steps = emr.list_steps(ClusterId=cluster_id)["Steps"]
     # list_steps returns the newest first.
     step_ids = [str(s["Id"]) for s in reversed(steps)]
