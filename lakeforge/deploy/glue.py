@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 GLUE_VERSION = DEFAULT_GLUE_VERSION
 RUN_DONE = "SUCCEEDED"
 RUN_FAILED = ("FAILED", "ERROR", "TIMEOUT", "STOPPED", "EXPIRED")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_ROLE_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/"
+                       r"[\w+=,.@/-]+$")
 _GLUE_JOB_NAME = re.compile(r"^[\w .:/=+@-]{1,255}$")
 
 # The worker types of a Glue Spark ETL job (Command.Name "glueetl") on Glue 5.x / 6.0, from the
@@ -236,12 +237,31 @@ def job_exists(glue: Any, name: str) -> bool:
     return True
 
 
+def job_arn(glue: Any, name: str, role_arn: str) -> str:
+    """The Glue job's ARN: the region of ``glue``, the partition and account of the job's role
+    (Glue runs a job only with a role of its own account: iam:PassRole)."""
+    m = _ROLE_ARN.match(role_arn)
+    if not m:
+        raise DeployError(f"role {role_arn!r} is not an IAM role ARN; the Glue job's ARN (for "
+                          "its tags) is derived from it")
+    partition, account = m.group("partition"), m.group("account")
+    return f"arn:{partition}:glue:{glue.meta.region_name}:{account}:job/{name}"
+
+
 def deploy_job(glue: Any, definition: Mapping[str, Any]) -> Literal["created", "updated"]:
-    """Create the Glue job, or update it in place when a job of that name exists."""
+    """Create the Glue job, or update it in place when a job of that name exists.
+
+    UpdateJob takes no Tags (JobUpdate has none): the definition's tags (``lakeforge:spark``
+    and ``lakeforge:python`` change with the Glue version) are written with TagResource.
+    """
     name = definition["Name"]
     if job_exists(glue, name):
         update = {k: v for k, v in definition.items() if k not in ("Name", "Tags")}
         glue.update_job(JobName=name, JobUpdate=update)
+        tags = dict(definition.get("Tags") or {})
+        if tags:
+            glue.tag_resource(ResourceArn=job_arn(glue, name, definition["Role"]),
+                              TagsToAdd=tags)
         log.info("updated Glue job %s", name)
         return "updated"
     glue.create_job(**definition)

@@ -438,7 +438,9 @@ def test_deploy_emr_of_a_delta_job_creates_a_delta_cluster_and_a_step_with_delta
 
 def test_deploy_job_updates_an_existing_job_in_place(aws, dist, conf_root):
     """moto has no glue UpdateJob, so the update path is stubbed with botocore's Stubber: the
-    job exists (GetJob answers), and UpdateJob must receive the full new definition."""
+    job exists (GetJob answers), UpdateJob must receive the full new definition and
+    TagResource the tags (JobUpdate has none; tests/lakeforge/test_deploy_glue_update.py
+    checks them on moto)."""
     from botocore.stub import Stubber
 
     uploaded = _uploaded(aws, dist, conf_root)
@@ -452,6 +454,9 @@ def test_deploy_job_updates_an_existing_job_in_place(aws, dist, conf_root):
                           {"JobName": definition["Name"]})
         stub.add_response("update_job", {"JobName": definition["Name"]},
                           {"JobName": definition["Name"], "JobUpdate": expected_update})
+        stub.add_response("tag_resource", {}, {
+            "ResourceArn": f"arn:aws:glue:{REGION}:{ACCOUNT}:job/{definition['Name']}",
+            "TagsToAdd": definition["Tags"]})
         assert glue.deploy_job(c, definition) == "updated"
         stub.assert_no_pending_responses()
     assert expected_update["GlueVersion"] == "5.0"
