@@ -6,10 +6,11 @@
   typed per record as Glue does and mixed columns become choices (:mod:`.choice`).
 * ``from_catalog``: the table in the env's catalog (crawl or publish it first); partitioned
   tables read their partitions' folders, ``push_down_predicate`` selects partitions.
-* ``write_dynamic_frame.from_options(connection_type="s3")`` appends files as Glue does,
-  registering them in the catalog when ``enableUpdateCatalog`` names a database and table (or
-  ``getSink(...).setCatalogInfo``); ``from_catalog`` publishes into the table
-  (:func:`lakeforge.publish.publish_partitioned`, append), or appends to a crawled table's
+* ``write_dynamic_frame.from_options(connection_type="s3")`` appends files as Glue does
+  (compressed by the ``compression`` connection option, ``gzip`` or ``bzip``, or the format
+  option of that name), registering them in the catalog when ``enableUpdateCatalog`` names
+  a database and table (or ``getSink(...).setCatalogInfo``); ``from_catalog`` publishes into
+  the table (:func:`lakeforge.publish.publish_partitioned`, append), or appends to a crawled table's
   folder with the table's own format settings and registers the new partitions. An existing
   table's definition is kept; new columns are added only with ``enableUpdateCatalog`` and
   ``updateBehavior`` UPDATE_IN_DATABASE (Glue's update-from-job rule).
@@ -370,7 +371,12 @@ class GlueContext:
                              "'path': 's3://bucket/prefix'")
         keys = list(opts.get("partitionKeys") or [])
         update_schema = _updates_schema(opts)
-        self._write_files(frame.toDF(), str(path), format, dict(format_options or {}), keys)
+        fo = dict(format_options or {})
+        if opts.get("compression") and not fo.get("compression"):
+            # Glue's S3 sink option (Glue Studio writes it there): "gzip" or "bzip"
+            fo["compression"] = _SINK_CODECS.get(str(opts["compression"]).lower(),
+                                                 str(opts["compression"]))
+        self._write_files(frame.toDF(), str(path), format, fo, keys)
         if opts.get("enableUpdateCatalog") in (True, "true", "True"):
             database, table = opts.get("database"), opts.get("tableName")
             if not database or not table:
@@ -648,6 +654,10 @@ class DataSource(_Endpoint):
         return self._ctx.create_dynamic_frame_from_options(
             self.connection_type, self.options, self.format, self.format_options,
             self.transformation_ctx)
+
+
+# Glue's names of the S3 sink's ``compression`` values that Spark spells differently.
+_SINK_CODECS = {"bzip": "bzip2"}
 
 
 def _source_name(paths: Sequence[str]) -> str:
