@@ -13,7 +13,8 @@ What each policy allows, and nothing else:
   for it at start-up).
 * Glue job role only: CloudWatch Logs under ``/aws-glue/`` and ``cloudwatch:PutMetricData``
   restricted to the ``Glue`` namespace (that action has no resource-level permissions).
-* KMS: ``Decrypt``/``GenerateDataKey`` on the env's key when the lake uses SSE-KMS.
+* KMS: ``Decrypt``/``GenerateDataKey`` on the env's key when the lake uses SSE-KMS (an alias
+  in ``aws.kms_key_id``: on the keys carrying it, ``kms:ResourceAliases``).
 * Step Functions role: start/poll/stop the named Glue jobs and publish to the named topic.
 * Airflow role (:func:`airflow_policy`): what the DAGs call - the named Glue jobs (get, start,
   poll), steps on the EMR cluster(s) named (add, describe, cancel), the SNS topic.
@@ -133,7 +134,9 @@ def scope_from_env(
             raise DeployError(f"env {env.name}: aws.sse SSE-KMS needs aws.kms_key_id")
         key = env.aws.kms_key_id
         if not key.startswith("arn:"):
-            key = f"arn:aws:kms:{region_name}:{account_id}:key/{key}"
+            # a key id, or an alias (alias/name), of the account and region
+            kind = "" if key.startswith("alias/") else "key/"
+            key = f"arn:aws:kms:{region_name}:{account_id}:{kind}{key}"
     scope = AccessScope(
         account_id=account_id,
         region=region_name,
@@ -269,9 +272,19 @@ def _catalog_statements(scope: AccessScope) -> list[dict[str, Any]]:
 def _kms_statements(scope: AccessScope) -> list[dict[str, Any]]:
     if not scope.kms_key_arn:
         return []
-    return [{"Sid": "LakeKmsKey", "Effect": "Allow",
-             "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-             "Resource": scope.kms_key_arn}]
+    statement: dict[str, Any] = {
+        "Sid": "LakeKmsKey", "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+        "Resource": scope.kms_key_arn}
+    account_region, sep, alias = scope.kms_key_arn.partition(":alias/")
+    if sep:
+        # An alias ARN as Resource names the alias, not the key behind it (KMS: "Use aliases
+        # to control access to KMS keys"): allow the keys of that account and region that
+        # carry the alias.
+        statement["Resource"] = f"{account_region}:key/*"
+        statement["Condition"] = {
+            "ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{alias}"}}
+    return [statement]
 
 
 def _document(statements: list[dict[str, Any]]) -> dict[str, Any]:
