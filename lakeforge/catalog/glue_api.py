@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 from lakeforge.catalog.athena_ddl import crawler_table_parameters, storage_format
@@ -36,12 +38,24 @@ log = logging.getLogger(__name__)
 
 CREATE_BATCH = 100  # batch_create_partition / batch_update_partition limit
 DELETE_BATCH = 25  # batch_delete_partition limit
+#: Error codes of a throttled call (botocore's own list, ``ThrottlingException`` "Rate exceeded"
+#: for Glue): Glue's per-account request rates are met by crawls of many partitions.
+THROTTLED_ERROR_CODES = frozenset({
+    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+    "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException",
+    "RequestThrottled", "SlowDown", "PriorRequestNotComplete"})
 
 
 class GlueApiCatalog(Catalog):
     """Register tables and partitions through boto3's Glue client."""
 
     backend_name = "glue_api"
+    #: Calls a throttled request gets (each one botocore's own attempts, which Lakeforge keeps
+    #: at two so that a dead endpoint fails fast), with exponential back-off and jitter between
+    #: them, from ``throttle_base_delay_s`` up to ``throttle_max_delay_s``.
+    throttle_attempts = 8
+    throttle_base_delay_s = 1.0
+    throttle_max_delay_s = 20.0
 
     def __init__(self, client: Any | None = None, *, region: str | None = None,
                  endpoint_url: str | None = None, catalog_id: str | None = None) -> None:
@@ -59,13 +73,43 @@ class GlueApiCatalog(Catalog):
             kwargs["CatalogId"] = self.catalog_id
         return kwargs
 
-    def _call(self, what: str, fn: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(**self._kw(**kwargs))
-        except self.glue.exceptions.EntityNotFoundException:
-            raise
-        except Exception as exc:  # botocore ClientError, connection errors
-            raise CatalogError(f"glue_api: {what} failed: {exc}") from exc
+    def _call(self, what: str, fn: Any, *, passthrough: tuple[type[BaseException], ...] = (),
+              **kwargs: Any) -> Any:
+        """``fn(**kwargs)``: a throttled call is made again (``throttle_attempts`` in all,
+        backing off); EntityNotFoundException and ``passthrough`` reach the caller as they
+        are, any other failure is a :class:`CatalogError` naming ``what``."""
+        attempt = 1
+        while True:
+            try:
+                return fn(**self._kw(**kwargs))
+            except (self.glue.exceptions.EntityNotFoundException, *passthrough):
+                raise
+            except self.glue.exceptions.ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in THROTTLED_ERROR_CODES:
+                    raise CatalogError(f"glue_api: {what} failed: {exc}") from exc
+                if attempt >= self.throttle_attempts:
+                    raise CatalogError(f"glue_api: {what} failed: throttled {attempt} times "
+                                       f"in a row: {exc}") from exc
+                delay = min(self.throttle_max_delay_s,
+                            self.throttle_base_delay_s * 2 ** (attempt - 1))
+                delay *= random.uniform(0.5, 1.0)
+                log.info("glue_api: %s throttled (%s), try %d of %d in %.1f s", what, code,
+                         attempt + 1, self.throttle_attempts, delay)
+                time.sleep(delay)
+                attempt += 1
+            except Exception as exc:  # connection errors, time-outs
+                raise CatalogError(f"glue_api: {what} failed: {exc}") from exc
+
+    def _pages(self, what: str, fn: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        """Every page of a Glue list call (``NextToken``), each page through :meth:`_call`."""
+        token: str | None = None
+        while True:
+            page = self._call(what, fn, **{**kwargs, **({"NextToken": token} if token else {})})
+            yield page
+            token = page.get("NextToken")
+            if not token:
+                return
 
     def _storage_descriptor(self, spec: TableSpec, location: str | None = None) -> dict[str, Any]:
         fmt = storage_format(spec)
@@ -100,16 +144,14 @@ class GlueApiCatalog(Catalog):
         db_input: dict[str, Any] = {"Name": database}
         if location:
             db_input["LocationUri"] = location
-        try:
-            self.glue.create_database(**self._kw(DatabaseInput=db_input))
-        except self.glue.exceptions.AlreadyExistsException:
-            pass
-        except Exception as exc:
-            raise CatalogError(f"glue_api: create_database {database} failed: {exc}") from exc
+        with contextlib.suppress(self.glue.exceptions.AlreadyExistsException):
+            self._call(f"create_database {database}", self.glue.create_database,
+                       passthrough=(self.glue.exceptions.AlreadyExistsException,),
+                       DatabaseInput=db_input)
 
     def database_exists(self, database: str) -> bool:
         try:
-            self.glue.get_database(**self._kw(Name=database))
+            self._call(f"get_database {database}", self.glue.get_database, Name=database)
         except self.glue.exceptions.EntityNotFoundException:
             return False
         return True
@@ -117,9 +159,8 @@ class GlueApiCatalog(Catalog):
     def list_tables(self, database: str) -> list[str]:
         names: list[str] = []
         try:
-            for page in self.glue.get_paginator("get_tables").paginate(
-                **self._kw(DatabaseName=database)
-            ):
+            for page in self._pages(f"get_tables {database}", self.glue.get_tables,
+                                    DatabaseName=database):
                 names.extend(t["Name"] for t in page["TableList"])
         except self.glue.exceptions.EntityNotFoundException as exc:
             raise CatalogError(f"glue_api: database {database} does not exist") from exc
@@ -127,7 +168,8 @@ class GlueApiCatalog(Catalog):
 
     def get_table(self, database: str, table: str) -> TableSpec | None:
         try:
-            t = self.glue.get_table(**self._kw(DatabaseName=database, Name=table))["Table"]
+            t = self._call(f"get_table {database}.{table}", self.glue.get_table,
+                           DatabaseName=database, Name=table)["Table"]
         except self.glue.exceptions.EntityNotFoundException:
             return None
         sd = t.get("StorageDescriptor", {})
@@ -161,8 +203,8 @@ class GlueApiCatalog(Catalog):
         validate_identifier(spec.name, "table name")
         table_input = self._table_input(spec)
         try:
-            current = self.glue.get_table(**self._kw(DatabaseName=spec.database,
-                                                     Name=spec.name))["Table"]
+            current = self._call(f"get_table {spec.qualified_name}", self.glue.get_table,
+                                 DatabaseName=spec.database, Name=spec.name)["Table"]
             exists = True
         except self.glue.exceptions.EntityNotFoundException:
             exists = False
@@ -183,7 +225,8 @@ class GlueApiCatalog(Catalog):
         validate_identifier(database, "database name")
         name = table_input["Name"]
         try:
-            self.glue.get_table(**self._kw(DatabaseName=database, Name=name))
+            self._call(f"get_table {database}.{name}", self.glue.get_table,
+                       DatabaseName=database, Name=name)
         except self.glue.exceptions.EntityNotFoundException:
             self._call(f"create_table {database}.{name}", self.glue.create_table,
                        DatabaseName=database, TableInput=table_input)
@@ -195,14 +238,15 @@ class GlueApiCatalog(Catalog):
     def get_table_raw(self, database: str, table: str) -> dict[str, Any] | None:
         """The Glue ``Table`` structure as stored (None when absent)."""
         try:
-            return dict(self.glue.get_table(**self._kw(DatabaseName=database,
-                                                         Name=table))["Table"])
+            return dict(self._call(f"get_table {database}.{table}", self.glue.get_table,
+                                   DatabaseName=database, Name=table)["Table"])
         except self.glue.exceptions.EntityNotFoundException:
             return None
 
     def drop_table(self, database: str, table: str) -> None:
         with contextlib.suppress(self.glue.exceptions.EntityNotFoundException):
-            self.glue.delete_table(**self._kw(DatabaseName=database, Name=table))
+            self._call(f"delete_table {database}.{table}", self.glue.delete_table,
+                       DatabaseName=database, Name=table)
 
     # ------------------------------------------------------------------ partitions
 
@@ -235,7 +279,8 @@ class GlueApiCatalog(Catalog):
             kwargs["Expression"] = expression
         out: list[Partition] = []
         try:
-            for page in self.glue.get_paginator("get_partitions").paginate(**self._kw(**kwargs)):
+            for page in self._pages(f"get_partitions {database}.{table}",
+                                    self.glue.get_partitions, **kwargs):
                 for p in page["Partitions"]:
                     values = tuple(None if v == "__HIVE_DEFAULT_PARTITION__" else v
                                    for v in p["Values"])
@@ -243,12 +288,11 @@ class GlueApiCatalog(Catalog):
                                          dict(p.get("Parameters", {}))))
         except self.glue.exceptions.EntityNotFoundException as exc:
             raise TableNotFoundError(database, table, self.backend_name) from exc
-        except Exception as exc:
+        except CatalogError as exc:
             if expression and "InvalidInput" in str(exc):
                 raise ValueError(f"partition expression {expression!r} on {database}.{table} is "
-                                 f"not valid: {exc}") from exc
-            raise CatalogError(f"glue_api: get_partitions {database}.{table} failed: {exc}") \
-                from exc
+                                 f"not valid: {exc.__cause__ or exc}") from exc
+            raise
         return out
 
     def list_partition_values(self, database: str, table: str) -> list[tuple[str | None, ...]]:
@@ -256,9 +300,9 @@ class GlueApiCatalog(Catalog):
         self._require_table(database, table)
         out: list[tuple[str | None, ...]] = []
         try:
-            for page in self.glue.get_paginator("get_partitions").paginate(
-                **self._kw(DatabaseName=database, TableName=table, ExcludeColumnSchema=True)
-            ):
+            for page in self._pages(f"get_partitions {database}.{table}",
+                                    self.glue.get_partitions, DatabaseName=database,
+                                    TableName=table, ExcludeColumnSchema=True):
                 out.extend(tuple(None if v == "__HIVE_DEFAULT_PARTITION__" else v
                                  for v in p["Values"]) for p in page["Partitions"])
         except self.glue.exceptions.EntityNotFoundException as exc:
@@ -352,9 +396,9 @@ class GlueApiCatalog(Catalog):
         wanted = _sd_shape(self._storage_descriptor(spec))
         stale: list[Partition] = []
         try:
-            for page in self.glue.get_paginator("get_partitions").paginate(
-                **self._kw(DatabaseName=database, TableName=table)
-            ):
+            for page in self._pages(f"get_partitions {database}.{table}",
+                                    self.glue.get_partitions, DatabaseName=database,
+                                    TableName=table):
                 for p in page["Partitions"]:
                     sd = p.get("StorageDescriptor", {})
                     if _sd_shape(sd) != wanted:

@@ -92,3 +92,64 @@ def test_update_keeps_description_owner_retention_and_column_comments(
         ("id", "customer id"), ("amount", "net, EUR"), ("note", None)]
     assert [(c["Name"], c.get("Comment")) for c in now["PartitionKeys"]] == [("dt", "sale date")]
     assert now["StorageDescriptor"]["Location"] == "s3://bucket/sales/v2"
+
+
+def _throttle(glue: GlueApiCatalog, operation: str, times: int) -> list[str]:
+    """Answer the first ``times`` HTTP sends of ``operation`` as Glue does when an account's
+    request rate is exceeded (400 ThrottlingException "Rate exceeded"), before they reach moto;
+    botocore's own retry sees them as it would Glue's. Returns the operations sent."""
+    from botocore.awsrequest import AWSResponse
+
+    class _Raw:
+        def __init__(self, body: bytes) -> None:
+            self.body = body
+
+        def stream(self, **_: object) -> object:
+            yield self.body
+
+    sent: list[str] = []
+
+    def before_send(request: object, **_: object) -> AWSResponse | None:
+        sent.append(operation)
+        if len(sent) > times:
+            return None
+        body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+        return AWSResponse(getattr(request, "url", ""), 400,
+                           {"Content-Type": "application/x-amz-json-1.1",
+                            "x-amzn-ErrorType": "ThrottlingException"}, _Raw(body))
+
+    glue.glue.meta.events.register(f"before-send.glue.{operation}", before_send)
+    return sent
+
+
+def test_throttled_glue_calls_are_made_again(glue: GlueApiCatalog, glue_db: str) -> None:
+    """Three throttled sends in a row: the old code gave up after botocore's two attempts
+    (Lakeforge's clients keep them at two so a dead endpoint fails fast) with a CatalogError
+    for batch_create_partition and a raw ClientError from the get_partitions paginator; the
+    catalog now backs off and calls again. moto never throttles: the 400s are sent in front of
+    it (back-off shortened for the test)."""
+    glue.throttle_base_delay_s = 0.01
+    glue.create_database(glue_db)
+    glue.create_or_update_table(TableSpec(glue_db, "t", [Column("a", "int")], "s3://b/t",
+                                          [Column("dt", "string")]))
+    from lakeforge.catalog import Partition
+
+    sent = _throttle(glue, "BatchCreatePartition", 3)
+    assert glue.add_partitions(glue_db, "t", [Partition(("1",), "s3://b/t/dt=1")]) == 1
+    assert len(sent) == 4
+    sent = _throttle(glue, "GetPartitions", 3)
+    assert [p.values for p in glue.get_partitions(glue_db, "t")] == [("1",)]
+    assert len(sent) == 4
+
+
+def test_throttled_without_end_is_one_catalog_error(glue: GlueApiCatalog, glue_db: str) -> None:
+    """A call throttled on every try ends, after ``throttle_attempts`` calls, in one
+    CatalogError naming the call and how often it was throttled."""
+    from lakeforge.catalog import CatalogError
+
+    glue.throttle_base_delay_s = 0.01
+    glue.throttle_attempts = 2
+    glue.create_database(glue_db)
+    _throttle(glue, "GetTables", 1000)
+    with pytest.raises(CatalogError, match=rf"get_tables {glue_db} failed: throttled 2 times"):
+        glue.list_tables(glue_db)
