@@ -13,6 +13,14 @@ only for a set whose folder does not match, so a second run reads the disk and d
 nothing. Sessions take sets by name (``spark.jar_sets`` in conf/envs/*.yaml): :func:`set_jars`
 returns a set's jar files, or raises :class:`JarSetMissingError` naming ``make jars``.
 
+Integrity: every jar's sha256 is checked against the lock by the fetch and, once per file, by
+:func:`set_jars`; the verdict is kept in ``.jars/<line>/<set>/.verified.json`` keyed by the file's
+size, mtime, ctime and inode, so a session start only stats the jars until one changes (a
+truncated, replaced or edited jar is hashed again and refused). A fetch holds
+``.jars/<line>/.fetch.lock`` (``fcntl``): a second ``make jars`` of the line waits for the first,
+then finds its sets up to date. A lock file that is not what ``--update-lock`` writes (edited
+by hand, a merge conflict) fails in one line naming the file and the entry.
+
 Example::
 
     lakeforge jars fetch                 # every set of the installed Spark line
@@ -25,6 +33,8 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -35,7 +45,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +55,9 @@ log = logging.getLogger(__name__)
 
 FETCH_COMMAND = "make jars"
 LOCK_NAME = "jars.lock.json"
+VERIFIED_NAME = ".verified.json"  # per set folder: the sha256 verdicts (see the module doc)
+FETCH_LOCK_NAME = ".fetch.lock"  # per line folder: held by a fetch
+MAVEN_LOG_NAME = "maven.log"  # per line folder: the last failed Maven run's whole output
 
 
 class JarSetMissingError(ConfigError):
@@ -53,6 +66,10 @@ class JarSetMissingError(ConfigError):
 
 class JarFetchError(LakeforgeError, RuntimeError):
     """Maven failed, or the fetched jars do not match the lock."""
+
+
+class JarLockError(ConfigError):
+    """jvm/<line>/jars.lock.json is not a lock ``--update-lock`` writes (edited by hand)."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +140,59 @@ def check_set_names(names: Sequence[str], source: str, line: str | None = None,
                               f"{_known_sets_text(line, known)}")
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_LOCKED_FIELDS = ("coordinate", "file", "sha256", "size")
+
+
 def read_lock(line: str) -> dict[str, list[LockedJar]]:
+    """The line's lock: set -> its jars; ``{}`` when the line has no lock yet.
+
+    Raises JarLockError (one line naming the file and the entry) for anything
+    :func:`write_lock` does not write: invalid JSON, another line's lock, a missing or unknown
+    field, a sha256 that is not 64 hex digits, a size that is not a positive integer, a file
+    name with a folder in it, a jar listed twice in a set.
+    """
     path = jvm_dir() / line / LOCK_NAME
     if not path.is_file():
         return {}
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {name: [LockedJar(**jar) for jar in jars] for name, jars in data["sets"].items()}
+    fix = (f"restore it (git checkout -- {path}) or re-pin with `lakeforge jars fetch "
+           f"--line {line} --update-lock`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise JarLockError(f"{path}: not valid JSON ({exc}); {fix}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("sets"), dict):
+        raise JarLockError(f"{path}: must be a JSON object with a 'sets' object; {fix}")
+    if data.get("line", line) != line:
+        raise JarLockError(f"{path}: is the lock of {data['line']!r}, not of {line}; {fix}")
+    out: dict[str, list[LockedJar]] = {}
+    for name, entries in data["sets"].items():
+        where = f"{path}: sets.{name}"
+        if not isinstance(entries, list) or not entries:
+            raise JarLockError(f"{where} must be a non-empty list of jars; {fix}")
+        jars: list[LockedJar] = []
+        for i, entry in enumerate(entries):
+            at = f"{where}[{i}]"
+            if not isinstance(entry, dict) or set(entry) != set(_LOCKED_FIELDS):
+                got = sorted(entry) if isinstance(entry, dict) else type(entry).__name__
+                raise JarLockError(f"{at} must have exactly the fields "
+                                   f"{', '.join(_LOCKED_FIELDS)} (got {got}); {fix}")
+            jar = LockedJar(**entry)
+            if not isinstance(jar.sha256, str) or not _SHA256.match(jar.sha256):
+                raise JarLockError(f"{at}.sha256 is {jar.sha256!r}, not 64 lower-case hex "
+                                   f"digits; {fix}")
+            if type(jar.size) is not int or jar.size <= 0:
+                raise JarLockError(f"{at}.size is {jar.size!r}, not a positive integer; {fix}")
+            if (not isinstance(jar.file, str) or not jar.file.endswith(".jar")
+                    or Path(jar.file).name != jar.file):
+                raise JarLockError(f"{at}.file is {jar.file!r}, not a jar file name; {fix}")
+            if not isinstance(jar.coordinate, str):
+                raise JarLockError(f"{at}.coordinate is {jar.coordinate!r}, not a string; {fix}")
+            if any(j.file == jar.file for j in jars):
+                raise JarLockError(f"{at}.file {jar.file} is listed twice in the set; {fix}")
+            jars.append(jar)
+        out[name] = jars
+    return out
 
 
 def write_lock(line: str, sets: dict[str, list[LockedJar]]) -> Path:
@@ -140,17 +204,20 @@ def write_lock(line: str, sets: dict[str, list[LockedJar]]) -> Path:
         "sets": {name: [vars(jar) for jar in sorted(jars, key=lambda j: j.file)]
                  for name, jars in sorted(sets.items())},
     }
-    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    from lakeforge.io import write_text
+
+    write_text(str(path), json.dumps(body, indent=2) + "\n")  # whole or not at all
     return path
 
 
 def set_jars(name: str, line: str | None = None) -> list[str]:
-    """The jar files of one fetched set, checked against the lock by name and size.
+    """The jar files of one fetched set, checked against the lock by name, size and sha256.
 
     Raises JarSetMissingError (one line, naming ``make jars``) when the folder is missing or
-    differs from the lock; sha256 is checked by :func:`fetch`, not on every session start. A set
-    the line has no pom for (``deequ`` on spark-4.1) is named with the line's known sets
-    instead: ``make jars`` cannot fetch it.
+    differs from the lock. The sha256 of a jar is computed once and its verdict kept in the set
+    folder (:func:`verified_sha256`): a session start stats the jars and hashes only a file that
+    changed since. A set the line has no pom for (``deequ`` on spark-4.1) is named with the
+    line's known sets instead: ``make jars`` cannot fetch it.
     """
     line = line or spark_line()
     locked = read_lock(line).get(name)
@@ -170,7 +237,48 @@ def set_jars(name: str, line: str | None = None) -> list[str]:
                 f"jar set {name!r} is not fetched for {line} ({path} missing or incomplete); "
                 f"run `{FETCH_COMMAND}`")
         paths.append(str(path))
+    for jar, jar_path in zip(locked, paths, strict=True):
+        if verified_sha256(Path(jar_path)) != jar.sha256:
+            raise JarSetMissingError(
+                f"jar set {name!r} for {line}: {jar_path} is not the jar {LOCK_NAME} pins (its "
+                f"sha256 differs: changed or corrupt); run `{FETCH_COMMAND}` to fetch it again")
     return paths
+
+
+def _stat_key(path: Path) -> list[int]:
+    """What changes when a file's bytes change: size, mtime, ctime (set by the kernel on every
+    write, rename or touch), inode (a file replaced by another)."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+def verified_sha256(path: Path, rehash: bool = False) -> str:
+    """The sha256 of a jar, from its folder's ``.verified.json`` while the file's stat key
+    (:func:`_stat_key`) is the one recorded with it; hashed (and recorded) otherwise or with
+    ``rehash``. A folder that cannot be written (a read-only install) only loses the record."""
+    record_path = path.parent / VERIFIED_NAME
+    key = _stat_key(path)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            record = {}
+    except (OSError, ValueError):
+        record = {}
+    entry = record.get(path.name)
+    if (not rehash and isinstance(entry, dict) and entry.get("stat") == key
+            and isinstance(entry.get("sha256"), str)):
+        return str(entry["sha256"])
+    digest = sha256_of(path)
+    if _stat_key(path) != key:  # written while hashed: no verdict to keep
+        return digest
+    record[path.name] = {"stat": key, "sha256": digest}
+    from lakeforge.io import write_text
+
+    try:
+        write_text(str(record_path), json.dumps(record, indent=1, sort_keys=True) + "\n")
+    except OSError as exc:
+        log.debug("cannot record the sha256 of %s in %s: %s", path, record_path, exc)
+    return digest
 
 
 # --------------------------------------------------------------------------- fetching
@@ -191,7 +299,8 @@ def _matches_lock(folder: Path, locked: list[LockedJar]) -> bool:
     if present != {jar.file for jar in locked}:
         return False
     return all((folder / jar.file).stat().st_size == jar.size
-               and sha256_of(folder / jar.file) == jar.sha256 for jar in locked)
+               and verified_sha256(folder / jar.file, rehash=True) == jar.sha256
+               for jar in locked)
 
 
 _LISTED = re.compile(r"^\s*([\w.\-]+):([\w.\-]+):jar(?::[\w.\-]+)?:([\w.\-]+):(?:compile|runtime)")
@@ -213,15 +322,31 @@ def _run_maven(line: str, sets: Sequence[str], target: Path) -> None:
     if mvn is None:
         raise JarFetchError("mvn (Apache Maven) is not on PATH; install it (apt-get install "
                             "maven) to fetch jar sets")
-    cmd = [mvn, "-B", "-q", "--strict-checksums", "-f", str(jvm_dir() / line / "pom.xml"),
+    pom = jvm_dir() / line / "pom.xml"
+    cmd = [mvn, "-B", "-q", "-Dstyle.color=never", "--strict-checksums", "-f", str(pom),
            "-pl", ",".join(sets), f"-Djars.dir={target}",
            "dependency:copy-dependencies", "dependency:list"]
     log.info("fetching jar sets %s for %s with Maven", ", ".join(sets), line)
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        tail = (done.stdout + done.stderr).strip().splitlines()[-15:]
-        raise JarFetchError(f"Maven failed fetching {', '.join(sets)} for {line}:\n"
-                            + "\n".join(tail))
+        output = done.stdout + done.stderr
+        maven_log = target / MAVEN_LOG_NAME
+        maven_log.write_text(f"$ {' '.join(cmd)}\n{output}", encoding="utf-8")
+        raise JarFetchError(f"Maven failed fetching jar set(s) {', '.join(sets)} for {line} "
+                            f"({pom}): {maven_error(output)} (whole output: {maven_log})")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def maven_error(output: str) -> str:
+    """The line that says why Maven failed: its first ``[ERROR]`` line with text (naming the
+    artifact and the repository it could not reach), without colours and ``-> [Help 1]``."""
+    lines = [_ANSI.sub("", raw).strip() for raw in output.splitlines()]
+    for text in lines:
+        if text.startswith("[ERROR]") and text.removeprefix("[ERROR]").strip():
+            return re.sub(r"\s*-> \[Help \d+\]$", "", text.removeprefix("[ERROR]").strip())
+    return next((text for text in reversed(lines) if text), "no output")
 
 
 def _pyspark_jar_names() -> set[str]:
@@ -255,8 +380,38 @@ def fetch(line: str | None = None, sets: Sequence[str] | None = None,
                             f"(lines here: {', '.join(available_lines()) or 'none'})")
     wanted = list(sets or known)
     check_set_names(wanted, "fetch", line)
-    lock = read_lock(line)
     target = jars_dir() / line
+    with _fetch_lock(target):
+        return _fetch_locked(line, wanted, target, update_lock, every_set=not sets)
+
+
+@contextlib.contextmanager
+def _fetch_lock(target: Path) -> Iterator[None]:
+    """Hold ``<target>/.fetch.lock``: a concurrent fetch of the line waits here, then reads
+    what the first one fetched instead of emptying the folders under it."""
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / FETCH_LOCK_NAME).open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("another fetch of %s holds %s: waiting for it", target.name,
+                        target / FETCH_LOCK_NAME)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _fetch_locked(line: str, wanted: list[str], target: Path, update_lock: bool,
+                  every_set: bool) -> dict[str, str]:
+    try:
+        lock = read_lock(line)
+    except JarLockError as exc:
+        if not (update_lock and every_set):
+            raise
+        log.warning("%s; --update-lock re-pins every set", exc)
+        lock = {}
     outcome: dict[str, str] = {}
     stale = []
     for name in wanted:
@@ -283,7 +438,7 @@ def fetch(line: str | None = None, sets: Sequence[str] | None = None,
                     f"jar set {name!r}: {path.name} duplicates a jar inside pyspark; exclude it "
                     f"in {jvm_dir() / line / name / 'pom.xml'}")
             jars.append(LockedJar(coordinates.get(path.name, ""), path.name,
-                                  sha256_of(path), path.stat().st_size))
+                                  verified_sha256(path, rehash=True), path.stat().st_size))
         if not jars:
             raise JarFetchError(f"jar set {name!r}: Maven copied no jar into {folder}")
         if name in lock and not update_lock:

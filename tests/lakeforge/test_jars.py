@@ -314,9 +314,10 @@ def test_fetch_refetches_a_tampered_jar_of_the_same_size(
     monkeypatch.setenv("LAKEFORGE_JVM_DIR", str(jvm))
     monkeypatch.setenv("LAKEFORGE_JARS_DIR", str(target))
     monkeypatch.setattr(jars.shutil, "which", lambda name: None)
-    # set_jars checks names and sizes only (cheap, at every session start) ...
-    assert jars.set_jars("demo", "spark-9.9")
-    # ... fetch checks sha256, removes the tampered set and needs Maven to fetch it again.
+    # set_jars checks sha256 too (once per file: tests/lakeforge/test_jars_integrity.py) ...
+    with pytest.raises(jars.JarSetMissingError, match="sha256 differs"):
+        jars.set_jars("demo", "spark-9.9")
+    # ... fetch removes the tampered set and needs Maven to fetch it again.
     with pytest.raises(jars.JarFetchError, match="mvn .* is not on PATH"):
         jars.fetch("spark-9.9")
     assert not (target / "spark-9.9" / "demo").exists()
