@@ -210,6 +210,7 @@ class GlueApiCatalog(Catalog):
             exists = False
         if exists:
             _keep_unmodelled(table_input, current)
+            self._drop_partitions_of_other_keys(spec, current)
             self._call(f"update_table {spec.qualified_name}", self.glue.update_table,
                        DatabaseName=spec.database, TableInput=table_input)
         else:
@@ -217,6 +218,23 @@ class GlueApiCatalog(Catalog):
                        DatabaseName=spec.database, TableInput=table_input)
         log.info("%s table %s at %s", "updated" if exists else "created", spec.qualified_name,
                  spec.location)
+
+    def _drop_partitions_of_other_keys(self, spec: TableSpec, current: dict[str, Any]) -> None:
+        """Glue's UpdateTable takes new partition keys and leaves the table's partitions as
+        they were, keyed by the old ones (one value where the table now has two, or values of
+        another key): Athena cannot read them, and nothing would find them again. As the
+        spark_sql backend re-creates such a table without them, they are dropped first (while
+        they still match the keys they were registered under); the data is not touched."""
+        old = [k.get("Name", "").lower() for k in current.get("PartitionKeys", [])]
+        new = [k.name.lower() for k in spec.partition_keys]
+        if not old or old == new:
+            return
+        values = self.list_partition_values(spec.database, spec.name)
+        if values:
+            log.warning("table %s: partition keys %s -> %s: its %d partition(s) of the old keys "
+                        "are dropped (their data is kept)", spec.qualified_name, old, new,
+                        len(values))
+            self.drop_partitions(spec.database, spec.name, values)
 
     def put_table_input(self, database: str, table_input: dict[str, Any]) -> bool:
         """Create or update a table from a raw Glue ``TableInput`` (the shapes the table

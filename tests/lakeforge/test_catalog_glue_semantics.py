@@ -153,3 +153,25 @@ def test_throttled_without_end_is_one_catalog_error(glue: GlueApiCatalog, glue_d
     _throttle(glue, "GetTables", 1000)
     with pytest.raises(CatalogError, match=rf"get_tables {glue_db} failed: throttled 2 times"):
         glue.list_tables(glue_db)
+
+
+def test_new_partition_keys_drop_the_partitions_of_the_old_keys(
+        glue: GlueApiCatalog, glue_db: str) -> None:
+    """UpdateTable with other partition keys left the old code's table with partitions of one
+    value under two keys (moto, like Glue, does not check), which Athena cannot read and the
+    spark_sql backend never keeps (it re-creates the table). They are dropped; the table's
+    partitions are then only those of the new keys."""
+    from lakeforge.catalog import Partition
+
+    glue.create_database(glue_db)
+    spec = TableSpec(glue_db, "t", [Column("a", "int")], "s3://b/t", [Column("dt", "string")])
+    glue.create_or_update_table(spec)
+    glue.add_partitions(glue_db, "t", [Partition(("1",), "s3://b/t/dt=1"),
+                                       Partition(("2",), "s3://b/t/dt=2")])
+    glue.create_or_update_table(replace(spec, parameters={"k": "v"}))  # same keys: kept
+    assert sorted(glue.list_partition_values(glue_db, "t")) == [("1",), ("2",)]
+    two = replace(spec, partition_keys=[Column("dt", "string"), Column("shop", "string")])
+    glue.create_or_update_table(two)
+    assert glue.list_partition_values(glue_db, "t") == []
+    glue.add_partitions(glue_db, "t", [Partition(("1", "a"), "s3://b/t/dt=1/shop=a")])
+    assert glue.list_partition_values(glue_db, "t") == [("1", "a")]
