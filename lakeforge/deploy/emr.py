@@ -334,12 +334,17 @@ def wait_for_step(
     """Poll ``describe_step`` until the step ends; return its final Status.
 
     COMPLETED returns; FAILED, CANCELLED and INTERRUPTED raise RemoteRunFailedError with EMR's
-    failure reason and log file; no end within ``timeout_seconds`` raises RemoteRunTimeoutError.
+    failure reason and log file; for a CANCELLED step on a cluster that has ended, the
+    cluster's state and reason too (EMR cancels the steps of a cluster that failed, e.g. in a
+    bootstrap action, and the step's status says nothing). No end within ``timeout_seconds``
+    raises RemoteRunTimeoutError.
     """
     return poll_until_done(
         lambda: emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]["Status"],
         what=f"EMR step {step_id} on cluster {cluster_id}", state_key="State", done=STEP_DONE,
-        failed=STEP_FAILED, reason=_step_failure,
+        failed=STEP_FAILED,
+        reason=lambda status: _step_failure(status) + (
+            _cluster_ended(emr, cluster_id) if status["State"] == "CANCELLED" else ""),
         timeout_hint="; it keeps running - check it in the EMR console",
         poll_seconds=poll_seconds, timeout_seconds=timeout_seconds, sleep=sleep, clock=clock,
     )
@@ -353,6 +358,23 @@ def _step_failure(status: Mapping[str, Any]) -> str:
         + (f" - {details['Message']}" if details.get("Message") else "")
         + (f" (logs: {details['LogFile']})" if details.get("LogFile") else "")
     )
+
+
+def _cluster_ended(emr: Any, cluster_id: str) -> str:
+    """``; cluster TERMINATED_WITH_ERRORS: BOOTSTRAP_FAILURE: ...`` when the cluster has ended,
+    else nothing (nor when it cannot be described: the step's failure is reported as is)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        status = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]
+    except (ClientError, BotoCoreError) as exc:
+        log.warning("EMR cluster %s could not be described: %s", cluster_id, exc)
+        return ""
+    if status.get("State") not in CLUSTER_GONE:
+        return ""
+    why = status.get("StateChangeReason") or {}
+    said = ": ".join(str(p) for p in (why.get("Code"), why.get("Message")) if p)
+    return f"; cluster {status['State']}" + (f": {said}" if said else "")
 
 
 @dataclass(frozen=True)

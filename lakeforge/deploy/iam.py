@@ -340,9 +340,9 @@ def airflow_policy(
 ) -> dict[str, Any]:
     """Policy for the Airflow workers' role running the Lakeforge DAGs: the named Glue jobs
     (GetJob, which GlueJobOperator calls first, StartJobRun, GetJobRun), the named
-    EMR clusters' steps (add, list, describe, cancel) - any cluster of the account
-    and region when none is named: a cluster id is known only once the cluster runs - and,
-    with a topic, SNS Publish."""
+    EMR clusters' steps (add, list, describe, cancel) and DescribeCluster - any cluster of
+    the account and region when none is named: a cluster id is known only once the cluster
+    runs - and, with a topic, SNS Publish."""
     if not glue_jobs and not emr_cluster_ids:
         raise DeployError("the Airflow role needs a Glue job or an EMR cluster")
     jobs = [f"arn:aws:glue:{region}:{account_id}:job/{name}" for name in glue_jobs]
@@ -357,9 +357,12 @@ def airflow_policy(
     statements.append({"Sid": "RunEmrPhaseSteps", "Effect": "Allow",
                        # ListSteps: a retry looks for the step an earlier try queued
                        # before adding one (EmrPhaseStepOperator in the EMR DAG).
+                       # DescribeCluster: a failed step's error says why the cluster ended
+                       # (lakeforge.deploy.emr.wait_for_step).
                        "Action": ["elasticmapreduce:AddJobFlowSteps",
                                   "elasticmapreduce:ListSteps",
                                   "elasticmapreduce:DescribeStep",
+                                  "elasticmapreduce:DescribeCluster",
                                   "elasticmapreduce:CancelSteps"],
                        "Resource": clusters})
     if topic_arn:

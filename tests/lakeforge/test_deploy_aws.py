@@ -297,8 +297,47 @@ def test_wait_for_step_reports_completion_and_failure_details():
         with pytest.raises(RemoteRunFailedError) as info:
             emr.wait_for_step(c, "j-1", "s-1", poll_seconds=0, sleep=lambda s: None)
     message = str(info.value)
-    assert "ended FAILED: Unknown Error." in message
-    assert "InputPathError" in message and "s3://logs/j-1/steps/s-1/stderr.gz" in message
+    assert message == ("EMR step s-1 on cluster j-1 ended FAILED: Unknown Error. - Exception in "
+                       "thread main: InputPathError (logs: s3://logs/j-1/steps/s-1/stderr.gz)")
+
+
+def _describe_cluster_response(state: str, **reason: str) -> dict[str, Any]:
+    # Recorded shape of EMR DescribeCluster (the fields wait_for_step reads).
+    return {"Cluster": {"Id": "j-1", "Name": "lakeforge", "ReleaseLabel": "emr-7.5.0",
+                        "Status": {"State": state, "StateChangeReason": reason}}}
+
+
+def test_wait_for_step_cancelled_by_a_failed_cluster_says_why_the_cluster_ended():
+    """A bootstrap action fails: EMR ends the cluster TERMINATED_WITH_ERRORS and cancels its
+    steps, whose status says nothing. moto never cancels a step nor fails a bootstrap action,
+    so DescribeStep and DescribeCluster are stubbed with botocore's Stubber (recorded shape)."""
+    from botocore.stub import Stubber
+
+    c = client("emr", region=REGION, endpoint_url="http://127.0.0.1:9")
+    with Stubber(c) as stub:
+        stub.add_response("describe_step", _describe_step_response("PENDING"),
+                          {"ClusterId": "j-1", "StepId": "s-1"})
+        stub.add_response("describe_step", _describe_step_response("CANCELLED"),
+                          {"ClusterId": "j-1", "StepId": "s-1"})
+        stub.add_response("describe_cluster", _describe_cluster_response(
+            "TERMINATED_WITH_ERRORS", Code="BOOTSTRAP_FAILURE",
+            Message="On the master instance (i-0abc), bootstrap action 1 returned a non-zero "
+                    "return code"), {"ClusterId": "j-1"})
+        with pytest.raises(RemoteRunFailedError) as info:
+            emr.wait_for_step(c, "j-1", "s-1", poll_seconds=0, sleep=lambda s: None)
+        stub.assert_no_pending_responses()
+        # A step cancelled on a cluster that still runs (someone cancelled it): nothing added.
+        stub.add_response("describe_step", _describe_step_response("CANCELLED"),
+                          {"ClusterId": "j-1", "StepId": "s-1"})
+        stub.add_response("describe_cluster", _describe_cluster_response("WAITING"),
+                          {"ClusterId": "j-1"})
+        with pytest.raises(RemoteRunFailedError, match=r"ended CANCELLED: no reason given$"):
+            emr.wait_for_step(c, "j-1", "s-1", poll_seconds=0, sleep=lambda s: None)
+        stub.assert_no_pending_responses()
+    assert str(info.value) == (
+        "EMR step s-1 on cluster j-1 ended CANCELLED: no reason given; cluster "
+        "TERMINATED_WITH_ERRORS: BOOTSTRAP_FAILURE: On the master instance (i-0abc), bootstrap "
+        "action 1 returned a non-zero return code")
 
 
 def test_emr_settings_are_validated():
