@@ -1,7 +1,7 @@
 """GlueContext on Lakeforge's runtime: Glue's readers and writers over the lake and catalog.
 
 * ``create_dynamic_frame.from_options(connection_type="s3", ...)``: csv, json, parquet (also
-  glueparquet, orc) with Glue's ``format_options`` (csv: ``separator``, ``quoteChar``,
+  glueparquet, orc) with Glue's ``format_options`` (csv: ``separator``, ``quoteChar`` (-1: off),
   ``escaper``, ``withHeader``, ``skipFirst``, ``multiLine``; json: ``multiLine``); values are
   typed per record as Glue does and mixed columns become choices (:mod:`.choice`).
 * ``from_catalog``: the table in the env's catalog (crawl or publish it first); partitioned
@@ -326,7 +326,7 @@ class GlueContext:
         header = fo.get("withHeader") in (True, "true", "True")
         skip_first = fo.get("skipFirst") in (True, "true", "True")
         reader = (spark.read.option("sep", fo.get("separator", ","))
-                  .option("quote", fo.get("quoteChar", '"'))
+                  .option("quote", _quote_char(fo))
                   .option("header", header or skip_first)
                   .option("multiLine", fo.get("multiLine") in (True, "true", "True")))
         if fo.get("escaper"):
@@ -471,7 +471,7 @@ class GlueContext:
             writer = writer.partitionBy(*keys)
         if fmt == "csv":
             writer = (writer.option("sep", fo.get("separator", ","))
-                      .option("quote", fo.get("quoteChar", '"'))
+                      .option("quote", _quote_char(fo))
                       .option("header", fo.get("writeHeader", True) in (True, "true", "True")))
         if fo.get("compression"):
             writer = writer.option("compression", fo["compression"])
@@ -654,6 +654,13 @@ class DataSource(_Endpoint):
         return self._ctx.create_dynamic_frame_from_options(
             self.connection_type, self.options, self.format, self.format_options,
             self.transformation_ctx)
+
+
+def _quote_char(fo: Mapping[str, Any]) -> str:
+    """Spark's ``quote`` for Glue's ``quoteChar`` (default ``"``): Glue's ``-1`` turns quoting
+    off, which Spark spells as an empty string."""
+    value = fo.get("quoteChar", '"')
+    return "" if str(value) == "-1" else str(value)
 
 
 # Glue's names of the S3 sink's ``compression`` values that Spark spells differently.

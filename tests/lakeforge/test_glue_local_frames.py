@@ -126,3 +126,21 @@ def test_write_compresses_by_the_compression_connection_option(glue_context: Any
     back = glue_context.create_dynamic_frame.from_options(
         connection_type="s3", connection_options={"paths": ["s3://out/json/"]}, format="json")
     assert sorted(r.id for r in back.toDF().collect()) == [1, 2]
+
+
+def test_csv_quote_char_minus_one_turns_quoting_off(glue_context: Any, spark: Any) -> None:
+    """Glue's CSV quoteChar -1 (Glue Studio's "disabled") reads and writes quotes as data."""
+    root = Path(glue_context._runtime.s3_root())
+    (root / "in" / "q").mkdir(parents=True)
+    (root / "in" / "q" / "a.csv").write_text('id|name\n1|say "hi"\n2|"quoted"\n')
+    fo = {"withHeader": True, "separator": "|", "quoteChar": -1}
+    dyf = glue_context.create_dynamic_frame.from_options(
+        connection_type="s3", connection_options={"paths": ["s3://in/q/"]}, format="csv",
+        format_options=fo)
+    assert sorted(dyf.toDF().collect()) == [Row(id=1, name='say "hi"'), Row(id=2, name='"quoted"')]
+    glue_context.write_dynamic_frame.from_options(
+        frame=dyf, connection_type="s3", connection_options={"path": "s3://out/q/"},
+        format="csv", format_options={"quoteChar": -1, "separator": "|"})
+    lines = sorted(line for p in (root / "out" / "q").glob("part-*")
+                   for line in p.read_text().splitlines())
+    assert lines == ['1|say "hi"', '2|"quoted"', "id|name"]

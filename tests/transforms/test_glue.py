@@ -611,6 +611,14 @@ def test_unbox_json_in_place_counts_unparseable(spark) -> None:
     assert unbox(csv.limit(0), "line", with_schema="a int").count() == 0
 
 
+def test_unbox_csv_quote_char_minus_one_turns_quoting_off(spark) -> None:
+    """Glue's CSV quoteChar -1 turns quoting off (S3CsvSource QuoteChar); Spark has no -1."""
+    csv = spark.createDataFrame([('1;"x"',), ('2;say "hi"',)], "line string")
+    parsed = unbox(csv, "line", "csv", with_schema="n INT, s STRING", separator=";",
+                   quoteChar=-1)
+    assert sorted(rows(parsed)) == [((1, '"x"'),), ((2, 'say "hi"'),)]
+
+
 def test_unnest_flattens_structs_with_dotted_names(spark, people) -> None:
     """UnnestFrame class (aws-glue-api-crawler-pyspark-transforms-UnnestFrame.html): "flattens
     nested objects to top-level elements"; arrays stay as they are."""

@@ -159,7 +159,8 @@ def unbox(
     ``with_schema`` is Glue's ``withSchema``: a ``StructType``, its ``.json()`` string, or a DDL
     string (``"a INT, b STRING"``). Glue infers it when absent; that needs a Spark job over the
     data, so here it is required. A value that does not parse becomes null and is counted as
-    rejected. CSV options use Glue's names (``separator``, ``escaper``, ``quoteChar``).
+    rejected. CSV options use Glue's names (``separator``, ``escaper``, ``quoteChar``; -1 turns
+    quoting off).
     """
     where = "unbox"
     schema = _unbox_schema(with_schema, where)
@@ -240,7 +241,8 @@ def _csv_options(options: Mapping[str, Any], where: str) -> dict[str, str]:
                 raise GlueTransformError(f"{where}: {key}=True has no meaning for one boxed value "
                                          "per record")
             continue
-        out[names.get(key, key)] = str(value)
+        # Glue's quoteChar -1 turns quoting off; Spark spells that as an empty quote.
+        out[names.get(key, key)] = "" if key == "quoteChar" and str(value) == "-1" else str(value)
     return out
 
 
