@@ -19,6 +19,37 @@ from lakeforge.deploy import RemoteRunFailedError, RemoteRunTimeoutError
 
 log = logging.getLogger(__name__)
 
+# How many describe calls in a row may fail with a throttling or transient error (after
+# botocore's own retries) before the wait gives up: the remote run goes on meanwhile, and an
+# hours-long wait makes hundreds of calls.
+MAX_DESCRIBE_FAILURES = 5
+
+
+def transient_aws_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a throttling or transient AWS error (botocore's standard retry
+    mode's checkers: Throttling..., RequestTimeout, HTTP 5xx, connection and read errors)."""
+    try:
+        from botocore.awsrequest import AWSResponse
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.retries.standard import (
+            RetryContext,
+            ThrottledRetryableChecker,
+            TransientRetryableChecker,
+        )
+    except ImportError:  # no botocore: the describe call was not an AWS call
+        return False
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        context = RetryContext(
+            attempt_number=1, parsed_response=exc.response,
+            http_response=AWSResponse("", status, {}, None) if status else None)
+    elif isinstance(exc, BotoCoreError):
+        context = RetryContext(attempt_number=1, caught_exception=exc)
+    else:
+        return False
+    return bool(ThrottledRetryableChecker().is_retryable(context)
+                or TransientRetryableChecker().is_retryable(context))
+
 
 def poll_until_done(
     describe: Callable[[], Mapping[str, Any]],
@@ -39,12 +70,30 @@ def poll_until_done(
     Returns the last status. A state in ``failed`` raises RemoteRunFailedError naming ``what``,
     the state and ``reason(status)``; no end within ``timeout_seconds`` raises
     RemoteRunTimeoutError (the remote run keeps going; ``timeout_hint`` says where to look).
-    Each state change is logged once.
+    Each state change is logged once. A ``describe`` that fails with a throttling or
+    transient AWS error (:func:`transient_aws_error`) is logged and called again at the next
+    poll, up to :data:`MAX_DESCRIBE_FAILURES` times in a row; any other error is raised.
     """
     deadline = clock() + timeout_seconds
     last = None
+    failures = 0
     while True:
-        status = describe()
+        try:
+            status = describe()
+        except Exception as exc:
+            failures += 1
+            if failures > MAX_DESCRIBE_FAILURES or not transient_aws_error(exc):
+                raise
+            log.warning("%s: describing it failed (%s: %s); trying again in %.0fs (%d of %d)",
+                        what, type(exc).__name__, exc, poll_seconds, failures,
+                        MAX_DESCRIBE_FAILURES)
+            if clock() >= deadline:
+                raise RemoteRunTimeoutError(
+                    f"{what} still {last or 'unknown'} after {timeout_seconds:.0f}s"
+                    f"{timeout_hint}") from exc
+            sleep(poll_seconds)
+            continue
+        failures = 0
         state = status[state_key]
         if state != last:
             log.info("%s: %s", what, state)

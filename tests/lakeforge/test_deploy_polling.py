@@ -55,6 +55,93 @@ def test_times_out_with_the_last_state_and_the_hint():
     assert now[0] == 21  # polled at 0, 7, 14 and 21, then gave up
 
 
+def _throttled() -> Exception:
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                        "ResponseMetadata": {"HTTPStatusCode": 400}}, "GetJobRun")
+
+
+def _answers(*answers: Any):
+    """A describe that returns the dicts and raises the exceptions, in order."""
+    queue = iter(answers)
+
+    def describe() -> dict[str, Any]:
+        answer = next(queue)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return describe
+
+
+def test_a_throttled_or_timed_out_describe_is_called_again_at_the_next_poll(caplog):
+    from botocore.exceptions import ReadTimeoutError
+
+    slept: list[float] = []
+    timeout = ReadTimeoutError(endpoint_url="https://glue.eu-west-1.amazonaws.com/")
+    with caplog.at_level(logging.WARNING, logger="lakeforge.deploy.polling"):
+        status = _poll(_answers({"S": "RUN"}, _throttled(), timeout, {"S": "OK"}),
+                       sleep=slept.append)
+    assert status == {"S": "OK"}
+    assert slept == [7, 7, 7]
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "run r1: describing it failed", "run r1: describing it failed"]
+
+
+def test_a_describe_error_that_is_not_transient_is_raised_at_once():
+    from botocore.exceptions import ClientError
+
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"},
+                          "ResponseMetadata": {"HTTPStatusCode": 400}}, "GetJobRun")
+    slept: list[float] = []
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        _poll(_answers({"S": "RUN"}, denied), sleep=slept.append)
+    assert slept == [7]
+    with pytest.raises(KeyError):
+        _poll(_answers(KeyError("S")), sleep=slept.append)
+
+
+def test_more_throttled_describes_in_a_row_than_allowed_are_raised():
+    from botocore.exceptions import ClientError
+
+    from lakeforge.deploy.polling import MAX_DESCRIBE_FAILURES
+
+    slept: list[float] = []
+    throttles = [_throttled() for _ in range(MAX_DESCRIBE_FAILURES + 1)]
+    with pytest.raises(ClientError, match="ThrottlingException"):
+        _poll(_answers({"S": "RUN"}, *throttles), sleep=slept.append)
+    assert len(slept) == 1 + MAX_DESCRIBE_FAILURES
+    # failures apart, with a good answer between them, never add up
+    spaced = [a for _ in range(MAX_DESCRIBE_FAILURES + 1) for a in (_throttled(), {"S": "RUN"})]
+    assert _poll(_answers(*spaced, {"S": "OK"}), sleep=lambda s: None) == {"S": "OK"}
+
+
+def test_glue_wait_for_run_outlasts_a_throttled_get_job_run_stubbed():
+    """moto never throttles: GetJobRun's answers are stubbed with botocore's Stubber (the
+    client sends each call once, so the throttle reaches the wait as it would after botocore's
+    own retries)."""
+    from botocore.config import Config
+    from botocore.stub import Stubber
+
+    from lakeforge.aws import client
+    from lakeforge.deploy import glue
+
+    c = client("glue", region="eu-west-1", endpoint_url="http://127.0.0.1:9",
+               config=Config(retries={"total_max_attempts": 1}))
+    params = {"JobName": "lakeforge-x", "RunId": "jr_1"}
+    run = {"Id": "jr_1", "JobName": "lakeforge-x"}
+    with Stubber(c) as stub:
+        stub.add_response("get_job_run", {"JobRun": {**run, "JobRunState": "RUNNING"}}, params)
+        stub.add_client_error("get_job_run", "ThrottlingException", "Rate exceeded", 400,
+                              expected_params=params)
+        stub.add_response("get_job_run", {"JobRun": {**run, "JobRunState": "SUCCEEDED"}},
+                          params)
+        done = glue.wait_for_run(c, "lakeforge-x", "jr_1", poll_seconds=0, sleep=lambda s: None)
+        stub.assert_no_pending_responses()
+    assert done["JobRunState"] == "SUCCEEDED"
+
+
 def _uploaded(conf: tuple[str, ...]) -> UploadedArtifacts:
     layout = S3Layout.from_uri("s3://art/deploy", version="1.0")
     return UploadedArtifacts.at(layout, version="1.0", jar_names=[], conf_files=conf)
