@@ -447,6 +447,11 @@ def _deploy_sfn(args: argparse.Namespace) -> int:
         glue_job=args.glue_job, topic_arn=args.topic_arn, job_retries=args.job_retries,
     ))
     sfn.validate_definition(definition)
+    if not args.dry_run:  # before writing the definition or any AWS call
+        if not args.role_arn:
+            raise ConfigError("--role-arn is needed to create the state machine "
+                              "(or pass --dry-run)")
+        sfn.check_role_arn(args.role_arn)
     out = Path(args.output or f"orchestration/stepfunctions/{args.name}.asl.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(definition, indent=2) + "\n", encoding="utf-8")
@@ -456,9 +461,6 @@ def _deploy_sfn(args: argparse.Namespace) -> int:
         if args.aws_validate:
             result["aws_diagnostics"] = sfn.aws_validate(client, definition)
         if not args.dry_run:
-            if not args.role_arn:
-                raise ConfigError("--role-arn is needed to create the state machine "
-                                  "(or pass --dry-run)")
             arn, action = sfn.deploy_state_machine(client, args.name, definition, args.role_arn,
                                                    tags={"lakeforge:pipeline": args.name})
             result.update({"state_machine_arn": arn, "action": action})

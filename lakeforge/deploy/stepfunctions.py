@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -358,6 +359,17 @@ def find_state_machine(sfn: Any, name: str) -> str | None:
     return None
 
 
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+
+
+def check_role_arn(role_arn: str) -> None:
+    """CreateStateMachine / UpdateStateMachine take the role's ARN, not its name."""
+    if not _ROLE_ARN.match(role_arn):
+        raise DeployError(f"state machine role {role_arn!r} is not an IAM role ARN "
+                          "(arn:aws:iam::<account>:role/<name>); `lakeforge deploy iam "
+                          "--topic-arn ... --apply` prints the one it creates")
+
+
 def deploy_state_machine(
     sfn: Any,
     name: str,
@@ -368,6 +380,7 @@ def deploy_state_machine(
 ) -> tuple[str, Literal["created", "updated"]]:
     """Validate, then create the state machine or update the one of that name; return its ARN."""
     validate_definition(definition)
+    check_role_arn(role_arn)
     body = json.dumps(definition, indent=2)
     existing = find_state_machine(sfn, name)
     if existing:

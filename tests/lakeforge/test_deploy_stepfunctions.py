@@ -128,8 +128,28 @@ def test_deploy_stepfunctions_needs_a_role_unless_dry_run(aws, tmp_path, capsys)
             "--topic-arn", TOPIC, "--output", str(tmp_path / "sm.json")]
     assert _cli(*args) == 2
     assert "--role-arn is needed" in capsys.readouterr().err
+    # refused before the definition is written or AWS is asked to validate it
+    assert _cli(*args, "--aws-validate") == 2
+    assert "--role-arn is needed" in capsys.readouterr().err
+    assert not (tmp_path / "sm.json").exists()
     assert _cli(*args, "--dry-run") == 0
     assert json.loads((tmp_path / "sm.json").read_text())["StartAt"] == "Write"
+    assert client("stepfunctions", region=REGION,
+                  endpoint_url=aws).list_state_machines()["stateMachines"] == []
+
+
+@pytest.mark.aws
+def test_deploy_stepfunctions_refuses_a_role_name_for_its_arn_before_any_call(aws, tmp_path,
+                                                                               capsys):
+    """CreateStateMachine takes the role's ARN: AWS (and moto) refuse a name with InvalidArn,
+    but only after the definition was written; now refused first, nothing written or sent."""
+    code = _cli("deploy", "stepfunctions", "--region", REGION, "--endpoint-url", aws,
+                "--topic-arn", TOPIC, "--output", str(tmp_path / "sm.json"),
+                "--role-arn", "lakeforge-stepfunctions")
+    assert code == 2
+    assert ("state machine role 'lakeforge-stepfunctions' is not an IAM role ARN "
+            "(arn:aws:iam::<account>:role/<name>)") in capsys.readouterr().err
+    assert not (tmp_path / "sm.json").exists()
     assert client("stepfunctions", region=REGION,
                   endpoint_url=aws).list_state_machines()["stateMachines"] == []
 
