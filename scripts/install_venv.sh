@@ -20,8 +20,22 @@ python=$2
 shift 2
 UV_SPEC=${UV_SPEC:-"uv>=0.9,<1"}
 
-if [ ! -x "$venv/bin/python" ]; then
+# A venv is reused only when its python runs and is PYTHON's major.minor: one whose base Python
+# was removed or upgraded (pyenv, brew) has a dangling bin/python, and one made by another
+# PYTHON (.venv-spark4 made on python3 before the machine had 3.13) would silently keep it.
+version='import sys; print("%d.%d" % sys.version_info[:2])'
+if ! want="$("$python" -c "$version" 2>/dev/null)"; then
+    echo "error: install_venv: PYTHON=$python does not run; install it or pass another PYTHON" >&2
+    exit 1
+fi
+if [ ! -e "$venv" ]; then
     "$python" -m venv "$venv"
+else
+    have="$("$venv/bin/python" -c "$version" 2>/dev/null || echo "broken (its python does not run)")"
+    if [ "$have" != "$want" ]; then
+        echo "install_venv: $venv is Python $have, $python is $want: recreating it" >&2
+        "$python" -m venv --clear "$venv"
+    fi
 fi
 py=$venv/bin/python
 

@@ -167,3 +167,68 @@ def test_ensure_chromium_with_apt_get_offline_ends_with_one_line_naming_chromium
     assert done.stderr.splitlines()[-1] == (
         "error: apt-get could not install chromium (no network, or no apt source carries it; "
         "apt-get's messages are above); install chromium at /usr/bin/chromium and retry")
+
+
+INSTALL_VENV = REPO / "scripts" / "install_venv.sh"
+PYENV = Path.home() / ".pyenv" / "versions"
+PY311 = next(iter(sorted(PYENV.glob("3.11*/bin/python3.11"))), None)
+PY312 = next(iter(sorted(PYENV.glob("3.12*/bin/python3.12"))), None)
+
+
+def _venv_version(venv: Path) -> str:
+    return next(line.split("=", 1)[1].strip() for line in
+                (venv / "pyvenv.cfg").read_text().splitlines() if line.startswith("version"))
+
+
+def _install_offline(venv: Path, python: Path) -> subprocess.CompletedProcess[str]:
+    """install_venv.sh with pip and no index: pip then fails (nothing to install from, so no
+    download); what these tests check is the venv the script made or kept before pip."""
+    env = {**os.environ, "LAKEFORGE_INSTALLER": "pip", "PIP_NO_INDEX": "1",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    return subprocess.run([BASH, str(INSTALL_VENV), str(venv), str(python), "six"], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.skipif(PY311 is None or PY312 is None,
+                    reason="needs pyenv's Python 3.11 and 3.12 (two real interpreters)")
+def test_install_venv_recreates_a_venv_of_another_python_and_one_whose_python_is_gone(
+        tmp_path: Path) -> None:
+    """Two real Pythons. The script reused any venv whose bin/python was executable: one made
+    by another PYTHON kept that Python; one whose base Python was removed (dangling links, as
+    after a pyenv upgrade) failed inside `python -m venv` / pip with 'No such
+    file or directory'."""
+    assert PY311 is not None and PY312 is not None
+    venv = tmp_path / "venv"
+    subprocess.run([str(PY311), "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    assert _venv_version(venv).startswith("3.11")
+    done = _install_offline(venv, PY312)
+    assert f"install_venv: {venv} is Python 3.11, {PY312} is 3.12: recreating it" in \
+        done.stderr.splitlines()
+    assert _venv_version(venv).startswith("3.12")
+    # the base Python gone: the venv's links to it dangle
+    for link in (venv / "bin").glob("python*"):
+        if link.is_symlink() and Path(os.readlink(link)).is_absolute():
+            link.unlink()
+            link.symlink_to(tmp_path / "removed" / link.name)
+    assert not (venv / "bin" / "python").exists()
+    done = _install_offline(venv, PY312)
+    assert (f"install_venv: {venv} is Python broken (its python does not run), {PY312} is "
+            "3.12: recreating it") in done.stderr.splitlines()
+    ran = subprocess.run([str(venv / "bin" / "python"), "-c", "import sys; print(sys.prefix)"],
+                         capture_output=True, text=True, timeout=60)
+    assert ran.stdout.strip() == str(venv)
+    # the same PYTHON again: kept as it is
+    marker = venv / "kept"
+    marker.write_text("")
+    done = _install_offline(venv, PY312)
+    assert "recreating" not in done.stderr and marker.exists()
+
+
+def test_install_venv_with_a_python_that_does_not_run_fails_in_one_line(tmp_path: Path) -> None:
+    done = _install_offline(tmp_path / "venv", tmp_path / "no-python3.99")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"error: install_venv: PYTHON={tmp_path / 'no-python3.99'} does not run; install it or "
+        "pass another PYTHON"]
+    assert not (tmp_path / "venv").exists()
