@@ -1,9 +1,10 @@
 """Athena-safe schemas: what Athena (Hive's type system over Parquet) can read.
 
-:func:`to_athena_schema` lower-cases column and field names, turns timestamp_ntz into timestamp
-and ml vectors into array<double>, and raises :class:`AthenaSchemaError` listing every column
-Athena could not read, before anything is written. The publish (Parquet) and the table formats
-(Delta, Iceberg) register their columns with :func:`athena_type_string`.
+:func:`to_athena_schema` lower-cases column and field names, turns timestamp_ntz into timestamp,
+Spark 4's collated strings into string and ml vectors into array<double>, and raises
+:class:`AthenaSchemaError` listing every column Athena could not read, before anything is
+written. The publish (Parquet) and the table formats (Delta, Iceberg) register their columns
+with :func:`athena_type_string`.
 
 Example::
 
@@ -61,6 +62,14 @@ def _athena_type(dt: T.DataType, where: str, problems: list[str], top: bool) -> 
         return dt
     if isinstance(dt, T.TimestampNTZType):
         return T.TimestampType()
+    if isinstance(dt, T.StringType) and getattr(dt, "collation", "UTF8_BINARY") != "UTF8_BINARY":
+        # Spark 4's collated strings print as "string collate UTF8_LCASE", no Hive type at
+        # all: Glue would store it and Athena fail on the table. The values are plain strings.
+        return T.StringType()
+    if dt.typeName() == "variant":
+        problems.append(f"{where}: type variant (Spark 4) has no Athena type; store it as a "
+                        "JSON string (to_json) or a struct")
+        return dt
     if isinstance(dt, T.ArrayType):
         return T.ArrayType(_athena_type(dt.elementType, f"{where}[]", problems, False),
                            dt.containsNull)
@@ -96,12 +105,12 @@ def athena_type_string(dt: T.DataType) -> str:
 def to_athena_schema(
     df: DataFrame, *, partition_by: Sequence[str] = (), convert_vectors: bool = True
 ) -> DataFrame:
-    """Lower-case column and field names, timestamp_ntz -> timestamp, ml vectors ->
-    array<double> (when ``convert_vectors``); lazy.
+    """Lower-case column and field names, timestamp_ntz -> timestamp, collated strings (Spark
+    4) -> string, ml vectors -> array<double> (when ``convert_vectors``); lazy.
 
     Raises :class:`AthenaSchemaError` listing every column Athena could not read (invalid names,
-    names equal once lower-cased, void/interval/UDT types, maps with complex keys, vectors inside
-    complex types) and partition columns that are not string/integer/boolean/date.
+    names equal once lower-cased, void/interval/UDT/variant types, maps with complex keys,
+    vectors inside complex types) and partition columns that are not string/integer/boolean/date.
     """
     problems: list[str] = []
     exprs: list[Column] = []
