@@ -193,13 +193,36 @@ def _iam_parser(targets: argparse._SubParsersAction) -> None:
 # --------------------------------------------------------------------------- shared
 
 
-def _load_deploy_env(name: str) -> EnvConfig:
+def _conf_root(args: argparse.Namespace) -> Path:
+    """The conf/ a deploy uploads (``--conf-dir``, else the project's): the env and job config
+    the deploy reads are the ones the job will read."""
+    given = getattr(args, "conf_dir", None)
+    return Path(given) if given else conf_dir()
+
+
+def _load_deploy_env(name: str, args: argparse.Namespace | None = None) -> EnvConfig:
     if "/" in name or name.endswith((".yaml", ".yml")):
         raise ConfigError(
             f"--env {name!r}: deploy takes an env name from conf/envs (its file is uploaded "
             "with conf/); put the file there or pass --conf-dir"
         )
-    return load_env(name)
+    if args is None or not getattr(args, "conf_dir", None):
+        return load_env(name)
+    path = _conf_root(args) / "envs" / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"--env {name}: {path} not found in --conf-dir {args.conf_dir}; it is "
+                          "uploaded for the job")
+    return load_env(str(path))
+
+
+def _table_formats(args: argparse.Namespace) -> tuple[str, ...]:
+    """The job's Delta / Iceberg formats, from the uploaded conf's jobs/<job>.yaml."""
+    from lakeforge.config import read_yaml
+    from lakeforge.deploy.formats import job_table_formats
+
+    path = _conf_root(args) / "jobs" / f"{args.job}.yaml"
+    return job_table_formats(args.job, _job_args(args),
+                             read_yaml(path) if path.is_file() else {})
 
 
 def _aws(args: argparse.Namespace, env: EnvConfig) -> tuple[str | None, str | None]:
@@ -238,7 +261,7 @@ def _upload(args: argparse.Namespace, env: EnvConfig, artifacts: Any) -> Any:
     from lakeforge.deploy import artifacts as art
 
     layout = art.S3Layout.from_uri(args.artifacts or default_artifacts_uri(env), artifacts.version)
-    conf_root = Path(args.conf_dir) if args.conf_dir else conf_dir()
+    conf_root = _conf_root(args)
     if not (conf_root / "envs" / f"{env.name}.yaml").is_file():
         raise ConfigError(f"{conf_root}/envs/{env.name}.yaml not found; it is uploaded for the job")
     return art.upload_artifacts(
@@ -341,13 +364,12 @@ def _deploy_emr(args: argparse.Namespace) -> int:
     from lakeforge.deploy import emr
     from lakeforge.deploy.formats import (
         emr_configurations,
-        job_table_formats,
         merge_conf,
         platform_conf,
     )
 
-    env = _load_deploy_env(args.env)
-    formats = job_table_formats(args.job, _job_args(args))
+    env = _load_deploy_env(args.env, args)
+    formats = _table_formats(args)
     step = emr.StepSettings(
         job=args.job, env=env.name, deploy_mode=args.deploy_mode,
         spark_conf=merge_conf(platform_conf(formats, env), _key_values(args.conf, "--conf"),
@@ -396,10 +418,10 @@ def _deploy_emr(args: argparse.Namespace) -> int:
 @_aws_errors_in_one_line
 def _deploy_glue(args: argparse.Namespace) -> int:
     from lakeforge.deploy import glue
-    from lakeforge.deploy.formats import job_table_formats, platform_conf
+    from lakeforge.deploy.formats import platform_conf
 
-    env = _load_deploy_env(args.env)
-    formats = job_table_formats(args.job, _job_args(args))
+    env = _load_deploy_env(args.env, args)
+    formats = _table_formats(args)
     settings = glue.GlueJobSettings(
         job=args.job, role_arn=args.role_arn, name=args.name, env=env.name,
         glue_version=args.glue_version, worker_type=args.worker_type,

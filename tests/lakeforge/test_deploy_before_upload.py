@@ -1,7 +1,8 @@
 """``lakeforge deploy glue|emr`` refuses what cannot run before it uploads anything: every
 upload rewrites the version's conf/ that deployed jobs read, so a deploy that is then refused
-must not have touched S3. And the job arguments after the options reach the job as written
-(argparse does not take them for abbreviations of the deploy's own options).
+must not have touched S3. The job arguments after the options reach the job as written
+(argparse does not take them for abbreviations of the deploy's own options), and the env and
+job config the deploy reads are those of the conf/ it uploads (``--conf-dir``).
 
 AWS is the suite's moto server. dist/ is a hand-made one (tiny stand-in files with a real
 manifest and digests): nothing here runs the artifacts, only their Spark line matters.
@@ -128,6 +129,38 @@ def test_deploy_glue_refuses_a_conf_job_argument_clashing_with_iceberg_before_up
     assert ("--conf: spark.sql.extensions='com.example.X' clashes with the job's table formats"
             in _error(capsys))
     assert _keys(aws) == []
+
+
+def test_deploy_glue_reads_env_and_job_formats_from_the_conf_dir_it_uploads(
+        aws, spark3_dist, tmp_path, capsys):
+    """With --conf-dir the deploy took the env (lake bucket, warehouse) and the job's output
+    formats from the project's conf/ while uploading --conf-dir's: the Glue job then lacked
+    the Iceberg settings its uploaded config needs, and the artifacts went to the other lake's
+    bucket. moto stores the job's arguments; it runs nothing."""
+    import shutil
+
+    conf = tmp_path / "team_conf"
+    shutil.copytree(REPO / "conf", conf)
+    env = conf / "envs" / "glue.yaml"
+    env.write_text(env.read_text().replace("s3://lakeforge-example-bucket/lake",
+                                           "s3://lf-team-lake/lake"))
+    (conf / "jobs" / "csv_to_parquet.yaml").write_text(
+        "outputs:\n  sales:\n    table: sales\n    format: iceberg\n")
+    client("s3", region=REGION, endpoint_url=aws).create_bucket(
+        Bucket="lf-team-lake", CreateBucketConfiguration={"LocationConstraint": REGION})
+    code = cli(["deploy", "glue", "--role-arn", ROLE_ARN, "--job", "csv_to_parquet",
+                "--region", REGION, "--endpoint-url", aws, "--dist", str(spark3_dist),
+                "--conf-dir", str(conf)])
+    assert code == 0, capsys.readouterr().err
+    args = client("glue", region=REGION, endpoint_url=aws).get_job(
+        JobName="lakeforge-csv-to-parquet")["Job"]["DefaultArguments"]
+    base = "s3://lf-team-lake/lakeforge-deploy/0.1.0"
+    assert args["--env"] == f"{base}/conf/envs/glue.yaml"
+    assert args["--config"] == f"{base}/conf/jobs/csv_to_parquet.yaml"
+    assert args["--datalake-formats"] == "iceberg"
+    assert ("spark.sql.catalog.lakeforge_iceberg.warehouse=s3://lf-team-lake/lake/curated"
+            in args["--conf"].split(" --conf "))
+    assert _keys(aws) == []  # nothing in the project env's deployment bucket either
 
 
 def test_deploy_glue_passes_a_conf_job_argument_to_the_glue_job(aws, spark3_dist, capsys):
