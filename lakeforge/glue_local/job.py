@@ -47,8 +47,22 @@ class Job:
     def data_lineage_options(cls) -> list[str]:
         return list(glue_options.DATA_LINEAGE_OPTIONS)
 
-    def __init__(self, glue_context: Any) -> None:
-        self._glue_context = glue_context
+    def __init__(self, glue_context_or_spark_session: Any) -> None:
+        """As awsglue: a GlueContext, or a SparkSession (a job that reads with plain Spark
+        still gets ``init`` / ``commit``); anything else is refused."""
+        from pyspark.sql import SparkSession
+
+        from lakeforge.glue_local.runtime import current_runtime
+
+        given = glue_context_or_spark_session
+        if isinstance(given, SparkSession):
+            self._runtime = current_runtime(given)
+        elif hasattr(given, "_runtime"):
+            self._runtime = given._runtime
+        else:
+            raise TypeError(f"Job: cannot init a Job given a {type(given).__name__}; pass "
+                            "the GlueContext (or a SparkSession)")
+        self._glue_context = given
         self._name: str | None = None
         self._initialized = False
 
@@ -59,7 +73,7 @@ class Job:
         if not job_name:
             raise ValueError("Job.init: job_name is empty (pass --JOB_NAME name)")
         args = dict(args or {})
-        runtime = self._glue_context._runtime
+        runtime = self._runtime
         option = args.get("job_bookmark_option") or glue_options.BOOKMARK_OPTIONS[3]
         store = store_for(runtime.lake.zone("bookmarks"))
         runtime.bookmarks = JobBookmarks(store, job_name, option=option,
@@ -79,9 +93,10 @@ class Job:
         if not self._initialized:
             raise RuntimeError("Job.commit before Job.init: call job.init(args['JOB_NAME'], "
                                "args) first")
-        runtime = self._glue_context._runtime
+        runtime = self._runtime
         marks = runtime.bookmarks
-        advanced = bool(marks.commit(runtime.run_id)) if marks is not None else False
+        advanced = (bool(marks.commit(str(runtime.run_id))) if marks is not None
+                    else False)  # init set run_id
         runtime.bookmarks = None
         self._initialized = False
         return advanced

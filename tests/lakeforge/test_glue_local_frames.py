@@ -144,3 +144,16 @@ def test_csv_quote_char_minus_one_turns_quoting_off(glue_context: Any, spark: An
     lines = sorted(line for p in (root / "out" / "q").glob("part-*")
                    for line in p.read_text().splitlines())
     assert lines == ['1|say "hi"', '2|"quoted"', "id|name"]
+
+
+def test_job_takes_a_spark_session_as_awsglue_does(glue_context: Any, spark: Any) -> None:
+    import pytest
+    from awsglue.job import Job
+
+    job = Job(spark)
+    job.init("plain_spark_job", {"job_bookmark_option": "job-bookmark-disable"})
+    assert job.isInitialized()
+    assert job.commit() is False  # no bookmark to advance
+    assert glue_context._runtime.bookmarks is None
+    with pytest.raises(TypeError, match="cannot init a Job given a int"):
+        Job(42)
