@@ -509,10 +509,12 @@ def _deploy_iam(args: argparse.Namespace) -> int:
 
     env = _load_deploy_env(args.env)
     region, _ = _aws(args, env)
-    account = args.account_id or _client("sts", args, env).get_caller_identity()["Account"]
     artifacts = args.artifacts or default_artifacts_uri(env)
     jobs = args.job or [DEFAULT_JOB]
-    configs = _job_configs(jobs)
+    configs = _job_configs(jobs)  # the local checks first: STS is the first AWS call
+    if args.topic_arn and ":sns:" not in args.topic_arn:
+        raise ConfigError(f"--topic-arn {args.topic_arn!r} is not an SNS topic ARN")
+    account = args.account_id or _client("sts", args, env).get_caller_identity()["Account"]
     common = {"account_id": account, "artifacts_uri": artifacts, "region": region,
               "extra_databases": args.database}
     glue_scope = iam.scope_from_jobs(env, configs, extra_write=[u for u in [args.temp_dir] if u]

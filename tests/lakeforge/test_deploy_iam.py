@@ -42,3 +42,19 @@ def test_an_unknown_job_is_named_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--job no_such_job" in err and "no_such_job.yaml not found" in err
     assert not (tmp_path / "glue-job-policy.json").exists()
+
+
+def test_an_unknown_job_or_topic_is_refused_before_asking_sts_for_the_account(tmp_path, capsys):
+    """Without --account-id the account comes from STS; here STS cannot answer (a closed port,
+    and no credentials unless the machine has some), so asking it first ended the command with
+    that error instead of the real problem."""
+    common = ["deploy", "iam", "--env", "emr", "--region", "eu-west-1", "--endpoint-url",
+              "http://127.0.0.1:9", "--artifacts", "s3://art/deploy", "--output-dir",
+              str(tmp_path)]
+    assert cli([*common, "--job", "no_such_job"]) == 2
+    err = capsys.readouterr().err
+    assert "--job no_such_job" in err and "GetCallerIdentity" not in err
+    assert cli([*common, "--topic-arn", "lakeforge-runs"]) == 2
+    err = capsys.readouterr().err
+    assert "--topic-arn 'lakeforge-runs' is not an SNS topic ARN" in err
+    assert "GetCallerIdentity" not in err
