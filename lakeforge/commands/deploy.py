@@ -4,7 +4,8 @@
   around a wheel built by ``pip wheel --no-deps``; ``scripts/build_artifacts.sh`` does both.
 * ``emr``: upload dist/ and conf/ to S3, then add a spark-submit step to ``--cluster-id`` or start
   a transient cluster with ``--create-cluster``; ``--wait`` polls the step to its end.
-* ``glue``: upload, then create or update the Glue 5.0 job; ``--start`` starts a run.
+* ``glue``: upload, then create or update the Glue job (5.0, 5.1 or 6.0); ``--start``
+  starts a run.
 * ``stepfunctions``: write the write -> audit -> publish definition (three runs of the job's
   Glue job, one per ``--phase``), validate it, create or update the state machine
   (``--dry-run`` only writes and validates).

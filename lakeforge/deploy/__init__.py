@@ -4,7 +4,8 @@
   their S3 keys.
 * :mod:`lakeforge.deploy.emr` - ``spark-submit`` steps through command-runner.jar, transient
   clusters, step polling.
-* :mod:`lakeforge.deploy.glue` - Glue 5.0 job definitions, create-or-update, job runs.
+* :mod:`lakeforge.deploy.glue` - Glue 5.0 / 5.1 / 6.0 job definitions, create-or-update,
+  job runs.
 * :mod:`lakeforge.deploy.stepfunctions` - the Glue -> quality -> publish state machine and its
   structural validation.
 * :mod:`lakeforge.deploy.iam` - least-privilege policy documents for the Glue job role, the EMR
