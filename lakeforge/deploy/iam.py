@@ -381,6 +381,32 @@ def trust_policy(principal: str) -> dict[str, Any]:
                        "Principal": {"Service": TRUSTED_SERVICES[principal]}}])
 
 
+def _with_trusted_service(document: Any, principal: str) -> dict[str, Any] | None:
+    """An existing role's trust policy plus the statement letting ``principal``'s service
+    assume it, or None when some Allow statement already does (its other statements kept)."""
+    from urllib.parse import unquote
+
+    if isinstance(document, str):  # IAM returns it URL-encoded; boto3 usually decodes it
+        document = json.loads(unquote(document))
+    document = dict(document or {"Version": "2012-10-17", "Statement": []})
+    statements = document.get("Statement") or []
+    statements = [statements] if isinstance(statements, Mapping) else list(statements)
+    service = TRUSTED_SERVICES[principal]
+
+    def listed(value: Any) -> list[Any]:
+        return [value] if isinstance(value, str) else list(value or [])
+
+    for statement in statements:
+        services = listed((statement.get("Principal") or {}).get("Service")
+                          if isinstance(statement.get("Principal"), Mapping) else None)
+        # (a Condition, e.g. aws:SourceAccount against the confused deputy, is the user's)
+        if (statement.get("Effect") == "Allow" and service in services
+                and {"sts:AssumeRole", "sts:*", "*"} & set(listed(statement.get("Action")))):
+            return None
+    document["Statement"] = [*statements, *trust_policy(principal)["Statement"]]
+    return document
+
+
 # --------------------------------------------------------------------------- inspection
 
 
@@ -415,13 +441,15 @@ def apply_role(
     policy_name: str = "lakeforge",
     instance_profile: bool = False,
 ) -> str:
-    """Create the role if missing, (re)write its inline policy; return the role ARN.
+    """Create the role if missing, (re)write its inline policy; return the role ARN. An
+    existing role whose trust policy does not let ``principal``'s service assume it gets that
+    statement added (its others kept): Glue, EMR or Step Functions could not use it otherwise.
 
     With ``instance_profile`` an instance profile of the same name holding the role is made too
     (what EMR's ``JobFlowRole`` names).
     """
     try:
-        arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+        role = iam.get_role(RoleName=role_name)["Role"]
     except iam.exceptions.NoSuchEntityException:
         arn = iam.create_role(
             RoleName=role_name,
@@ -429,6 +457,12 @@ def apply_role(
             Description=f"Lakeforge {principal} role",
         )["Role"]["Arn"]
         log.info("created role %s", arn)
+    else:
+        arn = role["Arn"]
+        trust = _with_trusted_service(role.get("AssumeRolePolicyDocument"), principal)
+        if trust is not None:
+            iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust))
+            log.info("role %s: now trusts %s", arn, TRUSTED_SERVICES[principal])
     iam.put_role_policy(RoleName=role_name, PolicyName=policy_name,
                         PolicyDocument=json.dumps(policy))
     if instance_profile:

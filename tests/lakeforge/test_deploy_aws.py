@@ -723,3 +723,36 @@ def test_deploy_emr_names_an_unknown_cluster(aws, dist, conf_root, capsys):
     assert code == 2
     assert "EMR cluster j-DOESNOTEXIST not found" in capsys.readouterr().err
     assert _keys(aws) == []  # nothing uploaded for a step that cannot run
+
+
+def test_apply_role_lets_its_service_assume_an_existing_role_that_did_not_trust_it(aws):
+    """A role of that name already existed for EC2 (a reused name): `deploy iam --apply` wrote
+    its policy but Glue could not assume it. Now the Glue statement is added, EC2's kept; a
+    second apply changes nothing."""
+    c = client("iam", region=REGION, endpoint_url=aws)
+    ec2_trust = iam.trust_policy("emr_ec2")
+    c.create_role(RoleName="lakeforge-glue-job", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+    policy = iam.step_functions_policy(account_id=ACCOUNT, region=REGION, glue_jobs=["j"],
+                                       topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:t")
+    arn = iam.apply_role(c, "lakeforge-glue-job", "glue", policy)
+    role = c.get_role(RoleName="lakeforge-glue-job")["Role"]
+    assert role["Arn"] == arn
+    trust = role["AssumeRolePolicyDocument"]
+    assert [s["Principal"]["Service"] for s in trust["Statement"]] == [
+        "ec2.amazonaws.com", "glue.amazonaws.com"]
+    iam.apply_role(c, "lakeforge-glue-job", "glue", policy)
+    again = c.get_role(RoleName="lakeforge-glue-job")["Role"]["AssumeRolePolicyDocument"]
+    assert again == trust
+
+
+def test_apply_role_keeps_a_trust_policy_that_already_lets_its_service_in_with_a_condition(aws):
+    c = client("iam", region=REGION, endpoint_url=aws)
+    guarded = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]}
+    c.create_role(RoleName="lakeforge-glue-job", AssumeRolePolicyDocument=json.dumps(guarded))
+    policy = iam.step_functions_policy(account_id=ACCOUNT, region=REGION, glue_jobs=["j"],
+                                       topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:t")
+    iam.apply_role(c, "lakeforge-glue-job", "glue", policy)
+    assert c.get_role(RoleName="lakeforge-glue-job")["Role"]["AssumeRolePolicyDocument"] == guarded
