@@ -178,6 +178,20 @@ def test_apply_mapping_empty_frame_and_errors(spark, people) -> None:
         apply_mapping(people, [("id", "string", "id", "string")], stage_threshold=0)
 
 
+def test_apply_mapping_bare_struct_and_array_types_keep_nested_fields(spark, people) -> None:
+    """Glue's generated mappings name nested fields' types bare: ("links", "array", "links",
+    "array"); the field keeps the type it has. A bare kind that is not the field's is refused."""
+    out = apply_mapping(people, [("id", "string", "id", "long"),
+                                 ("name", "struct", "person", "struct"),
+                                 ("contact_details", "array", "contacts", "ARRAY")])
+    assert out.schema.simpleString() == (
+        "struct<id:bigint,person:struct<first:string,last:string>,"
+        "contacts:array<struct<type:string,value:string>>>")
+    assert rows(out.select("id", "person.first")) == [(1, "Ada"), (2, "Alan"), (3, None)]
+    with pytest.raises(MappingError, match="'age' is string"):
+        apply_mapping(people, [("age", "string", "age", "struct")])
+
+
 def test_apply_mapping_matches_source_case_insensitively_by_default(spark) -> None:
     """Glue's default case_sensitive=False: ``ZID`` and ``Addr.ZIP`` find ``zid`` and
     ``addr.zip``; two fields equal but for case are refused; a lone 4-tuple is one mapping

@@ -9,10 +9,12 @@ from typing import Any, cast
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    ArrayType,
     BooleanType,
     DataType,
     IntegerType,
     IntegralType,
+    MapType,
     StringType,
     StructField,
     StructType,
@@ -70,6 +72,8 @@ def apply_mapping(
     With ``case_sensitive=False`` (Glue's default) a source path segment that is not a field
     name matches the one field whose name differs only in case (``ZID`` finds ``zid``; two
     fields equal but for case raise MappingError). A lone 4-tuple is one mapping, as in awsglue.
+    A bare ``struct``, ``array`` or ``map`` type (Glue's generated mappings of nested fields)
+    keeps the field with the type it has; a field of another kind raises MappingError.
 
     >>> apply_mapping(df, mappings=[("id", "string", "id", "long"),
     ...                             ("`addr.zip`", "string", "address.zip", "string")])
@@ -81,7 +85,7 @@ def apply_mapping(
         raise MappingError(f"{where}: give at least one (source, source_type, target, "
                            "target_type) mapping; an empty mapping would drop every column")
     schema = df.schema
-    parsed: list[tuple[int, Path, Path, DataType]] = []
+    parsed: list[tuple[int, Path, Path, DataType | None]] = []
     missing: list[str] = []
     for i, mapping in enumerate(mappings):
         if isinstance(mapping, str) or len(mapping) != 4:
@@ -96,8 +100,11 @@ def apply_mapping(
             if ARRAY in p:
                 raise MappingError(f"{where}: mapping #{i} {label} path {format_path(p)!r} goes "
                                    "through an array; map the whole array field instead")
-        parse_type(source_type, f"{where} mapping #{i} source_type")
-        target_dt = parse_type(target_type, f"{where} mapping #{i} target_type")
+        if _complex_kind(source_type) is None:
+            parse_type(source_type, f"{where} mapping #{i} source_type")
+        target_dt: DataType | None = None
+        if _complex_kind(target_type) is None:
+            target_dt = parse_type(target_type, f"{where} mapping #{i} target_type")
         found = (source_path if case_sensitive
                  else _ignoring_case(schema, source_path, f"{where}: mapping #{i}"))
         if found is None or not has_path(schema, found):
@@ -112,7 +119,15 @@ def apply_mapping(
     for i, source_path, target_path, target_dt in parsed:
         actual = field_type(schema, source_path)
         value = column_at(source_path)
-        if actual != target_dt:
+        if target_dt is None:  # a bare struct / array / map: the field as it is
+            kind = cast(str, _complex_kind(mappings[i][3]))
+            if not isinstance(actual, _COMPLEX_KINDS[kind]):
+                raise MappingError(
+                    f"{where}: mapping #{i} {tuple(mappings[i])!r}: target type {kind!r} keeps a "
+                    f"{kind} field as it is, but {format_path(source_path)!r} is "
+                    f"{actual.simpleString()}; give its type ({actual.simpleString()}) or "
+                    "the type to cast it to")
+        elif actual != target_dt:
             converted = cast_or_null(value, target_dt)
             rejected.append(F.when(value.isNotNull() & converted.isNull(), 1).otherwise(0))
             value = converted
@@ -134,6 +149,17 @@ def apply_mapping(
                       transformation_ctx=transformation_ctx, info=info,
                       stage_threshold=stage_threshold, total_threshold=total_threshold)
     return observed.drop(tmp)
+
+
+# Glue's bare names of nested types (``("links", "array", "links", "array")``, as Glue's script
+# generator writes mappings of nested fields): the field is kept with the type it has.
+_COMPLEX_KINDS: dict[str, type[DataType]] = {
+    "struct": StructType, "array": ArrayType, "map": MapType}
+
+
+def _complex_kind(type_name: str) -> str | None:
+    name = type_name.strip().lower() if isinstance(type_name, str) else ""
+    return name if name in _COMPLEX_KINDS else None
 
 
 def _ignoring_case(schema: StructType, path: Path, where: str) -> Path | None:
