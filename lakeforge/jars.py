@@ -442,15 +442,11 @@ def _fetch_locked(line: str, wanted: list[str], target: Path, update_lock: bool,
         if not jars:
             raise JarFetchError(f"jar set {name!r}: Maven copied no jar into {folder}")
         if name in lock and not update_lock:
-            expected = {(j.file, j.sha256) for j in lock[name]}
-            got = {(j.file, j.sha256) for j in jars}
-            if expected != got:
+            mismatch = _lock_mismatch(lock[name], jars)
+            if mismatch:
                 shutil.rmtree(folder, ignore_errors=True)
-                diff = sorted(f for f, _ in expected ^ got)
-                raise JarFetchError(
-                    f"jar set {name!r} for {line} does not match {LOCK_NAME} ({', '.join(diff)}); "
-                    "if the pom changed on purpose, run `lakeforge jars fetch "
-                    "--update-lock` and commit the lock")
+                raise JarFetchError(f"jar set {name!r} for {line} does not match {LOCK_NAME} "
+                                    f"({mismatch})")
             outcome[name] = "fetched, matches the lock"
         else:
             new_lock[name] = jars
@@ -458,6 +454,27 @@ def _fetch_locked(line: str, wanted: list[str], target: Path, update_lock: bool,
     if new_lock != lock:
         write_lock(line, new_lock)
     return outcome
+
+
+def _lock_mismatch(locked: list[LockedJar], fetched: list[LockedJar]) -> str:
+    """How the jars Maven copied differ from the lock, and what to do; "" when they match.
+
+    Other bytes under a pinned file name with the pom unchanged come from Maven's local
+    repository (a corrupt or replaced copy, a mirror serving other bytes): re-pinning them
+    would lock the wrong jar, so the message says to delete the copy there first."""
+    want = {j.file: j.sha256 for j in locked}
+    got = {j.file: j.sha256 for j in fetched}
+    changed = sorted(f for f in want.keys() & got.keys() if want[f] != got[f])
+    parts = [f"{label}: {', '.join(files)}" for label, files in (
+        ("sha256 differs", changed), ("not in the lock", sorted(got.keys() - want.keys())),
+        ("locked but not copied", sorted(want.keys() - got.keys()))) if files]
+    if not parts:
+        return ""
+    hint = ("; with the pom unchanged, Maven's local repository (~/.m2/repository unless "
+            "settings.xml moves it) holds other bytes for the pinned artifacts: delete them "
+            "there and fetch again" if changed else "")
+    return (f"{'; '.join(parts)}{hint}; if the pom changed on purpose, run `lakeforge jars "
+            "fetch --update-lock` and commit the lock")
 
 
 def _installed_line() -> str | None:

@@ -305,3 +305,28 @@ def test_a_second_fetch_of_a_line_waits_for_the_first_and_finds_its_sets_up_to_d
     assert outs == [f"{LINE}/demo: fetched, matches the lock\n", f"{LINE}/demo: up to date\n"]
     assert f"another fetch of {LINE} holds {target / LINE / jars.FETCH_LOCK_NAME}" in \
         logs[1].read_text()
+
+
+@pytest.mark.slow
+@needs_maven
+def test_a_fetched_jar_with_other_bytes_than_the_lock_is_named_once_with_the_local_repository(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slow: starts Maven (a few seconds). The lock pins other bytes than Maven's local copy of
+    delta-storage (as when that copy is corrupt or was replaced): the file was named twice and
+    the only advice was to re-pin, which would lock the wrong jar."""
+    jvm, target = _maven_line(tmp_path)
+    monkeypatch.setenv("LAKEFORGE_JVM_DIR", str(jvm))
+    monkeypatch.setenv("LAKEFORGE_JARS_DIR", str(target))
+    lock_path = jvm / LINE / jars.LOCK_NAME
+    lock = json.loads(lock_path.read_text())
+    lock["sets"]["demo"][0]["sha256"] = "0" * 64
+    lock_path.write_text(json.dumps(lock))
+    with pytest.raises(jars.JarFetchError) as info:
+        jars.fetch(LINE)
+    assert str(info.value) == (
+        f"jar set 'demo' for {LINE} does not match jars.lock.json (sha256 differs: "
+        f"{DELTA_STORAGE.name}; with the pom unchanged, Maven's local repository "
+        "(~/.m2/repository unless settings.xml moves it) holds other bytes for the pinned "
+        "artifacts: delete them there and fetch again; if the pom changed on purpose, run "
+        "`lakeforge jars fetch --update-lock` and commit the lock)")
+    assert not (target / LINE / "demo").exists()
