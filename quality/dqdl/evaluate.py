@@ -315,6 +315,40 @@ def _dataset_param(text: str) -> tuple[str, list[str]]:
     return "primary", [text]
 
 
+def _primary_param(text: str) -> tuple[str, list[str]]:
+    """ReferentialIntegrity's first parameter: Glue's comma-separated list of primary columns
+    (``"city,state"``); ``"ds.col"`` / ``"ds.{a,b}"`` still name a dataset's columns."""
+    if "," in text and not re.fullmatch(r"[^.]+\.\{.+\}", text):
+        return "primary", [c.strip() for c in text.split(",")]
+    return _dataset_param(text)
+
+
+def _row_level_sql_problem(returned: Sequence[str], primary: Sequence[str]) -> str | None:
+    """Why a row-level CustomSql statement cannot be joined back to the primary rows (Glue and
+    Deequ's DQDL module: its columns must be columns of the primary dataset), or None."""
+    if not set(returned) & set(primary):
+        return ("The output from CustomSQL must contain at least one column that matches the "
+                "input dataset. Ensure that matching columns are returned from the SQL.")
+    missing = [c for c in returned if c not in primary]
+    if missing:
+        return ("The columns returned from the SQL statement should only belong to the primary "
+                f"table. Columns not found: {', '.join(missing)}")
+    return None
+
+
+def _rows_returned(df: DataFrame, result: DataFrame) -> int:
+    """Rows of ``df`` whose values of the statement's columns are among the rows it returned
+    (NULL matches NULL): Glue joins the statement's result back to the primary dataset, so a
+    primary row counts once however often the statement returns its values."""
+    keys = result.select(*[F.col(sql_column(c)).alias(f"__sql{i}")
+                           for i, c in enumerate(result.columns)]).distinct()
+    condition = None
+    for i, column in enumerate(result.columns):
+        term = df[sql_column(column)].eqNullSafe(keys[f"__sql{i}"])
+        condition = term if condition is None else condition & term
+    return df.join(keys, condition, "left_semi").count()
+
+
 def _mappings(text: str) -> list[tuple[str, str]]:
     """``"id->ref_id,b"`` -> [("id", "ref_id"), ("b", "b")]."""
     out = []
@@ -401,8 +435,14 @@ class _ApartEvaluator:
             result = self.spark.sql(statement)
             if rule.condition is None:  # row-level form: the rows it returns pass
                 total = self.df.count()
-                passing = result.count()
-                ratio = passing / total if total else math.nan
+                if not total:
+                    return RuleOutcome(rule, FAILED, "Custom SQL rule could not be evaluated "
+                                       "due to data frame being empty")
+                problem = _row_level_sql_problem(result.columns, self.df.columns)
+                if problem is not None:
+                    return RuleOutcome(rule, FAILED, problem)
+                passing = _rows_returned(self.df, result)
+                ratio = passing / total
                 threshold = rule.threshold
                 values = [_scalar(_evaluate_number(o, None, self.history))
                           for o in threshold.operands] if threshold else [1.0]
@@ -445,7 +485,7 @@ class _ApartEvaluator:
         return _ratio_outcome(rule, ratio, metric, self.values(rule))
 
     def _ReferentialIntegrity(self, rule: Rule, _: Any) -> RuleOutcome:
-        primary_name, primary_columns = _dataset_param(rule.parameters[0])
+        primary_name, primary_columns = _primary_param(rule.parameters[0])
         reference_name, reference_columns = _dataset_param(rule.parameters[1])
         if len(primary_columns) != len(reference_columns):
             return RuleOutcome(rule, ERROR, "ReferentialIntegrity needs as many reference "

@@ -418,9 +418,11 @@ def _check_rule(rule: Rule, source: str) -> None:
                                                 for o in condition.operands):
         raise DQDLRuleError(f"{where}: {rule.rule_type} compares an age (e.g. <= 24 hours); got "
                             f"'{condition.to_dqdl()}'")
-    if spec.condition == "type" and not (condition.operator in ("=", "in") and all(
-            isinstance(o, StringValue) and o.value for o in condition.operands)):
-        raise DQDLRuleError(f"{where}: ColumnDataType takes = \"TYPE\" or in [\"TYPE\", ...]")
+    if spec.condition == "type" and not (condition.operator in ("=", "!=", "in", "not in")
+                                         and all(isinstance(o, StringValue) and o.value
+                                                 for o in condition.operands)):
+        raise DQDLRuleError(f"{where}: ColumnDataType takes = \"TYPE\", != \"TYPE\" or "
+                            f"(not) in [\"TYPE\", ...]")
     if condition.is_dynamic and spec.condition not in ("number", "optional-number"):
         raise DQDLRuleError(f"{where}: dynamic thresholds (last(k), avg(...)) only apply to "
                             f"rules that compare one metric")

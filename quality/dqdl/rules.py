@@ -231,8 +231,12 @@ _GLUE_TYPES = {
 }
 
 
-def data_type_sql(column: str, type_names: Sequence[str], df: DataFrame) -> str:
-    """Per row: the value is NULL or can be read as one of the types (Glue ColumnDataType)."""
+def data_type_sql(column: str, type_names: Sequence[str], df: DataFrame,
+                  negated: bool = False) -> str:
+    """Per row: the value can be read as one of the types (Glue ColumnDataType); ``negated``
+    (``!=`` / ``not in``): it can be read as none of them. A NULL value cannot be read as any
+    type, so it fails ``=`` / ``in`` and passes ``!=`` / ``not in``, as Deequ's DQDL module
+    (``cast(c AS type).isNotNull``)."""
     c = sql_column(column)
     unknown = [t for t in type_names if t.upper() not in _GLUE_TYPES]
     if unknown:
@@ -244,11 +248,14 @@ def data_type_sql(column: str, type_names: Sequence[str], df: DataFrame) -> str:
     if actual is not None and actual != "string":
         same = any(actual == w or (w.startswith("decimal") and actual.startswith("decimal"))
                    for w in wanted)
-        return "TRUE" if same else f"{c} IS NULL"
-    if "string" in wanted:
-        return "TRUE"
-    checks = " OR ".join(f"try_cast({c} AS {w}) IS NOT NULL" for w in wanted)
-    return f"{c} IS NULL OR {checks}"
+        readable = f"{c} IS NOT NULL" if same else "FALSE"
+    elif "string" in wanted:
+        readable = f"{c} IS NOT NULL"
+    else:
+        readable = " OR ".join(f"try_cast({c} AS {w}) IS NOT NULL" for w in wanted)
+    if negated:
+        return f"NOT ({readable})"
+    return f"{c} IS NOT NULL AND ({readable})"
 
 
 def freshness_sql(column: str, condition: Condition) -> str:
@@ -461,7 +468,8 @@ def plan_rule(rule: Rule, resolve: NumberResolver, today: dt.date,
         if df is None:
             sql = "TRUE"
         else:
-            sql = data_type_sql(params[0], types, df)
+            sql = data_type_sql(params[0], types, df,
+                                negated=condition.operator in ("!=", "not in"))
         threshold = rule.threshold
         assertion = (number_assertion(threshold, [resolve(o, None) for o in threshold.operands])
                      if threshold is not None else (lambda x: x == 1.0))

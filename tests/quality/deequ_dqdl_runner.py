@@ -2,7 +2,9 @@
 
     python tests/quality/deequ_dqdl_runner.py JOB.json OUT.json
 
-``JOB.json``: ``{"jars": [...], "cases": [{"id": ..., "data": parquet path, "ruleset": text}]}``.
+``JOB.json``: ``{"jars": [...], "cases": [{"id": ..., "data": parquet path, "ruleset": text,
+"refs": {alias: parquet path} (optional: the additional data sources of ReferentialIntegrity,
+DatasetMatch, ...)}]}``.
 Each case runs ``com.amazon.deequ.dqdl.EvaluateDataQuality.process``; when the whole ruleset
 raises, its rules run one by one so one unsupported rule does not hide the others. ``OUT.json``:
 ``{case id: [{"Rule", "Outcome", "FailureReason", "EvaluatedMetrics"} | {"Rule", "Exception"}]}``.
@@ -43,8 +45,18 @@ def main(job_path: str, out_path: str) -> int:
     evaluate = spark._jvm.com.amazon.deequ.dqdl.EvaluateDataQuality  # type: ignore[union-attr]
     out: dict[str, list[dict[str, Any]]] = {}
 
-    def run(df: DataFrame, text: str) -> list[dict[str, Any]]:
-        rows = DataFrame(evaluate.process(df._jdf, text), spark).collect()
+    jvm = spark._jvm  # type: ignore[attr-defined]
+
+    def sources(refs: dict[str, str]) -> Any:
+        """The reference datasets as the Scala immutable Map ``process`` takes."""
+        frames = jvm.java.util.HashMap()
+        for alias, path in refs.items():
+            frames.put(alias, spark.read.parquet(path)._jdf)
+        return jvm.scala.collection.JavaConverters.mapAsScalaMapConverter(frames).asScala() \
+            .toMap(jvm.scala.Predef.conforms())
+
+    def run(df: DataFrame, text: str, refs: dict[str, str]) -> list[dict[str, Any]]:
+        rows = DataFrame(evaluate.process(df._jdf, text, sources(refs)), spark).collect()
         return [{"Rule": r.Rule, "Outcome": r.Outcome, "FailureReason": r.FailureReason,
                  "EvaluatedMetrics": dict(r.EvaluatedMetrics or {})} for r in rows]
 
@@ -52,12 +64,12 @@ def main(job_path: str, out_path: str) -> int:
         df = spark.read.parquet(case["data"])
         df.createOrReplaceTempView("primary")  # CustomSql reads "primary", as in Glue
         try:
-            out[case["id"]] = run(df, case["ruleset"])
+            out[case["id"]] = run(df, case["ruleset"], case.get("refs", {}))
         except Exception:  # noqa: BLE001 - isolate the rule that fails below
             results: list[dict[str, Any]] = []
             for rule in _rules_of(case["ruleset"]):
                 try:
-                    results.extend(run(df, f"Rules = [ {rule} ]"))
+                    results.extend(run(df, f"Rules = [ {rule} ]", case.get("refs", {})))
                 except Exception as exc:  # noqa: BLE001 - recorded as the rule's outcome
                     results.append({"Rule": rule, "Exception": _first_line(exc)})
             out[case["id"]] = results

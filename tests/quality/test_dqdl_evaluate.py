@@ -83,7 +83,7 @@ CASES: list[tuple[str, str]] = [
     ('ColumnNamesMatchPattern "^s.*"', "Failed"),
     ('ColumnExists "email"', "Passed"),
     ('ColumnExists "nope"', "Failed"),
-    ('ColumnDataType "day" = "DATE"', "Passed"),
+    ('ColumnDataType "day" = "DATE" with threshold = 0.75', "Passed"),  # NULL is no DATE
     ('ColumnDataType "status" = "INTEGER"', "Failed"),
     ('CustomSql "select count(*) from primary where amount > 15" = 2', "Passed"),
     ('CustomSql "select count(*) from primary where amount > 15" > 2', "Failed"),
