@@ -209,6 +209,7 @@ class GlueApiCatalog(Catalog):
         except self.glue.exceptions.EntityNotFoundException:
             exists = False
         if exists:
+            _refuse_other_kind(spec, current)
             _keep_unmodelled(table_input, current)
             self._drop_partitions_of_other_keys(spec, current)
             self._call(f"update_table {spec.qualified_name}", self.glue.update_table,
@@ -481,6 +482,29 @@ class GlueApiCatalog(Catalog):
             self._update(spec, to_update)
         if to_create:
             self.add_partitions(database, table, to_create)
+
+
+#: Glue tables a TableSpec (a Hive table of Parquet, CSV or JSON files) must never replace:
+#: open table formats (``table_type``) keep their state in the parameters UpdateTable would
+#: overwrite (Iceberg's ``metadata_location``), and a view has no files at all.
+_OTHER_KINDS = ("ICEBERG", "DELTA", "HUDI")
+
+
+def _refuse_other_kind(spec: TableSpec, current: dict[str, Any]) -> None:
+    """A :class:`CatalogError` when the stored table is a view or an Iceberg/Delta/Hudi
+    table: updating it as a Hive table would drop what makes it one (nothing is changed)."""
+    params = current.get("Parameters") or {}
+    kind = str(params.get("table_type", "")).upper()
+    if current.get("TableType") == "VIRTUAL_VIEW":
+        what = "a view"
+    elif kind in _OTHER_KINDS:
+        what = f"an {kind} table" if kind[0] in "AEIOU" else f"a {kind} table"
+    else:
+        return
+    raise CatalogError(
+        f"glue_api: {spec.qualified_name} is {what} in Glue; updating it as a {spec.format} "
+        "Hive table would replace its definition and leave it unreadable: drop it or use "
+        "another table name (nothing was changed)")
 
 
 #: TableInput fields a TableSpec does not model. UpdateTable replaces the whole table

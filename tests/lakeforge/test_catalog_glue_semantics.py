@@ -175,3 +175,34 @@ def test_new_partition_keys_drop_the_partitions_of_the_old_keys(
     assert glue.list_partition_values(glue_db, "t") == []
     glue.add_partitions(glue_db, "t", [Partition(("1", "a"), "s3://b/t/dt=1/shop=a")])
     assert glue.list_partition_values(glue_db, "t") == [("1", "a")]
+
+
+@pytest.mark.parametrize("kind", ["iceberg", "view"])
+def test_update_refuses_an_iceberg_table_or_a_view(glue: GlueApiCatalog, glue_db: str,
+                                                    kind: str) -> None:
+    """A publish or crawl to the name of an Iceberg table (Athena's, or lakeforge.formats')
+    or a view: the old code's UpdateTable replaced it with a Hive Parquet table, so the
+    Iceberg table lost its metadata_location (unreadable, its snapshots orphaned) and the view
+    its SQL. Now one CatalogError and the table as it was. (Athena itself is not run.)"""
+    from lakeforge.catalog import CatalogError
+
+    glue.create_database(glue_db)
+    if kind == "iceberg":
+        table_input = {"Name": "t", "TableType": "EXTERNAL_TABLE",
+                       "Parameters": {"table_type": "ICEBERG",
+                                      "metadata_location": "s3://b/t/metadata/00001.json"},
+                       "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}],
+                                             "Location": "s3://b/t"}}
+    else:
+        table_input = {"Name": "t", "TableType": "VIRTUAL_VIEW",
+                       "ViewOriginalText": "/* Presto View: e30= */",
+                       "StorageDescriptor": {"Columns": [{"Name": "a", "Type": "int"}]}}
+    glue.glue.create_table(DatabaseName=glue_db, TableInput=table_input)
+    before = glue.glue.get_table(DatabaseName=glue_db, Name="t")["Table"]
+    spec = TableSpec(glue_db, "t", [Column("a", "int")], "s3://b/t/_versions/v1")
+    what = "an ICEBERG table" if kind == "iceberg" else "a view"
+    with pytest.raises(CatalogError, match=f"{glue_db}.t is {what} in Glue"):
+        glue.create_or_update_table(spec)
+    after = glue.glue.get_table(DatabaseName=glue_db, Name="t")["Table"]
+    assert after.get("Parameters") == before.get("Parameters")
+    assert after.get("TableType") == before.get("TableType")
