@@ -263,6 +263,17 @@ class GlueApiCatalog(Catalog):
             return None
 
     def drop_table(self, database: str, table: str) -> None:
+        """Delete the table's partitions (``batch_delete_partition``, 25 per call), then the
+        table. Glue's DeleteTable leaves the partitions to be deleted "asynchronously ... at
+        the discretion of the service" and says to delete them first for them to go at once:
+        a table re-created under the same name (a publish after its undo, a crawl) must not
+        meet them."""
+        try:
+            values = self.list_partition_values(database, table)
+        except TableNotFoundError:
+            return
+        if values:
+            self.drop_partitions(database, table, values)
         with contextlib.suppress(self.glue.exceptions.EntityNotFoundException):
             self._call(f"delete_table {database}.{table}", self.glue.delete_table,
                        DatabaseName=database, Name=table)

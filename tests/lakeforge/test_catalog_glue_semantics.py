@@ -206,3 +206,32 @@ def test_update_refuses_an_iceberg_table_or_a_view(glue: GlueApiCatalog, glue_db
     after = glue.glue.get_table(DatabaseName=glue_db, Name="t")["Table"]
     assert after.get("Parameters") == before.get("Parameters")
     assert after.get("TableType") == before.get("TableType")
+
+
+def test_drop_table_deletes_its_partitions_before_the_table(glue: GlueApiCatalog,
+                                                            glue_db: str) -> None:
+    """Glue's DeleteTable leaves a table's partitions to an asynchronous clean-up and
+    documents deleting them first (BatchDeletePartition) for them to go at once; the old code
+    only called delete_table. moto drops them with the table at once, so the test checks the
+    calls Glue is sent: every partition, 25 per call, before the table."""
+    from lakeforge.catalog import Partition
+
+    glue.create_database(glue_db)
+    glue.create_or_update_table(TableSpec(glue_db, "t", [Column("a", "int")], "s3://b/t",
+                                          [Column("dt", "string")]))
+    glue.add_partitions(glue_db, "t", [Partition((str(i),), f"s3://b/t/dt={i}")
+                                       for i in range(30)])
+    calls: list[tuple[str, int]] = []
+    for op in ("batch_delete_partition", "delete_table"):
+        original = getattr(glue.glue, op)
+
+        def spy(_op: str = op, _fn: object = original, **kwargs: object) -> object:
+            calls.append((_op, len(kwargs.get("PartitionsToDelete", []))))  # type: ignore[arg-type]
+            return _fn(**kwargs)  # type: ignore[operator]
+
+        setattr(glue.glue, op, spy)
+    glue.drop_table(glue_db, "t")
+    assert calls == [("batch_delete_partition", 25), ("batch_delete_partition", 5),
+                     ("delete_table", 0)]
+    assert glue.get_table(glue_db, "t") is None
+    glue.drop_table(glue_db, "t")  # absent: nothing to do
