@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    CharType,
     DateType,
     DecimalType,
     DoubleType,
@@ -21,6 +22,7 @@ from pyspark.sql.types import (
     StringType,
     StructField,
     StructType,
+    VarcharType,
 )
 
 from transforms.casts import cast_or_null
@@ -110,3 +112,18 @@ def test_apply_mapping_nulls_and_counts_overflow_and_bad_strings_under_either_an
     [stage] = ledger.results()
     # rejected: the overflowing id and 'forty' (one row), '1.5'; a null input is no rejection
     assert (stage.records, stage.error_records, stage.error_values) == (4, 2, 3)
+
+
+def test_char_and_varchar_targets_are_whole_strings_on_both_lines(spark):
+    """varchar(n) / char(n) (Hive and JDBC catalog types) cast to a string with the value kept
+    whole, as Spark 4 does; Spark 3.5's DataFrame cast refused them."""
+    df = spark.createDataFrame([(12345, "abcdefgh")], "n int, s string")
+    out = df.select(cast_or_null(F.col("n"), CharType(3)).alias("n"),
+                    cast_or_null(F.col("s"), VarcharType(5)).alias("s"),
+                    cast_or_null(F.struct("s"), StructType([StructField("s", VarcharType(2))]))
+                    .alias("st"))
+    assert out.schema.simpleString() == "struct<n:string,s:string,st:struct<s:string>>"
+    assert [tuple(r) for r in out.collect()] == [("12345", "abcdefgh", ("abcdefgh",))]
+    mapped = apply_mapping(df, [("s", "string", "s", "varchar(5)")])
+    assert mapped.schema["s"].dataType == StringType()
+    assert mapped.collect()[0].s == "abcdefgh"
