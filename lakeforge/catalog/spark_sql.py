@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from lakeforge.catalog.athena_ddl import (
@@ -389,7 +389,13 @@ class SparkSqlCatalog(Catalog):
         jcat = self._external_catalog()
         seq = jcat.listPartitions(database, table, self._jvm().scala.Option.empty())
         keys = [k.name.lower() for k in spec.partition_keys]
-        partitions = _parse_catalog_partitions(seq.mkString("\u0000"), keys)
+
+        def spec_of(i: int) -> dict[str, str]:
+            jspec = seq.apply(i).spec()
+            return {k: HIVE_DEFAULT_PARTITION if (v := jspec.apply(k)) is None else str(v)
+                    for k in keys}
+
+        partitions = _parse_catalog_partitions(seq.mkString("\u0000"), keys, spec_of=spec_of)
         if expression:
             partitions = self._filter(partitions, spec, expression)
         return partitions
@@ -622,22 +628,32 @@ def _parse_storage_properties(text: str) -> dict[str, str]:
     return out
 
 
-def _parse_catalog_partitions(text: str, keys: list[str]) -> list[Partition]:
+def _parse_catalog_partitions(
+    text: str, keys: list[str],
+    spec_of: Callable[[int], dict[str, str]] | None = None,
+) -> list[Partition]:
     """Parse ``CatalogTablePartition.toString`` blocks (joined by NUL) into Partitions.
 
     One JVM call returns every partition, which is far cheaper than a py4j call per field.
-    Values are split on the known key names, so a value never needs escaping.
+    Values are split on the known key names, so a value never needs escaping, unless a value
+    itself holds ``, <key>=``: then the split is ambiguous and ``spec_of(i)`` (the i-th
+    partition's spec, from the JVM) gives its values.
     """
     out: list[Partition] = []
     if not text:
         return out
-    for block in text.split("\u0000"):
+    for i, block in enumerate(text.split("\u0000")):
         values_text = _field(block, "Partition Values")
         location = _field(block, "Location")
         if values_text is None or location is None:
             raise CatalogError(f"spark_sql: cannot read partition description {block[:200]!r}")
         inner = values_text[1:-1] if values_text.startswith("[") else values_text
         by_key = _split_spec(inner, keys)
+        if by_key is _AMBIGUOUS:
+            if spec_of is None:
+                raise CatalogError(f"spark_sql: partition values {values_text!r} cannot be "
+                                   f"split on the keys {keys}: a value holds ', <key>='")
+            by_key = spec_of(i)
         if by_key is None:
             raise CatalogError(f"spark_sql: unexpected partition values {values_text!r} "
                                f"for keys {keys}")
@@ -646,18 +662,28 @@ def _parse_catalog_partitions(text: str, keys: list[str]) -> list[Partition]:
     return out
 
 
+#: What :func:`_split_spec` returns when a value holds ``, <key>=`` (it cannot tell where the
+#: values end).
+_AMBIGUOUS: dict[str, str] = {}
+
+
 def _split_spec(text: str, keys: list[str]) -> dict[str, str] | None:
     """``dt=2024-01-01, country=GB`` -> values by key (keys in any order: Scala maps of more
-    than four entries do not keep insertion order)."""
+    than four entries do not keep insertion order); None when a key is missing,
+    :data:`_AMBIGUOUS` when a key could start at more than one place (a value holding
+    ``, country=``)."""
     starts: list[tuple[int, str]] = []
     for key in keys:
-        if text.startswith(f"{key}="):
-            starts.append((0, key))
-            continue
+        found = [0] if text.startswith(f"{key}=") else []
         idx = text.find(f", {key}=")
-        if idx < 0:
+        while idx >= 0:
+            found.append(idx + 2)
+            idx = text.find(f", {key}=", idx + 1)
+        if not found:
             return None
-        starts.append((idx + 2, key))
+        if len(found) > 1:
+            return _AMBIGUOUS
+        starts.append((found[0], key))
     starts.sort()
     out: dict[str, str] = {}
     for i, (pos, key) in enumerate(starts):
