@@ -76,7 +76,8 @@ class AnomalyDetectionStrategy(ABC):
 class SimpleThresholdStrategy(AnomalyDetectionStrategy):
     """Values outside ``[lowerBound, upperBound]``."""
 
-    def __init__(self, lowerBound: float = -math.inf, upperBound: float = math.inf) -> None:
+    def __init__(self, lowerBound: float = -sys.float_info.max,
+                 upperBound: float = sys.float_info.max) -> None:
         _require(lowerBound <= upperBound,
                  "The lower bound must be smaller or equal to the upper bound.")
         self.lowerBound = float(lowerBound)
@@ -120,8 +121,10 @@ class _BaseChangeStrategy(AnomalyDetectionStrategy):
         start, end = _interval(dataSeries, searchInterval)
         start_point = max(start - self.order, 0)
         data = self.diff([float(v) for v in dataSeries[start_point:end]], self.order)
-        low = self.maxRateDecrease if self.maxRateDecrease is not None else -math.inf
-        high = self.maxRateIncrease if self.maxRateIncrease is not None else math.inf
+        # a missing limit is Double.MinValue / Double.MaxValue, as in Deequ: a change of
+        # +/-Infinity (a rate from 0) is beyond it, and the detail prints it
+        low = self.maxRateDecrease if self.maxRateDecrease is not None else -sys.float_info.max
+        high = self.maxRateIncrease if self.maxRateIncrease is not None else sys.float_info.max
         out = []
         for index, change in enumerate(data):
             if change < low or change > high:

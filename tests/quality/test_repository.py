@@ -312,7 +312,7 @@ def test_simple_threshold() -> None:
     found = SimpleThresholdStrategy(upperBound=1.0).detect([-1.0, 2.0, 0.5, 3.0])
     assert [i for i, _ in found] == [1, 3]
     assert found[0][1] == Anomaly(2.0, 1.0, "[SimpleThresholdStrategy]: Value 2.0 is not in "
-                                  "bounds [-Infinity, 1.0]")
+                                  "bounds [-1.7976931348623157E308, 1.0]")  # Double.MinValue
     assert SimpleThresholdStrategy(-1, 1).detect([5.0, 5.0], (1, 2))[0][0] == 1
     with pytest.raises(ValueError, match="lower bound must be smaller"):
         SimpleThresholdStrategy(2.0, 1.0)
