@@ -138,7 +138,11 @@ class Catalog(ABC):
     def set_table_parameters(
         self, database: str, table: str, parameters: Mapping[str, str]
     ) -> None:
-        """Merge ``parameters`` into the table's properties."""
+        """Merge ``parameters`` into the table's properties. The format properties
+        (``classification``, ``compressionType``, ``delimiter``, ``areColumnsQuoted``,
+        ``skip.header.line.count``) follow the table's format fields instead
+        (:func:`lakeforge.catalog.athena_ddl.crawler_table_parameters`): change those with
+        :meth:`create_or_update_table`."""
         spec = self.get_table(database, table)
         if spec is None:
             raise TableNotFoundError(database, table, self.backend_name)
