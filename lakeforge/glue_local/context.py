@@ -358,6 +358,7 @@ class GlueContext:
         connection_options: Mapping[str, Any] | None = None, format: str | None = None,  # noqa: A002
         format_options: Mapping[str, Any] | None = None, transformation_ctx: str = "",
     ) -> DynamicFrame:
+        _require_frame("write_dynamic_frame.from_options", frame)
         opts = dict(connection_options or {})
         if connection_type in JDBC_TYPES:
             return self._write_jdbc(frame, connection_type, opts)
@@ -396,6 +397,7 @@ class GlueContext:
         its new partitions registered; a new or published table is published (append)."""
         from lakeforge.publish import publish_partitioned
 
+        _require_frame("write_dynamic_frame.from_catalog", frame)
         db, table = str(database), str(table_name)
         opts = dict(additional_options or {})
         spec = self._runtime.catalog.get_table(db, table)
@@ -654,6 +656,14 @@ class DataSource(_Endpoint):
         return self._ctx.create_dynamic_frame_from_options(
             self.connection_type, self.options, self.format, self.format_options,
             self.transformation_ctx)
+
+
+def _require_frame(api: str, frame: Any) -> None:
+    """Glue's writers take a DynamicFrame (awsglue raises TypeError for anything else)."""
+    if not isinstance(frame, DynamicFrame):
+        raise TypeError(f"{api}: frame must be a DynamicFrame, got {type(frame).__name__}; "
+                        "wrap a DataFrame with DynamicFrame.fromDF(df, glue_context, name) "
+                        "(write_data_frame.from_catalog takes a DataFrame)")
 
 
 def _quote_char(fo: Mapping[str, Any]) -> str:

@@ -157,3 +157,19 @@ def test_job_takes_a_spark_session_as_awsglue_does(glue_context: Any, spark: Any
     assert glue_context._runtime.bookmarks is None
     with pytest.raises(TypeError, match="cannot init a Job given a int"):
         Job(42)
+
+
+def test_writers_refuse_a_dataframe_as_awsglue_does(glue_context: Any, spark: Any) -> None:
+    """awsglue's write_from_options raises TypeError for a frame that is no DynamicFrame; a
+    DataFrame passed by mistake failed in Spark's toDF ('number of columns doesn't match')."""
+    import pytest
+
+    df = spark.createDataFrame([(1, "a")], "id long, v string")
+    with pytest.raises(TypeError, match="write_dynamic_frame.from_options: frame must be a "
+                                        "DynamicFrame, got DataFrame"):
+        glue_context.write_dynamic_frame.from_options(
+            frame=df, connection_type="s3", connection_options={"path": "s3://o/x/"},
+            format="json")
+    with pytest.raises(TypeError, match="write_dynamic_frame.from_catalog: frame must be"):
+        glue_context.write_dynamic_frame.from_catalog(frame=df, database="db", table_name="t")
+    assert not (Path(glue_context._runtime.s3_root()) / "o").exists()
