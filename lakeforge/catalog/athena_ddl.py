@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -233,19 +234,37 @@ def athena_ddl(spec: TableSpec, partitions: Sequence[Partition], *,
     partitions needs several)."""
     parts = [create_table_ddl(spec, if_not_exists=True) + ";"]
     if with_partitions and partitions:
-        names = [k.name for k in spec.partition_keys]
+        keys = list(spec.partition_keys)
         head = (f"ALTER TABLE {quote_identifier(spec.database)}.{quote_identifier(spec.name)} "
                 "ADD IF NOT EXISTS")
         clauses = []
         for p in sorted(partitions, key=lambda p: tuple(v or "" for v in p.values)):
             values = ", ".join(
-                f"{quote_identifier(n)}={quote_string(v) if v is not None else 'NULL'}"
-                for n, v in zip(names, p.values, strict=True)
+                f"{quote_identifier(k.name)}={partition_literal(k.type, v)}"
+                for k, v in zip(keys, p.values, strict=True)
             )
             where = quote_string(normalize_uri(p.location))
             clauses.append(f"  PARTITION ({values}) LOCATION {where}")
         parts.extend(_statements(head, clauses, max_bytes))
     return "\n\n".join(parts) + "\n"
+
+
+_INTEGER_TYPES = ("tinyint", "smallint", "int", "integer", "bigint")
+
+
+def partition_literal(key_type: str, value: str | None) -> str:
+    """A partition value as Athena's ``PARTITION (key=value)`` takes it: quoted only for a
+    string-like key ("Enclose partition_col_value in string characters only if the data type
+    of the column is a string"): an integer or boolean key's canonical value is bare, any other
+    value (a date, an odd text) stays a quoted string; ``NULL`` for None."""
+    if value is None:
+        return "NULL"
+    kind = key_type.strip().lower()
+    if kind in _INTEGER_TYPES and re.fullmatch(r"-?(0|[1-9][0-9]*)", value):
+        return value
+    if kind == "boolean" and value.lower() in ("true", "false"):
+        return value.lower()
+    return quote_string(value)
 
 
 def _statements(head: str, clauses: Sequence[str], max_bytes: int) -> list[str]:

@@ -49,3 +49,25 @@ def test_statement_size_limit_counts_utf8_bytes() -> None:
     assert len(alters) == 5
     assert all(len((s.rstrip(";") + ";").encode()) <= 230 for s in alters)
     assert sorted(parse_athena_ddl(text).partitions) == [(p.values, p.location) for p in parts]
+
+
+def test_typed_partition_values_are_quoted_only_for_string_keys() -> None:
+    """Athena's ALTER TABLE ADD PARTITION: "Enclose partition_col_value in string characters
+    only if the data type of the column is a string". The old code quoted every value (a
+    publish's int/boolean keys included). Dates and values that are not canonical literals
+    stay quoted strings; localquery reads them all back."""
+    spec = TableSpec("lake", "e", [Column("id", "bigint")], "s3://b/e",
+                     [Column("year", "int"), Column("flag", "boolean"), Column("dt", "date"),
+                      Column("shop", "string")])
+    parts = [Partition(("2024", "true", "2024-01-02", "7"), "s3://b/e/a"),
+             Partition(("-3", "False", "2024-01-03", "x'y"), "s3://b/e/b"),
+             Partition(("007", None, "2024-01-04", "z"), "s3://b/e/c")]
+    text = athena_ddl(spec, parts)
+    assert ("PARTITION (`year`=2024, `flag`=true, `dt`='2024-01-02', `shop`='7') "
+            "LOCATION 's3://b/e/a'") in text
+    assert "PARTITION (`year`=-3, `flag`=false, `dt`='2024-01-03', `shop`='x\\'y')" in text
+    assert "PARTITION (`year`='007', `flag`=NULL, `dt`='2024-01-04', `shop`='z')" in text
+    assert sorted(parse_athena_ddl(text).partitions) == sorted([
+        (("2024", "true", "2024-01-02", "7"), "s3://b/e/a"),
+        (("-3", "false", "2024-01-03", "x'y"), "s3://b/e/b"),
+        (("007", None, "2024-01-04", "z"), "s3://b/e/c")])
