@@ -217,6 +217,15 @@ def projection_properties(spec: TableSpec, projections: Mapping[str, Projection]
             props[f"projection.{key}.interval.unit"] = p.interval_unit
         if p.digits is not None:
             props[f"projection.{key}.digits"] = str(p.digits)
+    if location_template is not None:
+        absent = [k for k in keys if f"${{{k}}}" not in location_template]
+        if absent:
+            # Athena: INVALID_TABLE_PROPERTY "The 'storage.location.template' table property
+            # must contain templates for all partition columns!" on every query.
+            raise ValueError(
+                f"table {spec.qualified_name}: storage.location.template {location_template!r} "
+                f"has no placeholder for partition key(s) {absent}; Athena needs "
+                + ", ".join(f"${{{k}}}" for k in keys))
     template = location_template or (
         spec.location.rstrip("/") + "/" + "/".join(f"{k}=${{{k}}}" for k in keys)
     )

@@ -71,3 +71,19 @@ def test_typed_partition_values_are_quoted_only_for_string_keys() -> None:
         (("2024", "true", "2024-01-02", "7"), "s3://b/e/a"),
         (("-3", "false", "2024-01-03", "x'y"), "s3://b/e/b"),
         (("007", None, "2024-01-04", "z"), "s3://b/e/c")])
+
+
+def test_projection_template_must_name_every_partition_key() -> None:
+    """Athena fails every query of a projected table whose storage.location.template lacks a
+    partition column (INVALID_TABLE_PROPERTY: "must contain templates for all partition
+    columns"); the old code wrote such a template as given."""
+    import pytest
+
+    from lakeforge.catalog.athena_ddl import date_projection, enum_projection, projection_properties
+
+    spec = _spec()
+    projections = {"dt": date_projection("2024-01-01"), "shop": enum_projection(["a", "b"])}
+    with pytest.raises(ValueError, match=r"no placeholder for partition key\(s\) \['shop'\]"):
+        projection_properties(spec, projections, "s3://bucket/lake/events/${dt}/")
+    props = projection_properties(spec, projections, "s3://bucket/lake/events/${shop}/d=${dt}/")
+    assert props["storage.location.template"] == "s3://bucket/lake/events/${shop}/d=${dt}/"
