@@ -36,7 +36,34 @@ _KEEP, _DROP, _ERROR = 0, 1, 2
 
 
 class DynamicRecord(dict):  # type: ignore[type-arg]
-    """A record handed to ``filter`` / ``map`` functions: a dict of the row's fields."""
+    """A record handed to ``filter`` / ``map`` functions: a dict of the row's fields.
+
+    As awsglue's: its fields are attributes too (``rec.age``, ``rec.addr.city``; a missing one
+    raises KeyError, which ``filter`` reads as "does not hold"), and setting an attribute sets
+    the field (``rec.total = ...`` in a ``map`` function adds it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # Python's protocols (copy, pickle) look for dunders
+            raise AttributeError(name)
+        return self[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+def _record(row: Row) -> DynamicRecord:
+    """The row as awsglue hands it over: a DynamicRecord whose struct fields are too."""
+    return DynamicRecord({k: DynamicRecord(v) if type(v) is dict else v
+                          for k, v in row.asDict(True).items()})
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every dict (DynamicRecords too) a plain dict, as awsglue reverts them."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _record_json(row: Row) -> str:
@@ -45,7 +72,7 @@ def _record_json(row: Row) -> str:
 
 def _test(f: Callable[[DynamicRecord], Any], row: Row) -> tuple[int, Row, str]:
     try:
-        return (_KEEP if f(DynamicRecord(row.asDict(True))) else _DROP), row, ""
+        return (_KEEP if f(_record(row)) else _DROP), row, ""
     except FILTER_FALSE:
         return _DROP, row, ""
     except Exception as exc:  # noqa: BLE001 - awsglue turns any other exception into an error record
@@ -54,7 +81,7 @@ def _test(f: Callable[[DynamicRecord], Any], row: Row) -> tuple[int, Row, str]:
 
 def _apply(f: Callable[[DynamicRecord], Any], row: Row) -> tuple[int, Any, str]:
     try:
-        out = f(DynamicRecord(row.asDict(True)))
+        out = f(_record(row))
     except Exception as exc:  # noqa: BLE001 - awsglue turns any exception into an error record
         return _ERROR, row, str(exc)
     if not out:
@@ -62,7 +89,7 @@ def _apply(f: Callable[[DynamicRecord], Any], row: Row) -> tuple[int, Any, str]:
     if not isinstance(out, Mapping):
         return _ERROR, row, (f"User-specified function returned {type(out).__name__} instead "
                              "of DynamicRecord")
-    return _KEEP, dict(out), ""
+    return _KEEP, _plain(dict(out)), ""
 
 
 def filter_records(df: DataFrame, f: Callable[[DynamicRecord], Any]
@@ -114,6 +141,8 @@ def _result_schema(source: T.StructType, results: Any) -> T.StructType:
                         verifiers[key](value)
                     except (TypeError, ValueError):
                         state[0] = False
+                    if state[0] and _adds_fields(value, original[key]):
+                        state[0] = False  # a struct the function gave new fields
                 state[1] = _merged(state[1], _infer_type(value, infer_dict_as_struct=True))
         yield seen
 
@@ -129,6 +158,19 @@ def _result_schema(source: T.StructType, results: Any) -> T.StructType:
     fields += [T.StructField(name, dtype) for name, (_, dtype) in merged.items()
                if name not in original]
     return T.StructType(fields)
+
+
+def _adds_fields(value: Any, dtype: T.DataType) -> bool:
+    """Whether ``value`` has a field that its struct type ``dtype`` lacks, at any depth
+    (Spark's type check ignores such fields, which would drop them)."""
+    if isinstance(dtype, T.StructType) and isinstance(value, dict):
+        names = set(dtype.names)
+        if any(k not in names for k in value):
+            return True
+        return any(_adds_fields(value.get(f.name), f.dataType) for f in dtype.fields)
+    if isinstance(dtype, T.ArrayType) and isinstance(value, list):
+        return any(_adds_fields(v, dtype.elementType) for v in value)
+    return False
 
 
 def _merged(a: T.DataType, b: T.DataType) -> T.DataType:

@@ -173,3 +173,45 @@ def test_writers_refuse_a_dataframe_as_awsglue_does(glue_context: Any, spark: An
     with pytest.raises(TypeError, match="write_dynamic_frame.from_catalog: frame must be"):
         glue_context.write_dynamic_frame.from_catalog(frame=df, database="db", table_name="t")
     assert not (Path(glue_context._runtime.s3_root()) / "o").exists()
+
+
+def test_dynamic_record_fields_are_attributes_as_in_awsglue(glue_context: Any, spark: Any
+                                                            ) -> None:
+    """awsglue's DynamicRecord: rec.age reads a field, rec.addr.city a struct's field, a
+    missing one is a KeyError (filter drops the record), rec.total = ... sets a field."""
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.createDataFrame([(1, 40, ("Oslo",)), (2, 20, ("Rome",))],
+                               "id int, age int, addr struct<city:string>")
+    dyf = DynamicFrame.fromDF(df, glue_context, "people")
+    older = dyf.filter(lambda r: r.age > 30)
+    assert [r.id for r in older.toDF().collect()] == [1]
+    assert older.errorsCount() == 0
+    assert [r.id for r in dyf.filter(lambda r: r.addr.city == "Rome").toDF().collect()] == [2]
+    assert dyf.filter(lambda r: r.no_such_field > 1).count() == 0  # KeyError: not kept
+
+    def doubled(rec: Any) -> Any:
+        rec.twice = rec.age * 2
+        return rec
+
+    out = dyf.map(doubled)
+    assert out.errorsCount() == 0
+    assert sorted((r.id, r.twice) for r in out.toDF().collect()) == [(1, 80), (2, 40)]
+
+
+def test_map_adding_a_field_to_a_struct_keeps_it(glue_context: Any, spark: Any) -> None:
+    """A map function that adds a field inside a struct: Glue's records keep it; the struct
+    kept its old type here and the new field was silently dropped."""
+    from awsglue.dynamicframe import DynamicFrame
+
+    df = spark.createDataFrame([(1, ("Oslo",)), (2, None)], "id int, addr struct<city:string>")
+
+    def add_country(rec: Any) -> Any:
+        if rec["addr"] is not None:
+            rec["addr"]["country"] = "NO"
+        return rec
+
+    out = DynamicFrame.fromDF(df, glue_context, "p").map(add_country).toDF()
+    assert out.schema["addr"].dataType.simpleString() == "struct<city:string,country:string>"
+    assert sorted(out.collect()) == [Row(id=1, addr=Row(city="Oslo", country="NO")),
+                                     Row(id=2, addr=None)]
