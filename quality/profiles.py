@@ -2,7 +2,8 @@
 
 * pass 1 - one scan: Size and, per column, Completeness, ApproxCountDistinct, the DataType
   distribution (string columns), Minimum/Maximum/Mean/StandardDeviation/Sum/ZerosCount (typed
-  numeric columns) and MinLength/MaxLength (string columns);
+  numeric columns) and MinLength/MaxLength (string columns, a NULL as a length-0 string, as
+  Deequ's profiler);
 * pass 2 - one scan, only when string columns turn out to hold numbers: the numeric statistics
   of those columns cast to double (Deequ profiles them as numeric too);
 * pass 3 - one grouping action: histograms of the columns with at most
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import types as T
 
 from quality.analyzers import (
+    AnalyzerOptions,
     ApproxCountDistinct,
     Completeness,
     DataType,
@@ -34,6 +36,7 @@ from quality.analyzers import (
     Mean,
     Minimum,
     MinLength,
+    NullBehavior,
     Size,
     StandardDeviation,
     Sum,
@@ -162,7 +165,7 @@ class ColumnProfilerRunBuilder:
         for c in columns:
             pass1 += [Completeness(c), ApproxCountDistinct(c)]
             if isinstance(schema[c], T.StringType):
-                pass1 += [DataType(c), MinLength(c), MaxLength(c)]
+                pass1 += [DataType(c), *_length_analyzers(c)]
             elif isinstance(schema[c], _NUMERIC):
                 pass1 += _numeric_analyzers(c)
         m1 = compute_metrics(df, pass1)
@@ -215,15 +218,25 @@ class ColumnProfilerRunBuilder:
                     stdDev=_value(source.get(StandardDeviation(c))),
                     zerosCount=(None if _value(source.get(ZerosCount(c))) is None
                                 else int(_value(source.get(ZerosCount(c))))))
-            elif is_string:
+            elif is_string and dtype == "String":
+                # Deequ picks the profile class by the (inferred) type: a string column of
+                # booleans, or of NULLs only (Unknown), gets a StandardColumnProfile
+                shortest, longest = _length_analyzers(c)
                 profiles[c] = StringColumnProfile(**common,
-                                                  minLength=_value(m1.get(MinLength(c))),
-                                                  maxLength=_value(m1.get(MaxLength(c))))
+                                                  minLength=_value(m1.get(shortest)),
+                                                  maxLength=_value(m1.get(longest)))
             else:
                 profiles[c] = StandardColumnProfile(**common)
         log.info("profiled %d columns of %d records in %d passes", len(columns), num_records,
                  passes)
         return ColumnProfiles(profiles, num_records, passes)
+
+
+def _length_analyzers(column: str) -> tuple[MinLength, MaxLength]:
+    """Deequ 2.0.7's profiler measures lengths with NullBehavior.EmptyString: a NULL value is
+    a length-0 string (``minLength`` 0 for a string column with NULLs)."""
+    options = AnalyzerOptions(NullBehavior.EmptyString)
+    return MinLength(column, analyzerOptions=options), MaxLength(column, analyzerOptions=options)
 
 
 def _numeric_analyzers(column: str) -> list[Any]:

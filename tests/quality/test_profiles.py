@@ -119,3 +119,96 @@ def test_histograms_only_for_deequ_types(spark: Any) -> None:
     only_dates = spark.createDataFrame([(d,) for d in days], "day date")
     dated = ColumnProfilerRunner(spark).onData(only_dates).run()
     assert dated.profiles["day"].histogram is None and dated.passes == 1
+
+
+EDGE_SCHEMA = ("ints string, signed string, mixed string, cased string, nothing string, "
+               "i int, dec decimal(10,2), words string, bools boolean, flags string")
+EDGE_ROWS = [("1", "007", "1.5", "true", None, 3, "1.10", "a", True, "true"),
+             ("2", "-3", "2", "false", None, None, "2.20", "b", None, "false"),
+             (None, "+4", "1e3", "True", None, 5, None, "abc", False, None),
+             ("4", " 5", "NaN", None, None, 0, "0.00", "", True, "true"),
+             ("-0", "6", ".5", "FALSE", None, 7, "3.30", None, True, "false")]
+
+
+def _edge_frame(spark: Any) -> Any:
+    from decimal import Decimal
+
+    rows = [r[:6] + (None if r[6] is None else Decimal(r[6]),) + r[7:] for r in EDGE_ROWS]
+    return spark.createDataFrame(rows, EDGE_SCHEMA)
+
+
+def test_profile_class_follows_the_inferred_type(spark: Any) -> None:
+    """Deequ picks the class by the (inferred) type: a string column of booleans, or of NULLs
+    only (type Unknown), gets a StandardColumnProfile (no minLength / maxLength), as a boolean
+    column does; only an inferred String gets a StringColumnProfile."""
+    from quality.profiles import StandardColumnProfile
+
+    profiles = ColumnProfilerRunner(spark).onData(_edge_frame(spark)).run().profiles
+    kinds = {c: (type(p).__name__, p.dataType) for c, p in profiles.items()}
+    assert kinds["flags"] == ("StandardColumnProfile", "Boolean")
+    assert kinds["nothing"] == ("StandardColumnProfile", "Unknown")
+    assert kinds["bools"] == ("StandardColumnProfile", "Boolean")
+    assert kinds["cased"] == ("StringColumnProfile", "String")  # True, FALSE are no booleans
+    assert kinds["mixed"] == ("StringColumnProfile", "String")  # 1e3 and NaN are strings
+    assert kinds["ints"] == ("NumericColumnProfile", "Integral")
+    assert type(profiles["flags"]) is StandardColumnProfile
+
+
+def test_string_profile_lengths_count_null_as_empty(spark: Any) -> None:
+    """Deequ's profiler measures MinLength / MaxLength with NullBehavior.EmptyString."""
+    profiles = ColumnProfilerRunner(spark).onData(_edge_frame(spark)).run().profiles
+    words = profiles["words"]
+    assert isinstance(words, StringColumnProfile)
+    assert (words.minLength, words.maxLength) == (0.0, 3.0)
+    cased = profiles["cased"]  # a NULL among 4- and 5-letter words: 0, not 4
+    assert isinstance(cased, StringColumnProfile) and cased.minLength == 0.0
+
+
+def _deequ_profile(conv: Any, profile: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "class": profile.getClass().getSimpleName(), "completeness": profile.completeness(),
+        "distinct": profile.approximateNumDistinctValues(),
+        "dataType": profile.dataType().toString(), "inferred": profile.isDataTypeInferred(),
+        "typeCounts": dict(conv.mapAsJavaMapConverter(profile.typeCounts()).asJava())}
+    histogram = profile.histogram()
+    out["histogram"] = None if histogram.isEmpty() else sorted(
+        (str(k), v.absolute()) for k, v in conv.mapAsJavaMapConverter(
+            histogram.get().values()).asJava().items())
+    if out["class"] == "NumericColumnProfile":
+        for name in ("mean", "maximum", "minimum", "sum", "stdDev"):
+            value = getattr(profile, name)()
+            out[name] = None if value.isEmpty() else pytest.approx(value.get())
+    if out["class"] == "StringColumnProfile":
+        for name in ("minLength", "maxLength"):
+            value = getattr(profile, name)()
+            out[name] = None if value.isEmpty() else float(value.get())
+    return out
+
+
+def _our_profile(profile: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "class": type(profile).__name__, "completeness": profile.completeness,
+        "distinct": profile.approximateNumDistinctValues, "dataType": profile.dataType,
+        "inferred": profile.isDataTypeInferred, "typeCounts": dict(profile.typeCounts),
+        "histogram": None if profile.histogram is None else sorted(
+            (str(k), v.absolute) for k, v in profile.histogram.values.items())}
+    if isinstance(profile, NumericColumnProfile):
+        for name in ("mean", "maximum", "minimum", "sum", "stdDev"):
+            out[name] = getattr(profile, name)
+    if isinstance(profile, StringColumnProfile):
+        out["minLength"], out["maxLength"] = profile.minLength, profile.maxLength
+    return out
+
+
+@pytest.mark.jars
+def test_profiles_of_edge_columns_equal_real_deequs(deequ: Any) -> None:
+    """Numeric, boolean and NULL-only strings, signs and padding, a decimal and a boolean
+    column through Deequ 2.0.7's ColumnProfilerRunner (py4j) and Lakeforge's."""
+    df = _edge_frame(deequ)
+    jvm = deequ.sparkContext._jvm
+    conv = jvm.scala.collection.JavaConverters
+    real = conv.mapAsJavaMapConverter(jvm.com.amazon.deequ.profiles.ColumnProfilerRunner()
+                                      .onData(df._jdf).run().profiles()).asJava()
+    ours = ColumnProfilerRunner(deequ).onData(df).run().profiles
+    for column in df.columns:
+        assert _our_profile(ours[column]) == _deequ_profile(conv, real.get(column)), column
