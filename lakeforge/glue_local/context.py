@@ -83,15 +83,23 @@ class GlueLogger:
 
 
 class GlueContext:
-    """Glue's GlueContext: ``GlueContext(SparkContext.getOrCreate())``."""
+    """Glue's GlueContext: ``GlueContext(SparkContext.getOrCreate())`` (or of a SparkSession).
+
+    As Glue's, which is a SQLContext, it answers SQLContext's methods (``sql``, ``read``,
+    ``table``, ``createDataFrame``, ``udf``, ...) on its session."""
 
     def __init__(self, sparkContext: Any = None, **options: Any) -> None:  # noqa: N803
         from pyspark import SparkContext
 
-        sc = sparkContext or SparkContext.getOrCreate()
+        if isinstance(sparkContext, SparkSession):  # awsglue takes a session too
+            self.spark_session = sparkContext
+            sc = sparkContext.sparkContext
+        else:
+            sc = sparkContext or SparkContext.getOrCreate()
+            active = SparkSession.getActiveSession()
+            self.spark_session = active if active is not None else SparkSession(sc)
         self._sc = sc
-        active = SparkSession.getActiveSession()
-        self.spark_session = active if active is not None else SparkSession(sc)
+        self._sql_context: Any = None
         self._runtime: GlueRuntime = current_runtime(self.spark_session)
         self._options = dict(options)
         self.create_dynamic_frame = DynamicFrameReader(self)
@@ -579,6 +587,12 @@ class GlueContext:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        from pyspark.sql import SQLContext
+
+        if hasattr(SQLContext, name):  # Glue's GlueContext is a SQLContext
+            if self._sql_context is None:
+                self._sql_context = SQLContext(self._sc, self.spark_session)
+            return getattr(self._sql_context, name)
         raise GlueApiNotImplementedError(
             f"GlueContext.{name}", "use spark_session for Spark calls, or open an issue "
             "naming this Glue API")

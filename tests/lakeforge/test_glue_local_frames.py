@@ -215,3 +215,18 @@ def test_map_adding_a_field_to_a_struct_keeps_it(glue_context: Any, spark: Any) 
     assert out.schema["addr"].dataType.simpleString() == "struct<city:string,country:string>"
     assert sorted(out.collect()) == [Row(id=1, addr=Row(city="Oslo", country="NO")),
                                      Row(id=2, addr=None)]
+
+
+def test_glue_context_answers_sql_context_calls_and_takes_a_session(glue_context: Any,
+                                                                    spark: Any) -> None:
+    """Glue's GlueContext is a SQLContext (glueContext.sql, .read, .table, .createDataFrame)
+    and is also made from a SparkSession; here those calls raised GlueApiNotImplementedError
+    and a session became its SparkContext."""
+    from awsglue.context import GlueContext
+
+    assert glue_context.sql("SELECT 1 AS x").collect() == [Row(x=1)]
+    assert glue_context.createDataFrame([(2,)], "y int").collect() == [Row(y=2)]
+    assert glue_context.read.json is not None
+    from_session = GlueContext(spark)
+    assert from_session._sc is spark.sparkContext
+    assert from_session.spark_session is spark
