@@ -5,7 +5,7 @@
   numeric columns) and MinLength/MaxLength (string columns, a NULL as a length-0 string, as
   Deequ's profiler);
 * pass 2 - one scan, only when string columns turn out to hold numbers: the numeric statistics
-  of those columns cast to double (Deequ profiles them as numeric too);
+  of those columns cast to long (Integral) or double (Fractional), as Deequ profiles them;
 * pass 3 - one grouping action: histograms of the columns with at most
   ``lowCardinalityHistogramThreshold`` (approximately) distinct values.
 
@@ -180,7 +180,10 @@ class ColumnProfilerRunBuilder:
         numeric_strings = [c for c, t in inferred.items() if t in ("Integral", "Fractional")]
         m2: dict[Any, Any] = {}
         if numeric_strings:
-            cast = df.select(*[col(c).cast("double").alias(c) for c in numeric_strings])
+            # as Deequ's castNumericStringColumns: Integral to long ("-0" is 0), Fractional
+            # to double
+            cast = df.select(*[col(c).cast("long" if inferred[c] == "Integral" else "double")
+                               .alias(c) for c in numeric_strings])
             m2 = compute_metrics(cast, [a for c in numeric_strings for a in _numeric_analyzers(c)])
             passes += 1
 

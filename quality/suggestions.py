@@ -20,6 +20,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -95,8 +96,14 @@ class ConstraintSuggestion:
 
 
 def _has_histogram_of_categories(profile: StandardColumnProfile) -> bool:
-    return profile.histogram is not None and profile.dataType in ("String", "Boolean",
-                                                                  "Integral")
+    """Deequ 2.0.7's categorical rules apply to String and Integral columns only (a boolean
+    column gets no IS IN suggestion)."""
+    return profile.histogram is not None and profile.dataType in ("String", "Integral")
+
+
+def _sql_values(values: Iterable[str]) -> str:
+    """Deequ's categoriesSql: ``'a', 'it''s'``."""
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -200,10 +207,11 @@ class CategoricalRangeRule(ConstraintRule):
         items = sorted(((k, v.absolute) for k, v in profile.histogram.values.items()  # type: ignore[union-attr]
                         if k != "NullValue"), key=lambda kv: (-kv[1], kv[0]))
         names = [k for k, _ in items]
-        listed = ",".join(names)
+        values = _sql_values(names)
+        description = f"'{c}' has value range {values}"
         return self._suggest(
-            profile, f"ComplianceConstraint(Compliance('{c}' has value range {listed}))",
-            "Compliance: 1", f"'{c}' has value range {', '.join(repr(n) for n in names)}",
+            profile, f"ComplianceConstraint(Compliance({description},`{c}` IN ({values}),None,"
+            f"List({c}),None))", "Compliance: 1", description,
             f'.isContainedIn("{c}", Array({_quoted(names)}))')
 
 
@@ -215,33 +223,45 @@ class FractionalCategoricalRangeRule(ConstraintRule):
         self.targetDataCoverageFraction = targetDataCoverageFraction
 
     def _top(self, profile: StandardColumnProfile) -> tuple[list[str], float]:
-        items = sorted(((k, v.ratio) for k, v in profile.histogram.values.items()  # type: ignore[union-attr]
-                        if k != "NullValue"), key=lambda kv: (-kv[1], kv[0]))
-        chosen, coverage = [], 0.0
-        for key, ratio in items:
-            if coverage >= self.targetDataCoverageFraction:
-                break
-            chosen.append(key)
-            coverage += ratio
-        return chosen, coverage
+        """Deequ's getTopCategoriesForFractionalDataCoverage: the most frequent values
+        (NullValue included) until they cover the target fraction; (values without
+        NullValue, most frequent first, and the fraction they cover with it)."""
+        items = sorted(profile.histogram.values.items(),  # type: ignore[union-attr]
+                       key=lambda kv: (-kv[1].ratio, kv[0]))
+        chosen: list[tuple[str, int]] = []
+        coverage = 0.0
+        for key, value in items:
+            if coverage < self.targetDataCoverageFraction:
+                coverage += value.ratio
+                chosen.append((key, value.absolute))
+        listed = [k for k, _ in sorted(chosen, key=lambda kv: (-kv[1], kv[0]))
+                  if k != "NullValue"]
+        return listed, coverage
 
     def shouldBeApplied(self, profile: StandardColumnProfile, numRecords: int) -> bool:
         if not _has_histogram_of_categories(profile):
             return False
-        chosen, coverage = self._top(profile)
-        categories = [k for k in profile.histogram.values if k != "NullValue"]  # type: ignore[union-attr]
-        return (coverage >= self.targetDataCoverageFraction and 0 < len(chosen)
-                < len(categories))
+        entries = profile.histogram.values  # type: ignore[union-attr]
+        if not entries:
+            return False
+        unique = sum(1 for v in entries.values() if v.absolute == 1)
+        _, coverage = self._top(profile)
+        return unique / len(entries) <= 0.4 and coverage < 1
 
     def candidate(self, profile: StandardColumnProfile, numRecords: int) -> ConstraintSuggestion:
         c = profile.column
         chosen, coverage = self._top(profile)
-        bound = java_double(math.floor(coverage * 100) / 100)
+        # Deequ's target: the Wald lower bound of the covered fraction, rounded down to 2
+        # decimals (BigDecimal.setScale(2, RoundingMode.DOWN))
+        wald = coverage - 1.96 * math.sqrt(coverage * (1 - coverage) / numRecords)
+        target = float(Decimal(repr(wald)).quantize(Decimal("0.01"), rounding=ROUND_DOWN))
+        bound = java_double(target)
+        values = _sql_values(chosen)
+        description = (f"'{c}' has value range {values} for at least "
+                       f"{java_double(target * 100)}% of values")
         return self._suggest(
-            profile, f"ComplianceConstraint(Compliance('{c}' has value range {','.join(chosen)} "
-            f"for at least {bound} of values))", f"Compliance: {java_double(coverage)}",
-            f"'{c}' has value range {', '.join(repr(n) for n in chosen)} for at least "
-            f"{int(round(coverage * 100))}% of values",
+            profile, f"ComplianceConstraint(Compliance({description},`{c}` IN ({values}),"
+            f"None,List({c}),None))", f"Compliance: {java_double(coverage)}", description,
             f'.isContainedIn("{c}", Array({_quoted(chosen)}), _ >= {bound}, '
             f'Some("It should be above {bound}!"))')
 

@@ -212,3 +212,54 @@ def test_profiles_of_edge_columns_equal_real_deequs(deequ: Any) -> None:
     ours = ColumnProfilerRunner(deequ).onData(df).run().profiles
     for column in df.columns:
         assert _our_profile(ours[column]) == _deequ_profile(conv, real.get(column)), column
+
+
+# Category counts all differ, so the order of the suggested values is the same in both
+# engines (Deequ orders ties by its Scala Map's iteration order).
+CATEGORY_ROWS = ([("a", "1", True, k) for k in range(10)] + [("b", "2", False, k) for k in
+                 range(10, 16)] + [("c", "3", True, k) for k in range(16, 19)]
+                 + [("d", "-0", False, 19)])
+
+
+def _categories(spark: Any) -> Any:
+    return spark.createDataFrame(CATEGORY_ROWS, "k string, n string, flag boolean, id int")
+
+
+def _suggestions(result: dict[str, Any]) -> set[tuple[str, str, str, str]]:
+    return {(s["column_name"], s["code_for_constraint"], s["description"], s["current_value"])
+            for s in result["constraint_suggestions"]}
+
+
+def test_fractional_categorical_range_targets_the_wald_lower_bound(spark: Any) -> None:
+    """a, b, c cover 95% of k (d is the one value seen once): Deequ suggests the values for at
+    least p - 1.96 sqrt(p (1 - p) / n) of the rows, rounded down (0.85), not p (0.95). No IS IN
+    for the boolean column, nor for the unique id; n's "-0" is 0 (Integral strings are cast
+    to long)."""
+    got = _suggestions(ConstraintSuggestionRunner(spark).onData(_categories(spark))
+                       .addConstraintRule(DEFAULT()).run())
+    k = {s for s in got if s[0] == "k"}
+    assert ('k', '.isContainedIn("k", Array("a", "b", "c"), _ >= 0.85, '
+            'Some("It should be above 0.85!"))',
+            "'k' has value range 'a', 'b', 'c' for at least 85.0% of values",
+            "Compliance: 0.9500000000000001") in k  # 0.5 + 0.3 + 0.15, as Deequ sums
+    assert not [s for s in got if s[0] in ("flag", "id") and "isContainedIn" in s[1]]
+    assert ("n", '.isNonNegative("n")', "'n' has no negative values", "Minimum: 0.0") in got
+
+
+@pytest.mark.jars
+def test_default_suggestions_equal_real_deequs(deequ: Any) -> None:
+    """Rules.DEFAULT through Deequ 2.0.7's ConstraintSuggestionRunner (py4j) and Lakeforge's,
+    on the categories frame and the edge columns."""
+    jvm = deequ.sparkContext._jvm
+    conv = jvm.scala.collection.JavaConverters
+    rules = getattr(jvm.com.amazon.deequ.suggestions, "Rules$").__getattr__("MODULE$").DEFAULT()
+    for df in (_categories(deequ), _edge_frame(deequ)):
+        result = jvm.com.amazon.deequ.suggestions.ConstraintSuggestionRunner().onData(df._jdf) \
+            .addConstraintRules(rules).run()
+        by_column = conv.mapAsJavaMapConverter(result.constraintSuggestions()).asJava()
+        expected = {(str(column), s.codeForConstraint(), s.description(), s.currentValue())
+                    for column in by_column.keySet()
+                    for s in conv.seqAsJavaListConverter(by_column.get(column)).asJava()}
+        ours = _suggestions(ConstraintSuggestionRunner(deequ).onData(df)
+                            .addConstraintRule(DEFAULT()).run())
+        assert ours == expected
