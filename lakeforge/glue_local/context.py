@@ -5,7 +5,8 @@
   ``escaper``, ``withHeader``, ``skipFirst``, ``multiLine``; json: ``multiLine``); values are
   typed per record as Glue does and mixed columns become choices (:mod:`.choice`).
 * ``from_catalog``: the table in the env's catalog (crawl or publish it first); partitioned
-  tables read their partitions' folders, ``push_down_predicate`` selects partitions.
+  tables read their partitions' folders, ``push_down_predicate`` and the
+  ``catalogPartitionPredicate`` additional option select partitions.
 * ``write_dynamic_frame.from_options(connection_type="s3")`` appends files as Glue does
   (compressed by the ``compression`` connection option, ``gzip`` or ``bzip``, or the format
   option of that name), registering them in the catalog when ``enableUpdateCatalog`` names
@@ -145,7 +146,8 @@ class GlueContext:
         **kwargs: Any,
     ) -> DynamicFrame:
         return self._read_table(str(database), str(table_name), transformation_ctx,
-                                push_down_predicate, detect_choices=True)
+                                _partition_predicate(push_down_predicate, additional_options),
+                                detect_choices=True)
 
     def create_data_frame_from_catalog(
         self, database: str | None = None, table_name: str | None = None,
@@ -155,7 +157,8 @@ class GlueContext:
     ) -> DataFrame:
         """A DataFrame of the table, read as Spark reads (no choice columns)."""
         return self._read_table(str(database), str(table_name), transformation_ctx,
-                                push_down_predicate, detect_choices=False).toDF()
+                                _partition_predicate(push_down_predicate, additional_options),
+                                detect_choices=False).toDF()
 
     def create_data_frame_from_options(
         self, connection_type: str, connection_options: Mapping[str, Any] | None = None,
@@ -670,6 +673,16 @@ class DataSource(_Endpoint):
         return self._ctx.create_dynamic_frame_from_options(
             self.connection_type, self.options, self.format, self.format_options,
             self.transformation_ctx)
+
+
+def _partition_predicate(push_down_predicate: str,
+                         additional_options: Mapping[str, Any] | None) -> str:
+    """The partitions a catalog read selects: ``push_down_predicate`` and the
+    ``catalogPartitionPredicate`` additional option (Glue prunes with it on the server, with
+    the table's partition indexes), both holding."""
+    parts = [str(p) for p in (push_down_predicate,
+                              (additional_options or {}).get("catalogPartitionPredicate")) if p]
+    return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)
 
 
 def _require_frame(api: str, frame: Any) -> None:
