@@ -147,13 +147,13 @@ class ErrorsAsDynamicFrame(_FrameTransform):
 
 
 class MapToCollection(_FrameTransform):
-    """Apply a frame transform class to every frame of a collection."""
+    """Glue MapToCollection: ``callable(frame, transformation_ctx)`` on every frame of a
+    collection (``DynamicFrameCollection.map``), as awsglue calls it."""
 
     @classmethod
     def apply(cls, dfc: DynamicFrameCollection, callable: Any,  # noqa: A002
-              transformation_ctx: str = "", **kwargs: Any) -> DynamicFrameCollection:
-        return dfc.map(lambda frame, ctx: callable.apply(frame=frame, **kwargs),
-                       transformation_ctx)
+              transformation_ctx: str = "") -> DynamicFrameCollection:
+        return dfc.map(callable, transformation_ctx)
 
 
 class FlatMap(_FrameTransform):

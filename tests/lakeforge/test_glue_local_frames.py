@@ -252,3 +252,22 @@ def test_from_catalog_prunes_by_catalog_partition_predicate(glue_context: Any,
         database=db, table_name="t", push_down_predicate="year >= 2024",
         additional_options={"catalogPartitionPredicate": "country = 'GB'"})
     assert [r.id for r in both.collect()] == [3]
+
+
+def test_map_to_collection_calls_the_function_with_frame_and_ctx(glue_context: Any,
+                                                                 spark: Any) -> None:
+    """awsglue's MapToCollection hands each frame and 'ctx:key' to a plain function; it was
+    called as a transform class (callable.apply(frame=...)) and a function failed."""
+    from awsglue.dynamicframe import DynamicFrameCollection
+    from awsglue.transforms import MapToCollection
+
+    dfc = DynamicFrameCollection({"a": _frame(glue_context, spark, "a")}, glue_context)
+    seen: list[str] = []
+
+    def only_ids(frame: Any, ctx: str) -> Any:
+        seen.append(ctx)
+        return frame.select_fields(["id"])
+
+    out = MapToCollection.apply(dfc=dfc, callable=only_ids, transformation_ctx="m")
+    assert out["a"].toDF().columns == ["id"]
+    assert seen == ["m:a"]
