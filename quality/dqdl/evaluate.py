@@ -349,6 +349,25 @@ def _rows_returned(df: DataFrame, result: DataFrame) -> int:
     return df.join(keys, condition, "left_semi").count()
 
 
+def _duplicate_keys(primary: DataFrame, reference: DataFrame,
+                    keys: Sequence[tuple[str, str]]) -> str | None:
+    """Deequ's message when the DatasetMatch keys do not identify the rows of both datasets
+    (the keys' group count differs from the row count), else None."""
+    left = [sql_column(p) for p, _ in keys]
+    right = [sql_column(r) for _, r in keys]
+    counts = [(primary.select(*left).distinct().count(), primary.count()),
+              (reference.select(*right).distinct().count(), reference.count())]
+    if all(unique == rows for unique, rows in counts):
+        return None
+    (u1, n1), (u2, n2) = counts
+    return ("The selected columns are not comparable due to duplicates present in the "
+            "dataset.Comparison keys must be unique, but "
+            f"in Dataframe 1, there are {u1} unique records and {n1} rows, and "
+            f"in Dataframe 2, there are {u2} unique records and {n2} rows, based on the "
+            f"combination of keys {{{', '.join(p for p, _ in keys)}}} in Dataframe 1 and "
+            f"{{{', '.join(r for _, r in keys)}}} in Dataframe 2")
+
+
 def _mappings(text: str) -> list[tuple[str, str]]:
     """``"id->ref_id,b"`` -> [("id", "ref_id"), ("b", "b")]."""
     out = []
@@ -509,26 +528,53 @@ class _ApartEvaluator:
                               self.values(rule))
 
     def _DatasetMatch(self, rule: Rule, _: Any) -> RuleOutcome:
+        """Deequ's DataSynchronization (Glue's DatasetMatch): the keys must be unique in both
+        datasets; a primary row matches when a reference row has equal keys (a NULL key
+        matches nothing) and the same match columns (NULL equals NULL); without match
+        columns, every non-key primary column, each of which the reference must have."""
         name = rule.parameters[0]
         reference = self.reference(name)
         keys = _mappings(rule.parameters[1])
-        matches = _mappings(rule.parameters[2]) if len(rule.parameters) > 2 else [
-            (c, c) for c in self.df.columns
-            if c not in {k for k, _ in keys} and c in reference.columns]
-        pairs = keys + matches
-        missing = [p for p, _ in pairs if p not in self.df.columns] + [
-            r for _, r in pairs if r not in reference.columns]
+        missing = [p for p, _ in keys if p not in self.df.columns]
         if missing:
-            return RuleOutcome(rule, FAILED, f"Column {missing[0]} does not exist in the dataset")
+            return RuleOutcome(rule, FAILED, "The following key columns were not found in the "
+                               f"first dataset: {', '.join(missing)}")
+        missing = [r for _, r in keys if r not in reference.columns]
+        if missing:
+            return RuleOutcome(rule, FAILED, "The following key columns were not found in the "
+                               f"second dataset: {', '.join(missing)}")
+        duplicates = _duplicate_keys(self.df, reference, keys)
+        if duplicates is not None:
+            return RuleOutcome(rule, FAILED, duplicates)
+        if len(rule.parameters) > 2:
+            matches = _mappings(rule.parameters[2])
+            missing = [p for p, _ in matches if p not in self.df.columns]
+            if missing:
+                return RuleOutcome(rule, FAILED, "The following columns were not found in the "
+                                   f"first dataset: {', '.join(missing)}")
+            missing = [r for _, r in matches if r not in reference.columns]
+            if missing:
+                return RuleOutcome(rule, FAILED, "The following columns were not found in the "
+                                   f"second dataset: {', '.join(missing)}")
+        else:
+            matches = [(c, c) for c in self.df.columns if c not in {k for k, _ in keys}]
+            if any(c not in reference.columns for c, _ in matches):
+                return RuleOutcome(rule, FAILED,
+                                   "Non key columns in the given data frames do not match.")
+        pairs = keys + matches
         ref = reference.select(*[F.col(sql_column(r)).alias(f"__ref{i}")
                                  for i, (_, r) in enumerate(pairs)]).distinct()
         condition = None
         for i, (primary_column, _) in enumerate(pairs):
-            term = self.df[sql_column(primary_column)].eqNullSafe(ref[f"__ref{i}"])
+            left = self.df[sql_column(primary_column)]
+            term = (left == ref[f"__ref{i}"]) if i < len(keys) else left.eqNullSafe(
+                ref[f"__ref{i}"])
             condition = term if condition is None else condition & term
         total = self.df.count()
+        if not total:
+            return RuleOutcome(rule, FAILED, "Cannot evaluate: primary DataFrame is empty")
         found = self.df.join(ref, condition, "left_semi").count()
-        ratio = found / total if total else math.nan
+        ratio = found / total
         return _ratio_outcome(rule, ratio, f"Dataset.{name}.DatasetMatch", self.values(rule))
 
     def _AggregateMatch(self, rule: Rule, _: Any) -> RuleOutcome:

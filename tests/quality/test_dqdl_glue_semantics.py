@@ -57,6 +57,18 @@ AGREED: dict[str, tuple[str, dict[str, float], str | None]] = {
     'CustomSql "select id, qty * 2 as q2 from primary" with threshold > 0.1':
         ("Failed", {}, "The columns returned from the SQL statement should only belong to the "
                        "primary table. Columns not found: q2"),
+    # DatasetMatch (Deequ's DataSynchronization): keys must be unique in both datasets, a NULL
+    # key matches nothing, NULL match values equal NULL
+    'DatasetMatch "ref" "id->id" "status" >= 0.3':
+        ("Failed", {}, "The selected columns are not comparable due to duplicates present in "
+                       "the dataset.Comparison keys must be unique, but in Dataframe 1, there "
+                       "are 4 unique records and 5 rows, and in Dataframe 2, there are 4 unique "
+                       "records and 4 rows, based on the combination of keys {id} in Dataframe "
+                       "1 and {id} in Dataframe 2"),
+    'DatasetMatch "ref" "id,status" "note" >= 0.1':
+        ("Passed", {"Dataset.ref.DatasetMatch": 0.2}, None),
+    'DatasetMatch "ref" "id,status" >= 0.1':  # every other column compared
+        ("Passed", {"Dataset.ref.DatasetMatch": 0.2}, None),
     # ColumnDataType: a NULL value is of no type (fails =, passes !=)
     'ColumnDataType "day" = "DATE"':
         ("Failed", {"Column.day.ColumnDataType.Compliance": 0.8},
@@ -94,8 +106,6 @@ TABLED: dict[str, tuple[tuple[str, dict[str, float]], tuple[str, dict[str, float
     'ColumnValues "qty" > 0 with threshold > 0.5':
         (("Failed", {"Column.qty.Minimum": 0.0}),
          ("Passed", {"Column.qty.ColumnValues.Compliance": 0.6})),
-    'DatasetMatch "ref" "id->id" "status" >= 0.3':
-        (("Failed", {}), ("Passed", {"Dataset.ref.DatasetMatch": 0.6})),
 }
 
 
@@ -107,7 +117,8 @@ def _results(spark: Any, rows: list[tuple[Any, ...]], rules: list[str]) -> dict[
     return {rule: outcome for rule, outcome in zip(rules, result.rules, strict=True)}
 
 
-@pytest.mark.parametrize("rule_type", ["ReferentialIntegrity", "CustomSql", "ColumnDataType"])
+@pytest.mark.parametrize("rule_type", ["ReferentialIntegrity", "CustomSql", "DatasetMatch",
+                                       "ColumnDataType"])
 def test_rule_type_gives_deequs_outcomes_metrics_and_reasons(spark: Any, rule_type: str) -> None:
     rules = {r: expected for r, expected in AGREED.items() if r.split()[0] == rule_type}
     got = _results(spark, ROWS, list(rules))
@@ -189,3 +200,15 @@ def test_glue_rule_forms_agree_with_deequs_dqdl_module(spark: Any, tmp_path: Pat
         assert set(mine.evaluated_metrics) == set(row["EvaluatedMetrics"]), (rule, row)
         for name, value in row["EvaluatedMetrics"].items():
             assert math.isclose(mine.evaluated_metrics[name], value), (rule, name, row)
+
+
+def test_dataset_match_without_match_columns_needs_every_primary_column(spark: Any) -> None:
+    """Without match columns every non-key primary column is compared, so a reference that
+    lacks one fails the rule with Deequ's DataSynchronization message (it was left out)."""
+    df = spark.createDataFrame([(1, "a", "x"), (2, "b", "y")], "id long, k string, note string")
+    narrow = spark.createDataFrame([(1, "a"), (2, "b")], "id long, k string")
+    result = evaluate_ruleset(spark, df, 'Rules = [ DatasetMatch "ref" "id" >= 0.5 ]',
+                              references={"ref": narrow})
+    (outcome,) = result.rules
+    assert (outcome.outcome, outcome.failure_reason) == (
+        "Failed", "Non key columns in the given data frames do not match.")
