@@ -1,7 +1,8 @@
 """GlueContext on Lakeforge's runtime: Glue's readers and writers over the lake and catalog.
 
 * ``create_dynamic_frame.from_options(connection_type="s3", ...)``: csv, json, parquet (also
-  glueparquet, orc) with Glue's ``format_options`` (csv: ``separator``, ``quoteChar`` (-1: off),
+  glueparquet, orc) with Glue's ``format_options``, names in any case as Glue reads them
+  (csv: ``separator``, ``quoteChar`` (-1: off),
   ``escaper``, ``withHeader``, ``skipFirst``, ``multiLine``; json: ``multiLine``); values are
   typed per record as Glue does and mixed columns become choices (:mod:`.choice`).
 * ``from_catalog``: the table in the env's catalog (crawl or publish it first); partitioned
@@ -284,6 +285,7 @@ class GlueContext:
               format_options: Mapping[str, Any], name: str, *, detect_choices: bool = True,
               with_file: bool = False) -> DynamicFrame:
         spark = self.spark_session
+        format_options = _format_options(format_options)
         fmt = (format or "").lower()
         if fmt not in FORMATS:
             raise GlueApiNotImplementedError(
@@ -474,6 +476,7 @@ class GlueContext:
 
     def _write_files(self, df: DataFrame, path: str, format: str | None,  # noqa: A002
                      fo: Mapping[str, Any], keys: Sequence[str]) -> None:
+        fo = _format_options(fo)
         fmt = (format or "").lower()
         if fmt not in FORMATS:
             raise GlueApiNotImplementedError(
@@ -691,6 +694,18 @@ def _require_frame(api: str, frame: Any) -> None:
         raise TypeError(f"{api}: frame must be a DynamicFrame, got {type(frame).__name__}; "
                         "wrap a DataFrame with DynamicFrame.fromDF(df, glue_context, name) "
                         "(write_data_frame.from_catalog takes a DataFrame)")
+
+
+# Glue reads format option names whatever their case (Glue Studio writes JSON's multiLine as
+# "multiline"); the reader and writer look them up by these spellings.
+_FORMAT_OPTION_NAMES = {name.lower(): name for name in (
+    "multiLine", "withHeader", "skipFirst", "separator", "quoteChar", "escaper", "writeHeader",
+    "compression", "jsonPath")}
+
+
+def _format_options(fo: Mapping[str, Any]) -> dict[str, Any]:
+    """``fo`` with the option names the runtime reads in their documented spelling."""
+    return {_FORMAT_OPTION_NAMES.get(str(k).lower(), k): v for k, v in fo.items()}
 
 
 def _quote_char(fo: Mapping[str, Any]) -> str:

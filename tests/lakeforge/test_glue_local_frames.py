@@ -271,3 +271,17 @@ def test_map_to_collection_calls_the_function_with_frame_and_ctx(glue_context: A
     out = MapToCollection.apply(dfc=dfc, callable=only_ids, transformation_ctx="m")
     assert out["a"].toDF().columns == ["id"]
     assert seen == ["m:a"]
+
+
+def test_json_multiline_option_is_read_whatever_its_case(glue_context: Any, spark: Any) -> None:
+    """Glue Studio writes format_options={"multiline": True}; the reader looked up only
+    "multiLine", read the pretty-printed file line by line and made every line an error."""
+    folder = Path(glue_context._runtime.s3_root()) / "in" / "pretty"
+    folder.mkdir(parents=True)
+    (folder / "a.json").write_text(json.dumps({"id": 1, "tags": ["x", "y"]}, indent=2) + "\n")
+    dyf = glue_context.create_dynamic_frame.from_options(
+        connection_type="s3", connection_options={"paths": ["s3://in/pretty/"],
+                                                  "recurse": True},
+        format="json", format_options={"multiline": True})
+    assert dyf.toDF().collect() == [Row(id=1, tags=["x", "y"])]
+    assert dyf.errorsCount() == 0
