@@ -8,8 +8,9 @@
   column, as the OpenX JSON SerDe reads them); otherwise CSV when one delimiter
   (``,`` ``\\t`` ``|`` ``;`` ``\\x01``) splits every sampled line into the same number (>= 2) of
   fields. The header is detected as Glue does: the first row is a header when all its values
-  are distinct non-empty strings and some later row has a non-string value in a column.
-  Otherwise columns are ``col0, col1, ...``.
+  are distinct non-empty strings, each but the last shorter than 150 characters, and some
+  later row has a non-string value in a column; the last value may be empty when the last
+  column is empty throughout (a trailing delimiter). Otherwise columns are ``col0, col1, ...``.
 
 Anything else raises :class:`UnreadableObject` with the reason the report shows.
 """
@@ -340,6 +341,30 @@ def _column_name(raw: str, index: int, seen: set[str]) -> str:
     return name
 
 
+HEADER_MAX_CHARS = 150  # Glue: header values "fewer than 150 characters" (but the last)
+
+
+def _detect_header(first: list[str], rest: list[list[str]], col_types: list[str]) -> bool:
+    """Glue's built-in CSV classifier's header test: every value of the first row is a string
+    of fewer than 150 characters (the last column excepted), and some later row holds a
+    non-string value. "To allow for a trailing delimiter, the last column can be empty
+    throughout the file": then the header's empty last value does not disqualify it. The
+    header's names must also be distinct (a table cannot have two columns of one name)."""
+    if not rest:
+        return False
+    names = [v.strip() for v in first]
+    trailing = names[-1] == "" and all(row[-1].strip() == "" for row in rest)
+    if trailing:
+        names = names[:-1]
+    return (
+        bool(names)
+        and all(text_value_type(v) == "string" for v in names)
+        and all(len(v) < HEADER_MAX_CHARS for v in names[: len(first) - 1])
+        and len(set(names)) == len(names)
+        and any(t not in ("string", NULL_TYPE) for t in col_types)
+    )
+
+
 def _csv(lines: list[str], compression: str | None, header_mode: HeaderMode) -> FileSchema:
     best: tuple[str, list[list[str]]] | None = None
     for d in DELIMITERS:
@@ -365,13 +390,7 @@ def _csv(lines: list[str], compression: str | None, header_mode: HeaderMode) -> 
     elif header_mode == "absent":
         header = False
     else:
-        first_types = [text_value_type(v) for v in first]
-        header = (
-            bool(rest)
-            and all(t == "string" for t in first_types)
-            and len({v.strip() for v in first}) == width
-            and any(t not in ("string", NULL_TYPE) for t in col_types)
-        )
+        header = _detect_header(first, rest, col_types)
     if not header:
         for i, value in enumerate(first):
             col_types[i] = widen(col_types[i], text_value_type(value), "text")

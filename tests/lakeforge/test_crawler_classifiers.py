@@ -1,0 +1,73 @@
+"""Glue's built-in classifiers' documented rules ("Built-in classifiers", CSV header
+heuristics; "Parameters set on Data Catalog tables by crawler").
+
+moto runs no crawler: each test runs Lakeforge's crawler against moto's Glue API and checks
+the table it registered there (columns, header skip, parameters).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lakeforge.catalog.glue_api import GlueApiCatalog
+from lakeforge.crawler import crawl
+
+pytestmark = pytest.mark.aws
+
+
+def _registered(glue: GlueApiCatalog, db: str, table: str) -> tuple[list[tuple[str, str]], dict]:
+    spec = glue.get_table(db, table)
+    assert spec is not None, f"{db}.{table} was not registered"
+    return [(c.name, c.type) for c in spec.columns], dict(spec.parameters)
+
+
+def test_csv_header_is_detected_despite_a_trailing_delimiter(tmp_path: Path,
+                                                            glue: GlueApiCatalog,
+                                                            glue_db: str) -> None:
+    """Glue: "To allow for a trailing delimiter, the last column can be empty throughout the
+    file" - a header row ending in a delimiter is still the header (it was read as a data row,
+    so every column became string and Athena would return the header as a row)."""
+    root = tmp_path / "orders"
+    root.mkdir()
+    (root / "a.csv").write_text("id,name,\n1,ann,\n2,bob,\n")
+    crawl(str(root), database=glue_db, catalog=glue)
+    cols, params = _registered(glue, glue_db, "orders")
+    assert cols == [("id", "bigint"), ("name", "string"), ("col2", "string")]
+    assert params.get("skip.header.line.count") == "1"
+
+
+def test_csv_trailing_empty_header_value_needs_an_empty_last_column(
+        tmp_path: Path, glue: GlueApiCatalog, glue_db: str) -> None:
+    """An empty last header value over a last column that holds data is no header."""
+    root = tmp_path / "orders"
+    root.mkdir()
+    (root / "a.csv").write_text("id,name,\n1,ann,x\n2,bob,y\n")
+    crawl(str(root), database=glue_db, catalog=glue)
+    cols, params = _registered(glue, glue_db, "orders")
+    assert [n for n, _ in cols] == ["col0", "col1", "col2"]
+    assert "skip.header.line.count" not in params
+
+
+def test_csv_header_values_must_be_shorter_than_150_characters(
+        tmp_path: Path, glue: GlueApiCatalog, glue_db: str) -> None:
+    """Glue: "Except for the last column, every column in a potential header has content that
+    is fewer than 150 characters" - a longer first value makes the first row data."""
+    root = tmp_path / "notes"
+    root.mkdir()
+    long_text = "n" * 150
+    (root / "a.csv").write_text(f"{long_text},qty\nshort,1\nother,2\n")
+    crawl(str(root), database=glue_db, catalog=glue)
+    cols, params = _registered(glue, glue_db, "notes")
+    assert cols == [("col0", "string"), ("col1", "string")]
+    assert "skip.header.line.count" not in params
+
+    # 149 characters, and any length in the last column, still make a header
+    ok = tmp_path / "ok"
+    ok.mkdir()
+    (ok / "a.csv").write_text(f"{'n' * 149},{'q' * 200}\nshort,1\nother,2\n")
+    crawl(str(ok), database=glue_db, catalog=glue)
+    cols, params = _registered(glue, glue_db, "ok")
+    assert cols == [("n" * 149, "string"), ("q" * 200, "bigint")]
+    assert params.get("skip.header.line.count") == "1"
