@@ -12,7 +12,9 @@
   later row has a non-string value in a column; the last value may be empty when the last
   column is empty throughout (a trailing delimiter). Otherwise columns are ``col0, col1, ...``.
 
-Anything else raises :class:`UnreadableObject` with the reason the report shows.
+A JSON array (``[{...}, {...}]``, one line or pretty-printed) is not JSON lines (Athena's JSON
+SerDes read each line as one record), so it is unreadable rather than taken for CSV. Anything else
+raises :class:`UnreadableObject` with the reason the report shows.
 """
 
 from __future__ import annotations
@@ -196,7 +198,27 @@ def _text(fs: pafs.FileSystem, obj: ListedObject, header_mode: HeaderMode, sampl
                                else f"no records after {compression} decompression")
     if lines[0].lstrip().startswith("{"):
         return _json(lines, compression)
+    if _is_json_array(lines[0]):
+        # A one-line array '[{"a":1},{"a":2}]' splits on ',' like CSV and was registered as a
+        # CSV table of string columns holding JSON fragments.
+        raise UnreadableObject(
+            "JSON array, not JSON lines: Athena's and Hive's JSON SerDes read each line as one "
+            "record, not the array's objects; write one JSON object per line (in Glue, a custom "
+            "JSON classifier with JsonPath $[*] makes the elements records)")
     return _csv(lines, compression, header_mode)
+
+
+def _is_json_array(line: str) -> bool:
+    """The first line opens a JSON array: a bare ``[`` (pretty-printed) or a whole array."""
+    text = line.strip()
+    if text == "[":
+        return True
+    if not text.startswith("["):
+        return False
+    try:
+        return isinstance(json.loads(text), list)
+    except json.JSONDecodeError:
+        return False
 
 
 # --------------------------------------------------------------------------- JSON

@@ -7,6 +7,7 @@ the table it registered there (columns, header skip, parameters).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,27 @@ def test_csv_header_values_must_be_shorter_than_150_characters(
     cols, params = _registered(glue, glue_db, "ok")
     assert cols == [("n" * 149, "string"), ("q" * 200, "bigint")]
     assert params.get("skip.header.line.count") == "1"
+
+
+def test_a_json_array_file_is_skipped_not_registered_as_csv(tmp_path: Path,
+                                                            glue: GlueApiCatalog,
+                                                            glue_db: str) -> None:
+    """A one-line JSON array splits on ',' like CSV: it was registered as a CSV table of
+    string columns (col0 = '[{"id": 1', ...). It is not JSON lines either (Athena's JSON
+    SerDes read a line as one record), so the file and its folder are skipped with the reason;
+    JSON lines crawled with them still make their table."""
+    root = tmp_path / "raw"
+    (root / "arrays").mkdir(parents=True)
+    (root / "arrays" / "a.json").write_text(
+        json.dumps([{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}]) + "\n")
+    (root / "pretty").mkdir()
+    (root / "pretty" / "p.json").write_text(json.dumps([{"id": 1}, {"id": 2}], indent=2))
+    (root / "lines").mkdir()
+    (root / "lines" / "l.json").write_text('{"id": 1}\n{"id": 2}\n')
+    report = crawl([str(root / n) for n in ("arrays", "pretty", "lines")], database=glue_db,
+                   catalog=glue)
+    assert [t.name for t in report.tables] == ["lines"]
+    assert glue.list_tables(glue_db) == ["lines"]
+    reasons = {s.path: s.reason for s in report.skipped}
+    for name in ("arrays/a.json", "pretty/p.json"):
+        assert reasons[str(root / name)].startswith("JSON array, not JSON lines"), reasons
