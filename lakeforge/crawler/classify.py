@@ -303,10 +303,17 @@ def _json(lines: list[str], compression: str | None) -> FileSchema:
 
 
 def text_value_type(value: str) -> str:
-    """The type Glue's CSV classifier gives one value (empty -> unknown)."""
-    v = value.strip()
-    if v == "":
+    """The type Glue's CSV classifier gives one value (empty or blank -> unknown).
+
+    Values are not trimmed, as Glue's CSV classifier does not trim by default
+    (``DisableValueTrimming``): LazySimpleSerDe reads ``' 2'`` in a bigint column and
+    ``' true'`` in a boolean one as NULL, so a value with leading or trailing spaces is a
+    string."""
+    v = value
+    if v.strip() == "":
         return NULL_TYPE
+    if v != v.strip():
+        return "string"
     if v.lower() in ("true", "false"):
         return "boolean"
     if _INT.match(v):

@@ -96,3 +96,19 @@ def test_a_json_array_file_is_skipped_not_registered_as_csv(tmp_path: Path,
     reasons = {s.path: s.reason for s in report.skipped}
     for name in ("arrays/a.json", "pretty/p.json"):
         assert reasons[str(root / name)].startswith("JSON array, not JSON lines"), reasons
+
+
+def test_csv_values_with_spaces_are_strings_as_glue_does_not_trim(
+        tmp_path: Path, glue: GlueApiCatalog, glue_db: str) -> None:
+    """Glue's CSV classifier does not trim values before typing them (DisableValueTrimming
+    defaults to true), and LazySimpleSerDe reads ' 2' in a bigint column and ' true' in a
+    boolean one as NULL: such columns were registered bigint / boolean and read as NULL
+    (tests/lakeforge/test_crawler_spark.py reads them back). Columns whose values have no
+    surrounding spaces keep their types; a blank value is unknown, like an empty one."""
+    root = tmp_path / "spaced"
+    root.mkdir()
+    (root / "a.csv").write_text("id,amount,flag,score\n1, 2,true,1.5\n2,3, false,  \n")
+    crawl(str(root), database=glue_db, catalog=glue)
+    cols, _ = _registered(glue, glue_db, "spaced")
+    assert cols == [("id", "bigint"), ("amount", "string"), ("flag", "string"),
+                    ("score", "double")]

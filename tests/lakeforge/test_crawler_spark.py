@@ -174,3 +174,17 @@ def test_partitions_inherit_from_table_on_spark_sql(spark: object, catalog: Spar
     assert [tuple(r) for r in rows] == [(1, "x", True, "1"), (1, "x", True, "2")]
     assert {p.location for p in catalog.get_partitions(db, "t")} == {
         str(root / "dt=1"), str(root / "dt=2")}
+
+
+def test_csv_values_with_spaces_read_back_non_null(spark: object, catalog: SparkSqlCatalog,
+                                                   db: str, tmp_path: Path) -> None:
+    """' 2' and ' true' were typed bigint and boolean, which Spark's Hive reader
+    (LazySimpleSerDe) returns as NULL; untrimmed values are strings, as in Glue's CSV
+    classifier, so every value reads back."""
+    root = tmp_path / "spaced"
+    root.mkdir()
+    (root / "a.csv").write_text("1, 2, true\n2,3 ,false \n")
+    t = crawl(str(root), database=db, catalog=catalog).table("spaced")
+    assert t.columns == [("col0", "bigint"), ("col1", "string"), ("col2", "string")]
+    rows = spark.table(f"{db}.spaced").orderBy("col0").collect()  # type: ignore[attr-defined]
+    assert [tuple(r) for r in rows] == [(1, " 2", " true"), (2, "3 ", "false ")]
