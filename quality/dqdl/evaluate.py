@@ -506,15 +506,24 @@ class _ApartEvaluator:
     def _ReferentialIntegrity(self, rule: Rule, _: Any) -> RuleOutcome:
         primary_name, primary_columns = _primary_param(rule.parameters[0])
         reference_name, reference_columns = _dataset_param(rule.parameters[1])
+        # Deequ's ReferentialIntegrity.subsetCheckRowLevel: these fail the rule, in this order
         if len(primary_columns) != len(reference_columns):
-            return RuleOutcome(rule, ERROR, "ReferentialIntegrity needs as many reference "
-                               "columns as primary columns")
+            return RuleOutcome(rule, FAILED, "The number of columns to check from the primary "
+                               "data frame must equal the number of columns to check from the "
+                               "reference data frame.")
         primary = self.reference(primary_name)
         reference = self.reference(reference_name)
-        missing = [c for c in primary_columns if c not in primary.columns] + [
-            c for c in reference_columns if c not in reference.columns]
-        if missing:
-            return RuleOutcome(rule, FAILED, f"Column {missing[0]} does not exist in the dataset")
+        for frame, columns, label in ((primary, primary_columns, "primary"),
+                                      (reference, reference_columns, "reference")):
+            missing = [c for c in columns if c not in frame.columns]
+            if len(missing) == 1:
+                return RuleOutcome(rule, FAILED,
+                                   f"Column {missing[0]} does not exist in {label} data frame.")
+            if missing:
+                return RuleOutcome(rule, FAILED, f"Columns {', '.join(missing)} do not exist in "
+                                   f"{label} data frame.")
+        if not primary.head(1):
+            return RuleOutcome(rule, FAILED, "Primary data frame contains no data.")
         keys = reference.select(*[F.col(sql_column(r)).alias(f"__ref{i}")
                                   for i, r in enumerate(reference_columns)]).distinct()
         condition = None

@@ -43,6 +43,11 @@ AGREED: dict[str, tuple[str, dict[str, float], str | None]] = {
     'ReferentialIntegrity "id, status" "ref.{id, status}" = 1.0':
         ("Failed", {"Column.ref.ReferentialIntegrity": 0.4},
          "Value: 0.4 does not meet the constraint requirement."),
+    'ReferentialIntegrity "id,status" "ref.id" = 1.0':
+        ("Failed", {}, "The number of columns to check from the primary data frame must equal "
+                       "the number of columns to check from the reference data frame."),
+    'ReferentialIntegrity "id" "ref.nope" = 1.0':
+        ("Failed", {}, "Column nope does not exist in reference data frame."),
     # row-level CustomSql: a primary row passes when the statement returned its values
     # (ids 2 and 4 come back: the two rows with id 2 and the row with id 4 pass)
     'CustomSql "select id from primary where qty > 1" with threshold > 0.5':
@@ -148,11 +153,19 @@ def test_row_level_custom_sql_on_an_empty_frame_fails_before_running_the_stateme
                                           "frame being empty")
 
 
-def test_referential_integrity_needs_as_many_reference_columns(spark: Any) -> None:
-    got = _results(spark, ROWS, ['ReferentialIntegrity "id,status" "ref.id" = 1.0'])
-    (outcome,) = got.values()
-    assert outcome.outcome == "Error"
-    assert "as many reference columns as primary columns" in (outcome.failure_reason or "")
+def test_referential_integrity_failures_say_what_deequ_says(spark: Any) -> None:
+    """Deequ's ReferentialIntegrity fails (not errs) a rule it cannot compute, naming why."""
+    got = _results(spark, ROWS, ['ReferentialIntegrity "id,status" "ref.id" = 1.0',
+                                 'ReferentialIntegrity "nope" "ref.id" = 1.0',
+                                 'ReferentialIntegrity "id,x" "ref.{id,y}" = 1.0'])
+    assert [(o.outcome, o.failure_reason) for o in got.values()] == [
+        ("Failed", "The number of columns to check from the primary data frame must equal the "
+                   "number of columns to check from the reference data frame."),
+        ("Failed", "Column nope does not exist in primary data frame."),
+        ("Failed", "Column x does not exist in primary data frame.")]
+    (empty,) = _results(spark, [], ['ReferentialIntegrity "id" "ref.id" = 1.0']).values()
+    assert (empty.outcome, empty.failure_reason) == ("Failed",
+                                                     "Primary data frame contains no data.")
 
 
 @pytest.mark.slow
