@@ -104,6 +104,9 @@ TABLED: dict[str, tuple[tuple[str, dict[str, float]], tuple[str, dict[str, float
     'ColumnDataType "day" = "DATE" where "qty > 0"':
         (("Passed", {"Column.day.ColumnDataType.Compliance": 1.0}),
          ("Failed", {"Column.day.ColumnDataType.Compliance": 2 / 3})),
+    # a statement answering NULL: Deequ reads it as 0.0 (and passes "= 0"); natively an Error
+    'CustomSql "select max(price) from primary where qty > 100" = 0':
+        (("Passed", {"Dataset.*.CustomSQL": 0.0}), ("Error", {})),
     'IsPrimaryKey "id" "status"':
         (("Passed", {"Multicolumn.id,status.Uniqueness": 1.0}),
          ("Failed", {"Multicolumn.id,status.Uniqueness": 1.0, "Column.id.Completeness": 0.8,
