@@ -27,7 +27,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import pyarrow.fs as pafs
@@ -73,6 +73,10 @@ class FileSchema:
     integer_time_columns: tuple[tuple[str, str], ...] = ()
     """(column, Parquet type) of Parquet columns holding TIMESTAMP(NANOS) or TIME, registered
     as the integer they store (the type Spark 3.5 reads them as); the crawl report says so."""
+    record_count: int | None = None
+    """Records in the file: exact for Parquet (its footer) and for a text file sampled whole,
+    estimated from the sample for a longer uncompressed text file, None for a longer
+    compressed one."""
 
     @property
     def layout(self) -> tuple[object, ...]:
@@ -122,7 +126,8 @@ def _parquet(f: object, head: bytes) -> FileSchema:
     if md.num_row_groups and md.num_columns:
         codec = str(md.row_group(0).column(0).compression).lower()
         codec = None if codec in ("uncompressed", "none") else codec
-    return FileSchema("parquet", codec, columns, integer_time_columns=nanos)
+    return FileSchema("parquet", codec, columns, integer_time_columns=nanos,
+                      record_count=md.num_rows)
 
 
 # Readers pick a text file's codec from its name (Hadoop's CompressionCodecFactory, used by
@@ -165,8 +170,12 @@ def _open_text(fs: pafs.FileSystem, obj: ListedObject) -> tuple[io.BufferedIOBas
     return raw, None  # type: ignore[return-value]
 
 
-def _sample_lines(stream: io.BufferedIOBase, sample_bytes: int,
-                  sample_records: int) -> list[str]:
+def _sample_lines(stream: io.BufferedIOBase, size: int | None, sample_bytes: int,
+                  sample_records: int) -> tuple[list[str], int | None]:
+    """The sampled non-blank lines and the records in the file: exact when the sample is the
+    whole file, estimated from the bytes per sampled line for a longer uncompressed file, and
+    None for a longer compressed one (``size`` None: its size says little about its
+    records)."""
     try:
         data = stream.read(sample_bytes + 1)
     except (OSError, EOFError, ValueError) as exc:
@@ -186,18 +195,24 @@ def _sample_lines(stream: io.BufferedIOBase, sample_bytes: int,
         raise UnreadableObject(f"not UTF-8 text (byte {exc.start}): not Parquet, CSV or JSON "
                                "lines") from exc
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    return lines[:sample_records]
+    if not truncated:
+        return lines[:sample_records], len(lines)
+    if size is None:
+        return lines[:sample_records], None
+    # Glue: "Estimate count of records in table, based on file sizes and headers".
+    return lines[:sample_records], max(len(lines), round(len(lines) * size / max(1, len(data))))
 
 
 def _text(fs: pafs.FileSystem, obj: ListedObject, header_mode: HeaderMode, sample_bytes: int,
           sample_records: int) -> FileSchema:
     stream, compression = _open_text(fs, obj)
-    lines = _sample_lines(stream, sample_bytes, sample_records)
+    lines, records = _sample_lines(stream, None if compression else obj.size, sample_bytes,
+                                   sample_records)
     if not lines:
         raise UnreadableObject("no records (only blank lines)" if compression is None
                                else f"no records after {compression} decompression")
     if lines[0].lstrip().startswith("{"):
-        return _json(lines, compression)
+        return replace(_json(lines, compression), record_count=records)
     if _is_json_array(lines[0]):
         # A one-line array '[{"a":1},{"a":2}]' splits on ',' like CSV and was registered as a
         # CSV table of string columns holding JSON fragments.
@@ -205,7 +220,10 @@ def _text(fs: pafs.FileSystem, obj: ListedObject, header_mode: HeaderMode, sampl
             "JSON array, not JSON lines: Athena's and Hive's JSON SerDes read each line as one "
             "record, not the array's objects; write one JSON object per line (in Glue, a custom "
             "JSON classifier with JsonPath $[*] makes the elements records)")
-    return _csv(lines, compression, header_mode)
+    schema = _csv(lines, compression, header_mode)
+    if records is not None and schema.csv_header:
+        records = max(0, records - 1)
+    return replace(schema, record_count=records)
 
 
 def _is_json_array(line: str) -> bool:

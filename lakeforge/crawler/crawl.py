@@ -76,6 +76,7 @@ from lakeforge.crawler.classify import (
 )
 from lakeforge.crawler.grouping import (
     SIMILARITY_THRESHOLD,
+    STATISTICS_KEYS,
     TABLE_GROUPING_POLICIES,
     Folder,
     Skipped,
@@ -598,7 +599,9 @@ def _read_folders(root: Root, to_read: dict[tuple[str, ...], list[ListedObject]]
             continue
         integer_times = [(col, ptype, root.uri_of(o.path)) for o in objs
                          for col, ptype in by_obj[o.path].integer_time_columns]  # type: ignore[union-attr]
-        folders.append(Folder(rel, uri, objs, merged, integer_times))
+        counts = [by_obj[o.path].record_count for o in objs]  # type: ignore[union-attr]
+        records = None if None in counts else sum(counts)  # type: ignore[arg-type]
+        folders.append(Folder(rel, uri, objs, merged, integer_times, records))
     return folders
 
 
@@ -657,7 +660,8 @@ class _Context:
         else:
             name = existing.name
         params = {CRAWLER_PROPERTY: CRAWLER_NAME,
-                  "lastCrawled": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                  "lastCrawled": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  **plan.statistics}
         tr = TableReport(name, plan.location, plan.schema.format, plan.columns,
                          plan.partition_keys, compression=plan.schema.compression,
                          created=existing is None, notes=list(plan.notes))
@@ -665,8 +669,9 @@ class _Context:
             log.warning("table %s.%s: %s", self.database, name, note)
         columns = plan.columns
         if existing is not None:
+            # A statistic this crawl could not measure is dropped rather than left stale.
             params = {**{k: v for k, v in existing.parameters.items()
-                         if k != DEPRECATED_PROPERTY}, **params}
+                         if k != DEPRECATED_PROPERTY and k not in STATISTICS_KEYS}, **params}
             columns, changes, ok = self._reconcile(existing, plan, tr)
             if not ok:
                 return

@@ -58,6 +58,9 @@ class Folder:
     integer_time_columns: list[tuple[str, str, str]] = field(default_factory=list)
     """(column, Parquet type, file URI) of each time column registered as its integer storage
     (Parquet TIMESTAMP(NANOS), TIME) in the folder's files."""
+    records: int | None = None
+    """Records in the folder's files (see ``FileSchema.record_count``); None when a file's
+    count is unknown (a compressed text file longer than the sample)."""
 
     @property
     def names(self) -> frozenset[str]:
@@ -81,6 +84,8 @@ class TablePlan:
     partition_keys: list[str]
     partitions: list[tuple[tuple[str | None, ...], Folder]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    statistics: dict[str, str] = field(default_factory=dict)
+    """The size properties Glue's crawler sets on a table (:func:`table_statistics`)."""
 
 
 def finalize_columns(columns: Sequence[tuple[str, str]],
@@ -130,6 +135,26 @@ def _integer_time_note(ptype: str) -> str:
             "registration, every read failed: \"Parquet column cannot be converted\"); "
             "Glue's crawler type for TIME is not documented. Write a string or a timestamp "
             "for a readable time of day")
+
+
+STATISTICS_KEYS = ("objectCount", "sizeKey", "recordCount", "averageRecordSize")
+
+
+def table_statistics(folders: Sequence[Folder]) -> dict[str, str]:
+    """The table properties Glue's crawler sets from the crawled files ("Parameters set on Data
+    Catalog tables by crawler"): ``objectCount`` (objects under the table's path), ``sizeKey``
+    (their combined size in bytes), ``recordCount`` (records, estimated) and
+    ``averageRecordSize`` (bytes per record). The last two only when every folder's record
+    count is known."""
+    files = [o for f in folders for o in f.files]
+    size = sum(o.size for o in files)
+    stats = {"objectCount": str(len(files)), "sizeKey": str(size)}
+    counts = [f.records for f in folders]
+    if counts and all(c is not None for c in counts):
+        records = sum(c for c in counts if c is not None)
+        stats["recordCount"] = str(records)
+        stats["averageRecordSize"] = str(size // records if records else 0)
+    return stats
 
 
 def sanitize_name(raw: str) -> str:
@@ -327,7 +352,8 @@ def make_table(root: Root, node: tuple[str, ...], folders: Sequence[Folder],
     hive = [k != f"partition_{i}" for i, k in enumerate(keys)]
     base = sanitize_name(node[-1] if node else root.name)
     notes += spark_read_notes(kept)
-    plan = TablePlan(root, node, base, location, ordered[0].schema, columns, keys, notes=notes)
+    plan = TablePlan(root, node, base, location, ordered[0].schema, columns, keys, notes=notes,
+                     statistics=table_statistics(kept))
     kept.sort(key=lambda f: f.rel)
     plan.partitions = [(_values(node, f, keys, hive), f) for f in kept] if keys else []
     if not keys and len(kept) != 1:

@@ -7,6 +7,7 @@ the table it registered there (columns, header skip, parameters).
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from lakeforge.catalog.glue_api import GlueApiCatalog
 from lakeforge.crawler import crawl
+from tests.lakeforge.crawler_data import sales, write_parquet
 
 pytestmark = pytest.mark.aws
 
@@ -112,3 +114,44 @@ def test_csv_values_with_spaces_are_strings_as_glue_does_not_trim(
     cols, _ = _registered(glue, glue_db, "spaced")
     assert cols == [("id", "bigint"), ("amount", "string"), ("flag", "string"),
                     ("score", "double")]
+
+
+def test_tables_get_glue_crawler_size_parameters(tmp_path: Path, glue: GlueApiCatalog,
+                                                 glue_db: str) -> None:
+    """Glue's crawler sets objectCount, sizeKey, recordCount and averageRecordSize on the
+    tables it writes ("Parameters set on Data Catalog tables by crawler"); they were missing.
+    Parquet counts come from the footers, a text file sampled whole is counted, and a
+    compressed text file longer than the sample has no count, so the table gets no
+    recordCount rather than a wrong or stale one."""
+    sales_root = tmp_path / "sales"
+    files = [write_parquet(sales_root / f"dt={d}" / "p.parquet", sales(3)) for d in (1, 2)]
+    crawl(str(sales_root), database=glue_db, catalog=glue)
+    _, params = _registered(glue, glue_db, "sales")
+    size = sum(f.stat().st_size for f in files)
+    assert {k: params.get(k) for k in ("objectCount", "sizeKey", "recordCount",
+                                       "averageRecordSize")} == {
+        "objectCount": "2", "sizeKey": str(size), "recordCount": "6",
+        "averageRecordSize": str(size // 6)}
+
+    header = tmp_path / "header"
+    header.mkdir()
+    (header / "h.csv").write_text("id,name\n1,ann\n2,bob\n")
+    crawl(str(header), database=glue_db, catalog=glue)
+    _, params = _registered(glue, glue_db, "header")
+    assert params["recordCount"] == "2"  # the header line is no record
+
+    people = tmp_path / "people"
+    people.mkdir()
+    csv_file = people / "a.csv.gz"
+    csv_file.write_bytes(gzip.compress(b"1,ann\n2,bob\n3,cy\n"))
+    crawl(str(people), database=glue_db, catalog=glue, sample_bytes=4096)
+    _, params = _registered(glue, glue_db, "people")
+    assert (params["objectCount"], params["recordCount"]) == ("1", "3")
+
+    rows = "".join(f"{i},name{i}\n" for i in range(4, 400)).encode()
+    (people / "b.csv.gz").write_bytes(gzip.compress(rows))
+    crawl(str(people), database=glue_db, catalog=glue, sample_bytes=4096)
+    _, params = _registered(glue, glue_db, "people")
+    assert params["objectCount"] == "2"
+    assert params["sizeKey"] == str(csv_file.stat().st_size + (people / "b.csv.gz").stat().st_size)
+    assert "recordCount" not in params and "averageRecordSize" not in params
