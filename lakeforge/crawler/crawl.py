@@ -341,7 +341,9 @@ def crawl(
                 report.skipped.append(Skipped(root.uri_of(obj.path), "empty file (0 bytes)"))
             else:
                 by_folder[obj.rel_dir].append(obj)
-        present_dirs = {o.rel_dir for o in objects}
+        # Folders that hold data: an empty object (an EMR 'dt=1_$folder$' marker, a 0-byte
+        # part file) is no data, so it keeps no registered table or partition alive.
+        present_dirs = {o.rel_dir for o in objects if o.size > 0}
         root_existing = [s for s in existing
                          if _under(normalize_uri(s.location), normalize_uri(root.uri)) is not None]
         known: dict[str, _Existing] = {}
