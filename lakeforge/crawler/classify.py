@@ -73,6 +73,10 @@ class FileSchema:
     integer_time_columns: tuple[tuple[str, str], ...] = ()
     """(column, Parquet type) of Parquet columns holding TIMESTAMP(NANOS) or TIME, registered
     as the integer they store (the type Spark 3.5 reads them as); the crawl report says so."""
+    header_only: tuple[str, ...] | None = None
+    """For a CSV file of one row that could be a header (header detection cannot tell without
+    data rows): the column names it would give. Beside files with that header it is a
+    header-only file of their layout (what Spark writes for an empty partition)."""
     record_count: int | None = None
     """Records in the file: exact for Parquet (its footer) and for a text file sampled whole,
     estimated from the sample for a longer uncompressed text file, None for a longer
@@ -397,8 +401,12 @@ def _detect_header(first: list[str], rest: list[list[str]], col_types: list[str]
     non-string value. "To allow for a trailing delimiter, the last column can be empty
     throughout the file": then the header's empty last value does not disqualify it. The
     header's names must also be distinct (a table cannot have two columns of one name)."""
-    if not rest:
-        return False
+    return (bool(rest) and _header_shaped(first, rest)
+            and any(t not in ("string", NULL_TYPE) for t in col_types))
+
+
+def _header_shaped(first: list[str], rest: list[list[str]]) -> bool:
+    """The first row's values could be a header (all but the type contrast with later rows)."""
     names = [v.strip() for v in first]
     trailing = names[-1] == "" and all(row[-1].strip() == "" for row in rest)
     if trailing:
@@ -408,7 +416,6 @@ def _detect_header(first: list[str], rest: list[list[str]], col_types: list[str]
         and all(text_value_type(v) == "string" for v in names)
         and all(len(v) < HEADER_MAX_CHARS for v in names[: len(first) - 1])
         and len(set(names)) == len(names)
-        and any(t not in ("string", NULL_TYPE) for t in col_types)
     )
 
 
@@ -447,5 +454,10 @@ def _csv(lines: list[str], compression: str | None, header_mode: HeaderMode) -> 
     if quoted:
         # OpenCSVSerde hands every value over as a string, whatever the declared type.
         col_types = ["string"] * width
+    header_only = None
+    if header_mode == "detect" and not rest and _header_shaped(first, rest):
+        seen = set()
+        header_only = tuple(_column_name(v, i, seen) for i, v in enumerate(first))
     return FileSchema("csv", compression, tuple(zip(names, col_types, strict=True)),
-                      csv_delimiter=delimiter, csv_header=header, csv_quoted=quoted)
+                      csv_delimiter=delimiter, csv_header=header, csv_quoted=quoted,
+                      header_only=header_only)

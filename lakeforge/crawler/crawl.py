@@ -594,17 +594,34 @@ def _read_folders(root: Root, to_read: dict[tuple[str, ...], list[ListedObject]]
                                                "object(s) inside (see their entries); readers "
                                                "of the folder would fail on them"))
             continue
-        schemas = [by_obj[o.path] for o in objs]
-        merged = _merge_folder(schemas)  # type: ignore[arg-type]
+        schemas = _header_only_files([s for o in objs
+                                      if isinstance(s := by_obj[o.path], FileSchema)])
+        merged = _merge_folder(schemas)
         if isinstance(merged, str):
             report.skipped.append(Skipped(uri, f"folder not registered: {merged}"))
             continue
         integer_times = [(col, ptype, root.uri_of(o.path)) for o in objs
                          for col, ptype in by_obj[o.path].integer_time_columns]  # type: ignore[union-attr]
-        counts = [by_obj[o.path].record_count for o in objs]  # type: ignore[union-attr]
+        counts = [sch.record_count for sch in schemas]
         records = None if None in counts else sum(counts)  # type: ignore[arg-type]
         folders.append(Folder(rel, uri, objs, merged, integer_times, records))
     return folders
+
+
+def _header_only_files(schemas: list[FileSchema]) -> list[FileSchema]:
+    """A one-row CSV file whose row is the header of CSV files beside it (same delimiter,
+    compression, quoting) is a header-only file of theirs, with no records: on its own it
+    classifies as header-less, and the mix kept the whole folder out."""
+    headed = {(s.compression, s.csv_delimiter, s.csv_quoted, tuple(n for n, _ in s.columns)): s
+              for s in schemas if s.format == "csv" and s.csv_header}
+    if not headed:
+        return schemas
+    out = []
+    for s in schemas:
+        match = headed.get((s.compression, s.csv_delimiter, s.csv_quoted, s.header_only or ()))
+        out.append(replace(match, record_count=0)
+                   if s.header_only and not s.csv_header and match is not None else s)
+    return out
 
 
 def _merge_folder(schemas: Sequence[FileSchema]) -> FileSchema | str:

@@ -155,3 +155,26 @@ def test_tables_get_glue_crawler_size_parameters(tmp_path: Path, glue: GlueApiCa
     assert params["objectCount"] == "2"
     assert params["sizeKey"] == str(csv_file.stat().st_size + (people / "b.csv.gz").stat().st_size)
     assert "recordCount" not in params and "averageRecordSize" not in params
+
+
+def test_a_header_only_csv_file_does_not_keep_its_partition_out(tmp_path: Path,
+                                                               glue: GlueApiCatalog,
+                                                               glue_db: str) -> None:
+    """A CSV file holding only the header (what Spark writes with header=true for an empty
+    partition of a write) cannot be told from a data row on its own, so it classified as
+    header-less and its folder "mixed formats": the partition with its data rows was not
+    registered. Beside files with that header it is one of them, with no records; a one-row
+    file with another row stays a header-less file (and keeps the folder out)."""
+    root = tmp_path / "people"
+    (root / "dt=1").mkdir(parents=True)
+    (root / "dt=1" / "part-0.csv").write_text("id,name\n1,ann\n2,bob\n")
+    (root / "dt=1" / "part-1.csv").write_text("id,name\n")
+    (root / "dt=2").mkdir()
+    (root / "dt=2" / "part-0.csv").write_text("id,name\n3,cy\n")
+    (root / "dt=2" / "part-1.csv").write_text("name,id\n")
+    report = crawl(str(root), database=glue_db, catalog=glue)
+    cols, params = _registered(glue, glue_db, "people")
+    assert cols == [("id", "bigint"), ("name", "string")]
+    assert params["skip.header.line.count"] == "1" and params["recordCount"] == "2"
+    assert [p.values for p in glue.get_partitions(glue_db, "people")] == [("1",)]
+    assert "mix formats" in {s.path: s.reason for s in report.skipped}[str(root / "dt=2")]
