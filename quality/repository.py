@@ -469,6 +469,79 @@ class FileSystemMetricsRepository(MetricsRepository):
                       "stored in %s", self.path, kept_aside, self.lakeforge_only_path)
         self._replace(self.lakeforge_only_path, resultKey, extra)
         self._replace(self.path, resultKey, main)
+        self._move_unreadable_aside()
+
+    def _move_unreadable_aside(self) -> None:
+        """Move what Deequ cannot read out of the main file's other results (files written
+        before the Lakeforge-only file existed hold them, and one such entry makes Deequ's
+        ``load()`` fail for the whole file): each moved entry is added to the Lakeforge-only
+        file first, then the main file is rewritten without it only if it did not change
+        since it was read (else read again), so a crash or a concurrent save loses nothing.
+        An entry in an older form Deequ cannot read (a Compliance without ``columns``) is
+        rewritten in the current form. Costs one read when there is nothing to move."""
+        storage = self.storage
+        for attempt in range(SAVE_ATTEMPTS):
+            if isinstance(storage, VersionedMetricsStorage):
+                text, version = storage.read_versioned(self.path)
+            else:
+                text, version = storage.read_text(self.path), None
+            stored = _parse_results(text, self.path)
+            moves: dict[int, tuple[ResultKey, dict[str, Any], list[Any]]] = {}
+            for index, item in enumerate(stored):
+                migrated = _migrated_for_deequ(item)
+                if migrated is not None:
+                    moves[index] = migrated
+            if not moves:
+                return
+            for key, _main, aside in moves.values():
+                if aside:
+                    self._add_entries(self.lakeforge_only_path, key, aside)
+            rewritten = [moves[i][1] if i in moves else item for i, item in enumerate(stored)]
+            body = json.dumps(rewritten)
+            if not isinstance(storage, VersionedMetricsStorage):
+                storage.write_text(self.path, body)
+                return
+            if storage.write_if_unchanged(self.path, body, version):
+                log.info("metrics repository %s: %d earlier result(s) rewritten for Deequ; "
+                         "what Deequ cannot read moved to %s", self.path, len(moves),
+                         self.lakeforge_only_path)
+                return
+            time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
+        raise MetricsRepositoryConflictError(
+            f"metrics repository {self.path}: changed by other writers on each of "
+            f"{SAVE_ATTEMPTS} attempts to move what Deequ cannot read aside; save again")
+
+    def _add_entries(self, path: str, resultKey: ResultKey, entries: list[Any]) -> None:
+        """Add ``entries`` to ``resultKey``'s result in the file at ``path`` (an entry of the
+        same analyzer is replaced)."""
+        def same(entry: Any) -> str:
+            return json.dumps(entry.get("analyzer"), sort_keys=True)
+
+        new = {same(e) for e in entries}
+        storage = self.storage
+        for attempt in range(SAVE_ATTEMPTS):
+            if isinstance(storage, VersionedMetricsStorage):
+                text, version = storage.read_versioned(path)
+            else:
+                text, version = storage.read_text(path), None
+            stored = _parse_results(text, path)
+            held = next((i for i in stored if _stored_under(i, resultKey)), None)
+            old = held["analyzerContext"]["metricMap"] if held else []
+            if held is not None and all(e in old for e in entries):
+                return  # an earlier attempt (or a crashed save) put them there already
+            item = {"resultKey": resultKey.to_json(), "analyzerContext": {
+                "metricMap": [e for e in old if same(e) not in new] + entries}}
+            kept = [i for i in stored if not _stored_under(i, resultKey)]
+            body = json.dumps(kept + [item])
+            if not isinstance(storage, VersionedMetricsStorage):
+                storage.write_text(path, body)
+                return
+            if storage.write_if_unchanged(path, body, version):
+                return
+            time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
+        raise MetricsRepositoryConflictError(
+            f"metrics repository {path}: changed by other writers on each of {SAVE_ATTEMPTS} "
+            f"attempts to save {resultKey}; retry the save")
 
     def _replace(self, path: str, resultKey: ResultKey, item: dict[str, Any] | None) -> None:
         """Put ``item`` under ``resultKey`` in the file at ``path`` (None: remove the key's
@@ -514,6 +587,40 @@ def _parse_results(text: str | None, path: str) -> list[Any]:
         raise ValueError(f"metrics repository {path}: expected a JSON list of results, "
                          f"got {type(data).__name__}")
     return data
+
+
+def _migrated_for_deequ(item: Any) -> tuple[ResultKey, dict[str, Any], list[Any]] | None:
+    """A stored result with an entry Deequ cannot read, as (its key, the result with only
+    what Deequ reads, each entry in the current form, and the entries to keep aside); None when
+    Deequ reads every entry as it is, or when the result key itself is unreadable (left as it
+    is). An entry this version cannot read stays as it was written (another writer's data,
+    perhaps of a newer Deequ)."""
+    try:
+        key = ResultKey.from_json(item["resultKey"])
+        entries = list(item["analyzerContext"]["metricMap"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    keep: list[Any] = []
+    aside: list[Any] = []
+    changed = False
+    for entry in entries:
+        try:
+            current = analyzer_to_json(analyzer_from_json(entry["analyzer"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            current = None
+        if current is None:  # unknown here (a newer writer's, maybe a newer Deequ's): as is
+            keep.append(entry)
+            continue
+        if is_deequ_readable(entry) and not set(current) - set(entry["analyzer"]):
+            keep.append(entry)  # as Deequ (or this version) wrote it: left untouched
+            continue
+        changed = True
+        fresh = {**entry, "analyzer": current}
+        (keep if is_deequ_readable(fresh) else aside).append(fresh)
+    if not changed:
+        return None
+    main = {**item, "analyzerContext": {**item["analyzerContext"], "metricMap": keep}}
+    return key, main, aside
 
 
 def _stored_under(item: Any, resultKey: ResultKey) -> bool:

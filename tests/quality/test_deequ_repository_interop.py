@@ -217,3 +217,38 @@ def test_deequ_loads_every_analyzer_lakeforge_stores(spark: Any, pydeequ: Any,
     assert "Histogram.abs.[3.5, 6.0]" in only_ours  # HistogramBinned's bins
     loaded = ours.loadByKey(key)
     assert loaded is not None and set(loaded.metricMap) == set(EVERY_STORED_ANALYZER)
+
+
+def test_a_save_moves_aside_what_deequ_cannot_read_in_a_file_written_before(
+        spark: Any, pydeequ: Any, tmp_path: Path) -> None:
+    """A file Lakeforge wrote before the Lakeforge-only file existed (every metric in it, a
+    Compliance without ``columns``) fails Deequ's load() whole; the next save moves those
+    entries aside (and rewrites the Compliance), then Deequ loads the file and Lakeforge still
+    reads every metric of the earlier result."""
+    import json
+
+    from quality.analyzers import AnalysisRunner
+    from quality.repository import AnalysisResult, results_to_json
+
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    analyzers = [A.Size(), A.Kurtosis("c"), A.Compliance("pos", "b > 1")]
+    old_key = ResultKey(spark, 1000, {"tag": "old"})
+    context = AnalysisRunner(spark).onData(df).addAnalyzers(analyzers).run()
+    (item,) = results_to_json([AnalysisResult(old_key, context)])
+    for entry in item["analyzerContext"]["metricMap"]:
+        entry["analyzer"].pop("columns", None)  # as Lakeforge wrote Compliance before
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps([item]))
+    deequ_repo = pydeequ.repository.FileSystemMetricsRepository(spark, str(path))
+    with pytest.raises(Exception):  # noqa: B017 - py4j's error: Deequ's serde refuses the file
+        deequ_repo.load().getSuccessMetricsAsJson()
+
+    ours = FileSystemMetricsRepository(spark, str(path))
+    AnalysisRunner(spark).onData(df).addAnalyzer(A.Size()).useRepository(ours) \
+        .saveOrAppendResult(ResultKey(spark, 2000, {"tag": "new"})).run()
+    assert sorted({(int(m["dataset_date"]), m["name"])
+                   for m in deequ_repo.load().getSuccessMetricsAsJson()}) == [
+        (1000, "Compliance"), (1000, "Size"), (2000, "Size")]
+    again = ours.loadByKey(old_key)
+    assert again is not None and set(again.metricMap) == set(analyzers)
+    assert again.metric(A.Kurtosis("c")).value == context.metric(A.Kurtosis("c")).value

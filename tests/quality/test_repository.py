@@ -446,3 +446,54 @@ def test_failing_check_result_is_error_level(spark: Any) -> None:
     check = Check(spark, CheckLevel.Error, "e").hasSize(lambda n: n > 100)
     result = VerificationSuite(spark).onData(frame(spark, 3)).addCheck(check).run()
     assert result.status == CheckStatus.Error
+
+
+def test_a_save_moves_aside_what_deequ_cannot_read_of_earlier_results(tmp_path: Path) -> None:
+    """A file written before the Lakeforge-only file existed: its Kurtosis entry goes aside
+    and its Compliance (no ``columns``) is rewritten on the next save of another key; an entry
+    of an analyzer this version does not know stays as written (another writer's); a result
+    Deequ reads as it is stays as it was; a second save has nothing to move."""
+    from quality.analyzers import AnalyzerContext, Compliance, Kurtosis
+    from quality.metrics import metric_from_json
+    from quality.repository import is_deequ_readable
+
+    def entry(analyzer: dict[str, Any], name: str, instance: str, value: float) -> dict[str, Any]:
+        return {"analyzer": analyzer, "metric": {
+            "metricName": "DoubleMetric", "entity": "Column" if instance != "*" else "Dataset",
+            "instance": instance, "name": name, "value": value}}
+
+    old = {"resultKey": {"dataSetDate": 1000, "tags": {"t": "old"}}, "analyzerContext": {
+        "metricMap": [entry({"analyzerName": "Size"}, "Size", "*", 4.0),
+                      entry({"analyzerName": "Kurtosis", "column": "c"}, "Kurtosis", "c", -1.5),
+                      entry({"analyzerName": "Compliance", "instance": "pos",
+                             "predicate": "b > 1"}, "Compliance", "pos", 0.5),
+                      entry({"analyzerName": "FutureThing", "column": "c"}, "FutureThing", "c",
+                            1.0)]}}
+    deequs = {"resultKey": {"dataSetDate": 500, "tags": {}}, "analyzerContext": {
+        "metricMap": [entry({"analyzerName": "Size"}, "Size", "*", 3.0)]}}
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps([deequs, old]))
+    repo = metrics_repository(None, str(path))
+    metric = metric_from_json(entry({}, "Size", "*", 7.0)["metric"])
+    repo.save(ResultKey(2000, {"t": "new"}), AnalyzerContext({Size(): metric}))
+
+    stored = json.loads(path.read_text())
+    assert stored[0] == deequs
+    (migrated,) = [r for r in stored if r["resultKey"]["dataSetDate"] == 1000]
+    assert [e["analyzer"] for e in migrated["analyzerContext"]["metricMap"]] == [
+        {"analyzerName": "Size"},
+        {"analyzerName": "Compliance", "instance": "pos", "predicate": "b > 1", "columns": []},
+        {"analyzerName": "FutureThing", "column": "c"}]
+    assert [is_deequ_readable(e) for r in stored for e in r["analyzerContext"]["metricMap"]
+            ].count(False) == 1
+    aside = json.loads((tmp_path / "metrics.lakeforge.json").read_text())
+    assert [(r["resultKey"]["dataSetDate"], [e["analyzer"]["analyzerName"]
+                                              for e in r["analyzerContext"]["metricMap"]])
+            for r in aside] == [(1000, ["Kurtosis"])]
+    context = repo.loadByKey(ResultKey(1000, {"t": "old"}))
+    assert context is not None
+    assert set(context.metricMap) == {Size(), Kurtosis("c"), Compliance("pos", "b > 1")}
+    assert context.metric(Kurtosis("c")).value == -1.5
+    before = (path.read_text(), (tmp_path / "metrics.lakeforge.json").read_text())
+    repo.save(ResultKey(2000, {"t": "new"}), AnalyzerContext({Size(): metric}))
+    assert (path.read_text(), (tmp_path / "metrics.lakeforge.json").read_text()) == before
