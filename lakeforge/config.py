@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -129,6 +130,28 @@ def available_envs() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, but a key given twice in one mapping is an error: safe_load keeps
+    the last value silently, so a second ``kind:`` or ``sources:`` would replace the first."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = first.setdefault(key, key_node)
+                except TypeError:  # an unhashable key: SafeLoader's own error says so
+                    continue
+                if seen is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first given at line "
+                        f"{seen.start_mark.line + 1}); keep one", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping from a local file or ``s3://`` URI; errors name the file."""
     text: str
@@ -136,6 +159,10 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if where.startswith("s3://"):
         from lakeforge.aws import read_s3_text  # boto3 only when a config lives on S3
 
+        bucket, _, key = where[len("s3://"):].partition("/")
+        if not bucket or not key or key.endswith("/"):
+            raise ConfigError(f"config file {where} is not an object URI; give "
+                              "s3://bucket/key.yaml")
         text = read_s3_text(where)
     else:
         p = Path(path)
@@ -143,7 +170,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
             raise ConfigError(f"config file {where} does not exist; pass an existing --config path")
         text = p.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -170,12 +197,13 @@ def parse_override_value(text: str) -> Any:
 
 
 def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any],
-                    schema: type | None = None) -> dict[str, Any]:
+                    schema: type | None = None, flag: str = "") -> dict[str, Any]:
     """Return a copy of ``data`` with dotted-key overrides set (``a.b.c`` -> data[a][b][c]).
 
     ``schema`` (the config dataclass the data is for) tells where a key may hold dots: under a
     map of plain values (``spark.conf``, ``lake.zones``) or a per-line map (``spark.jar_sets``)
-    the rest of the dotted name is one key (``--env.spark.conf.spark.sql.adaptive.enabled``)."""
+    the rest of the dotted name is one key (``--env.spark.conf.spark.sql.adaptive.enabled``).
+    ``flag`` is what the command line puts before the key (``env.``), for the error message."""
     out = _deep_copy(data)
     for dotted, value in overrides.items():
         parts = _override_keys(out, dotted, schema)
@@ -187,8 +215,8 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any],
                 node[part] = child
             elif not isinstance(child, dict):
                 raise ConfigError(
-                    f"override --{dotted}: '{part}' is a value, not a section; "
-                    f"use --{'.'.join(parts[: parts.index(part) + 1])} VALUE"
+                    f"override --{flag}{dotted}: '{part}' is a value, not a section; "
+                    f"use --{flag}{'.'.join(parts[: parts.index(part) + 1])} VALUE"
                 )
             node = child
         node[parts[-1]] = value
@@ -244,6 +272,15 @@ def _deep_copy(data: Any) -> Any:
 # --------------------------------------------------------------------------- validation
 
 
+class FieldValueError(ValueError):
+    """A config dataclass's ``__post_init__`` refuses a value: ``key`` is relative to the
+    dataclass; :func:`from_mapping` names the file and the whole dotted key."""
+
+    def __init__(self, key: str, why: str) -> None:
+        super().__init__(f"'{key}' {why}")
+        self.key, self.why = key, why
+
+
 def from_mapping(cls: type[T], data: Mapping[str, Any], source: str, prefix: str = "") -> T:
     """Build the frozen dataclass ``cls`` from ``data``, checking every key and type.
 
@@ -270,6 +307,8 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], source: str, prefix: str
             raise ConfigError(f"{source}: missing required key '{key}'")
     try:
         return cls(**kwargs)
+    except FieldValueError as exc:
+        raise ConfigError(f"{source}: '{_join(prefix, exc.key)}' {exc.why}") from exc
     except (TypeError, ValueError) as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -337,6 +376,8 @@ def _coerce(value: Any, tp: Any, key: str, source: str) -> Any:
         raise ConfigError(f"{source}: '{key}' must be an integer, got {value!r}")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if math.isnan(value):  # YAML's .nan: every comparison with it is false
+                raise ConfigError(f"{source}: '{key}' must be a number, got .nan")
             return float(value)
         raise ConfigError(f"{source}: '{key}' must be a number, got {value!r}")
     if tp is str:
@@ -397,9 +438,14 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
             )
         path = str(candidate)
     data = read_yaml(path)
+    if "source" in data:  # a field Lakeforge fills in, not a key of the file
+        keys = sorted(f.name for f in dataclasses.fields(EnvConfig) if f.name != "source")
+        raise ConfigError(f"{path}: unknown key 'source'; allowed keys here: {keys}")
     data.setdefault("name", Path(str(path)).stem)
+    source = str(path)
     if overrides:
-        data = apply_overrides(data, overrides, EnvConfig)
+        data = apply_overrides(data, overrides, EnvConfig, flag="env.")
+        source = f"{path} (with command-line overrides)"
     # spark.jar_sets may be per line, which the dataclass does not model: checked on its own
     # once the rest (kind above all) is valid, and replaced by the installed line's list.
     raw_sets: Any = []
@@ -407,10 +453,35 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
     if isinstance(spark, dict) and "jar_sets" in spark:
         raw_sets = spark["jar_sets"]
         data = {**data, "spark": {k: v for k, v in spark.items() if k != "jar_sets"}}
-    env = from_mapping(EnvConfig, data, str(path))
-    sets = _line_jar_sets(raw_sets, env.kind, str(path))
+    env = from_mapping(EnvConfig, data, source)
+    _check_spark_values(env.spark, env.kind, source)
+    sets = _line_jar_sets(raw_sets, env.kind, source)
     return dataclasses.replace(env, spark=dataclasses.replace(env.spark, jar_sets=sets),
-                               source=str(path))
+                               source=source)
+
+
+# Spark's master URLs (org.apache.spark.SparkMasterRegex; yarn and k8s:// are cluster managers).
+_MASTER = re.compile(r"local|local\[([0-9]+|\*)\]|local\[([0-9]+|\*)\s*,\s*[0-9]+\]"
+                     r"|local-cluster\[\s*[0-9]+\s*,\s*[0-9]+\s*,\s*[0-9]+\s*\]"
+                     r"|spark://\S+|yarn|k8s://\S+")
+# The JVM's -Xmx size, which spark-submit makes of spark.driver.memory on a local session.
+_MEMORY = re.compile(r"[1-9][0-9]*[kKmMgGtT]")
+
+
+def _check_spark_values(spark: SparkSettings, kind: str, source: str) -> None:
+    """What the types cannot say and Spark would only refuse with a JVM stack trace once it
+    starts: the master URL and the driver memory a local or standalone session is given (EMR
+    and Glue sessions take the cluster's)."""
+    if kind not in ("local", "standalone"):
+        return
+    if spark.master is not None and not _MASTER.fullmatch(spark.master):
+        raise ConfigError(
+            f"{source}: 'spark.master' is {spark.master!r}, not a Spark master URL; use "
+            "local[*], local[N], spark://host:port (standalone), yarn or k8s://host:port")
+    if spark.driver_memory is not None and not _MEMORY.fullmatch(spark.driver_memory):
+        raise ConfigError(
+            f"{source}: 'spark.driver_memory' is {spark.driver_memory!r}; give a whole number "
+            "with a unit k, m, g or t, e.g. 4g or 512m")
 
 
 def _line_jar_sets(raw: Any, kind: str, source: str) -> list[str]:

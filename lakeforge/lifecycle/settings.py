@@ -58,6 +58,14 @@ class SourceSpec:
     delimiter: str = field(default=cast(str, None))
 
     def __post_init__(self) -> None:
+        from lakeforge.config import FieldValueError
+
+        # The shape first, at load: a job's own validate (run before the lifecycle's checks)
+        # reads a mapping's target as m[2]. from_mapping names the file and the source.
+        for i, m in enumerate(self.mappings):
+            if len(m) != 4:
+                raise FieldValueError(f"mappings[{i}]", f"has {len(m)} entries, a mapping has "
+                                      "4 (source, type, target, type)")
         if self.delimiter is None and self.format == "csv":
             object.__setattr__(self, "delimiter", ",")
 

@@ -150,11 +150,13 @@ def test_an_override_under_a_map_of_plain_values_is_one_dotted_key() -> None:
     assert apply_overrides(data, {"spark.conf.spark.sql.adaptive.enabled": "true"},
                            EnvConfig) == {"spark": {"conf": {"spark.sql.adaptive.enabled": "true"}}}
     # the value is still checked, naming the whole key
-    with pytest.raises(ConfigError, match=r"local\.yaml: 'spark\.conf\.spark\.sql\.x' must be "
-                                          r"a string, got list$"):
+    with pytest.raises(ConfigError, match=r"local\.yaml \(with command-line overrides\): "
+                                          r"'spark\.conf\.spark\.sql\.x' must be a string, "
+                                          r"got list$"):
         load_env("local", {"spark.conf.spark.sql.x": [1]})
     # a section is still a section: an unknown key under it fails in one line, naming it
-    with pytest.raises(ConfigError, match=r"local\.yaml: unknown key 'spark\.no_such_key'"):
+    with pytest.raises(ConfigError, match=r"local\.yaml \(with command-line overrides\): "
+                                          r"unknown key 'spark\.no_such_key'"):
         load_env("local", {"spark.no_such_key.x": 1})
 
 
