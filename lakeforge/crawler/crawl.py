@@ -82,6 +82,7 @@ from lakeforge.crawler.grouping import (
     Skipped,
     TableGroupingPolicy,
     TablePlan,
+    describe_layout,
     finalize_columns,
     jaccard,
     make_table,
@@ -717,6 +718,15 @@ class _Context:
                 f"are {keys_old} but the folders now give {plan.partition_keys} "
                 "(schema_change_policy LOG)"))
             return old, [], False
+        old_layout, new_layout = _spec_layout(existing), plan.schema.layout
+        if old_layout != new_layout and self.schema_policy == "LOG":
+            # LOG leaves the table as it is; partitions take the table's format, so the
+            # folders' new files would be misread through it: add none either.
+            self.report.skipped.append(Skipped(
+                plan.location, f"table {existing.qualified_name} not updated: its files are now "
+                f"{describe_layout(new_layout)} but the table is {describe_layout(old_layout)} "
+                "(schema_change_policy LOG); no partitions added"))
+            return old, [], False
         fmt = plan.schema.format
         kept: list[str] = []
         if self.add_new_columns_only:
@@ -729,6 +739,9 @@ class _Context:
         else:
             merged = _update_columns(old, plan.columns, fmt)
         changes = _describe_changes(old, merged)
+        if old_layout != new_layout:
+            changes.insert(0, f"format: {describe_layout(old_layout)} -> "
+                              f"{describe_layout(new_layout)}")
         kept = [f"not applied (add new columns only): {c}" for c in kept]
         if not changes:
             return old, kept, True
@@ -881,6 +894,14 @@ class _Context:
 def _values_for(table_rel: tuple[str, ...], rel: tuple[str, ...],
                 spec: TableSpec) -> tuple[str | None, ...] | None:
     return _Existing(spec, table_rel).values_of(rel)
+
+
+def _spec_layout(spec: TableSpec) -> tuple[object, ...]:
+    """A registered table's layout, as ``FileSchema.layout`` gives a folder's."""
+    quoted = spec.csv_quoted or spec.parameters.get("areColumnsQuoted") == "true"
+    return FileSchema(spec.format, spec.compression if spec.format != "parquet" else None, (),
+                      csv_delimiter=spec.csv_delimiter, csv_header=spec.csv_header,
+                      csv_quoted=quoted).layout
 
 
 def _update_columns(old: list[tuple[str, str]], new: list[tuple[str, str]],

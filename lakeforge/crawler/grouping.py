@@ -366,8 +366,9 @@ def _odd_reason(f: Folder, c: Cluster, main: Cluster, total: int, location: str)
     where = (f"table {location} (its partitions: {len(main.folders)} of {total} data folders "
              "at this level)")
     if f.schema.layout != main.layout:
-        return (f"folder not registered: its files are {_describe(f.schema.layout)} but {where} "
-                f"is {_describe(main.layout)}")
+        return (f"folder not registered: its files are {describe_layout(f.schema.layout)} "
+                f"but {where} "
+                f"is {describe_layout(main.layout)}")
     if c.depth != main.depth:
         return (f"folder not registered: it is {c.depth} folder level(s) below {where}, whose "
                 f"partitions are {main.depth}")
@@ -379,7 +380,8 @@ def _odd_reason(f: Folder, c: Cluster, main: Cluster, total: int, location: str)
             "own include path, exclude it, or use the CombineCompatibleSchemas grouping policy")
 
 
-def _describe(layout: tuple[object, ...]) -> str:
+def describe_layout(layout: tuple[object, ...]) -> str:
+    """A layout (``FileSchema.layout``) in words, for reports."""
     fmt = layout[0]
     if fmt == "parquet":
         return "parquet"
