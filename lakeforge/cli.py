@@ -46,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if rest and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.extra = rest
-    configure_logging(args.log_level.upper())
     try:
+        configure_logging(args.log_level)
         return int(args.func(args))
     except LakeforgeError as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)

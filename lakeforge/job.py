@@ -123,7 +123,10 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
     job_name = values.pop("JOB_NAME", default_job_name)
     env = values.pop("env", os.environ.get("LAKEFORGE_ENV", "local"))
     config = values.pop("config", None)
-    log_level = values.pop("log-level", "INFO").upper()
+    if config is not None and not config.strip():
+        raise ConfigError("--config is empty: give the job config's path (or leave --config out "
+                          f"for conf/jobs/{default_job_name}.yaml)")
+    log_level = check_log_level(values.pop("log-level", "INFO"))
     phase = values.pop("phase", None)
     if phase not in (None, "write", "audit", "publish"):
         raise ConfigError(f"--phase {phase!r}: use write, audit or publish (or no --phase for "
@@ -193,10 +196,25 @@ def _report(ctx: JobContext[Any]) -> None:
             print(json.dumps(ctx.summary, default=str))
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check_log_level(level: str) -> str:
+    """``--log-level``'s value upper-cased; an unknown level is a ConfigError (it was taken
+    silently as INFO)."""
+    name = str(level).strip().upper()
+    if name == "WARN":
+        name = "WARNING"
+    if name not in LOG_LEVELS:
+        raise ConfigError(f"--log-level {level!r}: use one of {', '.join(LOG_LEVELS)}")
+    return name
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Jobs and the CLI own logging handlers; libraries only log."""
+    level = check_log_level(level)
     logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
+        level=getattr(logging, level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

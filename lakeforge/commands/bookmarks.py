@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from typing import Any
 
 from lakeforge.bookmarks import JobBookmarks
@@ -38,8 +39,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_bookmarks)
 
 
+# DynamoDB's table names: 3 to 255 letters, digits, '_', '-' and '.'.
+_DYNAMODB_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+
+
+def _check_store(uri: str) -> None:
+    """``--store``: an s3:// URI names a bucket, a dynamodb:// URI a valid table name (both
+    were a traceback from boto3)."""
+    if uri.startswith(("s3://", "s3a://")) and not uri.partition("://")[2].split("/")[0]:
+        raise ConfigError(f"--store {uri!r} names no bucket; use s3://bucket/prefix")
+    if uri.startswith("dynamodb://") and not _DYNAMODB_TABLE.fullmatch(uri[len("dynamodb://"):]):
+        raise ConfigError(f"--store {uri!r}: a DynamoDB table name has 3-255 letters, digits, "
+                          "'_', '-' or '.'; use dynamodb://TABLE")
+
+
 def _store(args: argparse.Namespace) -> StateStore:
     env = load_env(args.env)
+    if args.store is not None:
+        _check_store(args.store)
     uri = args.store or Lake.from_env(env).zone("bookmarks")
     return store_for(uri, region=env.aws.region, endpoint_url=env.aws.endpoint_url)
 
@@ -57,7 +74,18 @@ def _job_locks(store: StateStore, job: str) -> dict[str, dict[str, Any] | None]:
 
 
 def _bookmarks(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     store = _store(args)
+    try:
+        return _act(args, store)
+    except (BotoCoreError, ClientError) as exc:  # no credentials, no endpoint, no table
+        where = args.store or "the lake's bookmarks zone"
+        raise ConfigError(f"bookmarks {args.action} {args.job}: state store {where}: "
+                          f"{exc}") from exc
+
+
+def _act(args: argparse.Namespace, store: StateStore) -> int:
     if args.action == "unlock":
         removed = list(_job_locks(store, args.job))
         for key in removed:

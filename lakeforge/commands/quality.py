@@ -78,6 +78,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
+def _check_table(table: str | None) -> None:
+    """``--table`` names database.table (checked before Spark starts)."""
+    if table is not None:
+        database, sep, name = table.partition(".")
+        if not sep or not database or not name or "." in name:
+            raise ConfigError(f"--table {table!r} must be database.table")
+
+
 def _tags(values: list[str]) -> dict[str, str]:
     tags = {}
     for item in values:
@@ -94,6 +102,9 @@ def _read_frame(spark: SparkSession, args: argparse.Namespace) -> DataFrame:
     from lakeforge.io import read_source
 
     if args.table:
+        if not spark.catalog.tableExists(args.table):
+            raise ConfigError(f"--table {args.table}: no such table in the catalog of env "
+                              f"{args.env}")
         return read_source(spark, table=args.table)
     return read_source(spark, path=args.path, file_format=args.format,
                        infer_schema=True)
@@ -165,6 +176,7 @@ def _run_dqdl(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.dqdl} uses reference dataset(s) {missing}; pass "
                           + " ".join(f"--reference {m}=TABLE" for m in missing))
     tags = _tags(args.tag)
+    _check_table(args.table)
     env = load_env(args.env)
     if args.path:
         require_input_path(args.path, "--path")
@@ -207,6 +219,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.engine != "native" and args.repository:
         raise ConfigError(f"--repository needs --engine native (got --engine {args.engine})")
     tags = _tags(args.tag)
+    _check_table(args.table)
     env = load_env(args.env)
     if args.path:
         require_input_path(args.path, "--path")

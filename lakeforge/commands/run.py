@@ -38,7 +38,7 @@ def _run(args: argparse.Namespace) -> int:
     for flag, value in (("--env", args.env), ("--config", args.config),
                         ("--phase", args.phase), ("--summary-format", args.summary_format),
                         ("--output_format", args.output_format)):
-        if value:
+        if value is not None:  # an empty --config or --env is refused by the job, not dropped
             argv += [flag, value]
     argv += ["--log-level", args.log_level]
     return int(module.main(argv + list(args.extra)))

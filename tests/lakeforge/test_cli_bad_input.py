@@ -1,0 +1,107 @@
+"""Bad command-line input found by trying every command as a new user would mistype it: each is
+one ``error:`` line and exit code 2, before Spark starts, never a traceback or a silent default.
+In process through lakeforge.cli.main; AWS only via moto."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lakeforge.cli import main
+from lakeforge.errors import ConfigError
+from lakeforge.job import parse_job_args
+
+
+def _one_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err.strip()
+
+
+@pytest.mark.parametrize("argv", [["--log-level", "bogus", "jobs"],
+                                  ["--log-level", "verbose", "run", "csv_to_parquet"]])
+def test_an_unknown_log_level_is_refused_not_taken_as_info(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """configure_logging took any unknown level silently as INFO."""
+    assert main(argv) == 2
+    assert _one_error(capsys) == (f"error: --log-level {argv[1]!r}: use one of DEBUG, INFO, "
+                                  "WARNING, ERROR, CRITICAL")
+
+
+def test_a_job_log_level_is_checked_and_upper_cased() -> None:
+    assert parse_job_args(["--log-level", "warn"], "x").log_level == "WARNING"
+    assert parse_job_args(["--log-level", "debug"], "x").log_level == "DEBUG"
+    with pytest.raises(ConfigError, match=r"^--log-level 'nope': use one of DEBUG"):
+        parse_job_args(["--log-level=nope"], "x")
+
+
+@pytest.mark.parametrize("flag, expected", [
+    ("--config", "error: --config is empty: give the job config's path (or leave --config out "
+                 "for conf/jobs/csv_to_parquet.yaml)"),
+    ("--env", "error: env name '' is not valid; use e.g. --env local"),
+])
+def test_an_empty_config_or_env_is_refused_not_dropped(
+        flag: str, expected: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`lakeforge run JOB --config ""` ran the default config (and `--env ""` the default env):
+    run.py dropped an empty value, and the job took an empty --config as no config file."""
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    assert main(["run", "csv_to_parquet", flag, ""]) == 2
+    assert _one_error(capsys) == expected
+
+
+@pytest.mark.parametrize("store, expected", [
+    ("dynamodb://", "error: --store 'dynamodb://': a DynamoDB table name has 3-255 letters, "
+                    "digits, '_', '-' or '.'; use dynamodb://TABLE"),
+    ("s3://", "error: --store 's3://' names no bucket; use s3://bucket/prefix"),
+])
+def test_bookmarks_store_without_a_table_or_bucket_is_one_line(
+        store: str, expected: str, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both were tracebacks from boto3 (ParamValidationError, ValueError)."""
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    assert main(["bookmarks", "show", "some_job", "--env", "local", "--store", store]) == 2
+    assert _one_error(capsys) == expected
+
+
+def test_bookmarks_on_a_missing_dynamodb_table_is_one_line(
+        moto_endpoint: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store boto3 refuses (no such table here; no credentials, no endpoint alike) was a
+    botocore traceback with exit code 1."""
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    monkeypatch.setenv("LAKEFORGE_AWS_ENDPOINT_URL", moto_endpoint)
+    table = f"no_such_{uuid.uuid4().hex[:8]}"
+    assert main(["bookmarks", "show", "some_job", "--env", "local",
+                 "--store", f"dynamodb://{table}"]) == 2
+    line = _one_error(capsys)
+    assert line.startswith(f"error: bookmarks show some_job: state store dynamodb://{table}: ")
+    assert "ResourceNotFoundException" in line
+
+
+@pytest.mark.parametrize("table", ["orders", "a.b.c", ".orders", "db."])
+def test_quality_run_table_not_database_dot_table_fails_before_spark(
+        table: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """--table orders started Spark and ended in an AnalysisException traceback (exit 1);
+    the form is checked before the session now (no session is started in this test)."""
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    assert main(["quality", "run", "--suite", "orders", "--table", table]) == 2
+    assert _one_error(capsys) == f"error: --table {table!r} must be database.table"
+
+
+def test_quality_run_on_a_table_the_catalog_lacks_is_one_line(tmp_path: Path) -> None:
+    """A database.table the catalog does not have ended in pyspark's AnalysisException
+    traceback (exit 1); now one line naming --table (Spark must start to ask its catalog: a
+    subprocess, so the suite's own session is not the one stopped)."""
+    from tests.jobsupport import BIN, job_env, run
+
+    proc = run([str(BIN / "python"), "-m", "lakeforge.cli", "quality", "run", "--suite",
+                "orders", "--table", "lakeforge.no_such_table", "--env", "local"],
+               job_env(tmp_path / "lake"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: --table lakeforge.no_such_table: no such table in the catalog of env local")
+    assert "Traceback" not in proc.stderr
