@@ -66,11 +66,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_match)
 
 
-def _read(spark: SparkSession, source: str, fmt: str | None) -> DataFrame:
-    """``database.table`` (when no such path exists) or the files at a path."""
+def _is_table(source: str) -> bool:
+    """``database.table`` when no such path exists."""
+    return bool(_TABLE.match(source)) and not Path(source).exists()
+
+
+def _read(spark: SparkSession, source: str, fmt: str | None, flag: str = "INPUT"
+          ) -> DataFrame:
+    """``database.table`` (when no such path exists) or the files at a path (checked before
+    Spark starts: :func:`_match`)."""
     from lakeforge.io import read_source
 
-    if _TABLE.match(source) and not Path(source).exists():
+    if _is_table(source):
+        if not spark.catalog.tableExists(source):  # was pyspark's AnalysisException traceback
+            raise ConfigError(f"{flag} {source}: no such table in the catalog, and no such path")
         return read_source(spark, table=source)
     return read_source(spark, path=source, file_format=fmt)
 
@@ -102,6 +111,7 @@ def compared_columns(available: list[str], primary_key: str, columns: list[str] 
 
 def _match(args: argparse.Namespace) -> int:
     from lakeforge.config import load_env
+    from lakeforge.io import require_input_path
     from lakeforge.model_store import load_match_model, save_match_model
     from lakeforge.paths import Lake, is_remote
     from lakeforge.session import build_session
@@ -136,11 +146,14 @@ def _match(args: argparse.Namespace) -> int:
         raise ConfigError(f"--report {report}: the HTML report is written to a local file")
     if not args.overwrite and not is_remote(output) and Path(output).exists():
         raise ConfigError(f"--output {output} exists; pass --overwrite to replace it")
+    for flag, source in (("INPUT", args.input), ("--labels", args.labels)):
+        if source and not _is_table(source):  # a path: it exists and has files, before Spark
+            require_input_path(source, flag)
 
     spark = build_session(env, "lakeforge-match", extra_jars=[splink_jar_path()])
     try:
         df = _read(spark, args.input, args.format)
-        labels = _read(spark, args.labels, None) if args.labels else None
+        labels = _read(spark, args.labels, None, "--labels") if args.labels else None
         started = time.perf_counter()
         model = load_match_model(args.model) if args.model else None
         if args.truth_column and model is not None:

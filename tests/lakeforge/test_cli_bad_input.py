@@ -105,3 +105,42 @@ def test_quality_run_on_a_table_the_catalog_lacks_is_one_line(tmp_path: Path) ->
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: --table lakeforge.no_such_table: no such table in the catalog of env local")
     assert "Traceback" not in proc.stderr
+
+
+def _no_spark(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the command started Spark before refusing its input")
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ([], "error: INPUT {missing} does not exist; create it or point INPUT at an existing folder"),
+    (["--labels", "{missing}"], "error: --labels {missing} does not exist; create it or point "
+                                "--labels at an existing folder"),
+])
+def test_match_on_a_missing_input_or_labels_path_fails_before_spark(
+        extra: list[str], expected: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing path was found by read_source once the session was up (20 s of JVM start
+    for a typo); now it is checked before (build_session here fails the test if called)."""
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path / "lake"))
+    monkeypatch.setattr("lakeforge.session.build_session", _no_spark)
+    data = tmp_path / "people.csv"
+    data.write_text("id,name\n1,a\n", encoding="utf-8")
+    missing = str(tmp_path / "nowhere")
+    source = missing if not extra else str(data)
+    argv = ["match", source, "--primary-key", "id", "--output", "out"]
+    assert main(argv + [a.format(missing=missing) for a in extra]) == 2
+    assert _one_error(capsys) == expected.format(missing=missing)
+
+
+def test_match_on_a_table_the_catalog_lacks_is_one_line(tmp_path: Path) -> None:
+    """database.table that the catalog lacks (and no such path) was pyspark's
+    AnalysisException traceback with exit code 1 (a subprocess: Spark must start)."""
+    from tests.jobsupport import BIN, job_env, run
+
+    proc = run([str(BIN / "python"), "-m", "lakeforge.cli", "match", "lakeforge.no_such_table",
+                "--primary-key", "id", "--output", "out", "--env", "local"],
+               job_env(tmp_path / "lake"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "error: INPUT lakeforge.no_such_table: no such table in the catalog, and no such path")
+    assert "Traceback" not in proc.stderr
