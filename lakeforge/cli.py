@@ -11,16 +11,26 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from lakeforge import __version__
 from lakeforge.errors import LakeforgeError
 from lakeforge.job import configure_logging, one_line
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error is one ``error:`` line (argparse prints the whole
+    usage block first), exit code 2. Every subcommand's parser is one too (add_subparsers makes
+    its parsers of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {one_line(message)} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import lakeforge.commands as commands
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="lakeforge",
         description="Lakeforge: Spark ETL, Glue-style transforms, Deequ-compatible quality, "
         "fuzzy matching and features - the same jobs locally, on EMR and on Glue.",

@@ -144,3 +144,25 @@ def test_match_on_a_table_the_catalog_lacks_is_one_line(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: INPUT lakeforge.no_such_table: no such table in the catalog, and no such path")
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run"], "error: lakeforge run: the following arguments are required: job "
+              "(see lakeforge run -h)"),
+    (["run", "csv_to_parquet", "--phase", "bad"],
+     "error: lakeforge run: argument --phase: invalid choice: 'bad' (choose from 'write', "
+     "'audit', 'publish') (see lakeforge run -h)"),
+    (["table", "rollback", "a.b", "--to-version", "x"],
+     "error: lakeforge table rollback: argument --to-version/--to_version: invalid int value: "
+     "'x' (see lakeforge table rollback -h)"),
+    (["quality", "run", "--suite", "orders"],
+     "error: lakeforge quality run: one of the arguments --table --path is required "
+     "(see lakeforge quality run -h)"),
+])
+def test_a_usage_error_is_one_line_naming_the_command(
+        argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse printed its usage block before the error: four to ten lines per mistake."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == expected + "\n"
