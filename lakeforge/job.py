@@ -121,6 +121,11 @@ def parse_job_args(argv: Sequence[str], default_job_name: str) -> JobArgs:
         i += 1
 
     job_name = values.pop("JOB_NAME", default_job_name)
+    if not job_name.strip() or any(p in ("", ".", "..") for p in job_name.split("/")):
+        # the run's name keys its bookmarks and lock (jobs/<name>): refused before Spark, not
+        # as "state key 'jobs/' is not valid" once the session is up
+        raise ConfigError(f"--JOB_NAME {job_name!r}: give the run's name (no empty, '.' or "
+                          "'..' part between '/')")
     env = values.pop("env", os.environ.get("LAKEFORGE_ENV", "local"))
     config = values.pop("config", None)
     if config is not None and not config.strip():

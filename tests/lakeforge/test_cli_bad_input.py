@@ -166,3 +166,12 @@ def test_a_usage_error_is_one_line_naming_the_command(
         main(argv)
     assert stop.value.code == 2
     assert capsys.readouterr().err == expected + "\n"
+
+
+@pytest.mark.parametrize("name", ["", " ", "../x", "a//b", "a/."])
+def test_a_job_name_that_cannot_key_the_bookmarks_is_refused_in_parsing(name: str) -> None:
+    """--JOB_NAME '' ran until the write phase opened the bookmarks, with Spark up, and failed
+    as "state key 'jobs/' is not valid" without naming --JOB_NAME."""
+    with pytest.raises(ConfigError, match=r"^--JOB_NAME .*: give the run's name"):
+        parse_job_args(["--JOB_NAME", name], "csv_to_parquet")
+    assert parse_job_args(["--JOB_NAME", "team/sales"], "x").job_name == "team/sales"
