@@ -28,6 +28,23 @@ def _query(args: argparse.Namespace) -> int:
         raise ConfigError(f"table {args.table!r}: use database.table")
     database, table = args.table.split(".")
     lake = Lake.from_env(load_env(args.env))
-    for row in query_table(lake, database, table, args.sql, args.zone):
+    import duckdb
+
+    try:
+        rows = query_table(lake, database, table, args.sql, args.zone)
+    except duckdb.Error as exc:  # the user's SQL: a parser, binder or catalog error
+        raise ConfigError(f"SQL on {args.table} (view t): {_duckdb_message(exc)}") from None
+    for row in rows:
         print("\t".join("NULL" if v is None else str(v) for v in row))
     return 0
+
+
+def _duckdb_message(exc: Exception) -> str:
+    """DuckDB's message without the ``LINE n:`` excerpt and its caret line."""
+    lines = str(exc).splitlines()
+    kept = []
+    for i, line in enumerate(lines):
+        if line.startswith("LINE ") or (i > 0 and lines[i - 1].startswith("LINE ")):
+            continue
+        kept.append(line)
+    return " ".join(line.strip() for line in kept if line.strip())

@@ -175,3 +175,38 @@ def test_a_job_name_that_cannot_key_the_bookmarks_is_refused_in_parsing(name: st
     with pytest.raises(ConfigError, match=r"^--JOB_NAME .*: give the run's name"):
         parse_job_args(["--JOB_NAME", name], "csv_to_parquet")
     assert parse_job_args(["--JOB_NAME", "team/sales"], "x").job_name == "team/sales"
+
+
+def _published_table(root: Path) -> None:
+    """db.t as publish leaves it (a version's Parquet file and its Athena DDL), by pyarrow."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from lakeforge.catalog.athena_ddl import DDL_FILE, athena_ddl
+    from lakeforge.catalog.base import Column, TableSpec
+    from lakeforge.paths import Lake
+
+    table = Path(Lake.from_settings(str(root), allow_env_override=False)
+                 .table_uri("curated", "t", "db"))
+    version = table / "_versions" / "v1"
+    version.mkdir(parents=True)
+    pq.write_table(pa.table({"id": [1, 2]}), version / "part-00000.parquet")
+    spec = TableSpec("db", "t", [Column("id", "bigint")], str(version))
+    (table / DDL_FILE).write_text(athena_ddl(spec, [], with_partitions=False))
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("SELEC 1", 'error: SQL on db.t (view t): Parser Error: syntax error at or near "SELEC"'),
+    ("SELECT nocol FROM t", 'error: SQL on db.t (view t): Binder Error: Referenced column '
+                            '"nocol" not found in FROM clause! Candidate bindings: "id"'),
+])
+def test_query_with_sql_duckdb_refuses_is_one_line(
+        sql: str, expected: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A typo in the SQL was DuckDB's ParserException / BinderException traceback (exit 1)."""
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path))
+    _published_table(tmp_path)
+    assert main(["query", "db.t", "SELECT count(*) FROM t", "--env", "local"]) == 0
+    assert capsys.readouterr().out == "2\n"
+    assert main(["query", "db.t", sql, "--env", "local"]) == 2
+    assert _one_error(capsys) == expected
