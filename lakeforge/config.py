@@ -124,6 +124,15 @@ def conf_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "conf"
 
 
+def conf_dir_problem() -> str:
+    """Why a file looked up in conf/ cannot be there: ``$LAKEFORGE_CONF_DIR`` names no folder
+    (appended to a "no such file" error), else ''."""
+    explicit = os.environ.get("LAKEFORGE_CONF_DIR")
+    if explicit and not Path(explicit).is_dir():
+        return f" ($LAKEFORGE_CONF_DIR is {explicit}, which is not a folder)"
+    return ""
+
+
 def available_envs() -> list[str]:
     """Names of the env files in conf/envs."""
     folder = conf_dir() / "envs"
@@ -433,7 +442,7 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
         candidate = conf_dir() / "envs" / f"{name_or_path}.yaml"
         if not candidate.is_file():
             raise ConfigError(
-                f"unknown env '{name_or_path}': no file {candidate}; "
+                f"unknown env '{name_or_path}': no file {candidate}{conf_dir_problem()}; "
                 f"choose one of {available_envs()} or pass --env path/to/env.yaml"
             )
         path = str(candidate)

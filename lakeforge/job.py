@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from lakeforge.bookmarks import OPTIONS as BOOKMARK_OPTIONS
 from lakeforge.bookmarks import PAUSE
-from lakeforge.config import EnvConfig, conf_dir, load_config, load_env, parse_override_value
+from lakeforge.config import (
+    EnvConfig,
+    conf_dir,
+    conf_dir_problem,
+    load_config,
+    load_env,
+    parse_override_value,
+)
 from lakeforge.errors import ConfigError, LakeforgeError
 from lakeforge.paths import Lake
 
@@ -274,7 +281,15 @@ def run_job(
     try:
         args = parse_job_args(argv, default_name)
         configure_logging(args.log_level)
-        config = load_config(config_cls, args.config, args.overrides)
+        try:
+            config = load_config(config_cls, args.config, args.overrides)
+        except ConfigError as exc:
+            if args.config is not None:
+                raise
+            # no conf/jobs/<job>.yaml: "<defaults>: missing required key" alone hid why
+            missing = conf_dir() / "jobs" / f"{default_name}.yaml"
+            raise ConfigError(f"{exc}; no job config was read: {missing} does not exist"
+                              f"{conf_dir_problem()}; pass --config FILE") from exc
         env = load_env(args.env, args.env_overrides)
         lake = Lake.from_env(env)
         _check_config(config, args.config_source)

@@ -210,3 +210,24 @@ def test_query_with_sql_duckdb_refuses_is_one_line(
     assert capsys.readouterr().out == "2\n"
     assert main(["query", "db.t", sql, "--env", "local"]) == 2
     assert _one_error(capsys) == expected
+
+
+def test_a_conf_dir_that_is_not_a_folder_is_named_in_the_error(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With $LAKEFORGE_CONF_DIR mistyped the job said only "<defaults>: missing required key
+    'sources'" (the config file was never read, silently) and the env "no file ..."."""
+    from lakeforge.config import load_env
+
+    conf = tmp_path / "conff"
+    monkeypatch.setenv("LAKEFORGE_CONF_DIR", str(conf))
+    monkeypatch.setenv("LAKEFORGE_LAKE_ROOT", str(tmp_path / "lake"))
+    assert main(["run", "csv_to_parquet"]) == 2
+    assert _one_error(capsys) == (
+        "error: <defaults>: missing required key 'sources'; no job config was read: "
+        f"{conf}/jobs/csv_to_parquet.yaml does not exist ($LAKEFORGE_CONF_DIR is {conf}, which "
+        "is not a folder); pass --config FILE")
+    with pytest.raises(ConfigError, match=r"^unknown env 'local': no file .*local\.yaml "
+                                          r"\(\$LAKEFORGE_CONF_DIR is .*conff, which is not a "
+                                          r"folder\); choose one of \[\]"):
+        load_env("local")
