@@ -464,6 +464,12 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
         data = {**data, "spark": {k: v for k, v in spark.items() if k != "jar_sets"}}
     env = from_mapping(EnvConfig, data, source)
     _check_spark_values(env.spark, env.kind, source)
+    from lakeforge.paths import validate_identifier
+
+    try:
+        validate_identifier(env.catalog.database, "'catalog.database'")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
     sets = _line_jar_sets(raw_sets, env.kind, source)
     return dataclasses.replace(env, spark=dataclasses.replace(env.spark, jar_sets=sets),
                                source=source)

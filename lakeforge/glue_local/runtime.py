@@ -77,7 +77,6 @@ class GlueRuntime:
     lake: Lake
     catalog: Catalog
     endpoint_url: str | None = None
-    default_database: str = "default"
     mapped_buckets: set[str] = field(default_factory=set)
     bookmarks: JobBookmarks | None = None
     run_id: str | None = None
@@ -96,7 +95,7 @@ class GlueRuntime:
         from lakeforge.catalog import get_catalog
 
         return cls(spark=spark, lake=Lake.from_env(env), catalog=get_catalog(env, spark),
-                   endpoint_url=env.aws.endpoint_url, default_database=env.catalog.database)
+                   endpoint_url=env.aws.endpoint_url)
 
     # ------------------------------------------------------------------------- S3 mapping
 
@@ -185,8 +184,7 @@ def current_runtime(spark: SparkSession) -> GlueRuntime:
 
     env = load_env("local")
     runtime = GlueRuntime(spark=spark, lake=Lake.from_env(env),
-                          catalog=get_catalog("spark_sql", spark),
-                          default_database=env.catalog.database)
+                          catalog=get_catalog("spark_sql", spark))
     _CURRENT.append(runtime)
     log.info("GlueContext on the local env's lake %s (no runtime installed)", runtime.lake.root)
     return runtime

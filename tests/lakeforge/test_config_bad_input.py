@@ -139,3 +139,15 @@ def test_a_mapping_with_two_entries_is_one_line_not_an_index_error(
     err = capsys.readouterr().err
     assert err == (f"error: {config}: 'sources.sales.mappings[0]' has 2 entries, a mapping has "
                    "4 (source, type, target, type)\n")
+
+
+def test_a_catalog_database_that_is_no_identifier_is_refused_at_load(tmp_path: Path) -> None:
+    """``catalog.database`` names the database of ``lakeforge deploy iam``'s policy: a name
+    Glue and Athena cannot take (spaces, '!') is refused with the file and key."""
+    path = tmp_path / "bad.yaml"
+    path.write_text("kind: local\ncatalog:\n  database: 'bad name!'\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: 'catalog\.database' 'bad name!' is not a "
+                                          r"valid identifier"):
+        load_env(str(path))
+    path.write_text("kind: local\ncatalog:\n  database: sales_db\n")
+    assert load_env(str(path)).catalog.database == "sales_db"
