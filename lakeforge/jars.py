@@ -136,8 +136,8 @@ def check_set_names(names: Sequence[str], source: str, line: str | None = None,
     known = available_sets(line)
     for i, name in enumerate(names):
         if name not in known:
-            raise ConfigError(f"{source}: {key}[{i}] is {name!r}; "
-                              f"{_known_sets_text(line, known)}")
+            at = key if key.startswith("--") else f"{key}[{i}]"  # a command-line option
+            raise ConfigError(f"{source}: {at} is {name!r}; {_known_sets_text(line, known)}")
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -379,7 +379,7 @@ def fetch(line: str | None = None, sets: Sequence[str] | None = None,
         raise JarFetchError(f"no jar sets for {line}: {jvm_dir() / line} has no */pom.xml "
                             f"(lines here: {', '.join(available_lines()) or 'none'})")
     wanted = list(sets or known)
-    check_set_names(wanted, "fetch", line)
+    check_set_names(wanted, "jars fetch", line, key="--set")
     target = jars_dir() / line
     with _fetch_lock(target):
         return _fetch_locked(line, wanted, target, update_lock, every_set=not sets)

@@ -330,7 +330,7 @@ def test_fetch_names_the_lines_when_one_has_no_sets(
     with pytest.raises(jars.JarFetchError, match=r"no jar sets for spark-4.1: .* \(lines here: "
                                                   r"spark-9.9"):
         jars.fetch("spark-4.1")
-    with pytest.raises(ConfigError, match=r"fetch: spark.jar_sets\[0\] is 'nope'"):
+    with pytest.raises(ConfigError, match=r"^jars fetch: --set is 'nope'; "):
         jars.fetch("spark-9.9", ["nope"])
 
 
