@@ -11,8 +11,6 @@ manifest and digests): nothing here runs the artifacts, only their Spark line ma
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,25 +18,23 @@ import pytest
 from lakeforge.aws import client
 from lakeforge.cli import main as cli
 from lakeforge.jars import sha256_of
+from tests.lakeforge.conftest import DEPLOY_REGION
 
 pytestmark = pytest.mark.aws
 
 REPO = Path(__file__).resolve().parents[2]
-REGION = "eu-west-1"
+REGION = DEPLOY_REGION
 BUCKET = "lf-before-upload"
 ROLE_ARN = "arn:aws:iam::123456789012:role/lakeforge-glue-job"
 SPARK3_JAR = "scala-udf-similarity-0.1.2_spark3.x.jar"
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def aws(moto_deploy: str) -> str:
     """The session's moto server, reset, with the deployment bucket."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request).close()
-    client("s3", region=REGION, endpoint_url=moto_endpoint).create_bucket(
+    client("s3", region=REGION, endpoint_url=moto_deploy).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    yield moto_endpoint
+    return moto_deploy
 
 
 @pytest.fixture

@@ -11,18 +11,17 @@ retry mode retries a 500 (and a read timeout) - which is what must not happen he
 
 from __future__ import annotations
 
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from lakeforge.aws import client
 from lakeforge.deploy import DeployError, emr
+from tests.lakeforge.conftest import DEPLOY_REGION
 
 pytestmark = pytest.mark.aws
 
-REGION = "eu-west-1"
+REGION = DEPLOY_REGION
 INSTANCES = {"MasterInstanceType": "m5.xlarge", "SlaveInstanceType": "m5.xlarge",
              "InstanceCount": 3, "KeepJobFlowAliveWhenNoSteps": True}
 STEP = {"Name": "lakeforge x", "ActionOnFailure": "CONTINUE",
@@ -30,12 +29,9 @@ STEP = {"Name": "lakeforge x", "ActionOnFailure": "CONTINUE",
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def aws(moto_deploy: str) -> str:
     """The session's moto server, reset."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request).close()
-    yield moto_endpoint
+    return moto_deploy
 
 
 def _lose_first_reply(monkeypatch: pytest.MonkeyPatch, method: str) -> list[str]:

@@ -10,8 +10,6 @@ old definition), while GetJob, CreateJob, TagResource and GetTags go to moto.
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,22 +17,20 @@ import pytest
 from lakeforge.aws import client
 from lakeforge.deploy import DeployError, glue
 from lakeforge.deploy.artifacts import S3Layout, UploadedArtifacts
+from tests.lakeforge.conftest import DEPLOY_REGION
 
 pytestmark = pytest.mark.aws
 
-REGION = "eu-west-1"
+REGION = DEPLOY_REGION
 ACCOUNT = "123456789012"  # moto's account
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/lakeforge-glue-job"
 JOB_ARN = f"arn:aws:glue:{REGION}:{ACCOUNT}:job/lakeforge-csv-to-parquet"
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def aws(moto_deploy: str) -> str:
     """The session's moto server, reset."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
-    urllib.request.urlopen(request).close()
-    yield moto_endpoint
+    return moto_deploy
 
 
 def _definition(version: str, jar: str, **tags: str) -> dict[str, Any]:
