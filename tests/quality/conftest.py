@@ -24,3 +24,34 @@ def deequ(spark: Any) -> Iterator[Any]:
         pytest.skip(f"run `make jars` (make test does): {reason}")
     yield spark
     shutdown_callback_server(spark)
+
+
+def run_deequ_dqdl(cases: list[dict[str, Any]], folder: Any, timeout: int) -> dict[str, Any]:
+    """``cases`` (deequ_dqdl_runner.py's job format, without the jars) through Deequ 2.1.0's
+    DQDL module in a JVM of its own; returns the runner's output by case id. Skips when the
+    line has no ``deequ-dqdl`` set (Deequ is built for Spark 3.5 only); under ``make test``
+    (``LAKEFORGE_REQUIRE_JARS=1``) a pinned set that is missing fails instead."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lakeforge.jars import JarSetMissingError, available_sets, set_jars, spark_line
+    from tests.jobsupport import REPO
+
+    try:
+        jars = set_jars("deequ-dqdl")
+    except JarSetMissingError as exc:
+        if (os.environ.get("LAKEFORGE_REQUIRE_JARS") == "1"
+                and "deequ-dqdl" in available_sets(spark_line())):
+            pytest.fail(f"make test fetched the jars, yet Deequ's DQDL module is missing: {exc}")
+        pytest.skip(f"no Deequ DQDL module for this Spark line (Deequ is built for Spark 3.5 "
+                    f"only): {exc}")
+    job, out = Path(folder) / "dqdl_job.json", Path(folder) / "dqdl_out.json"
+    job.write_text(json.dumps({"jars": jars, "cases": cases}))
+    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("deequ_dqdl_runner.py")),
+                           str(job), str(out)], capture_output=True, text=True, timeout=timeout,
+                          cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())  # type: ignore[no-any-return]

@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import pytest
 from pyspark.sql import types as T
 
 from quality.dqdl import evaluate_ruleset, parse_ruleset
+from tests.quality.conftest import run_deequ_dqdl
 
 REPO = Path(__file__).resolve().parents[2]
 # make test runs 2 seeded rulesets per shape (16 rule types); the figures in docs/dqdl.md are
@@ -137,17 +136,6 @@ def _key(text: str) -> str:
 @pytest.mark.jars
 def test_outcomes_agree_with_deequs_dqdl_module(spark: Any, tmp_path: Path) -> None:
     """Runs Deequ 2.1.0's DQDL module in a second JVM (a few minutes)."""
-    from lakeforge.jars import JarSetMissingError, available_sets, set_jars, spark_line
-
-    try:
-        jars = set_jars("deequ-dqdl")
-    except JarSetMissingError as exc:
-        # make test fetched every set its line pins: a pinned set missing then is a failure
-        if (os.environ.get("LAKEFORGE_REQUIRE_JARS") == "1"
-                and "deequ-dqdl" in available_sets(spark_line())):
-            pytest.fail(f"make test fetched the jars, yet Deequ's DQDL module is missing: {exc}")
-        pytest.skip(f"no Deequ DQDL module for this Spark line (Deequ is built for Spark 3.5 "
-                    f"only): {exc}")
     cases, rulesets = [], {}
     for name, rows in SHAPES.items():
         path = str(tmp_path / name)
@@ -158,13 +146,7 @@ def test_outcomes_agree_with_deequs_dqdl_module(spark: Any, tmp_path: Path) -> N
             case = f"{name}/{seed}"
             rulesets[case] = (path, text)
             cases.append({"id": case, "data": path, "ruleset": text})
-    job, out = tmp_path / "job.json", tmp_path / "out.json"
-    job.write_text(json.dumps({"jars": jars, "cases": cases}))
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("deequ_dqdl_runner.py")),
-                           str(job), str(out)], capture_output=True, text=True, timeout=1800,
-                          cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    deequ = json.loads(out.read_text())
+    deequ = run_deequ_dqdl(cases, tmp_path, timeout=1800)
 
     compared = agreed = 0
     not_parsed: Counter[str] = Counter()

@@ -6,11 +6,7 @@ them (jar set ``deequ-dqdl``, a second JVM) and compares rule by rule."""
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +14,7 @@ import pytest
 from pyspark.sql import types as T
 
 from quality.dqdl import evaluate_ruleset, parse_ruleset
+from tests.quality.conftest import run_deequ_dqdl
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = T.StructType([
@@ -175,29 +172,13 @@ def test_referential_integrity_failures_say_what_deequ_says(spark: Any) -> None:
 @pytest.mark.jars
 def test_glue_rule_forms_agree_with_deequs_dqdl_module(spark: Any, tmp_path: Path) -> None:
     """The rules above through Deequ 2.1.0's module in a second JVM (about a minute)."""
-    from lakeforge.jars import JarSetMissingError, available_sets, set_jars, spark_line
-
-    try:
-        jars = set_jars("deequ-dqdl")
-    except JarSetMissingError as exc:
-        if (os.environ.get("LAKEFORGE_REQUIRE_JARS") == "1"
-                and "deequ-dqdl" in available_sets(spark_line())):
-            pytest.fail(f"make test fetched the jars, yet Deequ's DQDL module is missing: {exc}")
-        pytest.skip(f"no Deequ DQDL module for this Spark line (Deequ is built for Spark 3.5 "
-                    f"only): {exc}")
     data, ref = str(tmp_path / "primary"), str(tmp_path / "ref")
     spark.createDataFrame(ROWS, SCHEMA).coalesce(1).write.parquet(data)
     spark.createDataFrame(REFERENCE, SCHEMA).coalesce(1).write.parquet(ref)
     rules = list(AGREED) + list(TABLED)
-    job, out = tmp_path / "job.json", tmp_path / "out.json"
-    job.write_text(json.dumps({"jars": jars, "cases": [{
-        "id": "glue", "data": data, "refs": {"ref": ref},
-        "ruleset": "Rules = [\n" + ",\n".join(rules) + "\n]"}]}))
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("deequ_dqdl_runner.py")),
-                           str(job), str(out)], capture_output=True, text=True, timeout=900,
-                          cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    deequ = json.loads(out.read_text())["glue"]
+    deequ = run_deequ_dqdl([{"id": "glue", "data": data, "refs": {"ref": ref},
+                             "ruleset": "Rules = [\n" + ",\n".join(rules) + "\n]"}],
+                           tmp_path, timeout=900)["glue"]
     assert [row.get("Exception") for row in deequ] == [None] * len(rules)
     native = {outcome.text: outcome for outcome in _results(spark, ROWS, rules).values()}
     assert len(deequ) == len(rules)
