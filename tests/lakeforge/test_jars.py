@@ -191,7 +191,8 @@ def test_a_list_naming_deequ_is_refused_on_spark_4_1_naming_the_lines_sets(
     with pytest.raises(ConfigError) as info:
         load_env("local_jars", {"spark.jar_sets": ["delta", "deequ"]})
     known = ", ".join(jars.available_sets("spark-4.1"))
-    assert str(info.value).endswith("local_jars.yaml: spark.jar_sets[1] is 'deequ'; known sets "
+    assert str(info.value).endswith("local_jars.yaml (with command-line overrides): "
+                                    "spark.jar_sets[1] is 'deequ'; known sets "
                                     f"for spark-4.1: {known}")
 
 
