@@ -101,7 +101,7 @@ jars-spark4: $(STAMP4)
 #       Spark 4, tests/quality/conftest.py); the Spark Connect tests run on pyspark 4 only.
 #       Splink runs on both (splink 5.0 ships a _spark4.x similarity jar; Splink picks it).
 # From a fresh clone with no other load: the 3.5 run 25-28 min in sessions 14-16 (~31 in
-# session 12), the 4.1 run 7-9 min, the setup 2-2.5 min, as fast as the machine is that day
+# session 12, ~31 in session 17 with 179 more tests), the 4.1 run 7-10 min, the setup 1-2.5 min, as fast as the machine is that day
 # (docs/benchmarks.md).
 test: test-spark35 test-spark4
 .NOTPARALLEL: test
