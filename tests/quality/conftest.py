@@ -55,3 +55,17 @@ def run_deequ_dqdl(cases: list[dict[str, Any]], folder: Any, timeout: int) -> di
                           cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def deequ_anomalies(jvm: Any, strategy: Any, series: list[float],
+                    interval: tuple[int, int]) -> list[tuple[int, float, str]]:
+    """(index, value, detail) of every anomaly a real Deequ strategy (a py4j object of
+    ``com.amazon.deequ.anomalydetection``) finds in ``series`` within ``interval``."""
+    values = jvm.java.util.ArrayList()
+    for v in series:
+        values.add(jvm.java.lang.Double(v))
+    vector = jvm.scala.collection.JavaConverters.asScalaBufferConverter(values).asScala() \
+        .toVector()
+    found = jvm.scala.collection.JavaConverters.seqAsJavaListConverter(
+        strategy.detect(vector, jvm.scala.Tuple2(*interval))).asJava()
+    return [(int(p._1()), p._2().value().get(), p._2().detail().get()) for p in found]

@@ -15,6 +15,7 @@ from quality.anomaly_detection import (
     RelativeRateOfChangeStrategy,
     SimpleThresholdStrategy,
 )
+from tests.quality.conftest import deequ_anomalies
 
 MAX = sys.float_info.max
 SERIES = [
@@ -42,18 +43,6 @@ def test_missing_limits_print_as_deequs_double_extremes() -> None:
         "[-1.7976931348623157E308, 3.0]")
 
 
-def _deequ(jvm: Any, strategy: Any, series: list[float],
-           interval: tuple[int, int]) -> list[tuple[int, float, str]]:
-    values = jvm.java.util.ArrayList()
-    for v in series:
-        values.add(jvm.java.lang.Double(v))
-    vector = jvm.scala.collection.JavaConverters.asScalaBufferConverter(values).asScala() \
-        .toVector()
-    found = jvm.scala.collection.JavaConverters.seqAsJavaListConverter(
-        strategy.detect(vector, jvm.scala.Tuple2(*interval))).asJava()
-    return [(int(p._1()), p._2().value().get(), p._2().detail().get()) for p in found]
-
-
 def _ours(strategy: Any, series: list[float],
           interval: tuple[int, int]) -> list[tuple[int, float | None, str | None]]:
     return [(i, a.value, a.detail) for i, a in strategy.detect(series, interval)]
@@ -74,18 +63,18 @@ def test_change_and_threshold_strategies_equal_real_deequs(deequ: Any,
         for low, high, order in LIMITS:
             if interval[1] - max(interval[0] - order, 0) < order:
                 continue  # Deequ's slice fails on a window shorter than the order
-            expected = _deequ(jvm, ad.AbsoluteChangeStrategy(limit(low), limit(high), order),
-                              series, interval)
+            real = ad.AbsoluteChangeStrategy(limit(low), limit(high), order)
+            expected = deequ_anomalies(jvm, real, series, interval)
             assert _ours(AbsoluteChangeStrategy(low, high, order), series, interval) == expected
             # Deequ 2.0.7 names the relative strategy's details "[AbsoluteChangeStrategy]"
             # (docs/quality.md tables it); the rest of the detail is compared as is
             expected = [(i, v, d.replace("[AbsoluteChangeStrategy]",
                                          "[RelativeRateOfChangeStrategy]"))
-                        for i, v, d in _deequ(jvm, ad.RelativeRateOfChangeStrategy(
+                        for i, v, d in deequ_anomalies(jvm, ad.RelativeRateOfChangeStrategy(
                             limit(low), limit(high), order), series, interval)]
             ours = _ours(RelativeRateOfChangeStrategy(low, high, order), series, interval)
             assert ours == expected, (low, high, order, interval)
             compared += 2
-        expected = _deequ(jvm, ad.SimpleThresholdStrategy(-MAX, 3.0), series, interval)
+        expected = deequ_anomalies(jvm, ad.SimpleThresholdStrategy(-MAX, 3.0), series, interval)
         assert _ours(SimpleThresholdStrategy(upperBound=3.0), series, interval) == expected
     assert compared >= 20

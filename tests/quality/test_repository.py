@@ -39,6 +39,7 @@ from quality.repository import (
     analyzer_from_json,
     analyzer_to_json,
 )
+from tests.quality.conftest import deequ_anomalies
 
 SCHEMA = T.StructType([T.StructField("id", T.IntegerType()), T.StructField("s", T.StringType())])
 
@@ -367,19 +368,6 @@ def test_online_normal_detail_matches_deequ() -> None:
                               "[0.1814492757447025, 1.826884057588631].")
 
 
-def _deequ_details(jvm: Any, strategy: Any, series: list[float],
-                   interval: tuple[int, int]) -> list[tuple[int, str]]:
-    """(index, detail) of every anomaly a real Deequ strategy finds in ``series``."""
-    values = jvm.java.util.ArrayList()
-    for v in series:
-        values.add(jvm.java.lang.Double(v))
-    vector = jvm.scala.collection.JavaConverters.asScalaBufferConverter(values).asScala() \
-        .toVector()
-    found = jvm.scala.collection.JavaConverters.seqAsJavaListConverter(
-        strategy.detect(vector, jvm.scala.Tuple2(*interval))).asJava()
-    return [(int(pair._1()), pair._2().detail().get()) for pair in found]
-
-
 @pytest.mark.jars
 @pytest.mark.parametrize("kwargs, series, interval", [
     ({"ignoreStartPercentage": 0.0}, SPIKE, (12, 13)),
@@ -399,7 +387,7 @@ def test_online_normal_anomalies_and_details_equal_real_deequs(
         jvm.scala.Option.apply(options["lowerDeviationFactor"]),
         jvm.scala.Option.apply(options["upperDeviationFactor"]),
         float(options["ignoreStartPercentage"]), options["ignoreAnomalies"])
-    expected = _deequ_details(jvm, real, series, interval)
+    expected = [(i, d) for i, _v, d in deequ_anomalies(jvm, real, series, interval)]
     ours = OnlineNormalStrategy(**options).detect(series, interval)
     assert [(i, a.detail) for i, a in ours] == expected
     assert expected  # every case has an anomaly to print
@@ -423,7 +411,7 @@ def test_batch_normal_anomalies_and_details_equal_real_deequs(
     real = jvm.com.amazon.deequ.anomalydetection.BatchNormalStrategy(
         jvm.scala.Option.apply(options["lowerDeviationFactor"]),
         jvm.scala.Option.apply(options["upperDeviationFactor"]), options["includeInterval"])
-    expected = _deequ_details(jvm, real, series, interval)
+    expected = [(i, d) for i, _v, d in deequ_anomalies(jvm, real, series, interval)]
     ours = BatchNormalStrategy(**options).detect(series, interval)
     assert [(i, a.detail) for i, a in ours] == expected
     assert expected  # every case has an anomaly to print
