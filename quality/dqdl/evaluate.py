@@ -349,6 +349,20 @@ def _rows_returned(df: DataFrame, result: DataFrame) -> int:
     return df.join(keys, condition, "left_semi").count()
 
 
+
+def _not_found(pairs: Sequence[tuple[str, str]], first: DataFrame, second: DataFrame,
+               what: str) -> str | None:
+    """Deequ's DataSynchronization message for the (primary, reference) column pairs the
+    first or the second dataset lacks (the first dataset's first), or None."""
+    for names, frame, which in (([p for p, _ in pairs], first, "first"),
+                                ([r for _, r in pairs], second, "second")):
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            return (f"The following {what} were not found in the {which} dataset: "
+                    f"{', '.join(missing)}")
+    return None
+
+
 def _duplicate_keys(primary: DataFrame, reference: DataFrame,
                     keys: Sequence[tuple[str, str]]) -> str | None:
     """Deequ's message when the DatasetMatch keys do not identify the rows of both datasets
@@ -544,27 +558,17 @@ class _ApartEvaluator:
         name = rule.parameters[0]
         reference = self.reference(name)
         keys = _mappings(rule.parameters[1])
-        missing = [p for p, _ in keys if p not in self.df.columns]
-        if missing:
-            return RuleOutcome(rule, FAILED, "The following key columns were not found in the "
-                               f"first dataset: {', '.join(missing)}")
-        missing = [r for _, r in keys if r not in reference.columns]
-        if missing:
-            return RuleOutcome(rule, FAILED, "The following key columns were not found in the "
-                               f"second dataset: {', '.join(missing)}")
+        lacking = _not_found(keys, self.df, reference, "key columns")
+        if lacking is not None:
+            return RuleOutcome(rule, FAILED, lacking)
         duplicates = _duplicate_keys(self.df, reference, keys)
         if duplicates is not None:
             return RuleOutcome(rule, FAILED, duplicates)
         if len(rule.parameters) > 2:
             matches = _mappings(rule.parameters[2])
-            missing = [p for p, _ in matches if p not in self.df.columns]
-            if missing:
-                return RuleOutcome(rule, FAILED, "The following columns were not found in the "
-                                   f"first dataset: {', '.join(missing)}")
-            missing = [r for _, r in matches if r not in reference.columns]
-            if missing:
-                return RuleOutcome(rule, FAILED, "The following columns were not found in the "
-                                   f"second dataset: {', '.join(missing)}")
+            lacking = _not_found(matches, self.df, reference, "columns")
+            if lacking is not None:
+                return RuleOutcome(rule, FAILED, lacking)
         else:
             matches = [(c, c) for c in self.df.columns if c not in {k for k, _ in keys}]
             if any(c not in reference.columns for c, _ in matches):

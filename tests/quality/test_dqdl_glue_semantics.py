@@ -209,3 +209,25 @@ def test_dataset_match_without_match_columns_needs_every_primary_column(spark: A
     (outcome,) = result.rules
     assert (outcome.outcome, outcome.failure_reason) == (
         "Failed", "Non key columns in the given data frames do not match.")
+
+
+def test_dataset_match_names_key_and_match_columns_a_dataset_lacks(spark: Any) -> None:
+    """DataSynchronization's messages for a key or match column missing from the first
+    (primary) or the second (reference) dataset, the first dataset checked first."""
+    rules = ['DatasetMatch "ref" "nope->id" >= 0.1', 'DatasetMatch "ref" "id->nope" >= 0.1',
+             'DatasetMatch "ref" "id" "gone->status" >= 0.1',
+             'DatasetMatch "ref" "id" "status->gone" >= 0.1',
+             'DatasetMatch "ref" "nope->nada" >= 0.1']
+    df = spark.createDataFrame([(1, "a"), (2, "b")], "id long, status string")
+    result = evaluate_ruleset(spark, df, "Rules = [\n" + ",\n".join(rules) + "\n]",
+                              references={"ref": df})
+    got = {rule: (o.outcome, o.failure_reason)
+           for rule, o in zip(rules, result.rules, strict=True)}
+    first = "The following {} were not found in the first dataset: {}"
+    second = "The following {} were not found in the second dataset: {}"
+    assert got == {
+        rules[0]: ("Failed", first.format("key columns", "nope")),
+        rules[1]: ("Failed", second.format("key columns", "nope")),
+        rules[2]: ("Failed", first.format("columns", "gone")),
+        rules[3]: ("Failed", second.format("columns", "gone")),
+        rules[4]: ("Failed", first.format("key columns", "nope"))}
