@@ -470,6 +470,14 @@ def load_env(name_or_path: str, overrides: Mapping[str, Any] | None = None) -> E
         validate_identifier(env.catalog.database, "'catalog.database'")
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    # No variable is expanded in a path: '${X}/lake' would become a folder named '${X}'.
+    paths = {"lake.root": env.lake.root,
+             **{f"lake.zones.{k}": v for k, v in env.lake.zones.items()}}
+    for key, value in paths.items():
+        if isinstance(value, str) and ("${" in value or value.startswith("$")):
+            raise ConfigError(
+                f"{source}: '{key}' is {value!r}: Lakeforge expands no variables in paths; "
+                "give the path itself (the lake root may come from $LAKEFORGE_LAKE_ROOT)")
     sets = _line_jar_sets(raw_sets, env.kind, source)
     return dataclasses.replace(env, spark=dataclasses.replace(env.spark, jar_sets=sets),
                                source=source)

@@ -3,6 +3,7 @@ ConfigError naming the file and the key, at load, before Spark starts. No Spark,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,3 +152,18 @@ def test_a_catalog_database_that_is_no_identifier_is_refused_at_load(tmp_path: P
         load_env(str(path))
     path.write_text("kind: local\ncatalog:\n  database: sales_db\n")
     assert load_env(str(path)).catalog.database == "sales_db"
+
+
+@pytest.mark.parametrize("key,yaml_text", [
+    ("lake.root", "lake:\n  root: ${DATA}/lake\n"),
+    ("lake.root", "lake:\n  root: $HOME/lake\n"),
+    ("lake.zones.raw", "lake:\n  root: /tmp/l\n  zones:\n    raw: s3://b/${ENV}/raw\n")])
+def test_a_variable_in_a_lake_path_is_refused_not_made_a_folder(
+        tmp_path: Path, key: str, yaml_text: str) -> None:
+    """Config values are not expanded: '${DATA}/lake' was taken as a relative folder named
+    '${DATA}'. The key is named, with the env var that does set the root."""
+    path = tmp_path / "vars.yaml"
+    path.write_text("kind: local\n" + yaml_text)
+    with pytest.raises(ConfigError, match=rf"vars\.yaml: '{re.escape(key)}' is .*expands no "
+                                          r"variables in paths.*LAKEFORGE_LAKE_ROOT"):
+        load_env(str(path))
