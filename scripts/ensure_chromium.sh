@@ -4,8 +4,10 @@
 # when it is there (make test runs this every time, like ensure_java.sh). A LAKEFORGE_CHROMIUM
 # that names a missing file fails in one line: installing Debian's package would not put a
 # browser there. A failed apt-get (offline, no apt source) ends with one line naming chromium.
+# $LAKEFORGE_CHROMIUM_DEFAULT is where Debian's package puts it (/usr/bin/chromium; the tests
+# point it at a missing file to run the install path on a machine that has chromium).
 set -euo pipefail
-DEFAULT=/usr/bin/chromium
+DEFAULT="${LAKEFORGE_CHROMIUM_DEFAULT:-/usr/bin/chromium}"
 chromium="${LAKEFORGE_CHROMIUM:-$DEFAULT}"
 [ -x "$chromium" ] && exit 0
 if [ "$chromium" != "$DEFAULT" ]; then

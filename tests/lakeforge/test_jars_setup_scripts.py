@@ -154,19 +154,19 @@ def test_ensure_chromium_with_lakeforge_chromium_naming_a_missing_file_fails_wit
     assert not calls.exists()
 
 
-@pytest.mark.skipif(Path("/usr/bin/chromium").exists(),
-                    reason="/usr/bin/chromium is installed: the script has nothing to install")
 def test_ensure_chromium_with_apt_get_offline_ends_with_one_line_naming_chromium(
         tmp_path: Path) -> None:
     """apt-get failing as it does offline (the stand-in): the script ended with apt-get's exit
-    code and no line of its own."""
+    code and no line of its own. Debian's path is pointed at a missing file
+    ($LAKEFORGE_CHROMIUM_DEFAULT), so this runs where chromium is installed (make test)."""
     bin_dir, calls = _bare_path(tmp_path)
-    done = _run(ENSURE_CHROMIUM, {"PATH": str(bin_dir)})
+    default = tmp_path / "usr-bin-chromium"
+    done = _run(ENSURE_CHROMIUM, {"PATH": str(bin_dir), "LAKEFORGE_CHROMIUM_DEFAULT": str(default)})
     assert done.returncode == 1
     assert calls.read_text().splitlines() == ["apt-get update -qq"]
     assert done.stderr.splitlines()[-1] == (
         "error: apt-get could not install chromium (no network, or no apt source carries it; "
-        "apt-get's messages are above); install chromium at /usr/bin/chromium and retry")
+        f"apt-get's messages are above); install chromium at {default} and retry")
 
 
 INSTALL_VENV = REPO / "scripts" / "install_venv.sh"
