@@ -273,3 +273,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=_long_first)  # stable: the rest keep their collection order
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_scope(item)))
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel (``pip wheel --no-deps``), built once per test process for the
+    tests that install it as EMR's bootstrap action does."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
+                           "--wheel-dir", str(out), str(REPO)], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [built] = out.glob("lakeforge-*.whl")
+    return built

@@ -42,15 +42,6 @@ cp "{bucket_dir}/${{3#s3://*/}}" "$4"
 """
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                           "--wheel-dir", str(out), str(REPO)], capture_output=True, text=True,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    [built] = out.glob("lakeforge-*.whl")
-    return built
 
 
 def _wheel_requires(wheel: Path) -> list[str]:

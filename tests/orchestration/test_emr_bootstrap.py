@@ -60,15 +60,6 @@ def test_shellcheck_reports_an_unquoted_variable(tmp_path):
     assert proc.returncode != 0 and "SC2086" in proc.stdout
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet",
-                           "--wheel-dir", str(out), str(REPO)], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    [built] = out.glob("lakeforge-*.whl")
-    return built
 
 
 def _node(tmp_path: Path, endpoint: str) -> tuple[dict[str, str], Path]:
