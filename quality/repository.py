@@ -25,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -479,37 +478,19 @@ class FileSystemMetricsRepository(MetricsRepository):
         since it was read (else read again), so a crash or a concurrent save loses nothing.
         An entry in an older form Deequ cannot read (a Compliance without ``columns``) is
         rewritten in the current form. Costs one read when there is nothing to move."""
-        storage = self.storage
-        for attempt in range(SAVE_ATTEMPTS):
-            if isinstance(storage, VersionedMetricsStorage):
-                text, version = storage.read_versioned(self.path)
-            else:
-                text, version = storage.read_text(self.path), None
-            stored = _parse_results(text, self.path)
-            moves: dict[int, tuple[ResultKey, dict[str, Any], list[Any]]] = {}
-            for index, item in enumerate(stored):
-                migrated = _migrated_for_deequ(item)
-                if migrated is not None:
-                    moves[index] = migrated
+        def mend(stored: list[Any]) -> list[Any] | None:
+            moves = {i: m for i, item in enumerate(stored)
+                     if (m := _migrated_for_deequ(item)) is not None}
             if not moves:
-                return
+                return None
             for key, _main, aside in moves.values():
                 if aside:
                     self._add_entries(self.lakeforge_only_path, key, aside)
-            rewritten = [moves[i][1] if i in moves else item for i, item in enumerate(stored)]
-            body = json.dumps(rewritten)
-            if not isinstance(storage, VersionedMetricsStorage):
-                storage.write_text(self.path, body)
-                return
-            if storage.write_if_unchanged(self.path, body, version):
-                log.info("metrics repository %s: %d earlier result(s) rewritten for Deequ; "
-                         "what Deequ cannot read moved to %s", self.path, len(moves),
-                         self.lakeforge_only_path)
-                return
-            time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
-        raise MetricsRepositoryConflictError(
-            f"metrics repository {self.path}: changed by other writers on each of "
-            f"{SAVE_ATTEMPTS} attempts to move what Deequ cannot read aside; save again")
+            return [moves[i][1] if i in moves else item for i, item in enumerate(stored)]
+
+        if self._update(self.path, mend, "move what Deequ cannot read aside"):
+            log.info("metrics repository %s: earlier results rewritten for Deequ; what Deequ "
+                     "cannot read moved to %s", self.path, self.lakeforge_only_path)
 
     def _add_entries(self, path: str, resultKey: ResultKey, entries: list[Any]) -> None:
         """Add ``entries`` to ``resultKey``'s result in the file at ``path`` (an entry of the
@@ -518,62 +499,54 @@ class FileSystemMetricsRepository(MetricsRepository):
             return json.dumps(entry.get("analyzer"), sort_keys=True)
 
         new = {same(e) for e in entries}
+
+        def add(stored: list[Any]) -> list[Any] | None:
+            held = next((i for i in stored if _stored_under(i, resultKey)), None)
+            old = held["analyzerContext"]["metricMap"] if held else []
+            if held is not None and all(e in old for e in entries):
+                return None  # an earlier attempt (or a crashed save) put them there already
+            item = {"resultKey": resultKey.to_json(), "analyzerContext": {
+                "metricMap": [e for e in old if same(e) not in new] + entries}}
+            return [i for i in stored if not _stored_under(i, resultKey)] + [item]
+
+        self._update(path, add, f"save {resultKey}")
+
+    def _replace(self, path: str, resultKey: ResultKey, item: dict[str, Any] | None) -> None:
+        """Put ``item`` under ``resultKey`` in the file at ``path`` (None: remove the key's
+        result; a missing file without anything to write stays missing)."""
+        def put(stored: list[Any]) -> list[Any] | None:
+            kept = [i for i in stored if not _stored_under(i, resultKey)]
+            if item is None and len(kept) == len(stored):
+                return None
+            return kept + ([item] if item else [])
+
+        self._update(path, put, f"save {resultKey}")
+
+    def _update(self, path: str, change: Callable[[list[Any]], list[Any] | None],
+                what: str) -> bool:
+        """Read the file's results, write ``change(results)`` (None: nothing to write; False
+        is returned): a compare-and-swap on a :class:`VersionedMetricsStorage`, read again
+        and retried while other writers change the file; a plain write on another storage
+        (no concurrent writers assumed)."""
         storage = self.storage
         for attempt in range(SAVE_ATTEMPTS):
             if isinstance(storage, VersionedMetricsStorage):
                 text, version = storage.read_versioned(path)
             else:
                 text, version = storage.read_text(path), None
-            stored = _parse_results(text, path)
-            held = next((i for i in stored if _stored_under(i, resultKey)), None)
-            old = held["analyzerContext"]["metricMap"] if held else []
-            if held is not None and all(e in old for e in entries):
-                return  # an earlier attempt (or a crashed save) put them there already
-            item = {"resultKey": resultKey.to_json(), "analyzerContext": {
-                "metricMap": [e for e in old if same(e) not in new] + entries}}
-            kept = [i for i in stored if not _stored_under(i, resultKey)]
-            body = json.dumps(kept + [item])
+            changed = change(_parse_results(text, path))
+            if changed is None:
+                return False
+            body = json.dumps(changed)
             if not isinstance(storage, VersionedMetricsStorage):
                 storage.write_text(path, body)
-                return
+                return True
             if storage.write_if_unchanged(path, body, version):
-                return
+                return True
             time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
         raise MetricsRepositoryConflictError(
             f"metrics repository {path}: changed by other writers on each of {SAVE_ATTEMPTS} "
-            f"attempts to save {resultKey}; retry the save")
-
-    def _replace(self, path: str, resultKey: ResultKey, item: dict[str, Any] | None) -> None:
-        """Put ``item`` under ``resultKey`` in the file at ``path`` (None: remove the key's
-        result; a missing file without anything to write stays missing)."""
-        storage = self.storage
-        if not isinstance(storage, VersionedMetricsStorage):  # no concurrent writers assumed
-            self._write_replaced(path, resultKey, item, storage.read_text(path),
-                                 storage.write_text)
-            return
-        for attempt in range(SAVE_ATTEMPTS):
-            text, version = storage.read_versioned(path)
-            if self._write_replaced(path, resultKey, item, text, functools.partial(
-                    _write_if_unchanged, storage, version=version)):
-                return
-            time.sleep(random.uniform(0, min(0.5, 0.005 * 2 ** attempt)))
-        raise MetricsRepositoryConflictError(
-            f"metrics repository {path}: changed by other writers on each of {SAVE_ATTEMPTS} "
-            f"attempts to save {resultKey}; retry the save")
-
-    def _write_replaced(self, path: str, resultKey: ResultKey, item: dict[str, Any] | None,
-                        text: str | None, write: Callable[[str, str], object]) -> bool:
-        """Write ``text``'s results with ``resultKey``'s replaced; False when ``write`` refused."""
-        stored = _parse_results(text, path)
-        kept = [i for i in stored if not _stored_under(i, resultKey)]
-        if item is None and len(kept) == len(stored):
-            return True
-        return write(path, json.dumps(kept + ([item] if item else []))) is not False
-
-
-def _write_if_unchanged(storage: VersionedMetricsStorage, path: str, text: str, *,
-                        version: object) -> bool:
-    return storage.write_if_unchanged(path, text, version)
+            f"attempts to {what}; retry the save")
 
 
 def _parse_results(text: str | None, path: str) -> list[Any]:
