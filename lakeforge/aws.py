@@ -211,6 +211,36 @@ def arrow_s3_filesystem() -> Any:
     return pafs.S3FileSystem(**kwargs)
 
 
+def retryable_aws_error(exc: BaseException, *, throttling_only: bool = False) -> bool:
+    """Whether ``exc`` is an AWS error worth calling again, by botocore's standard retry mode's
+    own checkers: throttling (Throttling..., TooManyRequests, SlowDown, HTTP 429, ...) and,
+    unless ``throttling_only``, transient ones (RequestTimeout, HTTP 5xx, connection and read
+    errors). For callers that retry beyond botocore's attempts (kept low so that a dead
+    endpoint fails fast): long polls, catalog calls of big crawls."""
+    try:
+        from botocore.awsrequest import AWSResponse
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.retries.standard import (
+            RetryContext,
+            ThrottledRetryableChecker,
+            TransientRetryableChecker,
+        )
+    except ImportError:  # no botocore: not an AWS call
+        return False
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        context = RetryContext(
+            attempt_number=1, parsed_response=exc.response,
+            http_response=AWSResponse("", status, {}, None) if status else None)
+    elif isinstance(exc, BotoCoreError):
+        context = RetryContext(attempt_number=1, caught_exception=exc)
+    else:
+        return False
+    if ThrottledRetryableChecker().is_retryable(context):
+        return True
+    return not throttling_only and bool(TransientRetryableChecker().is_retryable(context))
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key/part`` -> ``("bucket", "key/part")`` (s3a:// and s3n:// too)."""
     scheme, sep, rest = uri.partition("://")

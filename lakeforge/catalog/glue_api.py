@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
+from lakeforge.aws import retryable_aws_error
 from lakeforge.catalog.athena_ddl import crawler_table_parameters, storage_format
 from lakeforge.catalog.base import (
     Catalog,
@@ -40,12 +41,6 @@ CREATE_BATCH = 100  # batch_create_partition / batch_update_partition limit
 DELETE_BATCH = 25  # batch_delete_partition limit
 #: Error codes of a throttled call (botocore's own list, ``ThrottlingException`` "Rate exceeded"
 #: for Glue): Glue's per-account request rates are met by crawls of many partitions.
-THROTTLED_ERROR_CODES = frozenset({
-    "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "RequestLimitExceeded", "LimitExceededException",
-    "RequestThrottled", "SlowDown", "PriorRequestNotComplete"})
-
-
 class GlueApiCatalog(Catalog):
     """Register tables and partitions through boto3's Glue client."""
 
@@ -85,9 +80,9 @@ class GlueApiCatalog(Catalog):
             except (self.glue.exceptions.EntityNotFoundException, *passthrough):
                 raise
             except self.glue.exceptions.ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code not in THROTTLED_ERROR_CODES:
+                if not retryable_aws_error(exc, throttling_only=True):
                     raise CatalogError(f"glue_api: {what} failed: {exc}") from exc
+                code = exc.response.get("Error", {}).get("Code", "")
                 if attempt >= self.throttle_attempts:
                     raise CatalogError(f"glue_api: {what} failed: throttled {attempt} times "
                                        f"in a row: {exc}") from exc

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from lakeforge.aws import retryable_aws_error
 from lakeforge.deploy import RemoteRunFailedError, RemoteRunTimeoutError
 
 log = logging.getLogger(__name__)
@@ -23,32 +24,6 @@ log = logging.getLogger(__name__)
 # botocore's own retries) before the wait gives up: the remote run goes on meanwhile, and an
 # hours-long wait makes hundreds of calls.
 MAX_DESCRIBE_FAILURES = 5
-
-
-def transient_aws_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a throttling or transient AWS error (botocore's standard retry
-    mode's checkers: Throttling..., RequestTimeout, HTTP 5xx, connection and read errors)."""
-    try:
-        from botocore.awsrequest import AWSResponse
-        from botocore.exceptions import BotoCoreError, ClientError
-        from botocore.retries.standard import (
-            RetryContext,
-            ThrottledRetryableChecker,
-            TransientRetryableChecker,
-        )
-    except ImportError:  # no botocore: the describe call was not an AWS call
-        return False
-    if isinstance(exc, ClientError):
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        context = RetryContext(
-            attempt_number=1, parsed_response=exc.response,
-            http_response=AWSResponse("", status, {}, None) if status else None)
-    elif isinstance(exc, BotoCoreError):
-        context = RetryContext(attempt_number=1, caught_exception=exc)
-    else:
-        return False
-    return bool(ThrottledRetryableChecker().is_retryable(context)
-                or TransientRetryableChecker().is_retryable(context))
 
 
 def poll_until_done(
@@ -71,8 +46,9 @@ def poll_until_done(
     the state and ``reason(status)``; no end within ``timeout_seconds`` raises
     RemoteRunTimeoutError (the remote run keeps going; ``timeout_hint`` says where to look).
     Each state change is logged once. A ``describe`` that fails with a throttling or
-    transient AWS error (:func:`transient_aws_error`) is logged and called again at the next
-    poll, up to :data:`MAX_DESCRIBE_FAILURES` times in a row; any other error is raised.
+    transient AWS error (:func:`lakeforge.aws.retryable_aws_error`) is logged and called
+    again at the next poll, up to :data:`MAX_DESCRIBE_FAILURES` times in a row; any other
+    error is raised.
     """
     deadline = clock() + timeout_seconds
     last = None
@@ -82,7 +58,7 @@ def poll_until_done(
             status = describe()
         except Exception as exc:
             failures += 1
-            if failures > MAX_DESCRIBE_FAILURES or not transient_aws_error(exc):
+            if failures > MAX_DESCRIBE_FAILURES or not retryable_aws_error(exc):
                 raise
             log.warning("%s: describing it failed (%s: %s); trying again in %.0fs (%d of %d)",
                         what, type(exc).__name__, exc, poll_seconds, failures,
